@@ -1,0 +1,87 @@
+"""The contract between connectors and the store (boundary B1 in design.md).
+
+A connector is a read-only object with a `key`, a `pull(cursor)` generator of
+`Batch`es and a `check()`. Provider data stops here: connectors return only the
+frozen, whitelisted metadata records below. No field may hold a message body.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """One mailbox. `email` is lower-cased and is the join key to contacts."""
+
+    email: str
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class MessageMeta:
+    """Metadata of one copy of a message, as one source holds it."""
+
+    source_id: str              # stable within the source: provider id, or "scope/key" for files
+    message_id: str | None      # RFC 5322 Message-ID without angle brackets
+    thread_key: str | None      # provider thread id, or the root of References
+    sent_at: datetime           # timezone-aware UTC
+    sender: Address
+    to: tuple[Address, ...] = ()
+    cc: tuple[Address, ...] = ()
+    subject: str = ""           # metadata only: never a snippet or body text
+    in_reply_to: str | None = None
+    bulk: bool = False          # List-Id / List-Unsubscribe / Precedence / Auto-Submitted
+    list_id: str = ""           # List-Id value (lower-cased, angle brackets removed)
+    labels: tuple[str, ...] = ()  # "SENT" for a sent folder; provider labels otherwise
+    scope: str = ""             # file or folder the copy lives in (for mark-and-sweep)
+
+
+@dataclass(frozen=True, slots=True)
+class EventMeta:
+    """One calendar occurrence (recurring events arrive expanded)."""
+
+    source_id: str              # UID, plus "@" + RECURRENCE-ID for an occurrence
+    start: datetime             # timezone-aware UTC (all-day: midnight UTC of that date)
+    end: datetime
+    organizer: Address | None = None
+    attendees: tuple[tuple[Address, str], ...] = ()   # (address, PARTSTAT)
+    summary: str = ""
+    cancelled: bool = False
+    all_day: bool = False
+    birthday: bool = False      # from a birthdays calendar or marked as a birthday
+    calendar: str = ""          # calendar name (file stem, or the provider's name)
+    scope: str = ""             # file or calendar the event lives in
+    sequence: int = 0           # iCalendar SEQUENCE: a lower one never overwrites a higher one
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A unit the store applies atomically, with the cursor valid after it.
+
+    `scopes` says "this batch holds the complete, current content of these
+    scopes": rows of this source in those scopes that are not in the batch are
+    deleted (mark-and-sweep for one file or folder). `full_resync` says the same
+    for the whole source and may only be used on a batch that holds everything.
+    """
+
+    messages: tuple[MessageMeta, ...] = ()
+    events: tuple[EventMeta, ...] = ()
+    deleted: tuple[str, ...] = ()       # source_ids gone at the provider
+    cursor: str | None = None           # opaque to everyone but the connector
+    scopes: tuple[str, ...] = ()
+    full_resync: bool = False
+    notes: tuple[str, ...] = field(default=())  # one-line warnings (skipped bad items)
+
+
+class Source(Protocol):
+    """A read-only source. Nothing in this interface can write or send."""
+
+    key: str
+
+    def pull(self, cursor: str | None) -> Iterator[Batch]: ...
+
+    def check(self) -> None: ...
