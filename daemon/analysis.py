@@ -1,0 +1,106 @@
+"""One judgment of the whole network as of a date: facts, scores and the day's digest.
+
+This is where the store meets the models. `--as-of DATE` means "today is DATE":
+everything dated up to the end of that local day is used, nothing after it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from sqlite_utils import Database
+
+from daemon.config import Config
+from models.facts import ContactFacts, load_facts
+from models.scorer import ContactScore, score_all
+from models.suggest import Settings, Suggestion, suggest
+
+SNOOZE_DAYS = 30
+
+
+@dataclass
+class Analysis:
+    today: date
+    now: datetime                   # end of `today` in the user's zone
+    own: set[str]
+    facts: dict[str, ContactFacts]
+    scores: dict[str, ContactScore]
+
+
+@dataclass
+class Digest:
+    date: date
+    user: str
+    suggestions: list[Suggestion]
+    network: dict[str, dict[str, int]]   # goal → state → count
+
+
+def end_of_day(today: date, config: Config) -> datetime:
+    return datetime.combine(today + timedelta(days=1), time.min, config.zone)
+
+
+def today_for(config: Config, now: datetime | None = None) -> date:
+    return (now or datetime.now(config.zone)).astimezone(config.zone).date()
+
+
+def own_addresses(db: Database, config: Config) -> set[str]:
+    learned = {r[0] for r in db.execute("SELECT email FROM own_addresses")}
+    return learned | {a.strip().lower() for a in config.user.addresses}
+
+
+def analyse(db: Database, config: Config, today: date) -> Analysis:
+    now = end_of_day(today, config)
+    own = own_addresses(db, config)
+    aliases = [(p.name, p.addresses) for p in config.people]
+    facts = load_facts(db, own, now, aliases=aliases, ignore_addresses=config.privacy.ignore_addresses,
+                       ignore_domains=config.privacy.ignore_domains)
+    scores = score_all(facts, config.goals, now)
+    return Analysis(today, now, own, facts, scores)
+
+
+def _recent_suggestions(db: Database, today: date, days: int) -> dict[str, date]:
+    since = (today - timedelta(days=days)).isoformat()
+    rows = db.execute("SELECT address, max(date) FROM suggestions WHERE date >= ? AND date < ? GROUP BY address",
+                      [since, today.isoformat()])
+    return {address: date.fromisoformat(d) for address, d in rows}
+
+
+def _snoozed(db: Database, analysis: Analysis) -> set[str]:
+    """Contacts the user said 'not now' to recently, or marked done since their last interaction."""
+    since = (analysis.today - timedelta(days=SNOOZE_DAYS)).isoformat()
+    snoozed = set()
+    for address, verdict, at in db.execute("SELECT address, verdict, max(at) FROM feedback GROUP BY address"):
+        for cid, f in analysis.facts.items():
+            if address not in f.contact.addresses:
+                continue
+            if verdict == "not-now" and at >= since:
+                snoozed.add(cid)
+            elif verdict == "done" and (f.last_contact is None or f.last_contact.isoformat() <= at):
+                snoozed.add(cid)
+    return snoozed
+
+
+def network_summary(analysis: Analysis, config: Config) -> dict[str, dict[str, int]]:
+    """Per goal, how many relevant contacts are active, passive and new."""
+    summary = {}
+    for goal in config.goals:
+        counts = {"active": 0, "passive": 0, "new": 0, "cooling": 0, "dormant": 0}
+        for s in analysis.scores.values():
+            if not s.noise and s.goal_fit.get(goal.name, 0) >= 0.3 and s.state in counts:
+                counts[s.state] += 1
+        summary[goal.name] = counts
+    return summary
+
+
+def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Analysis]:
+    analysis = analyse(db, config, today)
+    settings = Settings(config.digest.minutes, config.digest.max_suggestions, config.digest.repeat_days,
+                        {g.name: g.weight for g in config.goals})
+    recent = _recent_suggestions(db, today, config.digest.repeat_days)
+    recent_by_contact = {cid: d for cid, f in analysis.facts.items()
+                         for a in f.contact.addresses if (d := recent.get(a))}
+    suggestions = suggest(analysis.facts, analysis.scores, settings, today, config.zone,
+                          recently_suggested=recent_by_contact, snoozed=_snoozed(db, analysis))
+    name = config.user.name or "you"
+    return Digest(today, name, suggestions, network_summary(analysis, config)), analysis

@@ -1,0 +1,225 @@
+"""The `kith` command line. The one place a KithError becomes a line and an exit code."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import traceback
+from datetime import date
+from pathlib import Path
+
+import click
+
+from daemon import __version__, paths
+from daemon.errors import KithError, UsageError
+
+log = logging.getLogger("kith")
+
+
+class Context:
+    """Lazily loaded config and store, shared by the subcommands."""
+
+    def __init__(self, config_path: Path) -> None:
+        self.config_path = config_path
+        self._config = None
+        self._db = None
+
+    @property
+    def config(self):
+        if self._config is None:
+            from daemon.config import load
+            self._config = load(self.config_path)
+        return self._config
+
+    @property
+    def db(self):
+        if self._db is None:
+            from daemon.store import open_store
+            self._db = open_store(self.config.database_path)
+        return self._db
+
+
+def parse_day(value: str | None, ctx: Context) -> date:
+    from daemon.analysis import today_for
+    if value is None:
+        return today_for(ctx.config)
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UsageError(f"--as-of {value!r} is not a date", fix="write it as YYYY-MM-DD, e.g. --as-of 2026-03-03") from None
+
+
+def emit_json(data: object) -> None:
+    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@click.group()
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              envvar="KITH_CONFIG", help="Config file (default: config.toml in your config directory).")
+@click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr.")
+@click.version_option(__version__, prog_name="kith")
+@click.pass_context
+def cli(click_ctx: click.Context, config_path: Path | None, verbose: bool) -> None:
+    """Kith reads the metadata of your mail and calendar and suggests whom to get in touch with.
+
+    It never sends a message, drafts one, or adds anyone to anything.
+    """
+    paths.private_umask()
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    click_ctx.obj = Context(config_path or paths.default_config_path())
+
+
+@cli.command()
+@click.option("--force", is_flag=True, help="Overwrite an existing config file.")
+@click.pass_obj
+def init(ctx: Context, force: bool) -> None:
+    """Write a starter config file to edit."""
+    from daemon.starter import starter_config
+    target = ctx.config_path
+    if target.exists() and not force:
+        raise UsageError("a config file exists already", where=str(target), fix="edit it, or pass --force to replace it")
+    paths.write_private(target, starter_config())
+    click.echo(f"Wrote {target}. Add your addresses, goals and sources, then run `kith sync`.")
+
+
+@cli.command()
+@click.option("--source", "only", default=None, help="Sync only the source with this name.")
+@click.pass_obj
+def sync(ctx: Context, only: str | None) -> None:
+    """Read new mail and calendar metadata from every source."""
+    from daemon.sync import sync_all
+    config = ctx.config
+    if only and only not in [s.name for s in config.sources]:
+        raise UsageError(f"no source named {only!r}", where=str(config.path),
+                         fix=f"use one of: {', '.join(s.name for s in config.sources) or '(none configured)'}")
+    results = sync_all(ctx.db, config, only)
+    if not results:
+        click.echo("No sources to sync: add [[sources]] to the config.")
+    failed = 0
+    for r in results:
+        if r.error:
+            failed += 1
+            click.echo(f"{r.source}: failed: {r.error}", err=True)
+        else:
+            click.echo(f"{r.source}: {r.messages} messages, {r.events} events, {r.deleted} removed")
+        for note in r.notes[:20]:
+            click.echo(f"  note: {note}", err=True)
+        if len(r.notes) > 20:
+            click.echo(f"  … and {len(r.notes) - 20} more notes", err=True)
+    if failed:
+        sys.exit(3)
+
+
+@cli.command()
+@click.option("--as-of", "as_of", default=None, metavar="DATE", help="Treat DATE (YYYY-MM-DD) as today.")
+@click.option("--json", "as_json", is_flag=True, help="Print the digest as JSON.")
+@click.option("--stdout", "to_stdout", is_flag=True, help="Print the digest as text.")
+@click.option("--force", is_flag=True, help="Render again even if this date's digest was delivered.")
+@click.pass_obj
+def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, force: bool) -> None:
+    """Write the digest for today (or --as-of) to the digest folder."""
+    from daemon.analysis import build_digest
+    from daemon.deliver import deliver
+    day = parse_day(as_of, ctx)
+    if force:
+        ctx.db.execute("DELETE FROM suggestions WHERE date = ?", [day.isoformat()])
+        ctx.db.execute("DELETE FROM digests WHERE date = ?", [day.isoformat()])
+    result_digest, _ = build_digest(ctx.db, ctx.config, day)
+    delivered = deliver(ctx.db, result_digest, ctx.config.digest_dir)
+    if as_json:
+        emit_json(delivered.payload["json"])
+    elif to_stdout:
+        click.echo(delivered.payload["text"], nl=False)
+    else:
+        state = "already delivered" if delivered.already else "written"
+        click.echo(f"Digest for {day.isoformat()} {state}: {', '.join(str(f) for f in delivered.files)}")
+
+
+@cli.command()
+@click.option("--as-of", "as_of", default=None, metavar="DATE", help="Treat DATE (YYYY-MM-DD) as today.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Show only the first N contacts.")
+@click.option("--all", "show_noise", is_flag=True, help="Include noise in the table (JSON always has it).")
+@click.pass_obj
+def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, show_noise: bool) -> None:
+    """List contacts, most valuable first."""
+    from daemon.analysis import analyse
+    from daemon.report import contact_rows
+    rows = contact_rows(analyse(ctx.db, ctx.config, parse_day(as_of, ctx)), ctx.config)
+    if as_json:
+        emit_json(rows[:limit] if limit else rows)
+        return
+    shown = rows if show_noise else [r for r in rows if not r["noise"]]
+    for r in shown[:limit] if limit else shown:
+        goals = ", ".join(g for g, v in r["goals"].items() if v >= 0.3)
+        click.echo(f"{r['value']:.2f}  {r['state']:<8} {r['name'][:28]:<28} {r['address'][:40]:<40} "
+                   f"{r['last_contact'] or '-':<10}  {goals}")
+
+
+@cli.command()
+@click.argument("address")
+@click.option("--as-of", "as_of", default=None, metavar="DATE", help="Treat DATE (YYYY-MM-DD) as today.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_obj
+def explain(ctx: Context, address: str, as_of: str | None, as_json: bool) -> None:
+    """Explain what Kith knows about one contact, and why it judges it so."""
+    from daemon.analysis import analyse
+    from daemon.report import explain_contact
+    day = parse_day(as_of, ctx)
+    result = explain_contact(analyse(ctx.db, ctx.config, day), ctx.config, address.strip().lower())
+    if result is None:
+        raise UsageError(f"no contact with the address {address} as of {day.isoformat()}",
+                         fix="check the spelling, or run `kith contacts` to list the addresses Kith knows")
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(result["text"])
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_obj
+def status(ctx: Context, as_json: bool) -> None:
+    """Show sources, their last sync and errors, and the last digest."""
+    from daemon.report import status_report
+    report = status_report(ctx.db, ctx.config)
+    if as_json:
+        emit_json(report)
+        return
+    click.echo(f"Database: {report['database']} ({report['database_bytes'] // 1024} KiB)")
+    for s in report["sources"]:
+        line = f"  {s['source']}: last sync {s['synced_at'] or 'never'}, {s['messages']} messages, {s['events']} events"
+        click.echo(line + (f"; last error: {s['last_error']}" if s["last_error"] else ""))
+    last = report["last_digest"]
+    click.echo(f"Last digest: {last['date']} → {last['path']}" if last else "Last digest: none yet")
+
+
+def main() -> None:
+    """Entry point: run the CLI; turn expected errors into one line, unexpected ones into one line + log."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KithError as exc:
+        click.echo(f"kith: {exc.line()}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - the one place unknown errors are caught
+        log_file = _write_crash_log()
+        click.echo(f"kith: unexpected error ({exc.__class__.__name__}: {exc}) — details in {log_file}; please report it",
+                   err=True)
+        sys.exit(70)
+
+
+def _write_crash_log() -> Path:
+    log_file = paths.state_dir() / "crash.log"
+    paths.ensure_private_dir(log_file.parent)
+    with open(log_file, "a", encoding="utf-8") as handle:
+        handle.write(traceback.format_exc() + "\n")
+    return log_file

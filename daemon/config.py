@@ -1,0 +1,282 @@
+"""The configuration: one schema in code, loaded from TOML into frozen dataclasses.
+
+Every key has a help string here; README.md and config.example.toml are tested
+against this schema. Errors name the file, the line where we can find it, the
+key, and the fix, and unknown keys get a did-you-mean suggestion.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from daemon import paths
+from daemon.errors import ConfigError
+
+LOCAL_SOURCE_TYPES = ("mbox", "maildir", "ics")
+
+
+def key(default: Any, help: str, **extra: Any) -> Any:
+    """A config field with its help text (and, for lists, the element type)."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help, **extra})
+    return field(default=default, metadata={"help": help, **extra})
+
+
+@dataclass(frozen=True)
+class UserConfig:
+    name: str = key("", "Your name, as it appears in the digest.")
+    addresses: list[str] = key([], "All your own e-mail addresses and aliases; mail from them counts as sent by you.")
+    timezone: str = key("UTC", "IANA time zone for the digest time and for 'today', e.g. Europe/Berlin.")
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    database: str = key("", "Path of the SQLite database (default: kith.db in your data directory).")
+
+
+@dataclass(frozen=True)
+class DigestConfig:
+    time: str = key("07:30", "Local time of day (HH:MM) at which the daemon writes the morning digest.")
+    minutes: int = key(30, "Your daily time budget in minutes; the digest never suggests more.")
+    max_suggestions: int = key(8, "At most this many suggestions per digest.")
+    directory: str = key("", "Folder for the Markdown and HTML digests (default: digests/ in your data directory).")
+    deliver: list[str] = key(["file"], "Where the digest goes: \"file\" (always written).", choices=("file",))
+    repeat_days: int = key(14, "Do not suggest the same person again within this many days unless something changed.")
+
+
+@dataclass(frozen=True)
+class Goal:
+    name: str = key(None, "Short name of the goal, shown in the digest.", required=True)
+    description: str = key("", "A sentence about what you want to achieve; its words count as keywords.")
+    keywords: list[str] = key([], "Words or phrases that mark a subject or meeting title as relevant.")
+    organizations: list[str] = key([], "Organisation names relevant to the goal (matched against names and domains).")
+    domains: list[str] = key([], "E-mail domains of relevant organisations, e.g. \"bank.example\".")
+    weight: float = key(1.0, "Relative importance of this goal (any positive number).")
+
+
+@dataclass(frozen=True)
+class Person:
+    name: str = key("", "Display name for this person.")
+    addresses: list[str] = key([], "Addresses that belong to the same person; they are merged into one contact.", required=True)
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    type: str = key(None, "Kind of source: mbox, maildir or ics.", required=True, choices=LOCAL_SOURCE_TYPES)
+    name: str = key(None, "A unique name for this source, e.g. \"work-mail\".", required=True)
+    path: str = key("", "File or folder to read (mbox, maildir, ics); relative to this config file.")
+    sent_folders: list[str] = key([], "Extra folder names that hold your sent mail (common names are known).")
+    enabled: bool = key(True, "Set to false to keep a source configured but not synced.")
+    interval: int = key(15, "Minutes between syncs of this source when the daemon runs.")
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    store_subjects: bool = key(True, "Store subjects and meeting titles (used for context and goals); false keeps only a hash.")
+    ignore_addresses: list[str] = key([], "Addresses never treated as contacts.")
+    ignore_domains: list[str] = key([], "Domains never treated as contacts.")
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path
+    user: UserConfig
+    storage: StorageConfig
+    digest: DigestConfig
+    privacy: PrivacyConfig
+    goals: tuple[Goal, ...] = ()
+    sources: tuple[SourceConfig, ...] = ()
+    people: tuple[Person, ...] = ()
+
+    @property
+    def database_path(self) -> Path:
+        return self.resolve(self.storage.database) if self.storage.database else paths.data_dir() / "kith.db"
+
+    @property
+    def digest_dir(self) -> Path:
+        return self.resolve(self.digest.directory) if self.digest.directory else paths.data_dir() / "digests"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.user.timezone)
+
+    def resolve(self, value: str) -> Path:
+        """A path from the config: `~` expanded, relative to the config file's folder."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else (self.path.parent / p)
+
+
+TABLES: dict[str, type] = {"user": UserConfig, "storage": StorageConfig, "digest": DigestConfig, "privacy": PrivacyConfig}
+ARRAYS: dict[str, type] = {"goals": Goal, "sources": SourceConfig, "people": Person}
+ANNOTATIONS = {"str": str, "int": int, "float": float, "bool": bool, "list[str]": list}
+TYPE_EXAMPLES = {str: '"text"', int: "30", float: "1.0", bool: "true", list: '["a", "b"]'}
+
+
+class _Locator:
+    """Finds the line of a key in the TOML text, for error messages."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.lines = text.splitlines()
+
+    def line_of(self, section: str, index: int | None, name: str | None) -> int | None:
+        header = re.compile(rf"^\s*\[\[\s*{section}\s*\]\]" if index is not None else rf"^\s*\[\s*{section}\s*\]")
+        any_header = re.compile(r"^\s*\[")
+        seen, start = -1, None
+        for no, line in enumerate(self.lines, 1):
+            if header.match(line):
+                seen += 1
+                if index is None or seen == index:
+                    start = no
+                    break
+        if start is None:
+            return None
+        if name is None:
+            return start
+        for no in range(start + 1, len(self.lines) + 1):
+            line = self.lines[no - 1]
+            if any_header.match(line):
+                break
+            if re.match(rf"^\s*{re.escape(name)}\s*=", line):
+                return no
+        return start
+
+    def where(self, section: str, index: int | None = None, name: str | None = None) -> str:
+        line = self.line_of(section, index, name)
+        return f"{self.path}:{line}" if line else str(self.path)
+
+
+def _label(section: str, index: int | None, name: str | None = None) -> str:
+    base = f"{section}[{index}]" if index is not None else section
+    return f"{base}.{name}" if name else base
+
+
+def _check_value(value: Any, f: Any, label: str, where: str) -> Any:
+    origin = ANNOTATIONS[f.type]
+    example = TYPE_EXAMPLES.get(origin, '"text"')
+    if origin is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    ok = isinstance(value, origin) and not (origin in (int, float) and isinstance(value, bool))
+    if ok and origin is list:
+        ok = all(isinstance(item, str) for item in value)
+        example = '["a", "b"]'
+    if not ok:
+        raise ConfigError(f"{label} must be {_describe(origin)}", where=where, fix=f"write {f.name} = {example}")
+    choices = f.metadata.get("choices")
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if choices and item not in choices:
+            raise ConfigError(f"{label} has unknown value {item!r}", where=where,
+                              fix=f"use one of: {', '.join(choices)}")
+    return value
+
+
+def _describe(origin: type) -> str:
+    return {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
+            list: "a list of strings"}.get(origin, origin.__name__)
+
+
+def _build(cls: type, data: Any, section: str, index: int | None, loc: _Locator) -> Any:
+    where = loc.where(section, index)
+    if not isinstance(data, dict):
+        fix = f"write [[{section}]] blocks" if index is not None or section in ARRAYS else f"write a [{section}] table"
+        raise ConfigError(f"{_label(section, index)} must be a table", where=where, fix=fix)
+    known = {f.name: f for f in fields(cls)}
+    for name in data:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            fix = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
+            raise ConfigError(f"unknown key {_label(section, index, name)}", where=loc.where(section, index, name), fix=fix)
+    values = {}
+    for name, f in known.items():
+        if name in data:
+            values[name] = _check_value(data[name], f, _label(section, index, name), loc.where(section, index, name))
+        elif f.metadata.get("required"):
+            raise ConfigError(f"{_label(section, index)} has no {name}", where=where,
+                              fix=f"add {name} = {TYPE_EXAMPLES[str]}  ({f.metadata['help']})")
+    return cls(**values)
+
+
+def parse(text: str, path: Path) -> Config:
+    """Validate TOML text into a Config; raise ConfigError with file:line on any problem."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"line (\d+)", str(exc))
+        where = f"{path}:{line.group(1)}" if line else str(path)
+        raise ConfigError(f"not valid TOML ({str(exc).split(' (at')[0]})", where=where,
+                          fix="check quotes, brackets and '=' on that line") from None
+    loc = _Locator(path, text)
+    allowed = [*TABLES, *ARRAYS]
+    for name in data:
+        if name not in allowed:
+            close = difflib.get_close_matches(name, allowed, n=1)
+            fix = f"did you mean {close[0]!r}?" if close else f"known sections: {', '.join(allowed)}"
+            raise ConfigError(f"unknown section {name!r}", where=loc.where(name) if loc.line_of(name, None, None) else str(path), fix=fix)
+    tables = {name: _build(cls, data.get(name, {}), name, None, loc) for name, cls in TABLES.items()}
+    arrays = {}
+    for name, cls in ARRAYS.items():
+        items = data.get(name, [])
+        if not isinstance(items, list):
+            raise ConfigError(f"{name} must be written as [[{name}]] blocks", where=loc.where(name), fix=f"replace [{name}] with [[{name}]]")
+        arrays[name] = tuple(_build(cls, item, name, i, loc) for i, item in enumerate(items))
+    config = Config(path=path, **tables, **arrays)
+    _validate(config, loc)
+    return config
+
+
+def _validate(config: Config, loc: _Locator) -> None:
+    """Checks that span keys: time formats, zones, unique names, paths."""
+    try:
+        ZoneInfo(config.user.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"user.timezone {config.user.timezone!r} is not a known time zone",
+                          where=loc.where("user", None, "timezone"), fix='write timezone = "Europe/Berlin" (an IANA name)') from None
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", config.digest.time):
+        raise ConfigError(f"digest.time {config.digest.time!r} is not a time of day",
+                          where=loc.where("digest", None, "time"), fix='write time = "07:30"')
+    for label, number in (("minutes", config.digest.minutes), ("max_suggestions", config.digest.max_suggestions)):
+        if number <= 0:
+            raise ConfigError(f"digest.{label} must be positive", where=loc.where("digest", None, label), fix=f"write {label} = 30")
+    for index, goal in enumerate(config.goals):
+        if goal.weight <= 0:
+            raise ConfigError(f"goals[{index}].weight must be positive", where=loc.where("goals", index, "weight"), fix="write weight = 1.0")
+    for kind, items in (("goals", config.goals), ("sources", config.sources)):
+        names = [item.name for item in items]
+        for index, name in enumerate(names):
+            if names.index(name) != index:
+                raise ConfigError(f"{kind}[{index}].name {name!r} is used twice", where=loc.where(kind, index, "name"),
+                                  fix="give every entry its own name")
+    for index, source in enumerate(config.sources):
+        if source.type in LOCAL_SOURCE_TYPES and not source.path:
+            raise ConfigError(f"sources[{index}] ({source.type}) has no path", where=loc.where("sources", index),
+                              fix='add path = "/path/to/mail"')
+        if source.interval <= 0:
+            raise ConfigError(f"sources[{index}].interval must be positive", where=loc.where("sources", index, "interval"),
+                              fix="write interval = 15")
+
+
+def load(path: Path) -> Config:
+    """Read and validate the config file at `path`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("no config file here", where=str(path), fix="run `kith init` to write one, or pass --config PATH") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read the config ({exc.__class__.__name__})", where=str(path),
+                          fix="check the file's permissions and that it is UTF-8 text") from None
+    return parse(text, path.resolve())
+
+
+def all_keys() -> list[str]:
+    """Every documented key as `section.key`, for the docs tests and `kith init`."""
+    result = []
+    for name, cls in [*TABLES.items(), *ARRAYS.items()]:
+        result += [f"{name}.{f.name}" for f in fields(cls)]
+    return result

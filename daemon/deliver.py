@@ -1,0 +1,76 @@
+"""Deliver the day's digest: the only code that writes outside the database.
+
+Delivery is idempotent per date. The rendered digest is first recorded in
+`digests` (with the suggestions it made), then the files are written atomically,
+then `delivered_at` is set. A crash in between reruns only what is missing; a
+second run on the same day delivers nothing new.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from daemon import paths
+from daemon.analysis import Digest
+from daemon.digest import render_html, render_markdown, render_text, to_json
+from daemon.store import utc_text
+
+
+@dataclass
+class Delivered:
+    date: date
+    payload: dict          # {"json": ..., "markdown": ..., "html": ..., "text": ...}
+    files: list[Path]
+    already: bool          # True when this date had been delivered before
+
+
+def stored(db: Database, day: date) -> tuple[dict, str | None] | None:
+    row = db.execute("SELECT payload, delivered_at FROM digests WHERE date = ?", [day.isoformat()]).fetchone()
+    return (json.loads(row[0]), row[1]) if row else None
+
+
+def record(db: Database, digest: Digest, now: datetime | None = None) -> dict:
+    """Store the rendered digest and its suggestions for its date, once."""
+    payload = {"json": to_json(digest), "markdown": render_markdown(digest), "html": render_html(digest),
+               "text": render_text(digest)}
+    day = digest.date.isoformat()
+    with db.atomic():
+        if db.execute("SELECT 1 FROM digests WHERE date = ?", [day]).fetchone():
+            return stored(db, digest.date)[0]
+        db.execute("INSERT INTO digests (date, rendered_at, payload) VALUES (?, ?, ?)",
+                   [day, utc_text(now or datetime.now(UTC)), json.dumps(payload, ensure_ascii=False)])
+        db.conn.executemany("INSERT INTO suggestions (date, position, kind, address, goal) VALUES (?, ?, ?, ?, ?)",
+                            [(day, i, s.kind, s.contact_id, s.goal) for i, s in enumerate(digest.suggestions)])
+    return payload
+
+
+def write_files(directory: Path, day: date, payload: dict) -> list[Path]:
+    files = [directory / f"kith-{day.isoformat()}.md", directory / f"kith-{day.isoformat()}.html"]
+    paths.write_private(files[0], payload["markdown"])
+    paths.write_private(files[1], payload["html"])
+    return files
+
+
+def deliver(db: Database, digest: Digest, directory: Path, now: datetime | None = None) -> Delivered:
+    """Record, write and mark delivered; a date already delivered is left alone."""
+    previous = stored(db, digest.date)
+    if previous and previous[1]:
+        return Delivered(digest.date, previous[0], _files_of(db, digest.date), already=True)
+    payload = record(db, digest, now)
+    files = write_files(directory, digest.date, payload)
+    db.execute("UPDATE digests SET delivered_at = ?, path = ? WHERE date = ?",
+               [utc_text(now or datetime.now(UTC)), str(files[0]), digest.date.isoformat()])
+    return Delivered(digest.date, payload, files, already=False)
+
+
+def _files_of(db: Database, day: date) -> list[Path]:
+    row = db.execute("SELECT path FROM digests WHERE date = ?", [day.isoformat()]).fetchone()
+    if not row or not row[0]:
+        return []
+    markdown = Path(row[0])
+    return [markdown, markdown.with_suffix(".html")]

@@ -1,0 +1,158 @@
+"""The database schema, evolved only through sqlite-utils migrations.
+
+A message is stored once (`messages`, keyed by a content hash) however many
+folders or sources hold a copy of it (`message_copies`, keyed by the source's
+own id). Derived relations such as `interactions` are views.
+"""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+migrations = Migrations("kith")
+
+
+@migrations()
+def m001_sync_tables(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE messages (
+            key TEXT PRIMARY KEY,          -- content hash: same message in two folders = one row
+            message_id TEXT,
+            conversation TEXT NOT NULL,    -- thread id, or normalised subject when there is none
+            sent_at TEXT NOT NULL,         -- UTC, 'YYYY-MM-DDTHH:MM:SSZ'
+            sender TEXT NOT NULL,
+            sender_name TEXT NOT NULL DEFAULT '',
+            subject TEXT NOT NULL DEFAULT '',
+            in_reply_to TEXT,
+            bulk INTEGER NOT NULL DEFAULT 0,
+            list_id TEXT NOT NULL DEFAULT '',
+            n_recipients INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX messages_sent_at ON messages(sent_at);
+        CREATE INDEX messages_sender ON messages(sender);
+
+        CREATE TABLE message_copies (
+            source TEXT NOT NULL,
+            source_id TEXT NOT NULL,
+            key TEXT NOT NULL REFERENCES messages(key),
+            scope TEXT NOT NULL DEFAULT '',
+            labels TEXT NOT NULL DEFAULT '',   -- space-separated, e.g. 'SENT'
+            PRIMARY KEY (source, source_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX message_copies_key ON message_copies(key);
+        CREATE INDEX message_copies_scope ON message_copies(source, scope);
+
+        CREATE TABLE recipients (
+            key TEXT NOT NULL REFERENCES messages(key),
+            role TEXT NOT NULL,               -- 'to' or 'cc'
+            email TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            PRIMARY KEY (key, role, email)
+        ) WITHOUT ROWID;
+        CREATE INDEX recipients_email ON recipients(email);
+
+        CREATE TABLE events (
+            source TEXT NOT NULL,
+            source_id TEXT NOT NULL,
+            scope TEXT NOT NULL DEFAULT '',
+            start TEXT NOT NULL,
+            end TEXT NOT NULL,
+            organizer TEXT,
+            organizer_name TEXT NOT NULL DEFAULT '',
+            summary TEXT NOT NULL DEFAULT '',
+            cancelled INTEGER NOT NULL DEFAULT 0,
+            all_day INTEGER NOT NULL DEFAULT 0,
+            birthday INTEGER NOT NULL DEFAULT 0,
+            calendar TEXT NOT NULL DEFAULT '',
+            sequence INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (source, source_id)
+        );
+        CREATE INDEX events_start ON events(start);
+        CREATE INDEX events_scope ON events(source, scope);
+
+        CREATE TABLE attendees (
+            source TEXT NOT NULL,
+            source_id TEXT NOT NULL,
+            email TEXT NOT NULL,
+            name TEXT NOT NULL DEFAULT '',
+            partstat TEXT NOT NULL DEFAULT 'NEEDS-ACTION',
+            PRIMARY KEY (source, source_id, email)
+        ) WITHOUT ROWID;
+        CREATE INDEX attendees_email ON attendees(email);
+
+        CREATE TABLE sync_state (
+            source TEXT PRIMARY KEY,
+            cursor TEXT,
+            synced_at TEXT,
+            last_error TEXT,
+            error_at TEXT,
+            messages INTEGER NOT NULL DEFAULT 0,
+            events INTEGER NOT NULL DEFAULT 0
+        );
+
+        -- the user's own addresses: from the config and learned from sent folders
+        CREATE TABLE own_addresses (
+            email TEXT PRIMARY KEY,
+            origin TEXT NOT NULL
+        );
+        """
+    )
+
+
+@migrations()
+def m002_user_tables(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE TABLE digests (
+            date TEXT PRIMARY KEY,          -- local date the digest is for
+            rendered_at TEXT NOT NULL,
+            delivered_at TEXT,
+            path TEXT,
+            payload TEXT NOT NULL           -- the digest as JSON
+        );
+        CREATE TABLE suggestions (
+            date TEXT NOT NULL,
+            position INTEGER NOT NULL,
+            kind TEXT NOT NULL,
+            address TEXT NOT NULL,
+            goal TEXT,
+            PRIMARY KEY (date, position)
+        );
+        CREATE INDEX suggestions_address ON suggestions(address, date);
+        CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY,
+            address TEXT NOT NULL,
+            verdict TEXT NOT NULL,          -- good, noise, not-now, done
+            goal TEXT,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX feedback_address ON feedback(address);
+        """
+    )
+
+
+@migrations()
+def m003_interactions_view(db: Database) -> None:
+    db.executescript(
+        """
+        CREATE VIEW interactions AS
+        SELECT r.email AS address, m.sent_at AS at, 'sent' AS kind, m.conversation,
+               m.subject, m.key AS item, m.n_recipients AS size
+        FROM messages m JOIN recipients r ON r.key = m.key
+        WHERE m.sender IN (SELECT email FROM own_addresses)
+          AND r.email NOT IN (SELECT email FROM own_addresses)
+        UNION ALL
+        SELECT m.sender, m.sent_at, 'received', m.conversation, m.subject, m.key, m.n_recipients
+        FROM messages m
+        WHERE m.sender NOT IN (SELECT email FROM own_addresses)
+        UNION ALL
+        SELECT a.email, e.start, 'meeting', 'event:' || e.source_id, e.summary,
+               e.source || '/' || e.source_id,
+               (SELECT count(*) FROM attendees x WHERE x.source = e.source AND x.source_id = e.source_id)
+        FROM events e JOIN attendees a ON a.source = e.source AND a.source_id = e.source_id
+        WHERE e.cancelled = 0 AND e.birthday = 0 AND a.partstat != 'DECLINED'
+          AND a.email NOT IN (SELECT email FROM own_addresses);
+        """
+    )

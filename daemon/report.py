@@ -1,0 +1,91 @@
+"""What `kith contacts`, `kith explain` and `kith status` show: plain data, then text."""
+
+from __future__ import annotations
+
+from sqlite_utils import Database
+
+from daemon.analysis import Analysis
+from daemon.config import Config
+from models.facts import ContactFacts, days_between
+from models.scorer import ContactScore
+from models.suggest import history_reasons, plural, quote
+
+
+def _local_date(moment, config: Config) -> str | None:
+    return moment.astimezone(config.zone).date().isoformat() if moment else None
+
+
+def contact_row(f: ContactFacts, s: ContactScore, config: Config) -> dict:
+    """One contact in the `contacts --json` contract (fields may be added, never renamed)."""
+    return {
+        "address": f.id,
+        "addresses": list(f.contact.addresses),
+        "name": f.contact.name,
+        "value": s.value,
+        "noise": s.noise,
+        "state": s.state,
+        "goals": s.goal_fit,
+        "last_contact": _local_date(f.last_contact, config),
+        "priority": s.priority,
+        "noise_reason": s.noise_reason,
+        "sent": f.sent,
+        "received": f.received,
+        "two_way_threads": f.two_way_threads,
+        "meetings": f.meetings_one_to_one + f.meetings_group,
+        "usual_gap_days": f.usual_gap_days,
+        "replies_owed": len(f.replies_owed),
+    }
+
+
+def contact_rows(analysis: Analysis, config: Config) -> list[dict]:
+    rows = [contact_row(analysis.facts[cid], analysis.scores[cid], config) for cid in analysis.facts]
+    rows.sort(key=lambda r: (-r["priority"], -r["value"], r["noise"], r["address"]))
+    return rows
+
+
+def explain_contact(analysis: Analysis, config: Config, address: str) -> dict | None:
+    f = next((f for f in analysis.facts.values() if address in f.contact.addresses), None)
+    if f is None:
+        return None
+    s = analysis.scores[f.id]
+    row = contact_row(f, s, config)
+    since = days_between(f.last_contact, analysis.now)
+    lines = [f"{f.contact.name} <{', '.join(f.contact.addresses)}>",
+             f"State: {s.state}; value {s.value:.2f}" + (f" — noise: {s.noise_reason}" if s.noise else "")]
+    facts = [f"you wrote {plural(f.sent, 'message')}, received {f.received} ({f.received_bulk} bulk)",
+             f"{plural(f.two_way_threads, 'conversation')} went both ways"] + history_reasons(f)
+    if f.last_contact:
+        facts.append(f"last contact {since} days ago ({quote(f.last_subject)})")
+    if f.usual_gap_days:
+        facts.append(f"you usually talk every {round(f.usual_gap_days)} days")
+    if f.last_meeting:
+        facts.append(f"last meeting {quote(f.last_meeting[1])} on {f.last_meeting[0]:%d %b %Y}")
+    if f.replies_owed:
+        owed = f.replies_owed[0]
+        facts.append(f"waiting for your answer since {days_between(owed.at, analysis.now)} days ({quote(owed.subject)})")
+    lines += [f"  - {fact}" for fact in facts]
+    relevant = [f"{g} {v:.2f}" for g, v in s.goal_fit.items() if v > 0]
+    lines.append("Goals: " + (", ".join(relevant) if relevant else "none of your goals"))
+    row["facts"] = facts
+    row["text"] = "\n".join(lines)
+    return row
+
+
+def status_report(db: Database, config: Config) -> dict:
+    path = config.database_path
+    sources = []
+    configured = {f"{s.type}:{s.name}" for s in config.sources}
+    for key in sorted(configured | {r[0] for r in db.execute("SELECT source FROM sync_state")}):
+        row = db.execute("SELECT synced_at, last_error, error_at, messages, events FROM sync_state WHERE source = ?",
+                         [key]).fetchone() or (None, None, None, 0, 0)
+        stored = db.execute("SELECT count(*) FROM message_copies WHERE source = ?", [key]).fetchone()[0]
+        events = db.execute("SELECT count(*) FROM events WHERE source = ?", [key]).fetchone()[0]
+        sources.append({"source": key, "configured": key in configured, "synced_at": row[0], "last_error": row[1],
+                        "error_at": row[2], "messages": stored, "events": events})
+    last = db.execute("SELECT date, delivered_at, path FROM digests ORDER BY date DESC LIMIT 1").fetchone()
+    return {
+        "database": str(path),
+        "database_bytes": path.stat().st_size if path.exists() else 0,
+        "sources": sources,
+        "last_digest": {"date": last[0], "delivered_at": last[1], "path": last[2]} if last else None,
+    }

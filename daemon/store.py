@@ -1,0 +1,238 @@
+"""The SQLite store: the only module that writes the sync tables.
+
+`apply_batch` writes a connector's batch and the cursor valid after it in one
+transaction, with idempotent upserts, so replaying a batch after a crash
+changes nothing. A message is stored once however many copies the sources hold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from connectors.base import Batch, EventMeta, MessageMeta
+from daemon.errors import StoreError
+from daemon.migrations import migrations
+
+TRIGGERS = """
+CREATE TRIGGER IF NOT EXISTS copies_gone AFTER DELETE ON message_copies
+WHEN NOT EXISTS (SELECT 1 FROM message_copies WHERE key = OLD.key)
+BEGIN
+    DELETE FROM recipients WHERE key = OLD.key;
+    DELETE FROM messages WHERE key = OLD.key;
+END;
+CREATE TRIGGER IF NOT EXISTS copies_moved AFTER UPDATE OF key ON message_copies
+WHEN OLD.key != NEW.key AND NOT EXISTS (SELECT 1 FROM message_copies WHERE key = OLD.key)
+BEGIN
+    DELETE FROM recipients WHERE key = OLD.key;
+    DELETE FROM messages WHERE key = OLD.key;
+END;
+CREATE TRIGGER IF NOT EXISTS events_gone AFTER DELETE ON events
+BEGIN
+    DELETE FROM attendees WHERE source = OLD.source AND source_id = OLD.source_id;
+END;
+"""
+
+REPLY_PREFIX = re.compile(r"^\s*((re|aw|antw|sv|fw|fwd|wg|tr|vs)(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+
+
+@dataclass
+class Counts:
+    messages: int = 0
+    events: int = 0
+    deleted: int = 0
+
+
+def utc_text(moment: datetime) -> str:
+    """The store's one timestamp format: UTC, second precision, sortable as text."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def open_store(path: Path) -> Database:
+    """Open (creating if needed) the database, in WAL mode, with migrations applied."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
+        db = Database(conn)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA foreign_keys=ON")
+        migrations.apply(db)
+        db.executescript(TRIGGERS)
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot open the database ({exc})", where=str(path),
+                         fix="check the path in [storage] database, free disk space, and that no other program holds it") from None
+    except OSError as exc:
+        raise StoreError(f"cannot create the database ({exc.strerror})", where=str(path),
+                         fix="choose a writable path in [storage] database") from None
+    return db
+
+
+def normalise_subject(subject: str) -> str:
+    """Subject without reply/forward prefixes, lower-cased, spaces collapsed."""
+    return " ".join(REPLY_PREFIX.sub("", subject).lower().split())
+
+
+def conversation_of(message: MessageMeta) -> str:
+    """Group replies with their thread.
+
+    Threads by subject when there is one, as mail without References (Enron,
+    some clients) can only be threaded that way; the subject is hashed so the
+    key reveals nothing when subjects are not stored.
+    """
+    subject = normalise_subject(message.subject)
+    if len(subject) >= 3:
+        return "s:" + hashlib.sha1(subject.encode()).hexdigest()[:16]
+    return "t:" + (message.thread_key or message.message_id or message.source_id)
+
+
+def content_key(message: MessageMeta, sent_at: str) -> str:
+    """Identity of a message across folders and sources.
+
+    Message-IDs are not enough: some archives (Enron) give every copy its own.
+    Copies agree on time, sender, recipients and subject.
+    """
+    parts = [sent_at, message.sender.email, ",".join(sorted(a.email for a in message.to)),
+             ",".join(sorted(a.email for a in message.cc)), message.subject]
+    return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:24]
+
+
+def apply_batch(db: Database, source: str, batch: Batch, *, store_subjects: bool = True) -> Counts:
+    """Apply one batch and its cursor atomically; replaying it is a no-op."""
+    counts = Counts()
+    try:
+        with db.atomic():
+            counts.deleted += _sweep(db, source, batch)
+            counts.deleted += _delete(db, source, batch.deleted)
+            counts.messages = _upsert_messages(db, source, batch.messages, store_subjects)
+            counts.events = _upsert_events(db, source, batch.events, store_subjects)
+            db.execute(
+                """INSERT INTO sync_state (source, cursor, synced_at, last_error, error_at, messages, events)
+                   VALUES (?, ?, ?, NULL, NULL, ?, ?)
+                   ON CONFLICT(source) DO UPDATE SET cursor = excluded.cursor, synced_at = excluded.synced_at,
+                       messages = messages + excluded.messages, events = events + excluded.events""",
+                [source, batch.cursor, utc_text(datetime.now(UTC)), counts.messages, counts.events],
+            )
+    except sqlite3.OperationalError as exc:
+        raise StoreError(f"cannot write to the database ({exc})", where=source,
+                         fix="free disk space or stop the other program using the database, then sync again") from None
+    return counts
+
+
+def _sweep(db: Database, source: str, batch: Batch) -> int:
+    """Mark-and-sweep: rows of a complete scope (or source) that the batch lacks are gone."""
+    if not batch.scopes and not batch.full_resync:
+        return 0
+    seen_messages = {m.source_id for m in batch.messages}
+    seen_events = {e.source_id for e in batch.events}
+    where, params = ("source = ?", [source]) if batch.full_resync else (
+        f"source = ? AND scope IN ({','.join('?' * len(batch.scopes))})", [source, *batch.scopes])
+    stale_copies = [r[0] for r in db.execute(f"SELECT source_id FROM message_copies WHERE {where}", params)
+                    if r[0] not in seen_messages]
+    stale_events = [r[0] for r in db.execute(f"SELECT source_id FROM events WHERE {where}", params)
+                    if r[0] not in seen_events]
+    return _delete(db, source, stale_copies + stale_events)
+
+
+def _delete(db: Database, source: str, source_ids: Sequence[str]) -> int:
+    if not source_ids:
+        return 0
+    rows = [(source, sid) for sid in source_ids]
+    before = db.conn.total_changes
+    db.conn.executemany("DELETE FROM message_copies WHERE source = ? AND source_id = ?", rows)
+    db.conn.executemany("DELETE FROM events WHERE source = ? AND source_id = ?", rows)
+    return min(len(source_ids), db.conn.total_changes - before)
+
+
+def _upsert_messages(db: Database, source: str, messages: Iterable[MessageMeta], store_subjects: bool) -> int:
+    message_rows, copy_rows, recipient_rows = [], [], []
+    for m in messages:
+        sent_at = utc_text(m.sent_at)
+        key = content_key(m, sent_at)
+        subject = m.subject if store_subjects else ""
+        message_rows.append((key, m.message_id, conversation_of(m), sent_at, m.sender.email, m.sender.name,
+                             subject, m.in_reply_to, int(m.bulk), m.list_id, len(m.to) + len(m.cc)))
+        copy_rows.append((source, m.source_id, key, m.scope, " ".join(m.labels)))
+        recipient_rows += [(key, "to", a.email, a.name) for a in m.to]
+        recipient_rows += [(key, "cc", a.email, a.name) for a in m.cc]
+    conn = db.conn
+    conn.executemany(
+        """INSERT INTO messages (key, message_id, conversation, sent_at, sender, sender_name, subject,
+                                 in_reply_to, bulk, list_id, n_recipients)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+           ON CONFLICT(key) DO UPDATE SET bulk = max(bulk, excluded.bulk),
+               list_id = CASE WHEN list_id = '' THEN excluded.list_id ELSE list_id END""",
+        message_rows)
+    conn.executemany(
+        """INSERT INTO message_copies (source, source_id, key, scope, labels) VALUES (?, ?, ?, ?, ?)
+           ON CONFLICT(source, source_id) DO UPDATE SET key = excluded.key, scope = excluded.scope,
+               labels = excluded.labels""",
+        copy_rows)
+    conn.executemany("INSERT OR IGNORE INTO recipients (key, role, email, name) VALUES (?, ?, ?, ?)", recipient_rows)
+    return len(copy_rows)
+
+
+def _upsert_events(db: Database, source: str, events: Iterable[EventMeta], store_subjects: bool) -> int:
+    written = 0
+    for e in events:
+        row = db.execute("SELECT sequence FROM events WHERE source = ? AND source_id = ?", [source, e.source_id]).fetchone()
+        if row is not None and row[0] > e.sequence:
+            continue  # an older version of an updated invitation never overwrites the newer one
+        organizer = e.organizer.email if e.organizer else None
+        db.execute(
+            """INSERT INTO events (source, source_id, scope, start, end, organizer, organizer_name, summary,
+                                   cancelled, all_day, birthday, calendar, sequence)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(source, source_id) DO UPDATE SET scope = excluded.scope, start = excluded.start,
+                   end = excluded.end, organizer = excluded.organizer, organizer_name = excluded.organizer_name,
+                   summary = excluded.summary, cancelled = excluded.cancelled, all_day = excluded.all_day,
+                   birthday = excluded.birthday, calendar = excluded.calendar, sequence = excluded.sequence""",
+            [source, e.source_id, e.scope, utc_text(e.start), utc_text(e.end), organizer,
+             e.organizer.name if e.organizer else "", e.summary if store_subjects else "", int(e.cancelled),
+             int(e.all_day), int(e.birthday), e.calendar, e.sequence])
+        db.execute("DELETE FROM attendees WHERE source = ? AND source_id = ?", [source, e.source_id])
+        db.conn.executemany(
+            "INSERT OR IGNORE INTO attendees (source, source_id, email, name, partstat) VALUES (?, ?, ?, ?, ?)",
+            [(source, e.source_id, a.email, a.name, partstat) for a, partstat in e.attendees])
+        written += 1
+    return written
+
+
+def record_error(db: Database, source: str, message: str) -> None:
+    """Remember a source's last error without touching its cursor or data."""
+    db.execute(
+        """INSERT INTO sync_state (source, last_error, error_at) VALUES (?, ?, ?)
+           ON CONFLICT(source) DO UPDATE SET last_error = excluded.last_error, error_at = excluded.error_at""",
+        [source, message, utc_text(datetime.now(UTC))])
+
+
+def cursor_of(db: Database, source: str) -> str | None:
+    row = db.execute("SELECT cursor FROM sync_state WHERE source = ?", [source]).fetchone()
+    return row[0] if row else None
+
+
+def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
+    """The user's addresses: the config's, plus senders found in the user's sent folders.
+
+    A sender must appear on at least two sent copies, so that one stray message
+    filed in Sent does not make a stranger "you".
+    """
+    learned = [r[0] for r in db.execute(
+        """SELECT m.sender FROM message_copies c JOIN messages m ON m.key = c.key
+           WHERE ' ' || c.labels || ' ' LIKE '% SENT %'
+           GROUP BY m.sender HAVING count(DISTINCT m.key) >= 2""")]
+    configured = {a.strip().lower() for a in configured if a.strip()}
+    with db.atomic():
+        db.execute("DELETE FROM own_addresses")
+        db.conn.executemany("INSERT OR IGNORE INTO own_addresses (email, origin) VALUES (?, 'config')",
+                            [(a,) for a in sorted(configured)])
+        db.conn.executemany("INSERT OR IGNORE INTO own_addresses (email, origin) VALUES (?, 'sent-folder')",
+                            [(a,) for a in learned])
+    return configured | set(learned)

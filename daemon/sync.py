@@ -1,0 +1,84 @@
+"""Sync: pull each configured source from its stored cursor into the store.
+
+One failing source never stops the others: its error is recorded in
+`sync_state` and the next source goes on. Crash safety comes from the store:
+each batch and its cursor commit together, so a rerun resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sqlite_utils import Database
+
+import connectors
+from connectors.base import Source
+from daemon import store
+from daemon.config import Config, SourceConfig
+from daemon.errors import KithError, SourceError, StoreError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SyncResult:
+    source: str
+    messages: int = 0
+    events: int = 0
+    deleted: int = 0
+    batches: int = 0
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def build_source(source: SourceConfig, config: Config) -> Source:
+    """Instantiate the connector for one `[[sources]]` entry."""
+    cls = connectors.source_class(source.type)
+    if source.type in ("mbox", "maildir"):
+        return cls(source.name, config.resolve(source.path), sent_folders=source.sent_folders or None)
+    return cls(source.name, config.resolve(source.path))
+
+
+def sync_source(db: Database, source: Source, *, store_subjects: bool = True,
+                on_batch: Callable[[store.Counts], None] | None = None) -> SyncResult:
+    """Pull `source` from its cursor and apply every batch; errors are recorded, not raised."""
+    result = SyncResult(source.key)
+    try:
+        source.check()
+        for batch in source.pull(store.cursor_of(db, source.key)):
+            counts = store.apply_batch(db, source.key, batch, store_subjects=store_subjects)
+            result.messages += counts.messages
+            result.events += counts.events
+            result.deleted += counts.deleted
+            result.batches += 1
+            result.notes += batch.notes
+            if on_batch:
+                on_batch(counts)
+    except StoreError:
+        raise  # the store is shared by every source: no point going on
+    except KithError as exc:
+        result.error = exc.line()
+    except OSError as exc:
+        result.error = SourceError(f"cannot read ({exc.strerror or exc})", where=source.key,
+                                   fix="check that the path exists and is readable").line()
+    if result.error:
+        store.record_error(db, source.key, result.error)
+        log.warning("sync of %s failed: %s", source.key, result.error)
+    else:
+        log.info("synced %s: %d messages, %d events, %d deleted in %d batches",
+                 source.key, result.messages, result.events, result.deleted, result.batches)
+    return result
+
+
+def sync_all(db: Database, config: Config, only: str | None = None) -> list[SyncResult]:
+    """Sync every enabled source (or the one named `only`), then refresh the user's own addresses."""
+    results = []
+    for source_config in config.sources:
+        if not source_config.enabled or (only and source_config.name != only):
+            continue
+        source = build_source(source_config, config)
+        results.append(sync_source(db, source, store_subjects=config.privacy.store_subjects))
+    store.refresh_own_addresses(db, config.user.addresses)
+    return results

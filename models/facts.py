@@ -1,0 +1,226 @@
+"""Facts per contact as of a moment: what happened between the user and each person.
+
+Everything the digest says ("replied to all 9 of your threads", "last contact
+71 days ago") is one of these facts. Nothing dated after `as_of` is read.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlite_utils import Database
+
+from daemon.contacts import Contact, address_kind, is_ignored, merge_contacts
+from daemon.store import utc_text
+
+MIN_GAP_DAYS, MAX_GAP_DAYS = 7.0, 180.0
+
+
+def parse_utc(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+@dataclass
+class Touch:
+    """One interaction with a contact: a message either way, or a meeting."""
+
+    at: datetime
+    kind: str            # sent, received, meeting
+    conversation: str
+    subject: str
+    direct: bool = True  # sent: in To; received: user in To and not bulk; meeting: one-to-one
+    bulk: bool = False
+    size: int = 1        # other people involved
+
+
+@dataclass
+class ContactFacts:
+    contact: Contact
+    touches: list[Touch] = field(default_factory=list)
+    kinds: set[str] = field(default_factory=set)          # address kinds: person, role, noreply
+    list_ids: set[str] = field(default_factory=set)
+    peers: Counter = field(default_factory=Counter)        # other contacts in the same threads/meetings
+
+    # derived by summarise()
+    sent: int = 0
+    received: int = 0
+    received_personal: int = 0
+    received_bulk: int = 0
+    two_way_threads: int = 0
+    user_threads: int = 0
+    user_threads_answered: int = 0
+    their_threads: int = 0
+    meetings_one_to_one: int = 0
+    meetings_group: int = 0
+    first_contact: datetime | None = None
+    last_contact: datetime | None = None
+    last_sent: datetime | None = None
+    last_received: datetime | None = None
+    first_meeting: datetime | None = None
+    last_meeting: tuple[datetime, str] | None = None
+    last_subject: str = ""
+    usual_gap_days: float | None = None
+    replies_owed: list[Touch] = field(default_factory=list)
+    subjects: list[str] = field(default_factory=list)
+
+    @property
+    def id(self) -> str:
+        return self.contact.id
+
+
+def load_facts(db: Database, own: set[str], as_of: datetime, *, aliases=(), ignore_addresses=(),
+               ignore_domains=()) -> dict[str, ContactFacts]:
+    """Every contact known as of `as_of`, keyed by contact id, with its facts summarised."""
+    cutoff = utc_text(as_of)
+    per_address: dict[str, list[Touch]] = defaultdict(list)
+    names: dict[str, Counter] = defaultdict(Counter)
+    sightings: list[tuple[str, str, str]] = []
+    list_ids: dict[str, set[str]] = defaultdict(set)
+    participants: dict[str, set[str]] = defaultdict(set)
+
+    recipients: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
+    for key, role, email, name in db.execute(
+            "SELECT r.key, r.role, r.email, r.name FROM recipients r JOIN messages m ON m.key = r.key "
+            "WHERE m.sent_at < ?", [cutoff]):
+        recipients[key].append((role, email, name))
+    for key, sent_at, sender, sender_name, subject, conversation, bulk, list_id in db.execute(
+            "SELECT key, sent_at, sender, sender_name, subject, conversation, bulk, list_id FROM messages "
+            "WHERE sent_at < ? ORDER BY sent_at, key", [cutoff]):
+        at = parse_utc(sent_at)
+        rcpts = recipients.get(key, ())
+        for role, email, name in rcpts:
+            if name:
+                names[email][name] += 1
+                sightings.append((conversation, name, email))
+        if sender_name:
+            names[sender][sender_name] += 1
+            sightings.append((conversation, sender_name, sender))
+        others = [e for _, e, _ in rcpts if e not in own]
+        if sender in own:
+            for role, email, _ in rcpts:
+                if email not in own:
+                    per_address[email].append(Touch(at, "sent", conversation, subject, role == "to", False, len(others)))
+                    participants[conversation].add(email)
+        else:
+            to_me = any(role == "to" and email in own for role, email, _ in rcpts)
+            per_address[sender].append(Touch(at, "received", conversation, subject, to_me and not bulk, bool(bulk),
+                                             len(others) + 1))
+            if list_id:
+                list_ids[sender].add(list_id)
+            if not bulk:
+                participants[conversation].add(sender)
+                participants[conversation].update(e for e in others)
+    _add_meetings(db, own, cutoff, per_address, names, participants)
+
+    known = [a for a in per_address if not is_ignored(a, ignore_addresses, ignore_domains)]
+    volume = {a: len(per_address[a]) for a in known}
+    contacts = merge_contacts(known, names, sightings, aliases, volume)
+    facts: dict[str, ContactFacts] = {}
+    for address in known:
+        contact = contacts[address]
+        item = facts.setdefault(contact.id, ContactFacts(contact))
+        item.touches += per_address[address]
+        item.kinds.add(address_kind(address))
+        item.list_ids |= list_ids.get(address, set())
+    _add_peers(facts, contacts, participants)
+    for item in facts.values():
+        summarise(item)
+    return facts
+
+
+def _add_meetings(db: Database, own: set[str], cutoff: str, per_address, names, participants) -> None:
+    """Meetings the user did not decline, with each other attendee as a touch."""
+    attendees: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
+    for source, source_id, email, name, partstat in db.execute(
+            "SELECT a.source, a.source_id, a.email, a.name, a.partstat FROM attendees a JOIN events e "
+            "ON e.source = a.source AND e.source_id = a.source_id WHERE e.start < ?", [cutoff]):
+        attendees[(source, source_id)].append((email, name, partstat))
+    for source, source_id, start, organizer, organizer_name, summary in db.execute(
+            "SELECT source, source_id, start, organizer, organizer_name, summary FROM events "
+            "WHERE start < ? AND cancelled = 0 AND birthday = 0 ORDER BY start, source_id", [cutoff]):
+        people = attendees.get((source, source_id), [])
+        if any(e in own and p == "DECLINED" for e, _, p in people):
+            continue
+        others = {e: (n, p) for e, n, p in people if e not in own and p != "DECLINED"}
+        if organizer and organizer not in own:
+            others.setdefault(organizer, (organizer_name, "ACCEPTED"))
+        if not others:
+            continue
+        conversation = f"event:{source_id}"
+        for email, (name, _) in others.items():
+            if name:
+                names[email][name] += 1
+            per_address[email].append(Touch(parse_utc(start), "meeting", conversation, summary,
+                                            len(others) == 1, False, len(others)))
+            participants[conversation].add(email)
+
+
+def _add_peers(facts: dict[str, ContactFacts], contacts: dict[str, Contact], participants) -> None:
+    """Which contacts share threads and meetings: the raw material of the network graph."""
+    for members in participants.values():
+        ids = sorted({contacts[a].id for a in members if a in contacts})
+        if len(ids) < 2 or len(ids) > 12:
+            continue  # a broadcast to many says little about who knows whom
+        for a in ids:
+            for b in ids:
+                if a != b:
+                    facts[a].peers[b] += 1
+
+
+def summarise(item: ContactFacts) -> None:
+    """Derive the counts and dates of one contact from its touches."""
+    touches = sorted(item.touches, key=lambda t: t.at)
+    item.touches = touches
+    threads: dict[str, list[Touch]] = defaultdict(list)
+    for t in touches:
+        if t.kind == "sent":
+            item.sent += 1
+            item.last_sent = t.at
+        elif t.kind == "received":
+            item.received += 1
+            item.received_bulk += t.bulk
+            item.received_personal += not t.bulk
+            if not t.bulk:
+                item.last_received = t.at
+        else:
+            item.meetings_one_to_one += t.direct
+            item.meetings_group += not t.direct
+            item.first_meeting = item.first_meeting or t.at
+            item.last_meeting = (t.at, t.subject)
+        if t.kind != "meeting":
+            threads[t.conversation].append(t)
+        if t.subject:
+            item.subjects.append(t.subject)
+    personal = [t for t in touches if not t.bulk]
+    if personal:
+        item.first_contact, item.last_contact = personal[0].at, personal[-1].at
+        item.last_subject = next((t.subject for t in reversed(personal) if t.subject), "")
+    for thread in threads.values():
+        kinds = {t.kind for t in thread if not t.bulk}
+        item.two_way_threads += kinds == {"sent", "received"}
+        if thread[0].kind == "sent":
+            item.user_threads += 1
+            item.user_threads_answered += "received" in kinds
+        elif not thread[0].bulk:
+            item.their_threads += 1
+        last = thread[-1]
+        if last.kind == "received" and last.direct and not any(t.kind == "sent" and t.at > last.at for t in touches):
+            item.replies_owed.append(last)
+    item.replies_owed.sort(key=lambda t: t.at, reverse=True)
+    item.usual_gap_days = usual_gap(personal)
+
+
+def usual_gap(touches: list[Touch]) -> float | None:
+    """The median gap in days between recent days of contact, within sensible bounds."""
+    days = sorted({t.at.date() for t in touches})[-13:]
+    if len(days) < 3:
+        return None
+    gaps = [(b - a).days for a, b in zip(days, days[1:])]
+    return min(MAX_GAP_DAYS, max(MIN_GAP_DAYS, float(statistics.median(gaps))))
+
+
+def days_between(earlier: datetime | None, later: datetime) -> int | None:
+    return None if earlier is None else max(0, (later - earlier) // timedelta(days=1))

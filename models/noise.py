@@ -1,0 +1,30 @@
+"""Noise: contacts that write a lot but are not relationships.
+
+Newsletters, notification robots, mass mailings, list traffic, role addresses
+and one-way senders are noise however often they write. A contact the user has
+written to twice or more is never noise: the user's own behaviour wins.
+"""
+
+from __future__ import annotations
+
+from models.facts import ContactFacts
+
+ONE_WAY_VOLUME = 5  # received this many with no answer ever: a one-way sender
+
+
+def noise_reason(facts: ContactFacts) -> str | None:
+    """Why a contact is noise, in plain words, or None when it is not."""
+    if facts.sent >= 2:
+        return None
+    if facts.meetings_one_to_one or (facts.sent and facts.received_personal and facts.two_way_threads):
+        return None
+    kinds = facts.kinds
+    if "person" not in kinds and "noreply" in kinds:
+        return "an automated sender (no-reply address)"
+    if facts.received and facts.received_bulk == facts.received and not facts.meetings_group:
+        return "mailing-list or bulk mail only" if facts.list_ids else "bulk mail only (newsletter or notifications)"
+    if "person" not in kinds and facts.sent == 0:
+        return "a role address (info@, support@, …) that you never wrote to"
+    if facts.sent == 0 and facts.received >= ONE_WAY_VOLUME and not facts.meetings_group:
+        return f"wrote {facts.received} times and you never answered"
+    return None

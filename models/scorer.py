@@ -1,0 +1,67 @@
+"""Judge each contact: value, noise and state.
+
+This is the transparent first judgment: value grows with two-way threads,
+balanced exchange and one-to-one meetings. State compares the time since the
+last contact with the relationship's own rhythm.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from daemon.config import Goal
+from models.facts import ContactFacts, days_between
+from models.goals import goal_fit
+from models.noise import noise_reason
+
+NEW_DAYS = 30
+DEFAULT_GAP_DAYS = 45.0
+
+
+@dataclass
+class ContactScore:
+    contact_id: str
+    value: float                      # 0..1, higher is a more valuable relationship
+    noise: bool
+    state: str                        # active, passive, cooling, dormant, new, noise
+    goal_fit: dict[str, float] = field(default_factory=dict)
+    noise_reason: str | None = None
+    priority: float = 0.0             # value weighted by the goals it serves
+
+
+def strength(f: ContactFacts) -> float:
+    return (2.0 * math.log1p(f.two_way_threads) + math.log1p(min(f.sent, f.received_personal))
+            + 0.5 * math.log1p(f.sent) + 1.0 * math.log1p(f.meetings_one_to_one) + 0.3 * math.log1p(f.meetings_group))
+
+
+def state_of(f: ContactFacts, as_of: datetime) -> str:
+    """Where a relationship stands against its own rhythm."""
+    since = days_between(f.last_contact, as_of)
+    if since is None:
+        return "passive"
+    gap = f.usual_gap_days or DEFAULT_GAP_DAYS
+    mutual = f.two_way_threads >= 1 or f.meetings_one_to_one >= 1
+    if f.first_contact and as_of - f.first_contact <= timedelta(days=NEW_DAYS):
+        return "new"
+    if mutual and since > max(180.0, 4 * gap):
+        return "dormant"
+    if mutual and since > max(1.5 * gap, gap + 10):
+        return "cooling"
+    if (f.two_way_threads >= 2 or f.meetings_one_to_one >= 2) and since <= max(1.5 * gap, gap + 10):
+        return "active"
+    return "passive"
+
+
+def score_all(facts: dict[str, ContactFacts], goals: tuple[Goal, ...], as_of: datetime) -> dict[str, ContactScore]:
+    total_weight = sum(g.weight for g in goals) or 1.0
+    scores = {}
+    for cid, f in facts.items():
+        reason = noise_reason(f)
+        fit = goal_fit(f, goals)
+        value = 0.0 if reason else round(1 - math.exp(-strength(f) / 4), 4)
+        goal_boost = sum(g.weight * fit[g.name] for g in goals) / total_weight
+        scores[cid] = ContactScore(cid, value, reason is not None, "noise" if reason else state_of(f, as_of),
+                                   fit, reason, round(value * (0.5 + goal_boost), 4))
+    return scores
