@@ -1,0 +1,125 @@
+"""The store: atomic batches with their cursor, idempotent upserts, de-duplication, sweeps."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import replace
+
+import pytest
+
+from daemon import store
+from tests.conftest import ME, T0, Address, Batch, event, message
+
+ANNA = Address("anna@firm.example", "Anna")
+
+
+def table(db, sql):
+    return [tuple(r) for r in db.execute(sql).fetchall()]
+
+
+def test_batch_and_cursor_commit_together(db):
+    store.apply_batch(db, "mbox:a", Batch(messages=(message(1, to=(ANNA,)),), cursor="c1"))
+    assert store.cursor_of(db, "mbox:a") == "c1"
+    assert table(db, "SELECT count(*) FROM messages") == [(1,)]
+
+
+def test_a_failing_batch_leaves_data_and_cursor_as_before(db):
+    store.apply_batch(db, "mbox:a", Batch(messages=(message(1, to=(ANNA,)),), cursor="c1"))
+    broken = replace(message(2, to=(ANNA,)), sent_at=None)  # utc_text(None) fails mid-batch
+    with pytest.raises(AttributeError):
+        store.apply_batch(db, "mbox:a", Batch(messages=(message(3, to=(ANNA,)), broken), cursor="c2"))
+    assert store.cursor_of(db, "mbox:a") == "c1"
+    assert table(db, "SELECT count(*) FROM messages") == [(1,)]
+
+
+def test_replaying_a_batch_changes_nothing(db):
+    batch = Batch(messages=(message(1, to=(ANNA,), cc=(Address("b@x.example"),)),), cursor="c1")
+    store.apply_batch(db, "mbox:a", batch)
+    before = [table(db, f"SELECT * FROM {t}") for t in ("messages", "message_copies", "recipients")]
+    store.apply_batch(db, "mbox:a", batch)
+    assert [table(db, f"SELECT * FROM {t}") for t in ("messages", "message_copies", "recipients")] == before
+
+
+def test_the_same_message_in_two_folders_is_one_message(db):
+    copy_a = message(1, to=(ANNA,), scope="INBOX")
+    copy_b = replace(copy_a, source_id="Archive/m1", scope="Archive", message_id="other-id@test")
+    store.apply_batch(db, "maildir:a", Batch(messages=(copy_a, copy_b)))
+    store.apply_batch(db, "mbox:b", Batch(messages=(copy_a,)))
+    assert table(db, "SELECT count(*) FROM messages") == [(1,)]
+    assert table(db, "SELECT count(*) FROM message_copies") == [(3,)]
+
+
+def test_deleting_the_last_copy_removes_the_message_and_its_recipients(db):
+    copy_a = message(1, to=(ANNA,), scope="INBOX")
+    copy_b = replace(copy_a, source_id="Archive/m1", scope="Archive")
+    store.apply_batch(db, "maildir:a", Batch(messages=(copy_a, copy_b)))
+    store.apply_batch(db, "maildir:a", Batch(deleted=("INBOX/m1",)))
+    assert table(db, "SELECT count(*) FROM messages") == [(1,)]
+    store.apply_batch(db, "maildir:a", Batch(deleted=("Archive/m1",)))
+    assert table(db, "SELECT count(*) FROM messages") == [(0,)]
+    assert table(db, "SELECT count(*) FROM recipients") == [(0,)]
+
+
+def test_a_complete_scope_sweeps_what_it_no_longer_holds(db):
+    inbox = [message(i, to=(ANNA,), scope="INBOX") for i in range(3)]
+    sent = message(9, to=(ANNA,), scope="Sent")
+    store.apply_batch(db, "maildir:a", Batch(messages=(*inbox, sent), scopes=("INBOX", "Sent")))
+    store.apply_batch(db, "maildir:a", Batch(messages=tuple(inbox[:1]), scopes=("INBOX",)))
+    assert sorted(r[0] for r in db.execute("SELECT source_id FROM message_copies")) == ["INBOX/m0", "Sent/m9"]
+
+
+def test_full_resync_sweeps_only_its_own_source(db):
+    store.apply_batch(db, "a", Batch(messages=(message(1, to=(ANNA,)), message(2, to=(ANNA,)))))
+    store.apply_batch(db, "b", Batch(messages=(message(3, to=(ANNA,)),)))
+    store.apply_batch(db, "a", Batch(messages=(message(2, to=(ANNA,)),), full_resync=True))
+    assert sorted(r[0] for r in db.execute("SELECT source || ' ' || source_id FROM message_copies")) == [
+        "a INBOX/m2", "b INBOX/m3"]
+
+
+def test_an_older_invitation_never_overwrites_a_newer_one(db):
+    start = T0
+    newer = event("uid1", start=start, summary="Moved", sequence=2, attendees=[(ANNA, "ACCEPTED")])
+    older = event("uid1", start=start, summary="Original", sequence=1, scope="old.ics")
+    store.apply_batch(db, "ics:a", Batch(events=(newer,)))
+    store.apply_batch(db, "ics:a", Batch(events=(older,)))
+    assert table(db, "SELECT summary, sequence FROM events") == [("Moved", 2)]
+    assert table(db, "SELECT email, partstat FROM attendees") == [("anna@firm.example", "ACCEPTED")]
+
+
+def test_subjects_are_not_stored_when_privacy_says_so(db):
+    store.apply_batch(db, "a", Batch(messages=(message(1, to=(ANNA,), subject="Secret plans"),)), store_subjects=False)
+    assert table(db, "SELECT subject FROM messages") == [("",)]
+    assert table(db, "SELECT conversation LIKE 's:%' FROM messages") == [(1,)]
+
+
+def test_own_addresses_come_from_config_and_sent_folders(db):
+    sent = [message(i, sender=Address("alias@home.example"), to=(ANNA,), labels=("SENT",), scope="Sent")
+            for i in range(2)]
+    stray = message(5, sender=Address("stranger@x.example"), to=(ANNA,), labels=("SENT",), scope="Sent")
+    store.apply_batch(db, "a", Batch(messages=(*sent, stray)))
+    own = store.refresh_own_addresses(db, [ME.email])
+    assert own == {"me@home.example", "alias@home.example"}
+
+
+def test_reply_prefixes_do_not_split_a_conversation():
+    original = message(1, subject="Q3 pilot numbers")
+    reply = replace(message(2, subject="AW: Re: Q3 pilot numbers"), thread_key=None)
+    assert store.conversation_of(original) == store.conversation_of(reply)
+
+
+def test_database_file_is_private(tmp_path):
+    os.umask(0o077)
+    db = store.open_store(tmp_path / "sub" / "k.db")
+    store.apply_batch(db, "a", Batch(messages=(message(1, to=(ANNA,)),)))
+    for name in ("k.db", "k.db-wal"):
+        mode = stat.S_IMODE((tmp_path / "sub" / name).stat().st_mode)
+        assert mode & 0o077 == 0, name
+
+
+def test_opening_a_file_that_is_not_a_database_is_one_clear_error(tmp_path):
+    bad = tmp_path / "k.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(store.StoreError) as info:
+        store.open_store(bad)
+    assert str(bad) in str(info.value) and "storage" in str(info.value)
