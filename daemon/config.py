@@ -19,6 +19,8 @@ from daemon import paths
 from daemon.errors import ConfigError
 
 LOCAL_SOURCE_TYPES = ("mbox", "maildir", "ics")
+SOURCE_TYPES = (*LOCAL_SOURCE_TYPES, "gmail", "google_calendar", "outlook", "outlook_calendar")
+DELIVERY_TARGETS = ("file", "gmail", "outlook")
 
 
 def key(default: Any, help: str, **extra: Any) -> Any:
@@ -46,7 +48,8 @@ class DigestConfig:
     minutes: int = key(30, "Your daily time budget in minutes; the digest never suggests more.")
     max_suggestions: int = key(8, "At most this many suggestions per digest.")
     directory: str = key("", "Folder for the Markdown and HTML digests (default: digests/ in your data directory).")
-    deliver: list[str] = key(["file"], "Where the digest goes: \"file\" (always written).", choices=("file",))
+    deliver: list[str] = key(["file"], "Where the digest goes: \"file\" (always written), \"gmail\", \"outlook\".",
+                             choices=DELIVERY_TARGETS)
     repeat_days: int = key(14, "Do not suggest the same person again within this many days unless something changed.")
 
 
@@ -66,14 +69,39 @@ class Person:
     addresses: list[str] = key([], "Addresses that belong to the same person; they are merged into one contact.", required=True)
 
 
+GOOGLE = ("gmail", "google_calendar")
+MICROSOFT = ("outlook", "outlook_calendar")
+
+
 @dataclass(frozen=True)
 class SourceConfig:
-    type: str = key(None, "Kind of source: mbox, maildir or ics.", required=True, choices=LOCAL_SOURCE_TYPES)
+    type: str = key(None, "Kind of source: mbox, maildir, ics, gmail, google_calendar, outlook or outlook_calendar.",
+                    required=True, choices=SOURCE_TYPES)
     name: str = key(None, "A unique name for this source, e.g. \"work-mail\".", required=True)
-    path: str = key("", "File or folder to read (mbox, maildir, ics); relative to this config file.")
-    sent_folders: list[str] = key([], "Extra folder names that hold your sent mail (common names are known).")
     enabled: bool = key(True, "Set to false to keep a source configured but not synced.")
     interval: int = key(15, "Minutes between syncs of this source when the daemon runs.")
+    path: str = key("", "File or folder to read; relative to this config file.", types=LOCAL_SOURCE_TYPES)
+    sent_folders: list[str] = key([], "Extra folder names that hold your sent mail (common names are known).",
+                                  types=("mbox", "maildir"))
+    credentials: str = key("", "Google: the OAuth client secrets JSON you downloaded (see README).", types=GOOGLE)
+    token: str = key("", "Google: where the OAuth token is kept (default: in your state directory).", types=GOOGLE)
+    api_endpoint: str = key("", "Google: API base URL override, for proxies and tests (default: Google's).", types=GOOGLE)
+    token_uri: str = key("", "Google: OAuth token endpoint override (default: Google's).", types=GOOGLE)
+    quota_units_per_minute: int = key(6000, "Gmail: per-user quota units per minute to stay within.", types=("gmail",))
+    calendars: list[str] = key(["primary"], "Google Calendar: calendar ids to read.", types=("google_calendar",))
+    client_id: str = key("", "Microsoft: application (client) id of your app registration.", types=MICROSOFT)
+    authority: str = key("https://login.microsoftonline.com/common",
+                         "Microsoft: authority URL (common, organizations, consumers, a tenant, a national cloud).",
+                         types=MICROSOFT)
+    token_cache: str = key("", "Microsoft: where the MSAL token cache is kept (default: in your state directory).",
+                           types=MICROSOFT)
+    graph_endpoint: str = key("https://graph.microsoft.com", "Microsoft: Graph base URL (national clouds, tests).",
+                              types=MICROSOFT)
+    folders: list[str] = key(["inbox", "sentitems"], "Outlook: mail folders to read (well-known names or ids).",
+                             types=("outlook",))
+    all_folders: bool = key(False, "Outlook: read every mail folder, not only `folders`.", types=("outlook",))
+    days_back: int = key(730, "Outlook calendar: how many days of past events to read.", types=("outlook_calendar",))
+    days_ahead: int = key(30, "Outlook calendar: how many days of future events to read.", types=("outlook_calendar",))
 
 
 @dataclass(frozen=True)
@@ -254,12 +282,27 @@ def _validate(config: Config, loc: _Locator) -> None:
                 raise ConfigError(f"{kind}[{index}].name {name!r} is used twice", where=loc.where(kind, index, "name"),
                                   fix="give every entry its own name")
     for index, source in enumerate(config.sources):
+        _check_type_keys(source, index, loc)
         if source.type in LOCAL_SOURCE_TYPES and not source.path:
             raise ConfigError(f"sources[{index}] ({source.type}) has no path", where=loc.where("sources", index),
                               fix='add path = "/path/to/mail"')
         if source.interval <= 0:
             raise ConfigError(f"sources[{index}].interval must be positive", where=loc.where("sources", index, "interval"),
                               fix="write interval = 15")
+
+
+def _check_type_keys(source: SourceConfig, index: int, loc: _Locator) -> None:
+    """A key meant for another kind of source is a mistake worth pointing out."""
+    for f in fields(SourceConfig):
+        types = f.metadata.get("types")
+        if types and source.type not in types and getattr(source, f.name) != _default(f):
+            raise ConfigError(f"sources[{index}].{f.name} does not apply to type {source.type!r}",
+                              where=loc.where("sources", index, f.name),
+                              fix=f"remove it (it is for {', '.join(types)} sources)")
+
+
+def _default(f: Any) -> Any:
+    return f.default_factory() if callable(f.default_factory) else f.default
 
 
 def load(path: Path) -> Config:

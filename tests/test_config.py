@@ -1,0 +1,119 @@
+"""The config: one schema, every key documented, every mistake a one-line error."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from daemon import config as cfg
+from daemon.errors import ConfigError
+from daemon.starter import starter_config
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_text(tmp_path, text):
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return cfg.load(path)
+
+
+def error_of(tmp_path, text) -> str:
+    with pytest.raises(ConfigError) as info:
+        load_text(tmp_path, text)
+    assert info.value.exit_code == 2
+    message = info.value.line()
+    assert "\n" not in message
+    return message
+
+
+def test_the_example_config_loads_and_points_at_the_sample():
+    config = cfg.load(ROOT / "config.example.toml")
+    assert config.user.timezone == "Europe/Berlin"
+    assert [s.type for s in config.sources] == ["maildir", "ics"]
+    assert config.resolve(config.sources[0].path) == ROOT / "examples" / "mail"
+    assert len(config.goals) == 3 and config.goals[0].weight == 2.0
+
+
+def test_the_starter_config_loads(tmp_path):
+    config = load_text(tmp_path, starter_config())
+    assert config.sources == () and config.goals[0].name
+
+
+@pytest.mark.parametrize("document", ["config.example.toml", "README.md"])
+def test_every_key_is_documented(document):
+    text = (ROOT / document).read_text(encoding="utf-8")
+    missing = [k for k in cfg.all_keys() if not re.search(rf"\b{re.escape(k.split('.')[1])}\b", text)]
+    assert missing == []
+    sections = {k.split(".")[0] for k in cfg.all_keys()}
+    assert all(f"[{s}]" in text or f"[[{s}]]" in text for s in sections)
+
+
+def test_defaults_apply_when_sections_are_missing(tmp_path):
+    config = load_text(tmp_path, "")
+    assert config.digest.minutes == 30 and config.user.timezone == "UTC"
+    assert config.database_path.name == "kith.db"
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path):
+    config = load_text(tmp_path, '[storage]\ndatabase = "data/k.db"\n')
+    assert config.database_path == tmp_path / "data" / "k.db"
+
+
+def test_unknown_key_suggests_the_right_one(tmp_path):
+    message = error_of(tmp_path, '[user]\nname = "A"\nadresses = ["a@b.example"]\n')
+    assert "config.toml:3" in message and "user.adresses" in message and "did you mean 'addresses'" in message
+
+
+def test_unknown_section_suggests_the_right_one(tmp_path):
+    message = error_of(tmp_path, '[digests]\nminutes = 20\n')
+    assert "digests" in message and "did you mean 'digest'" in message
+
+
+def test_wrong_type_names_key_line_and_fix(tmp_path):
+    message = error_of(tmp_path, '[[goals]]\nname = "Investors"\nkeywords = "seed"\n')
+    assert "config.toml:3" in message and "goals[0].keywords must be a list of strings" in message
+    assert 'keywords = ["a", "b"]' in message
+
+
+def test_a_number_where_text_is_expected(tmp_path):
+    message = error_of(tmp_path, '[digest]\nminutes = "thirty"\n')
+    assert "digest.minutes must be a whole number" in message and "config.toml:2" in message
+
+
+def test_missing_required_key(tmp_path):
+    message = error_of(tmp_path, '[[sources]]\ntype = "mbox"\npath = "x.mbox"\n')
+    assert "sources[0] has no name" in message and "config.toml:1" in message
+
+
+def test_unknown_source_type(tmp_path):
+    message = error_of(tmp_path, '[[sources]]\ntype = "mbx"\nname = "a"\npath = "x"\n')
+    assert "unknown value 'mbx'" in message and "mbox" in message
+
+
+def test_local_source_without_path(tmp_path):
+    assert "has no path" in error_of(tmp_path, '[[sources]]\ntype = "mbox"\nname = "a"\n')
+
+
+def test_invalid_toml_gives_the_line(tmp_path):
+    message = error_of(tmp_path, '[user]\nname = "unterminated\n')
+    assert "config.toml:2" in message and "not valid TOML" in message
+
+
+def test_bad_timezone_and_time(tmp_path):
+    assert "not a known time zone" in error_of(tmp_path, '[user]\ntimezone = "Mars/Olympus"\n')
+    assert "not a time of day" in error_of(tmp_path, '[digest]\ntime = "7.30"\n')
+
+
+def test_duplicate_source_names(tmp_path):
+    text = '[[sources]]\ntype = "mbox"\nname = "a"\npath = "x"\n[[sources]]\ntype = "ics"\nname = "a"\npath = "y"\n'
+    message = error_of(tmp_path, text)
+    assert "used twice" in message and "config.toml:7" in message
+
+
+def test_missing_file_says_how_to_create_one(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        cfg.load(tmp_path / "nope.toml")
+    assert "kith init" in info.value.line()
