@@ -206,11 +206,24 @@ def summarise(item: ContactFacts) -> None:
             item.user_threads_answered += "received" in kinds
         elif not thread[0].bulk:
             item.their_threads += 1
-        last = thread[-1]
-        if last.kind == "received" and last.direct and not any(t.kind == "sent" and t.at > last.at for t in touches):
-            item.replies_owed.append(last)
+        if owes_reply(thread, touches):
+            item.replies_owed.append(thread[-1])
     item.replies_owed.sort(key=lambda t: t.at, reverse=True)
     item.usual_gap_days = usual_gap(personal)
+
+
+def owes_reply(thread: list[Touch], touches: list[Touch]) -> bool:
+    """They wrote to the user directly, last in the thread, and nothing went back since.
+
+    An answer to the user's own thread closes it ("thanks, here you go"); a
+    thread they started, or a second message in a row, is waiting for the user.
+    """
+    last = thread[-1]
+    if last.kind != "received" or not last.direct:
+        return False
+    if any(t.kind == "sent" and t.at > last.at for t in touches):
+        return False
+    return thread[0].kind == "received" or (len(thread) >= 2 and thread[-2].kind == "received")
 
 
 def usual_gap(touches: list[Touch]) -> float | None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from daemon.store import REPLY_PREFIX
 from models.facts import ContactFacts, days_between
 from models.scorer import DEFAULT_GAP_DAYS, ContactScore
 
@@ -19,6 +20,7 @@ MINUTES = {"reply_owed": 5, "follow_up": 5, "reconnect": 15}
 REPLY_OWED_MAX_DAYS = 30
 GOAL_THRESHOLD = 0.3
 ROUTINE_MEETINGS = 3
+URGENT = 10.0  # owed answers and fresh follow-ups come before any reconnecting
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,8 @@ class Settings:
 
 
 def quote(subject: str) -> str:
+    """A subject as context, without its Re:/AW:/Fwd: prefixes."""
+    subject = REPLY_PREFIX.sub("", subject).strip()
     return f"“{subject}”" if subject else "no subject"
 
 
@@ -61,8 +65,10 @@ def history_reasons(f: ContactFacts) -> list[str]:
     """The facts that show what this relationship is."""
     reasons = []
     if f.user_threads:
-        answered = "all" if f.user_threads_answered == f.user_threads and f.user_threads > 1 else f.user_threads_answered
-        reasons.append(f"replied to {answered} of your {plural(f.user_threads, 'thread')}")
+        if f.user_threads_answered == f.user_threads and f.user_threads > 1:
+            reasons.append(f"replied to all {f.user_threads} of your threads")
+        else:
+            reasons.append(f"replied to {f.user_threads_answered} of your {plural(f.user_threads, 'thread')}")
     meetings = f.meetings_one_to_one + f.meetings_group
     if meetings:
         reasons.append(f"you met {plural(meetings, 'time')}")
@@ -79,7 +85,7 @@ def reply_owed(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | 
     if waited is None or waited > REPLY_OWED_MAX_DAYS:
         return None
     reasons = [f"wrote to you {_ago(waited)} ({quote(last.subject)}); no answer yet"] + history_reasons(f)[:1]
-    return _make("reply_owed", f, s, reasons, last.subject, 2.0 + s.priority + 1 / (1 + waited))
+    return _make("reply_owed", f, s, reasons, last.subject, URGENT + s.priority + 1 / (1 + waited))
 
 
 def follow_up(f: ContactFacts, s: ContactScore, today: date, zone: ZoneInfo) -> Suggestion | None:
@@ -98,7 +104,7 @@ def follow_up(f: ContactFacts, s: ContactScore, today: date, zone: ZoneInfo) -> 
         reasons = [f"you met one-to-one yesterday ({quote(meeting.subject)}); follow up while it is fresh"]
     else:
         return None
-    return _make("follow_up", f, s, reasons + history_reasons(f)[:1], meeting.subject, 1.5 + s.priority)
+    return _make("follow_up", f, s, reasons + history_reasons(f)[:1], meeting.subject, URGENT + s.priority)
 
 
 def reconnect(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | None:

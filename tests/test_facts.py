@@ -1,0 +1,115 @@
+"""Facts per contact as of a date, from hand-built histories in a real store."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from daemon import store
+from models.facts import load_facts
+from tests.conftest import ME, T0, Address, Batch, event, message
+
+ANNA = Address("anna@firm.example", "Anna Berger")
+ROBOT = Address("noreply@robot.example", "Robot")
+
+
+def apply(db, *items, events=()):
+    store.apply_batch(db, "test", Batch(messages=tuple(items), events=tuple(events)))
+
+
+def facts_at(db, at, **kw):
+    return load_facts(db, {ME.email}, at, **kw)
+
+
+def exchange(n, days, subject="Pilot"):
+    """The user writes, the contact answers the same day."""
+    at = T0 + timedelta(days=days)
+    out = message(n, to=(ANNA,), subject=subject, at=at)
+    back = message(n + 1000, sender=ANNA, to=(ME,), subject=f"Re: {subject}", at=at + timedelta(hours=2))
+    return out, back
+
+
+def test_counts_and_two_way_threads(db):
+    apply(db, *exchange(1, 0, "Pilot"), *exchange(2, 14, "Numbers"), message(3, to=(ANNA,), subject="Lunch?",
+                                                                           at=T0 + timedelta(days=28)))
+    f = facts_at(db, T0 + timedelta(days=60))["anna@firm.example"]
+    assert (f.sent, f.received, f.two_way_threads) == (3, 2, 2)
+    assert (f.user_threads, f.user_threads_answered) == (3, 2)
+    assert f.last_subject == "Lunch?"
+    assert f.first_contact == T0 and f.last_contact == T0 + timedelta(days=28)
+
+
+def test_nothing_after_as_of_is_used(db):
+    apply(db, *exchange(1, 0), *exchange(2, 30))
+    f = facts_at(db, T0 + timedelta(days=10))["anna@firm.example"]
+    assert f.sent == 1 and f.last_contact < T0 + timedelta(days=10)
+
+
+def test_usual_gap_is_the_median_of_recent_gaps(db):
+    apply(db, *[m for i in range(6) for m in exchange(i + 1, i * 21, f"Topic {i}")])
+    assert facts_at(db, T0 + timedelta(days=200))["anna@firm.example"].usual_gap_days == 21
+
+
+def test_reply_owed_when_they_wrote_last_directly(db):
+    apply(db, *exchange(1, 0), message(5, sender=ANNA, to=(ME,), subject="Intro to the Munich team",
+                                        at=T0 + timedelta(days=5)))
+    f = facts_at(db, T0 + timedelta(days=8))["anna@firm.example"]
+    assert [t.subject for t in f.replies_owed] == ["Intro to the Munich team"]
+
+
+def test_no_reply_owed_after_the_user_answered_or_when_only_cc(db):
+    owed = message(5, sender=ANNA, to=(ME,), subject="Question", at=T0 + timedelta(days=5))
+    answer = message(6, to=(ANNA,), subject="Re: Question", at=T0 + timedelta(days=6))
+    cc_only = message(7, sender=ANNA, to=(Address("x@y.example"),), cc=(ME,), subject="FYI", at=T0 + timedelta(days=7))
+    apply(db, owed, answer, cc_only)
+    assert facts_at(db, T0 + timedelta(days=9))["anna@firm.example"].replies_owed == []
+
+
+def test_meetings_count_one_to_one_and_group_and_skip_cancelled_and_declined(db):
+    bob = Address("bob@firm.example", "Bob")
+    apply(db, events=[
+        event("e1", start=T0, attendees=[(ME, "ACCEPTED"), (ANNA, "ACCEPTED")], summary="Coffee"),
+        event("e2", start=T0 + timedelta(days=1), attendees=[(ANNA, "ACCEPTED"), (bob, "TENTATIVE")], summary="Team"),
+        event("e3", start=T0 + timedelta(days=2), attendees=[(ANNA, "ACCEPTED")], cancelled=True),
+        event("e4", start=T0 + timedelta(days=3), attendees=[(ANNA, "DECLINED"), (bob, "ACCEPTED")]),
+        event("e5", start=T0 + timedelta(days=4), attendees=[(ME, "DECLINED"), (ANNA, "ACCEPTED")]),
+    ])
+    facts = facts_at(db, T0 + timedelta(days=10))
+    anna = facts["anna@firm.example"]
+    assert (anna.meetings_one_to_one, anna.meetings_group) == (1, 1)
+    assert anna.last_meeting[1] == "Team"
+    assert facts["bob@firm.example"].peers["anna@firm.example"] == 1
+
+
+def test_bulk_mail_is_counted_apart(db):
+    apply(db, *[message(i, sender=ROBOT, to=(ME,), bulk=True) for i in range(3)])
+    f = facts_at(db, T0 + timedelta(days=1))["noreply@robot.example"]
+    assert (f.received, f.received_bulk, f.received_personal, f.last_contact) == (3, 3, 0, None)
+
+
+def test_same_name_in_same_thread_merges_addresses(db):
+    alias = Address("a.berger@firm.example", "Anna Berger")
+    first = message(1, sender=ANNA, to=(ME,), subject="Pilot plan")
+    second = message(2, sender=alias, to=(ME,), subject="Re: Pilot plan", at=T0 + timedelta(days=1))
+    other = message(3, sender=Address("anna@other.example", "Anna Berger"), to=(ME,), subject="Different")
+    apply(db, first, second, other)
+    facts = facts_at(db, T0 + timedelta(days=2))
+    merged = [f for f in facts.values() if "a.berger@firm.example" in f.contact.addresses][0]
+    assert set(merged.contact.addresses) == {"anna@firm.example", "a.berger@firm.example"}
+    assert "anna@other.example" in facts  # same name, no shared thread: not merged
+
+
+def test_config_aliases_merge_and_ignores_drop(db):
+    alias = Address("anna.private@mail.example")
+    apply(db, message(1, sender=ANNA, to=(ME,)), message(2, sender=alias, to=(ME,)),
+          message(3, sender=Address("x@ignored.example"), to=(ME,)))
+    facts = facts_at(db, T0 + timedelta(days=1), aliases=[("Anna B.", ["anna@firm.example", alias.email])],
+                     ignore_domains=["ignored.example"])
+    assert len(facts) == 1
+    only = next(iter(facts.values()))
+    assert only.contact.name == "Anna B." and only.received == 2
+
+
+def test_the_users_own_addresses_are_never_contacts(db):
+    apply(db, message(1, to=(ANNA, replace(ME, name="Me again"))))
+    assert set(facts_at(db, T0 + timedelta(days=1))) == {"anna@firm.example"}

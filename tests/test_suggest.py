@@ -1,0 +1,125 @@
+"""Scenario tests for the day's suggestions: when each kind must appear, and when not."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from daemon import store
+from daemon.analysis import build_digest
+from daemon.config import parse
+from tests.conftest import ME, Address, Batch, event, message
+
+BERLIN = ZoneInfo("Europe/Berlin")
+TODAY = date(2026, 3, 3)
+ANNA = Address("anna@finlytics.example", "Anna Berger")
+TOM = Address("tom@paybridge.example", "Tom Weiss")
+LENA = Address("lena@productcircle.example", "Lena Koch")
+CONFIG = """
+[user]
+addresses = ["me@home.example"]
+timezone = "Europe/Berlin"
+[digest]
+minutes = {minutes}
+[[goals]]
+name = "Fintech"
+domains = ["finlytics.example", "paybridge.example"]
+weight = 2.0
+"""
+
+
+def config(minutes=30):
+    return parse(CONFIG.format(minutes=minutes), Path("/tmp/kith-test.toml"))
+
+
+def days_ago(n, hour=10):
+    return datetime.combine(TODAY - timedelta(days=n), datetime.min.time(), BERLIN).replace(hour=hour)
+
+
+counter = iter(range(10_000, 1_000_000))
+
+
+def conversation(person, day, subject):
+    n = next(counter)
+    return [message(n, to=(person,), subject=subject, at=days_ago(day)),
+            message(n + 500_000, sender=person, to=(ME,), subject="Re: " + subject, at=days_ago(day, 15))]
+
+
+def rhythm(person, every, last, count=8, subject="Update"):
+    return [m for i in range(count) for m in conversation(person, last + i * every, f"{subject} {i}")]
+
+
+def digest_for(db, minutes=30):
+    store.refresh_own_addresses(db, [ME.email])
+    return build_digest(db, config(minutes), TODAY)[0]
+
+
+def kinds(digest):
+    return {(s.kind, s.contact_id) for s in digest.suggestions}
+
+
+def apply(db, messages=(), events=()):
+    store.apply_batch(db, "t", Batch(messages=tuple(messages), events=tuple(events)))
+
+
+def test_reconnect_when_the_rhythm_has_lapsed(db):
+    apply(db, rhythm(ANNA, every=14, last=71))
+    digest = digest_for(db)
+    assert ("reconnect", ANNA.email) in kinds(digest)
+    suggestion = digest.suggestions[0]
+    assert suggestion.goal == "Fintech" and "71 days ago" in suggestion.reasons[0]
+    assert "replied to all 8 of your threads" in suggestion.reasons
+
+
+def test_no_reconnect_while_the_rhythm_holds(db):
+    apply(db, rhythm(ANNA, every=14, last=5))
+    assert ("reconnect", ANNA.email) not in kinds(digest_for(db))
+
+
+def test_reply_owed_to_a_known_contact_but_not_to_a_cold_sender(db):
+    stranger = Address("pitch@startup.example", "Cold Pitch")
+    apply(db, rhythm(TOM, every=40, last=20) + [
+        message(1, sender=TOM, to=(ME,), subject="Intro to the Munich team", at=days_ago(5)),
+        message(2, sender=stranger, to=(ME,), subject="Quick question", at=days_ago(4)),
+    ])
+    digest = digest_for(db)
+    assert ("reply_owed", TOM.email) in kinds(digest)
+    assert all(s.contact_id != stranger.email for s in digest.suggestions)
+    owed = [s for s in digest.suggestions if s.kind == "reply_owed"][0]
+    assert "5 days ago" in owed.reasons[0] and "Intro to the Munich team" in owed.reasons[0]
+
+
+def test_follow_up_after_a_first_meeting_yesterday(db):
+    apply(db, events=[event("coffee", start=days_ago(1), attendees=[(ME, "ACCEPTED"), (LENA, "ACCEPTED")],
+                            summary="Coffee: PM career chat")])
+    digest = digest_for(db)
+    assert ("follow_up", LENA.email) in kinds(digest)
+    assert "first meeting yesterday" in digest.suggestions[0].reasons[0]
+
+
+def test_no_follow_up_for_a_routine_meeting_or_after_the_user_wrote(db):
+    weekly = [event(f"sync{i}", start=days_ago(1 + 7 * i), attendees=[(LENA, "ACCEPTED"), (TOM, "ACCEPTED")],
+                    summary="Team sync") for i in range(5)]
+    coffee = event("coffee", start=days_ago(1, 9), attendees=[(ANNA, "ACCEPTED")], summary="Coffee")
+    thanks = message(3, to=(ANNA,), subject="Thanks for the coffee", at=days_ago(1, 16))
+    apply(db, [thanks], weekly + [coffee])
+    assert not [s for s in digest_for(db).suggestions if s.kind == "follow_up"]
+
+
+def test_budget_is_never_exceeded_and_give_first_kinds_lead(db):
+    people = [Address(f"p{i}@finlytics.example", f"Person {i}") for i in range(12)]
+    for i, person in enumerate(people):
+        apply(db, rhythm(person, every=10, last=60 + i, subject=f"P{i}"))
+    apply(db, rhythm(TOM, every=40, last=20) + [message(1, sender=TOM, to=(ME,), subject="Hi", at=days_ago(2))])
+    for minutes in (5, 20, 30, 60):
+        digest = digest_for(db, minutes)
+        assert sum(s.minutes for s in digest.suggestions) <= minutes
+        assert len(digest.suggestions) <= 8
+    assert digest.suggestions[0].kind == "reply_owed"
+
+
+def test_the_same_date_gives_the_same_digest(db):
+    apply(db, rhythm(ANNA, every=14, last=71) + rhythm(TOM, every=20, last=50))
+    first = digest_for(db)
+    assert first == digest_for(db)
