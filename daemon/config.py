@@ -56,7 +56,7 @@ class DigestConfig:
 @dataclass(frozen=True)
 class Goal:
     name: str = key(None, "Short name of the goal, shown in the digest.", required=True)
-    description: str = key("", "A sentence about what you want to achieve; its words count as keywords.")
+    description: str = key("", "A sentence about what you want to achieve, for your own reference.")
     keywords: list[str] = key([], "Words or phrases that mark a subject or meeting title as relevant.")
     organizations: list[str] = key([], "Organisation names relevant to the goal (matched against names and domains).")
     domains: list[str] = key([], "E-mail domains of relevant organisations, e.g. \"bank.example\".")
@@ -323,3 +323,26 @@ def all_keys() -> list[str]:
     for name, cls in [*TABLES.items(), *ARRAYS.items()]:
         result += [f"{name}.{f.name}" for f in fields(cls)]
     return result
+
+
+def reference_markdown() -> str:
+    """The config reference table in README.md, generated from this schema (a test keeps them equal)."""
+    lines = ["| key | default | meaning |", "| --- | --- | --- |"]
+    for name, cls in [*TABLES.items(), *ARRAYS.items()]:
+        for f in fields(cls):
+            default = "required" if f.metadata.get("required") else _show_default(_default(f))
+            types = f.metadata.get("types")
+            meaning = f.metadata["help"] + (f" ({', '.join(types)})" if types and name == "sources" else "")
+            section = f"[[{name}]]" if name in ARRAYS else f"[{name}]"
+            lines.append(f"| `{section}` `{f.name}` | {default} | {meaning} |")
+    return "\n".join(lines) + "\n"
+
+
+def _show_default(value: Any) -> str:
+    if value == "":
+        return "—"
+    if isinstance(value, bool):
+        return f"`{str(value).lower()}`"
+    if isinstance(value, list):
+        return "`[" + ", ".join(f'"{v}"' for v in value) + "]`"
+    return f'`"{value}"`' if isinstance(value, str) else f"`{value}`"

@@ -117,3 +117,10 @@ def test_missing_file_says_how_to_create_one(tmp_path):
     with pytest.raises(ConfigError) as info:
         cfg.load(tmp_path / "nope.toml")
     assert "kith init" in info.value.line()
+
+
+def test_readme_config_reference_matches_the_schema():
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("\n", text.index("<!-- config-reference:start")) + 1
+    end = text.index("<!-- config-reference:end")
+    assert text[start:end] == cfg.reference_markdown()
