@@ -18,7 +18,7 @@ def m001_sync_tables(db: Database) -> None:
     db.executescript(
         """
         CREATE TABLE messages (
-            key TEXT PRIMARY KEY,          -- content hash: same message in two folders = one row
+            key INTEGER PRIMARY KEY,       -- content hash: same message in two folders = one row
             message_id TEXT,
             conversation TEXT NOT NULL,    -- thread id, or normalised subject when there is none
             sent_at TEXT NOT NULL,         -- UTC, 'YYYY-MM-DDTHH:MM:SSZ'
@@ -30,28 +30,24 @@ def m001_sync_tables(db: Database) -> None:
             list_id TEXT NOT NULL DEFAULT '',
             n_recipients INTEGER NOT NULL DEFAULT 0
         );
-        CREATE INDEX messages_sent_at ON messages(sent_at);
-        CREATE INDEX messages_sender ON messages(sender);
 
         CREATE TABLE message_copies (
             source TEXT NOT NULL,
             source_id TEXT NOT NULL,
-            key TEXT NOT NULL REFERENCES messages(key),
+            key INTEGER NOT NULL REFERENCES messages(key),
             scope TEXT NOT NULL DEFAULT '',
             labels TEXT NOT NULL DEFAULT '',   -- space-separated, e.g. 'SENT'
             PRIMARY KEY (source, source_id)
         ) WITHOUT ROWID;
         CREATE INDEX message_copies_key ON message_copies(key);
-        CREATE INDEX message_copies_scope ON message_copies(source, scope);
 
         CREATE TABLE recipients (
-            key TEXT NOT NULL REFERENCES messages(key),
+            key INTEGER NOT NULL REFERENCES messages(key),
             role TEXT NOT NULL,               -- 'to' or 'cc'
             email TEXT NOT NULL,
             name TEXT NOT NULL DEFAULT '',
             PRIMARY KEY (key, role, email)
         ) WITHOUT ROWID;
-        CREATE INDEX recipients_email ON recipients(email);
 
         CREATE TABLE events (
             source TEXT NOT NULL,

@@ -7,6 +7,7 @@ changes nothing. A message is stored once however many copies the sources hold.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import sqlite3
@@ -51,8 +52,8 @@ class Counts:
 
 
 def utc_text(moment: datetime) -> str:
-    """The store's one timestamp format: UTC, second precision, sortable as text."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The store's one timestamp format: UTC ISO 8601 to the second, sortable as text."""
+    return moment.astimezone(UTC).isoformat(timespec="seconds")
 
 
 def open_store(path: Path) -> Database:
@@ -64,6 +65,8 @@ def open_store(path: Path) -> Database:
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA cache_size=-65536")  # 64 MiB: big syncs touch many index pages
+        db.execute("PRAGMA temp_store=MEMORY")
         migrations.apply(db)
         db.executescript(TRIGGERS)
     except sqlite3.DatabaseError as exc:
@@ -80,6 +83,14 @@ def normalise_subject(subject: str) -> str:
     return " ".join(REPLY_PREFIX.sub("", subject).lower().split())
 
 
+@functools.lru_cache(maxsize=65536)
+def _subject_conversation(subject: str) -> str | None:
+    normalised = normalise_subject(subject)
+    if len(normalised) < 3:
+        return None
+    return "s:" + hashlib.blake2b(normalised.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
 def conversation_of(message: MessageMeta) -> str:
     """Group replies with their thread.
 
@@ -87,21 +98,20 @@ def conversation_of(message: MessageMeta) -> str:
     some clients) can only be threaded that way; the subject is hashed so the
     key reveals nothing when subjects are not stored.
     """
-    subject = normalise_subject(message.subject)
-    if len(subject) >= 3:
-        return "s:" + hashlib.sha1(subject.encode()).hexdigest()[:16]
-    return "t:" + (message.thread_key or message.message_id or message.source_id)
+    return _subject_conversation(message.subject) or "t:" + (message.thread_key or message.message_id or message.source_id)
 
 
-def content_key(message: MessageMeta, sent_at: str) -> str:
+def content_key(message: MessageMeta, sent_at: str) -> int:
     """Identity of a message across folders and sources.
 
     Message-IDs are not enough: some archives (Enron) give every copy its own.
     Copies agree on time, sender, recipients and subject.
     """
-    parts = [sent_at, message.sender.email, ",".join(sorted(a.email for a in message.to)),
-             ",".join(sorted(a.email for a in message.cc)), message.subject]
-    return hashlib.sha1("\x1f".join(parts).encode("utf-8", "surrogatepass")).hexdigest()[:24]
+    to = ",".join(sorted([a.email for a in message.to])) if len(message.to) > 1 else (message.to[0].email if message.to else "")
+    cc = ",".join(sorted([a.email for a in message.cc]))
+    text = f"{sent_at}\x1f{message.sender.email}\x1f{to}\x1f{cc}\x1f{message.subject}"
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 def apply_batch(db: Database, source: str, batch: Batch, *, store_subjects: bool = True) -> Counts:

@@ -1,0 +1,92 @@
+"""Sync throughput on real mail: the Enron corpus as mbox folders.
+
+    python -m benchmarks.bench_sync [--owners N]
+
+Prints messages per second and peak memory for (1) the largest Enron mailbox,
+(2) every owner combined into one store, and (3) an incremental sync of that
+combined store when nothing changed. Targets: >= 20,000 messages/s for a local
+mbox sync on one core; the no-change sync under one second.
+Each measurement runs in a fresh process so that peak memory is its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks import enron
+
+LARGEST = "germany-c"
+
+
+def child(config_path: str) -> None:
+    """Run one sync in this process and print its figures as JSON."""
+    from daemon.config import load
+    from daemon.store import open_store
+    from daemon.sync import sync_all
+
+    config = load(Path(config_path))
+    db = open_store(config.database_path)
+    start = time.perf_counter()
+    results = sync_all(db, config)
+    seconds = time.perf_counter() - start
+    messages = sum(r.messages for r in results)
+    errors = [r.error for r in results if r.error]
+    stored = db.execute("SELECT count(*) FROM messages").fetchone()[0]
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"seconds": seconds, "messages": messages, "stored": stored, "peak_mb": peak_mb,
+                      "errors": errors}))
+
+
+def measure(config_path: Path) -> dict:
+    out = subprocess.run([sys.executable, "-m", "benchmarks.bench_sync", "--child", str(config_path)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def report(label: str, figures: dict) -> None:
+    rate = figures["messages"] / figures["seconds"] if figures["seconds"] else float("inf")
+    print(f"{label:<38} {figures['messages']:>9,} msgs {figures['seconds']:>8.2f} s {rate:>10,.0f} msg/s "
+          f"{figures['peak_mb']:>7.0f} MB peak  ({figures['stored']:,} distinct stored)")
+    for error in figures["errors"]:
+        print(f"  error: {error}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Kith sync benchmark on the Enron corpus")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    parser.add_argument("--owners", type=int, default=0, help="limit the combined run to the first N owners")
+    args = parser.parse_args()
+    if args.child:
+        child(args.child)
+        return
+    if not enron.HEADERS.is_dir():
+        raise SystemExit(f"no Enron corpus at {enron.HEADERS}")
+    names = enron.owners()[: args.owners] if args.owners else enron.owners()
+    mbox_dir = enron.CACHE / "mbox"
+    started = time.perf_counter()
+    converted = enron.prepare(sorted(set(names) | {LARGEST}), mbox_dir)
+    print(f"prepared Enron mbox folders in {mbox_dir} ({converted:,} messages converted now, "
+          f"{time.perf_counter() - started:.1f} s)")
+    work = Path(tempfile.mkdtemp(prefix="kith-bench-"))
+    try:
+        one = work / "one.toml"
+        one.write_text(enron.config_text([LARGEST], mbox_dir, work / "one.db"))
+        report(f"largest mailbox ({LARGEST}), first sync", measure(one))
+        combined = work / "all.toml"
+        combined.write_text(enron.config_text(names, mbox_dir, work / "all.db"))
+        report(f"{len(names)} owners in one store, first sync", measure(combined))
+        report("combined store, nothing new", measure(combined))
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

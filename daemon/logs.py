@@ -1,0 +1,82 @@
+"""Logging for `kith run`: a rotating private file in the state dir, plus stderr.
+
+Under systemd, stderr goes to the journal, which adds its own timestamps and
+reads a `<N>` syslog-priority prefix per line (sd-daemon(3)), so that is what
+we write there. Elsewhere stderr carries warnings only, unless it is a terminal
+or --verbose is given: launchd appends stderr to a file that nobody rotates.
+At INFO the daemon logs counts and source keys, never addresses or subjects.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
+from typing import TextIO
+
+from daemon import paths
+
+LOG_NAME = "kith.log"
+MAX_BYTES = 1_000_000
+BACKUPS = 3
+FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+PRIORITIES = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
+
+
+def log_path() -> Path:
+    return paths.state_dir() / LOG_NAME
+
+
+def under_journald(env: Mapping[str, str]) -> bool:
+    """systemd sets INVOCATION_ID for every unit and JOURNAL_STREAM when stderr is the journal."""
+    return "JOURNAL_STREAM" in env or "INVOCATION_ID" in env
+
+
+class JournalFormatter(logging.Formatter):
+    """`<priority>message`: journald turns the prefix into the entry's priority."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        priority = PRIORITIES.get(record.levelno, 6)
+        return f"<{priority}>{record.name}: {super().format(record)}"
+
+
+class PrivateRotatingFileHandler(RotatingFileHandler):
+    """A RotatingFileHandler whose files are 0600 whatever the umask."""
+
+    def _open(self) -> TextIO:
+        stream = super()._open()
+        os.chmod(self.baseFilename, 0o600)
+        return stream
+
+
+def setup_service_logging(verbose: bool = False, *, path: Path | None = None,
+                          env: Mapping[str, str] | None = None, stream: TextIO | None = None) -> Path:
+    """Replace the root logger's handlers with the file and stderr handlers; return the log file."""
+    env = os.environ if env is None else env
+    stream = stream or sys.stderr
+    path = path or log_path()
+    paths.ensure_private_dir(path.parent)
+    level = logging.DEBUG if verbose else logging.INFO
+    file_handler = PrivateRotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+    file_handler.setFormatter(logging.Formatter(FILE_FORMAT))
+    file_handler.setLevel(level)
+    stderr_handler = logging.StreamHandler(stream)
+    if under_journald(env):
+        stderr_handler.setFormatter(JournalFormatter("%(message)s"))
+        stderr_handler.setLevel(level)
+    else:
+        stderr_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        chatty = verbose or (hasattr(stream, "isatty") and stream.isatty())
+        stderr_handler.setLevel(level if chatty else logging.WARNING)
+    root = logging.getLogger()
+    for handler in root.handlers[:]:
+        root.removeHandler(handler)
+        handler.close()
+    root.addHandler(file_handler)
+    root.addHandler(stderr_handler)
+    root.setLevel(level)
+    logging.getLogger("schedule").setLevel(logging.WARNING)  # logs every job run at DEBUG
+    return path
