@@ -17,6 +17,7 @@ from daemon.contacts import Contact, address_kind, is_ignored, merge_contacts
 from daemon.store import utc_text
 
 MIN_GAP_DAYS, MAX_GAP_DAYS = 7.0, 180.0
+EPISODE_DAYS = 2
 
 
 def parse_utc(text: str) -> datetime:
@@ -227,11 +228,23 @@ def owes_reply(thread: list[Touch], touches: list[Touch]) -> bool:
 
 
 def usual_gap(touches: list[Touch]) -> float | None:
-    """The median gap in days between recent days of contact, within sensible bounds."""
-    days = sorted({t.at.date() for t in touches})[-13:]
-    if len(days) < 3:
+    """The median gap in days between recent conversations, within sensible bounds.
+
+    The rhythm of a relationship is how often a new conversation or meeting
+    starts, not the back-and-forth inside one; starts within a couple of days
+    of each other count once.
+    """
+    starts: dict[str, datetime] = {}
+    for t in touches:
+        starts.setdefault(t.conversation, t.at)
+    episodes: list = []
+    for day in sorted({at.date() for at in starts.values()}):
+        if not episodes or (day - episodes[-1]).days > EPISODE_DAYS:
+            episodes.append(day)
+    episodes = episodes[-13:]
+    if len(episodes) < 3:
         return None
-    gaps = [(b - a).days for a, b in zip(days, days[1:])]
+    gaps = [(b - a).days for a, b in zip(episodes, episodes[1:])]
     return min(MAX_GAP_DAYS, max(MIN_GAP_DAYS, float(statistics.median(gaps))))
 
 

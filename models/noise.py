@@ -7,12 +7,15 @@ written to twice or more is never noise: the user's own behaviour wins.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from models.facts import ContactFacts
 
 ONE_WAY_VOLUME = 5  # received this many with no answer ever: a one-way sender
+COLD_DAYS = 30      # a stranger's unanswered first mail stays "new" this long, then it is noise
 
 
-def noise_reason(facts: ContactFacts) -> str | None:
+def noise_reason(facts: ContactFacts, now: datetime) -> str | None:
     """Why a contact is noise, in plain words, or None when it is not."""
     if facts.sent >= 2:
         return None
@@ -27,4 +30,7 @@ def noise_reason(facts: ContactFacts) -> str | None:
         return "a role address (info@, support@, …) that you never wrote to"
     if facts.sent == 0 and facts.received >= ONE_WAY_VOLUME and not facts.meetings_group:
         return f"wrote {facts.received} times and you never answered"
+    if facts.sent == 0 and not facts.meetings_group and facts.received_personal <= 2 and facts.last_received \
+            and now - facts.last_received > timedelta(days=COLD_DAYS):
+        return "a one-off sender you never answered"
     return None

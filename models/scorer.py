@@ -58,7 +58,7 @@ def score_all(facts: dict[str, ContactFacts], goals: tuple[Goal, ...], as_of: da
     total_weight = sum(g.weight for g in goals) or 1.0
     scores = {}
     for cid, f in facts.items():
-        reason = noise_reason(f)
+        reason = noise_reason(f, as_of)
         fit = goal_fit(f, goals)
         value = 0.0 if reason else round(1 - math.exp(-strength(f) / 4), 4)
         goal_boost = sum(g.weight * fit[g.name] for g in goals) / total_weight

@@ -104,7 +104,8 @@ def follow_up(f: ContactFacts, s: ContactScore, today: date, zone: ZoneInfo) -> 
         reasons = [f"you met one-to-one yesterday ({quote(meeting.subject)}); follow up while it is fresh"]
     else:
         return None
-    return _make("follow_up", f, s, reasons + history_reasons(f)[:1], meeting.subject, URGENT + s.priority)
+    history = [r for r in history_reasons(f) if not r.startswith("you met")][:1]
+    return _make("follow_up", f, s, reasons + history, meeting.subject, URGENT + s.priority)
 
 
 def reconnect(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | None:

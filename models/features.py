@@ -1,0 +1,240 @@
+"""Numbers that describe each relationship as of a moment, for the model.
+
+All touches of all contacts are held in flat numpy arrays, so that features can
+be computed at several cut-off moments cheaply: the model learns from what
+happened after earlier moments of the user's own history. Nothing at or after
+a cut-off is used for the features at that cut-off.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from models.facts import ContactFacts
+
+DAY = 86400.0
+SENT, RECEIVED, MEETING = 0, 1, 2
+KINDS = {"sent": SENT, "received": RECEIVED, "meeting": MEETING}
+REPLY_WINDOW_DAYS = 14.0
+
+
+def to_days(moment: datetime) -> float:
+    return moment.astimezone(UTC).timestamp() / DAY
+
+
+@dataclass
+class Touches:
+    """Every touch of every contact, sorted by (contact, time)."""
+
+    ids: list[str]              # contact ids; index = contact number
+    contact: np.ndarray         # int32
+    t: np.ndarray               # float64 days since the epoch
+    kind: np.ndarray            # int8: SENT, RECEIVED, MEETING
+    direct: np.ndarray          # bool
+    bulk: np.ndarray            # bool
+    size: np.ndarray            # int32: other people involved
+    pair: np.ndarray            # int64: index of the (contact, conversation) thread
+    pair_contact: np.ndarray    # int32 per thread: its contact
+    gap: np.ndarray             # float64 per touch: days since the contact's previous personal touch (nan: none)
+    started_by: np.ndarray      # int8 per touch: kind of the first touch of its pair
+    reply_at: np.ndarray        # float64: when the other side answered this touch (inf: never)
+    static: dict[str, np.ndarray]  # per-contact features that do not depend on time
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+
+def collect(facts: dict[str, ContactFacts]) -> Touches:
+    """Flatten the contacts' touches into arrays (one pass over all touches)."""
+    ids = sorted(facts)
+    rows: list[tuple] = []
+    conversations: dict[str, int] = {}
+    for index, cid in enumerate(ids):
+        for touch in facts[cid].touches:
+            conv = conversations.setdefault(touch.conversation, len(conversations))
+            rows.append((index, touch.at.timestamp() / DAY, KINDS[touch.kind], touch.direct, touch.bulk,
+                         touch.size, conv))
+    if rows:
+        columns = list(zip(*rows))
+    else:
+        columns = [[] for _ in range(7)]
+    contact = np.asarray(columns[0], dtype=np.int32)
+    t = np.asarray(columns[1], dtype=np.float64)
+    order = np.lexsort((t, contact))
+    contact, t = contact[order], t[order]
+    kind = np.asarray(columns[2], dtype=np.int8)[order]
+    conv = np.asarray(columns[6], dtype=np.int64)[order]
+    bulk = np.asarray(columns[4], dtype=bool)[order]
+    pair_keys, pair = np.unique(contact.astype(np.int64) * (len(conversations) + 1) + conv, return_inverse=True)
+    pair_contact = (pair_keys // (len(conversations) + 1)).astype(np.int32)
+    return Touches(ids, contact, t, kind, np.asarray(columns[3], dtype=bool)[order], bulk,
+                   np.asarray(columns[5], dtype=np.int32)[order], pair.astype(np.int64), pair_contact,
+                   _gaps(contact, t, bulk), *_thread_structure(pair, t, kind), _static(facts, ids))
+
+
+def _gaps(contact: np.ndarray, t: np.ndarray, bulk: np.ndarray) -> np.ndarray:
+    """Days since the same contact's previous personal touch, for rhythm features."""
+    gap = np.full(len(t), np.nan)
+    personal = np.flatnonzero(~bulk)
+    if len(personal) > 1:
+        same = contact[personal[1:]] == contact[personal[:-1]]
+        gap[personal[1:][same]] = (t[personal[1:]] - t[personal[:-1]])[same]
+    return gap
+
+
+def _thread_structure(pair: np.ndarray, t: np.ndarray, kind: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Who started each thread, and when each message got an answer from the other side."""
+    started_by = np.full(len(pair), -1, dtype=np.int8)
+    reply_at = np.full(len(pair), np.inf)
+    if not len(pair):
+        return started_by, reply_at
+    order = np.lexsort((t, pair))
+    p, k, tt = pair[order], kind[order], t[order]
+    first = np.ones(len(p), dtype=bool)
+    first[1:] = p[1:] != p[:-1]
+    group_start = np.maximum.accumulate(np.where(first, np.arange(len(p)), 0))
+    started_by[order] = k[group_start]
+    # the next message in the same thread going the other way answers this one
+    nxt = np.arange(1, len(p) + 1)
+    same = np.zeros(len(p), dtype=bool)
+    same[:-1] = (p[1:] == p[:-1]) & (k[1:] != k[:-1]) & (k[:-1] != MEETING) & (k[1:] != MEETING)
+    answered = np.where(same, tt[np.minimum(nxt, len(p) - 1)], np.inf)
+    reply_at[order] = np.where(answered - tt <= REPLY_WINDOW_DAYS, answered, np.inf)
+    return started_by, reply_at
+
+
+def _static(facts: dict[str, ContactFacts], ids: list[str]) -> dict[str, np.ndarray]:
+    """Address shape: role and no-reply addresses, personal or company domain, subdomains."""
+    from daemon.contacts import address_kind  # noqa: PLC0415 - keep models importable without daemon
+
+    role, noreply, deep, lists, addresses = [], [], [], [], []
+    for cid in ids:
+        f = facts[cid]
+        kinds = [address_kind(a) for a in f.contact.addresses]
+        role.append("person" not in kinds and "role" in kinds)
+        noreply.append("person" not in kinds and "noreply" in kinds)
+        deep.append(max(a.rsplit("@", 1)[-1].count(".") for a in f.contact.addresses) >= 2)
+        lists.append(bool(f.list_ids))
+        addresses.append(len(f.contact.addresses))
+    return {"role_address": np.array(role, float), "noreply_address": np.array(noreply, float),
+            "subdomain": np.array(deep, float), "on_mailing_list": np.array(lists, float),
+            "addresses": np.array(addresses, float)}
+
+
+def _count(touches: Touches, mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
+    return np.bincount(touches.contact[mask], weights=None if weights is None else weights[mask],
+                       minlength=touches.n).astype(float)
+
+
+def _last(touches: Touches, mask: np.ndarray, default: float) -> np.ndarray:
+    out = np.full(touches.n, -np.inf)
+    np.maximum.at(out, touches.contact[mask], touches.t[mask])
+    return np.where(np.isfinite(out), out, default)
+
+
+def _first(touches: Touches, mask: np.ndarray, default: float) -> np.ndarray:
+    out = np.full(touches.n, np.inf)
+    np.minimum.at(out, touches.contact[mask], touches.t[mask])
+    return np.where(np.isfinite(out), out, default)
+
+
+FEATURES = (
+    "sent", "received", "received_bulk", "meetings_one_to_one", "meetings_group", "sent_direct", "received_direct",
+    "sent_30", "received_30", "sent_90", "received_90", "sent_365", "received_365", "meetings_90",
+    "trend_90", "days_since_contact", "days_since_sent", "days_since_received", "days_since_meeting", "tenure_days",
+    "two_way_threads", "threads", "threads_by_user", "threads_by_them", "their_answer_rate", "user_answer_rate",
+    "their_latency_days", "user_latency_days", "mean_gap_days", "gap_variation", "overdue", "mean_size",
+    "one_to_one_share", "bulk_share", "sent_share_365", "decayed_two_way", *sorted(
+        ["role_address", "noreply_address", "subdomain", "on_mailing_list", "addresses"]),
+)
+NEVER = 3650.0  # "days since" for something that never happened
+
+
+def features_at(touches: Touches, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
+    """The feature matrix (contacts × FEATURES) as of `cutoff`, and which contacts were known then."""
+    t, kind, personal = touches.t, touches.kind, ~touches.bulk
+    before = t < cutoff
+    sent, received = before & (kind == SENT), before & (kind == RECEIVED) & personal
+    meeting = before & (kind == MEETING)
+    f: dict[str, np.ndarray] = {}
+    f["sent"], f["received"] = _count(touches, sent), _count(touches, received)
+    f["received_bulk"] = _count(touches, before & touches.bulk)
+    f["meetings_one_to_one"] = _count(touches, meeting & touches.direct)
+    f["meetings_group"] = _count(touches, meeting & ~touches.direct)
+    f["sent_direct"] = _count(touches, sent & touches.direct)
+    f["received_direct"] = _count(touches, received & touches.direct)
+    for days in (30, 90, 365):
+        recent = t >= cutoff - days
+        f[f"sent_{days}"] = _count(touches, sent & recent)
+        f[f"received_{days}"] = _count(touches, received & recent)
+    f["meetings_90"] = _count(touches, meeting & (t >= cutoff - 90))
+    previous = (t >= cutoff - 180) & (t < cutoff - 90)
+    f["trend_90"] = f["sent_90"] + f["received_90"] - _count(touches, (sent | received) & previous)
+    active = sent | received | meeting
+    for name, mask in (("contact", active), ("sent", sent), ("received", received), ("meeting", meeting)):
+        f[f"days_since_{name}"] = np.minimum(NEVER, cutoff - _last(touches, mask, cutoff - NEVER))
+    f["tenure_days"] = np.maximum(0.0, cutoff - _first(touches, active, cutoff))
+    _thread_features(touches, cutoff, sent, received, f)
+    _rhythm_features(touches, cutoff, active, f)
+    total = f["sent"] + f["received"] + f["received_bulk"]
+    f["bulk_share"] = f["received_bulk"] / np.maximum(1.0, total)
+    f["sent_share_365"] = f["sent_365"] / max(1.0, float(f["sent_365"].sum()))
+    age = np.where(sent | received, cutoff - t, np.inf)
+    decay = np.exp(-age / 30.0)
+    f["decayed_two_way"] = np.minimum(_count(touches, sent, decay), _count(touches, received, decay))
+    f.update(touches.static)
+    known = _count(touches, before) > 0
+    return np.column_stack([f[name] for name in FEATURES]), known
+
+
+def _thread_features(touches: Touches, cutoff: float, sent: np.ndarray, received: np.ndarray,
+                     f: dict[str, np.ndarray]) -> None:
+    pairs = len(touches.pair_contact)
+    has_sent = np.bincount(touches.pair[sent], minlength=pairs) > 0
+    has_received = np.bincount(touches.pair[received], minlength=pairs) > 0
+    started = np.full(pairs, -1, dtype=np.int8)
+    started[touches.pair] = touches.started_by
+    counts = lambda m: np.bincount(touches.pair_contact[m], minlength=touches.n).astype(float)  # noqa: E731
+    f["two_way_threads"] = counts(has_sent & has_received)
+    f["threads"] = counts(has_sent | has_received)
+    f["threads_by_user"] = counts(has_sent & (started == SENT))
+    f["threads_by_them"] = counts(has_received & (started == RECEIVED))
+    answered_by_them = sent & (touches.reply_at < cutoff)
+    answered_by_user = received & (touches.reply_at < cutoff)
+    f["their_answer_rate"] = _count(touches, answered_by_them) / np.maximum(1.0, f["sent"])
+    f["user_answer_rate"] = _count(touches, answered_by_user) / np.maximum(1.0, f["received"])
+    latency = touches.reply_at - touches.t
+    for who, mask in (("their", answered_by_them), ("user", answered_by_user)):
+        n = _count(touches, mask)
+        f[f"{who}_latency_days"] = np.where(n > 0, _count(touches, mask, latency) / np.maximum(1.0, n),
+                                            REPLY_WINDOW_DAYS)
+
+
+def _rhythm_features(touches: Touches, cutoff: float, active: np.ndarray, f: dict[str, np.ndarray]) -> None:
+    has_gap = active & ~np.isnan(touches.gap)
+    gap = np.nan_to_num(touches.gap)
+    n = _count(touches, has_gap)
+    mean = _count(touches, has_gap, gap) / np.maximum(1.0, n)
+    square = _count(touches, has_gap, gap * gap) / np.maximum(1.0, n)
+    f["mean_gap_days"] = np.where(n > 0, mean, NEVER)
+    f["gap_variation"] = np.where(n > 1, np.sqrt(np.maximum(0.0, square - mean * mean)) / np.maximum(1.0, mean), 1.0)
+    f["overdue"] = np.where(n > 0, f["days_since_contact"] / np.maximum(1.0, mean), 0.0)
+    n_all = _count(touches, active)
+    f["mean_size"] = _count(touches, active, touches.size.astype(float)) / np.maximum(1.0, n_all)
+    f["one_to_one_share"] = _count(touches, active & (touches.size <= 1)) / np.maximum(1.0, n_all)
+
+
+def two_way_after(touches: Touches, start: float, horizon_days: float) -> np.ndarray:
+    """The label: the user wrote to the contact and the contact wrote to the user within the horizon."""
+    window = (touches.t >= start) & (touches.t < start + horizon_days)
+    wrote = _count(touches, window & (touches.kind == SENT)) > 0
+    answered = _count(touches, window & (touches.kind == RECEIVED) & ~touches.bulk) > 0
+    return wrote & answered
+
+
+def as_dict(row: np.ndarray) -> dict[str, float]:
+    return {name: float(value) for name, value in zip(FEATURES, row)}

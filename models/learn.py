@@ -1,0 +1,93 @@
+"""The learned judgment of value: trained on the user's own history, each run.
+
+The question the model answers is the one a relationship answers over time:
+"will this person and the user still write to each other in the next months?"
+It learns it from earlier moments of the same mailbox — features as of a past
+cut-off, and whether mail then went both ways in the following `horizon` — so
+no one labels anything by hand. The user's feedback joins as extra, heavier
+examples. Fixed seeds make the same database and date give the same scores; the
+model is retrained on each run and never pickled.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.pipeline import Pipeline
+
+from models.features import FEATURES, Touches, features_at, two_way_after
+
+HORIZON_DAYS = 90.0
+CUTOFFS = 4                 # training moments: now − 1, 2, 3, 4 horizons
+MAX_ROWS = 60_000           # negatives beyond this are sampled (deterministically)
+FEEDBACK_WEIGHT = 25.0
+SEED = 0
+
+
+@dataclass
+class Training:
+    rows: int = 0
+    positives: int = 0
+    cutoffs: list[float] = field(default_factory=list)
+    feedback: int = 0
+
+
+def make_pipeline() -> Pipeline:
+    return Pipeline([("model", HistGradientBoostingClassifier(
+        max_iter=150, learning_rate=0.08, max_leaf_nodes=15, min_samples_leaf=20, l2_regularization=1.0,
+        early_stopping=False, random_state=SEED))])
+
+
+def training_set(touches: Touches, now: float, horizon: float = HORIZON_DAYS,
+                 cutoffs: int = CUTOFFS) -> tuple[np.ndarray, np.ndarray, Training]:
+    """Examples from earlier moments of the user's history; only data before `now` is involved."""
+    xs, ys, info = [], [], Training()
+    for k in range(1, cutoffs + 1):
+        cutoff = now - k * horizon
+        x, known = features_at(touches, cutoff)
+        if known.sum() == 0:
+            break
+        xs.append(x[known])
+        ys.append(two_way_after(touches, cutoff, horizon)[known])
+        info.cutoffs.append(cutoff)
+    if not xs:
+        return np.empty((0, len(FEATURES))), np.empty(0, dtype=bool), info
+    x, y = np.vstack(xs), np.concatenate(ys)
+    x, y = _limit(x, y)
+    info.rows, info.positives = len(y), int(y.sum())
+    return x, y, info
+
+
+def _limit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if len(y) <= MAX_ROWS:
+        return x, y
+    negatives = np.flatnonzero(~y)
+    keep_neg = np.random.RandomState(SEED).choice(negatives, size=max(0, MAX_ROWS - int(y.sum())), replace=False)
+    keep = np.sort(np.concatenate([np.flatnonzero(y), keep_neg]))
+    return x[keep], y[keep]
+
+
+def fit_predict(touches: Touches, now: float, feedback: dict[int, bool] | None = None,
+                horizon: float = HORIZON_DAYS) -> tuple[np.ndarray | None, np.ndarray, Training]:
+    """Scores (probability of a two-way future) for every contact as of `now`, or None if untrainable.
+
+    `feedback` maps contact numbers to the user's verdict (True: valuable). Those
+    contacts join the training set as of `now` with a heavy weight, so that the
+    model moves for them and for contacts that look like them.
+    """
+    x, y, info = training_set(touches, now, horizon)
+    current, known = features_at(touches, now)
+    weights = np.ones(len(y))
+    if feedback:
+        ids = np.array(sorted(feedback), dtype=int)
+        x = np.vstack([x, current[ids]])
+        y = np.concatenate([y, [feedback[i] for i in ids]])
+        weights = np.concatenate([weights, np.full(len(ids), FEEDBACK_WEIGHT)])
+        info.feedback = len(ids)
+    if len(y) < 20 or y.all() or not y.any():
+        return None, current, info
+    pipeline = make_pipeline()
+    pipeline.fit(x, y, model__sample_weight=weights)
+    return pipeline.predict_proba(current)[:, 1], current, info
