@@ -104,3 +104,16 @@ def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Ana
                           recently_suggested=recent_by_contact, snoozed=_snoozed(db, analysis))
     name = config.user.name or "you"
     return Digest(today, name, suggestions, network_summary(analysis, config)), analysis
+
+
+def evaluate_store(db: Database, config: Config, as_of: date, horizon_days: int):
+    """`kith eval`: the model and the baselines judged as of `as_of`, checked against the next `horizon_days`."""
+    from models.evaluate import evaluate
+    from models.features import collect, to_days
+
+    cutoff = end_of_day(as_of, config)
+    own = own_addresses(db, config)
+    facts = load_facts(db, own, cutoff + timedelta(days=horizon_days),
+                       aliases=[(p.name, p.addresses) for p in config.people],
+                       ignore_addresses=config.privacy.ignore_addresses, ignore_domains=config.privacy.ignore_domains)
+    return evaluate(collect(facts), to_days(cutoff), float(horizon_days))

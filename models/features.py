@@ -148,9 +148,22 @@ FEATURES = (
     "trend_90", "days_since_contact", "days_since_sent", "days_since_received", "days_since_meeting", "tenure_days",
     "two_way_threads", "threads", "threads_by_user", "threads_by_them", "their_answer_rate", "user_answer_rate",
     "their_latency_days", "user_latency_days", "mean_gap_days", "gap_variation", "overdue", "mean_size",
-    "one_to_one_share", "bulk_share", "sent_share_365", "decayed_two_way", *sorted(
-        ["role_address", "noreply_address", "subdomain", "on_mailing_list", "addresses"]),
+    "one_to_one_share", "bulk_share", "sent_share_365", "decayed_two_way",
+    *[f"decayed_{side}_{tau}" for tau in (7, 30, 120, 365) for side in ("sent", "received", "two_way")],
+    "open_threads_30", "two_way_threads_90", "days_since_two_way",
+    *sorted(["role_address", "noreply_address", "subdomain", "on_mailing_list", "addresses"]),
 )
+# Domain knowledge the model may not unlearn from a quirky mailbox: more mail both
+# ways never makes a relationship less likely to go on, a longer silence never more.
+INCREASING = {
+    "sent", "received", "meetings_one_to_one", "meetings_group", "sent_direct", "received_direct", "sent_30",
+    "received_30", "sent_90", "received_90", "sent_365", "received_365", "meetings_90", "two_way_threads",
+    "threads", "threads_by_user", "threads_by_them", "their_answer_rate", "user_answer_rate", "decayed_two_way",
+    "sent_share_365", "open_threads_30", "two_way_threads_90",
+    *[f"decayed_{side}_{tau}" for tau in (7, 30, 120, 365) for side in ("sent", "received", "two_way")],
+}
+DECREASING = {"days_since_contact", "days_since_sent", "days_since_received", "days_since_meeting", "bulk_share",
+              "noreply_address", "role_address", "their_latency_days", "days_since_two_way"}
 NEVER = 3650.0  # "days since" for something that never happened
 
 
@@ -183,9 +196,7 @@ def features_at(touches: Touches, cutoff: float) -> tuple[np.ndarray, np.ndarray
     total = f["sent"] + f["received"] + f["received_bulk"]
     f["bulk_share"] = f["received_bulk"] / np.maximum(1.0, total)
     f["sent_share_365"] = f["sent_365"] / max(1.0, float(f["sent_365"].sum()))
-    age = np.where(sent | received, cutoff - t, np.inf)
-    decay = np.exp(-age / 30.0)
-    f["decayed_two_way"] = np.minimum(_count(touches, sent, decay), _count(touches, received, decay))
+    _decayed_features(touches, cutoff, sent, received, f)
     f.update(touches.static)
     known = _count(touches, before) > 0
     return np.column_stack([f[name] for name in FEATURES]), known
@@ -203,6 +214,7 @@ def _thread_features(touches: Touches, cutoff: float, sent: np.ndarray, received
     f["threads"] = counts(has_sent | has_received)
     f["threads_by_user"] = counts(has_sent & (started == SENT))
     f["threads_by_them"] = counts(has_received & (started == RECEIVED))
+    _open_threads(touches, cutoff, sent, received, has_sent & has_received, f)
     answered_by_them = sent & (touches.reply_at < cutoff)
     answered_by_user = received & (touches.reply_at < cutoff)
     f["their_answer_rate"] = _count(touches, answered_by_them) / np.maximum(1.0, f["sent"])
@@ -212,6 +224,34 @@ def _thread_features(touches: Touches, cutoff: float, sent: np.ndarray, received
         n = _count(touches, mask)
         f[f"{who}_latency_days"] = np.where(n > 0, _count(touches, mask, latency) / np.maximum(1.0, n),
                                             REPLY_WINDOW_DAYS)
+
+
+def _decayed_features(touches: Touches, cutoff: float, sent: np.ndarray, received: np.ndarray,
+                      f: dict[str, np.ndarray]) -> None:
+    """Volume each way, each message weighted down with its age (time constants of a week to a year)."""
+    age = np.maximum(0.0, cutoff - touches.t)
+    for tau in (7, 30, 120, 365):
+        decay = np.exp(-age / tau)
+        out, back = _count(touches, sent, decay), _count(touches, received, decay)
+        f[f"decayed_sent_{tau}"], f[f"decayed_received_{tau}"] = out, back
+        f[f"decayed_two_way_{tau}"] = np.minimum(out, back)
+    f["decayed_two_way"] = f["decayed_two_way_30"]
+
+
+def _open_threads(touches: Touches, cutoff: float, sent: np.ndarray, received: np.ndarray, two_way: np.ndarray,
+                  f: dict[str, np.ndarray]) -> None:
+    """Threads waiting for the user, and how recent the last thread that went both ways is."""
+    pairs = len(touches.pair_contact)
+    mail = sent | received
+    last = np.full(pairs, -np.inf)
+    np.maximum.at(last, touches.pair[mail], touches.t[mail])
+    waiting = mail & (touches.t == last[touches.pair]) & received & touches.direct & (touches.t >= cutoff - 30)
+    f["open_threads_30"] = _count(touches, waiting)
+    recent = two_way & (last >= cutoff - 90)
+    f["two_way_threads_90"] = np.bincount(touches.pair_contact[recent], minlength=touches.n).astype(float)
+    latest = np.full(touches.n, -np.inf)
+    np.maximum.at(latest, touches.pair_contact[two_way], last[two_way])
+    f["days_since_two_way"] = np.minimum(NEVER, cutoff - np.where(np.isfinite(latest), latest, cutoff - NEVER))
 
 
 def _rhythm_features(touches: Touches, cutoff: float, active: np.ndarray, f: dict[str, np.ndarray]) -> None:

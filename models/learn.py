@@ -13,16 +13,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import joblib
 import numpy as np
+from threadpoolctl import threadpool_limits
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 
-from models.features import FEATURES, Touches, features_at, two_way_after
+from models.features import DECREASING, FEATURES, INCREASING, Touches, features_at, two_way_after
 
 HORIZON_DAYS = 90.0
-CUTOFFS = 4                 # training moments: now − 1, 2, 3, 4 horizons
+CUTOFFS = 12                # training moments: one horizon before now, then every STEP_DAYS further back
+STEP_DAYS = 30.0
 MAX_ROWS = 60_000           # negatives beyond this are sampled (deterministically)
-FEEDBACK_WEIGHT = 25.0
+FEEDBACK_WEIGHT = 25
 SEED = 0
 
 
@@ -35,17 +41,18 @@ class Training:
 
 
 def make_pipeline() -> Pipeline:
+    monotonic = [1 if name in INCREASING else -1 if name in DECREASING else 0 for name in FEATURES]
     return Pipeline([("model", HistGradientBoostingClassifier(
-        max_iter=150, learning_rate=0.08, max_leaf_nodes=15, min_samples_leaf=20, l2_regularization=1.0,
-        early_stopping=False, random_state=SEED))])
+        max_iter=100, learning_rate=0.05, max_leaf_nodes=8, min_samples_leaf=30, l2_regularization=1.0,
+        monotonic_cst=monotonic, early_stopping=False, random_state=SEED))])
 
 
 def training_set(touches: Touches, now: float, horizon: float = HORIZON_DAYS,
                  cutoffs: int = CUTOFFS) -> tuple[np.ndarray, np.ndarray, Training]:
     """Examples from earlier moments of the user's history; only data before `now` is involved."""
     xs, ys, info = [], [], Training()
-    for k in range(1, cutoffs + 1):
-        cutoff = now - k * horizon
+    for k in range(cutoffs):
+        cutoff = now - horizon - k * STEP_DAYS
         x, known = features_at(touches, cutoff)
         if known.sum() == 0:
             break
@@ -79,15 +86,23 @@ def fit_predict(touches: Touches, now: float, feedback: dict[int, bool] | None =
     """
     x, y, info = training_set(touches, now, horizon)
     current, known = features_at(touches, now)
-    weights = np.ones(len(y))
     if feedback:
-        ids = np.array(sorted(feedback), dtype=int)
+        # each verdict counts as FEEDBACK_WEIGHT examples (repeated rows: sample weights slow the binning down)
+        ids = np.repeat(np.array(sorted(feedback), dtype=int), FEEDBACK_WEIGHT)
         x = np.vstack([x, current[ids]])
         y = np.concatenate([y, [feedback[i] for i in ids]])
-        weights = np.concatenate([weights, np.full(len(ids), FEEDBACK_WEIGHT)])
-        info.feedback = len(ids)
+        info.feedback = len(feedback)
     if len(y) < 20 or y.all() or not y.any():
         return None, current, info
-    pipeline = make_pipeline()
-    pipeline.fit(x, y, model__sample_weight=weights)
-    return pipeline.predict_proba(current)[:, 1], current, info
+    with single_core():
+        pipeline = make_pipeline()
+        pipeline.fit(x, y)
+        return pipeline.predict_proba(current)[:, 1], current, info
+
+
+@contextmanager
+def single_core() -> Iterator[None]:
+    """One thread: on a small problem, thread start-up costs more than it saves, and the
+    daemon should not take every core of the user's workstation."""
+    with threadpool_limits(1), joblib.parallel_config(n_jobs=1):
+        yield

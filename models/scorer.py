@@ -13,7 +13,9 @@ from datetime import datetime, timedelta
 
 from daemon.config import Goal
 from models.facts import ContactFacts, days_between
+from models.features import collect, to_days
 from models.goals import goal_fit
+from models.learn import Training, fit_predict
 from models.noise import noise_reason
 
 NEW_DAYS = 30
@@ -54,13 +56,31 @@ def state_of(f: ContactFacts, as_of: datetime) -> str:
     return "passive"
 
 
-def score_all(facts: dict[str, ContactFacts], goals: tuple[Goal, ...], as_of: datetime) -> dict[str, ContactScore]:
+def learned_values(facts: dict[str, ContactFacts], as_of: datetime,
+                   feedback: dict[str, bool] | None = None) -> tuple[dict[str, float], Training | None]:
+    """The model's value per contact, or the transparent heuristic when the history is too short to learn from."""
+    touches = collect(facts)
+    index = {cid: i for i, cid in enumerate(touches.ids)}
+    verdicts = {index[cid]: good for cid, good in (feedback or {}).items() if cid in index}
+    predicted, _, info = fit_predict(touches, to_days(as_of), verdicts)
+    if predicted is None:
+        return {cid: round(1 - math.exp(-strength(f) / 4), 4) for cid, f in facts.items()}, None
+    return {cid: round(float(predicted[index[cid]]), 4) for cid in facts}, info
+
+
+def score_all(facts: dict[str, ContactFacts], goals: tuple[Goal, ...], as_of: datetime,
+              feedback: dict[str, str] | None = None) -> dict[str, ContactScore]:
+    """Judge every contact. `feedback` maps contact ids to the user's latest verdict, which wins."""
+    feedback = feedback or {}
+    verdicts = {cid: v == "good" for cid, v in feedback.items() if v in ("good", "noise")}
+    values, _ = learned_values(facts, as_of, verdicts)
     total_weight = sum(g.weight for g in goals) or 1.0
     scores = {}
     for cid, f in facts.items():
-        reason = noise_reason(f, as_of)
+        verdict = feedback.get(cid)
+        reason = "you marked it as noise" if verdict == "noise" else None if verdict == "good" else noise_reason(f, as_of)
         fit = goal_fit(f, goals)
-        value = 0.0 if reason else round(1 - math.exp(-strength(f) / 4), 4)
+        value = 0.0 if reason else values[cid]
         goal_boost = sum(g.weight * fit[g.name] for g in goals) / total_weight
         scores[cid] = ContactScore(cid, value, reason is not None, "noise" if reason else state_of(f, as_of),
                                    fit, reason, round(value * (0.5 + goal_boost), 4))

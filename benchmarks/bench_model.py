@@ -1,0 +1,91 @@
+"""The model against the obvious baselines on real mail (Enron), as `kith eval` runs it.
+
+    python -m benchmarks.bench_model [--owner NAME ...] [--horizon 90]
+
+Each owner's mailbox is synced into its own store; the judgment is made as of
+the date 70% of the way through the owner's messages, with only earlier data,
+and checked against who exchanged mail both ways with the owner in the
+following 90 days. Targets: mean average precision of the model at least 15%
+above the best baseline's, and its ROC AUC above every baseline on every owner.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import statistics
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+from benchmarks import enron
+
+OWNERS = ("blair-l buy-r corman-s forney-j fossum-d geaccone-t germany-c kuykendall-t love-p mims-thurston-p "
+          "neal-s parks-j quigley-d ruscitti-k scott-s smith-m symes-k watson-k").split()
+BASELINES = ("recency", "frequency", "two_way_count", "decayed_two_way")
+
+
+def seventy_percent_date(db) -> datetime:
+    rows = [r[0] for r in db.execute("SELECT sent_at FROM messages ORDER BY sent_at")]
+    return datetime.fromisoformat(rows[int(0.7 * (len(rows) - 1))])
+
+
+def run_owner(owner: str, horizon: int, work: Path) -> tuple[object, float, datetime]:
+    from daemon.analysis import evaluate_store
+    from daemon.config import load
+    from daemon.store import open_store
+    from daemon.sync import sync_all
+
+    enron.prepare([owner])
+    config_path = work / f"{owner}.toml"
+    config_path.write_text(enron.config_text([owner], enron.CACHE / "mbox", work / f"{owner}.db"))
+    config = load(config_path)
+    db = open_store(config.database_path)
+    sync_all(db, config)
+    as_of = seventy_percent_date(db).astimezone(config.zone).date()
+    started = time.perf_counter()
+    result = evaluate_store(db, config, as_of, horizon)
+    return result, time.perf_counter() - started, as_of
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Kith model benchmark on Enron owners")
+    parser.add_argument("--owner", action="append", help="owner(s) to run (default: the 18 of the issue)")
+    parser.add_argument("--horizon", type=int, default=90)
+    args = parser.parse_args()
+    if not enron.HEADERS.is_dir():
+        raise SystemExit(f"no Enron corpus at {enron.HEADERS}")
+    owners = args.owner or OWNERS
+    header = f"{'owner':<16} {'as of':<10} {'cont':>5} {'pos':>4}  {'model AUC':>9} {'AP':>6} {'P@20':>5}  " + \
+        "  ".join(f"{b[:12]:>12}" for b in BASELINES) + "   (baselines: AUC/AP)"
+    print(header)
+    model_ap, best_ap, auc_wins, rows = [], [], 0, 0
+    baseline_ap: dict[str, list[float]] = {b: [] for b in BASELINES}
+    with tempfile.TemporaryDirectory(prefix="kith-model-") as tmp:
+        for owner in owners:
+            result, seconds, as_of = run_owner(owner, args.horizon, Path(tmp))
+            m = result.results["model"]
+            base = [result.results[b] for b in BASELINES]
+            cells = "  ".join(f"{b.roc_auc:>5.3f}/{b.average_precision:.3f}" for b in base)
+            print(f"{owner:<16} {as_of.isoformat():<10} {result.contacts:>5} {result.positives:>4}  {m.roc_auc:>9.3f} "
+                  f"{m.average_precision:>6.3f} {m.precision_at_20:>5.2f}  {cells}   {seconds:.1f}s")
+            if math.isnan(m.roc_auc):
+                continue
+            rows += 1
+            auc_wins += all(m.roc_auc > b.roc_auc for b in base)
+            model_ap.append(m.average_precision)
+            best_ap.append(max(b.average_precision for b in base))
+            for name, b in zip(BASELINES, base):
+                baseline_ap[name].append(b.average_precision)
+    mean_model = statistics.mean(model_ap)
+    means = {name: statistics.mean(values) for name, values in baseline_ap.items()}
+    best = max(means, key=means.get)
+    print("\nmean AP: model {:.3f}; ".format(mean_model) + ", ".join(f"{n} {v:.3f}" for n, v in means.items()))
+    print(f"model vs best baseline ({best}): {100 * (mean_model / means[best] - 1):+.1f}% (target +15%); "
+          f"vs the best baseline of each owner: {100 * (mean_model / statistics.mean(best_ap) - 1):+.1f}%")
+    print(f"model AUC above every baseline on {auc_wins}/{rows} owners (target: all)")
+
+
+if __name__ == "__main__":
+    main()
