@@ -7,11 +7,13 @@ everything dated up to the end of that local day is used, nothing after it.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlite_utils import Database
 
 from daemon.config import Config
+from daemon.errors import UsageError
+from daemon.store import utc_text
 from models.facts import ContactFacts, load_facts
 from models.scorer import ContactScore, score_all
 from models.suggest import Settings, Suggestion, suggest
@@ -55,8 +57,39 @@ def analyse(db: Database, config: Config, today: date) -> Analysis:
     aliases = [(p.name, p.addresses) for p in config.people]
     facts = load_facts(db, own, now, aliases=aliases, ignore_addresses=config.privacy.ignore_addresses,
                        ignore_domains=config.privacy.ignore_domains)
-    scores = score_all(facts, config.goals, now)
+    verdicts, goal_verdicts = feedback_for(db, facts, now)
+    scores = score_all(facts, config.goals, now, verdicts)
+    for (cid, goal), good in goal_verdicts.items():
+        if goal in scores[cid].goal_fit:
+            scores[cid].goal_fit[goal] = 1.0 if good else 0.0
     return Analysis(today, now, own, facts, scores)
+
+
+def feedback_for(db: Database, facts: dict[str, ContactFacts], now: datetime):
+    """The user's latest verdict per contact (good/noise), and per (contact, goal), given before `now`."""
+    by_address = {a: cid for cid, f in facts.items() for a in f.contact.addresses}
+    verdicts: dict[str, str] = {}
+    goal_verdicts: dict[tuple[str, str], bool] = {}
+    for address, verdict, goal in db.execute(
+            "SELECT address, verdict, goal FROM feedback WHERE at <= ? ORDER BY at, id", [utc_text(now)]):
+        cid = by_address.get(address)
+        if cid is None or verdict not in ("good", "noise"):
+            continue
+        if goal:
+            goal_verdicts[(cid, goal)] = verdict == "good"
+        else:
+            verdicts[cid] = verdict
+    return verdicts, goal_verdicts
+
+
+def record_feedback(db: Database, config: Config, address: str, verdict: str, goal: str | None,
+                    at: datetime | None = None) -> None:
+    """Store one judgment of the user's; it overrides the model from the next run on."""
+    if goal is not None and goal not in [g.name for g in config.goals]:
+        raise UsageError(f"no goal named {goal!r}", where=str(config.path),
+                         fix=f"use one of: {', '.join(g.name for g in config.goals) or '(no goals configured)'}")
+    db.execute("INSERT INTO feedback (address, verdict, goal, at) VALUES (?, ?, ?, ?)",
+               [address.strip().lower(), verdict, goal, utc_text(at or datetime.now(UTC))])
 
 
 def _recent_suggestions(db: Database, today: date, days: int) -> dict[str, date]:
@@ -68,16 +101,18 @@ def _recent_suggestions(db: Database, today: date, days: int) -> dict[str, date]
 
 def _snoozed(db: Database, analysis: Analysis) -> set[str]:
     """Contacts the user said 'not now' to recently, or marked done since their last interaction."""
-    since = (analysis.today - timedelta(days=SNOOZE_DAYS)).isoformat()
+    since = utc_text(analysis.now - timedelta(days=SNOOZE_DAYS))
+    by_address = {a: cid for cid, f in analysis.facts.items() for a in f.contact.addresses}
     snoozed = set()
-    for address, verdict, at in db.execute("SELECT address, verdict, max(at) FROM feedback GROUP BY address"):
-        for cid, f in analysis.facts.items():
-            if address not in f.contact.addresses:
-                continue
-            if verdict == "not-now" and at >= since:
-                snoozed.add(cid)
-            elif verdict == "done" and (f.last_contact is None or f.last_contact.isoformat() <= at):
-                snoozed.add(cid)
+    for address, verdict, at in db.execute(
+            "SELECT address, verdict, max(at) FROM feedback WHERE verdict IN ('not-now', 'done') AND at <= ? "
+            "GROUP BY address", [utc_text(analysis.now)]):
+        cid = by_address.get(address)
+        if cid is None:
+            continue
+        last = analysis.facts[cid].last_contact
+        if (verdict == "not-now" and at >= since) or (verdict == "done" and (last is None or utc_text(last) <= at)):
+            snoozed.add(cid)
     return snoozed
 
 

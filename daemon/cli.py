@@ -178,21 +178,97 @@ def explain(ctx: Context, address: str, as_of: str | None, as_json: bool) -> Non
 
 
 @cli.command()
+@click.argument("address")
+@click.argument("verdict", type=click.Choice(["good", "noise", "not-now", "done"]))
+@click.option("--goal", default=None, help="The judgment is about this goal only (good: relevant; noise: not relevant).")
+@click.pass_obj
+def feedback(ctx: Context, address: str, verdict: str, goal: str | None) -> None:
+    """Tell Kith what you think of a contact: good, noise, not-now (snooze) or done."""
+    from daemon.analysis import record_feedback
+    record_feedback(ctx.db, ctx.config, address, verdict, goal)
+    meaning = {"good": "valuable", "noise": "noise", "not-now": "snoozed for 30 days", "done": "done for now"}[verdict]
+    click.echo(f"{address}: {meaning}" + (f" for “{goal}”" if goal else "") + ". It counts from the next digest on.")
+
+
+@cli.command(name="eval")
+@click.option("--as-of", "as_of", required=True, metavar="DATE", help="Judge as of DATE using only earlier data.")
+@click.option("--horizon", type=click.IntRange(min=1), default=90, show_default=True,
+              help="Days after DATE in which two-way mail counts as the right answer.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@click.pass_obj
+def evaluate(ctx: Context, as_of: str, horizon: int, as_json: bool) -> None:
+    """Measure the model against simple baselines on your own mail (time-split)."""
+    from dataclasses import asdict
+
+    from daemon.analysis import evaluate_store
+    day = parse_day(as_of, ctx)
+    result = evaluate_store(ctx.db, ctx.config, day, horizon)
+    if as_json:
+        emit_json({"as_of": day.isoformat(), "horizon_days": horizon, **asdict(result)})
+        return
+    click.echo(f"As of {day.isoformat()}, horizon {horizon} days: {result.contacts} contacts, "
+               f"{result.positives} with two-way mail afterwards; trained on {result.training_rows} examples.")
+    click.echo(f"{'ranking':<18} {'ROC AUC':>8} {'avg prec':>9} {'prec@20':>8}")
+    for name, m in result.results.items():
+        click.echo(f"{name:<18} {m.roc_auc:>8.3f} {m.average_precision:>9.3f} {m.precision_at_20:>8.2f}")
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_obj
 def status(ctx: Context, as_json: bool) -> None:
-    """Show sources, their last sync and errors, and the last digest."""
+    """Show the daemon, each source's last sync, errors and next run, and the next and last digest."""
     from daemon.report import status_report
     report = status_report(ctx.db, ctx.config)
     if as_json:
         emit_json(report)
         return
-    click.echo(f"Database: {report['database']} ({report['database_bytes'] // 1024} KiB)")
-    for s in report["sources"]:
-        line = f"  {s['source']}: last sync {s['synced_at'] or 'never'}, {s['messages']} messages, {s['events']} events"
-        click.echo(line + (f"; last error: {s['last_error']}" if s["last_error"] else ""))
-    last = report["last_digest"]
-    click.echo(f"Last digest: {last['date']} → {last['path']}" if last else "Last digest: none yet")
+    from daemon.report import status_lines
+    click.echo("\n".join(status_lines(report)))
+
+
+@cli.command()
+@click.pass_context
+def run(click_ctx: click.Context) -> None:
+    """Run in the foreground: sync all day, write the morning digest (systemd/launchd start this)."""
+    from daemon.service import serve
+    serve(click_ctx.obj.config_path, verbose=click_ctx.parent.params["verbose"])
+
+
+@cli.group()
+def service() -> None:
+    """Run `kith run` in the background: a systemd user unit (Linux) or a launchd agent (macOS)."""
+
+
+@service.command("install")
+@click.pass_obj
+def service_install(ctx: Context) -> None:
+    """Write the service file for this config and start it."""
+    from daemon import unit_files
+    ctx.config  # noqa: B018 - a service that fails at once on a bad config helps nobody
+    click.echo("\n".join(unit_files.install(ctx.config_path.resolve(), run=unit_files.default_runner())))
+
+
+@service.command("uninstall")
+def service_uninstall() -> None:
+    """Stop the service and remove its file."""
+    from daemon import unit_files
+    click.echo("\n".join(unit_files.uninstall(run=unit_files.default_runner())))
+
+
+@service.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def service_status(as_json: bool) -> None:
+    """Show whether the service is installed and whether the daemon runs."""
+    from daemon import unit_files
+    info = unit_files.status(run=unit_files.default_runner())
+    if as_json:
+        emit_json(info)
+        return
+    click.echo(f"{info['manager']}: {info['unit_file']} {'installed' if info['installed'] else 'not installed'}"
+               + (f", {info['manager_state']}" if info["manager_state"] else ""))
+    pid = info["running_pid"]
+    click.echo(f"Daemon: running (pid {pid})" if pid is not None else "Daemon: not running")
 
 
 def main() -> None:

@@ -152,3 +152,27 @@ def m003_interactions_view(db: Database) -> None:
           AND a.email NOT IN (SELECT email FROM own_addresses);
         """
     )
+
+
+@migrations()
+def m004_service_state(db: Database) -> None:
+    """What the daemon schedules: one row per job (a source key, or 'digest').
+
+    Kept apart from sync_state, which only the store writes: failures and the
+    next retry are the daemon's business, and `kith status` shows them.
+    """
+    db.executescript(
+        """
+        CREATE TABLE schedules (
+            job TEXT PRIMARY KEY,            -- a source key such as 'mbox:archive', or 'digest'
+            failures INTEGER NOT NULL DEFAULT 0,   -- consecutive failures; the backoff exponent
+            last_run_at TEXT,                -- UTC, when the last attempt ended
+            last_ok_at TEXT,                 -- UTC, when the last successful attempt ended
+            next_run_at TEXT,                -- UTC, when the daemon runs it next
+            last_error TEXT,                 -- one line; NULL once it succeeds again
+            last_messages INTEGER NOT NULL DEFAULT 0,   -- counts written by the last successful run
+            last_events INTEGER NOT NULL DEFAULT 0,
+            last_deleted INTEGER NOT NULL DEFAULT 0
+        );
+        """
+    )

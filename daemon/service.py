@@ -1,0 +1,516 @@
+"""`kith run`: the long-running loop that syncs all day and delivers the morning digest once.
+
+- Time is a parameter. schedule 1.2.2 reads naive `datetime.now()` in
+  `Job.should_run/run/_schedule_next_run` and `Scheduler.idle_seconds`; we keep an
+  explicit `schedule.Scheduler()` for the sync jobs and subclass both so that exactly
+  those read an injected `Clock`. Ordering and `run_pending` stay schedule's.
+- The digest is decided from the database each tick, not by the scheduler (which
+  "does not run missed jobs" and skips the day after a late start): past `[digest] time`
+  in the user's zone and today's digest undelivered in `digests`. Only today's is made.
+- Wake from sleep = a wall-clock jump between ticks (the monotonic clock stops
+  during suspend); overdue jobs then run once.
+- A failing job is counted, logged once per change of state and retried after
+  interval × 2^failures (≤ 6 h); `schedules` keeps failures and next runs for `kith status`.
+- Signal handlers only set flags and wake the sleep (`signal.set_wakeup_fd`). Syncs stop
+  between batches; after STOP_GRACE s SIGALRM raises `Stopping`, rolling back the open
+  transaction. SQLite waits at most BUSY_TIMEOUT_MS for a lock.
+
+Test hooks (environment, for tests only): KITH_MINUTE_SECONDS — real seconds per config
+minute (intervals, backoff, tick), e.g. 0.1; KITH_CLOCK_OFFSET — seconds added to the
+wall clock; KITH_CLOCK_FILE — a file holding such an offset, re-read on every reading
+(a test rewrites it to simulate a sleep).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import select
+import signal
+import socket
+import sqlite3
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as day_time
+from functools import partial
+from pathlib import Path
+from typing import Protocol
+
+import schedule
+from sqlite_utils import Database
+
+from connectors.base import Source
+from daemon import lock, store
+from daemon.config import Config, SourceConfig
+from daemon.config import load as load_config
+from daemon.errors import KithError, SourceError, StoreError, UsageError
+from daemon.logs import setup_service_logging
+from daemon.sync import build_source, sync_source
+
+log = logging.getLogger(__name__)
+
+STOP_GRACE = 4.0              # seconds from SIGTERM to a forced stop (systemd waits 90)
+BUSY_TIMEOUT_MS = 3000        # a locked database fails fast and is retried with backoff
+MAX_BACKOFF_MINUTES = 360
+DIGEST_RETRY_MINUTES = 5
+TICK_MINUTES = 0.5            # tick at least this often, to notice a wake-up or clock change
+JUMP_SECONDS = 60.0           # a wall-clock jump larger than this is a sleep or a clock change
+Counts = tuple[int, int, int]  # messages, events, deleted
+
+
+class Stopping(BaseException):
+    """Leave the loop now: raised between batches after a stop request, or by the grace alarm.
+
+    A BaseException, so that no `except Exception` on the way (logging's, a
+    library's, our job guard) swallows it; sqlite-utils' atomic() rolls back on it.
+    """
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...        # aware, UTC
+    def monotonic(self) -> float: ...     # does not advance during suspend
+
+
+@dataclass
+class SystemClock:
+    """The real clock, plus the test hooks' offset."""
+
+    offset: float = 0.0
+    offset_file: Path | None = None
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + timedelta(seconds=self.offset + self._file_offset())
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def _file_offset(self) -> float:
+        if self.offset_file is None:
+            return 0.0
+        try:
+            return float(self.offset_file.read_text(encoding="ascii").strip() or 0)
+        except (OSError, ValueError):
+            return 0.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> SystemClock:
+        clock_file = env.get("KITH_CLOCK_FILE")
+        return cls(_number(env, "KITH_CLOCK_OFFSET", 0.0), Path(clock_file) if clock_file else None)
+
+
+def minute_seconds(env: Mapping[str, str]) -> float:
+    """Real seconds per configured minute: 60, or the KITH_MINUTE_SECONDS test hook."""
+    value = _number(env, "KITH_MINUTE_SECONDS", 60.0)
+    if value <= 0:
+        raise UsageError("KITH_MINUTE_SECONDS must be positive", fix="unset it; it is a hook for tests")
+    return value
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    try:
+        return float(env.get(name, default))
+    except ValueError:
+        raise UsageError(f"{name} is not a number", fix="unset it; it is a hook for tests") from None
+
+
+def source_key(source: SourceConfig) -> str:
+    return f"{source.type}:{source.name}"
+
+
+# ------------------------------------------------------------------ the digest, from the database
+
+def digest_time_on(day: date, config: Config) -> datetime:
+    hour, minute = (int(part) for part in config.digest.time.split(":"))
+    return datetime.combine(day, day_time(hour, minute), config.zone)
+
+
+def digest_due(db: Database, config: Config, now: datetime) -> date | None:
+    """Today's date if its digest time has passed and it is not delivered yet, else None."""
+    today = now.astimezone(config.zone).date()
+    if now < digest_time_on(today, config):
+        return None
+    row = db.execute("SELECT delivered_at FROM digests WHERE date = ?", [today.isoformat()]).fetchone()
+    return None if row and row[0] else today
+
+
+def next_digest_at(db: Database, config: Config, now: datetime) -> datetime:
+    """When the daemon writes the next digest: today's time, now (overdue), or tomorrow's."""
+    today = now.astimezone(config.zone).date()
+    if digest_due(db, config, now):
+        return now
+    at = digest_time_on(today, config)
+    return at if now < at else digest_time_on(today + timedelta(days=1), config)
+
+
+# ------------------------------------------------------------------ schedule on our clock
+
+@dataclass
+class JobState:
+    """What the daemon knows about one job between runs."""
+
+    name: str
+    interval: timedelta
+    cap: timedelta
+    failures: int = 0
+    last_error: str | None = None
+    last_ok_at: str | None = None   # store.utc_text
+    counts: Counts = (0, 0, 0)
+
+    def delay(self) -> timedelta:
+        """interval × 2^failures, capped (but never below the interval itself)."""
+        return min(self.interval * 2 ** min(self.failures, 20), max(self.cap, self.interval))
+
+
+class ClockJob(schedule.Job):
+    """A schedule.Job that reads the injected clock and backs off after failures."""
+
+    def __init__(self, scheduler: ClockScheduler, state: JobState) -> None:
+        super().__init__(1, scheduler)
+        self.unit = "seconds"
+        self.clock = scheduler.clock
+        self.state = state
+
+    @property
+    def should_run(self) -> bool:
+        return self.clock.now() >= self.next_run
+
+    def run(self) -> object:
+        result = self.job_func()
+        self.last_run = self.clock.now()
+        self._schedule_next_run()
+        return result
+
+    def _schedule_next_run(self) -> None:
+        self.next_run = self.clock.now() + self.state.delay()
+
+
+class ClockScheduler(schedule.Scheduler):
+    """schedule.Scheduler whose jobs and idle time follow the injected clock."""
+
+    def __init__(self, clock: Clock) -> None:
+        super().__init__()
+        self.clock = clock
+
+    def add(self, state: JobState, func: Callable[[], object]) -> ClockJob:
+        """A job that runs `func` now, then after `state.delay()` each time."""
+        job = ClockJob(self, state).do(func)
+        job.next_run = self.clock.now()
+        return job
+
+    @property
+    def idle_seconds(self) -> float | None:
+        return (self.next_run - self.clock.now()).total_seconds() if self.jobs else None
+
+
+# ------------------------------------------------------------------ the service
+
+class Flags:
+    """Set by signal handlers, read by the loop. Handlers do nothing else."""
+
+    def __init__(self) -> None:
+        self.stop = False
+        self.reload = False
+
+    def on_stop(self, signum: int, frame: object) -> None:
+        if self.stop:
+            raise Stopping("second stop signal")
+        self.stop = True
+        signal.setitimer(signal.ITIMER_REAL, STOP_GRACE)
+
+    def on_reload(self, signum: int, frame: object) -> None:
+        self.reload = True
+
+    @staticmethod
+    def on_alarm(signum: int, frame: object) -> None:
+        raise Stopping(f"not stopped within {STOP_GRACE} s")
+
+    def install(self) -> None:
+        signal.signal(signal.SIGTERM, self.on_stop)
+        signal.signal(signal.SIGINT, self.on_stop)
+        signal.signal(signal.SIGHUP, self.on_reload)
+        signal.signal(signal.SIGALRM, self.on_alarm)
+
+
+class QuietSyncFailures(logging.Filter):
+    """sync_source warns on every failed attempt; the service logs failures itself, once per change."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.WARNING and str(record.msg).startswith("sync of"))
+
+
+QUIET_SYNC_FAILURES = QuietSyncFailures()
+
+
+class Service:
+    """The daemon's state; `tick()` does the due work once, `run()` loops until stopped."""
+
+    def __init__(self, config: Config, db: Database, clock: Clock, *, minute: float = 60.0,
+                 build: Callable[[SourceConfig, Config], Source] = build_source, flags: Flags | None = None) -> None:
+        self.config, self.db, self.clock, self.minute, self.build = config, db, clock, minute, build
+        self.flags = flags or Flags()
+        logging.getLogger("daemon.sync").addFilter(QUIET_SYNC_FAILURES)  # adding it twice is a no-op
+        self.scheduler = ClockScheduler(clock)
+        self.digest = self._job("digest", DIGEST_RETRY_MINUTES)
+        self.digest_retry_at: datetime | None = None
+        self._last_tick: tuple[datetime, float] | None = None
+        self._loop_error: str | None = None
+        self.schedule_sources()
+
+    def minutes(self, n: float) -> timedelta:
+        return timedelta(seconds=n * self.minute)
+
+    def schedule_sources(self) -> None:
+        """(Re)create one job per enabled source; each syncs at once, then every `interval`."""
+        self.scheduler.clear()
+        for sc in self.config.sources:
+            if sc.enabled:
+                state = self._job(source_key(sc), sc.interval)
+                self.scheduler.add(state, partial(self._guarded, state, partial(self._sync, sc)))
+
+    def _job(self, name: str, interval: float) -> JobState:
+        """A job's state, continued from `schedules`: a restart does not reset the backoff."""
+        state = JobState(name, self.minutes(interval), self.minutes(MAX_BACKOFF_MINUTES))
+        try:
+            row = self.db.execute("""SELECT failures, last_ok_at, last_messages, last_events, last_deleted
+                                     FROM schedules WHERE job = ?""", [name]).fetchone()
+        except sqlite3.Error:
+            row = None
+        if row:
+            state.failures, state.last_ok_at, state.counts = row[0], row[1], tuple(row[2:])
+        return state
+
+    def tick(self) -> None:
+        """One pass: notice a clock jump, run the due syncs, then the digest if it is due."""
+        started = self.clock.now()
+        self._notice_jump(started, self.clock.monotonic())
+        self.scheduler.run_pending()
+        for job in self.scheduler.jobs:
+            if job.last_run is not None and job.last_run >= started:
+                self._save(job.state, job.next_run)
+        self._morning(self.clock.now())
+
+    def run(self, wait: Callable[[float], None]) -> None:
+        """Tick and sleep until a stop is requested; `wait(seconds)` returns early on a signal."""
+        log.info("kith daemon started (pid %d): %d sources, digest at %s %s", os.getpid(),
+                 len(self.scheduler.jobs), self.config.digest.time, self.config.user.timezone)
+        try:
+            while not self.flags.stop:
+                if self.flags.reload:
+                    self.reload()
+                self._safe_tick()
+                if not self.flags.stop:
+                    wait(self.minutes(TICK_MINUTES).total_seconds() if self._loop_error else self.sleep_seconds())
+        except Stopping as exc:
+            log.info("stopping: %s", exc)
+        log.info("kith daemon stopped")
+
+    def _safe_tick(self) -> None:
+        """A bug outside the guarded jobs is logged (once while it repeats) and the loop goes on:
+        exiting would only make the service manager restart us into the same bug."""
+        try:
+            self.tick()
+        except Exception as exc:  # noqa: BLE001
+            if describe(exc) != self._loop_error:
+                log.exception("unexpected error in the daemon loop; going on")
+            self._loop_error = describe(exc)
+        else:
+            self._loop_error = None
+
+    def sleep_seconds(self) -> float:
+        """Until the next job, the next digest time or the next forced tick, whichever is first."""
+        now = self.clock.now()
+        longest = self.minutes(TICK_MINUTES).total_seconds()
+        idle = self.scheduler.idle_seconds
+        waits = [longest, longest if idle is None else idle]
+        waits.append((digest_time_on(now.astimezone(self.config.zone).date(), self.config) - now).total_seconds()
+                     % 86400)
+        if self.digest_retry_at:
+            waits.append((self.digest_retry_at - now).total_seconds())
+        return max(0.0, min(waits))
+
+    def reload(self) -> None:
+        """SIGHUP: load the config again; an invalid one is logged and the old one kept."""
+        self.flags.reload = False
+        try:
+            new = load_config(self.config.path)
+        except KithError as exc:
+            log.error("config not reloaded, keeping the previous one: %s", exc.line())
+            return
+        if new.database_path != self.config.database_path:
+            log.warning("storage.database changed: restart kith to use the new database")
+        self.config = new
+        self.schedule_sources()
+        log.info("config reloaded: %d sources, digest at %s %s", len(self.scheduler.jobs),
+                 new.digest.time, new.user.timezone)
+
+    # -------------------------------------------------------------- jobs
+
+    def _guarded(self, state: JobState, work: Callable[[], Counts]) -> None:
+        """Run one job; a failure is counted, logged once per change and backed off, never raised."""
+        if self.flags.stop:
+            raise Stopping("stop requested")
+        try:
+            counts = work()
+        except Exception as exc:  # noqa: BLE001 - one job must never take the daemon down
+            if self.flags.stop:
+                raise Stopping("stop requested") from None
+            self._failed(state, exc)
+        else:
+            if state.last_error:
+                log.info("%s works again after %d failures", state.name, state.failures)
+            state.failures, state.last_error = 0, None
+            state.last_ok_at, state.counts = store.utc_text(self.clock.now()), counts
+
+    def _failed(self, state: JobState, exc: Exception) -> None:
+        line = describe(exc)
+        state.failures += 1
+        retry = self.clock.now() + state.delay()
+        if line != state.last_error:
+            log.warning("%s failed: %s — retrying in %s, then backing off", state.name, line,
+                        _human(state.delay()))
+            if not isinstance(exc, (KithError, sqlite3.Error)):
+                log.debug("%s: traceback", state.name, exc_info=exc)
+        else:
+            log.debug("%s failed again (%d times); next try at %s", state.name, state.failures, retry.isoformat())
+        state.last_error = line
+
+    def _sync(self, sc: SourceConfig) -> Counts:
+        source = self.build(sc, self.config)
+        result = sync_source(self.db, source, store_subjects=self.config.privacy.store_subjects,
+                             on_batch=self._between_batches)
+        if result.error:
+            raise SourceError(result.error)
+        if result.notes:
+            log.info("%s: %d notes (skipped items); details at DEBUG level", source_key(sc), len(result.notes))
+            for note in result.notes:
+                log.debug("%s: %s", source_key(sc), note)
+        if result.messages or result.deleted:
+            store.refresh_own_addresses(self.db, self.config.user.addresses)
+        return result.messages, result.events, result.deleted
+
+    def _between_batches(self, counts: store.Counts) -> None:
+        """Called after each committed batch: the safe place to stop."""
+        if self.flags.stop:
+            raise Stopping("stop requested between batches")
+
+    def _morning(self, now: datetime) -> None:
+        """Deliver today's digest when it is due (decided from `digests`), retrying with backoff."""
+        if self.digest_retry_at and now < self.digest_retry_at:
+            return
+        try:
+            day = digest_due(self.db, self.config, now)
+        except sqlite3.Error as exc:
+            self._failed(self.digest, exc)
+            self.digest_retry_at = now + self.digest.delay()
+            return
+        if day is None:
+            return
+        self._guarded(self.digest, partial(self._deliver, day, now))
+        self.digest_retry_at = now + self.digest.delay() if self.digest.failures else None
+        self._save(self.digest, self.digest_retry_at or digest_time_on(day + timedelta(days=1), self.config))
+
+    def _deliver(self, day: date, now: datetime) -> Counts:
+        from daemon.analysis import build_digest  # imports the models: only when a digest is made
+        from daemon.deliver import deliver
+        digest, _ = build_digest(self.db, self.config, day)
+        delivered = deliver(self.db, digest, self.config.digest_dir, now)
+        log.info("digest for %s %s: %d suggestions in %s", day.isoformat(),
+                 "was already delivered" if delivered.already else "delivered", len(digest.suggestions),
+                 self.config.digest_dir)
+        return len(digest.suggestions), 0, 0
+
+    def _notice_jump(self, now: datetime, monotonic: float) -> None:
+        """A wall-clock jump between ticks means sleep or a clock change: due work runs once now."""
+        last, self._last_tick = self._last_tick, (now, monotonic)
+        if last is None:
+            return
+        jump = (now - last[0]).total_seconds() - (monotonic - last[1])
+        if abs(jump) <= JUMP_SECONDS:
+            return
+        log.info("wall clock jumped %+.0f s (sleep or clock change): running what is due", jump)
+        self.digest_retry_at = None
+        for job in self.scheduler.jobs:
+            job.next_run = min(job.next_run, now + job.state.delay())  # after a backward jump
+
+    def _save(self, state: JobState, next_run: datetime | None) -> None:
+        """Record the job's state for `kith status`; a database problem here is only logged."""
+        try:
+            self.db.execute(
+                """INSERT OR REPLACE INTO schedules (job, failures, last_run_at, last_ok_at, next_run_at,
+                       last_error, last_messages, last_events, last_deleted) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                [state.name, state.failures, store.utc_text(self.clock.now()), state.last_ok_at,
+                 store.utc_text(next_run) if next_run else None, state.last_error, *state.counts])
+        except sqlite3.Error as exc:
+            log.debug("could not record the state of %s: %s", state.name, exc)
+
+
+def describe(exc: BaseException) -> str:
+    """One line for the log and `kith status`; database trouble reads as a StoreError."""
+    if isinstance(exc, KithError):
+        return exc.line()
+    if isinstance(exc, sqlite3.Error):
+        return StoreError(f"database problem ({exc})",
+                          fix="free disk space or stop the other program using the database").line()
+    if isinstance(exc, OSError):
+        return f"{exc.__class__.__name__}: {exc.strerror or exc}"
+    return f"unexpected {exc.__class__.__name__}: {exc} (run `kith -v run` for the traceback in the log)"
+
+
+def _human(delta: timedelta) -> str:
+    seconds = delta.total_seconds()
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.1f} s"
+
+
+# ------------------------------------------------------------------ `kith run`
+
+class Waker:
+    """Sleep that a signal cuts short: Python writes a byte to our socket on every signal."""
+
+    def __init__(self) -> None:
+        self._read, self._write = socket.socketpair()
+        self._read.setblocking(False)
+        self._write.setblocking(False)
+        self._previous = signal.set_wakeup_fd(self._write.fileno(), warn_on_full_buffer=False)
+
+    def wait(self, seconds: float) -> None:
+        select.select([self._read], [], [], seconds)
+        try:
+            while self._read.recv(512):
+                pass
+        except BlockingIOError:
+            pass
+
+    def close(self) -> None:
+        signal.set_wakeup_fd(self._previous)
+        self._read.close()
+        self._write.close()
+
+
+def serve(config_path: Path, *, verbose: bool = False, env: Mapping[str, str] | None = None) -> None:
+    """Run the daemon in the foreground until SIGTERM/SIGINT; return normally (exit code 0)."""
+    env = os.environ if env is None else env
+    config = load_config(config_path)
+    minute, clock = minute_seconds(env), SystemClock.from_env(env)
+    with lock.acquire():
+        flags = Flags()
+        flags.install()
+        try:
+            _serve(config, clock, minute, flags, verbose=verbose, env=env)
+        except Stopping:
+            pass  # a second signal or the grace alarm during start-up or clean-up
+
+
+def _serve(config: Config, clock: Clock, minute: float, flags: Flags, *, verbose: bool,
+           env: Mapping[str, str]) -> None:
+    waker = Waker()
+    setup_service_logging(verbose, env=env)
+    db = store.open_store(config.database_path)
+    try:
+        db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        Service(config, db, clock, minute=minute, flags=flags).run(waker.wait)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        waker.close()
+        db.close()
