@@ -1,0 +1,145 @@
+"""The command line on the bundled sample: the JSON contracts, the golden digest, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+
+from daemon.cli import cli
+from tests.sample import ROOT, SAMPLE_DAY, sample_config
+
+GOLDEN = ROOT / "tests" / "fixtures" / "golden" / f"sample-{SAMPLE_DAY}.md"
+STATES = {"active", "passive", "cooling", "dormant", "new", "noise"}
+
+
+@pytest.fixture(scope="module")
+def synced(tmp_path_factory):
+    """The sample synced once into a temporary store; returns a function running kith with its config."""
+    tmp = tmp_path_factory.mktemp("sample")
+    config = sample_config(tmp)
+    runner = CliRunner()
+
+    def kith(*args: str):
+        return runner.invoke(cli, ["--config", str(config), *args])
+
+    first = kith("sync")
+    assert first.exit_code == 0, (first.output, first.exception)
+    return kith
+
+
+def test_sync_reports_counts_and_a_second_sync_reads_nothing(synced):
+    again = synced("sync")
+    assert "maildir:sample-mail: 0 messages" in again.output and "ics:sample-calendar: 0 messages, 0 events" in again.output
+
+
+def test_contacts_json_contract(synced):
+    rows = json.loads(synced("contacts", "--as-of", SAMPLE_DAY, "--json").output)
+    assert len(rows) > 40
+    for row in rows:
+        assert {"address", "addresses", "name", "value", "noise", "state", "goals", "last_contact"} <= set(row)
+        assert isinstance(row["value"], float) and isinstance(row["noise"], bool) and row["state"] in STATES
+        assert row["address"] in row["addresses"]
+        assert set(row["goals"]) == {"Fintech customers", "Investors", "Product career"}
+        assert row["last_contact"] is None or row["last_contact"] <= SAMPLE_DAY
+    limited = json.loads(synced("contacts", "--as-of", SAMPLE_DAY, "--json", "--limit", "5").output)
+    assert limited == rows[:5]
+
+
+def test_the_users_own_addresses_are_not_contacts_and_nobody_written_to_twice_is_noise(synced):
+    rows = json.loads(synced("contacts", "--as-of", SAMPLE_DAY, "--json").output)
+    addresses = {a for row in rows for a in row["addresses"]}
+    assert not addresses & {"sam.keller@northwind.example", "sam@keller.example"}
+    assert not [r["address"] for r in rows if r["noise"] and r["sent"] >= 2]
+
+
+def test_robots_newsletters_and_lists_are_noise_and_people_lead(synced):
+    rows = json.loads(synced("contacts", "--as-of", SAMPLE_DAY, "--json").output)
+    by_address = {r["address"]: r for r in rows}
+    for robot in ("noreply@github.example", "news@fintechweekly.example", "sales@cloudvendor.example"):
+        assert by_address[robot]["noise"], robot
+    top = [r for r in rows[:15]]
+    assert all(not r["noise"] for r in top)
+    assert by_address["anna.berger@finlytics.example"]["state"] == "cooling"
+
+
+def test_aliases_from_the_config_are_one_contact(synced):
+    rows = json.loads(synced("contacts", "--as-of", SAMPLE_DAY, "--json").output)
+    juergen = [r for r in rows if "j.mueller@kontor-bank.example" in r["addresses"]]
+    assert len(juergen) == 1 and "juergen.mueller@kontor-bank.example" in juergen[0]["addresses"]
+    assert juergen[0]["name"] == "Jürgen Müller"
+
+
+def test_digest_json_contract_and_budget(synced):
+    data = json.loads(synced("digest", "--as-of", SAMPLE_DAY, "--json").output)
+    assert data["date"] == SAMPLE_DAY
+    kinds = {s["kind"] for s in data["suggestions"]}
+    assert {"reply_owed", "follow_up", "reconnect"} <= kinds
+    for s in data["suggestions"]:
+        assert {"kind", "address", "name", "reasons", "goal", "minutes"} <= set(s)
+        assert s["reasons"] and all(isinstance(r, str) for r in s["reasons"]) and isinstance(s["minutes"], int)
+    assert sum(s["minutes"] for s in data["suggestions"]) <= 30
+    people = {s["address"]: s for s in data["suggestions"]}
+    assert people["tom.weiss@paybridge.example"]["kind"] == "reply_owed"
+    assert people["lena.koch@productcircle.example"]["kind"] == "follow_up"
+    assert people["anna.berger@finlytics.example"]["kind"] == "reconnect"
+
+
+def test_golden_digest(synced):
+    """The sample's digest, word for word. After a deliberate change: KITH_UPDATE_GOLDEN=1 pytest tests/test_cli.py."""
+    out = synced("digest", "--as-of", SAMPLE_DAY).output
+    markdown_path = out.split(": ", 1)[1].split(", ")[0].strip()
+    markdown = open(markdown_path, encoding="utf-8").read()
+    if os.environ.get("KITH_UPDATE_GOLDEN"):
+        GOLDEN.write_text(markdown, encoding="utf-8")
+    assert markdown == GOLDEN.read_text(encoding="utf-8")
+
+
+def test_digest_files_are_written_once_and_private(synced, tmp_path):
+    first = synced("digest", "--as-of", "2026-03-02")
+    assert "written" in first.output
+    second = synced("digest", "--as-of", "2026-03-02")
+    assert "already delivered" in second.output
+    path = first.output.split(": ", 1)[1].split(", ")[0].strip()
+    assert oct(os.stat(path).st_mode & 0o777) == "0o600"
+
+
+def test_explain_gives_facts_in_plain_words(synced):
+    out = synced("explain", "anna.berger@finlytics.example", "--as-of", SAMPLE_DAY).output
+    assert "Anna Berger" in out and "last contact 71 days ago" in out and "cooling" in out
+    missing = synced("explain", "nobody@nowhere.example", "--as-of", SAMPLE_DAY)
+    assert "no contact with the address nobody@nowhere.example" in str(missing.exception)
+
+
+def run_kith(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "daemon", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, cwd=ROOT, timeout=120)
+
+
+def test_a_broken_config_is_one_line_and_exit_2(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[user]\nname = "A"\n[[goals]]\nname = "X"\nkeywords = "seed"\n')
+    done = run_kith("--config", str(bad), "sync")
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and "bad.toml:5" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_bad_date_is_one_line(tmp_path):
+    config = sample_config(tmp_path)
+    done = run_kith("--config", str(config), "digest", "--as-of", "03/03/2026")
+    assert done.returncode == 2 and "YYYY-MM-DD" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_init_writes_a_starter_that_loads_and_refuses_to_overwrite(tmp_path):
+    target = tmp_path / "conf" / "config.toml"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(target), "init"]).exit_code == 0
+    assert oct(target.stat().st_mode & 0o777) == "0o600"
+    again = run_kith("--config", str(target), "init")
+    assert again.returncode == 2 and "--force" in again.stderr
+    status = run_kith("--config", str(target), "status")
+    assert status.returncode == 0, status.stderr
