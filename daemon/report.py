@@ -33,6 +33,7 @@ def contact_row(f: ContactFacts, s: ContactScore, config: Config) -> dict:
         "goals": s.goal_fit,
         "last_contact": _local_date(f.last_contact, config),
         "priority": s.priority,
+        "peak_value": s.peak,
         "noise_reason": s.noise_reason,
         "sent": f.sent,
         "received": f.received,

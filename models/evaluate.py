@@ -57,13 +57,13 @@ def evaluate(touches: Touches, as_of: float, horizon: float, exclude: np.ndarray
 
     `exclude` marks contacts left out of the evaluation (e.g. ignored ones).
     """
-    model_scores, x, info = fit_predict(touches, as_of, horizon=horizon)
-    _, known = features_at(touches, as_of)
+    prediction = fit_predict(touches, as_of, horizon=horizon)
+    x, known = features_at(touches, as_of)
     if exclude is not None:
         known &= ~exclude
     y = two_way_after(touches, as_of, horizon)[known]
     rankings = baselines(x[known])
     fallback = rankings["decayed_two_way"]
-    results = {"model": metrics(y, model_scores[known] if model_scores is not None else fallback)}
+    results = {"model": metrics(y, prediction.now[known] if prediction is not None else fallback)}
     results |= {name: metrics(y, score) for name, score in rankings.items()}
-    return Evaluation(int(known.sum()), int(y.sum()), info.rows, results)
+    return Evaluation(int(known.sum()), int(y.sum()), prediction.training.rows if prediction else 0, results)

@@ -30,6 +30,7 @@ STEP_DAYS = 30.0
 MAX_ROWS = 60_000           # negatives beyond this are sampled (deterministically)
 FEEDBACK_WEIGHT = 25
 SEED = 0
+PEAK_LOOKBACK_DAYS = (45, 90, 135, 180, 270, 365)
 
 
 @dataclass
@@ -76,16 +77,24 @@ def _limit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return x[keep], y[keep]
 
 
+@dataclass
+class Prediction:
+    now: np.ndarray             # probability of a two-way future, as of now
+    peak: np.ndarray            # the highest it was over the past year: what a lapsed tie was worth
+    features: np.ndarray        # the features as of now (contacts × FEATURES)
+    training: Training
+
+
 def fit_predict(touches: Touches, now: float, feedback: dict[int, bool] | None = None,
-                horizon: float = HORIZON_DAYS) -> tuple[np.ndarray | None, np.ndarray, Training]:
-    """Scores (probability of a two-way future) for every contact as of `now`, or None if untrainable.
+                horizon: float = HORIZON_DAYS) -> Prediction | None:
+    """Scores for every contact as of `now`, or None when the history is too short to learn from.
 
     `feedback` maps contact numbers to the user's verdict (True: valuable). Those
     contacts join the training set as of `now` with a heavy weight, so that the
     model moves for them and for contacts that look like them.
     """
     x, y, info = training_set(touches, now, horizon)
-    current, known = features_at(touches, now)
+    current, _ = features_at(touches, now)
     if feedback:
         # each verdict counts as FEEDBACK_WEIGHT examples (repeated rows: sample weights slow the binning down)
         ids = np.repeat(np.array(sorted(feedback), dtype=int), FEEDBACK_WEIGHT)
@@ -93,11 +102,16 @@ def fit_predict(touches: Touches, now: float, feedback: dict[int, bool] | None =
         y = np.concatenate([y, [feedback[i] for i in ids]])
         info.feedback = len(feedback)
     if len(y) < 20 or y.all() or not y.any():
-        return None, current, info
+        return None
     with single_core():
         pipeline = make_pipeline()
         pipeline.fit(x, y)
-        return pipeline.predict_proba(current)[:, 1], current, info
+        scores = pipeline.predict_proba(current)[:, 1]
+        peak = scores.copy()
+        for days_back in PEAK_LOOKBACK_DAYS:
+            past, known = features_at(touches, now - days_back)
+            peak = np.where(known, np.maximum(peak, pipeline.predict_proba(past)[:, 1]), peak)
+    return Prediction(scores, peak, current, info)
 
 
 @contextmanager

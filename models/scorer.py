@@ -15,7 +15,7 @@ from daemon.config import Goal
 from models.facts import ContactFacts, days_between
 from models.features import collect, to_days
 from models.goals import goal_fit
-from models.learn import Training, fit_predict
+from models.learn import fit_predict
 from models.noise import noise_reason
 
 NEW_DAYS = 30
@@ -31,6 +31,8 @@ class ContactScore:
     goal_fit: dict[str, float] = field(default_factory=dict)
     noise_reason: str | None = None
     priority: float = 0.0             # value weighted by the goals it serves
+    peak: float = 0.0                 # value at its best over the past year (for lapsed ties)
+    goal_factor: float = 1.0          # how much the user's goals weigh this contact (0.5 … 1.5)
 
 
 def strength(f: ContactFacts) -> float:
@@ -57,15 +59,18 @@ def state_of(f: ContactFacts, as_of: datetime) -> str:
 
 
 def learned_values(facts: dict[str, ContactFacts], as_of: datetime,
-                   feedback: dict[str, bool] | None = None) -> tuple[dict[str, float], Training | None]:
-    """The model's value per contact, or the transparent heuristic when the history is too short to learn from."""
+                   feedback: dict[str, bool] | None = None) -> dict[str, tuple[float, float]]:
+    """(value now, value at its best over the past year) per contact, from the model;
+    from the transparent heuristic when the history is too short to learn from."""
     touches = collect(facts)
     index = {cid: i for i, cid in enumerate(touches.ids)}
     verdicts = {index[cid]: good for cid, good in (feedback or {}).items() if cid in index}
-    predicted, _, info = fit_predict(touches, to_days(as_of), verdicts)
-    if predicted is None:
-        return {cid: round(1 - math.exp(-strength(f) / 4), 4) for cid, f in facts.items()}, None
-    return {cid: round(float(predicted[index[cid]]), 4) for cid in facts}, info
+    prediction = fit_predict(touches, to_days(as_of), verdicts)
+    if prediction is None:
+        heuristic = {cid: round(1 - math.exp(-strength(f) / 4), 4) for cid, f in facts.items()}
+        return {cid: (v, v) for cid, v in heuristic.items()}
+    return {cid: (round(float(prediction.now[i]), 4), round(float(prediction.peak[i]), 4))
+            for cid, i in index.items()}
 
 
 def score_all(facts: dict[str, ContactFacts], goals: tuple[Goal, ...], as_of: datetime,
@@ -73,15 +78,16 @@ def score_all(facts: dict[str, ContactFacts], goals: tuple[Goal, ...], as_of: da
     """Judge every contact. `feedback` maps contact ids to the user's latest verdict, which wins."""
     feedback = feedback or {}
     verdicts = {cid: v == "good" for cid, v in feedback.items() if v in ("good", "noise")}
-    values, _ = learned_values(facts, as_of, verdicts)
+    values = learned_values(facts, as_of, verdicts)
     total_weight = sum(g.weight for g in goals) or 1.0
     scores = {}
     for cid, f in facts.items():
         verdict = feedback.get(cid)
         reason = "you marked it as noise" if verdict == "noise" else None if verdict == "good" else noise_reason(f, as_of)
         fit = goal_fit(f, goals)
-        value = 0.0 if reason else values[cid]
+        value, peak = (0.0, 0.0) if reason else values[cid]
         goal_boost = sum(g.weight * fit[g.name] for g in goals) / total_weight
+        factor = 0.5 + goal_boost
         scores[cid] = ContactScore(cid, value, reason is not None, "noise" if reason else state_of(f, as_of),
-                                   fit, reason, round(value * (0.5 + goal_boost), 4))
+                                   fit, reason, round(value * factor, 4), peak, round(factor, 4))
     return scores

@@ -109,7 +109,7 @@ def follow_up(f: ContactFacts, s: ContactScore, today: date, zone: ZoneInfo) -> 
 
 
 def reconnect(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | None:
-    if s.state != "cooling" or s.value < 0.3:
+    if s.state != "cooling" or s.peak < 0.3:
         return None
     since = days_between(f.last_contact, now)
     gap = f.usual_gap_days or DEFAULT_GAP_DAYS
@@ -118,7 +118,7 @@ def reconnect(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | N
     if f.last_meeting:
         reasons.append(f"last meeting: {quote(f.last_meeting[1])} on {f.last_meeting[0]:%d %b %Y}")
     overdue = min(4.0, since / gap) if since else 1.0
-    return _make("reconnect", f, s, reasons, f.last_subject, s.priority * overdue)
+    return _make("reconnect", f, s, reasons, f.last_subject, s.peak * s.goal_factor * overdue)
 
 
 def _make(kind: str, f: ContactFacts, s: ContactScore, reasons: list[str], context: str, score: float) -> Suggestion:
