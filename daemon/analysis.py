@@ -16,7 +16,9 @@ from daemon.errors import UsageError
 from daemon.store import utc_text
 from models.facts import ContactFacts, load_facts
 from models.scorer import ContactScore, score_all
-from models.suggest import Settings, Suggestion, suggest
+from models.network import goal_networks
+from models.suggest import Context as SuggestContext
+from models.suggest import Settings, Suggestion, suggest, weekly_focus
 
 SNOOZE_DAYS = 30
 
@@ -36,6 +38,7 @@ class Digest:
     user: str
     suggestions: list[Suggestion]
     network: dict[str, dict[str, int]]   # goal → state → count
+    focus: tuple[str, str, str | None] | None = None   # this week's focus person (address, name) and goal
 
 
 def end_of_day(today: date, config: Config) -> datetime:
@@ -117,15 +120,26 @@ def _snoozed(db: Database, analysis: Analysis) -> set[str]:
 
 
 def network_summary(analysis: Analysis, config: Config) -> dict[str, dict[str, int]]:
-    """Per goal, how many relevant contacts are active, passive and new."""
-    summary = {}
-    for goal in config.goals:
-        counts = {"active": 0, "passive": 0, "new": 0, "cooling": 0, "dormant": 0}
-        for s in analysis.scores.values():
-            if not s.noise and s.goal_fit.get(goal.name, 0) >= 0.3 and s.state in counts:
-                counts[s.state] += 1
-        summary[goal.name] = counts
-    return summary
+    """Per goal, how many relevant contacts are active, passive, new, cooling and dormant."""
+    return {n.goal: {"active": n.active, "passive": n.passive, "new": n.new, "cooling": n.cooling,
+                     "dormant": n.dormant} for n in goal_networks(analysis.scores, [g.name for g in config.goals])}
+
+
+def birthdays_near(db: Database, today: date) -> tuple[tuple[date, str], ...]:
+    """Birthdays from the calendars on `today` and the day after (all-day dates are taken as written)."""
+    rows = db.execute("SELECT start, summary FROM events WHERE birthday = 1 AND cancelled = 0 AND start >= ? "
+                      "AND start < ?", [(today - timedelta(days=1)).isoformat(), (today + timedelta(days=3)).isoformat()])
+    found = {(date.fromisoformat(start[:10]), summary) for start, summary in rows}
+    return tuple(sorted((d, s) for d, s in found if 0 <= (d - today).days <= 1))
+
+
+def _focus_history(db: Database, today: date) -> tuple[str | None, frozenset[str]]:
+    """This ISO week's focus person, if one was chosen already, and those of the last four weeks."""
+    monday = today - timedelta(days=today.weekday())
+    rows = db.execute("SELECT date, address FROM suggestions WHERE kind = 'focus' AND date >= ? AND date < ?",
+                      [(monday - timedelta(days=28)).isoformat(), today.isoformat()]).fetchall()
+    this_week = next((address for d, address in rows if d >= monday.isoformat()), None)
+    return this_week, frozenset(address for _, address in rows)
 
 
 def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Analysis]:
@@ -135,10 +149,18 @@ def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Ana
     recent = _recent_suggestions(db, today, config.digest.repeat_days)
     recent_by_contact = {cid: d for cid, f in analysis.facts.items()
                          for a in f.contact.addresses if (d := recent.get(a))}
-    suggestions = suggest(analysis.facts, analysis.scores, settings, today, config.zone,
-                          recently_suggested=recent_by_contact, snoozed=_snoozed(db, analysis))
+    focus_now, recent_focus = _focus_history(db, today)
+    context = SuggestContext(recent_by_contact, frozenset(_snoozed(db, analysis)), birthdays_near(db, today),
+                             recent_focus, focus_now)
+    suggestions = suggest(analysis.facts, analysis.scores, settings, today, config.zone, context)
+    focus = weekly_focus(analysis.facts, analysis.scores, settings, context)
+    focus_line = None
+    if focus is not None:
+        fit = analysis.scores[focus.contact_id].goal_fit
+        goal = max(sorted(fit), key=lambda g: fit[g] * settings.goal_weights.get(g, 1.0)) if fit else None
+        focus_line = (focus.contact_id, focus.name, goal)
     name = config.user.name or "you"
-    return Digest(today, name, suggestions, network_summary(analysis, config)), analysis
+    return Digest(today, name, suggestions, network_summary(analysis, config), focus_line), analysis
 
 
 def evaluate_store(db: Database, config: Config, as_of: date, horizon_days: int):

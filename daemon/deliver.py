@@ -21,6 +21,9 @@ from daemon.digest import render_html, render_markdown, render_text, to_json
 from daemon.store import utc_text
 
 
+FOCUS_POSITION = 1000  # the week's focus person is recorded with the day's suggestions, after them
+
+
 @dataclass
 class Delivered:
     date: date
@@ -44,8 +47,10 @@ def record(db: Database, digest: Digest, now: datetime | None = None) -> dict:
             return stored(db, digest.date)[0]
         db.execute("INSERT INTO digests (date, rendered_at, payload) VALUES (?, ?, ?)",
                    [day, utc_text(now or datetime.now(UTC)), json.dumps(payload, ensure_ascii=False)])
-        db.conn.executemany("INSERT INTO suggestions (date, position, kind, address, goal) VALUES (?, ?, ?, ?, ?)",
-                            [(day, i, s.kind, s.contact_id, s.goal) for i, s in enumerate(digest.suggestions)])
+        rows = [(day, i, s.kind, s.contact_id, s.goal) for i, s in enumerate(digest.suggestions)]
+        if digest.focus:
+            rows.append((day, FOCUS_POSITION, "focus", digest.focus[0], digest.focus[2]))
+        db.conn.executemany("INSERT INTO suggestions (date, position, kind, address, goal) VALUES (?, ?, ?, ?, ?)", rows)
     return payload
 
 

@@ -26,14 +26,19 @@ def _groups(digest: Digest) -> list[tuple[str, list[Suggestion]]]:
 
 
 def _who(s: Suggestion) -> str:
-    return f"{s.name} ({s.goal})" if s.goal else s.name
+    name = f"{s.name} and {s.other_name}" if s.other_name else s.name
+    return f"{name} ({s.goal})" if s.goal else name
 
 
 def _network_lines(digest: Digest) -> list[str]:
     lines = []
+    if digest.focus:
+        _, person, goal = digest.focus
+        lines.append(f"This week's focus person: {person}" + (f" ({goal})." if goal else "."))
     for goal, counts in digest.network.items():
         line = f"Your network for “{goal}”: {counts['active']} active, {counts['passive']} passive, {counts['new']} new."
-        lines.append(line + (" Thin: worth building." if counts["active"] + counts["passive"] < 3 else ""))
+        thin = counts["active"] + counts["passive"] + counts["new"] < 3
+        lines.append(line + (" Thin — worth building." if thin else ""))
     return lines
 
 
@@ -98,9 +103,11 @@ def to_json(digest: Digest) -> dict:
         "date": digest.date.isoformat(),
         "suggestions": [
             {"kind": s.kind, "address": s.contact_id, "addresses": list(s.addresses), "name": s.name,
-             "reasons": list(s.reasons), "goal": s.goal, "minutes": s.minutes, "context": s.context}
+             "reasons": list(s.reasons), "goal": s.goal, "minutes": s.minutes, "context": s.context,
+             **({"with": {"address": s.other_id, "name": s.other_name}} if s.other_id else {})}
             for s in digest.suggestions
         ],
         "minutes": sum(s.minutes for s in digest.suggestions),
         "network": digest.network,
+        "focus": {"address": digest.focus[0], "name": digest.focus[1], "goal": digest.focus[2]} if digest.focus else None,
     }

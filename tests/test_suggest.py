@@ -123,3 +123,64 @@ def test_the_same_date_gives_the_same_digest(db):
     apply(db, rhythm(ANNA, every=14, last=71) + rhythm(TOM, every=20, last=50))
     first = digest_for(db)
     assert first == digest_for(db)
+
+
+MIRA = Address("mira@finlytics.example", "Mira Sol")
+JONAS = Address("jonas@paybridge.example", "Jonas Hart")
+
+
+def test_introduce_two_valuable_contacts_of_one_goal_who_never_met(db):
+    apply(db, rhythm(MIRA, every=14, last=3, subject="Payments") + rhythm(JONAS, every=14, last=4, subject="Cards"))
+    intro = [s for s in digest_for(db, 60).suggestions if s.kind == "introduce"]
+    assert len(intro) == 1 and {intro[0].contact_id, intro[0].other_id} == {MIRA.email, JONAS.email}
+    assert "ask each of them first" in " ".join(intro[0].reasons)
+
+
+def test_no_introduction_for_people_already_in_a_thread_together(db):
+    together = message(7, to=(MIRA, JONAS), subject="Joint call", at=days_ago(30))
+    apply(db, rhythm(MIRA, every=14, last=3, subject="Payments") + rhythm(JONAS, every=14, last=4, subject="Cards")
+          + [together])
+    assert not [s for s in digest_for(db, 60).suggestions if s.kind == "introduce"]
+
+
+def test_give_first_after_someone_introduced_the_user(db):
+    helper = Address("helene@finlytics.example", "Hélène Roux")
+    intro = message(8, sender=helper, to=(ME, LENA), subject="Intro: Sam <> Lena", at=days_ago(10))
+    thanks = message(9, to=(helper,), subject="Re: Intro: Sam <> Lena", at=days_ago(10, 18))
+    apply(db, rhythm(helper, every=20, last=30, subject="Product") + [intro, thanks])
+    give = [s for s in digest_for(db, 60).suggestions if s.kind == "give_first"]
+    assert give and give[0].contact_id == helper.email and "thank-you" in " ".join(give[0].reasons)
+
+
+def test_birthday_today_suggests_a_call_not_a_card(db):
+    apply(db, rhythm(ANNA, every=14, last=3),
+          events=[event("bday", start=days_ago(0, 0), summary="Anna Berger's birthday", organizer=None)])
+    db.execute("UPDATE events SET birthday = 1, all_day = 1, start = ? WHERE source_id = 'bday'",
+               [f"{TODAY.isoformat()}T00:00:00+00:00"])
+    birthday = [s for s in digest_for(db, 60).suggestions if s.kind == "birthday"]
+    assert birthday and "call" in " ".join(birthday[0].reasons) and "card template" not in " ".join(birthday[0].reasons)
+
+
+def test_revive_a_dormant_tie_relevant_to_a_goal(db):
+    apply(db, rhythm(ANNA, every=14, last=300, count=10))
+    revive = [s for s in digest_for(db, 60).suggestions if s.contact_id == ANNA.email]
+    assert revive and revive[0].kind == "revive"
+
+
+def test_no_suggestion_ever_carries_message_text_or_asks_a_favour(db):
+    apply(db, rhythm(ANNA, every=14, last=71) + rhythm(MIRA, every=14, last=3) + rhythm(JONAS, every=14, last=4)
+          + [message(1, sender=TOM, to=(ME,), subject="Hello", at=days_ago(2))] + rhythm(TOM, every=30, last=20))
+    for s in digest_for(db, 120).suggestions:
+        text = " ".join(s.reasons).lower()
+        assert "dear " not in text and "ask them for" not in text and "favour" not in text
+
+
+def test_a_weeks_focus_person_is_kept_all_week(db, tmp_path):
+    from daemon.deliver import deliver
+    apply(db, rhythm(ANNA, every=14, last=3) + rhythm(MIRA, every=14, last=3) + rhythm(JONAS, every=14, last=2))
+    store.refresh_own_addresses(db, [ME.email])
+    monday = TODAY - timedelta(days=TODAY.weekday())
+    first, _ = build_digest(db, config(), monday)
+    deliver(db, first, tmp_path)
+    later, _ = build_digest(db, config(), monday + timedelta(days=2))
+    assert first.focus is not None and later.focus == first.focus

@@ -1,0 +1,176 @@
+"""One function per kind of suggestion: when it applies, and the facts that say why.
+
+Each returns a `Suggestion` or None and is pure. Reasons are built from facts
+("replied to all 9 of your threads"), never from model weights, and never
+propose asking a favour: what the user can give comes first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from daemon.store import REPLY_PREFIX
+from models.facts import ContactFacts, days_between
+from models.scorer import DEFAULT_GAP_DAYS, ContactScore
+
+MINUTES = {"reply_owed": 5, "follow_up": 5, "give_first": 10, "birthday": 10, "introduce": 10,
+           "reconnect": 15, "revive": 15, "focus": 20}
+URGENT = 10.0            # owed answers, fresh follow-ups and birthdays come before any reconnecting
+REPLY_OWED_MAX_DAYS = 30
+ROUTINE_MEETINGS = 3
+GIVE_FIRST_DAYS = 21
+VALUABLE = 0.3
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    kind: str
+    contact_id: str
+    name: str
+    goal: str | None
+    reasons: tuple[str, ...]
+    context: str
+    minutes: int
+    score: float
+    addresses: tuple[str, ...] = ()
+    other_id: str | None = None          # the second person of an introduction
+    other_name: str | None = None
+
+
+def quote(subject: str) -> str:
+    """A subject as context, without its Re:/AW:/Fwd: prefixes."""
+    subject = REPLY_PREFIX.sub("", subject).strip()
+    return f"“{subject}”" if subject else "no subject"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def ago(days: int) -> str:
+    return "today" if days == 0 else "yesterday" if days == 1 else f"{days} days ago"
+
+
+def rhythm(gap: float) -> str:
+    if gap < 10:
+        return "week or so"
+    if gap < 45:
+        weeks = round(gap / 7)
+        return f"{weeks}–{weeks + 1} weeks"
+    return f"{round(gap / 30)} months or so"
+
+
+def history_reasons(f: ContactFacts) -> list[str]:
+    """The facts that show what this relationship is."""
+    reasons = []
+    if f.user_threads:
+        if f.user_threads_answered == f.user_threads and f.user_threads > 1:
+            reasons.append(f"replied to all {f.user_threads} of your threads")
+        else:
+            reasons.append(f"replied to {f.user_threads_answered} of your {plural(f.user_threads, 'thread')}")
+    meetings = f.meetings_one_to_one + f.meetings_group
+    if meetings:
+        reasons.append(f"you met {plural(meetings, 'time')}")
+    if f.two_way_threads and not f.user_threads:
+        reasons.append(f"{plural(f.two_way_threads, 'conversation')} both ways")
+    return reasons
+
+
+def make(kind: str, f: ContactFacts, reasons: list[str], context: str, score: float) -> Suggestion:
+    return Suggestion(kind, f.id, f.contact.name, None, tuple(reasons), context, MINUTES[kind], round(score, 4),
+                      f.contact.addresses)
+
+
+def reply_owed(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | None:
+    """They wrote directly, last in the thread, and wait: only for people who matter."""
+    if s.noise or not f.replies_owed or not (f.sent or f.meetings_one_to_one or s.priority >= VALUABLE):
+        return None
+    last = f.replies_owed[0]
+    waited = days_between(last.at, now)
+    if waited is None or waited > REPLY_OWED_MAX_DAYS:
+        return None
+    reasons = [f"wrote to you {ago(waited)} ({quote(last.subject)}); no answer yet"] + history_reasons(f)[:1]
+    return make("reply_owed", f, reasons, last.subject, URGENT + s.priority + 1 / (1 + waited))
+
+
+def follow_up(f: ContactFacts, s: ContactScore, today: date, zone: ZoneInfo) -> Suggestion | None:
+    """A first meeting or a one-to-one yesterday, and no note since."""
+    yesterday = today - timedelta(days=1)
+    met = [t for t in f.touches if t.kind == "meeting" and t.at.astimezone(zone).date() == yesterday]
+    if s.noise or not met:
+        return None
+    meeting = met[-1]
+    earlier = [t for t in f.touches if t.kind == "meeting" and t.at < meeting.at]
+    routine = sum(1 for t in earlier if t.subject == meeting.subject) >= ROUTINE_MEETINGS
+    if routine or any(t.kind == "sent" and t.at > meeting.at for t in f.touches):
+        return None
+    if not earlier:
+        reasons = [f"first meeting yesterday ({quote(meeting.subject)}); a personal note today keeps the momentum"]
+    elif meeting.direct:
+        reasons = [f"you met one-to-one yesterday ({quote(meeting.subject)}); follow up while it is fresh"]
+    else:
+        return None
+    history = [r for r in history_reasons(f) if not r.startswith("you met")][:1]
+    return make("follow_up", f, reasons + history, meeting.subject, URGENT + s.priority)
+
+
+def reconnect(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | None:
+    """A valuable tie whose own rhythm has lapsed: worst first, leading with something to give."""
+    if s.state != "cooling" or s.peak < VALUABLE:
+        return None
+    since = days_between(f.last_contact, now)
+    gap = f.usual_gap_days or DEFAULT_GAP_DAYS
+    reasons = [f"you used to be in touch every {rhythm(gap)}; last contact {since} days ago ({quote(f.last_subject)})"]
+    reasons += history_reasons(f)
+    if f.last_meeting:
+        reasons.append(f"last meeting: {quote(f.last_meeting[1])} on {f.last_meeting[0]:%d %b %Y}")
+    reasons.append("call, or share something useful on their topic — no ask")
+    overdue = min(4.0, since / gap) if since else 1.0
+    return make("reconnect", f, reasons, f.last_subject, s.peak * s.goal_factor * overdue)
+
+
+def revive(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | None:
+    """A dormant tie worth reviving, ranked by what it could bring to the user's goals."""
+    best_fit = max(s.goal_fit.values(), default=0.0)
+    if s.state != "dormant" or s.peak < VALUABLE or best_fit < VALUABLE:
+        return None
+    since = days_between(f.last_contact, now)
+    reasons = [f"silent for {since} days, after {plural(f.two_way_threads, 'conversation')} both ways "
+               f"(last: {quote(f.last_subject)})", "a personal note about what they work on now is a good restart"]
+    return make("revive", f, reasons, f.last_subject, s.peak * best_fit * s.goal_factor)
+
+
+def give_first(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | None:
+    """Someone who gives more than they take, or helped lately: thank them, or give something back."""
+    if s.noise or s.peak < VALUABLE or not f.last_received:
+        return None
+    recent_help = [t for t in f.touches if t.kind == "received" and not t.bulk and t.size >= 2
+                   and (now - t.at).days <= GIVE_FIRST_DAYS and "intro" in t.subject.lower()]
+    one_sided = f.user_threads >= 4 and f.user_threads_answered >= 0.8 * f.user_threads and \
+        f.their_threads <= f.user_threads // 4
+    if recent_help:
+        help_ = recent_help[-1]
+        reasons = [f"introduced you to someone {ago(days_between(help_.at, now))} ({quote(help_.subject)})",
+                   "a real thank-you, and a useful contact or article for their topic in return"]
+        return make("give_first", f, reasons, help_.subject, 3.0 + s.priority)
+    if one_sided and (now - f.last_contact).days <= 120:
+        reasons = [f"answered {f.user_threads_answered} of your {f.user_threads} threads but started only "
+                   f"{f.their_threads} of their own", "the relationship leans your way: offer help before you ask again"]
+        return make("give_first", f, reasons, f.last_subject, 1.0 + s.priority)
+    return None
+
+
+def birthday(f: ContactFacts, s: ContactScore, birthdays: list[tuple[date, str]], today: date) -> Suggestion | None:
+    """A birthday today or tomorrow: a reason to call, never a card template."""
+    if s.noise or s.peak < VALUABLE or not f.contact.name:
+        return None
+    pattern = re.compile(rf"\b{re.escape(f.contact.name.lower())}\b")
+    for day, summary in birthdays:
+        if pattern.search(summary.lower()) and 0 <= (day - today).days <= 1:
+            when = "today" if day == today else "tomorrow"
+            reasons = [f"birthday {when} ({day.day} {day:%B})", "call them — a few personal minutes beat any card"]
+            return make("birthday", f, reasons, summary, URGENT - 1 + s.priority)
+    return None

@@ -1,0 +1,118 @@
+"""The network as a whole: introductions worth offering, the week's focus person, thin goals.
+
+Contacts who share threads and meetings know each other (`ContactFacts.peers`).
+Two valuable contacts who serve the same goal but have never been in a thread
+or meeting together may gain from knowing each other — always ask both first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from daemon.contacts import domain_of
+from models.facts import ContactFacts
+from models.kinds import MINUTES, Suggestion
+from models.scorer import ContactScore
+
+INTRODUCE_MIN = 0.5       # both must be at least this valuable and this relevant to the shared goal
+FREE_MAIL = {"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com", "gmx.de",
+             "web.de", "posteo.de", "aol.com", "mail.com", "proton.me", "protonmail.com"}
+
+
+@dataclass(frozen=True)
+class GoalNetwork:
+    goal: str
+    active: int
+    passive: int
+    new: int
+    cooling: int
+    dormant: int
+
+    @property
+    def thin(self) -> bool:
+        return self.active + self.passive + self.new < 3
+
+
+def introductions(facts: dict[str, ContactFacts], scores: dict[str, ContactScore],
+                  weights: dict[str, float]) -> list[Suggestion]:
+    """Pairs of valuable, currently active contacts who share a goal and have never met through the user."""
+    ranked = []
+    people = [cid for cid, s in scores.items() if not s.noise and s.value >= INTRODUCE_MIN
+              and s.state in ("active", "new", "passive")]
+    for i, a in enumerate(sorted(people)):
+        for b in sorted(people)[i + 1:]:
+            if facts[a].peers.get(b) or _same_organisation(facts[a], facts[b]):
+                continue
+            goal, fit = _shared_goal(scores[a], scores[b], weights)
+            if goal is None:
+                continue
+            ranked.append((min(scores[a].value, scores[b].value) * fit * weights.get(goal, 1.0), a, b, goal))
+    ranked.sort(key=lambda r: (-r[0], r[1], r[2]))
+    chosen, used = [], set()
+    for score, a, b, goal in ranked:
+        if a in used or b in used:
+            continue
+        used |= {a, b}
+        chosen.append(_introduction(facts[a], facts[b], goal, score))
+    return chosen
+
+
+def _shared_goal(a: ContactScore, b: ContactScore, weights: dict[str, float]) -> tuple[str | None, float]:
+    shared = [(min(a.goal_fit[g], b.goal_fit.get(g, 0.0)) * weights.get(g, 1.0), g) for g in sorted(a.goal_fit)]
+    shared = [(fit, g) for fit, g in shared if min(a.goal_fit[g], b.goal_fit.get(g, 0.0)) >= INTRODUCE_MIN]
+    if not shared:
+        return None, 0.0
+    fit, goal = max(shared)
+    return goal, fit
+
+
+def _same_organisation(a: ContactFacts, b: ContactFacts) -> bool:
+    domains_a = {domain_of(x) for x in a.contact.addresses} - FREE_MAIL
+    domains_b = {domain_of(x) for x in b.contact.addresses} - FREE_MAIL
+    return bool(domains_a & domains_b)
+
+
+def _introduction(a: ContactFacts, b: ContactFacts, goal: str, score: float) -> Suggestion:
+    reasons = (f"{a.contact.name} and {b.contact.name} both matter for “{goal}” and have never been in a thread "
+               f"or meeting together", "ask each of them first whether they would like an introduction")
+    return Suggestion("introduce", a.id, a.contact.name, goal, reasons, goal, MINUTES["introduce"], round(score, 4),
+                      a.contact.addresses, b.id, b.contact.name)
+
+
+def focus_person(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], weights: dict[str, float],
+                 recent: Iterable[str] = ()) -> Suggestion | None:
+    """This week's person for a deliberate effort: relevant to a goal, valuable, with room to grow."""
+    skip = set(recent)
+    best = None
+    for cid in sorted(scores):
+        s = scores[cid]
+        if s.noise or cid in skip or not s.goal_fit or s.state in ("noise", "dormant"):
+            continue
+        goal = max(sorted(s.goal_fit), key=lambda g: s.goal_fit[g] * weights.get(g, 1.0))
+        if s.goal_fit[goal] < INTRODUCE_MIN:
+            continue
+        room = 1.0 - 0.5 * s.value
+        rank = s.peak * s.goal_fit[goal] * weights.get(goal, 1.0) * room
+        if best is None or rank > best[0]:
+            best = (rank, cid, goal)
+    if best is None:
+        return None
+    rank, cid, goal = best
+    f = facts[cid]
+    reasons = (f"this week's focus for “{goal}”: plan one deliberate step — a call, a coffee, an introduction "
+               f"you can make for them",)
+    return Suggestion("focus", cid, f.contact.name, goal, reasons, f.last_subject, MINUTES["focus"], round(rank, 4),
+                      f.contact.addresses)
+
+
+def goal_networks(scores: dict[str, ContactScore], goals: Iterable[str]) -> list[GoalNetwork]:
+    """Per goal, how many relevant contacts are in each state."""
+    result = []
+    for goal in goals:
+        counts = {"active": 0, "passive": 0, "new": 0, "cooling": 0, "dormant": 0}
+        for s in scores.values():
+            if not s.noise and s.goal_fit.get(goal, 0.0) >= 0.3 and s.state in counts:
+                counts[s.state] += 1
+        result.append(GoalNetwork(goal, **counts))
+    return result
