@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 T = TypeVar("T")
+EPSILON = 1e-9
+MIN_PAUSE = 1e-6
 
 
 class Retryable(Exception):
@@ -84,9 +86,9 @@ class TokenBucket:
             now = self.clock()
             self._level = min(self.capacity, self._level + (now - self._stamp) * self.rate)
             self._stamp = now
-            if self._level >= units:
-                self._level -= units
+            if self._level >= units - EPSILON:  # float rounding must not leave us a hair short forever
+                self._level = max(0.0, self._level - units)
                 return waited
-            pause = (units - self._level) / self.rate
+            pause = max(MIN_PAUSE, (units - self._level) / self.rate)
             self.sleep(pause)
             waited += pause
