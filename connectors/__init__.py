@@ -12,6 +12,10 @@ REGISTRY: dict[str, str] = {
     "mbox": "connectors.mbox:MboxSource",
     "maildir": "connectors.maildir:MaildirSource",
     "ics": "connectors.ics:IcsSource",
+    "gmail": "connectors.gmail:GmailSource",
+    "google_calendar": "connectors.google_calendar:GoogleCalendarSource",
+    "outlook": "connectors.graph_mail:OutlookMailSource",
+    "outlook_calendar": "connectors.graph_calendar:OutlookCalendarSource",
 }
 
 

@@ -126,7 +126,7 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
         ctx.db.execute("DELETE FROM suggestions WHERE date = ?", [day.isoformat()])
         ctx.db.execute("DELETE FROM digests WHERE date = ?", [day.isoformat()])
     result_digest, _ = build_digest(ctx.db, ctx.config, day)
-    delivered = deliver(ctx.db, result_digest, ctx.config.digest_dir)
+    delivered = deliver(ctx.db, result_digest, ctx.config.digest_dir, config=ctx.config)
     if as_json:
         emit_json(delivered.payload["json"])
     elif to_stdout:
@@ -188,6 +188,43 @@ def feedback(ctx: Context, address: str, verdict: str, goal: str | None) -> None
     record_feedback(ctx.db, ctx.config, address, verdict, goal)
     meaning = {"good": "valuable", "noise": "noise", "not-now": "snoozed for 30 days", "done": "done for now"}[verdict]
     click.echo(f"{address}: {meaning}" + (f" for “{goal}”" if goal else "") + ". It counts from the next digest on.")
+
+
+@cli.group()
+def auth() -> None:
+    """Connect Kith to a Google or Microsoft account (read-only metadata scopes)."""
+
+
+def _provider_source(ctx: Context, name: str | None, types: tuple[str, ...], provider: str):
+    sources = [s for s in ctx.config.sources if s.type in types and (name is None or s.name == name)]
+    if not sources:
+        raise UsageError(f"no {provider} source" + (f" named {name!r}" if name else "") + " in the config",
+                         where=str(ctx.config.path), fix=f"add a [[sources]] entry with type = \"{types[0]}\"")
+    return sources
+
+
+@auth.command()
+@click.option("--source", "name", default=None, help="The source to sign in for (default: every Google source).")
+@click.option("--no-browser", is_flag=True, help="Do not open a browser; print the address to open instead.")
+@click.pass_obj
+def google(ctx: Context, name: str | None, no_browser: bool) -> None:
+    """Sign in to Google for Gmail / Google Calendar."""
+    from connectors.google_auth import run_google_auth
+    for source in _provider_source(ctx, name, ("gmail", "google_calendar"), "Google"):
+        path = run_google_auth(source, ctx.config, open_browser=not no_browser)
+        click.echo(f"{source.name}: signed in; token saved to {path} (readable by you only).")
+
+
+@auth.command()
+@click.option("--source", "name", default=None, help="The source to sign in for (default: every Microsoft source).")
+@click.option("--device-code", is_flag=True, default=None, help="Sign in on another device with a code.")
+@click.pass_obj
+def microsoft(ctx: Context, name: str | None, device_code: bool | None) -> None:
+    """Sign in to Microsoft 365 / Outlook.com for mail and calendar."""
+    from connectors.microsoft_auth import run_microsoft_auth
+    for source in _provider_source(ctx, name, ("outlook", "outlook_calendar"), "Microsoft"):
+        path = run_microsoft_auth(source, ctx.config, device_code=device_code or None)
+        click.echo(f"{source.name}: signed in; token cache saved to {path} (readable by you only).")
 
 
 @cli.command(name="eval")

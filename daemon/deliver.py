@@ -17,6 +17,8 @@ from sqlite_utils import Database
 
 from daemon import paths
 from daemon.analysis import Digest
+from daemon.config import Config
+from daemon.errors import ConfigError
 from daemon.digest import render_html, render_markdown, render_text, to_json
 from daemon.store import utc_text
 
@@ -61,16 +63,43 @@ def write_files(directory: Path, day: date, payload: dict) -> list[Path]:
     return files
 
 
-def deliver(db: Database, digest: Digest, directory: Path, now: datetime | None = None) -> Delivered:
-    """Record, write and mark delivered; a date already delivered is left alone."""
+def deliver(db: Database, digest: Digest, directory: Path, now: datetime | None = None, *,
+            config: Config | None = None) -> Delivered:
+    """Record, write, place in the user's own mailboxes, and mark delivered; a date delivered before is left alone.
+
+    A mailbox that fails leaves the date undelivered, so the next run tries again;
+    each mailbox recognises a digest it already holds, so nothing arrives twice.
+    """
     previous = stored(db, digest.date)
     if previous and previous[1]:
         return Delivered(digest.date, previous[0], _files_of(db, digest.date), already=True)
     payload = record(db, digest, now)
     files = write_files(directory, digest.date, payload)
+    if config is not None:
+        to_own_mailboxes(config, digest.date, payload)
     db.execute("UPDATE digests SET delivered_at = ?, path = ? WHERE date = ?",
                [utc_text(now or datetime.now(UTC)), str(files[0]), digest.date.isoformat()])
     return Delivered(digest.date, payload, files, already=False)
+
+
+def to_own_mailboxes(config: Config, day: date, payload: dict) -> list[str]:
+    """Place the digest in the user's own Gmail / Outlook inbox, as `[digest] deliver` asks. Never sends."""
+    subject = f"Kith — your people for {day:%A} {day.day} {day:%B}"
+    placed = []
+    for target, types in (("gmail", ("gmail",)), ("outlook", ("outlook",))):
+        if target not in config.digest.deliver:
+            continue
+        source = next((s for s in config.sources if s.type in types and s.enabled), None)
+        if source is None:
+            raise ConfigError(f"[digest] deliver has {target!r} but no enabled {target} source", where=str(config.path),
+                              fix=f"add a [[sources]] entry with type = \"{types[0]}\", or remove {target!r} from deliver")
+        if target == "gmail":
+            from daemon.deliver_gmail import insert_digest
+            placed.append(insert_digest(source, config, day, subject, payload["text"], payload["html"]))
+        else:
+            from daemon.deliver_outlook import create_digest
+            placed.append(create_digest(source, config, day, subject, payload["text"], payload["html"]))
+    return placed
 
 
 def _files_of(db: Database, day: date) -> list[Path]:

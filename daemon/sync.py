@@ -38,7 +38,9 @@ def build_source(source: SourceConfig, config: Config) -> Source:
     cls = connectors.source_class(source.type)
     if source.type in ("mbox", "maildir"):
         return cls(source.name, config.resolve(source.path), sent_folders=source.sent_folders or None)
-    return cls(source.name, config.resolve(source.path))
+    if source.type == "ics":
+        return cls(source.name, config.resolve(source.path))
+    return cls(source, config)  # provider connectors read their own keys (tokens, endpoints)
 
 
 def sync_source(db: Database, source: Source, *, store_subjects: bool = True,

@@ -1,0 +1,263 @@
+"""Microsoft sign-in for Outlook sources: MSAL public client, persisted token cache.
+
+`kith auth microsoft` runs once per source (device-code flow on a machine with
+no browser, the system-browser flow otherwise) and leaves an MSAL token cache
+at the source's `token_cache` path. Sync runs then only ever call
+`acquire_token_silent`, which answers from the cache or refreshes with the
+refresh token; when that grant is gone the user gets one line naming the
+command to run again. Nothing here can read or send mail: it only yields
+access tokens for the scopes asked for.
+
+Least privilege: sync asks for `Mail.ReadBasic` and `Calendars.ReadBasic` (no
+bodies). `Mail.ReadWrite` is requested at sign-in only when `[digest] deliver`
+contains "outlook", because creating the digest in the inbox needs it. The
+cache is encrypted by msal-extensions where the platform has a keyring
+(DPAPI, Keychain, libsecret); elsewhere it is a plaintext file with mode 0600.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import webbrowser
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import msal
+import requests
+
+from daemon import paths
+from daemon.config import Config, SourceConfig
+from daemon.errors import AuthError, ConfigError, SourceError
+
+log = logging.getLogger(__name__)
+_told: set[Path] = set()       # cache paths whose plaintext fallback was already logged
+
+READ_SCOPES = ("Mail.ReadBasic", "Calendars.ReadBasic")
+WRITE_SCOPE = "Mail.ReadWrite"
+TIMEOUT = (10, 60)
+
+
+def auth_fix(source: SourceConfig) -> str:
+    return f"run `kith auth microsoft --source {source.name}`"
+
+
+def scopes_for(config: Config) -> list[str]:
+    """What sign-in asks the user to consent to: read scopes, plus write only for inbox delivery."""
+    scopes = list(READ_SCOPES)
+    if "outlook" in config.digest.deliver:
+        scopes.append(WRITE_SCOPE)
+    return scopes
+
+
+def cache_path(source: SourceConfig, config: Config) -> Path:
+    """The source's `token_cache`, or msal-<name>.bin in the state directory."""
+    if source.token_cache:
+        return config.resolve(source.token_cache)
+    return paths.state_dir() / f"msal-{source.name}.bin"
+
+
+class CacheFile:
+    """Loads and saves one SerializableTokenCache, encrypted when the platform allows.
+
+    msal-extensions (optional) is tried first; without it, or without a usable
+    keyring (a headless Linux box has no Secret Service), the cache is a
+    plaintext file written atomically with mode 0600, and a log line says so.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.persistence = _encrypted_persistence(path)
+
+    def load(self) -> msal.SerializableTokenCache:
+        cache = msal.SerializableTokenCache()
+        text = self._read()
+        if text:
+            try:
+                cache.deserialize(text)
+            except ValueError:
+                log.warning("token cache %s is unreadable; sign in again", self.path)
+        return cache
+
+    def _read(self) -> str | None:
+        if self.persistence is not None:
+            try:
+                return self.persistence.load()
+            except Exception as exc:  # noqa: BLE001 - PersistenceNotFound, decryption or keyring errors
+                log.debug("encrypted token cache not loaded: %s", exc.__class__.__name__)
+                return None
+        try:
+            return self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+
+    def save(self, cache: msal.SerializableTokenCache) -> None:
+        """Write the cache if MSAL changed it (new or refreshed tokens)."""
+        if not cache.has_state_changed:
+            return
+        text = cache.serialize()
+        if self.persistence is not None:
+            paths.ensure_private_dir(self.path.parent)
+            self.persistence.save(text)
+        else:
+            paths.write_private(self.path, text)
+
+
+def _encrypted_persistence(path: Path) -> Any | None:
+    """msal-extensions' encrypted persistence, or None (then: 0600 plaintext, said once per path)."""
+    try:
+        from msal_extensions import build_encrypted_persistence
+    except ImportError:
+        _plaintext(path, "msal-extensions is not installed")
+        return None
+    try:
+        paths.ensure_private_dir(path.parent)
+        return build_encrypted_persistence(str(path))
+    except Exception as exc:  # noqa: BLE001 - ImportError (no PyGObject), keyring unavailable, ...
+        _plaintext(path, f"no keyring to encrypt it ({(str(exc).splitlines() or [''])[0][:80] or type(exc).__name__})")
+        return None
+
+
+def _plaintext(path: Path, why: str) -> None:
+    if path not in _told:
+        _told.add(path)
+        log.info("token cache %s is a plaintext file readable only by you (0600): %s", path, why)
+
+
+class MicrosoftAuth:
+    """One source's MSAL application and token cache, shared by the connectors and `kith auth`."""
+
+    def __init__(self, source: SourceConfig, config: Config, *, http_client: Any = None) -> None:
+        self.source = source
+        self.where = f"{source.type}:{source.name}"
+        self.path = cache_path(source, config)
+        self.file = CacheFile(self.path)
+        self.cache = self.file.load()
+        self.http = http_client if http_client is not None else requests.Session()
+        self._app: msal.PublicClientApplication | None = None
+
+    @property
+    def app(self) -> msal.PublicClientApplication:
+        """Built on first use: the constructor fetches the authority's OIDC document."""
+        if self._app is None:
+            self._app = build_app(self.source, self.cache, self.http, self.where)
+        return self._app
+
+    def require_account(self) -> None:
+        """Raise AuthError unless the cache holds a signed-in account (no network needed)."""
+        search = getattr(self.cache, "search", self.cache.find)      # `find` is deprecated in newer msal
+        if not any(True for _ in search(msal.TokenCache.CredentialType.ACCOUNT)):
+            raise AuthError("not signed in to Microsoft", where=self.where, fix=auth_fix(self.source))
+
+    def token(self, scopes: Sequence[str], *, force_refresh: bool = False) -> str:
+        """An access token from the cache, refreshed silently when due; AuthError when the grant is gone."""
+        self.require_account()
+        try:
+            accounts = self.app.get_accounts()
+            result = self.app.acquire_token_silent_with_error(list(scopes), account=accounts[0] if accounts else None,
+                                                              force_refresh=force_refresh)
+        except requests.RequestException as exc:
+            raise SourceError(f"cannot reach the Microsoft sign-in service ({exc.__class__.__name__})",
+                              where=self.where, fix="check the network connection and `authority`") from None
+        finally:
+            self.file.save(self.cache)
+        if not result or "access_token" not in result:
+            code = (result or {}).get("error", "no token in the cache")
+            log.info("%s: silent token refresh failed: %s", self.where, code)
+            raise AuthError(f"the Microsoft sign-in has expired or was revoked ({code})", where=self.where,
+                            fix=auth_fix(self.source))
+        return result["access_token"]
+
+
+def build_app(source: SourceConfig, cache: msal.SerializableTokenCache, http: Any,
+              where: str) -> msal.PublicClientApplication:
+    """The MSAL public client for this source's client id and authority.
+
+    Instance discovery asks login.microsoftonline.com about unknown hosts; it is
+    skipped for hosts that are not Microsoft's (a company's own authority, tests).
+    """
+    if not source.client_id:
+        raise ConfigError(f"source {source.name!r} has no client_id", where=where,
+                          fix="register an app (see README, Microsoft 365) and set client_id = \"...\"")
+    host = (urlsplit(source.authority).hostname or "").lower()
+    known = host in msal.authority.WELL_KNOWN_AUTHORITY_HOSTS
+    try:
+        return msal.PublicClientApplication(source.client_id, authority=source.authority, token_cache=cache,
+                                            http_client=http, timeout=TIMEOUT,
+                                            instance_discovery=None if known else False)
+    except requests.RequestException as exc:
+        raise SourceError(f"cannot reach the authority {source.authority} ({exc.__class__.__name__})", where=where,
+                          fix="check the network connection and `authority`") from None
+    except ValueError as exc:
+        raise ConfigError(f"authority {source.authority!r} is not usable ({str(exc).splitlines()[0][:100]})",
+                          where=where, fix="use https://login.microsoftonline.com/common, /organizations, "
+                                           "/consumers or /<tenant id>") from None
+
+
+def browser_available() -> bool:
+    """Whether the system-browser flow can work here (a display, a registered browser)."""
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        return False
+    if os.environ.get("SSH_CONNECTION") and not os.environ.get("DISPLAY"):
+        return False
+    try:
+        webbrowser.get()
+    except webbrowser.Error:
+        return False
+    return True
+
+
+def run_microsoft_auth(source: SourceConfig, config: Config, *, device_code: bool | None = None,
+                       http_client: Any = None) -> Path:
+    """Sign in interactively (`kith auth microsoft`) and persist the token cache; returns its path.
+
+    `device_code=None` picks the device-code flow when no browser is available.
+    """
+    auth = MicrosoftAuth(source, config, http_client=http_client)
+    scopes = scopes_for(config)
+    use_device = device_code if device_code is not None else not browser_available()
+    try:
+        result = _device_flow(auth, scopes) if use_device else auth.app.acquire_token_interactive(
+            scopes, prompt="select_account", timeout=600)
+    except requests.RequestException as exc:
+        raise SourceError(f"cannot reach the Microsoft sign-in service ({exc.__class__.__name__})",
+                          where=auth.where, fix="check the network connection and `authority`") from None
+    if "access_token" not in result:
+        raise AuthError(f"sign-in failed ({_first_line(result)})", where=auth.where,
+                        fix=_retry_fix(source, use_device))
+    _keep_only(auth.app, result)
+    auth.file.save(auth.cache)
+    log.info("%s: signed in; token cache at %s", auth.where, auth.path)
+    return auth.path
+
+
+def _device_flow(auth: MicrosoftAuth, scopes: list[str]) -> dict:
+    flow = auth.app.initiate_device_flow(scopes=scopes)
+    if "user_code" not in flow:
+        raise AuthError(f"the device-code flow was refused ({_first_line(flow)})", where=auth.where,
+                        fix="enable \"Allow public client flows\" in the app registration, or run "
+                            f"`kith auth microsoft --source {auth.source.name}` where a browser is available")
+    print(flow["message"], file=sys.stderr, flush=True)
+    return auth.app.acquire_token_by_device_flow(flow)
+
+
+def _keep_only(app: msal.PublicClientApplication, result: dict) -> None:
+    """One account per cache: signing in as someone else replaces the previous account."""
+    username = (result.get("id_token_claims") or {}).get("preferred_username")
+    for account in app.get_accounts() if username else ():
+        if account.get("username") != username:
+            app.remove_account(account)
+
+
+def _first_line(result: dict) -> str:
+    text = result.get("error_description") or result.get("error") or json.dumps(result)[:80]
+    return text.splitlines()[0][:160]
+
+
+def _retry_fix(source: SourceConfig, used_device: bool) -> str:
+    other = "without --device-code on a machine with a browser" if used_device else "with --device-code"
+    return f"run `kith auth microsoft --source {source.name}` again, or {other}"

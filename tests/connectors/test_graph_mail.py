@@ -1,0 +1,282 @@
+"""Outlook mail connector against the local fake Graph (real MSAL, real requests, TLS on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from connectors.graph_mail import SELECT, OutlookMailSource
+from daemon.errors import AuthError, SourceError
+from daemon.store import apply_batch, open_store
+from tests.contract import BODY_MARKER, SourceContract, apply_to_memory, pull, records_of
+from tests.fakes.fake_graph import FakeGraph, fixture, graph_config, message, sign_in
+
+SECRET = {"body": {"contentType": "html", "content": f"<p>{BODY_MARKER}</p>"}, "bodyPreview": BODY_MARKER}
+
+
+@pytest.fixture
+def fake(tmp_path):
+    with FakeGraph(tmp_path / "server") as server:
+        yield server
+
+
+class Sleeps(list):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def source_for(fake: FakeGraph, tmp_path: Path, *, sleep=None, progress=None, **keys) -> OutlookMailSource:
+    config = graph_config(fake, tmp_path, **keys)
+    if not (tmp_path / "msal-work.bin").exists():
+        sign_in(fake, config)
+    return OutlookMailSource(config.sources[0], config, http_client=fake.session(),
+                             sleep=sleep if sleep is not None else Sleeps(),
+                             progress=progress)
+
+
+def ids(state) -> set[str]:
+    return set(state)
+
+
+# ---------------------------------------------------------------- the shared contract
+
+class TestOutlookMailContract(SourceContract):
+    """The core's connector contract, with the mailbox written to tmp_path and served by the fake."""
+
+    @pytest.fixture(autouse=True)
+    def _servers(self):
+        self.fakes: list[FakeGraph] = []
+        yield
+        for server in self.fakes:
+            server.__exit__(None, None, None)
+
+    def make_source(self, tmp_path: Path) -> OutlookMailSource:
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        mailbox = {"folders": {"inbox": [message(i, **SECRET) for i in range(7)] + [
+            fixture("message_focused_reply_with_cc"), fixture("message_draft"), fixture("message_kith_digest_in_inbox")],
+            "sentitems": [message(50 + i, sender="me@example.com", to=("anna@example.com",), **SECRET)
+                          for i in range(3)]}}
+        (tmp_path / "mailbox.json").write_text(json.dumps(mailbox), encoding="utf-8")
+        self.fake = FakeGraph(tmp_path / "server").__enter__()
+        self.fakes.append(self.fake)
+        self.fake.max_page = 3                      # several pages per folder
+        self.fake.load(tmp_path / "mailbox.json")
+        return source_for(self.fake, tmp_path)
+
+    def add_item(self, tmp_path: Path) -> str:
+        self.fake.put_message("inbox", message(900, **SECRET))
+        return "inbox/AAMkMSG0000900="
+
+    def remove_item(self, tmp_path: Path) -> str:
+        self.fake.delete_message("sentitems", "AAMkMSG0000051=")
+        return "sentitems/AAMkMSG0000051="
+
+    def expected_ids(self) -> set[str]:
+        return ({f"inbox/AAMkMSG{i:07d}=" for i in range(7)} | {"inbox/AAMkAGI2TG93AAA="}
+                | {f"sentitems/AAMkMSG{50 + i:07d}=" for i in range(3)})
+
+    def test_missing_path_is_a_source_error(self, tmp_path: Path) -> None:
+        """Graph sources have no path: the equivalent is a source nobody signed in to."""
+        with FakeGraph(tmp_path / "server") as server:
+            config = graph_config(server, tmp_path)
+            source = OutlookMailSource(config.sources[0], config, http_client=server.session())
+            with pytest.raises(AuthError, match="kith auth microsoft --source work"):
+                source.check()
+            with pytest.raises(SourceError):
+                list(source.pull(None))
+            assert server.paths() == []
+
+
+# ---------------------------------------------------------------- mapping Graph JSON
+
+def test_metadata_is_mapped_and_bodies_never_leave(fake, tmp_path):
+    fake.put_message("inbox", fixture("message_focused_reply_with_cc"))
+    fake.put_message("inbox", fixture("message_other_newsletter_with_categories"))
+    fake.put_message("sentitems", fixture("message_sent_by_me"))
+    state, _, _ = pull(source_for(fake, tmp_path), None)
+    reply = state["inbox/AAMkAGI2TG93AAA="]
+    assert (reply.message_id, reply.thread_key, reply.scope) == ("CAF1x8pN2@mail.example.com", "AAQkAGI2THREAD1=", "inbox")
+    assert reply.sender.email == "anna@example.com" and reply.sender.name == "Anna Berger"
+    assert [a.email for a in reply.cc] == ["bo@partner.example"]     # the empty address is dropped
+    assert reply.sent_at == datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+    assert (reply.labels, reply.bulk) == (("FOCUSED",), False)
+    news = state["inbox/AAMkAGI2NEWS01="]
+    assert news.labels == ("OTHER", "CATEGORY:Newsletters", "CATEGORY:Red_category") and news.bulk
+    assert news.sender.email == "news@lists.example.org"               # `from`, not the sending service
+    assert state["sentitems/AAMkAGI2SENT01="].labels == ("SENT", "FOCUSED")
+    assert "SECRET" not in repr(state)
+
+
+def test_drafts_and_kiths_own_digest_are_skipped(fake, tmp_path):
+    for name in ("message_draft", "message_kith_digest_in_inbox", "message_focused_reply_with_cc"):
+        fake.put_message("inbox", fixture(name))
+    state, _, _ = pull(source_for(fake, tmp_path), None)
+    assert ids(state) == {"inbox/AAMkAGI2TG93AAA="}
+
+
+def test_requests_select_metadata_only_with_immutable_ids(fake, tmp_path):
+    fake.put_message("inbox", message(1))
+    pull(source_for(fake, tmp_path), None)
+    graph = [r for r in fake.requests if r.path.startswith("/v1.0/")]
+    first = graph[0]
+    assert first.path.split("$select=")[1] == SELECT
+    assert not set(SELECT.split(",")) & {"body", "bodyPreview", "uniqueBody", "internetMessageHeaders"}
+    for r in graph:
+        assert 'IdType="ImmutableId"' in r.headers["prefer"] and "odata.maxpagesize=" in r.headers["prefer"]
+    token_request = next(r for r in fake.requests if r.path.endswith("/oauth2/v2.0/token"))
+    assert "Mail.ReadBasic" in token_request.body and "Mail.ReadWrite" not in token_request.body
+
+
+# ---------------------------------------------------------------- paging, cursors, changes
+
+def test_each_page_is_a_batch_and_a_restart_resumes_the_pass(fake, tmp_path):
+    fake.max_page = 4
+    for i in range(10):
+        fake.put_message("inbox", message(i))
+    source = source_for(fake, tmp_path, folders=["inbox"])
+    batches = []
+    for batch in source.pull(None):
+        batches.append(batch)
+        break                                        # the daemon is killed after the first page
+    assert len(batches[0].messages) == 4 and batches[0].full_resync
+    assert "$skiptoken=" in json.loads(batches[0].cursor)["folders"]["inbox"]
+    before = len(fake.paths())
+    state, cursor, rest = pull(source, batches[0].cursor, apply_to_memory({}, batches[0]))
+    assert [len(b.messages) for b in rest] == [4, 2]
+    assert not any(b.full_resync or b.scopes for b in rest)
+    assert all("$select" not in p for p in fake.paths()[before:])     # resumed, not restarted
+    assert len(state) == 10 and "$deltatoken=" in json.loads(cursor)["folders"]["inbox"]
+
+
+def test_removed_entries_become_deletes_and_moves_work_in_any_folder_order(fake, tmp_path):
+    for i in range(3):
+        fake.put_message("inbox", message(i))
+    for order in (["inbox", "archive"], ["archive", "inbox"]):
+        source = source_for(fake, tmp_path, folders=order)
+        state, cursor, _ = pull(source, None)
+        fake.move_message("AAMkMSG0000001=", "inbox", "archive")
+        state, cursor, batches = pull(source, cursor, state)
+        assert "inbox/AAMkMSG0000001=" in {d for b in batches for d in b.deleted}
+        assert ids(state) == {"inbox/AAMkMSG0000000=", "inbox/AAMkMSG0000002=", "archive/AAMkMSG0000001="}
+        fake.move_message("AAMkMSG0000001=", "archive", "inbox")
+
+
+def test_a_folder_dropped_from_the_config_is_swept(fake, tmp_path):
+    fake.put_message("inbox", message(1))
+    fake.put_message("sentitems", message(2))
+    state, cursor, _ = pull(source_for(fake, tmp_path), None)
+    state, cursor, batches = pull(source_for(fake, tmp_path, folders=["inbox"]), cursor, state)
+    assert batches[0].scopes == ("sentitems",) and ids(state) == {"inbox/AAMkMSG0000001="}
+    assert list(json.loads(cursor)["folders"]) == ["inbox"]
+
+
+@pytest.mark.parametrize("how", ["syncStateNotFound", "gone"])
+def test_an_expired_delta_token_resyncs_that_folder_alone(fake, tmp_path, how):
+    for i in range(6):
+        fake.put_message("inbox", message(i))
+    fake.put_message("sentitems", message(99))
+    source = source_for(fake, tmp_path)
+    state, cursor, _ = pull(source, None)
+    fake.max_page = 2
+    fake.folder("inbox").messages.pop("AAMkMSG0000004=")          # vanishes without a delta entry
+    fake.expire_delta_tokens(how, folder="inbox")
+    state, cursor, batches = pull(source, cursor, state)
+    assert batches[0].scopes == ("inbox",) and not batches[0].full_resync
+    assert ids(state) == {f"inbox/AAMkMSG{i:07d}=" for i in (0, 1, 2, 3, 5)} | {"sentitems/AAMkMSG0000099="}
+    assert sum(1 for p in fake.paths() if "sentitems" in p and "$select" in p) == 1   # sentitems not restarted
+    again, _, batches = pull(source, cursor, state)
+    assert again == state and not [r for b in batches for r in records_of(b)]
+
+
+def test_the_store_ends_equal_to_the_mailbox_after_a_resync(fake, tmp_path):
+    for i in range(5):
+        fake.put_message("inbox", message(i))
+    source = source_for(fake, tmp_path, folders=["inbox"])
+    db = open_store(tmp_path / "kith.db")
+    for batch in source.pull(None):
+        apply_batch(db, source.key, batch)
+    fake.max_page = 2
+    fake.folder("inbox").messages.pop("AAMkMSG0000000=")
+    fake.expire_delta_tokens()
+    from daemon.store import cursor_of
+    for batch in source.pull(cursor_of(db, source.key)):
+        apply_batch(db, source.key, batch)
+    rows = sorted(r[0] for r in db.execute("SELECT source_id FROM message_copies"))
+    assert rows == [f"inbox/AAMkMSG{i:07d}=" for i in range(1, 5)]
+
+
+# ---------------------------------------------------------------- all folders
+
+def test_all_folders_walks_child_folders_and_skips_drafts_junk_and_trash(fake, tmp_path):
+    fake.max_page = 2                                               # folder lists page too
+    projects = fake.add_folder("Projects")
+    clients = fake.add_folder("Clients", parent=projects)
+    for n, folder in enumerate(["inbox", "sentitems", projects, clients, "drafts", "junkemail", "deleteditems"]):
+        fake.put_message(folder, message(n))
+    state, _, _ = pull(source_for(fake, tmp_path, all_folders=True), None)
+    assert ids(state) == {"inbox/AAMkMSG0000000=", "sentitems/AAMkMSG0000001=", f"{projects}/AAMkMSG0000002=",
+                          f"{clients}/AAMkMSG0000003="}
+    assert state["sentitems/AAMkMSG0000001="].labels[0] == "SENT"
+
+
+# ---------------------------------------------------------------- throttling, errors, tokens
+
+def test_429_honours_retry_after_and_503_backs_off(fake, tmp_path):
+    fake.put_message("inbox", message(1))
+    sleeps = Sleeps()
+    fake.fail("GET", r"/inbox/messages/delta", 429, headers={"Retry-After": "7"})
+    fake.fail("GET", r"/sentitems/messages/delta", 503, times=2)
+    state, _, _ = pull(source_for(fake, tmp_path, sleep=sleeps), None)
+    assert ids(state) == {"inbox/AAMkMSG0000001="}
+    assert sleeps[0] == 7.0 and len(sleeps) == 3 and all(s <= 2.0 for s in sleeps[1:])
+
+
+def test_a_graph_that_stays_down_is_one_line_error(fake, tmp_path):
+    fake.fail("GET", r"messages/delta", 503, times=50)
+    with pytest.raises(SourceError) as info:
+        list(source_for(fake, tmp_path).pull(None))
+    assert "unavailable" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_rejected_access_token_is_refreshed_once(fake, tmp_path):
+    fake.put_message("inbox", message(1))
+    source = source_for(fake, tmp_path)
+    state, cursor, _ = pull(source, None)
+    fake.access.clear()                                             # server forgets access tokens; grant stays
+    fake.put_message("inbox", message(2))
+    state, _, _ = pull(source, cursor, state)
+    assert "inbox/AAMkMSG0000002=" in state
+    assert any("grant_type=refresh_token" in r.body for r in fake.requests)
+
+
+def test_a_lost_grant_names_the_command_to_run(fake, tmp_path):
+    source = source_for(fake, tmp_path)
+    fake.revoke_refresh_tokens()
+    with pytest.raises(AuthError) as info:
+        list(source.pull(None))
+    assert str(info.value).endswith("run `kith auth microsoft --source work`")
+
+
+# ---------------------------------------------------------------- progress
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_first_sync_shows_progress_on_a_terminal_only(fake, tmp_path):
+    for i in range(5):
+        fake.put_message("inbox", message(i))
+    terminal, pipe = Terminal(), io.StringIO()
+    state, cursor, _ = pull(source_for(fake, tmp_path, progress=terminal), None)
+    assert terminal.getvalue().rstrip().endswith("outlook:work: 5 / 5 messages")
+    pull(source_for(fake, tmp_path, progress=pipe), None)
+    assert pipe.getvalue() == ""
+    terminal.truncate(0)
+    terminal.seek(0)
+    pull(source_for(fake, tmp_path, progress=terminal), cursor, state)
+    assert terminal.getvalue() == ""                                # not on incremental syncs

@@ -1,0 +1,104 @@
+"""The digest in the user's own Outlook inbox: created unread and not a draft, once per day, never sent."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from connectors.graph_mail import OutlookMailSource
+from daemon.deliver_outlook import create_digest
+from daemon.errors import AuthError
+from tests.contract import pull
+from tests.fakes.fake_graph import FakeGraph, graph_config, message, sign_in
+
+DAY = date(2026, 3, 4)
+ROOT = Path(__file__).resolve().parent.parent
+SENDING = ("sendMail", "send", "reply", "replyAll", "createReply", "createReplyAll", "forward", "createForward")
+
+
+@pytest.fixture
+def fake(tmp_path):
+    with FakeGraph(tmp_path / "server") as server:
+        yield server
+
+
+def outlook_config(fake, tmp_path, deliver=("file", "outlook")):
+    config = graph_config(fake, tmp_path, deliver=deliver)
+    sign_in(fake, config)
+    return config
+
+
+def deliver(fake, config, day=DAY):
+    return create_digest(config.sources[0], config, day, "Kith — 3 people today", "Call Anna.",
+                         "<html><body><p>Call Anna.</p></body></html>", http_client=fake.session())
+
+
+def test_the_digest_is_created_unread_not_a_draft_from_kith(fake, tmp_path):
+    config = outlook_config(fake, tmp_path)
+    created = deliver(fake, config)
+    stored = fake.folder("inbox").messages[created]
+    assert stored["isDraft"] is False and stored["isRead"] is False
+    post = next(r for r in fake.requests if r.method == "POST" and r.path.startswith("/v1.0/"))
+    body = json.loads(post.body)
+    assert post.path == "/v1.0/me/mailFolders/inbox/messages"
+    assert body["singleValueExtendedProperties"] == [{"id": "Integer 0x0E07", "value": "1"}]
+    assert body["isRead"] is False and body["from"]["emailAddress"] == {"name": "Kith", "address": "me@example.com"}
+    assert body["body"] == {"contentType": "html", "content": "<html><body><p>Call Anna.</p></body></html>"}
+    assert body["internetMessageId"] == "<kith-digest-2026-03-04@kith.local>"
+
+
+def test_a_second_delivery_the_same_day_creates_nothing(fake, tmp_path):
+    config = outlook_config(fake, tmp_path)
+    first = deliver(fake, config)
+    assert deliver(fake, config) == first
+    posts = [r for r in fake.requests if r.method == "POST" and r.path.startswith("/v1.0/")]
+    assert len(posts) == 1 and len(fake.folder("inbox").messages) == 1
+    lookup = [r.path for r in fake.requests if r.method == "GET" and r.path.startswith("/v1.0/")]
+    assert lookup[-1].endswith("$filter=internetMessageId eq '<kith-digest-2026-03-04@kith.local>'&$select=id")
+    deliver(fake, config, date(2026, 3, 5))
+    assert len(fake.folder("inbox").messages) == 2                  # a new day is a new digest
+
+
+def test_without_mail_readwrite_consent_the_fix_says_how_to_grant_it(fake, tmp_path):
+    config = outlook_config(fake, tmp_path, deliver=("file",))        # signed in for reading only
+    with pytest.raises(AuthError) as info:
+        deliver(fake, config)
+    assert 'add "outlook" to [digest] deliver' in str(info.value) and "kith auth microsoft --source work" in str(info.value)
+    assert not [r for r in fake.requests if r.method == "POST" and r.path.startswith("/v1.0/")]
+
+
+def test_the_sync_drops_the_digest_kith_put_in_the_inbox(fake, tmp_path):
+    config = outlook_config(fake, tmp_path)
+    fake.put_message("inbox", message(1))
+    source = OutlookMailSource(config.sources[0], config, http_client=fake.session())
+    state, cursor, _ = pull(source, None)
+    deliver(fake, config)
+    state, _, batches = pull(source, cursor, state)
+    assert set(state) == {"inbox/AAMkMSG0000001="} and not [m for b in batches for m in b.messages]
+
+
+def test_no_request_ever_sends_replies_or_forwards(fake, tmp_path):
+    """Every request path of a full sync, an incremental sync and a digest creation is recorded."""
+    config = outlook_config(fake, tmp_path)
+    for n in range(4):
+        fake.put_message("inbox" if n % 2 else "sentitems", message(n))
+    source = OutlookMailSource(config.sources[0], config, http_client=fake.session())
+    state, cursor, _ = pull(source, None)
+    fake.put_message("inbox", message(9))
+    pull(source, cursor, state)
+    deliver(fake, config)
+    graph = [(r.method, r.path.split("?")[0]) for r in fake.requests if r.path.startswith("/v1.0/")]
+    assert len(graph) >= 6
+    assert not [p for _, p in graph if p.rsplit("/", 1)[-1] in SENDING]
+    assert {p for m, p in graph if m != "GET"} == {"/v1.0/me/mailFolders/inbox/messages"}
+
+
+def test_no_module_of_the_microsoft_integration_names_a_sending_endpoint():
+    files = [ROOT / "connectors" / n for n in ("microsoft_auth.py", "graph_client.py", "graph_mail.py",
+                                                "graph_calendar.py")] + [ROOT / "daemon" / "deliver_outlook.py"]
+    pattern = re.compile(r"/(" + "|".join(SENDING) + r")\b|Mail\.Send")
+    assert [f.name for f in files if pattern.search(f.read_text(encoding="utf-8"))] == []
