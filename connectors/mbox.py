@@ -1,0 +1,326 @@
+"""Read-only mbox connector: one mbox file, or a folder tree of them.
+
+Each file is a scope (its path below the folder, without ".mbox"). The file is
+mapped into memory and split at lines that start with "From " (mboxo/mboxrd
+escape such body lines as ">From "); only each message's header block, up to
+its first empty line, is looked at. `mailbox.mbox` + `email` would parse every
+body and is two orders of magnitude slower.
+
+The cursor remembers, per file, its size, mtime, a hash of the 4 KiB before
+its end and where the next parse resumes. So a pull skips unchanged files,
+reads only the new tail of a file that just grew (mail is appended), and
+re-reads whole any file that changed otherwise, with `scopes` so the store
+sweeps the messages that are gone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mmap
+import os
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from connectors.base import Batch, MessageMeta
+from connectors.headers import (first_id, from_line_date, hash_source_id, meta_from_fields,
+                                received_date, scan_fields, sent_labels)
+from daemon.errors import SourceError
+
+KIND = "mbox"
+TAIL_BYTES = 4096
+APPEND_CHUNK = 5000
+FIX = "set path to an mbox file (it starts with a \"From \" line) or a folder of them"
+
+
+@dataclass(frozen=True, slots=True)
+class FileState:
+    """What the cursor knows about one file.
+
+    `tail` hashes the TAIL_BYTES before `size`: if they are unchanged in a bigger
+    file, the file was only appended to. `resume` is where the next parse starts
+    (the end, or the start of a message cut off in its header); -1 marks a file
+    that is not an mbox and was skipped.
+    """
+
+    size: int
+    mtime_ns: int
+    tail: str
+    resume: int
+
+    def as_json(self) -> list[object]:
+        return [self.size, self.mtime_ns, self.tail, self.resume]
+
+
+@dataclass(slots=True)
+class Parsed:
+    """The messages of one parsed range, where each ends, the notes, and where to resume."""
+
+    messages: list[MessageMeta]
+    ends: list[int]
+    notes: list[str]
+    resume: int
+
+
+class MboxSource:
+    """An mbox file or folder, read-only. `key` is "mbox:<name>"."""
+
+    def __init__(self, name: str, path: str | os.PathLike[str], *,
+                 sent_folders: Sequence[str] | None = None, now: datetime | None = None) -> None:
+        self.name = name
+        self.path = Path(path)
+        self.key = f"{KIND}:{name}"
+        self.sent_folders = sent_folders
+        self.now = now                      # unused: mbox data carries its own dates
+
+    # ------------------------------------------------------------ interface
+
+    def check(self) -> None:
+        """Raise SourceError unless the path is a readable mbox file or folder."""
+        where = str(self.path)
+        if not self.path.exists():
+            raise SourceError("no such file or folder", where=where, fix=FIX)
+        if not os.access(self.path, os.R_OK | (os.X_OK if self.path.is_dir() else 0)):
+            raise SourceError("cannot be read (permission denied)", where=where,
+                              fix="make it readable by the user Kith runs as")
+        if self.path.is_file():
+            with open(self.path, "rb") as f:
+                if not _looks_like_mbox(f.read(5)):
+                    raise SourceError("is not an mbox file (it does not start with a \"From \" line)",
+                                      where=where, fix=FIX)
+        elif not self.path.is_dir():
+            raise SourceError("is neither a file nor a folder", where=where, fix=FIX)
+
+    def pull(self, cursor: str | None) -> Iterator[Batch]:
+        """Batches of new and changed files; see the module docstring."""
+        self.check()
+        files = self._files()
+        known = _read_cursor(cursor, self._root())
+        if known is None:
+            if cursor is not None:
+                yield self._full_resync(files)
+                return
+            known = {}
+        done = {rel: json.dumps(state.as_json()) for rel, state in known.items()}
+        for rel in sorted(files.keys() | known.keys()):
+            if rel not in files:
+                del done[rel]
+                yield Batch(scopes=(_scope(rel),), cursor=self._cursor(done))
+                continue
+            for batch, state in self._pull_file(rel, files[rel], known.get(rel)):
+                if state is not None:
+                    done[rel] = json.dumps(state.as_json())
+                yield Batch(messages=batch.messages, scopes=batch.scopes, notes=batch.notes,
+                            cursor=self._cursor(done))
+
+    # ------------------------------------------------------------ files
+
+    def _root(self) -> str:
+        return os.path.abspath(self.path)
+
+    def _files(self) -> dict[str, Path]:
+        """Relative path -> file, for every candidate mbox file below the folder."""
+        if self.path.is_file():
+            return {self.path.name: self.path}
+        found: dict[str, Path] = {}
+        for folder, dirs, names in os.walk(self.path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(names):
+                full = Path(folder, name)
+                if not name.startswith(".") and _is_candidate(full):
+                    found[full.relative_to(self.path).as_posix()] = full
+        return found
+
+    def _cursor(self, done: dict[str, str]) -> str:
+        """Serialise from pre-dumped entries: cheap even with thousands of files."""
+        body = ",".join(f"{json.dumps(rel)}:{text}" for rel, text in sorted(done.items()))
+        return f'{{"kind":"{KIND}","v":1,"root":{json.dumps(self._root())},"files":{{{body}}}}}'
+
+    def _pull_file(self, rel: str, path: Path,
+                   old: FileState | None) -> Iterator[tuple[Batch, FileState | None]]:
+        """Batches for one file with the file's state after each (None: leave it as it was)."""
+        try:
+            stat = path.stat()
+            if old is not None and (old.size, old.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+                return
+            with _mapped(path) as data:
+                if old is not None and old.resume >= 0 and len(data) > old.size \
+                        and _tail_hash(data, old.size) == old.tail:
+                    yield from self._append(rel, data, old, stat.st_mtime_ns)
+                    return
+                yield self._whole(rel, data, stat.st_mtime_ns)
+        except OSError as exc:
+            yield Batch(notes=(f"{rel}: cannot be read ({exc.strerror or exc}), skipped",)), None
+
+    def _whole(self, rel: str, data: bytes, mtime_ns: int) -> tuple[Batch, FileState | None]:
+        """The whole file as one batch with its scope (the store sweeps what is gone)."""
+        if not _looks_like_mbox(data[:5]):
+            if self.path.is_file():
+                raise SourceError("is not an mbox file (it does not start with a \"From \" line)",
+                                  where=str(self.path), fix=FIX)
+            note = f"{rel}: not an mbox file (no \"From \" line at the start), skipped"
+            return Batch(notes=(note,)), FileState(len(data), mtime_ns, "", -1)
+        parsed = self._parse(rel, data, 0)
+        state = FileState(len(data), mtime_ns, _tail_hash(data, len(data)), parsed.resume)
+        return Batch(messages=tuple(parsed.messages), scopes=(_scope(rel),), notes=tuple(parsed.notes)), state
+
+    def _append(self, rel: str, data: bytes, old: FileState, mtime_ns: int) -> Iterator[tuple[Batch, FileState]]:
+        """Only the messages after the old end, in chunks, each with a cursor valid after it."""
+        parsed = self._parse(rel, data, old.resume)
+        firsts = range(0, max(len(parsed.messages), 1), APPEND_CHUNK)
+        for first in firsts[:-1]:
+            # A state as if the file ended after this chunk: the next pull resumes there.
+            end = parsed.ends[first + APPEND_CHUNK - 1]
+            yield (Batch(messages=tuple(parsed.messages[first:first + APPEND_CHUNK])),
+                   FileState(end, 0, _tail_hash(data, end), end))
+        state = FileState(len(data), mtime_ns, _tail_hash(data, len(data)), parsed.resume)
+        yield Batch(messages=tuple(parsed.messages[firsts[-1]:]), notes=tuple(parsed.notes)), state
+
+    def _full_resync(self, files: dict[str, Path]) -> Batch:
+        """Everything in one batch with full_resync: the old cursor could not be read."""
+        messages: list[MessageMeta] = []
+        notes = ["cursor not understood (another source or an older format): re-read every file"]
+        done: dict[str, str] = {}
+        for rel in sorted(files):
+            for batch, state in self._pull_file(rel, files[rel], None):
+                messages += batch.messages
+                notes += batch.notes
+                if state is not None:
+                    done[rel] = json.dumps(state.as_json())
+        return Batch(messages=tuple(messages), scopes=tuple(_scope(r) for r in sorted(files)),
+                     full_resync=True, notes=tuple(notes), cursor=self._cursor(done))
+
+    # ------------------------------------------------------------ parsing
+
+    def _parse(self, rel: str, data: bytes, start: int) -> Parsed:
+        """Header blocks of the messages from offset `start` (the first "From " line at or after it)."""
+        scope = _scope(rel)
+        labels = sent_labels(scope, self.sent_folders)
+        # Resume at the start of an unfinished last line: it may be a "From " line being written.
+        out = Parsed([], [], [], len(data) if data[-1:] in (b"", b"\n") else data.rfind(b"\n") + 1)
+        seen: set[str] = set()
+        bounds = _message_bounds(data, start)
+        crlf = b"\r\n" in data[start:start + 4096]
+        for number, (begin, end) in enumerate(bounds, 1):
+            if end == len(data) and _header_end(data, begin, end, crlf) < 0:
+                out.notes.append(f"{rel}: message {number} is cut off inside its header, skipped for now")
+                out.resume = begin
+                break
+            fields = scan_fields(data, begin, end)        # stops at the empty line: the body is skipped
+            message_id = first_id(fields.get(b"message-id"))
+            source_id = (f"{scope}/{message_id}" if message_id
+                         else hash_source_id(scope, data[slice(*_header_span(data, begin, end, crlf))]))
+            if source_id in seen:
+                continue
+            meta = meta_from_fields(fields, source_id=source_id, scope=scope, labels=labels,
+                                    message_id=message_id, fallback_date=_fallback(data, begin, end, crlf))
+            if isinstance(meta, str):
+                out.notes.append(f"{rel}: message {number} {meta}, skipped")
+                continue
+            seen.add(source_id)
+            out.messages.append(meta)
+            out.ends.append(end)
+        return out
+
+
+def _fallback(data: bytes, begin: int, end: int, crlf: bool) -> Callable[[], datetime | None]:
+    """Date fallbacks, in order: the "From " line, then the first Received field."""
+    def date() -> datetime | None:
+        head, head_end = _header_span(data, begin, end, crlf)
+        return from_line_date(data[begin:head]) or received_date(data, head, head_end)
+    return date
+
+
+def _header_span(data: bytes, begin: int, end: int, crlf: bool) -> tuple[int, int]:
+    """(start, end) of the header block of the message at data[begin:end], after its "From " line."""
+    eol = data.find(b"\n", begin, end)
+    if eol < 0:
+        return end, end
+    head_end = _header_end(data, eol, end, crlf)
+    return eol + 1, end if head_end < 0 else head_end
+
+
+def _message_bounds(data: bytes, start: int) -> list[tuple[int, int]]:
+    """(begin, end) of each message from the first "From " line at or after `start`."""
+    find = data.find
+    if data[start:start + 5] == b"From " and (start == 0 or data[start - 1:start] == b"\n"):
+        begin = start
+    else:
+        found = find(b"\nFrom ", start)
+        begin = found + 1 if found >= 0 else -1
+    bounds = []
+    while begin >= 0:
+        nxt = find(b"\nFrom ", begin)
+        end = nxt + 1 if nxt >= 0 else len(data)
+        bounds.append((begin, end))
+        begin = nxt + 1 if nxt >= 0 else -1
+    return bounds
+
+
+def _header_end(data: bytes, eol: int, end: int, crlf: bool) -> int:
+    """Offset just past the last header line (its newline), or -1 without an empty line."""
+    lf = data.find(b"\n\n", eol, end)
+    if crlf:
+        crlf_end = data.find(b"\n\r\n", eol, end)
+        if crlf_end >= 0 and (lf < 0 or crlf_end < lf):
+            lf = crlf_end
+    return lf + 1 if lf >= 0 else -1
+
+
+def _scope(rel: str) -> str:
+    return rel[:-5] if rel.endswith(".mbox") else rel
+
+
+def _looks_like_mbox(head: bytes) -> bool:
+    return head == b"" or head.startswith(b"From ")
+
+
+def _is_candidate(path: Path) -> bool:
+    """`*.mbox`, or a file without an extension whose first bytes are "From "."""
+    if path.suffix == ".mbox":
+        return True
+    if path.suffix or not path.is_file():
+        return False
+    try:
+        with open(path, "rb") as f:
+            return f.read(5) == b"From "
+    except OSError:
+        return False
+
+
+def _tail_hash(data: bytes, size: int) -> str:
+    return hashlib.sha1(data[max(0, size - TAIL_BYTES):size]).hexdigest()[:16]
+
+
+@contextmanager
+def _mapped(path: Path) -> Iterator[bytes]:
+    """The file's bytes, memory-mapped (an empty file cannot be mapped)."""
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size == 0:
+            yield b""
+            return
+        with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+            yield mapped  # type: ignore[misc]
+
+
+def _read_cursor(cursor: str | None, root: str) -> dict[str, FileState] | None:
+    """The per-file states, or None when the cursor is absent or not ours."""
+    if not cursor:
+        return None
+    try:
+        data = json.loads(cursor)
+        if data.get("kind") != KIND or data.get("v") != 1 or data.get("root") != root:
+            return None
+        return {rel: FileState(*_checked(entry)) for rel, entry in data["files"].items()}
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return None
+
+
+def _checked(entry: object) -> tuple[int, int, str, int]:
+    if not (isinstance(entry, list) and len(entry) == 4 and isinstance(entry[2], str)
+            and all(isinstance(entry[i], int) for i in (0, 1, 3))):
+        raise ValueError("bad cursor entry")
+    return entry[0], entry[1], entry[2], entry[3]

@@ -1,0 +1,193 @@
+"""The iCalendar connector: the contract, recurrence, cancellations and real invitations."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from connectors.base import Address, EventMeta
+from connectors.ics import IcsSource
+from daemon.errors import SourceError
+from tests.contract import BODY_MARKER, SourceContract, pull
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "ics"
+OPENBMC = Path("/work/shared/data/ics/openbmc")
+NOW = datetime(2024, 6, 1, tzinfo=UTC)
+SERIES = ("040000008200E00074C5B7101A82E0080000000070E6F7A8671AD5010000000000000000"
+          "100000004AC07A88024A1D4996776C70FF677830")
+
+
+def events(name: str, now: datetime = NOW) -> tuple[dict[str, EventMeta], list[str]]:
+    batches = list(IcsSource("t", FIXTURES / name, now=now).pull(None))
+    return {e.source_id: e for b in batches for e in b.events}, [n for b in batches for n in b.notes]
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+class TestIcsContract(SourceContract):
+    """A folder of .ics files: additions are a new file, removals drop a VEVENT from a file."""
+
+    def make_source(self, tmp_path: Path) -> IcsSource:
+        shutil.copytree(FIXTURES / "contract", tmp_path / "calendars")
+        return IcsSource("cal", tmp_path / "calendars", now=NOW)
+
+    def add_item(self, tmp_path: Path) -> str:
+        (tmp_path / "calendars" / "added.ics").write_text(
+            "BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nUID:added@kith.test\nDTSTAMP:20240101T000000Z\n"
+            f"DTSTART:20240201T100000Z\nSUMMARY:Added\nDESCRIPTION:{BODY_MARKER}\nEND:VEVENT\nEND:VCALENDAR\n")
+        return "added@kith.test"
+
+    def remove_item(self, tmp_path: Path) -> str:
+        path = tmp_path / "calendars" / "team.ics"
+        text = path.read_bytes().decode()
+        path.write_bytes(re.sub(r"BEGIN:VEVENT\r\nUID:remove-me@kith.test.*?END:VEVENT\r\n", "", text,
+                                flags=re.S).encode())
+        return "remove-me@kith.test"
+
+    def expected_ids(self) -> set[str]:
+        standups = {f"standup@kith.test@2024-01-{d:02d}T09:00:00Z" for d in (8, 9, 10)}
+        return {"kickoff@kith.test", "remove-me@kith.test", "lunch@kith.test"} | standups
+
+
+def test_recurrence_with_an_exdate_and_an_override():
+    found, notes = events("recurring_exdate_override.ics")
+    uid = "weekly-1@kith.test"
+    assert sorted(found) == [f"{uid}@2024-01-{d}T08:00:00Z" for d in ("01", "08", "22", "29")]  # 15th excluded
+    moved = found[f"{uid}@2024-01-22T08:00:00Z"]                 # keyed by the occurrence it replaces
+    assert (moved.start, moved.end) == (utc(2024, 1, 23, 13), utc(2024, 1, 23, 13, 30))
+    assert moved.summary == "Weekly sync (moved)"
+    first = found[f"{uid}@2024-01-01T08:00:00Z"]
+    assert first.organizer == Address("olga@example.com", "Olga Organiser")
+    assert first.attendees == ((Address("ann@example.com", "Ann"), "ACCEPTED"),)
+    assert notes == []
+
+
+def test_the_expansion_window_ends_a_year_after_now():
+    found, _ = events("all_day_events.ics", now=utc(2024, 6, 1))
+    anna = sorted(k for k in found if k.startswith("anna-birthday"))
+    assert anna[0] == "anna-birthday@kith.test@2022-03-12T00:00:00Z"
+    assert anna[-1] == "anna-birthday@kith.test@2025-03-12T00:00:00Z"   # 2026 is past now + 365 days
+
+
+def test_all_day_events_are_midnight_utc_and_birthdays_are_recognised():
+    found, _ = events("all_day_events.ics")
+    holiday = found["holiday@kith.test"]
+    assert (holiday.start, holiday.end, holiday.all_day, holiday.birthday) == (
+        utc(2024, 5, 1), utc(2024, 5, 2), True, False)
+    assert found["anna-birthday@kith.test@2024-03-12T00:00:00Z"].birthday is True      # CATEGORIES
+    assert events("birthdays.ics")[0]["bob-birthday@kith.test"].birthday is True       # the file name
+    jan = events("geburtstage_calname.ics")[0]["jan-geburtstag@kith.test"]             # X-WR-CALNAME
+    assert jan.birthday is True and jan.calendar == "Geburtstage"
+    assert holiday.calendar == "all_day_events"
+
+
+def test_cancelled_by_status_or_by_method_cancel():
+    found, _ = events("cancelled_status.ics")
+    assert found["called-off@kith.test"].cancelled is True and found["called-off@kith.test"].sequence == 3
+    still = found["still-on@kith.test"]
+    assert still.cancelled is False and still.end == utc(2024, 3, 2, 15, 45)          # DURATION
+    yahoo, _ = events("yahoo_cancel_series.ics")                                       # METHOD:CANCEL
+    assert yahoo and all(e.cancelled for e in yahoo.values())
+
+
+def test_partstat_and_addresses():
+    event = events("partstat.ics")[0]["partstat@kith.test"]
+    assert event.organizer == Address("boss@example.com", "Boss, The")
+    assert event.attendees == (
+        (Address("ann@example.com", "Ann"), "ACCEPTED"), (Address("ben@example.com", "Ben"), "DECLINED"),
+        (Address("cem@example.com", "Cem"), "TENTATIVE"), (Address("dee@example.com", "Dee"), "NEEDS-ACTION"))
+
+
+def test_floating_times_are_utc_and_crlf_parses():
+    assert b"\r\n" in (FIXTURES / "floating_times_crlf.ics").read_bytes()
+    event = events("floating_times_crlf.ics")[0]["floating@kith.test"]
+    assert (event.start, event.end) == (utc(2024, 3, 6, 10), utc(2024, 3, 6, 11))
+
+
+def test_real_invitations_exchange_crlf_google_lf_and_a_cancellation_share_ids(tmp_path):
+    exchange, _ = events("exchange_request_crlf_vtimezone.ics")
+    assert b"\r\n" in (FIXTURES / "exchange_request_crlf_vtimezone.ics").read_bytes()
+    assert sorted(exchange) == [f"{SERIES}@2019-{d}T16:30:00Z" for d in ("07-09", "08-06", "09-03", "10-01",
+                                                                          "10-29")]
+    assert all(e.sequence == 2 and not e.cancelled for e in exchange.values())
+    cancel, _ = events("exchange_cancel_one_occurrence.ics")
+    assert list(cancel) == [f"{SERIES}@2019-09-03T16:30:00Z"]                        # the same occurrence
+    assert cancel[f"{SERIES}@2019-09-03T16:30:00Z"].cancelled and cancel[f"{SERIES}@2019-09-03T16:30:00Z"].sequence == 5
+    google, _ = events("google_request_lf.ics")
+    assert b"\r\n" not in (FIXTURES / "google_request_lf.ics").read_bytes()
+    review = google["3k4b3urjjcs9pef2euo9aa87sv@google.com"]
+    assert (review.start, review.summary) == (utc(2020, 2, 5, 5, 30), "BMC Aggregator Review")
+    assert (Address("rhanley@google.com", "rhanley@google.com"), "ACCEPTED") in review.attendees
+
+
+def test_a_folder_of_an_invitation_and_its_cancellation_keeps_the_highest_sequence(tmp_path):
+    folder = tmp_path / "invites"
+    folder.mkdir()
+    for name in ("exchange_request_crlf_vtimezone.ics", "exchange_cancel_one_occurrence.ics"):
+        shutil.copy(FIXTURES / name, folder / name)
+    state, _, batches = pull(IcsSource("i", folder, now=NOW), None)
+    assert len(batches) == 2 and len(state) == 5
+    assert state[f"{SERIES}@2019-09-03T16:30:00Z"].cancelled is True
+    assert sum(e.cancelled for e in state.values()) == 1
+
+
+def test_no_description_or_location_leaves(tmp_path):
+    found, _ = events("recurring_exdate_override.ics")
+    text = repr(list(found.values()))
+    assert BODY_MARKER not in text and "Room 1" not in text and "Dial-in" not in text
+
+
+def test_bad_events_are_skipped_with_a_note():
+    found, notes = events("bad_events_among_good.ics")
+    assert list(found) == ["good@kith.test"]
+    assert notes == ["bad_events_among_good.ics: event no-start@kith.test has no usable DTSTART or DTEND, skipped",
+                     "bad_events_among_good.ics: event bad-start@kith.test has no usable DTSTART or DTEND, skipped"]
+
+
+def test_a_broken_file_as_the_path_is_a_clear_error():
+    with pytest.raises(SourceError) as caught:
+        list(IcsSource("b", FIXTURES / "broken_syntax.ics", now=NOW).pull(None))
+    line = caught.value.line()
+    assert "broken_syntax.ics" in line and "iCalendar" in line and "export" in line and "\n" not in line
+
+
+def test_a_broken_file_in_a_folder_is_noted_once_and_keeps_the_others(tmp_path):
+    shutil.copytree(FIXTURES / "contract", tmp_path / "cal")
+    shutil.copy(FIXTURES / "broken_syntax.ics", tmp_path / "cal" / "broken.ics")
+    source = IcsSource("c", tmp_path / "cal", now=NOW)
+    state, cursor, batches = pull(source, None)
+    assert len(state) == 6
+    notes = [n for b in batches for n in b.notes]
+    assert len(notes) == 1 and notes[0].startswith("broken.ics: cannot be read as iCalendar")
+    assert [b.scopes for b in batches if b.notes] == [()]             # nothing swept for a broken file
+    assert list(source.pull(cursor)) == []
+
+
+def test_a_vanished_file_is_an_empty_batch_with_its_scope(tmp_path):
+    shutil.copytree(FIXTURES / "contract", tmp_path / "cal")
+    source = IcsSource("c", tmp_path / "cal", now=NOW)
+    state, cursor, _ = pull(source, None)
+    (tmp_path / "cal" / "personal" / "lunch.ics").unlink()
+    state, _, batches = pull(source, cursor, state)
+    assert [(b.scopes, b.events) for b in batches] == [(("personal/lunch.ics",), ())]
+    assert "lunch@kith.test" not in state
+
+
+@pytest.mark.skipif(not OPENBMC.exists(), reason="needs /work/shared/data/ics (not shipped with the repo)")
+def test_every_real_openbmc_invitation_parses():
+    files = sorted(OPENBMC.glob("*.ics"))
+    assert len(files) == 18
+    batches = list(IcsSource("openbmc", OPENBMC, now=utc(2020, 3, 1)).pull(None))
+    assert [b.scopes[0] for b in batches] == [f.name for f in files]
+    assert [n for b in batches for n in b.notes] == []
+    assert all(b.events for b in batches), "every file yields at least one event"
+    cancels = [b for b, f in zip(batches, files) if "_cancel_" in f.name]
+    assert len(cancels) == 7 and all(e.cancelled for b in cancels for e in b.events)
+    people = {a.email for b in batches for e in b.events for a, _ in e.attendees}
+    assert "openbmc@lists.ozlabs.org" in people and all("@" in p and p == p.lower() for p in people)

@@ -1,0 +1,336 @@
+"""The mbox connector: the contract, then one test per quirk of real mailboxes."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from datetime import UTC, datetime
+from itertools import islice
+from pathlib import Path
+
+import pytest
+
+from connectors import mbox
+from connectors.base import Address, Batch, MessageMeta
+from connectors.mbox import MboxSource
+from daemon.errors import SourceError
+from tests.contract import BODY_MARKER, SourceContract, apply_to_memory, pull
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "mbox"
+OPENBMC = Path("/work/shared/data/openbmc/openbmc.mbox")
+ENRON = Path("/work/shared/data/enron/mbox")
+
+
+def message(n: int, *, sender: str = "new@example.com", message_id: bool = True) -> str:
+    head = [f"From {sender} Mon Jan  4 10:00:00 2027"]
+    head += [f"Message-ID: <new{n}@example.com>"] if message_id else []
+    head += [f"Date: Mon, 4 Jan 2027 10:{n:02d}:00 +0000", f"From: New <{sender}>", "To: me@example.com",
+             f"Subject: New {n}"]
+    return "\n".join(head) + f"\n\nbody {BODY_MARKER}\n\n"
+
+
+def messages_of(batches: list[Batch]) -> list[MessageMeta]:
+    return [m for b in batches for m in b.messages]
+
+
+def only(path: Path, **kwargs) -> tuple[list[MessageMeta], list[str]]:
+    batches = list(MboxSource("t", path, **kwargs).pull(None))
+    return messages_of(batches), [n for b in batches for n in b.notes]
+
+
+def drop_message(path: Path, index: int) -> None:
+    """Rewrite an mbox without its message number `index` (0-based)."""
+    chunks = [c for c in re.split(rb"(?m)^(?=From )", path.read_bytes()) if c]
+    del chunks[index]
+    path.write_bytes(b"".join(chunks))
+
+
+# ---------------------------------------------------------------- contract
+
+class TestMboxFileContract(SourceContract):
+    """One mbox file: additions are appended, removals rewrite the file."""
+
+    def make_source(self, tmp_path: Path) -> MboxSource:
+        tmp_path.mkdir(parents=True, exist_ok=True)
+        shutil.copy(FIXTURES / "folder" / "inbox.mbox", tmp_path / "inbox.mbox")
+        return MboxSource("inbox", tmp_path / "inbox.mbox")
+
+    def add_item(self, tmp_path: Path) -> str:
+        with open(tmp_path / "inbox.mbox", "a") as f:
+            f.write(message(1))
+        return "inbox/new1@example.com"
+
+    def remove_item(self, tmp_path: Path) -> str:
+        drop_message(tmp_path / "inbox.mbox", 1)
+        return "inbox/m2@example.com"
+
+    def expected_ids(self) -> set[str]:
+        return {f"inbox/m{n}@example.com" for n in (1, 2, 3)}
+
+
+class TestMboxFolderContract(SourceContract):
+    """A folder tree: additions are new files, removals delete a whole file."""
+
+    def make_source(self, tmp_path: Path) -> MboxSource:
+        shutil.copytree(FIXTURES / "folder", tmp_path / "mail")
+        return MboxSource("mail", tmp_path / "mail")
+
+    def add_item(self, tmp_path: Path) -> str:
+        (tmp_path / "mail" / "projects").mkdir()
+        (tmp_path / "mail" / "projects" / "kith.mbox").write_text(message(2))
+        return "projects/kith/new2@example.com"
+
+    def remove_item(self, tmp_path: Path) -> str:
+        (tmp_path / "mail" / "private_folders" / "other.mbox").unlink()
+        return "private_folders/other/m6@example.com"
+
+    def expected_ids(self) -> set[str]:
+        return ({f"inbox/m{n}@example.com" for n in (1, 2, 3)} | {f"sent_items/m{n}@example.com" for n in (4, 5)}
+                | {"private_folders/other/m6@example.com"})
+
+
+# ---------------------------------------------------------------- folders and scopes
+
+def test_folder_scopes_sent_labels_and_ignored_files():
+    found, notes = only(FIXTURES / "folder")
+    by_id = {m.source_id: m for m in found}
+    assert {m.scope for m in found} == {"inbox", "sent_items", "private_folders/other"}
+    assert by_id["sent_items/m4@example.com"].labels == ("SENT",)
+    assert by_id["inbox/m1@example.com"].labels == ()
+    assert notes == []                      # README and notes.txt are silently not mail files
+
+
+def test_enron_style_sent_folders_count_only_at_the_top():
+    found, _ = only(FIXTURES / "enron_sent_folders")
+    sent = {m.scope for m in found if m.labels == ("SENT",)}
+    assert sent == {"sent_items", "_sent_mail", "sent", "_sent"}
+    assert {m.scope for m in found} - sent == {"inbox", "chris_stokley/sent", "deleted_items/_sent_mail",
+                                               "hold/old_sent"}
+
+
+def test_configured_sent_folders_replace_the_defaults():
+    found, _ = only(FIXTURES / "enron_sent_folders", sent_folders=["hold"])
+    assert {m.scope for m in found if m.labels} == {"hold/old_sent"}
+
+
+def test_a_single_file_scope_is_its_stem_and_the_body_is_never_parsed():
+    found, _ = only(FIXTURES / "folder" / "inbox.mbox")
+    assert [m.source_id for m in found] == [f"inbox/m{n}@example.com" for n in (1, 2, 3)]
+    assert found[0].sender == Address("alice@example.com", "Alice Example")
+    assert all(BODY_MARKER not in m.subject for m in found)
+
+
+# ---------------------------------------------------------------- header quirks
+
+def test_rfc2047_names_and_subjects():
+    found, notes = only(FIXTURES / "rfc2047_names.mbox")
+    first, broken = found
+    assert first.sender == Address("juergen@example.de", "Jürgen Müller")
+    assert first.to == (Address("renee@example.de", "Renée Faßbender"), Address("oersted@example.dk", "Örsted"))
+    assert first.subject == "Grüße aus Köln"
+    assert broken.sender.name == "=?utf-8?q?broken"
+    assert broken.subject == "=?utf-8?x?nonsense?= and =?bogus-charset?q?abc?="
+    assert notes == []
+
+
+def test_malformed_headers_are_tolerated():
+    found, notes = only(FIXTURES / "malformed_headers.mbox")
+    by_id = {m.message_id: m for m in found}
+    assert set(by_id) == {"mal1@example.com", "mal2@example.com", "mal3@example.com"}
+    first = by_id["mal1@example.com"]
+    assert first.sent_at == datetime(2021, 6, 8, 8, 1, tzinfo=UTC)        # the first Date wins
+    assert first.sender == Address("matthews.patricia@enron.com", "Patricia, Matthews")
+    assert [a.email for a in first.to] == ["a@example.com", "first.last@example.com", "b@example.com"]
+    assert first.cc == (Address("juergen@example.de", "Jürgen"),)
+    assert first.subject == "Folded subject line"
+    second = by_id["mal2@example.com"]                                     # no blank line after its header
+    assert second.subject == "Café no blank line before the next message"
+    assert second.sender.email == "latin1é@example.com"
+    assert notes == []
+
+
+def test_unparseable_dates_fall_back_and_are_noted():
+    found, notes = only(FIXTURES / "unparseable_dates.mbox")
+    dates = {m.message_id: m.sent_at for m in found}
+    assert dates == {"m1@example.com": datetime(2021, 6, 8, 8, 1, tzinfo=UTC),     # the "From " line
+                     "m2@example.com": datetime(2021, 6, 9, 12, 0, tzinfo=UTC)}    # the Received field
+    assert notes == ["unparseable_dates.mbox: message 3 has no usable Date, skipped"]
+
+
+def test_missing_message_ids_get_stable_header_hashes():
+    found, _ = only(FIXTURES / "missing_message_id.mbox")
+    ids = [m.source_id for m in found]
+    assert len(ids) == 2 and len(set(ids)) == 2
+    assert all(i.startswith("missing_message_id/h:") for i in ids)
+    assert [m.source_id for m in only(FIXTURES / "missing_message_id.mbox")[0]] == ids
+    assert all(m.message_id is None for m in found)
+
+
+def test_a_duplicate_message_is_emitted_once():
+    found, _ = only(FIXTURES / "duplicate_messages.mbox")
+    assert [m.source_id for m in found] == ["duplicate_messages/m1@example.com", "duplicate_messages/m2@example.com"]
+    assert found[0].subject == "Message 1"                                 # the first copy wins
+
+
+def test_crlf_mbox():
+    found, notes = only(FIXTURES / "crlf_line_endings.mbox")
+    assert [m.subject for m in found] == ["Message 1", "Message 2"] and notes == []
+    assert found[0].to == (Address("bob@example.com", "Bob"),)
+
+
+def test_each_bulk_header_marks_bulk():
+    found, _ = only(FIXTURES / "bulk_headers.mbox")
+    bulk = {m.subject: m.bulk for m in found}
+    assert bulk.pop("personal") is False
+    assert bulk and all(bulk.values()), bulk
+    assert {m.subject: m.list_id for m in found}["list_id"] == "openbmc.lists.ozlabs.org"
+
+
+# ---------------------------------------------------------------- broken files
+
+def test_a_truncated_mbox_keeps_the_complete_messages(tmp_path):
+    path = tmp_path / "truncated.mbox"
+    shutil.copy(FIXTURES / "truncated.mbox", path)
+    source = MboxSource("t", path)
+    state, cursor, batches = pull(source, None)
+    assert set(state) == {"truncated/m1@example.com", "truncated/m2@example.com"}
+    assert batches[0].notes == ("truncated.mbox: message 3 is cut off inside its header, skipped for now",)
+    with open(path, "a") as f:                                  # the writer finishes the message
+        f.write("ice <alice@example.com>\nSubject: done\n\nbody\n\n")
+    state, _, batches = pull(source, cursor, state)
+    assert [m.source_id for m in messages_of(batches)] == ["truncated/m3@example.com"]
+    assert not batches[0].scopes and len(state) == 3
+
+
+@pytest.mark.parametrize("written", [3, 12])          # "Fro" and "From new@exa" of the next message
+def test_a_from_line_caught_half_written_is_read_when_finished(tmp_path, written):
+    path = tmp_path / "inbox.mbox"
+    whole = (FIXTURES / "folder" / "inbox.mbox").read_bytes() + message(1).encode()
+    cut = len((FIXTURES / "folder" / "inbox.mbox").read_bytes()) + written
+    path.write_bytes(whole[:cut])
+    source = MboxSource("i", path)
+    state, cursor, _ = pull(source, None)
+    assert len(state) == 3
+    path.write_bytes(whole)
+    state, _, batches = pull(source, cursor, state)
+    assert [m.source_id for m in messages_of(batches)] == ["inbox/new1@example.com"] and len(state) == 4
+
+
+def test_a_non_mbox_file_in_a_folder_is_noted_and_skipped(tmp_path):
+    shutil.copytree(FIXTURES / "folder", tmp_path / "mail")
+    shutil.copy(FIXTURES / "not_an_mbox.mbox", tmp_path / "mail" / "garbage.mbox")
+    source = MboxSource("m", tmp_path / "mail")
+    state, cursor, batches = pull(source, None)
+    assert len(state) == 6
+    assert [n for b in batches for n in b.notes] == [
+        'garbage.mbox: not an mbox file (no "From " line at the start), skipped']
+    assert list(source.pull(cursor)) == []                      # noted once, not on every pull
+
+
+def test_a_non_mbox_file_as_the_path_is_a_clear_error():
+    source = MboxSource("m", FIXTURES / "not_an_mbox.mbox")
+    with pytest.raises(SourceError) as caught:
+        list(source.pull(None))
+    line = caught.value.line()
+    assert "not_an_mbox.mbox" in line and "not an mbox" in line and "set path" in line and "\n" not in line
+    with pytest.raises(SourceError):
+        source.check()
+
+
+def test_an_empty_mbox_is_an_empty_scope(tmp_path):
+    (tmp_path / "empty.mbox").write_bytes(b"")
+    batches = list(MboxSource("e", tmp_path / "empty.mbox").pull(None))
+    assert [(b.messages, b.scopes) for b in batches] == [((), ("empty",))]
+
+
+# ---------------------------------------------------------------- incremental reads
+
+def test_an_append_is_read_from_the_old_end_only(tmp_path, monkeypatch):
+    path = tmp_path / "inbox.mbox"
+    shutil.copy(FIXTURES / "folder" / "inbox.mbox", path)
+    source = MboxSource("i", path)
+    state, cursor, _ = pull(source, None)
+    old_size = path.stat().st_size
+    with open(path, "a") as f:
+        f.write(message(1) + message(2))
+    starts: list[int] = []
+    real_parse = MboxSource._parse
+    monkeypatch.setattr(MboxSource, "_parse", lambda self, rel, data, start: starts.append(start)
+                        or real_parse(self, rel, data, start))
+    state, cursor, batches = pull(source, cursor, state)
+    assert starts == [old_size]
+    assert [m.source_id for m in messages_of(batches)] == ["inbox/new1@example.com", "inbox/new2@example.com"]
+    assert [b.scopes for b in batches] == [()]
+    assert len(state) == 5
+    assert list(source.pull(cursor)) == []
+
+
+def test_an_append_after_an_edit_is_a_full_reread(tmp_path):
+    path = tmp_path / "inbox.mbox"
+    shutil.copy(FIXTURES / "folder" / "inbox.mbox", path)
+    source = MboxSource("i", path)
+    state, cursor, _ = pull(source, None)
+    path.write_bytes(path.read_bytes().replace(b"Subject: Message 3", b"Subject: Edited 3") + message(1).encode())
+    state, _, batches = pull(source, cursor, state)
+    assert [b.scopes for b in batches] == [("inbox",)]
+    assert len(messages_of(batches)) == 4 and state["inbox/m3@example.com"].subject == "Edited 3"
+
+
+def test_a_long_append_comes_in_chunks_each_with_a_resumable_cursor(tmp_path, monkeypatch):
+    monkeypatch.setattr(mbox, "APPEND_CHUNK", 2)
+    path = tmp_path / "inbox.mbox"
+    shutil.copy(FIXTURES / "folder" / "inbox.mbox", path)
+    source = MboxSource("i", path)
+    state, cursor, _ = pull(source, None)
+    path.write_bytes(path.read_bytes() + "".join(message(n) for n in range(1, 6)).encode())
+    batches = list(source.pull(cursor))
+    assert [len(b.messages) for b in batches] == [2, 2, 1]
+    # Crash after the first chunk: resuming from its cursor yields exactly the rest.
+    rest = messages_of(list(source.pull(batches[0].cursor)))
+    assert [m.source_id for m in rest] == [f"inbox/new{n}@example.com" for n in (3, 4, 5)]
+    for batch in batches:
+        apply_to_memory(state, batch)
+    assert len(state) == 8 and list(source.pull(batches[-1].cursor)) == []
+
+
+def test_only_changed_files_of_a_folder_are_read_and_vanished_ones_swept(tmp_path):
+    shutil.copytree(FIXTURES / "folder", tmp_path / "mail")
+    source = MboxSource("m", tmp_path / "mail")
+    state, cursor, _ = pull(source, None)
+    (tmp_path / "mail" / "sent_items.mbox").unlink()
+    with open(tmp_path / "mail" / "inbox.mbox", "a") as f:
+        f.write(message(9))
+    state, cursor, batches = pull(source, cursor, state)
+    assert [(b.scopes, [m.source_id for m in b.messages]) for b in batches] == [
+        ((), ["inbox/new9@example.com"]), (("sent_items",), [])]
+    assert sorted(state) == sorted(["inbox/m1@example.com", "inbox/m2@example.com", "inbox/m3@example.com",
+                                    "inbox/new9@example.com", "private_folders/other/m6@example.com"])
+    cursor_files = json.loads(cursor)["files"]
+    assert sorted(cursor_files) == ["inbox.mbox", "private_folders/other.mbox"]
+
+
+# ---------------------------------------------------------------- real data
+
+@pytest.mark.skipif(not OPENBMC.exists(), reason="needs /work/shared/data/openbmc (not shipped with the repo)")
+def test_the_first_2000_openbmc_messages_are_list_mail_with_aware_dates():
+    batch = next(MboxSource("openbmc", OPENBMC).pull(None))
+    first = list(islice(batch.messages, 2000))
+    assert len(first) == 2000
+    assert all(m.bulk and m.list_id == "openbmc.lists.ozlabs.org" for m in first)
+    assert all(m.sent_at.utcoffset() is not None and m.sent_at.utcoffset().total_seconds() == 0 for m in first)
+    assert all("@" in m.sender.email for m in first)
+    assert batch.notes == ()
+
+
+@pytest.mark.skipif(not ENRON.exists(), reason="needs /work/shared/data/enron (not shipped with the repo)")
+def test_the_enron_mailboxes_parse_with_sent_folders_labelled():
+    total = 0
+    for owner in sorted(p for p in ENRON.iterdir() if p.is_dir()):
+        found, notes = only(owner)
+        total += len(found)
+        assert notes == []
+        sent_scopes = {m.scope for m in found if m.labels == ("SENT",)}
+        present = {p.stem for p in owner.glob("*.mbox")}
+        assert sent_scopes == present & {"sent_items", "_sent_mail", "sent"}
+    assert total == 636
