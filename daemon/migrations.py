@@ -40,6 +40,7 @@ def m001_sync_tables(db: Database) -> None:
             PRIMARY KEY (source, source_id)
         ) WITHOUT ROWID;
         CREATE INDEX message_copies_key ON message_copies(key);
+        CREATE INDEX message_copies_scope ON message_copies(source, scope);
 
         CREATE TABLE recipients (
             key INTEGER NOT NULL REFERENCES messages(key),
