@@ -255,12 +255,12 @@ def evaluate(ctx: Context, as_of: str, horizon: int, as_json: bool) -> None:
 @click.pass_obj
 def status(ctx: Context, as_json: bool) -> None:
     """Show the daemon, each source's last sync, errors and next run, and the next and last digest."""
-    from daemon.report import status_report
+    from daemon.status import status_report
     report = status_report(ctx.db, ctx.config)
     if as_json:
         emit_json(report)
         return
-    from daemon.report import status_lines
+    from daemon.status import status_lines
     click.echo("\n".join(status_lines(report)))
 
 

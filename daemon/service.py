@@ -368,10 +368,11 @@ class Service:
         state.failures += 1
         retry = self.clock.now() + state.delay()
         if line != state.last_error:
-            log.warning("%s failed: %s — retrying in %s, then backing off", state.name, line,
-                        _human(state.delay()))
-            if not isinstance(exc, (KithError, sqlite3.Error)):
-                log.debug("%s: traceback", state.name, exc_info=exc)
+            expected = isinstance(exc, (KithError, sqlite3.Error, OSError))
+            # An unexpected message may quote data (an address): it goes to DEBUG and `kith status` only.
+            shown = line if expected else f"unexpected {exc.__class__.__name__} (see `kith status`)"
+            log.warning("%s failed: %s — retrying in %s, then backing off", state.name, shown, _human(state.delay()))
+            log.debug("%s: %s", state.name, line, exc_info=None if expected else exc)
         else:
             log.debug("%s failed again (%d times); next try at %s", state.name, state.failures, retry.isoformat())
         state.last_error = line

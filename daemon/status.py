@@ -1,0 +1,81 @@
+"""What `kith status` shows: the daemon, each source's last sync and errors, the next runs, the last digest.
+
+Kept apart from the contact reports so that `kith status` imports no model code and answers at once.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+
+from daemon.config import Config
+from daemon.lock import holder
+from daemon.logs import log_path
+from daemon.service import next_digest_at
+
+
+def status_report(db: Database, config: Config, now: datetime | None = None) -> dict:
+    """What `kith status` shows: per source the last successful sync, counts, errors and the
+    next run; the daemon; the next and the last digest; the database size. Fields may be
+    added, never renamed (`status --json` is a contract)."""
+    now = now or datetime.now(UTC)
+    path = config.database_path
+    configured = {f"{s.type}:{s.name}" for s in config.sources}
+    enabled = {f"{s.type}:{s.name}" for s in config.sources if s.enabled}
+    keys = configured | {r[0] for r in db.execute("SELECT source FROM sync_state")}
+    pid = holder()
+    last = db.execute("SELECT date, delivered_at, path FROM digests ORDER BY date DESC LIMIT 1").fetchone()
+    return {
+        "database": str(path),
+        "database_bytes": _size(path),
+        "wal_bytes": _size(path.with_name(path.name + "-wal")),
+        "daemon": {"running": pid is not None, "pid": pid or None, "log_file": str(log_path())},
+        "sources": [_source_status(db, key, key in configured, key in enabled) for key in sorted(keys)],
+        "next_digest_at": next_digest_at(db, config, now).isoformat(timespec="seconds"),
+        "last_digest": {"date": last[0], "delivered_at": last[1], "path": last[2]} if last else None,
+    }
+
+
+def _source_status(db: Database, key: str, configured: bool, enabled: bool) -> dict:
+    row = db.execute("SELECT synced_at, last_error, error_at FROM sync_state WHERE source = ?",
+                     [key]).fetchone() or (None, None, None)
+    plan = db.execute("""SELECT failures, last_run_at, last_ok_at, next_run_at, last_error,
+                                last_messages, last_events, last_deleted FROM schedules WHERE job = ?""",
+                      [key]).fetchone() or (0, None, None, None, None, 0, 0, 0)
+    return {
+        "source": key, "configured": configured, "synced_at": row[0],
+        "last_error": row[1], "error_at": row[2],
+        "messages": db.execute("SELECT count(*) FROM message_copies WHERE source = ?", [key]).fetchone()[0],
+        "events": db.execute("SELECT count(*) FROM events WHERE source = ?", [key]).fetchone()[0],
+        "failing": bool(plan[0]), "failures": plan[0], "current_error": plan[4],
+        "last_run_at": plan[1], "last_ok_at": plan[2], "next_run_at": plan[3] if enabled else None,
+        "last_run_counts": {"messages": plan[5], "events": plan[6], "deleted": plan[7]},
+    }
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def status_lines(report: dict) -> list[str]:
+    """`kith status` as text, from `status_report`'s data."""
+    daemon = report["daemon"]
+    lines = [f"Daemon: running (pid {daemon['pid']}); log: {daemon['log_file']}" if daemon["running"]
+             else "Daemon: not running — start it with `kith run`, or `kith service install`",
+             f"Database: {report['database']} ({(report['database_bytes'] + report['wal_bytes']) // 1024} KiB)"]
+    for s in report["sources"]:
+        synced = s["last_ok_at"] or s["synced_at"] or "never"
+        line = f"  {s['source']}: last sync {synced}, {s['messages']} messages, {s['events']} events"
+        if s["next_run_at"] and daemon["running"]:
+            line += f"; next sync {s['next_run_at']}"
+        lines.append(line)
+        if s["failing"]:
+            lines.append(f"    failing ({s['failures']} times in a row): {s['current_error']}")
+        elif s["last_error"]:
+            lines.append(f"    last error ({s['error_at']}): {s['last_error']}")
+    lines.append(f"Next digest: {report['next_digest_at']}" + ("" if daemon["running"] else " (if the daemon runs)"))
+    last = report["last_digest"]
+    lines.append(f"Last digest: {last['date']} → {last['path']}" if last else "Last digest: none yet")
+    return lines

@@ -1,0 +1,108 @@
+"""`kith status`: last sync and counts per source, errors and next runs, the daemon, the digests, the size."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from click.testing import CliRunner
+
+from daemon.cli import cli
+from daemon.errors import SourceError
+from daemon.lock import acquire, lock_path
+from daemon.status import status_lines, status_report
+from daemon.store import utc_text
+from tests.conftest import ROOT
+from tests.test_service import BERLIN_0600, FakeClock, FakeSource, batches, make_config, service_for, write_mbox
+
+
+@pytest.fixture
+def state_home(tmp_path, monkeypatch):
+    """A private state dir, so the lock probed is this test's, not the user's."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def ran(db, tmp_path, state_home):
+    """One tick of the daemon at 06:00 Berlin with a good source, a broken one and a disabled one."""
+    config = make_config(tmp_path, sources={"good": 15, "broken": 10, "off": 5})
+    text = config.path.read_text().replace('name = "off"', 'name = "off"\nenabled = false')
+    config.path.write_text(text)
+    from daemon.config import load
+    config = load(config.path)
+    clock = FakeClock(BERLIN_0600)
+    sources = {"good": FakeSource("good", batches("g")), "off": FakeSource("off", batches("o")),
+               "broken": FakeSource("broken", [], error=SourceError("token expired", fix="run `kith auth google`"))}
+    service = service_for(db, config, clock, sources)
+    service.tick()
+    return config, clock, service
+
+
+def test_sources_show_last_sync_counts_errors_and_next_runs(db, ran) -> None:
+    config, clock, _ = ran
+    report = status_report(db, config, now=clock.now())
+    by_key = {s["source"]: s for s in report["sources"]}
+    assert sorted(by_key) == ["mbox:broken", "mbox:good", "mbox:off"]
+    good, broken, off = by_key["mbox:good"], by_key["mbox:broken"], by_key["mbox:off"]
+    assert (good["messages"], good["failing"], good["last_run_counts"]["messages"]) == (12, False, 12)
+    assert good["synced_at"] is not None and good["last_ok_at"] == utc_text(clock.now())
+    assert good["next_run_at"] == utc_text(clock.now() + timedelta(minutes=15))
+    assert (broken["failing"], broken["failures"]) == (True, 1)
+    assert "token expired" in broken["current_error"] and "token expired" in broken["last_error"]
+    assert broken["next_run_at"] == utc_text(clock.now() + timedelta(minutes=20))    # 10 min × 2^1
+    assert (off["configured"], off["next_run_at"], off["messages"]) == (True, None, 0)
+
+
+def test_digest_times_and_database_size(db, ran) -> None:
+    config, clock, service = ran
+    report = status_report(db, config, now=clock.now())
+    assert report["next_digest_at"] == "2026-03-03T07:30:00+01:00" and report["last_digest"] is None
+    assert report["database_bytes"] > 0 and report["database_bytes"] + report["wal_bytes"] > 4096
+    clock.advance(120)                                 # 08:00: the digest is written
+    service.tick()
+    report = status_report(db, config, now=clock.now())
+    assert report["last_digest"]["date"] == "2026-03-03"
+    assert report["last_digest"]["path"] == str(config.digest_dir / "kith-2026-03-03.md")
+    assert report["next_digest_at"] == "2026-03-04T07:30:00+01:00"
+
+
+def test_an_overdue_digest_is_due_now(db, tmp_path, state_home) -> None:
+    config = make_config(tmp_path, sources={})
+    late = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)
+    assert status_report(db, config, now=late)["next_digest_at"] == late.isoformat(timespec="seconds")
+
+
+def test_daemon_state_comes_from_the_lock(db, ran) -> None:
+    config, clock, _ = ran
+    report = status_report(db, config, now=clock.now())
+    assert report["daemon"]["running"] is False
+    text = "\n".join(status_lines(report))
+    assert "Daemon: not running" in text and "next sync" not in text
+    assert "    failing (1 times in a row): token expired" in text
+    with acquire(lock_path()):
+        report = status_report(db, config, now=clock.now())
+        assert report["daemon"] == {"running": True, "pid": os.getpid(),
+                                    "log_file": str(lock_path().parent / "kith.log")}
+        assert f"next sync {utc_text(clock.now() + timedelta(minutes=15))}" in "\n".join(status_lines(report))
+
+
+def test_cli_status_json_and_text_after_a_sync(tmp_path, state_home) -> None:
+    write_mbox(tmp_path / "mail", 1, 6)
+    config = tmp_path / "config.toml"
+    config.write_text(f'[user]\ntimezone = "UTC"\n[storage]\ndatabase = "{tmp_path / "kith.db"}"\n'
+                      f'[[sources]]\ntype = "mbox"\nname = "mail"\npath = "{tmp_path / "mail"}"\n')
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data"), "PYTHONPATH": str(ROOT)}
+    kith = [sys.executable, "-m", "daemon", "--config", str(config)]
+    assert subprocess.run([*kith, "sync"], env=env, cwd=ROOT, capture_output=True, timeout=30).returncode == 0
+    runner = CliRunner()
+    done = runner.invoke(cli, ["--config", str(config), "status", "--json"], env=env)
+    report = json.loads(done.output)
+    assert report["sources"][0]["source"] == "mbox:mail" and report["sources"][0]["messages"] == 6
+    assert report["daemon"]["running"] is False and report["next_digest_at"]
+    text = runner.invoke(cli, ["--config", str(config), "status"], env=env).output
+    assert "mbox:mail: last sync" in text and "6 messages" in text and "Next digest:" in text
