@@ -416,7 +416,7 @@ class Service:
         from daemon.analysis import build_digest  # imports the models: only when a digest is made
         from daemon.deliver import deliver
         digest, _ = build_digest(self.db, self.config, day)
-        delivered = deliver(self.db, digest, self.config.digest_dir, now)
+        delivered = deliver(self.db, digest, self.config.digest_dir, now, config=self.config)
         log.info("digest for %s %s: %d suggestions in %s", day.isoformat(),
                  "was already delivered" if delivered.already else "delivered", len(digest.suggestions),
                  self.config.digest_dir)
