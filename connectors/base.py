@@ -56,6 +56,7 @@ class EventMeta:
     calendar: str = ""          # calendar name (file stem, or the provider's name)
     scope: str = ""             # file or calendar the event lives in
     sequence: int = 0           # iCalendar SEQUENCE: a lower one never overwrites a higher one
+    online: bool = False        # an online meeting (Teams, Meet, …): a call rather than a coffee
 
 
 @dataclass(frozen=True, slots=True)

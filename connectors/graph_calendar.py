@@ -135,7 +135,8 @@ def event_meta(item: dict) -> EventMeta | None:
             attendees.append((address, PARTSTAT.get(response, "NEEDS-ACTION")))
     return EventMeta(source_id=item["id"], start=start, end=end, organizer=address_of(item.get("organizer")),
                      attendees=tuple(attendees), summary=item.get("subject") or "",
-                     cancelled=bool(item.get("isCancelled")), all_day=all_day, calendar="Calendar", scope=SCOPE)
+                     cancelled=bool(item.get("isCancelled")), all_day=all_day, calendar="Calendar", scope=SCOPE,
+                     online=bool(item.get("isOnlineMeeting")))
 
 
 def _when(value: Any, all_day: bool) -> datetime | None:

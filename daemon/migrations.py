@@ -177,3 +177,8 @@ def m004_service_state(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m005_event_online(db: Database) -> None:
+    db.execute("ALTER TABLE events ADD COLUMN online INTEGER NOT NULL DEFAULT 0")

@@ -123,3 +123,9 @@ def test_opening_a_file_that_is_not_a_database_is_one_clear_error(tmp_path):
     with pytest.raises(store.StoreError) as info:
         store.open_store(bad)
     assert str(bad) in str(info.value) and "storage" in str(info.value)
+
+
+def test_event_fields_are_stored(db):
+    online = replace(event("uid9", start=T0, attendees=[(ANNA, "TENTATIVE")]), online=True, all_day=False)
+    store.apply_batch(db, "ics:a", Batch(events=(online,)))
+    assert table(db, "SELECT online, cancelled, start FROM events") == [(1, 0, "2026-01-05T09:00:00+00:00")]

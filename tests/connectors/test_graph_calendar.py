@@ -177,3 +177,14 @@ def test_a_grant_without_calendar_consent_asks_to_sign_in_again(fake, tmp_path):
     source = OutlookCalendarSource(config.sources[0], config, http_client=fake.session(), now=NOW)
     with pytest.raises(AuthError, match="kith auth microsoft --source work"):
         list(source.pull(None))
+
+
+def test_the_online_meeting_flag_is_kept():
+    import json
+    from pathlib import Path
+
+    from connectors.graph_calendar import event_meta
+    fixtures = Path(__file__).resolve().parent.parent / "fixtures" / "graph"
+    online = event_meta(json.loads((fixtures / "event_series_occurrence_with_responses.json").read_text()))
+    in_person = event_meta(json.loads((fixtures / "event_cancelled_meeting.json").read_text()))
+    assert online.online is True and in_person.online is False
