@@ -18,6 +18,7 @@ from daemon.store import utc_text
 
 MIN_GAP_DAYS, MAX_GAP_DAYS = 7.0, 180.0
 EPISODE_DAYS = 2
+RECENT_THREADS = 4
 
 
 def parse_utc(text: str) -> datetime:
@@ -66,6 +67,7 @@ class ContactFacts:
     usual_gap_days: float | None = None
     replies_owed: list[Touch] = field(default_factory=list)
     subjects: list[str] = field(default_factory=list)
+    recent_threads: list[tuple[bool, bool]] = field(default_factory=list)  # (user started it, they answered)
 
     @property
     def id(self) -> str:
@@ -209,6 +211,9 @@ def summarise(item: ContactFacts) -> None:
             item.their_threads += 1
         if owes_reply(thread, touches):
             item.replies_owed.append(thread[-1])
+    started = sorted((thread[0].at, thread[0].kind == "sent", "received" in {t.kind for t in thread if not t.bulk})
+                     for thread in threads.values() if not thread[0].bulk)
+    item.recent_threads = [(by_user, answered) for _, by_user, answered in started[-RECENT_THREADS:]]
     item.replies_owed.sort(key=lambda t: t.at, reverse=True)
     item.usual_gap_days = usual_gap(personal)
 

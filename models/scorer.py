@@ -40,6 +40,12 @@ def strength(f: ContactFacts) -> float:
             + 0.5 * math.log1p(f.sent) + 1.0 * math.log1p(f.meetings_one_to_one) + 0.3 * math.log1p(f.meetings_group))
 
 
+def one_sided_lately(f: ContactFacts) -> bool:
+    """The user started each of the last threads and most went unanswered: a tie sliding away."""
+    recent = f.recent_threads
+    return len(recent) >= 4 and all(by_user for by_user, _ in recent) and sum(a for _, a in recent) <= 1
+
+
 def state_of(f: ContactFacts, as_of: datetime) -> str:
     """Where a relationship stands against its own rhythm."""
     since = days_between(f.last_contact, as_of)
@@ -51,7 +57,7 @@ def state_of(f: ContactFacts, as_of: datetime) -> str:
         return "new"
     if mutual and since > max(180.0, 4 * gap):
         return "dormant"
-    if mutual and since > max(1.5 * gap, gap + 10):
+    if mutual and (since > max(1.5 * gap, gap + 10) or one_sided_lately(f)):
         return "cooling"
     if (f.two_way_threads >= 2 or f.meetings_one_to_one >= 2) and since <= max(1.5 * gap, gap + 10):
         return "active"

@@ -184,3 +184,12 @@ def test_a_weeks_focus_person_is_kept_all_week(db, tmp_path):
     deliver(db, first, tmp_path)
     later, _ = build_digest(db, config(), monday + timedelta(days=2))
     assert first.focus is not None and later.focus == first.focus
+
+
+def test_a_tie_where_only_the_user_still_writes_is_cooling(db):
+    older = rhythm(LENA, every=10, last=60, count=6, subject="Chat")
+    unanswered = [message(100 + i, to=(LENA,), subject=f"Ping {i}", at=days_ago(30 - 7 * i)) for i in range(4)]
+    apply(db, older + unanswered)
+    store.refresh_own_addresses(db, [ME.email])
+    _, analysis = build_digest(db, config(), TODAY)
+    assert analysis.scores[LENA.email].state == "cooling"
