@@ -67,14 +67,14 @@ def find_inserted(client: GmailClient, day: date) -> str | None:
 
 
 def insert_digest(source: SourceConfig, config: Config, day: date, subject: str, text: str, html: str, *,
-                  http: Any = None, now: datetime | None = None,
-                  sleep: Callable[[float], None] = time.sleep) -> str:
+                  http: Any = None, now: datetime | None = None, sleep: Callable[[float], None] = time.sleep,
+                  clock: Callable[[], float] = time.monotonic) -> str:
     """Insert the digest for `day` into the inbox (INBOX, UNREAD) once; returns its Gmail id."""
     with auth_errors(source):
         session = None
         if http is None:
             http, session = authorized_http(source, config, need=[GMAIL_METADATA, GMAIL_INSERT])
-        client = GmailClient(source, build_service("gmail", source, http), sleep=sleep)
+        client = GmailClient(source, build_service("gmail", source, http), sleep=sleep, clock=clock)
         message_id = _insert_once(client, source, day, subject, text, html, now or datetime.now(UTC))
         if session:
             session.persist()
