@@ -193,3 +193,31 @@ def test_a_tie_where_only_the_user_still_writes_is_cooling(db):
     store.refresh_own_addresses(db, [ME.email])
     _, analysis = build_digest(db, config(), TODAY)
     assert analysis.scores[LENA.email].state == "cooling"
+
+
+def test_no_birthday_suggestion_a_week_ahead(db):
+    apply(db, rhythm(ANNA, every=14, last=3),
+          events=[event("bday", start=days_ago(0, 0), summary="Anna Berger's birthday", organizer=None)])
+    db.execute("UPDATE events SET birthday = 1, all_day = 1, start = ? WHERE source_id = 'bday'",
+               [f"{(TODAY + timedelta(days=7)).isoformat()}T00:00:00+00:00"])
+    assert not [s for s in digest_for(db, 60).suggestions if s.kind == "birthday"]
+
+
+def test_no_revive_for_a_dormant_tie_outside_every_goal(db):
+    friend = Address("old.friend@mailbox.example", "Old Friend")
+    apply(db, rhythm(friend, every=14, last=300, count=10))
+    assert not [s for s in digest_for(db, 60).suggestions if s.contact_id == friend.email]
+
+
+def test_no_give_first_without_help_received_or_a_one_sided_tie(db):
+    theirs = [m for i in range(4) for m in (
+        message(300 + i, sender=MIRA, to=(ME,), subject=f"Question {i}", at=days_ago(10 + 14 * i)),
+        message(400 + i, to=(MIRA,), subject=f"Re: Question {i}", at=days_ago(10 + 14 * i, 16)))]
+    apply(db, rhythm(MIRA, every=14, last=3, count=4, subject="Payments") + theirs)
+    assert not [s for s in digest_for(db, 60).suggestions if s.kind == "give_first"]
+
+
+def test_give_first_when_the_tie_leans_the_users_way(db):
+    apply(db, rhythm(MIRA, every=14, last=3, subject="Payments"))
+    give = [s for s in digest_for(db, 60).suggestions if s.kind == "give_first"]
+    assert give and "offer help before you ask" in " ".join(give[0].reasons)
