@@ -16,7 +16,6 @@ alarms and attachments are never read.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
@@ -27,6 +26,7 @@ from typing import Any
 import icalendar
 import recurring_ical_events
 
+from connectors import local_cursor
 from connectors.base import Address, Batch, EventMeta
 from daemon.errors import SourceError
 
@@ -64,7 +64,7 @@ class IcsSource:
         """One batch per new, changed or vanished file; nothing for unchanged ones."""
         self.check()
         files = self._files()
-        known = _read_cursor(cursor, os.path.abspath(self.path))
+        known = local_cursor.load(cursor, KIND, os.path.abspath(self.path), "files")
         if known is None and cursor is not None:
             yield self._full_resync(files)
             return
@@ -100,8 +100,7 @@ class IcsSource:
         return found
 
     def _cursor(self, done: dict[str, list[int]]) -> str:
-        return json.dumps({"kind": KIND, "v": 1, "root": os.path.abspath(self.path),
-                           "files": dict(sorted(done.items()))}, separators=(",", ":"))
+        return local_cursor.dump(KIND, os.path.abspath(self.path), "files", done)
 
     def _full_resync(self, files: dict[str, Path]) -> Batch:
         """Everything in one batch with full_resync: the old cursor could not be read."""
@@ -291,20 +290,3 @@ def _stem(path: Path) -> str:
 def _short(exc: BaseException) -> str:
     text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 120 else text[:117] + "..."
-
-
-def _read_cursor(cursor: str | None, root: str) -> dict[str, list[int]] | None:
-    """The per-file states, or None when the cursor is absent or not ours."""
-    if not cursor:
-        return None
-    try:
-        data = json.loads(cursor)
-        if data.get("kind") != KIND or data.get("v") != 1 or data.get("root") != root:
-            return None
-        files = data["files"]
-        if not all(isinstance(v, list) and len(v) == 3 and all(isinstance(x, int) for x in v)
-                   for v in files.values()):
-            return None
-        return dict(files)
-    except (ValueError, TypeError, AttributeError, KeyError):
-        return None

@@ -16,13 +16,13 @@ one is re-read whole with `scopes` so the store sweeps what is gone.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
+from connectors import local_cursor
 from connectors.base import Batch, MessageMeta
 from connectors.headers import meta_from_header, sent_labels
 from daemon.errors import SourceError
@@ -61,7 +61,7 @@ class MaildirSource:
         """One batch per new, changed or vanished folder; nothing for unchanged ones."""
         self.check()
         folders = self._folders()
-        known = _read_cursor(cursor, os.path.abspath(self.path))
+        known = local_cursor.load(cursor, KIND, os.path.abspath(self.path), "folders")
         if known is None and cursor is not None:
             yield self._full_resync(folders)
             return
@@ -93,8 +93,7 @@ class MaildirSource:
         return found
 
     def _cursor(self, done: dict[str, list[int]]) -> str:
-        return json.dumps({"kind": KIND, "v": 1, "root": os.path.abspath(self.path),
-                           "folders": dict(sorted(done.items()))}, separators=(",", ":"))
+        return local_cursor.dump(KIND, os.path.abspath(self.path), "folders", done)
 
     def _full_resync(self, folders: dict[str, Path]) -> Batch:
         """Everything in one batch with full_resync: the old cursor could not be read."""
@@ -193,20 +192,3 @@ def _folder_state(path: Path) -> tuple[list[int], list[tuple[str, str]]]:
         with os.scandir(path / sub) as entries:
             names += sorted((sub, e.name) for e in entries if not e.name.startswith(".") and e.is_file())
     return [*mtimes, len(names)], names
-
-
-def _read_cursor(cursor: str | None, root: str) -> dict[str, list[int]] | None:
-    """The per-folder states, or None when the cursor is absent or not ours."""
-    if not cursor:
-        return None
-    try:
-        data = json.loads(cursor)
-        if data.get("kind") != KIND or data.get("v") != 1 or data.get("root") != root:
-            return None
-        folders = data["folders"]
-        if not all(isinstance(v, list) and len(v) == 3 and all(isinstance(x, int) for x in v)
-                   for v in folders.values()):
-            return None
-        return dict(folders)
-    except (ValueError, TypeError, AttributeError, KeyError):
-        return None

@@ -6,7 +6,7 @@ from daemon.analysis import Analysis
 from daemon.config import Config
 from models.facts import ContactFacts, days_between
 from models.scorer import ContactScore
-from models.suggest import history_reasons, plural, quote
+from models.kinds import history_reasons, plural, quote
 
 
 def _local_date(moment, config: Config) -> str | None:

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from models import kinds
 from models.facts import ContactFacts
-from models.kinds import Suggestion, history_reasons, plural, quote  # noqa: F401 - re-exported
+from models.kinds import Suggestion
 from models.network import focus_person, introductions
 from models.scorer import ContactScore
 
