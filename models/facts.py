@@ -19,13 +19,14 @@ from daemon.store import utc_text
 MIN_GAP_DAYS, MAX_GAP_DAYS = 7.0, 180.0
 EPISODE_DAYS = 2
 RECENT_THREADS = 4
+MAX_GROUP = 12  # threads and meetings larger than this are broadcasts, not acquaintance
 
 
 def parse_utc(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-@dataclass
+@dataclass(slots=True)
 class Touch:
     """One interaction with a contact: a message either way, or a meeting."""
 
@@ -94,7 +95,8 @@ def load_facts(db: Database, own: set[str], as_of: datetime, *, aliases=(), igno
             "WHERE sent_at < ? ORDER BY sent_at, key", [cutoff]):
         at = parse_utc(sent_at)
         rcpts = recipients.get(key, ())
-        for role, email, name in rcpts:
+        broadcast = len(rcpts) > MAX_GROUP  # says little about who knows whom; skip the per-person work
+        for role, email, name in () if broadcast else rcpts:
             if name:
                 names[email][name] += 1
                 sightings.append((conversation, name, email))
@@ -106,19 +108,22 @@ def load_facts(db: Database, own: set[str], as_of: datetime, *, aliases=(), igno
             for role, email, _ in rcpts:
                 if email not in own:
                     per_address[email].append(Touch(at, "sent", conversation, subject, role == "to", False, len(others)))
-                    participants[conversation].add(email)
+                    if not broadcast:
+                        participants[conversation].add(email)
         else:
             to_me = any(role == "to" and email in own for role, email, _ in rcpts)
             per_address[sender].append(Touch(at, "received", conversation, subject, to_me and not bulk, bool(bulk),
                                              len(others) + 1))
             if list_id:
                 list_ids[sender].add(list_id)
-            if not bulk:
+            if not bulk and not broadcast:
                 participants[conversation].add(sender)
-                participants[conversation].update(e for e in others)
+                participants[conversation].update(others)
     _add_meetings(db, own, cutoff, per_address, names, participants)
 
-    known = [a for a in per_address if not is_ignored(a, ignore_addresses, ignore_domains)]
+    ignore_addresses = [a.lower() for a in ignore_addresses]
+    known = [a for a in per_address if not (ignore_addresses or ignore_domains)
+             or not is_ignored(a, ignore_addresses, ignore_domains)]
     volume = {a: len(per_address[a]) for a in known}
     contacts = merge_contacts(known, names, sightings, aliases, volume)
     facts: dict[str, ContactFacts] = {}
@@ -165,7 +170,7 @@ def _add_peers(facts: dict[str, ContactFacts], contacts: dict[str, Contact], par
     """Which contacts share threads and meetings: the raw material of the network graph."""
     for members in participants.values():
         ids = sorted({contacts[a].id for a in members if a in contacts})
-        if len(ids) < 2 or len(ids) > 12:
+        if len(ids) < 2 or len(ids) > MAX_GROUP:
             continue  # a broadcast to many says little about who knows whom
         for a in ids:
             for b in ids:

@@ -30,7 +30,7 @@ STEP_DAYS = 30.0
 MAX_ROWS = 60_000           # negatives beyond this are sampled (deterministically)
 FEEDBACK_WEIGHT = 25
 SEED = 0
-PEAK_LOOKBACK_DAYS = (45, 90, 135, 180, 270, 365)
+PEAK_LOOKBACK_DAYS = (60, 120, 240, 365)
 
 
 @dataclass
