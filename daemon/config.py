@@ -56,7 +56,7 @@ class DigestConfig:
 @dataclass(frozen=True)
 class Goal:
     name: str = key(None, "Short name of the goal, shown in the digest.", required=True)
-    description: str = key("", "A sentence about what you want to achieve, for your own reference.")
+    description: str = key("", "A sentence about what you want to achieve; its words count toward topic relevance.")
     keywords: list[str] = key([], "Words or phrases that mark a subject or meeting title as relevant.")
     organizations: list[str] = key([], "Organisation names relevant to the goal (matched against names and domains).")
     domains: list[str] = key([], "E-mail domains of relevant organisations, e.g. \"bank.example\".")

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from daemon.config import Goal
 from models.facts import ContactFacts, days_between
 from models.features import collect, to_days
-from models.goals import goal_fit
+from models.goals import goal_fits
 from models.learn import fit_predict
 from models.noise import noise_reason
 
@@ -86,11 +86,12 @@ def score_all(facts: dict[str, ContactFacts], goals: tuple[Goal, ...], as_of: da
     verdicts = {cid: v == "good" for cid, v in feedback.items() if v in ("good", "noise")}
     values = learned_values(facts, as_of, verdicts)
     total_weight = sum(g.weight for g in goals) or 1.0
+    fits = goal_fits(facts, goals)
     scores = {}
     for cid, f in facts.items():
         verdict = feedback.get(cid)
         reason = "you marked it as noise" if verdict == "noise" else None if verdict == "good" else noise_reason(f, as_of)
-        fit = goal_fit(f, goals)
+        fit = fits[cid]
         value, peak = (0.0, 0.0) if reason else values[cid]
         goal_boost = sum(g.weight * fit[g.name] for g in goals) / total_weight
         factor = 0.5 + goal_boost

@@ -221,3 +221,13 @@ def test_give_first_when_the_tie_leans_the_users_way(db):
     apply(db, rhythm(MIRA, every=14, last=3, subject="Payments"))
     give = [s for s in digest_for(db, 60).suggestions if s.kind == "give_first"]
     assert give and "offer help before you ask" in " ".join(give[0].reasons)
+
+
+def test_a_weaker_contact_relevant_to_a_goal_ranks_above_a_stronger_irrelevant_one(db):
+    colleague = Address("ben@northwind.example", "Ben Fischer")
+    apply(db, rhythm(colleague, every=4, last=1, count=30, subject="Standup") + rhythm(ANNA, every=20, last=5, count=5))
+    store.refresh_own_addresses(db, [ME.email])
+    _, analysis = build_digest(db, config(), TODAY)
+    strong, relevant = analysis.scores[colleague.email], analysis.scores[ANNA.email]
+    assert strong.value >= relevant.value
+    assert relevant.priority > strong.priority
