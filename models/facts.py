@@ -23,7 +23,8 @@ MAX_GROUP = 12  # threads and meetings larger than this are broadcasts, not acqu
 
 
 def parse_utc(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    """A stored timestamp (UTC ISO 8601, as `daemon.store.utc_text` writes it)."""
+    return datetime.fromisoformat(text)
 
 
 @dataclass(slots=True)
@@ -99,10 +100,12 @@ def load_facts(db: Database, own: set[str], as_of: datetime, *, aliases=(), igno
         for role, email, name in () if broadcast else rcpts:
             if name:
                 names[email][name] += 1
-                sightings.append((conversation, name, email))
+                if " " in name:  # only full names are evidence that two addresses are one person
+                    sightings.append((conversation, name, email))
         if sender_name:
             names[sender][sender_name] += 1
-            sightings.append((conversation, sender_name, sender))
+            if " " in sender_name:
+                sightings.append((conversation, sender_name, sender))
         others = [e for _, e, _ in rcpts if e not in own]
         if sender in own:
             for role, email, _ in rcpts:
