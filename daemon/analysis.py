@@ -37,7 +37,7 @@ class Digest:
     date: date
     user: str
     suggestions: list[Suggestion]
-    network: dict[str, dict[str, int]]   # goal → state → count
+    network: dict[str, dict[str, int]]   # goal → state → count, and "thin"
     focus: tuple[str, str, str | None] | None = None   # this week's focus person (address, name) and goal
 
 
@@ -122,7 +122,8 @@ def _snoozed(db: Database, analysis: Analysis) -> set[str]:
 def network_summary(analysis: Analysis, config: Config) -> dict[str, dict[str, int]]:
     """Per goal, how many relevant contacts are active, passive, new, cooling and dormant."""
     return {n.goal: {"active": n.active, "passive": n.passive, "new": n.new, "cooling": n.cooling,
-                     "dormant": n.dormant} for n in goal_networks(analysis.scores, [g.name for g in config.goals])}
+                     "dormant": n.dormant, "thin": n.thin}
+            for n in goal_networks(analysis.scores, [g.name for g in config.goals])}
 
 
 def birthdays_near(db: Database, today: date) -> tuple[tuple[date, str], ...]:

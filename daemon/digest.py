@@ -37,8 +37,7 @@ def _network_lines(digest: Digest) -> list[str]:
         lines.append(f"This week's focus person: {person}" + (f" ({goal})." if goal else "."))
     for goal, counts in digest.network.items():
         line = f"Your network for “{goal}”: {counts['active']} active, {counts['passive']} passive, {counts['new']} new."
-        thin = counts["active"] + counts["passive"] + counts["new"] < 3
-        lines.append(line + (" Thin — worth building." if thin else ""))
+        lines.append(line + (" Thin — worth building." if counts["thin"] else ""))
     return lines
 
 

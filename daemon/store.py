@@ -107,8 +107,8 @@ def content_key(message: MessageMeta, sent_at: str) -> int:
     Message-IDs are not enough: some archives (Enron) give every copy its own.
     Copies agree on time, sender, recipients and subject.
     """
-    to = ",".join(sorted([a.email for a in message.to])) if len(message.to) > 1 else (message.to[0].email if message.to else "")
-    cc = ",".join(sorted([a.email for a in message.cc]))
+    to = ",".join(sorted(a.email for a in message.to))
+    cc = ",".join(sorted(a.email for a in message.cc))
     text = f"{sent_at}\x1f{message.sender.email}\x1f{to}\x1f{cc}\x1f{message.subject}"
     digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
@@ -155,10 +155,9 @@ def _delete(db: Database, source: str, source_ids: Sequence[str]) -> int:
     if not source_ids:
         return 0
     rows = [(source, sid) for sid in source_ids]
-    before = db.conn.total_changes
-    db.conn.executemany("DELETE FROM message_copies WHERE source = ? AND source_id = ?", rows)
-    db.conn.executemany("DELETE FROM events WHERE source = ? AND source_id = ?", rows)
-    return min(len(source_ids), db.conn.total_changes - before)
+    copies = db.conn.executemany("DELETE FROM message_copies WHERE source = ? AND source_id = ?", rows).rowcount
+    events = db.conn.executemany("DELETE FROM events WHERE source = ? AND source_id = ?", rows).rowcount
+    return copies + events  # rows the triggers remove with them (recipients, attendees) are not counted
 
 
 def _upsert_messages(db: Database, source: str, messages: Iterable[MessageMeta], store_subjects: bool) -> int:

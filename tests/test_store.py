@@ -129,3 +129,9 @@ def test_event_fields_are_stored(db):
     online = replace(event("uid9", start=T0, attendees=[(ANNA, "TENTATIVE")]), online=True, all_day=False)
     store.apply_batch(db, "ics:a", Batch(events=(online,)))
     assert table(db, "SELECT online, cancelled, start FROM events") == [(1, 0, "2026-01-05T09:00:00+00:00")]
+
+
+def test_deletions_are_counted_once_per_copy(db):
+    store.apply_batch(db, "a", Batch(messages=(message(1, to=(ANNA, Address("b@x.example"))),)))
+    counts = store.apply_batch(db, "a", Batch(deleted=("INBOX/m1", "INBOX/never-there")))
+    assert counts.deleted == 1
