@@ -167,7 +167,7 @@ def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Ana
 def evaluate_store(db: Database, config: Config, as_of: date, horizon_days: int):
     """`kith eval`: the model and the baselines judged as of `as_of`, checked against the next `horizon_days`."""
     from models.evaluate import evaluate
-    from models.features import collect, to_days
+    from models.touches import collect, to_days
 
     cutoff = end_of_day(as_of, config)
     own = own_addresses(db, config)

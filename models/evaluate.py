@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from models.features import FEATURES, Touches, features_at, two_way_after
+from models.features import FEATURES, features_at, two_way_after
+from models.touches import Touches
 from models.learn import fit_predict
 
 TOP_K = 20

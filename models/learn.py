@@ -22,7 +22,8 @@ from threadpoolctl import threadpool_limits
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 
-from models.features import DECREASING, FEATURES, INCREASING, Touches, features_at, two_way_after
+from models.features import DECREASING, FEATURES, INCREASING, features_at, two_way_after
+from models.touches import Touches
 
 HORIZON_DAYS = 90.0
 CUTOFFS = 12                # training moments: one horizon before now, then every STEP_DAYS further back

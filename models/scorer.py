@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from daemon.config import Goal
 from models.facts import ContactFacts, days_between
-from models.features import collect, to_days
+from models.touches import collect, to_days
 from models.goals import goal_fits
 from models.learn import fit_predict
 from models.noise import noise_reason
