@@ -7,7 +7,7 @@ frozen, whitelisted metadata records below. No field may hold a message body.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -86,3 +86,37 @@ class Source(Protocol):
     def pull(self, cursor: str | None) -> Iterator[Batch]: ...
 
     def check(self) -> None: ...
+
+
+def coalesced(batches: Iterable[Batch], max_messages: int = 5000) -> Iterator[Batch]:
+    """Consecutive small batches merged into one of up to about `max_messages`.
+
+    A folder of many small mbox files or Maildir folders would otherwise cost one
+    transaction each. The merged batch carries the last batch's cursor, so it is
+    exactly as safe to commit. Batches that delete ids or resync the whole source
+    are passed on alone, so that the store's sweep-delete-upsert order never
+    reorders the pieces' effects.
+    """
+    pending: list[Batch] = []
+    size = 0
+    for batch in batches:
+        if batch.deleted or batch.full_resync or batch.events:
+            yield from _merge(pending)
+            pending, size = [], 0
+            yield batch
+            continue
+        pending.append(batch)
+        size += len(batch.messages)
+        if size >= max_messages:
+            yield from _merge(pending)
+            pending, size = [], 0
+    yield from _merge(pending)
+
+
+def _merge(pending: list[Batch]) -> Iterator[Batch]:
+    if len(pending) == 1:
+        yield pending[0]
+    elif pending:
+        yield Batch(messages=tuple(m for b in pending for m in b.messages),
+                    scopes=tuple(s for b in pending for s in b.scopes),
+                    notes=tuple(n for b in pending for n in b.notes), cursor=pending[-1].cursor)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from connectors import local_cursor
-from connectors.base import Batch, MessageMeta
+from connectors.base import Batch, MessageMeta, coalesced
 from connectors.headers import meta_from_header, sent_labels
 from daemon.errors import SourceError
 
@@ -58,7 +58,11 @@ class MaildirSource:
                               fix="make it readable by the user Kith runs as")
 
     def pull(self, cursor: str | None) -> Iterator[Batch]:
-        """One batch per new, changed or vanished folder; nothing for unchanged ones."""
+        """New, changed and vanished folders (small ones merged into one batch); nothing for unchanged ones."""
+        return coalesced(self._pieces(cursor))
+
+    def _pieces(self, cursor: str | None) -> Iterator[Batch]:
+        """One batch per new, changed or vanished folder, each with the cursor valid after it."""
         self.check()
         folders = self._folders()
         known = local_cursor.load(cursor, KIND, os.path.abspath(self.path), "folders")

@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from connectors.base import Batch, MessageMeta
+from connectors.base import Batch, MessageMeta, coalesced
 from connectors.headers import (first_id, from_line_date, hash_source_id, meta_from_fields,
                                 received_date, scan_fields, sent_labels)
 from daemon.errors import SourceError
 
 KIND = "mbox"
 TAIL_BYTES = 4096
-APPEND_CHUNK = 5000
+BATCH_MESSAGES = 5000         # messages per batch: small files are merged up to it, long appends split at it
 FIX = "set path to an mbox file (it starts with a \"From \" line) or a folder of them"
 
 
@@ -95,7 +95,11 @@ class MboxSource:
             raise SourceError("is neither a file nor a folder", where=where, fix=FIX)
 
     def pull(self, cursor: str | None) -> Iterator[Batch]:
-        """Batches of new and changed files; see the module docstring."""
+        """Batches of new and changed files (small ones merged); see the module docstring."""
+        return coalesced(self._pieces(cursor), BATCH_MESSAGES)
+
+    def _pieces(self, cursor: str | None) -> Iterator[Batch]:
+        """One batch per file (or chunk of a grown file), each with the cursor valid after it."""
         self.check()
         files = self._files()
         known = _read_cursor(cursor, self._root())
@@ -170,11 +174,11 @@ class MboxSource:
     def _append(self, rel: str, data: bytes, old: FileState, mtime_ns: int) -> Iterator[tuple[Batch, FileState]]:
         """Only the messages after the old end, in chunks, each with a cursor valid after it."""
         parsed = self._parse(rel, data, old.resume)
-        firsts = range(0, max(len(parsed.messages), 1), APPEND_CHUNK)
+        firsts = range(0, max(len(parsed.messages), 1), BATCH_MESSAGES)
         for first in firsts[:-1]:
             # A state as if the file ended after this chunk: the next pull resumes there.
-            end = parsed.ends[first + APPEND_CHUNK - 1]
-            yield (Batch(messages=tuple(parsed.messages[first:first + APPEND_CHUNK])),
+            end = parsed.ends[first + BATCH_MESSAGES - 1]
+            yield (Batch(messages=tuple(parsed.messages[first:first + BATCH_MESSAGES])),
                    FileState(end, 0, _tail_hash(data, end), end))
         state = FileState(len(data), mtime_ns, _tail_hash(data, len(data)), parsed.resume)
         yield Batch(messages=tuple(parsed.messages[firsts[-1]:]), notes=tuple(parsed.notes)), state

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import re
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -117,19 +118,22 @@ def content_key(message: MessageMeta, sent_at: str) -> int:
 def apply_batch(db: Database, source: str, batch: Batch, *, store_subjects: bool = True) -> Counts:
     """Apply one batch and its cursor atomically; replaying it is a no-op."""
     counts = Counts()
+    rows = _message_rows(batch.messages, store_subjects)   # the Python work, before the write lock is taken
     try:
         with db.atomic():
+            # the cursor is written first, so that the transaction holds the write lock before keys are allocated
+            db.execute(
+                """INSERT INTO sync_state (source, cursor, synced_at, last_error, error_at)
+                   VALUES (?, ?, ?, NULL, NULL)
+                   ON CONFLICT(source) DO UPDATE SET cursor = excluded.cursor, synced_at = excluded.synced_at""",
+                [source, batch.cursor, utc_text(datetime.now(UTC))],
+            )
             counts.deleted += _sweep(db, source, batch)
             counts.deleted += _delete(db, source, batch.deleted)
-            counts.messages = _upsert_messages(db, source, batch.messages, store_subjects)
+            counts.messages = _upsert_messages(db, source, rows)
             counts.events = _upsert_events(db, source, batch.events, store_subjects)
-            db.execute(
-                """INSERT INTO sync_state (source, cursor, synced_at, last_error, error_at, messages, events)
-                   VALUES (?, ?, ?, NULL, NULL, ?, ?)
-                   ON CONFLICT(source) DO UPDATE SET cursor = excluded.cursor, synced_at = excluded.synced_at,
-                       messages = messages + excluded.messages, events = events + excluded.events""",
-                [source, batch.cursor, utc_text(datetime.now(UTC)), counts.messages, counts.events],
-            )
+            db.execute("UPDATE sync_state SET messages = messages + ?, events = events + ? WHERE source = ?",
+                       [counts.messages, counts.events, source])
     except sqlite3.OperationalError as exc:
         raise StoreError(f"cannot write to the database ({exc})", where=source,
                          fix="free disk space or stop the other program using the database, then sync again") from None
@@ -160,32 +164,70 @@ def _delete(db: Database, source: str, source_ids: Sequence[str]) -> int:
     return copies + events  # rows the triggers remove with them (recipients, attendees) are not counted
 
 
-def _upsert_messages(db: Database, source: str, messages: Iterable[MessageMeta], store_subjects: bool) -> int:
-    message_rows, copy_rows, recipient_rows = [], [], []
+@dataclass(slots=True)
+class _MessageRows:
+    """A batch's messages as rows: one per distinct message (by content hash), one per copy."""
+
+    messages: dict[int, tuple]              # hash -> messages row (without key)
+    recipients: dict[int, list[tuple]]      # hash -> (role, email, name) rows
+    copies: list[tuple[str, str, int, str]]  # (source_id, scope, labels, hash)
+
+
+def _message_rows(messages: Iterable[MessageMeta], store_subjects: bool) -> _MessageRows:
+    rows = _MessageRows({}, {}, [])
     for m in messages:
         sent_at = utc_text(m.sent_at)
-        key = content_key(m, sent_at)
-        subject = m.subject if store_subjects else ""
-        message_rows.append((key, m.message_id, conversation_of(m), sent_at, m.sender.email, m.sender.name,
-                             subject, m.in_reply_to, int(m.bulk), m.list_id, len(m.to) + len(m.cc)))
-        copy_rows.append((source, m.source_id, key, m.scope, " ".join(m.labels)))
-        recipient_rows += [(key, "to", a.email, a.name) for a in m.to]
-        recipient_rows += [(key, "cc", a.email, a.name) for a in m.cc]
+        content = content_key(m, sent_at)
+        rows.copies.append((m.source_id, m.scope, " ".join(m.labels), content))
+        known = rows.messages.get(content)
+        if known is not None:   # a second copy in the same batch: merge what copies may disagree on
+            if m.bulk or m.list_id:
+                rows.messages[content] = (*known[:8], max(known[8], int(m.bulk)), known[9] or m.list_id, known[10])
+            continue
+        rows.messages[content] = (m.message_id, conversation_of(m), sent_at, m.sender.email, m.sender.name,
+                                  m.subject if store_subjects else "", m.in_reply_to, int(m.bulk), m.list_id,
+                                  len(m.to) + len(m.cc))
+        rows.recipients[content] = [("to", a.email, a.name) for a in m.to] + [("cc", a.email, a.name) for a in m.cc]
+    return rows
+
+
+def _upsert_messages(db: Database, source: str, rows: _MessageRows) -> int:
+    """New messages are appended with the next keys; a known one only merges its bulk flags."""
     conn = db.conn
+    keys = _known_keys(conn, rows.messages)
+    next_key = conn.execute("SELECT coalesce(max(key), 0) + 1 FROM messages").fetchone()[0]
+    new_messages, new_recipients, merges = [], [], []
+    for content, row in rows.messages.items():
+        key = keys.get(content)
+        if key is not None:
+            if row[7] or row[8]:
+                merges.append((row[7], row[8], key))
+            continue
+        key = keys[content] = next_key
+        next_key += 1
+        new_messages.append((key, content, *row))
+        new_recipients += [(key, role, email, name) for role, email, name in rows.recipients[content]]
     conn.executemany(
-        """INSERT INTO messages (key, message_id, conversation, sent_at, sender, sender_name, subject,
+        """INSERT INTO messages (key, hash, message_id, conversation, sent_at, sender, sender_name, subject,
                                  in_reply_to, bulk, list_id, n_recipients)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-           ON CONFLICT(key) DO UPDATE SET bulk = max(bulk, excluded.bulk),
-               list_id = CASE WHEN list_id = '' THEN excluded.list_id ELSE list_id END""",
-        message_rows)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""", new_messages)
+    conn.executemany(
+        """UPDATE messages SET bulk = max(bulk, ?), list_id = CASE WHEN list_id = '' THEN ? ELSE list_id END
+           WHERE key = ?""", merges)
+    conn.executemany("INSERT OR IGNORE INTO recipients (key, role, email, name) VALUES (?, ?, ?, ?)", new_recipients)
     conn.executemany(
         """INSERT INTO message_copies (source, source_id, key, scope, labels) VALUES (?, ?, ?, ?, ?)
            ON CONFLICT(source, source_id) DO UPDATE SET key = excluded.key, scope = excluded.scope,
                labels = excluded.labels""",
-        copy_rows)
-    conn.executemany("INSERT OR IGNORE INTO recipients (key, role, email, name) VALUES (?, ?, ?, ?)", recipient_rows)
-    return len(copy_rows)
+        [(source, source_id, keys[content], scope, labels) for source_id, scope, labels, content in rows.copies])
+    return len(rows.copies)
+
+
+def _known_keys(conn: sqlite3.Connection, hashes: Iterable[int]) -> dict[int, int]:
+    """Content hash -> key of the messages already stored, in one query."""
+    wanted = json.dumps(list(hashes))
+    return dict(conn.execute(
+        "SELECT m.hash, m.key FROM json_each(?) AS j JOIN messages AS m ON m.hash = j.value", [wanted]))
 
 
 def _upsert_events(db: Database, source: str, events: Iterable[EventMeta], store_subjects: bool) -> int:

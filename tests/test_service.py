@@ -522,10 +522,8 @@ def test_sigint_stops_an_idle_daemon_with_code_zero(tmp_path) -> None:
     daemon = Daemon(tmp_path, {}, env={"KITH_MINUTE_SECONDS": "60"})   # ticks 30 s apart: the signal must wake it
     daemon.start()
     daemon.wait_for("started", lambda: "daemon started" in daemon.log())
-    started = time.monotonic()
     daemon.signal(signal.SIGINT)
-    assert daemon.proc.wait(timeout=5) == 0
-    assert time.monotonic() - started < 2
+    assert daemon.proc.wait(timeout=5) == 0   # well before the next tick, 30 s away: the signal woke it
 
 
 def test_run_refuses_a_broken_config_with_one_line(tmp_path) -> None:

@@ -7,8 +7,10 @@ import stat
 from dataclasses import replace
 
 import pytest
+from sqlite_utils import Database
 
 from daemon import store
+from daemon.migrations import migrations
 from tests.conftest import ME, T0, Address, Batch, event, message
 
 ANNA = Address("anna@firm.example", "Anna")
@@ -135,3 +137,56 @@ def test_deletions_are_counted_once_per_copy(db):
     store.apply_batch(db, "a", Batch(messages=(message(1, to=(ANNA, Address("b@x.example"))),)))
     counts = store.apply_batch(db, "a", Batch(deleted=("INBOX/m1", "INBOX/never-there")))
     assert counts.deleted == 1
+
+
+def test_a_second_copy_adds_no_recipients_and_merges_the_bulk_flag(db):
+    plain = message(1, to=(ANNA,), cc=(Address("b@x.example"),), scope="INBOX")
+    listed = replace(plain, source_id="Lists/m1", scope="Lists", bulk=True, list_id="team.example")
+    store.apply_batch(db, "a", Batch(messages=(plain,)))
+    store.apply_batch(db, "b", Batch(messages=(listed,)))
+    assert table(db, "SELECT key, bulk, list_id FROM messages") == [(1, 1, "team.example")]
+    assert table(db, "SELECT key, role, email FROM recipients ORDER BY role") == [
+        (1, "cc", "b@x.example"), (1, "to", "anna@firm.example")]
+    assert table(db, "SELECT source, key FROM message_copies ORDER BY source") == [("a", 1), ("b", 1)]
+
+
+def test_keys_follow_arrival_and_are_not_reused_by_a_replay(db):
+    batch = Batch(messages=(message(1, to=(ANNA,)), message(2, to=(ANNA,)), message(1, to=(ANNA,))))
+    store.apply_batch(db, "a", batch)
+    store.apply_batch(db, "a", batch)
+    store.apply_batch(db, "a", Batch(messages=(message(3, to=(ANNA,)),)))
+    assert table(db, "SELECT key, message_id FROM messages ORDER BY key") == [
+        (1, "m1@test"), (2, "m2@test"), (3, "m3@test")]
+
+
+def test_a_store_from_before_sequential_keys_is_migrated_intact(tmp_path):
+    """Stores written with content-hash keys (migration m005 and earlier) keep every row and link."""
+    path = tmp_path / "old.db"
+    old = Database(str(path))
+    migrations.apply(old, stop_before="m006_sequential_message_keys")
+    old.executescript(store.TRIGGERS)
+    first, second = message(1, to=(ANNA,), cc=(Address("b@x.example"),)), message(2, sender=ANNA, to=(ME,))
+    for m in (first, second):
+        sent_at = store.utc_text(m.sent_at)
+        key = store.content_key(m, sent_at)
+        old.execute("INSERT INTO messages (key, message_id, conversation, sent_at, sender) VALUES (?, ?, ?, ?, ?)",
+                    [key, m.message_id, store.conversation_of(m), sent_at, m.sender.email])
+        for role, people in (("to", m.to), ("cc", m.cc)):
+            for a in people:
+                old.execute("INSERT INTO recipients (key, role, email) VALUES (?, ?, ?)", [key, role, a.email])
+        old.execute("INSERT INTO message_copies (source, source_id, key, scope) VALUES ('a', ?, ?, 'INBOX')",
+                    [m.source_id, key])
+    old.conn.commit()
+    old.close()
+
+    db = store.open_store(path)
+    assert table(db, """SELECT m.key, m.message_id, group_concat(r.role || ':' || r.email, ' ')
+                        FROM messages m JOIN recipients r ON r.key = m.key GROUP BY m.key ORDER BY m.key""") == [
+        (1, "m1@test", "cc:b@x.example to:anna@firm.example"), (2, "m2@test", "to:me@home.example")]
+    assert table(db, "SELECT source_id, key FROM message_copies ORDER BY key") == [("INBOX/m1", 1), ("INBOX/m2", 2)]
+    assert table(db, "SELECT count(*) FROM interactions") != [(0,)]
+    # the migrated rows are found by their content hash, and the triggers still clean up
+    store.apply_batch(db, "b", Batch(messages=(first,)))
+    assert table(db, "SELECT count(*) FROM messages") == [(2,)]
+    store.apply_batch(db, "a", Batch(deleted=("INBOX/m2",)))
+    assert table(db, "SELECT count(*) FROM recipients WHERE key = 2") == [(0,)]

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from connectors.base import Batch
+from connectors import mbox
 from connectors.mbox import MboxSource
 from daemon import store
 from daemon.errors import SourceError
@@ -53,7 +54,8 @@ def dump(db) -> dict[str, list[tuple]]:
 
 
 @pytest.fixture
-def mailbox(tmp_path) -> Path:
+def mailbox(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setattr(mbox, "BATCH_MESSAGES", 7)   # one file per batch (small files are merged otherwise)
     write_mailbox(tmp_path / "mail")
     return tmp_path / "mail"
 
