@@ -231,13 +231,14 @@ def m006_sequential_message_keys(db: Database) -> None:
             ORDER BY n.key;
 
         CREATE TABLE copies_new (
+            id INTEGER PRIMARY KEY,            -- in order of arrival, so that the indexes below stay small
             source TEXT NOT NULL,
             source_id TEXT NOT NULL,
             key INTEGER NOT NULL REFERENCES messages_new(key),   -- renamed along with it
             scope TEXT NOT NULL DEFAULT '',
             labels TEXT NOT NULL DEFAULT '',
-            PRIMARY KEY (source, source_id)
-        ) WITHOUT ROWID;
+            UNIQUE (source, source_id)
+        );
         INSERT INTO copies_new (source, source_id, key, scope, labels)
             SELECT c.source, c.source_id, n.key, c.scope, c.labels
             FROM message_copies c JOIN messages_new n ON n.hash = c.key;

@@ -7,8 +7,10 @@ each batch and its cursor commit together, so a rerun resumes where it stopped.
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 from sqlite_utils import Database
@@ -49,15 +51,16 @@ def sync_source(db: Database, source: Source, *, store_subjects: bool = True,
     result = SyncResult(source.key)
     try:
         source.check()
-        for batch in source.pull(store.cursor_of(db, source.key)):
-            counts = store.apply_batch(db, source.key, batch, store_subjects=store_subjects)
-            result.messages += counts.messages
-            result.events += counts.events
-            result.deleted += counts.deleted
-            result.batches += 1
-            result.notes += batch.notes
-            if on_batch:
-                on_batch(counts)
+        with _fewer_collections():
+            for batch in source.pull(store.cursor_of(db, source.key)):
+                counts = store.apply_batch(db, source.key, batch, store_subjects=store_subjects)
+                result.messages += counts.messages
+                result.events += counts.events
+                result.deleted += counts.deleted
+                result.batches += 1
+                result.notes += batch.notes
+                if on_batch:
+                    on_batch(counts)
     except StoreError:
         raise  # the store is shared by every source: no point going on
     except KithError as exc:
@@ -72,6 +75,22 @@ def sync_source(db: Database, source: Source, *, store_subjects: bool = True,
         log.info("synced %s: %d messages, %d events, %d deleted in %d batches",
                  source.key, result.messages, result.events, result.deleted, result.batches)
     return result
+
+
+@contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while a sync allocates millions of small objects.
+
+    They are records and tuples without cycles; with the default threshold the
+    collector ran over a thousand times per 50,000 messages, about a tenth of the
+    sync's time.
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(20_000, 10, 10)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 def sync_all(db: Database, config: Config, only: str | None = None) -> list[SyncResult]:
