@@ -190,10 +190,12 @@ _FROM_LINE_DATE = re.compile(rb"([A-Za-z]{3})\s+(\d{1,2})\s+(\d{1,2}):(\d{2})(?:
                              rb"(?:\s+[A-Za-z]{1,5})?\s+(\d{4})")
 
 
+@lru_cache(maxsize=16384)
 def parse_date(raw: bytes | str | None) -> datetime | None:
     """An RFC 5322 date as an aware UTC datetime; None when it cannot be read.
 
-    A date without a zone is taken as UTC (RFC 5322's "-0000" meaning).
+    A date without a zone is taken as UTC (RFC 5322's "-0000" meaning). Cached:
+    the copies of one message in several folders carry the same Date value.
     """
     if not raw:
         return None
