@@ -36,14 +36,14 @@ def child(config_path: str) -> None:
 
     config = load(Path(config_path))
     db = open_store(config.database_path)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     results = sync_all(db, config)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     messages = sum(r.messages for r in results)
     errors = [r.error for r in results if r.error]
     stored = db.execute("SELECT count(*) FROM messages").fetchone()[0]
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"seconds": seconds, "messages": messages, "stored": stored, "peak_mb": peak_mb,
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "messages": messages, "stored": stored, "peak_mb": peak_mb,
                       "errors": errors}))
 
 
@@ -70,7 +70,9 @@ def measure(config_path: Path, mode: str = "--child") -> dict:
 
 def report(label: str, figures: dict) -> None:
     rate = figures["messages"] / figures["seconds"] if figures["seconds"] else float("inf")
+    cpu_rate = figures["messages"] / figures["cpu"] if figures["cpu"] else float("inf")
     print(f"{label:<38} {figures['messages']:>9,} msgs {figures['seconds']:>8.2f} s {rate:>10,.0f} msg/s "
+          f"({figures['cpu']:.2f} s CPU: {cpu_rate:,.0f} msg/s) "
           f"{figures['peak_mb']:>7.0f} MB peak  ({figures['stored']:,} distinct stored)")
     for error in figures["errors"]:
         print(f"  error: {error}")
