@@ -6,8 +6,11 @@ Everything the digest says ("replied to all 9 of your threads", "last contact
 
 from __future__ import annotations
 
+import gc
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -80,7 +83,25 @@ class ContactFacts:
 def load_facts(db: Database, own: set[str], as_of: datetime, *, aliases=(), ignore_addresses=(),
                ignore_domains=()) -> dict[str, ContactFacts]:
     """Every contact known as of `as_of`, keyed by contact id, with its facts summarised."""
-    cutoff = utc_text(as_of)
+    with collector_paused():
+        return _load_facts(db, own, utc_text(as_of), aliases, ignore_addresses, ignore_domains)
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Build many small objects without the cycle collector: they form no cycles, and with a million of
+    them alive its repeated full passes cost more than building them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load_facts(db: Database, own: set[str], cutoff: str, aliases, ignore_addresses, ignore_domains
+                ) -> dict[str, ContactFacts]:
     seen = _Seen()
     _add_messages(db, own, cutoff, seen)
     _add_meetings(db, own, cutoff, seen)
@@ -125,10 +146,10 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
     """
     marks, own_list = ",".join("?" * len(own)), sorted(own)
     size = dict(db.execute("SELECT key, count(*) FROM recipients GROUP BY key"))
-    own_count: Counter = Counter()
+    own_count: dict[int, int] = {}
     to_me = set()
     for key, role in db.execute(f"SELECT key, role FROM recipients WHERE email IN ({marks})", own_list):
-        own_count[key] += 1
+        own_count[key] = own_count.get(key, 0) + 1
         if role == "to":
             to_me.add(key)
     listed: dict[int, list[tuple[str, str]]] = defaultdict(list)  # the other recipients, in (role, address) order
@@ -137,36 +158,38 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
             f"(SELECT key FROM recipients GROUP BY key HAVING count(*) <= {MAX_GROUP} "
             f"UNION SELECT key FROM messages WHERE sender IN ({marks})) ORDER BY key, role, email", own_list * 2):
         listed[key].append((role, email))
-    per_address, participants = seen.per_address, seen.participants
+    per_address, participants, names = seen.per_address, seen.participants, seen.names
     for key, sent_at, sender, sender_name, subject, conversation, bulk, list_id in db.execute(
             "SELECT key, sent_at, sender, sender_name, subject, conversation, bulk, list_id FROM messages "
             "WHERE sent_at < ? ORDER BY sent_at, key", [cutoff]):
         at = parse_utc(sent_at)
-        broadcast = size.get(key, 0) > MAX_GROUP  # says little about who knows whom; skip the per-person work
-        others = size.get(key, 0) - own_count[key]
+        n = size.get(key, 0)
+        others = n - own_count.get(key, 0)
         if sender_name:
-            seen.names[sender][sender_name] += 1
+            names[sender][sender_name] += 1
             if " " in sender_name:  # only full names are evidence that two addresses are one person
                 seen.sightings.add((conversation, sender_name, sender))
         rcpts = listed.get(key, ())
         if sender in own:
             for role, email in rcpts:
                 per_address[email].append(Touch(at, "sent", conversation, subject, role == "to", False, others))
-            if not broadcast:
-                participants[conversation].update(email for _, email in rcpts)
+            members = None if n > MAX_GROUP else participants[conversation]
         else:
             per_address[sender].append(Touch(at, "received", conversation, subject, key in to_me and not bulk,
                                              bool(bulk), others + 1))
             if list_id:
                 seen.list_ids[sender].add(list_id)
-            if not bulk and not broadcast:
-                participants[conversation].add(sender)
-                participants[conversation].update(email for _, email in rcpts)
+            members = None if bulk or n > MAX_GROUP else participants[conversation]
+            if members is not None:
+                members.add(sender)
+        if members is not None:  # a broadcast says little about who knows whom
+            for _, email in rcpts:
+                members.add(email)
     for key, email, name, conversation in db.execute(
             "SELECT r.key, r.email, r.name, m.conversation FROM recipients r JOIN messages m ON m.key = r.key "
             "WHERE r.name != '' AND m.sent_at < ?", [cutoff]):
         if size[key] <= MAX_GROUP:
-            seen.names[email][name] += 1
+            names[email][name] += 1
             if " " in name:
                 seen.sightings.add((conversation, name, email))
 
