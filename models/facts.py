@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import permutations
+from operator import attrgetter, itemgetter
 
 from sqlite_utils import Database
 
@@ -24,11 +26,10 @@ EPISODE_DAYS = 2
 RECENT_THREADS = 4
 MAX_GROUP = 12  # threads and meetings larger than this are broadcasts, not acquaintance
 BOTH_WAYS = {"sent", "received"}
+_AT = attrgetter("at")
 
 
-def parse_utc(text: str) -> datetime:
-    """A stored timestamp (UTC ISO 8601, as `daemon.store.utc_text` writes it)."""
-    return datetime.fromisoformat(text)
+parse_utc = datetime.fromisoformat  # a stored timestamp (UTC ISO 8601, as `daemon.store.utc_text` writes it)
 
 
 @dataclass(slots=True)
@@ -137,31 +138,44 @@ class _Seen:
     participants: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
 
 
-def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None:
-    """Each message before the cutoff as touches: one for its sender, or one per recipient of the user's mail.
+@dataclass
+class _Recipients:
+    """Who each message went to, as far as judging needs it."""
 
-    Most recipient rows belong to broadcasts, of which only the counts matter, so
-    SQLite counts them; only the recipients of the user's own mail and of small
-    messages reach Python.
-    """
+    size: dict[int, int]                        # recipients per message key
+    own: dict[int, int]                         # how many of them are the user's addresses
+    to_me: set[int]                             # messages with the user in To
+    others: dict[int, list[tuple[str, str]]]    # (role, address) of the others, for the user's mail and small messages
+
+
+def _read_recipients(db: Database, own: set[str]) -> _Recipients:
+    """Most recipient rows belong to broadcasts, of which only the counts matter, so SQLite counts them;
+    only the other recipients of the user's own mail and of small messages reach Python, in (role, address)
+    order."""
     marks, own_list = ",".join("?" * len(own)), sorted(own)
-    size = dict(db.execute("SELECT key, count(*) FROM recipients GROUP BY key"))
-    own_count: dict[int, int] = {}
-    to_me = set()
+    result = _Recipients(dict(db.execute("SELECT key, count(*) FROM recipients GROUP BY key")), {}, set(),
+                         defaultdict(list))
     for key, role in db.execute(f"SELECT key, role FROM recipients WHERE email IN ({marks})", own_list):
-        own_count[key] = own_count.get(key, 0) + 1
+        result.own[key] = result.own.get(key, 0) + 1
         if role == "to":
-            to_me.add(key)
-    listed: dict[int, list[tuple[str, str]]] = defaultdict(list)  # the other recipients, in (role, address) order
+            result.to_me.add(key)
     for key, role, email in db.execute(
             f"SELECT key, role, email FROM recipients WHERE email NOT IN ({marks}) AND key IN "
             f"(SELECT key FROM recipients GROUP BY key HAVING count(*) <= {MAX_GROUP} "
             f"UNION SELECT key FROM messages WHERE sender IN ({marks})) ORDER BY key, role, email", own_list * 2):
-        listed[key].append((role, email))
+        result.others[key].append((role, email))
+    return result
+
+
+def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None:
+    """Each message before the cutoff as touches: one for its sender, or one per recipient of the user's mail."""
+    recipients = _read_recipients(db, own)
+    size, own_count, to_me, listed = recipients.size, recipients.own, recipients.to_me, recipients.others
     per_address, participants, names = seen.per_address, seen.participants, seen.names
-    for key, sent_at, sender, sender_name, subject, conversation, bulk, list_id in db.execute(
-            "SELECT key, sent_at, sender, sender_name, subject, conversation, bulk, list_id FROM messages "
-            "WHERE sent_at < ? ORDER BY sent_at, key", [cutoff]):
+    messages = db.execute("SELECT key, sent_at, sender, sender_name, subject, conversation, bulk, list_id "
+                          "FROM messages WHERE sent_at < ? ORDER BY key", [cutoff]).fetchall()
+    messages.sort(key=itemgetter(1))  # by time, then key: a stable sort here is cheaper than SQLite's sorter
+    for key, sent_at, sender, sender_name, subject, conversation, bulk, list_id in messages:
         at = parse_utc(sent_at)
         n = size.get(key, 0)
         others = n - own_count.get(key, 0)
@@ -183,13 +197,17 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
             if members is not None:
                 members.add(sender)
         if members is not None:  # a broadcast says little about who knows whom
-            for _, email in rcpts:
-                members.add(email)
+            members.update([email for _, email in rcpts])
+    _add_recipient_names(db, cutoff, size, seen)
+
+
+def _add_recipient_names(db: Database, cutoff: str, size: dict[int, int], seen: _Seen) -> None:
+    """Display names the recipients of small messages carry (few rows have one)."""
     for key, email, name, conversation in db.execute(
             "SELECT r.key, r.email, r.name, m.conversation FROM recipients r JOIN messages m ON m.key = r.key "
             "WHERE r.name != '' AND m.sent_at < ?", [cutoff]):
         if size[key] <= MAX_GROUP:
-            names[email][name] += 1
+            seen.names[email][name] += 1
             if " " in name:
                 seen.sightings.add((conversation, name, email))
 
@@ -223,21 +241,22 @@ def _add_meetings(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
 
 def _add_peers(facts: dict[str, ContactFacts], contacts: dict[str, Contact], participants) -> None:
     """Which contacts share threads and meetings: the raw material of the network graph."""
+    id_of = {address: contact.id for address, contact in contacts.items()}
+    pairs: Counter = Counter()
     for members in participants.values():
         if len(members) < 2:
             continue
-        ids = sorted({contacts[a].id for a in members if a in contacts})
-        if len(ids) < 2 or len(ids) > MAX_GROUP:
-            continue  # a broadcast to many says little about who knows whom
-        for a in ids:
-            for b in ids:
-                if a != b:
-                    facts[a].peers[b] += 1
+        ids = set(map(id_of.get, members))
+        ids.discard(None)
+        if 2 <= len(ids) <= MAX_GROUP:  # a broadcast to many says little about who knows whom
+            pairs.update(permutations(ids, 2))
+    for (a, b), n in pairs.items():
+        facts[a].peers[b] = n
 
 
 def summarise(item: ContactFacts) -> None:
     """Derive the counts and dates of one contact from its touches."""
-    touches = sorted(item.touches, key=_at)
+    touches = sorted(item.touches, key=_AT)
     item.touches = touches
     threads: dict[str, list[Touch]] = defaultdict(list)
     bulk = one_to_one = 0
@@ -269,10 +288,6 @@ def summarise(item: ContactFacts) -> None:
     item.usual_gap_days = usual_gap(personal)
 
 
-def _at(touch: Touch) -> datetime:
-    return touch.at
-
-
 def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]]) -> None:
     """Who starts the contact's threads, which went both ways, and which wait for the user."""
     started = []
@@ -291,7 +306,7 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]]) -> N
             started.append((first.at, first.kind == "sent", "received" in kinds))
     started.sort()
     item.recent_threads = [(by_user, answered) for _, by_user, answered in started[-RECENT_THREADS:]]
-    item.replies_owed.sort(key=_at, reverse=True)
+    item.replies_owed.sort(key=_AT, reverse=True)
 
 
 def owes_reply(thread: list[Touch], last_sent: datetime | None) -> bool:

@@ -6,6 +6,7 @@ computed at many cut-off moments cheaply (see `models.features`).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from operator import attrgetter
 from datetime import UTC, datetime
@@ -53,7 +54,7 @@ def collect(facts: dict[str, ContactFacts]) -> Touches:
     flat = [touch for cid in ids for touch in facts[cid].touches]
     column = lambda name: list(map(attrgetter(name), flat))  # noqa: E731
     conversations = column("conversation")
-    numbers = {c: i for i, c in enumerate(dict.fromkeys(conversations))}  # in order of first appearance
+    numbers = dict(zip(dict.fromkeys(conversations), itertools.count()))  # in order of first appearance
     contact = np.repeat(np.arange(len(ids), dtype=np.int32), [len(facts[cid].touches) for cid in ids])
     t = np.array(list(map(datetime.timestamp, column("at"))), dtype=np.float64) / DAY
     order = np.lexsort((t, contact))
