@@ -7,6 +7,7 @@ same conversation (the evidence a person would trust).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -26,8 +27,9 @@ NO_REPLY = re.compile(r"^(no[-._]?reply|do[-._]?not[-._]?reply|donotreply|norepl
 ROBOT_HINT = re.compile(r"(^|[-._+])(noreply|no-reply|notifications?|alerts?|mailer|bounces?|automated|robot|bot)($|[-._+])")
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def address_kind(email: str) -> str:
-    """'noreply', 'role' or 'person', from the shape of the address alone."""
+    """'noreply', 'role' or 'person', from the shape of the address alone (cached: asked several times per address)."""
     local = email.split("@", 1)[0]
     if NO_REPLY.match(local) or ROBOT_HINT.search(local):
         return "noreply"

@@ -6,10 +6,15 @@ Everything the digest says ("replied to all 9 of your threads", "last contact
 
 from __future__ import annotations
 
+import gc
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import permutations
+from operator import attrgetter, itemgetter
 
 from sqlite_utils import Database
 
@@ -20,11 +25,11 @@ MIN_GAP_DAYS, MAX_GAP_DAYS = 7.0, 180.0
 EPISODE_DAYS = 2
 RECENT_THREADS = 4
 MAX_GROUP = 12  # threads and meetings larger than this are broadcasts, not acquaintance
+BOTH_WAYS = {"sent", "received"}
+_AT = attrgetter("at")
 
 
-def parse_utc(text: str) -> datetime:
-    """A stored timestamp (UTC ISO 8601, as `daemon.store.utc_text` writes it)."""
-    return datetime.fromisoformat(text)
+parse_utc = datetime.fromisoformat  # a stored timestamp (UTC ISO 8601, as `daemon.store.utc_text` writes it)
 
 
 @dataclass(slots=True)
@@ -79,70 +84,135 @@ class ContactFacts:
 def load_facts(db: Database, own: set[str], as_of: datetime, *, aliases=(), ignore_addresses=(),
                ignore_domains=()) -> dict[str, ContactFacts]:
     """Every contact known as of `as_of`, keyed by contact id, with its facts summarised."""
-    cutoff = utc_text(as_of)
-    per_address: dict[str, list[Touch]] = defaultdict(list)
-    names: dict[str, Counter] = defaultdict(Counter)
-    sightings: list[tuple[str, str, str]] = []
-    list_ids: dict[str, set[str]] = defaultdict(set)
-    participants: dict[str, set[str]] = defaultdict(set)
+    with collector_paused():
+        return _load_facts(db, own, utc_text(as_of), aliases, ignore_addresses, ignore_domains)
 
-    recipients: dict[str, list[tuple[str, str, str]]] = defaultdict(list)
-    for key, role, email, name in db.execute(
-            "SELECT r.key, r.role, r.email, r.name FROM recipients r JOIN messages m ON m.key = r.key "
-            "WHERE m.sent_at < ?", [cutoff]):
-        recipients[key].append((role, email, name))
-    for key, sent_at, sender, sender_name, subject, conversation, bulk, list_id in db.execute(
-            "SELECT key, sent_at, sender, sender_name, subject, conversation, bulk, list_id FROM messages "
-            "WHERE sent_at < ? ORDER BY sent_at, key", [cutoff]):
-        at = parse_utc(sent_at)
-        rcpts = recipients.get(key, ())
-        broadcast = len(rcpts) > MAX_GROUP  # says little about who knows whom; skip the per-person work
-        for role, email, name in () if broadcast else rcpts:
-            if name:
-                names[email][name] += 1
-                if " " in name:  # only full names are evidence that two addresses are one person
-                    sightings.append((conversation, name, email))
-        if sender_name:
-            names[sender][sender_name] += 1
-            if " " in sender_name:
-                sightings.append((conversation, sender_name, sender))
-        others = [e for _, e, _ in rcpts if e not in own]
-        if sender in own:
-            for role, email, _ in rcpts:
-                if email not in own:
-                    per_address[email].append(Touch(at, "sent", conversation, subject, role == "to", False, len(others)))
-                    if not broadcast:
-                        participants[conversation].add(email)
-        else:
-            to_me = any(role == "to" and email in own for role, email, _ in rcpts)
-            per_address[sender].append(Touch(at, "received", conversation, subject, to_me and not bulk, bool(bulk),
-                                             len(others) + 1))
-            if list_id:
-                list_ids[sender].add(list_id)
-            if not bulk and not broadcast:
-                participants[conversation].add(sender)
-                participants[conversation].update(others)
-    _add_meetings(db, own, cutoff, per_address, names, participants)
 
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Build many small objects without the cycle collector: they form no cycles, and with a million of
+    them alive its repeated full passes cost more than building them."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _load_facts(db: Database, own: set[str], cutoff: str, aliases, ignore_addresses, ignore_domains
+                ) -> dict[str, ContactFacts]:
+    seen = _Seen()
+    _add_messages(db, own, cutoff, seen)
+    _add_meetings(db, own, cutoff, seen)
+    per_address = seen.per_address
     ignore_addresses = [a.lower() for a in ignore_addresses]
     known = [a for a in per_address if not (ignore_addresses or ignore_domains)
              or not is_ignored(a, ignore_addresses, ignore_domains)]
     volume = {a: len(per_address[a]) for a in known}
-    contacts = merge_contacts(known, names, sightings, aliases, volume)
+    contacts = merge_contacts(known, seen.names, seen.sightings, aliases, volume)
     facts: dict[str, ContactFacts] = {}
     for address in known:
         contact = contacts[address]
-        item = facts.setdefault(contact.id, ContactFacts(contact))
+        item = facts.get(contact.id)
+        if item is None:
+            item = facts[contact.id] = ContactFacts(contact)
         item.touches += per_address[address]
         item.kinds.add(address_kind(address))
-        item.list_ids |= list_ids.get(address, set())
-    _add_peers(facts, contacts, participants)
+        item.list_ids |= seen.list_ids.get(address, set())
+    _add_peers(facts, contacts, seen.participants)
     for item in facts.values():
         summarise(item)
     return facts
 
 
-def _add_meetings(db: Database, own: set[str], cutoff: str, per_address, names, participants) -> None:
+@dataclass
+class _Seen:
+    """What reading the store gathers, per address, before addresses become contacts."""
+
+    per_address: dict[str, list[Touch]] = field(default_factory=lambda: defaultdict(list))
+    names: dict[str, Counter] = field(default_factory=lambda: defaultdict(Counter))
+    sightings: set[tuple[str, str, str]] = field(default_factory=set)   # (conversation, full name, address)
+    list_ids: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    participants: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+
+
+@dataclass
+class _Recipients:
+    """Who each message went to, as far as judging needs it."""
+
+    size: dict[int, int]                        # recipients per message key
+    own: dict[int, int]                         # how many of them are the user's addresses
+    to_me: set[int]                             # messages with the user in To
+    others: dict[int, list[tuple[str, str]]]    # (role, address) of the others, for the user's mail and small messages
+
+
+def _read_recipients(db: Database, own: set[str]) -> _Recipients:
+    """Most recipient rows belong to broadcasts, of which only the counts matter, so SQLite counts them;
+    only the other recipients of the user's own mail and of small messages reach Python, in (role, address)
+    order."""
+    marks, own_list = ",".join("?" * len(own)), sorted(own)
+    result = _Recipients(dict(db.execute("SELECT key, count(*) FROM recipients GROUP BY key")), {}, set(),
+                         defaultdict(list))
+    for key, role in db.execute(f"SELECT key, role FROM recipients WHERE email IN ({marks})", own_list):
+        result.own[key] = result.own.get(key, 0) + 1
+        if role == "to":
+            result.to_me.add(key)
+    for key, role, email in db.execute(
+            f"SELECT key, role, email FROM recipients WHERE email NOT IN ({marks}) AND key IN "
+            f"(SELECT key FROM recipients GROUP BY key HAVING count(*) <= {MAX_GROUP} "
+            f"UNION SELECT key FROM messages WHERE sender IN ({marks})) ORDER BY key, role, email", own_list * 2):
+        result.others[key].append((role, email))
+    return result
+
+
+def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None:
+    """Each message before the cutoff as touches: one for its sender, or one per recipient of the user's mail."""
+    recipients = _read_recipients(db, own)
+    size, own_count, to_me, listed = recipients.size, recipients.own, recipients.to_me, recipients.others
+    per_address, participants, names = seen.per_address, seen.participants, seen.names
+    messages = db.execute("SELECT key, sent_at, sender, sender_name, subject, conversation, bulk, list_id "
+                          "FROM messages WHERE sent_at < ? ORDER BY key", [cutoff]).fetchall()
+    messages.sort(key=itemgetter(1))  # by time, then key: a stable sort here is cheaper than SQLite's sorter
+    for key, sent_at, sender, sender_name, subject, conversation, bulk, list_id in messages:
+        at = parse_utc(sent_at)
+        n = size.get(key, 0)
+        others = n - own_count.get(key, 0)
+        if sender_name:
+            names[sender][sender_name] += 1
+            if " " in sender_name:  # only full names are evidence that two addresses are one person
+                seen.sightings.add((conversation, sender_name, sender))
+        rcpts = listed.get(key, ())
+        if sender in own:
+            for role, email in rcpts:
+                per_address[email].append(Touch(at, "sent", conversation, subject, role == "to", False, others))
+            members = None if n > MAX_GROUP else participants[conversation]
+        else:
+            per_address[sender].append(Touch(at, "received", conversation, subject, key in to_me and not bulk,
+                                             bool(bulk), others + 1))
+            if list_id:
+                seen.list_ids[sender].add(list_id)
+            members = None if bulk or n > MAX_GROUP else participants[conversation]
+            if members is not None:
+                members.add(sender)
+        if members is not None:  # a broadcast says little about who knows whom
+            members.update([email for _, email in rcpts])
+    _add_recipient_names(db, cutoff, size, seen)
+
+
+def _add_recipient_names(db: Database, cutoff: str, size: dict[int, int], seen: _Seen) -> None:
+    """Display names the recipients of small messages carry (few rows have one)."""
+    for key, email, name, conversation in db.execute(
+            "SELECT r.key, r.email, r.name, m.conversation FROM recipients r JOIN messages m ON m.key = r.key "
+            "WHERE r.name != '' AND m.sent_at < ?", [cutoff]):
+        if size[key] <= MAX_GROUP:
+            seen.names[email][name] += 1
+            if " " in name:
+                seen.sightings.add((conversation, name, email))
+
+
+def _add_meetings(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None:
     """Meetings the user did not decline, with each other attendee as a touch."""
     attendees: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
     for source, source_id, email, name, partstat in db.execute(
@@ -163,71 +233,85 @@ def _add_meetings(db: Database, own: set[str], cutoff: str, per_address, names, 
         conversation = f"event:{source_id}"
         for email, (name, _) in others.items():
             if name:
-                names[email][name] += 1
-            per_address[email].append(Touch(parse_utc(start), "meeting", conversation, summary,
-                                            len(others) == 1, False, len(others)))
-            participants[conversation].add(email)
+                seen.names[email][name] += 1
+            seen.per_address[email].append(Touch(parse_utc(start), "meeting", conversation, summary,
+                                                 len(others) == 1, False, len(others)))
+            seen.participants[conversation].add(email)
 
 
 def _add_peers(facts: dict[str, ContactFacts], contacts: dict[str, Contact], participants) -> None:
     """Which contacts share threads and meetings: the raw material of the network graph."""
+    id_of = {address: contact.id for address, contact in contacts.items()}
+    pairs: Counter = Counter()
     for members in participants.values():
-        ids = sorted({contacts[a].id for a in members if a in contacts})
-        if len(ids) < 2 or len(ids) > MAX_GROUP:
-            continue  # a broadcast to many says little about who knows whom
-        for a in ids:
-            for b in ids:
-                if a != b:
-                    facts[a].peers[b] += 1
+        if len(members) < 2:
+            continue
+        ids = set(map(id_of.get, members))
+        ids.discard(None)
+        if 2 <= len(ids) <= MAX_GROUP:  # a broadcast to many says little about who knows whom
+            pairs.update(permutations(ids, 2))
+    for (a, b), n in pairs.items():
+        facts[a].peers[b] = n
 
 
 def summarise(item: ContactFacts) -> None:
     """Derive the counts and dates of one contact from its touches."""
-    touches = sorted(item.touches, key=lambda t: t.at)
+    touches = sorted(item.touches, key=_AT)
     item.touches = touches
     threads: dict[str, list[Touch]] = defaultdict(list)
+    bulk = one_to_one = 0
     for t in touches:
         if t.kind == "sent":
             item.sent += 1
             item.last_sent = t.at
+            threads[t.conversation].append(t)
         elif t.kind == "received":
             item.received += 1
-            item.received_bulk += t.bulk
-            item.received_personal += not t.bulk
-            if not t.bulk:
+            if t.bulk:
+                bulk += 1
+            else:
                 item.last_received = t.at
+            threads[t.conversation].append(t)
         else:
-            item.meetings_one_to_one += t.direct
-            item.meetings_group += not t.direct
+            one_to_one += t.direct
             item.first_meeting = item.first_meeting or t.at
             item.last_meeting = (t.at, t.subject)
-        if t.kind != "meeting":
-            threads[t.conversation].append(t)
-        if t.subject:
-            item.subjects.append(t.subject)
+    item.received_bulk, item.received_personal = bulk, item.received - bulk
+    meetings = len(touches) - item.sent - item.received
+    item.meetings_one_to_one, item.meetings_group = one_to_one, meetings - one_to_one
+    item.subjects = [t.subject for t in touches if t.subject]
     personal = [t for t in touches if not t.bulk]
     if personal:
         item.first_contact, item.last_contact = personal[0].at, personal[-1].at
         item.last_subject = next((t.subject for t in reversed(personal) if t.subject), "")
-    for thread in threads.values():
-        kinds = {t.kind for t in thread if not t.bulk}
-        item.two_way_threads += kinds == {"sent", "received"}
-        if thread[0].kind == "sent":
-            item.user_threads += 1
-            item.user_threads_answered += "received" in kinds
-        elif not thread[0].bulk:
-            item.their_threads += 1
-        if owes_reply(thread, touches):
-            item.replies_owed.append(thread[-1])
-    started = sorted((thread[0].at, thread[0].kind == "sent", "received" in {t.kind for t in thread if not t.bulk})
-                     for thread in threads.values() if not thread[0].bulk)
-    item.recent_threads = [(by_user, answered) for _, by_user, answered in started[-RECENT_THREADS:]]
-    item.replies_owed.sort(key=lambda t: t.at, reverse=True)
+    _summarise_threads(item, threads)
     item.usual_gap_days = usual_gap(personal)
 
 
-def owes_reply(thread: list[Touch], touches: list[Touch]) -> bool:
-    """They wrote to the user directly, last in the thread, and nothing went back since.
+def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]]) -> None:
+    """Who starts the contact's threads, which went both ways, and which wait for the user."""
+    started = []
+    for thread in threads.values():
+        first = thread[0]
+        kinds = {t.kind for t in thread if not t.bulk}
+        item.two_way_threads += kinds == BOTH_WAYS
+        if first.kind == "sent":
+            item.user_threads += 1
+            item.user_threads_answered += "received" in kinds
+        elif not first.bulk:
+            item.their_threads += 1
+        if owes_reply(thread, item.last_sent):
+            item.replies_owed.append(thread[-1])
+        if not first.bulk:
+            started.append((first.at, first.kind == "sent", "received" in kinds))
+    started.sort()
+    item.recent_threads = [(by_user, answered) for _, by_user, answered in started[-RECENT_THREADS:]]
+    item.replies_owed.sort(key=_AT, reverse=True)
+
+
+def owes_reply(thread: list[Touch], last_sent: datetime | None) -> bool:
+    """They wrote to the user directly, last in the thread, and nothing went back since (`last_sent`: the
+    user's last message to them).
 
     An answer to the user's own thread closes it ("thanks, here you go"); a
     thread they started, or a second message in a row, is waiting for the user.
@@ -235,7 +319,7 @@ def owes_reply(thread: list[Touch], touches: list[Touch]) -> bool:
     last = thread[-1]
     if last.kind != "received" or not last.direct:
         return False
-    if any(t.kind == "sent" and t.at > last.at for t in touches):
+    if last_sent is not None and last_sent > last.at:
         return False
     return thread[0].kind == "received" or (len(thread) >= 2 and thread[-2].kind == "received")
 
@@ -247,9 +331,7 @@ def usual_gap(touches: list[Touch]) -> float | None:
     starts, not the back-and-forth inside one; starts within a couple of days
     of each other count once.
     """
-    starts: dict[str, datetime] = {}
-    for t in touches:
-        starts.setdefault(t.conversation, t.at)
+    starts = {t.conversation: t.at for t in reversed(touches)}  # the earliest touch of each conversation wins
     episodes: list = []
     for day in sorted({at.date() for at in starts.values()}):
         if not episodes or (day - episodes[-1]).days > EPISODE_DAYS:

@@ -75,8 +75,8 @@ def learned_values(facts: dict[str, ContactFacts], as_of: datetime,
     if prediction is None:
         heuristic = {cid: round(1 - math.exp(-strength(f) / 4), 4) for cid, f in facts.items()}
         return {cid: (v, v) for cid, v in heuristic.items()}
-    return {cid: (round(float(prediction.now[i]), 4), round(float(prediction.peak[i]), 4))
-            for cid, i in index.items()}
+    now, peak = prediction.now.tolist(), prediction.peak.tolist()  # Python floats: indexing numpy per contact is slow
+    return {cid: (round(now[i], 4), round(peak[i], 4)) for cid, i in index.items()}
 
 
 def score_all(facts: dict[str, ContactFacts], goals: tuple[Goal, ...], as_of: datetime,

@@ -6,7 +6,9 @@ computed at many cut-off moments cheaply (see `models.features`).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
+from operator import attrgetter
 from datetime import UTC, datetime
 
 import numpy as np
@@ -47,30 +49,23 @@ class Touches:
 
 
 def collect(facts: dict[str, ContactFacts]) -> Touches:
-    """Flatten the contacts' touches into arrays (one pass over all touches)."""
+    """Flatten the contacts' touches into arrays (one C-level pass over all touches per column)."""
     ids = sorted(facts)
-    rows: list[tuple] = []
-    conversations: dict[str, int] = {}
-    for index, cid in enumerate(ids):
-        for touch in facts[cid].touches:
-            conv = conversations.setdefault(touch.conversation, len(conversations))
-            rows.append((index, touch.at.timestamp() / DAY, KINDS[touch.kind], touch.direct, touch.bulk,
-                         touch.size, conv))
-    if rows:
-        columns = list(zip(*rows))
-    else:
-        columns = [[] for _ in range(7)]
-    contact = np.asarray(columns[0], dtype=np.int32)
-    t = np.asarray(columns[1], dtype=np.float64)
+    flat = [touch for cid in ids for touch in facts[cid].touches]
+    column = lambda name: list(map(attrgetter(name), flat))  # noqa: E731
+    conversations = column("conversation")
+    numbers = dict(zip(dict.fromkeys(conversations), itertools.count()))  # in order of first appearance
+    contact = np.repeat(np.arange(len(ids), dtype=np.int32), [len(facts[cid].touches) for cid in ids])
+    t = np.array(list(map(datetime.timestamp, column("at"))), dtype=np.float64) / DAY
     order = np.lexsort((t, contact))
     contact, t = contact[order], t[order]
-    kind = np.asarray(columns[2], dtype=np.int8)[order]
-    conv = np.asarray(columns[6], dtype=np.int64)[order]
-    bulk = np.asarray(columns[4], dtype=bool)[order]
-    pair_keys, pair = np.unique(contact.astype(np.int64) * (len(conversations) + 1) + conv, return_inverse=True)
-    pair_contact = (pair_keys // (len(conversations) + 1)).astype(np.int32)
-    return Touches(ids, contact, t, kind, np.asarray(columns[3], dtype=bool)[order], bulk,
-                   np.asarray(columns[5], dtype=np.int32)[order], pair.astype(np.int64), pair_contact,
+    kind = np.array(list(map(KINDS.__getitem__, column("kind"))), dtype=np.int8)[order]
+    conv = np.array(list(map(numbers.__getitem__, conversations)), dtype=np.int64)[order]
+    bulk = np.array(column("bulk"), dtype=bool)[order]
+    pair_keys, pair = np.unique(contact.astype(np.int64) * (len(numbers) + 1) + conv, return_inverse=True)
+    pair_contact = (pair_keys // (len(numbers) + 1)).astype(np.int32)
+    return Touches(ids, contact, t, kind, np.array(column("direct"), dtype=bool)[order], bulk,
+                   np.array(column("size"), dtype=np.int32)[order], pair.astype(np.int64), pair_contact,
                    _gaps(contact, t, bulk), *_thread_structure(pair, t, kind), _static(facts, ids))
 
 

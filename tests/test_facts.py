@@ -113,3 +113,32 @@ def test_config_aliases_merge_and_ignores_drop(db):
 def test_the_users_own_addresses_are_never_contacts(db):
     apply(db, message(1, to=(ANNA, replace(ME, name="Me again"))))
     assert set(facts_at(db, T0 + timedelta(days=1))) == {"anna@firm.example"}
+
+
+def test_broadcasts_count_everyone_but_make_no_peers(db):
+    bob = Address("bob@firm.example", "Bob Stone")
+    crowd = tuple(Address(f"person{i}@crowd.example", f"Person Number{i}") for i in range(12))
+    apply(db, message(1, to=(bob,), subject="Hello Bob"),
+          message(2, sender=ANNA, to=(ME, bob, *crowd), subject="All hands", at=T0 + timedelta(days=1)),
+          message(3, sender=ANNA, to=(ME,), cc=(bob,), subject="Small circle", at=T0 + timedelta(days=2)))
+    facts = facts_at(db, T0 + timedelta(days=3))
+    broadcast, small = facts["anna@firm.example"].touches
+    assert (broadcast.size, broadcast.direct, small.size) == (14, True, 2)  # the others, and Anna herself
+    assert facts["anna@firm.example"].peers == {"bob@firm.example": 1}     # only the small thread
+    assert "person0@crowd.example" not in facts
+
+
+def test_the_same_person_in_to_and_cc_is_two_touches_cc_first(db):
+    apply(db, message(1, to=(ANNA,), cc=(ANNA, Address("bob@firm.example"))))
+    touches = facts_at(db, T0 + timedelta(days=1))["anna@firm.example"].touches
+    assert [(t.kind, t.direct, t.size) for t in touches] == [("sent", False, 3), ("sent", True, 3)]
+
+
+def test_recipient_names_count_only_on_small_messages(db):
+    named = Address("bob@firm.example", "Robert Stone")
+    crowd = tuple(Address(f"person{i}@crowd.example") for i in range(12))
+    apply(db, message(1, to=(Address("bob@firm.example"),)),
+          *[message(10 + i, sender=ANNA, to=(ME, named, *crowd), at=T0 + timedelta(hours=i)) for i in range(3)])
+    assert facts_at(db, T0 + timedelta(days=1))["bob@firm.example"].contact.name == "Bob"
+    apply(db, message(20, sender=ANNA, to=(ME, named), at=T0 + timedelta(hours=5)))
+    assert facts_at(db, T0 + timedelta(days=1))["bob@firm.example"].contact.name == "Robert Stone"
