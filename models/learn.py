@@ -11,7 +11,8 @@ One mailbox holds only a few dozen such relationships, so a learned model alone
 is noisy. The judgment therefore weighs it against the rankings that never
 overfit — decayed two-way volume and recency — and learns how much to trust
 each on the latest moment whose outcome is known (stacking): a model trained on
-the older moments is scored there, a logistic regression fits the weights, and
+the older moments is scored there, a logistic regression with non-negative
+weights fits how much each counts, and
 the model is then retrained on every moment. Each contact enters as its
 standing among the contacts known at the same moment, so that a mailbox twice
 as busy one year as the next is judged alike. Fixed seeds make the same
@@ -26,8 +27,9 @@ from dataclasses import dataclass, field
 
 import joblib
 import numpy as np
+from scipy.optimize import minimize
+from scipy.special import expit
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from threadpoolctl import threadpool_limits
 
@@ -105,18 +107,46 @@ def standing(*keys: np.ndarray) -> np.ndarray:
     return out / len(order)
 
 
-RANKINGS = ("learned", "decayed_two_way_30", "decayed_two_way_120", "recency")
+RANKINGS = ("learned", "decayed_two_way_30", "decayed_two_way_120", "recency", "frequency")
 
 
 def rankings(learned: np.ndarray, x: np.ndarray) -> np.ndarray:
     """The evidence the judgment weighs, as standings among the contacts known at one moment: the learned
     probability; decayed two-way volume over a month and over four months, ties broken by one-way volume
-    and then recency (most contacts never wrote both ways); and recency."""
+    and then recency (most contacts never wrote both ways); recency; and volume both ways."""
     f = lambda name: x[:, _COLUMN[name]]  # noqa: E731
     one_way = f("decayed_sent_30") + f("decayed_received_30")
     recent = -f("days_since_contact")
     return np.column_stack([standing(learned), standing(f("decayed_two_way_30"), one_way, recent),
-                            standing(f("decayed_two_way_120"), one_way, recent), standing(recent)])
+                            standing(f("decayed_two_way_120"), one_way, recent), standing(recent),
+                            standing(f("sent") + f("received"), recent)])
+
+
+class NonNegativeLogistic:
+    """Logistic regression (L2, as scikit-learn's with C=1) whose weights may not be negative: each ranking
+    can only add evidence. On a moment with a handful of positives a free fit can invert a ranking."""
+
+    def __init__(self, l2: float = 1.0) -> None:
+        self.l2 = l2
+        self.coef_, self.intercept_ = np.empty(0), 0.0
+
+    def fit(self, z: np.ndarray, y: np.ndarray) -> NonNegativeLogistic:
+        y, d = y.astype(float), z.shape[1]
+
+        def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+            margin = z @ w[:d] + w[d]
+            error = expit(margin) - y
+            value = np.sum(np.logaddexp(0.0, margin) - y * margin) + 0.5 * self.l2 * w[:d] @ w[:d]
+            return value, np.concatenate([z.T @ error + self.l2 * w[:d], [error.sum()]])
+
+        bounds = [(0.0, None)] * d + [(None, None)]
+        w = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", bounds=bounds).x
+        self.coef_, self.intercept_ = w[:d], float(w[d])
+        return self
+
+    def predict_proba(self, z: np.ndarray) -> np.ndarray:
+        p = expit(z @ self.coef_ + self.intercept_)
+        return np.column_stack([1.0 - p, p])
 
 
 @dataclass
@@ -124,7 +154,7 @@ class Judge:
     """The learned model and the weights of the rankings; scores contacts known at one moment."""
 
     model: Pipeline
-    stacker: LogisticRegression | None     # None: too little history to weigh; the learned probability alone
+    stacker: NonNegativeLogistic | None    # None: too little history to weigh; the learned probability alone
 
     def score(self, x: np.ndarray) -> np.ndarray:
         learned = self.model.predict_proba(x)[:, 1] if len(x) else np.empty(0)
@@ -143,7 +173,7 @@ def _fit(x: np.ndarray, y: np.ndarray) -> Pipeline:
     return pipeline
 
 
-def _stacker(rows: list[tuple[float, np.ndarray, np.ndarray]]) -> LogisticRegression | None:
+def _stacker(rows: list[tuple[float, np.ndarray, np.ndarray]]) -> NonNegativeLogistic | None:
     """Weights of the rankings, fitted on the latest known moment with a model that never saw it."""
     if len(rows) < 2:
         return None
@@ -152,7 +182,7 @@ def _stacker(rows: list[tuple[float, np.ndarray, np.ndarray]]) -> LogisticRegres
     if not _two_classes(y_val) or not _two_classes(y_old) or len(y_old) < 20:
         return None
     older = _fit(x_old, y_old)
-    return LogisticRegression(C=1.0).fit(rankings(older.predict_proba(x_val)[:, 1], x_val), y_val)
+    return NonNegativeLogistic().fit(rankings(older.predict_proba(x_val)[:, 1], x_val), y_val)
 
 
 @dataclass
@@ -185,7 +215,7 @@ def fit_predict(touches: Touches, now: float, feedback: dict[int, bool] | None =
     with single_core():
         judge = Judge(_fit(x, y), _stacker(rows))
         if judge.stacker is not None:
-            info.weights = dict(zip(RANKINGS, np.round(judge.stacker.coef_[0], 3).tolist()))
+            info.weights = dict(zip(RANKINGS, np.round(judge.stacker.coef_, 3).tolist()))
         scores = _judge_at(judge, current, known)
         peak = scores.copy()
         for days_back in PEAK_LOOKBACK_DAYS:
