@@ -8,12 +8,12 @@ no one labels anything by hand. The user's feedback joins as extra, heavier
 examples.
 
 One mailbox holds only a few dozen such relationships, so a learned model alone
-is noisy. The judgment therefore weighs it against the rankings that never
-overfit — decayed two-way volume and recency — and learns how much to trust
+is noisy. The judgment therefore weighs it against rankings that never overfit
+— decayed two-way volume, recency, frequency — and learns how much to trust
 each on the latest moment whose outcome is known (stacking): a model trained on
 the older moments is scored there, a logistic regression with non-negative
-weights fits how much each counts, and
-the model is then retrained on every moment. Each contact enters as its
+weights fits how much each ranking counts, and the model is then retrained on
+every moment. Each contact enters as its
 standing among the contacts known at the same moment, so that a mailbox twice
 as busy one year as the next is judged alike. Fixed seeds make the same
 database and date give the same scores; nothing is pickled.

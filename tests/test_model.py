@@ -235,3 +235,25 @@ def test_nobody_the_user_wrote_to_twice_is_noise_however_robotic(db):
     scores = analyse(db, config, date(2026, 3, 3)).scores
     assert not scores[robot.email].noise and not scores[lister.email].noise
     assert me.email not in scores
+
+
+# The pieces of the judgment -----------------------------------------------------------------------------------
+
+
+def test_standing_breaks_ties_by_the_next_key_and_shares_exact_ties():
+    from models.learn import standing
+    first = np.array([0.0, 0.0, 0.0, 2.0, 1.0])
+    second = np.array([5.0, 1.0, 1.0, 0.0, 0.0])
+    assert standing(first, second).tolist() == [0.6, 0.3, 0.3, 1.0, 0.8]
+
+
+def test_the_stacker_never_turns_a_ranking_upside_down():
+    from models.learn import NonNegativeLogistic
+    rng = np.random.RandomState(0)
+    y = rng.rand(400) < 0.2
+    helpful = np.where(y, rng.rand(400) * 0.5 + 0.5, rng.rand(400))
+    misleading = np.where(y, rng.rand(400) * 0.3, rng.rand(400))      # positives rank low on this one
+    stacker = NonNegativeLogistic().fit(np.column_stack([helpful, misleading]), y)
+    assert stacker.coef_[0] > 1.0 and stacker.coef_[1] == 0.0
+    p = stacker.predict_proba(np.array([[0.9, 0.5], [0.1, 0.5]]))[:, 1]
+    assert p[0] > p[1] and 0.0 < p[1] < p[0] < 1.0
