@@ -228,7 +228,8 @@ def test_nobody_the_user_wrote_to_twice_is_noise_however_robotic(db):
     mail = [message(next(n), sender=robot, to=(me,), bulk=True, at=start + timedelta(days=i)) for i in range(30)]
     mail += [message(next(n), sender=lister, to=(me,), bulk=True, list_id="team.lists.example",
                      at=start + timedelta(days=i, hours=2)) for i in range(30)]
-    mail += [message(next(n), sender=me, to=(p,), at=start + timedelta(days=d)) for p in (robot, lister) for d in (5, 9)]
+    mail += [message(next(n), sender=me, to=(p,), at=start + timedelta(days=d))
+             for p in (robot, lister) for d in (5, 9)]
     store.apply_batch(db, "t", Batch(messages=tuple(mail)))
     store.refresh_own_addresses(db, [me.email])
     config = parse(LABEL_CONFIG, Path("/tmp/kith-noise.toml"))
