@@ -5,22 +5,33 @@ The question the model answers is the one a relationship answers over time:
 It learns it from earlier moments of the same mailbox — features as of a past
 cut-off, and whether mail then went both ways in the following `horizon` — so
 no one labels anything by hand. The user's feedback joins as extra, heavier
-examples. Fixed seeds make the same database and date give the same scores; the
-model is retrained on each run and never pickled.
+examples.
+
+One mailbox holds only a few dozen such relationships, so a learned model alone
+is noisy. The judgment therefore weighs it against rankings that never overfit
+— decayed two-way volume, recency, frequency — and learns how much to trust
+each on the latest moment whose outcome is known (stacking): a model trained on
+the older moments is scored there, a logistic regression with non-negative
+weights fits how much each ranking counts, and the model is then retrained on
+every moment. Each contact enters as its
+standing among the contacts known at the same moment, so that a mailbox twice
+as busy one year as the next is judged alike. Fixed seeds make the same
+database and date give the same scores; nothing is pickled.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 
 import joblib
 import numpy as np
-from threadpoolctl import threadpool_limits
+from scipy.optimize import minimize
+from scipy.special import expit
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
+from threadpoolctl import threadpool_limits
 
 from models.features import DECREASING, FEATURES, INCREASING, features_at, two_way_after
 from models.touches import Touches
@@ -28,10 +39,11 @@ from models.touches import Touches
 HORIZON_DAYS = 90.0
 CUTOFFS = 12                # training moments: one horizon before now, then every STEP_DAYS further back
 STEP_DAYS = 30.0
-MAX_ROWS = 60_000           # negatives beyond this are sampled (deterministically)
+MAX_ROWS = 30_000           # negatives beyond this are sampled (deterministically)
 FEEDBACK_WEIGHT = 25
 SEED = 0
-PEAK_LOOKBACK_DAYS = (60, 120, 240, 365)
+PEAK_LOOKBACK_DAYS = (90, 180, 365)
+_COLUMN = {name: i for i, name in enumerate(FEATURES)}
 
 
 @dataclass
@@ -40,31 +52,35 @@ class Training:
     positives: int = 0
     cutoffs: list[float] = field(default_factory=list)
     feedback: int = 0
+    weights: dict[str, float] = field(default_factory=dict)   # the stacker's trust in each ranking
 
 
 def make_pipeline() -> Pipeline:
     monotonic = [1 if name in INCREASING else -1 if name in DECREASING else 0 for name in FEATURES]
     return Pipeline([("model", HistGradientBoostingClassifier(
-        max_iter=100, learning_rate=0.05, max_leaf_nodes=8, min_samples_leaf=30, l2_regularization=1.0,
+        max_iter=60, learning_rate=0.08, max_leaf_nodes=8, min_samples_leaf=30, l2_regularization=1.0,
         monotonic_cst=monotonic, early_stopping=False, random_state=SEED))])
 
 
-def training_set(touches: Touches, now: float, horizon: float = HORIZON_DAYS,
-                 cutoffs: int = CUTOFFS) -> tuple[np.ndarray, np.ndarray, Training]:
-    """Examples from earlier moments of the user's history; only data before `now` is involved."""
-    xs, ys, info = [], [], Training()
+def moments(touches: Touches, now: float, horizon: float = HORIZON_DAYS,
+            cutoffs: int = CUTOFFS) -> list[tuple[float, np.ndarray, np.ndarray]]:
+    """(cut-off, features of the contacts known then, their label), newest first; only data before `now`."""
+    out = []
     for k in range(cutoffs):
         cutoff = now - horizon - k * STEP_DAYS
         x, known = features_at(touches, cutoff)
         if known.sum() == 0:
             break
-        xs.append(x[known])
-        ys.append(two_way_after(touches, cutoff, horizon)[known])
-        info.cutoffs.append(cutoff)
-    if not xs:
+        out.append((cutoff, x[known], two_way_after(touches, cutoff, horizon)[known]))
+    return out
+
+
+def _stack(rows: list[tuple[float, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, Training]:
+    """The moments' examples as one training set."""
+    info = Training(cutoffs=[c for c, _, _ in rows])
+    if not rows:
         return np.empty((0, len(FEATURES))), np.empty(0, dtype=bool), info
-    x, y = np.vstack(xs), np.concatenate(ys)
-    x, y = _limit(x, y)
+    x, y = _limit(np.vstack([r[1] for r in rows]), np.concatenate([r[2] for r in rows]))
     info.rows, info.positives = len(y), int(y.sum())
     return x, y, info
 
@@ -76,6 +92,97 @@ def _limit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     keep_neg = np.random.RandomState(SEED).choice(negatives, size=max(0, MAX_ROWS - int(y.sum())), replace=False)
     keep = np.sort(np.concatenate([np.flatnonzero(y), keep_neg]))
     return x[keep], y[keep]
+
+
+def standing(*keys: np.ndarray) -> np.ndarray:
+    """Each row's place (0..1] by the first key, ties broken by the next; equal rows share their mean place."""
+    if not len(keys[0]):
+        return np.empty(0)
+    order = np.lexsort(keys[::-1])
+    ranked = np.column_stack(keys)[order]
+    group = np.concatenate([[0], np.cumsum(np.any(ranked[1:] != ranked[:-1], axis=1))])
+    mean_rank = np.bincount(group, weights=np.arange(1, len(order) + 1)) / np.bincount(group)
+    out = np.empty(len(order))
+    out[order] = mean_rank[group]
+    return out / len(order)
+
+
+RANKINGS = ("learned", "decayed_two_way_30", "decayed_two_way_120", "recency", "frequency")
+
+
+def rankings(learned: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """The evidence the judgment weighs, as standings among the contacts known at one moment: the learned
+    probability; decayed two-way volume over a month and over four months, ties broken by one-way volume
+    and then recency (most contacts never wrote both ways); recency; and volume both ways."""
+    f = lambda name: x[:, _COLUMN[name]]  # noqa: E731
+    one_way = f("decayed_sent_30") + f("decayed_received_30")
+    recent = -f("days_since_contact")
+    return np.column_stack([standing(learned), standing(f("decayed_two_way_30"), one_way, recent),
+                            standing(f("decayed_two_way_120"), one_way, recent), standing(recent),
+                            standing(f("sent") + f("received"), recent)])
+
+
+class NonNegativeLogistic:
+    """Logistic regression (L2, as scikit-learn's with C=1) whose weights may not be negative: each ranking
+    can only add evidence. On a moment with a handful of positives a free fit can invert a ranking."""
+
+    def __init__(self, l2: float = 1.0) -> None:
+        self.l2 = l2
+        self.coef_, self.intercept_ = np.empty(0), 0.0
+
+    def fit(self, z: np.ndarray, y: np.ndarray) -> NonNegativeLogistic:
+        y, d = y.astype(float), z.shape[1]
+
+        def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+            margin = z @ w[:d] + w[d]
+            error = expit(margin) - y
+            value = np.sum(np.logaddexp(0.0, margin) - y * margin) + 0.5 * self.l2 * w[:d] @ w[:d]
+            return value, np.concatenate([z.T @ error + self.l2 * w[:d], [error.sum()]])
+
+        bounds = [(0.0, None)] * d + [(None, None)]
+        w = minimize(loss, np.zeros(d + 1), jac=True, method="L-BFGS-B", bounds=bounds).x
+        self.coef_, self.intercept_ = w[:d], float(w[d])
+        return self
+
+    def predict_proba(self, z: np.ndarray) -> np.ndarray:
+        p = expit(z @ self.coef_ + self.intercept_)
+        return np.column_stack([1.0 - p, p])
+
+
+@dataclass
+class Judge:
+    """The learned model and the weights of the rankings; scores contacts known at one moment."""
+
+    model: Pipeline
+    stacker: NonNegativeLogistic | None    # None: too little history to weigh; the learned probability alone
+
+    def score(self, x: np.ndarray) -> np.ndarray:
+        learned = self.model.predict_proba(x)[:, 1] if len(x) else np.empty(0)
+        if self.stacker is None or not len(x):
+            return learned
+        return self.stacker.predict_proba(rankings(learned, x))[:, 1]
+
+
+def _two_classes(y: np.ndarray) -> bool:
+    return bool(y.any()) and not bool(y.all())
+
+
+def _fit(x: np.ndarray, y: np.ndarray) -> Pipeline:
+    pipeline = make_pipeline()
+    pipeline.fit(x, y)
+    return pipeline
+
+
+def _stacker(rows: list[tuple[float, np.ndarray, np.ndarray]]) -> NonNegativeLogistic | None:
+    """Weights of the rankings, fitted on the latest known moment with a model that never saw it."""
+    if len(rows) < 2:
+        return None
+    _, x_val, y_val = rows[0]
+    x_old, y_old, _ = _stack(rows[1:])
+    if not _two_classes(y_val) or not _two_classes(y_old) or len(y_old) < 20:
+        return None
+    older = _fit(x_old, y_old)
+    return NonNegativeLogistic().fit(rankings(older.predict_proba(x_val)[:, 1], x_val), y_val)
 
 
 @dataclass
@@ -94,25 +201,34 @@ def fit_predict(touches: Touches, now: float, feedback: dict[int, bool] | None =
     contacts join the training set as of `now` with a heavy weight, so that the
     model moves for them and for contacts that look like them.
     """
-    x, y, info = training_set(touches, now, horizon)
-    current, _ = features_at(touches, now)
+    rows = moments(touches, now, horizon)
+    x, y, info = _stack(rows)
+    current, known = features_at(touches, now)
     if feedback:
         # each verdict counts as FEEDBACK_WEIGHT examples (repeated rows: sample weights slow the binning down)
         ids = np.repeat(np.array(sorted(feedback), dtype=int), FEEDBACK_WEIGHT)
         x = np.vstack([x, current[ids]])
         y = np.concatenate([y, [feedback[i] for i in ids]])
         info.feedback = len(feedback)
-    if len(y) < 20 or y.all() or not y.any():
+    if len(y) < 20 or not _two_classes(y):
         return None
     with single_core():
-        pipeline = make_pipeline()
-        pipeline.fit(x, y)
-        scores = pipeline.predict_proba(current)[:, 1]
+        judge = Judge(_fit(x, y), _stacker(rows))
+        if judge.stacker is not None:
+            info.weights = dict(zip(RANKINGS, np.round(judge.stacker.coef_, 3).tolist()))
+        scores = _judge_at(judge, current, known)
         peak = scores.copy()
         for days_back in PEAK_LOOKBACK_DAYS:
-            past, known = features_at(touches, now - days_back)
-            peak = np.where(known, np.maximum(peak, pipeline.predict_proba(past)[:, 1]), peak)
+            past, was_known = features_at(touches, now - days_back)
+            peak = np.maximum(peak, _judge_at(judge, past, was_known))
     return Prediction(scores, peak, current, info)
+
+
+def _judge_at(judge: Judge, x: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Scores of the contacts known at one moment (standings are among them); 0 for the others."""
+    out = np.zeros(len(x))
+    out[known] = judge.score(x[known])
+    return out
 
 
 @contextmanager

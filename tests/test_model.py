@@ -1,0 +1,260 @@
+"""The learned model: deterministic, blind to the future, moved by feedback, measured by `kith eval`.
+
+The sample mailbox drives the command line as a user would; small hand-built
+histories pin down the label and the goal weighting exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from daemon import store
+from daemon.analysis import analyse, end_of_day, evaluate_store, own_addresses
+from daemon.cli import cli
+from daemon.config import load, parse
+from models.facts import load_facts
+from models.learn import fit_predict
+from models.touches import collect, to_days
+from tests.conftest import Address, Batch, message
+from tests.sample import SAMPLE_DAY, sample_config
+
+USER = Address("sam.keller@northwind.example", "Sam Keller")
+MIDWAY = "2026-01-15"            # a date inside the sample, with two months of mail after it
+BASELINES = {"recency", "frequency", "two_way_count", "decayed_two_way"}
+
+
+def sample_kith(tmp_path: Path):
+    """A freshly synced copy of the sample; returns a function running kith on it, and the config path."""
+    config = sample_config(tmp_path)
+    runner = CliRunner()
+
+    def kith(*args: str):
+        result = runner.invoke(cli, ["--config", str(config), *args])
+        assert result.exit_code == 0, (result.output, result.exception)
+        return result.output
+
+    kith("sync")
+    return kith, config
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory):
+    return sample_kith(tmp_path_factory.mktemp("model-sample"))
+
+
+def contacts(kith, day: str = SAMPLE_DAY) -> dict[str, dict]:
+    return {row["address"]: row for row in json.loads(kith("contacts", "--as-of", day, "--json"))}
+
+
+def touches_until(config_path: Path, day: date, extra_days: int = 0):
+    """The touch arrays as `kith eval` builds them: facts up to `extra_days` after the end of `day`."""
+    config = load(config_path)
+    db = store.open_store(config.database_path)
+    cutoff = end_of_day(day, config)
+    facts = load_facts(db, own_addresses(db, config), cutoff + timedelta(days=extra_days),
+                       aliases=[(p.name, p.addresses) for p in config.people])
+    return collect(facts), to_days(cutoff)
+
+
+# 1. Determinism ------------------------------------------------------------------------------------------------
+
+
+def test_the_same_store_and_date_give_the_same_scores(sample):
+    kith, config = sample
+    first, second = contacts(kith), contacts(kith)
+    assert {a: (r["value"], r["peak_value"]) for a, r in first.items()} == \
+        {a: (r["value"], r["peak_value"]) for a, r in second.items()}
+    touches, now = touches_until(config, date.fromisoformat(SAMPLE_DAY))
+    a, b = fit_predict(touches, now), fit_predict(touches, now)
+    assert np.array_equal(a.now, b.now) and np.array_equal(a.peak, b.peak)
+    assert a.now.max() - a.now.min() > 0.5       # and the scores say something: not one value for everyone
+
+
+# 2. No look-ahead ----------------------------------------------------------------------------------------------
+
+
+def test_mail_after_the_date_does_not_change_the_judgment_as_of_that_date(tmp_path):
+    kith, config = sample_kith(tmp_path)
+    before = contacts(kith, MIDWAY)
+    quiet, stranger = Address("peter.novak@bizdev-partners.example"), Address("new.friend@later.example")
+    start = datetime(2026, 1, 20, 9, tzinfo=ZoneInfo("UTC"))
+    late = [message(900_000 + 100 * k + i, sender=USER if i % 2 == 0 else person,
+                    to=(person,) if i % 2 == 0 else (USER,), subject=f"Plans {i // 2}", at=start + timedelta(days=i))
+            for k, person in enumerate((quiet, stranger)) for i in range(20)]
+    store.apply_batch(store.open_store(load(config).database_path), "late", Batch(messages=tuple(late)))
+    after = contacts(kith, MIDWAY)
+    assert after == before
+    # the evaluation loads mail after the date (for the labels): the model must not see it either
+    day = date.fromisoformat(MIDWAY)
+    (cut, now), (full, _) = touches_until(config, day), touches_until(config, day, extra_days=90)
+    assert len(full.t) > len(cut.t)
+    blind, seeing = fit_predict(cut, now), fit_predict(full, now)
+    index = {cid: i for i, cid in enumerate(full.ids)}
+    rows = [index[cid] for cid in cut.ids]
+    assert np.allclose(blind.now, seeing.now[rows]) and np.allclose(blind.peak, seeing.peak[rows])
+
+
+# 3. Feedback ---------------------------------------------------------------------------------------------------
+
+
+def test_feedback_overrides_the_model_and_moves_similar_contacts(tmp_path):
+    kith, config = sample_kith(tmp_path)
+    before = contacts(kith)
+    # two cold first contacts that look alike: one stranger wrote once, nobody answered yet
+    marked, similar = "ines@startup-awards.example", "peter.novak@bizdev-partners.example"
+    strong = "luca.rossi@posteo.example"
+    assert before[strong]["value"] > 0.5 and not before[strong]["noise"]
+    kith("feedback", marked, "good")
+    kith("feedback", strong, "noise")
+    # verdicts count from the moment they are given; date them to the sample's morning, as if given then
+    db = store.open_store(load(config).database_path)
+    with db.conn:
+        db.conn.execute("UPDATE feedback SET at = ?", [f"{SAMPLE_DAY}T06:00:00Z"])
+    after = contacts(kith)
+    assert after[strong]["noise"] and after[strong]["value"] == 0.0 and after[strong]["state"] == "noise"
+    assert not after[marked]["noise"]
+    assert after[similar]["value"] >= before[similar]["value"] + 0.05
+    rank = lambda rows, address: sorted(rows, key=lambda a: -rows[a]["value"]).index(address)  # noqa: E731
+    assert rank(after, similar) < rank(before, similar)
+
+
+# 4. kith eval --------------------------------------------------------------------------------------------------
+
+
+def test_eval_json_contract_on_the_sample(sample):
+    kith, _ = sample
+    data = json.loads(kith("eval", "--as-of", "2025-12-01", "--horizon", "60", "--json"))
+    assert data["as_of"] == "2025-12-01" and data["horizon_days"] == 60
+    assert data["contacts"] > 40 and 0 < data["positives"] < data["contacts"] and data["training_rows"] > 0
+    assert set(data["results"]) == {"model"} | BASELINES
+    for metrics in data["results"].values():
+        assert set(metrics) == {"roc_auc", "average_precision", "precision_at_20"}
+        assert all(0.0 <= v <= 1.0 for v in metrics.values())
+    assert data["results"]["model"]["roc_auc"] > 0.8
+
+
+LABEL_CONFIG = """
+[user]
+addresses = ["me@home.example"]
+timezone = "UTC"
+"""
+
+
+def test_a_contact_is_positive_only_if_mail_went_both_ways_within_the_horizon(db):
+    me = Address("me@home.example")
+    as_of = date(2026, 3, 1)
+    day = lambda n: datetime(2026, 3, 2, 10, tzinfo=ZoneInfo("UTC")) + timedelta(days=n)  # noqa: E731
+    people = {name: Address(f"{name}@example.org") for name in ("both", "only_me", "only_them", "late", "split")}
+    n = iter(range(1, 1000))
+    history = [m for p in people.values() for m in (
+        message(next(n), sender=me, to=(p,), at=day(-60)), message(next(n), sender=p, to=(me,), at=day(-59)))]
+    after = [
+        message(next(n), sender=me, to=(people["both"],), at=day(3)),
+        message(next(n), sender=people["both"], to=(me,), at=day(4)),
+        message(next(n), sender=me, to=(people["only_me"],), at=day(3)),
+        message(next(n), sender=people["only_them"], to=(me,), at=day(3)),
+        message(next(n), sender=me, to=(people["late"],), at=day(45)),
+        message(next(n), sender=people["late"], to=(me,), at=day(46)),
+        message(next(n), sender=me, to=(people["split"],), at=day(2)),      # both ways, weeks apart, no reply
+        message(next(n), sender=people["split"], to=(me,), at=day(70)),
+    ]
+    store.apply_batch(db, "t", Batch(messages=tuple(history + after)))
+    store.refresh_own_addresses(db, [me.email])
+    config = parse(LABEL_CONFIG, Path("/tmp/kith-label.toml"))
+    short, medium, long = (evaluate_store(db, config, as_of, h) for h in (30, 60, 90))
+    assert short.contacts == medium.contacts == long.contacts == len(people)
+    assert (short.positives, medium.positives, long.positives) == (1, 2, 3)
+
+
+# 5. Goal weights -----------------------------------------------------------------------------------------------
+
+
+GOALS_CONFIG = """
+[user]
+addresses = ["me@home.example"]
+timezone = "UTC"
+[[goals]]
+name = "Fintech"
+domains = ["finlytics.example"]
+weight = {fintech}
+[[goals]]
+name = "Team"
+domains = ["northwind.example"]
+weight = {team}
+"""
+
+
+def test_goal_weights_decide_between_a_strong_contact_and_a_weaker_relevant_one(db):
+    me = Address("me@home.example")
+    colleague, prospect = Address("ben@northwind.example", "Ben"), Address("anna@finlytics.example", "Anna")
+    start = datetime(2026, 1, 5, 9, tzinfo=ZoneInfo("UTC"))
+    n = iter(range(1, 10_000))
+    mail = []
+    for person, every, count in ((colleague, 2, 30), (prospect, 12, 5)):
+        for i in range(count):
+            at = start + timedelta(days=every * i)
+            mail += [message(next(n), sender=me, to=(person,), subject=f"Topic {i}", at=at),
+                     message(next(n), sender=person, to=(me,), subject=f"Re: Topic {i}", at=at + timedelta(hours=3))]
+    store.apply_batch(db, "t", Batch(messages=tuple(mail)))
+    store.refresh_own_addresses(db, [me.email])
+    today = date(2026, 3, 3)
+
+    def scores(fintech, team):
+        config = parse(GOALS_CONFIG.format(fintech=fintech, team=team), Path("/tmp/kith-goals.toml"))
+        s = analyse(db, config, today).scores
+        return s[colleague.email], s[prospect.email]
+
+    strong, relevant = scores(fintech=3.0, team=0.5)
+    assert strong.value >= relevant.value and relevant.priority > strong.priority
+    strong, relevant = scores(fintech=0.5, team=3.0)
+    assert strong.priority > relevant.priority
+
+
+# 6. No false noise ---------------------------------------------------------------------------------------------
+
+
+def test_nobody_the_user_wrote_to_twice_is_noise_however_robotic(db):
+    me = Address("me@home.example")
+    robot, lister = Address("noreply@shop.example"), Address("team-list@lists.example")
+    n = iter(range(1, 1000))
+    start = datetime(2026, 2, 1, 9, tzinfo=ZoneInfo("UTC"))
+    mail = [message(next(n), sender=robot, to=(me,), bulk=True, at=start + timedelta(days=i)) for i in range(30)]
+    mail += [message(next(n), sender=lister, to=(me,), bulk=True, list_id="team.lists.example",
+                     at=start + timedelta(days=i, hours=2)) for i in range(30)]
+    mail += [message(next(n), sender=me, to=(p,), at=start + timedelta(days=d))
+             for p in (robot, lister) for d in (5, 9)]
+    store.apply_batch(db, "t", Batch(messages=tuple(mail)))
+    store.refresh_own_addresses(db, [me.email])
+    config = parse(LABEL_CONFIG, Path("/tmp/kith-noise.toml"))
+    scores = analyse(db, config, date(2026, 3, 3)).scores
+    assert not scores[robot.email].noise and not scores[lister.email].noise
+    assert me.email not in scores
+
+
+# The pieces of the judgment -----------------------------------------------------------------------------------
+
+
+def test_standing_breaks_ties_by_the_next_key_and_shares_exact_ties():
+    from models.learn import standing
+    first = np.array([0.0, 0.0, 0.0, 2.0, 1.0])
+    second = np.array([5.0, 1.0, 1.0, 0.0, 0.0])
+    assert standing(first, second).tolist() == [0.6, 0.3, 0.3, 1.0, 0.8]
+
+
+def test_the_stacker_never_turns_a_ranking_upside_down():
+    from models.learn import NonNegativeLogistic
+    rng = np.random.RandomState(0)
+    y = rng.rand(400) < 0.2
+    helpful = np.where(y, rng.rand(400) * 0.5 + 0.5, rng.rand(400))
+    misleading = np.where(y, rng.rand(400) * 0.3, rng.rand(400))      # positives rank low on this one
+    stacker = NonNegativeLogistic().fit(np.column_stack([helpful, misleading]), y)
+    assert stacker.coef_[0] > 1.0 and stacker.coef_[1] == 0.0
+    p = stacker.predict_proba(np.array([[0.9, 0.5], [0.1, 0.5]]))[:, 1]
+    assert p[0] > p[1] and 0.0 < p[1] < p[0] < 1.0
