@@ -182,7 +182,10 @@ def _stacker(rows: list[tuple[float, np.ndarray, np.ndarray]]) -> NonNegativeLog
     if not _two_classes(y_val) or not _two_classes(y_old) or len(y_old) < 20:
         return None
     older = _fit(x_old, y_old)
-    return NonNegativeLogistic().fit(rankings(older.predict_proba(x_val)[:, 1], x_val), y_val)
+    stacker = NonNegativeLogistic().fit(rankings(older.predict_proba(x_val)[:, 1], x_val), y_val)
+    # no ranking earned any weight (e.g. the positives of that moment were all strangers then):
+    # a constant score would rank nobody, so the learned probability stands alone
+    return stacker if stacker.coef_.max(initial=0.0) > 1e-6 else None
 
 
 @dataclass
