@@ -111,11 +111,18 @@ def content_key(message: MessageMeta, sent_at: str) -> int:
     Message-IDs are not enough: some archives (Enron) give every copy its own.
     Copies agree on time, sender, recipients and subject.
     """
-    to = ",".join(sorted([a.email for a in message.to]))
-    cc = ",".join(sorted([a.email for a in message.cc]))
+    to = _emails(message.to)
+    cc = _emails(message.cc)
     text = f"{sent_at}\x1f{message.sender.email}\x1f{to}\x1f{cc}\x1f{message.subject}"
     digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+def _emails(addresses: tuple) -> str:
+    """Sorted and comma-joined; most lists have one address or none, which need no sorting."""
+    if len(addresses) < 2:
+        return addresses[0].email if addresses else ""
+    return ",".join(sorted([a.email for a in addresses]))
 
 
 def apply_batch(db: Database, source: str, batch: Batch, *, store_subjects: bool = True) -> Counts:
