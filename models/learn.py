@@ -144,6 +144,13 @@ class NonNegativeLogistic:
         self.coef_, self.intercept_ = w[:d], float(w[d])
         return self
 
+    @classmethod
+    def equal(cls, rankings: int) -> NonNegativeLogistic:
+        """Every ranking with weight 1, centred so that the middle standing scores 0.5."""
+        stacker = cls()
+        stacker.coef_, stacker.intercept_ = np.ones(rankings), -rankings / 2
+        return stacker
+
     def predict_proba(self, z: np.ndarray) -> np.ndarray:
         p = expit(z @ self.coef_ + self.intercept_)
         return np.column_stack([1.0 - p, p])
@@ -154,11 +161,11 @@ class Judge:
     """The learned model and the weights of the rankings; scores contacts known at one moment."""
 
     model: Pipeline
-    stacker: NonNegativeLogistic | None    # None: too little history to weigh; the learned probability alone
+    stacker: NonNegativeLogistic
 
     def score(self, x: np.ndarray) -> np.ndarray:
         learned = self.model.predict_proba(x)[:, 1] if len(x) else np.empty(0)
-        if self.stacker is None or not len(x):
+        if not len(x):
             return learned
         return self.stacker.predict_proba(rankings(learned, x))[:, 1]
 
@@ -173,19 +180,22 @@ def _fit(x: np.ndarray, y: np.ndarray) -> Pipeline:
     return pipeline
 
 
-def _stacker(rows: list[tuple[float, np.ndarray, np.ndarray]]) -> NonNegativeLogistic | None:
-    """Weights of the rankings, fitted on the latest known moment with a model that never saw it."""
-    if len(rows) < 2:
-        return None
-    _, x_val, y_val = rows[0]
-    x_old, y_old, _ = _stack(rows[1:])
-    if not _two_classes(y_val) or not _two_classes(y_old) or len(y_old) < 20:
-        return None
-    older = _fit(x_old, y_old)
-    stacker = NonNegativeLogistic().fit(rankings(older.predict_proba(x_val)[:, 1], x_val), y_val)
-    # no ranking earned any weight (e.g. the positives of that moment were all strangers then):
-    # a constant score would rank nobody, so the learned probability stands alone
-    return stacker if stacker.coef_.max(initial=0.0) > 1e-6 else None
+def _stacker(rows: list[tuple[float, np.ndarray, np.ndarray]]) -> NonNegativeLogistic:
+    """Weights of the rankings, fitted on the latest known moment with a model that never saw it.
+
+    When that moment cannot tell (too little history, one class only, or no
+    ranking earning any weight), every ranking counts the same: a mean of
+    standings is a sound prior, where the learned probability alone is not.
+    """
+    if len(rows) >= 2:
+        _, x_val, y_val = rows[0]
+        x_old, y_old, _ = _stack(rows[1:])
+        if _two_classes(y_val) and _two_classes(y_old) and len(y_old) >= 20:
+            older = _fit(x_old, y_old)
+            stacker = NonNegativeLogistic().fit(rankings(older.predict_proba(x_val)[:, 1], x_val), y_val)
+            if stacker.coef_.max(initial=0.0) > 1e-6:
+                return stacker
+    return NonNegativeLogistic.equal(len(RANKINGS))
 
 
 @dataclass
@@ -217,8 +227,7 @@ def fit_predict(touches: Touches, now: float, feedback: dict[int, bool] | None =
         return None
     with single_core():
         judge = Judge(_fit(x, y), _stacker(rows))
-        if judge.stacker is not None:
-            info.weights = dict(zip(RANKINGS, np.round(judge.stacker.coef_, 3).tolist()))
+        info.weights = dict(zip(RANKINGS, np.round(judge.stacker.coef_, 3).tolist()))
         scores = _judge_at(judge, current, known)
         peak = scores.copy()
         for days_back in PEAK_LOOKBACK_DAYS:

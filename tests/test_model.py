@@ -258,3 +258,12 @@ def test_the_stacker_never_turns_a_ranking_upside_down():
     assert stacker.coef_[0] > 1.0 and stacker.coef_[1] == 0.0
     p = stacker.predict_proba(np.array([[0.9, 0.5], [0.1, 0.5]]))[:, 1]
     assert p[0] > p[1] and 0.0 < p[1] < p[0] < 1.0
+
+
+def test_without_a_moment_to_weigh_them_every_ranking_counts_the_same():
+    from models.learn import RANKINGS, NonNegativeLogistic, _stacker
+    stacker = _stacker([])                     # no earlier moment whose outcome is known
+    assert stacker.coef_.tolist() == [1.0] * len(RANKINGS)
+    p = stacker.predict_proba(np.array([[0.5] * len(RANKINGS), [1.0] * len(RANKINGS), [0.0] * len(RANKINGS)]))[:, 1]
+    assert p[0] == pytest.approx(0.5) and p[1] > p[0] > p[2]
+    assert isinstance(stacker, NonNegativeLogistic)
