@@ -1,9 +1,7 @@
 """`kith run`: the long-running loop that syncs all day and delivers the morning digest once.
 
-- Time is a parameter. schedule 1.2.2 reads naive `datetime.now()` in
-  `Job.should_run/run/_schedule_next_run` and `Scheduler.idle_seconds`; we keep an
-  explicit `schedule.Scheduler()` for the sync jobs and subclass both so that exactly
-  those read an injected `Clock`. Ordering and `run_pending` stay schedule's.
+- Time is a parameter: the sync jobs run on schedule's scheduler, subclassed in
+  `daemon.clock` so that it reads an injected `Clock`.
 - The digest is decided from the database each tick, not by the scheduler (which
   "does not run missed jobs" and skips the day after a late start): past `[digest] time`
   in the user's zone and today's digest undelivered in `digests`. Only today's is made.
@@ -29,23 +27,20 @@ import select
 import signal
 import socket
 import sqlite3
-import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from datetime import time as day_time
 from functools import partial
 from pathlib import Path
-from typing import Protocol
 
-import schedule
 from sqlite_utils import Database
 
 from connectors.base import Source
 from daemon import lock, store
+from daemon.clock import Clock, ClockScheduler, Counts, JobState, SystemClock, minute_seconds
 from daemon.config import Config, SourceConfig
 from daemon.config import load as load_config
-from daemon.errors import KithError, SourceError, StoreError, UsageError
+from daemon.errors import KithError, SourceError, StoreError
 from daemon.logs import setup_service_logging
 from daemon.sync import build_source, sync_source
 
@@ -57,7 +52,6 @@ MAX_BACKOFF_MINUTES = 360
 DIGEST_RETRY_MINUTES = 5
 TICK_MINUTES = 0.5            # tick at least this often, to notice a wake-up or clock change
 JUMP_SECONDS = 60.0           # a wall-clock jump larger than this is a sleep or a clock change
-Counts = tuple[int, int, int]  # messages, events, deleted
 
 
 class Stopping(BaseException):
@@ -66,53 +60,6 @@ class Stopping(BaseException):
     A BaseException, so that no `except Exception` on the way (logging's, a
     library's, our job guard) swallows it; sqlite-utils' atomic() rolls back on it.
     """
-
-
-class Clock(Protocol):
-    def now(self) -> datetime: ...        # aware, UTC
-    def monotonic(self) -> float: ...     # does not advance during suspend
-
-
-@dataclass
-class SystemClock:
-    """The real clock, plus the test hooks' offset."""
-
-    offset: float = 0.0
-    offset_file: Path | None = None
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + timedelta(seconds=self.offset + self._file_offset())
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def _file_offset(self) -> float:
-        if self.offset_file is None:
-            return 0.0
-        try:
-            return float(self.offset_file.read_text(encoding="ascii").strip() or 0)
-        except (OSError, ValueError):
-            return 0.0
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> SystemClock:
-        clock_file = env.get("KITH_CLOCK_FILE")
-        return cls(_number(env, "KITH_CLOCK_OFFSET", 0.0), Path(clock_file) if clock_file else None)
-
-
-def minute_seconds(env: Mapping[str, str]) -> float:
-    """Real seconds per configured minute: 60, or the KITH_MINUTE_SECONDS test hook."""
-    value = _number(env, "KITH_MINUTE_SECONDS", 60.0)
-    if value <= 0:
-        raise UsageError("KITH_MINUTE_SECONDS must be positive", fix="unset it; it is a hook for tests")
-    return value
-
-
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
-    try:
-        return float(env.get(name, default))
-    except ValueError:
-        raise UsageError(f"{name} is not a number", fix="unset it; it is a hook for tests") from None
 
 
 def source_key(source: SourceConfig) -> str:
@@ -142,66 +89,6 @@ def next_digest_at(db: Database, config: Config, now: datetime) -> datetime:
         return now
     at = digest_time_on(today, config)
     return at if now < at else digest_time_on(today + timedelta(days=1), config)
-
-
-# ------------------------------------------------------------------ schedule on our clock
-
-@dataclass
-class JobState:
-    """What the daemon knows about one job between runs."""
-
-    name: str
-    interval: timedelta
-    cap: timedelta
-    failures: int = 0
-    last_error: str | None = None
-    last_ok_at: str | None = None   # store.utc_text
-    counts: Counts = (0, 0, 0)
-
-    def delay(self) -> timedelta:
-        """interval × 2^failures, capped (but never below the interval itself)."""
-        return min(self.interval * 2 ** min(self.failures, 20), max(self.cap, self.interval))
-
-
-class ClockJob(schedule.Job):
-    """A schedule.Job that reads the injected clock and backs off after failures."""
-
-    def __init__(self, scheduler: ClockScheduler, state: JobState) -> None:
-        super().__init__(1, scheduler)
-        self.unit = "seconds"
-        self.clock = scheduler.clock
-        self.state = state
-
-    @property
-    def should_run(self) -> bool:
-        return self.clock.now() >= self.next_run
-
-    def run(self) -> object:
-        result = self.job_func()
-        self.last_run = self.clock.now()
-        self._schedule_next_run()
-        return result
-
-    def _schedule_next_run(self) -> None:
-        self.next_run = self.clock.now() + self.state.delay()
-
-
-class ClockScheduler(schedule.Scheduler):
-    """schedule.Scheduler whose jobs and idle time follow the injected clock."""
-
-    def __init__(self, clock: Clock) -> None:
-        super().__init__()
-        self.clock = clock
-
-    def add(self, state: JobState, func: Callable[[], object]) -> ClockJob:
-        """A job that runs `func` now, then after `state.delay()` each time."""
-        job = ClockJob(self, state).do(func)
-        job.next_run = self.clock.now()
-        return job
-
-    @property
-    def idle_seconds(self) -> float | None:
-        return (self.next_run - self.clock.now()).total_seconds() if self.jobs else None
 
 
 # ------------------------------------------------------------------ the service

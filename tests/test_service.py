@@ -21,7 +21,8 @@ import pytest
 from connectors.base import Batch
 from daemon.config import parse
 from daemon.errors import SourceError
-from daemon.service import JobState, Service, Stopping, digest_due, next_digest_at
+from daemon.clock import JobState
+from daemon.service import Service, Stopping, digest_due, next_digest_at
 from daemon.store import open_store, utc_text
 from daemon.sync import sync_source
 from tests.conftest import ROOT, Address, message
