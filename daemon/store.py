@@ -192,7 +192,7 @@ def _message_rows(messages: Iterable[MessageMeta], store_subjects: bool) -> _Mes
         known = rows.messages.get(content)
         if known is not None:   # a second copy in the same batch: merge what copies may disagree on
             if m.bulk or m.list_id:
-                rows.messages[content] = (*known[:8], max(known[8], int(m.bulk)), known[9] or m.list_id, known[10])
+                rows.messages[content] = (*known[:7], max(known[7], int(m.bulk)), known[8] or m.list_id, known[9])
             continue
         rows.messages[content] = (m.message_id, conversation_of(m), sent_at, m.sender.email, m.sender.name,
                                   m.subject if store_subjects else "", m.in_reply_to, int(m.bulk), m.list_id,

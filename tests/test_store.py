@@ -150,6 +150,14 @@ def test_a_second_copy_adds_no_recipients_and_merges_the_bulk_flag(db):
     assert table(db, "SELECT source, key FROM message_copies ORDER BY source") == [("a", 1), ("b", 1)]
 
 
+def test_copies_in_one_batch_merge_the_bulk_flag_too(db):
+    plain = message(1, to=(ANNA,), scope="INBOX")
+    listed = replace(plain, source_id="Lists/m1", scope="Lists", bulk=True, list_id="team.example")
+    store.apply_batch(db, "a", Batch(messages=(plain, listed)))
+    assert table(db, "SELECT key, bulk, list_id, n_recipients FROM messages") == [(1, 1, "team.example", 1)]
+    assert table(db, "SELECT count(*) FROM message_copies") == [(2,)]
+
+
 def test_keys_follow_arrival_and_are_not_reused_by_a_replay(db):
     batch = Batch(messages=(message(1, to=(ANNA,)), message(2, to=(ANNA,)), message(1, to=(ANNA,))))
     store.apply_batch(db, "a", batch)
