@@ -180,7 +180,10 @@ class _MessageRows:
 
     messages: dict[int, tuple]              # hash -> messages row (without key)
     recipients: dict[int, tuple]            # hash -> (to, cc) addresses
-    copies: list[tuple[str, str, int, str]]  # (source_id, scope, labels, hash)
+    copies: list[tuple[str, str, str, int]]  # (source_id, scope, labels, hash)
+
+
+BULK, LIST_ID = 7, 8   # positions in a messages row: what copies of one message may disagree on
 
 
 def _message_rows(messages: Iterable[MessageMeta], store_subjects: bool) -> _MessageRows:
@@ -192,7 +195,8 @@ def _message_rows(messages: Iterable[MessageMeta], store_subjects: bool) -> _Mes
         known = rows.messages.get(content)
         if known is not None:   # a second copy in the same batch: merge what copies may disagree on
             if m.bulk or m.list_id:
-                rows.messages[content] = (*known[:7], max(known[7], int(m.bulk)), known[8] or m.list_id, known[9])
+                rows.messages[content] = (*known[:BULK], max(known[BULK], int(m.bulk)), known[LIST_ID] or m.list_id,
+                                          *known[LIST_ID + 1:])
             continue
         rows.messages[content] = (m.message_id, conversation_of(m), sent_at, m.sender.email, m.sender.name,
                                   m.subject if store_subjects else "", m.in_reply_to, int(m.bulk), m.list_id,
@@ -210,8 +214,8 @@ def _upsert_messages(db: Database, source: str, rows: _MessageRows) -> int:
     for content, row in rows.messages.items():
         key = keys.get(content)
         if key is not None:
-            if row[7] or row[8]:
-                merges.append((row[7], row[8], key))
+            if row[BULK] or row[LIST_ID]:
+                merges.append((row[BULK], row[LIST_ID], key))
             continue
         key = keys[content] = next_key
         next_key += 1
