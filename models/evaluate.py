@@ -14,7 +14,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from models.features import FEATURES, features_at, two_way_after
 from models.touches import Touches
-from models.learn import fit_predict
+from models.learn import fit_predict, heuristic_value
 
 TOP_K = 20
 
@@ -28,6 +28,13 @@ def baselines(x: np.ndarray) -> dict[str, np.ndarray]:
         "two_way_count": np.minimum(f["sent"], f["received"]),
         "decayed_two_way": f["decayed_two_way"],
     }
+
+
+def _heuristic(x: np.ndarray) -> np.ndarray:
+    """What the daemon judges by when the history is too short to learn from."""
+    f = dict(zip(FEATURES, x.T))
+    return heuristic_value(f["two_way_threads"], f["sent"], f["received"], f["meetings_one_to_one"],
+                           f["meetings_group"])
 
 
 @dataclass
@@ -64,7 +71,6 @@ def evaluate(touches: Touches, as_of: float, horizon: float, exclude: np.ndarray
         known &= ~exclude
     y = two_way_after(touches, as_of, horizon)[known]
     rankings = baselines(x[known])
-    fallback = rankings["decayed_two_way"]
-    results = {"model": metrics(y, prediction.now[known] if prediction is not None else fallback)}
+    results = {"model": metrics(y, prediction.now[known] if prediction is not None else _heuristic(x[known]))}
     results |= {name: metrics(y, score) for name, score in rankings.items()}
     return Evaluation(int(known.sum()), int(y.sum()), prediction.training.rows if prediction else 0, results)

@@ -1,13 +1,13 @@
 """Judge each contact: value, noise and state.
 
-This is the transparent first judgment: value grows with two-way threads,
-balanced exchange and one-to-one meetings. State compares the time since the
-last contact with the relationship's own rhythm.
+Value comes from the learned judgment (`models.learn`), or from a transparent
+heuristic while the history is too short to learn from; noise from the rules in
+`models.noise`. State compares the time since the last contact with the
+relationship's own rhythm.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -15,7 +15,7 @@ from daemon.config import Goal
 from models.facts import ContactFacts, days_between
 from models.touches import collect, to_days
 from models.goals import goal_fits
-from models.learn import fit_predict
+from models.learn import fit_predict, heuristic_value
 from models.noise import noise_reason
 
 NEW_DAYS = 30
@@ -33,11 +33,6 @@ class ContactScore:
     priority: float = 0.0             # value weighted by the goals it serves
     peak: float = 0.0                 # value at its best over the past year (for lapsed ties)
     goal_factor: float = 1.0          # how much the user's goals weigh this contact (0.5 … 1.5)
-
-
-def strength(f: ContactFacts) -> float:
-    return (2.0 * math.log1p(f.two_way_threads) + math.log1p(min(f.sent, f.received_personal))
-            + 0.5 * math.log1p(f.sent) + 1.0 * math.log1p(f.meetings_one_to_one) + 0.3 * math.log1p(f.meetings_group))
 
 
 def one_sided_lately(f: ContactFacts) -> bool:
@@ -73,7 +68,9 @@ def learned_values(facts: dict[str, ContactFacts], as_of: datetime,
     verdicts = {index[cid]: good for cid, good in (feedback or {}).items() if cid in index}
     prediction = fit_predict(touches, to_days(as_of), verdicts)
     if prediction is None:
-        heuristic = {cid: round(1 - math.exp(-strength(f) / 4), 4) for cid, f in facts.items()}
+        heuristic = {cid: round(float(heuristic_value(f.two_way_threads, f.sent, f.received_personal,
+                                                      f.meetings_one_to_one, f.meetings_group)), 4)
+                     for cid, f in facts.items()}
         return {cid: (v, v) for cid, v in heuristic.items()}
     now, peak = prediction.now.tolist(), prediction.peak.tolist()  # Python floats: indexing numpy per contact is slow
     return {cid: (round(now[i], 4), round(peak[i], 4)) for cid, i in index.items()}

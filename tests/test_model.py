@@ -260,6 +260,19 @@ def test_the_stacker_never_turns_a_ranking_upside_down():
     assert p[0] > p[1] and 0.0 < p[1] < p[0] < 1.0
 
 
+def test_the_stacker_leaves_equal_weights_only_as_far_as_the_evidence_goes():
+    from models.learn import NonNegativeLogistic
+    rng = np.random.RandomState(0)
+    z = rng.rand(40, 3)
+    unrelated = rng.rand(40) < 0.15                                  # a small moment that tells nothing
+    drawn_to_equal = NonNegativeLogistic(prior=1.0).fit(z, unrelated).coef_
+    drawn_to_zero = NonNegativeLogistic().fit(z, unrelated).coef_
+    assert np.all(drawn_to_equal > drawn_to_zero) and np.all(np.abs(drawn_to_equal - 1.0) < 0.6)
+    z = rng.rand(300, 3)
+    told = NonNegativeLogistic(prior=1.0).fit(z, z[:, 0] > 0.85).coef_  # a moment where only the first one tells
+    assert told[0] > 3.0 and told[0] > 3 * max(told[1:])
+
+
 def test_without_a_moment_to_weigh_them_every_ranking_counts_the_same():
     from models.learn import RANKINGS, NonNegativeLogistic, _stacker
     stacker = _stacker([])                     # no earlier moment whose outcome is known
@@ -267,3 +280,36 @@ def test_without_a_moment_to_weigh_them_every_ranking_counts_the_same():
     p = stacker.predict_proba(np.array([[0.5] * len(RANKINGS), [1.0] * len(RANKINGS), [0.0] * len(RANKINGS)]))[:, 1]
     assert p[0] == pytest.approx(0.5) and p[1] > p[0] > p[2]
     assert isinstance(stacker, NonNegativeLogistic)
+
+
+def test_with_too_little_history_to_learn_eval_measures_the_heuristic_the_daemon_uses(db):
+    from dataclasses import replace
+    me = Address("me@home.example")
+    as_of = date(2026, 3, 1)
+    day = lambda n: datetime(2026, 3, 2, 10, tzinfo=ZoneInfo("UTC")) + timedelta(days=n)  # noqa: E731
+    old_friends = [Address(f"friend{i}@example.org") for i in (1, 2)]       # many threads both ways, weeks ago
+    acquaintances = [Address(f"once{i}@example.org") for i in (1, 2)]       # one exchange, yesterday
+    n = iter(range(1, 1000))
+    mail = []
+    for person in old_friends:
+        for k in range(4):
+            ask = message(next(n), sender=me, to=(person,), at=day(-50 + k))
+            mail += [ask, replace(message(next(n), sender=person, to=(me,), at=day(-50 + k) + timedelta(hours=2)),
+                                  thread_key=ask.thread_key)]
+    for person in acquaintances:
+        ask = message(next(n), sender=person, to=(me,), at=day(-2))
+        mail += [ask, replace(message(next(n), sender=me, to=(person,), at=day(-2) + timedelta(hours=1)),
+                              thread_key=ask.thread_key)]
+    for person in old_friends:                                               # the future: friends write again
+        mail += [message(next(n), sender=me, to=(person,), at=day(5)), message(next(n), sender=person, to=(me,), at=day(6))]
+    store.apply_batch(db, "t", Batch(messages=tuple(mail)))
+    store.refresh_own_addresses(db, [me.email])
+    config = parse(LABEL_CONFIG, Path("/tmp/kith-heuristic.toml"))
+
+    result = evaluate_store(db, config, as_of, 30)
+    assert result.training_rows == 0 and result.positives == 2
+    # the daemon ranks the old friends first (two-way threads), while decayed volume favours yesterday's exchange
+    assert result.results["model"].roc_auc == 1.0 and result.results["decayed_two_way"].roc_auc == 0.0
+    scores = analyse(db, config, as_of).scores
+    value = {cid: s.value for cid, s in scores.items()}
+    assert min(value[p.email] for p in old_friends) > max(value[p.email] for p in acquaintances)
