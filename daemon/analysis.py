@@ -165,9 +165,9 @@ def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Ana
     return Digest(today, name, suggestions, network_summary(analysis, config), focus_line), analysis
 
 
-def evaluate_store(db: Database, config: Config, as_of: date, horizon_days: int):
-    """`kith eval`: the model and the baselines judged as of `as_of`, checked against the next `horizon_days`."""
-    from models.evaluate import evaluate
+def evaluation_touches(db: Database, config: Config, as_of: date, horizon_days: int):
+    """The touch arrays `kith eval` judges on: everything up to `horizon_days` after the end of `as_of`
+    (the judgment itself only looks before it), and that moment in model time."""
     from models.touches import collect, to_days
 
     cutoff = end_of_day(as_of, config)
@@ -176,4 +176,12 @@ def evaluate_store(db: Database, config: Config, as_of: date, horizon_days: int)
         facts = load_facts(db, own, cutoff + timedelta(days=horizon_days),
                            aliases=[(p.name, p.addresses) for p in config.people],
                            ignore_addresses=config.privacy.ignore_addresses, ignore_domains=config.privacy.ignore_domains)
-        return evaluate(collect(facts), to_days(cutoff), float(horizon_days))
+        return collect(facts), to_days(cutoff)
+
+
+def evaluate_store(db: Database, config: Config, as_of: date, horizon_days: int):
+    """`kith eval`: the model and the baselines judged as of `as_of`, checked against the next `horizon_days`."""
+    from models.evaluate import evaluate
+
+    touches, cutoff = evaluation_touches(db, config, as_of, horizon_days)
+    return evaluate(touches, cutoff, float(horizon_days))

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.stats import rankdata
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from models.features import FEATURES, features_at, two_way_after
@@ -60,8 +61,17 @@ def metrics(y: np.ndarray, score: np.ndarray) -> Metrics:
                    round(float(y[order].mean()), 4))
 
 
-def evaluate(touches: Touches, as_of: float, horizon: float, exclude: np.ndarray | None = None) -> Evaluation:
-    """Score every contact known before `as_of` using only earlier data; compare with the future.
+@dataclass
+class Judged:
+    """Every contact known before the date: its label, and its score by the model and by each baseline."""
+
+    labels: np.ndarray
+    scores: dict[str, np.ndarray]      # "model" and each baseline, aligned with `labels`
+    training_rows: int
+
+
+def judge(touches: Touches, as_of: float, horizon: float, exclude: np.ndarray | None = None) -> Judged:
+    """Score every contact known before `as_of` using only earlier data, and label it from the future.
 
     `exclude` marks contacts left out of the evaluation (e.g. ignored ones).
     """
@@ -69,8 +79,39 @@ def evaluate(touches: Touches, as_of: float, horizon: float, exclude: np.ndarray
     x, known = features_at(touches, as_of)
     if exclude is not None:
         known &= ~exclude
-    y = two_way_after(touches, as_of, horizon)[known]
-    rankings = baselines(x[known])
-    results = {"model": metrics(y, prediction.now[known] if prediction is not None else _heuristic(x[known]))}
-    results |= {name: metrics(y, score) for name, score in rankings.items()}
-    return Evaluation(int(known.sum()), int(y.sum()), prediction.training.rows if prediction else 0, results)
+    model = prediction.now[known] if prediction is not None else _heuristic(x[known])
+    return Judged(two_way_after(touches, as_of, horizon)[known], {"model": model, **baselines(x[known])},
+                  prediction.training.rows if prediction else 0)
+
+
+def summarize(judged: Judged) -> Evaluation:
+    y = judged.labels
+    results = {name: metrics(y, score) for name, score in judged.scores.items()}
+    return Evaluation(len(y), int(y.sum()), judged.training_rows, results)
+
+
+def evaluate(touches: Touches, as_of: float, horizon: float, exclude: np.ndarray | None = None) -> Evaluation:
+    """The time-split evaluation: metrics of the model and the baselines (see `judge`)."""
+    return summarize(judge(touches, as_of, horizon, exclude))
+
+
+def chance_of_leading(judged: Judged, rounds: int = 500, seed: int = 0) -> float:
+    """How often the model's ROC AUC beats every baseline's when the contacts are resampled (bootstrap,
+    positives and negatives apart): how sure one owner's "model above every baseline" is. With a handful
+    of positives, a single contact moves AUC by several points and the answer is close to a coin toss."""
+    y = judged.labels
+    positives, negatives = np.flatnonzero(y), np.flatnonzero(~y)
+    if not len(positives) or not len(negatives):
+        return float("nan")
+    rng = np.random.RandomState(seed)
+    names = list(judged.scores)
+    scores = np.column_stack([judged.scores[name] for name in names])
+    leads = 0
+    for _ in range(rounds):
+        sample = np.concatenate([rng.choice(positives, len(positives)), rng.choice(negatives, len(negatives))])
+        ranks = rankdata(scores[sample], axis=0)
+        auc = (ranks[: len(positives)].sum(axis=0) - len(positives) * (len(positives) + 1) / 2) \
+            / (len(positives) * len(negatives))
+        model = auc[names.index("model")]
+        leads += all(model > a for name, a in zip(names, auc) if name != "model")
+    return leads / rounds

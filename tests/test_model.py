@@ -313,3 +313,18 @@ def test_with_too_little_history_to_learn_eval_measures_the_heuristic_the_daemon
     scores = analyse(db, config, as_of).scores
     value = {cid: s.value for cid, s in scores.items()}
     assert min(value[p.email] for p in old_friends) > max(value[p.email] for p in acquaintances)
+
+
+def test_chance_of_leading_is_sure_only_when_the_lead_is_clear():
+    from models.evaluate import Judged, chance_of_leading
+    rng = np.random.RandomState(0)
+    y = np.zeros(300, dtype=bool)
+    y[:30] = True
+    perfect, coin = y + rng.rand(300) * 0.5, rng.rand(300)
+    assert chance_of_leading(Judged(y, {"model": perfect, "recency": coin}, 0), rounds=100) == 1.0
+    assert chance_of_leading(Judged(y, {"model": coin, "recency": perfect}, 0), rounds=100) == 0.0
+    assert chance_of_leading(Judged(y, {"model": coin, "recency": coin.copy()}, 0), rounds=100) == 0.0  # ties lose
+    few = np.zeros(300, dtype=bool)
+    few[:2] = True                              # two positives: one place more or less decides
+    model, recency = 0.5 * few + rng.rand(300), 0.5 * few + rng.rand(300)    # equally good, independent
+    assert 0.05 < chance_of_leading(Judged(few, {"model": model, "recency": recency}, 0), rounds=200) < 0.95
