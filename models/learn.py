@@ -107,19 +107,23 @@ def standing(*keys: np.ndarray) -> np.ndarray:
     return out / len(order)
 
 
-RANKINGS = ("learned", "decayed_two_way_30", "decayed_two_way_120", "recency", "frequency")
+RANKINGS = ("learned", "decayed_two_way_30", "decayed_two_way_120", "recency", "frequency", "exchange_30")
+EXCHANGE_FLOOR = 0.01       # decayed messages a side counts with at least, so one-sided volume still ranks
 
 
 def rankings(learned: np.ndarray, x: np.ndarray) -> np.ndarray:
     """The evidence the judgment weighs, as standings among the contacts known at one moment: the learned
     probability; decayed two-way volume over a month and over four months, ties broken by one-way volume
-    and then recency (most contacts never wrote both ways); recency; and volume both ways."""
+    and then recency (most contacts never wrote both ways); recency; volume both ways; and the month's
+    exchange, the geometric mean of decayed volume each way, where much mail one way and a little back
+    counts for more than the smaller side alone says."""
     f = lambda name: x[:, _COLUMN[name]]  # noqa: E731
     one_way = f("decayed_sent_30") + f("decayed_received_30")
     recent = -f("days_since_contact")
+    exchange = np.sqrt((f("decayed_sent_30") + EXCHANGE_FLOOR) * (f("decayed_received_30") + EXCHANGE_FLOOR))
     return np.column_stack([standing(learned), standing(f("decayed_two_way_30"), one_way, recent),
                             standing(f("decayed_two_way_120"), one_way, recent), standing(recent),
-                            standing(f("sent") + f("received"), recent)])
+                            standing(f("sent") + f("received"), recent), standing(exchange, recent)])
 
 
 class NonNegativeLogistic:

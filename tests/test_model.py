@@ -328,3 +328,17 @@ def test_chance_of_leading_is_sure_only_when_the_lead_is_clear():
     few[:2] = True                              # two positives: one place more or less decides
     model, recency = 0.5 * few + rng.rand(300), 0.5 * few + rng.rand(300)    # equally good, independent
     assert 0.05 < chance_of_leading(Judged(few, {"model": model, "recency": recency}, 0), rounds=200) < 0.95
+
+
+def test_the_months_exchange_counts_much_mail_one_way_with_a_little_back():
+    from models.features import FEATURES
+    from models.learn import RANKINGS, rankings
+    x = np.zeros((3, len(FEATURES)))
+    column = {name: i for i, name in enumerate(FEATURES)}
+    for row, (sent, received) in enumerate([(10.0, 0.1), (0.1, 0.1), (0.0, 0.0)]):
+        x[row, column["decayed_sent_30"]], x[row, column["decayed_received_30"]] = sent, received
+        x[row, column["decayed_two_way_30"]] = min(sent, received)
+    standings = dict(zip(RANKINGS, rankings(np.zeros(3), x).T))
+    exchange, two_way = standings["exchange_30"], standings["decayed_two_way_30"]
+    assert exchange[0] > exchange[1] > exchange[2]
+    assert two_way[0] > two_way[1] > two_way[2]          # there only thanks to the one-way tie-break
