@@ -254,3 +254,10 @@ def m006_sequential_message_keys(db: Database) -> None:
         """
     )
     m003_interactions_view(db)
+
+
+@migrations()
+def m007_distinct_recipient_counts(db: Database) -> None:
+    """`n_recipients` counts the message's stored recipient rows: an address listed twice in one header
+    is one recipient. Judging then reads group sizes from `messages` instead of counting `recipients`."""
+    db.execute("UPDATE messages SET n_recipients = (SELECT count(*) FROM recipients r WHERE r.key = messages.key)")

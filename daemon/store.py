@@ -200,7 +200,7 @@ def _message_rows(messages: Iterable[MessageMeta], store_subjects: bool) -> _Mes
             continue
         rows.messages[content] = (m.message_id, conversation_of(m), sent_at, m.sender.email, m.sender.name,
                                   m.subject if store_subjects else "", m.in_reply_to, int(m.bulk), m.list_id,
-                                  len(m.to) + len(m.cc))
+                                  len({a.email for a in m.to}) + len({a.email for a in m.cc}))  # rows it will get
         rows.recipients[content] = (m.to, m.cc)
     return rows
 

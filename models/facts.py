@@ -140,29 +140,27 @@ class _Seen:
 
 @dataclass
 class _Recipients:
-    """Who each message went to, as far as judging needs it."""
+    """Who each message went to, as far as judging needs it (group sizes come from `messages`)."""
 
-    size: dict[int, int]                        # recipients per message key
     own: dict[int, int]                         # how many of them are the user's addresses
     to_me: set[int]                             # messages with the user in To
     others: dict[int, list[tuple[str, str]]]    # (role, address) of the others, for the user's mail and small messages
 
 
 def _read_recipients(db: Database, own: set[str]) -> _Recipients:
-    """Most recipient rows belong to broadcasts, of which only the counts matter, so SQLite counts them;
+    """Most recipient rows belong to broadcasts, of which only the counts matter (`messages.n_recipients`);
     only the other recipients of the user's own mail and of small messages reach Python, in (role, address)
     order."""
     marks, own_list = ",".join("?" * len(own)), sorted(own)
-    result = _Recipients(dict(db.execute("SELECT key, count(*) FROM recipients GROUP BY key")), {}, set(),
-                         defaultdict(list))
+    result = _Recipients({}, set(), defaultdict(list))
     for key, role in db.execute(f"SELECT key, role FROM recipients WHERE email IN ({marks})", own_list):
         result.own[key] = result.own.get(key, 0) + 1
         if role == "to":
             result.to_me.add(key)
     for key, role, email in db.execute(
             f"SELECT key, role, email FROM recipients WHERE email NOT IN ({marks}) AND key IN "
-            f"(SELECT key FROM recipients GROUP BY key HAVING count(*) <= {MAX_GROUP} "
-            f"UNION SELECT key FROM messages WHERE sender IN ({marks})) ORDER BY key, role, email", own_list * 2):
+            f"(SELECT key FROM messages WHERE n_recipients <= {MAX_GROUP} OR sender IN ({marks})) "
+            f"ORDER BY key, role, email", own_list * 2):
         result.others[key].append((role, email))
     return result
 
@@ -170,14 +168,13 @@ def _read_recipients(db: Database, own: set[str]) -> _Recipients:
 def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None:
     """Each message before the cutoff as touches: one for its sender, or one per recipient of the user's mail."""
     recipients = _read_recipients(db, own)
-    size, own_count, to_me, listed = recipients.size, recipients.own, recipients.to_me, recipients.others
+    own_count, to_me, listed = recipients.own, recipients.to_me, recipients.others
     per_address, participants, names = seen.per_address, seen.participants, seen.names
-    messages = db.execute("SELECT key, sent_at, sender, sender_name, subject, conversation, bulk, list_id "
-                          "FROM messages WHERE sent_at < ? ORDER BY key", [cutoff]).fetchall()
+    messages = db.execute("SELECT key, sent_at, sender, sender_name, subject, conversation, bulk, list_id, "
+                          "n_recipients FROM messages WHERE sent_at < ? ORDER BY key", [cutoff]).fetchall()
     messages.sort(key=itemgetter(1))  # by time, then key: a stable sort here is cheaper than SQLite's sorter
-    for key, sent_at, sender, sender_name, subject, conversation, bulk, list_id in messages:
+    for key, sent_at, sender, sender_name, subject, conversation, bulk, list_id, n in messages:
         at = parse_utc(sent_at)
-        n = size.get(key, 0)
         others = n - own_count.get(key, 0)
         if sender_name:
             names[sender][sender_name] += 1
@@ -198,18 +195,17 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
                 members.add(sender)
         if members is not None:  # a broadcast says little about who knows whom
             members.update([email for _, email in rcpts])
-    _add_recipient_names(db, cutoff, size, seen)
+    _add_recipient_names(db, cutoff, seen)
 
 
-def _add_recipient_names(db: Database, cutoff: str, size: dict[int, int], seen: _Seen) -> None:
+def _add_recipient_names(db: Database, cutoff: str, seen: _Seen) -> None:
     """Display names the recipients of small messages carry (few rows have one)."""
-    for key, email, name, conversation in db.execute(
-            "SELECT r.key, r.email, r.name, m.conversation FROM recipients r JOIN messages m ON m.key = r.key "
-            "WHERE r.name != '' AND m.sent_at < ?", [cutoff]):
-        if size[key] <= MAX_GROUP:
-            seen.names[email][name] += 1
-            if " " in name:
-                seen.sightings.add((conversation, name, email))
+    for email, name, conversation in db.execute(
+            "SELECT r.email, r.name, m.conversation FROM recipients r JOIN messages m ON m.key = r.key "
+            f"WHERE r.name != '' AND m.sent_at < ? AND m.n_recipients <= {MAX_GROUP}", [cutoff]):
+        seen.names[email][name] += 1
+        if " " in name:
+            seen.sightings.add((conversation, name, email))
 
 
 def _add_meetings(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None:

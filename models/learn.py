@@ -62,8 +62,10 @@ def make_pipeline() -> Pipeline:
         monotonic_cst=monotonic, early_stopping=False, random_state=SEED))])
 
 
-def moments(touches: Touches, now: float, horizon: float = HORIZON_DAYS,
-            cutoffs: int = CUTOFFS) -> list[tuple[float, np.ndarray, np.ndarray]]:
+Moment = tuple[float, np.ndarray, np.ndarray]     # (cut-off, features of the contacts known then, their labels)
+
+
+def moments(touches: Touches, now: float, horizon: float = HORIZON_DAYS, cutoffs: int = CUTOFFS) -> list[Moment]:
     """(cut-off, features of the contacts known then, their label), newest first; only data before `now`."""
     out = []
     for k in range(cutoffs):
@@ -75,23 +77,32 @@ def moments(touches: Touches, now: float, horizon: float = HORIZON_DAYS,
     return out
 
 
-def _stack(rows: list[tuple[float, np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, Training]:
-    """The moments' examples as one training set."""
+def _stack(rows: list[Moment]) -> tuple[np.ndarray, np.ndarray, np.ndarray, Training]:
+    """The moments' examples as one training set, and each row's moment (0: the newest).
+
+    Beyond MAX_ROWS, every positive stays and the same share of each moment's
+    negatives is drawn (deterministically) before any rows are copied together:
+    a large mailbox never builds the full matrix.
+    """
     info = Training(cutoffs=[c for c, _, _ in rows])
     if not rows:
-        return np.empty((0, len(FEATURES))), np.empty(0, dtype=bool), info
-    x, y = _limit(np.vstack([r[1] for r in rows]), np.concatenate([r[2] for r in rows]))
+        return np.empty((0, len(FEATURES))), np.empty(0, dtype=bool), np.empty(0, dtype=int), info
+    positives = sum(int(y.sum()) for _, _, y in rows)
+    negatives = sum(len(y) for _, _, y in rows) - positives
+    share = min(1.0, max(0, MAX_ROWS - positives) / max(1, negatives))
+    random = np.random.RandomState(SEED)
+    xs, ys, moment = [], [], []
+    for k, (_, x, y) in enumerate(rows):
+        if share < 1.0:
+            drawn = random.choice(np.flatnonzero(~y), size=int(share * (~y).sum()), replace=False)
+            keep = np.sort(np.concatenate([np.flatnonzero(y), drawn]))
+            x, y = x[keep], y[keep]
+        xs.append(x)
+        ys.append(y)
+        moment.append(np.full(len(y), k))
+    y = np.concatenate(ys)
     info.rows, info.positives = len(y), int(y.sum())
-    return x, y, info
-
-
-def _limit(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    if len(y) <= MAX_ROWS:
-        return x, y
-    negatives = np.flatnonzero(~y)
-    keep_neg = np.random.RandomState(SEED).choice(negatives, size=max(0, MAX_ROWS - int(y.sum())), replace=False)
-    keep = np.sort(np.concatenate([np.flatnonzero(y), keep_neg]))
-    return x[keep], y[keep]
+    return np.vstack(xs), y, np.concatenate(moment), info
 
 
 def standing(*keys: np.ndarray) -> np.ndarray:
@@ -188,8 +199,9 @@ def _fit(x: np.ndarray, y: np.ndarray) -> Pipeline:
     return pipeline
 
 
-def _stacker(rows: list[tuple[float, np.ndarray, np.ndarray]]) -> NonNegativeLogistic:
-    """Weights of the rankings, fitted on the latest known moment with a model that never saw it.
+def _stacker(rows: list[Moment], x: np.ndarray, y: np.ndarray, moment: np.ndarray) -> NonNegativeLogistic:
+    """Weights of the rankings, fitted on the latest known moment (rows[0]) with a model trained on the
+    training set's rows of the older moments (`moment` >= 1), which never saw it.
 
     Every ranking counting the same is the prior: a mean of standings is sound
     where the learned probability alone is not, and the weights a single past
@@ -200,7 +212,8 @@ def _stacker(rows: list[tuple[float, np.ndarray, np.ndarray]]) -> NonNegativeLog
     """
     if len(rows) >= 2:
         _, x_val, y_val = rows[0]
-        x_old, y_old, _ = _stack(rows[1:])
+        older_moments = moment >= 1
+        x_old, y_old = x[older_moments], y[older_moments]
         if _two_classes(y_val) and _two_classes(y_old) and len(y_old) >= 20:
             older = _fit(x_old, y_old)
             stacker = NonNegativeLogistic(prior=1.0).fit(rankings(older.predict_proba(x_val)[:, 1], x_val), y_val)
@@ -226,8 +239,9 @@ def fit_predict(touches: Touches, now: float, feedback: dict[int, bool] | None =
     model moves for them and for contacts that look like them.
     """
     rows = moments(touches, now, horizon)
-    x, y, info = _stack(rows)
+    x, y, moment, info = _stack(rows)
     current, known = features_at(touches, now)
+    stacker_rows = (x, y, moment)
     if feedback:
         # each verdict counts as FEEDBACK_WEIGHT examples (repeated rows: sample weights slow the binning down)
         ids = np.repeat(np.array(sorted(feedback), dtype=int), FEEDBACK_WEIGHT)
@@ -237,7 +251,7 @@ def fit_predict(touches: Touches, now: float, feedback: dict[int, bool] | None =
     if len(y) < 20 or not _two_classes(y):
         return None
     with single_core():
-        judge = Judge(_fit(x, y), _stacker(rows))
+        judge = Judge(_fit(x, y), _stacker(rows, *stacker_rows))
         info.weights = dict(zip(RANKINGS, np.round(judge.stacker.coef_, 3).tolist()))
         scores = _judge_at(judge, current, known)
         peak = scores.copy()

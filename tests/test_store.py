@@ -192,9 +192,17 @@ def test_a_store_from_before_sequential_keys_is_migrated_intact(tmp_path):
                         FROM messages m JOIN recipients r ON r.key = m.key GROUP BY m.key ORDER BY m.key""") == [
         (1, "m1@test", "cc:b@x.example to:anna@firm.example"), (2, "m2@test", "to:me@home.example")]
     assert table(db, "SELECT source_id, key FROM message_copies ORDER BY key") == [("INBOX/m1", 1), ("INBOX/m2", 2)]
+    assert table(db, "SELECT key, n_recipients FROM messages ORDER BY key") == [(1, 2), (2, 1)]  # recounted (m007)
     assert table(db, "SELECT count(*) FROM interactions") != [(0,)]
     # the migrated rows are found by their content hash, and the triggers still clean up
     store.apply_batch(db, "b", Batch(messages=(first,)))
     assert table(db, "SELECT count(*) FROM messages") == [(2,)]
     store.apply_batch(db, "a", Batch(deleted=("INBOX/m2",)))
     assert table(db, "SELECT count(*) FROM recipients WHERE key = 2") == [(0,)]
+
+
+def test_an_address_listed_twice_in_one_header_is_one_recipient(db):
+    bob = Address("bob@x.example")
+    store.apply_batch(db, "a", Batch(messages=(message(1, to=(ANNA, ANNA, bob), cc=(ANNA,)),)))
+    assert table(db, "SELECT count(*) FROM recipients") == [(3,)]      # to:anna, to:bob, cc:anna
+    assert table(db, "SELECT n_recipients FROM messages") == [(3,)]
