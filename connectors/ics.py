@@ -28,6 +28,7 @@ import recurring_ical_events
 
 from connectors import local_cursor
 from connectors.base import Address, Batch, EventMeta
+from connectors.local_source import LocalSource
 from daemon.errors import SourceError
 
 KIND = "ics"
@@ -38,32 +39,26 @@ _MAILTO = re.compile(r"^mailto:", re.I)
 FIX = "set path to an .ics file or a folder of them"
 
 
-class IcsSource:
+class IcsSource(LocalSource):
     """An .ics file or folder, read-only. `key` is "ics:<name>"."""
+
+    KIND = KIND
 
     def __init__(self, name: str, path: str | os.PathLike[str], *,
                  sent_folders: Sequence[str] | None = None, now: datetime | None = None) -> None:
-        self.name = name
-        self.path = Path(path)
-        self.key = f"{KIND}:{name}"
-        self.now = (now or datetime.now(UTC)).astimezone(UTC)
-        del sent_folders                    # calendars have no sent folder
+        super().__init__(name, path, sent_folders=sent_folders, now=now)
+        self.now = (now or datetime.now(UTC)).astimezone(UTC)   # recurring events are expanded around it
 
     def check(self) -> None:
         """Raise SourceError unless the path is a readable file or folder."""
-        where = str(self.path)
-        if not self.path.exists():
-            raise SourceError("no such file or folder", where=where, fix=FIX)
-        if not os.access(self.path, os.R_OK | (os.X_OK if self.path.is_dir() else 0)):
-            raise SourceError("cannot be read (permission denied)", where=where,
-                              fix="make it readable by the user Kith runs as")
+        where = self._check_readable(FIX)
         if not (self.path.is_file() or self.path.is_dir()):
             raise SourceError("is neither a file nor a folder", where=where, fix=FIX)
 
     def pull(self, cursor: str | None) -> Iterator[Batch]:
         """One batch per new, changed or vanished file; nothing for unchanged ones."""
         self.check()
-        files = self._files()
+        files = self._files(lambda path: path.name.lower().endswith(".ics"))
         known = local_cursor.load(cursor, KIND, os.path.abspath(self.path), "files")
         if known is None and cursor is not None:
             yield self._full_resync(files)
@@ -86,18 +81,6 @@ class IcsSource:
                         cursor=self._cursor(done))
 
     # ------------------------------------------------------------ files
-
-    def _files(self) -> dict[str, Path]:
-        if self.path.is_file():
-            return {self.path.name: self.path}
-        found: dict[str, Path] = {}
-        for folder, dirs, names in os.walk(self.path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(names):
-                if name.lower().endswith(".ics") and not name.startswith("."):
-                    full = Path(folder, name)
-                    found[full.relative_to(self.path).as_posix()] = full
-        return found
 
     def _cursor(self, done: dict[str, list[int]]) -> str:
         return local_cursor.dump(KIND, os.path.abspath(self.path), "files", done)

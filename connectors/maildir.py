@@ -18,12 +18,13 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 from connectors import local_cursor
 from connectors.base import Batch, MessageMeta, coalesced
+from connectors.local_source import LocalSource
 from connectors.headers import meta_from_header, sent_labels
 from daemon.errors import SourceError
 
@@ -35,16 +36,10 @@ _INFO = re.compile(r"[:!][12],.*\Z", re.S)
 FIX = "set path to a Maildir folder (the one that holds cur/ and new/)"
 
 
-class MaildirSource:
+class MaildirSource(LocalSource):
     """A Maildir tree, read-only. `key` is "maildir:<name>"."""
 
-    def __init__(self, name: str, path: str | os.PathLike[str], *,
-                 sent_folders: Sequence[str] | None = None, now: datetime | None = None) -> None:
-        self.name = name
-        self.path = Path(path)
-        self.key = f"{KIND}:{name}"
-        self.sent_folders = sent_folders
-        self.now = now                      # unused: messages carry their own dates
+    KIND = KIND
 
     def check(self) -> None:
         """Raise SourceError unless the path is a readable Maildir root."""

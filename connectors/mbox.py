@@ -19,7 +19,7 @@ import hashlib
 import json
 import mmap
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -28,6 +28,7 @@ from pathlib import Path
 from connectors.base import Batch, MessageMeta, coalesced
 from connectors.headers import (first_id, from_line_date, hash_source_id, meta_from_fields,
                                 received_date, scan_fields, sent_labels)
+from connectors.local_source import LocalSource
 from daemon.errors import SourceError
 
 KIND = "mbox"
@@ -65,27 +66,16 @@ class Parsed:
     resume: int
 
 
-class MboxSource:
+class MboxSource(LocalSource):
     """An mbox file or folder, read-only. `key` is "mbox:<name>"."""
 
-    def __init__(self, name: str, path: str | os.PathLike[str], *,
-                 sent_folders: Sequence[str] | None = None, now: datetime | None = None) -> None:
-        self.name = name
-        self.path = Path(path)
-        self.key = f"{KIND}:{name}"
-        self.sent_folders = sent_folders
-        self.now = now                      # unused: mbox data carries its own dates
+    KIND = KIND
 
     # ------------------------------------------------------------ interface
 
     def check(self) -> None:
         """Raise SourceError unless the path is a readable mbox file or folder."""
-        where = str(self.path)
-        if not self.path.exists():
-            raise SourceError("no such file or folder", where=where, fix=FIX)
-        if not os.access(self.path, os.R_OK | (os.X_OK if self.path.is_dir() else 0)):
-            raise SourceError("cannot be read (permission denied)", where=where,
-                              fix="make it readable by the user Kith runs as")
+        where = self._check_readable(FIX)
         if self.path.is_file():
             with open(self.path, "rb") as f:
                 if not _looks_like_mbox(f.read(5)):
@@ -101,7 +91,7 @@ class MboxSource:
     def _pieces(self, cursor: str | None) -> Iterator[Batch]:
         """One batch per file (or chunk of a grown file), each with the cursor valid after it."""
         self.check()
-        files = self._files()
+        files = self._files(_is_candidate)
         known = _read_cursor(cursor, self._root())
         if known is None:
             if cursor is not None:
@@ -124,19 +114,6 @@ class MboxSource:
 
     def _root(self) -> str:
         return os.path.abspath(self.path)
-
-    def _files(self) -> dict[str, Path]:
-        """Relative path -> file, for every candidate mbox file below the folder."""
-        if self.path.is_file():
-            return {self.path.name: self.path}
-        found: dict[str, Path] = {}
-        for folder, dirs, names in os.walk(self.path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            for name in sorted(names):
-                full = Path(folder, name)
-                if not name.startswith(".") and _is_candidate(full):
-                    found[full.relative_to(self.path).as_posix()] = full
-        return found
 
     def _cursor(self, done: dict[str, str]) -> str:
         """Serialise from pre-dumped entries: cheap even with thousands of files."""

@@ -1,0 +1,51 @@
+"""What the file-based sources (mbox, Maildir, .ics) share: how one is built from its config entry, and
+the first checks of its path. Each source adds what its format needs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import ClassVar
+
+from daemon.errors import SourceError
+
+
+class LocalSource:
+    """A source read from a path on this machine. `key` is "<KIND>:<name>"."""
+
+    KIND: ClassVar[str]
+
+    def __init__(self, name: str, path: str | os.PathLike[str], *,
+                 sent_folders: Sequence[str] | None = None, now: datetime | None = None) -> None:
+        self.name = name
+        self.path = Path(path)
+        self.key = f"{self.KIND}:{name}"
+        self.sent_folders = sent_folders    # folder names that hold the user's own mail (mail sources)
+        self.now = now                      # the reading's "now" (calendars); mail carries its own dates
+
+    def _check_readable(self, fix: str) -> str:
+        """Raise SourceError unless the path exists and can be read (and entered, for a folder); the path
+        as text, for the caller's own checks."""
+        where = str(self.path)
+        if not self.path.exists():
+            raise SourceError("no such file or folder", where=where, fix=fix)
+        if not os.access(self.path, os.R_OK | (os.X_OK if self.path.is_dir() else 0)):
+            raise SourceError("cannot be read (permission denied)", where=where,
+                              fix="make it readable by the user Kith runs as")
+        return where
+
+    def _files(self, wanted: Callable[[Path], bool]) -> dict[str, Path]:
+        """The file itself, or every file below the folder that `wanted` takes, by relative path in
+        sorted order; hidden files and folders are skipped."""
+        if self.path.is_file():
+            return {self.path.name: self.path}
+        found: dict[str, Path] = {}
+        for folder, dirs, names in os.walk(self.path):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            for name in sorted(names):
+                full = Path(folder, name)
+                if not name.startswith(".") and wanted(full):
+                    found[full.relative_to(self.path).as_posix()] = full
+        return found
