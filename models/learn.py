@@ -9,14 +9,15 @@ examples.
 
 One mailbox holds only a few dozen such relationships, so a learned model alone
 is noisy. The judgment therefore weighs it against rankings that never overfit
-— decayed two-way volume, recency, frequency — and learns how much to trust
-each on the latest moment whose outcome is known (stacking): a model trained on
-the older moments is scored there, a logistic regression with non-negative
-weights fits how much each ranking counts, and the model is then retrained on
-every moment. Each contact enters as its
-standing among the contacts known at the same moment, so that a mailbox twice
-as busy one year as the next is judged alike. Fixed seeds make the same
-database and date give the same scores; nothing is pickled.
+— decayed two-way volume, recency, frequency, the month's exchange — each entering
+as its standing among the contacts known at the same moment, so that a mailbox
+twice as busy one year as the next is judged alike. Equal weights are the prior
+(a mean of standings is robust, measured on 130 Enron mailboxes); the latest
+moment whose outcome is known moves them as far as its evidence goes (stacking):
+a model trained on the older moments is scored there and a logistic regression
+with non-negative weights, drawn towards the prior, fits how much each ranking
+counts. The model itself is then trained on every moment. Fixed seeds make the
+same database and date give the same scores; nothing is pickled.
 """
 
 from __future__ import annotations
