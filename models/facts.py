@@ -157,10 +157,10 @@ def _read_recipients(db: Database, own: set[str]) -> _Recipients:
         result.own[key] = result.own.get(key, 0) + 1
         if role == "to":
             result.to_me.add(key)
-    for key, role, email in db.execute(
-            f"SELECT key, role, email FROM recipients WHERE email NOT IN ({marks}) AND key IN "
-            f"(SELECT key FROM messages WHERE n_recipients <= {MAX_GROUP} OR sender IN ({marks})) "
-            f"ORDER BY key, role, email", own_list * 2):
+    for key, role, email in db.execute(  # messages in key order, each one's recipients in primary-key order
+            f"SELECT r.key, r.role, r.email FROM messages m JOIN recipients r ON r.key = m.key "
+            f"WHERE (m.n_recipients <= {MAX_GROUP} OR m.sender IN ({marks})) AND r.email NOT IN ({marks}) "
+            f"ORDER BY m.key, r.role, r.email", own_list * 2):
         result.others[key].append((role, email))
     return result
 
