@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 import traceback
 from datetime import date
@@ -51,7 +52,18 @@ def parse_day(value: str | None, ctx: Context) -> date:
 
 
 def emit_json(data: object) -> None:
-    click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    click.echo(json.dumps(_json_safe(data), ensure_ascii=False, indent=2, allow_nan=False))
+
+
+def _json_safe(data: object) -> object:
+    """NaN and infinity become null: JSON has no such numbers, and strict parsers reject them."""
+    if isinstance(data, float):
+        return data if math.isfinite(data) else None
+    if isinstance(data, dict):
+        return {key: _json_safe(value) for key, value in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [_json_safe(value) for value in data]
+    return data
 
 
 @click.group()
@@ -245,6 +257,10 @@ def evaluate(ctx: Context, as_of: str, horizon: int, as_json: bool) -> None:
         return
     click.echo(f"As of {day.isoformat()}, horizon {horizon} days: {result.contacts} contacts, "
                f"{result.positives} with two-way mail afterwards; trained on {result.training_rows} examples.")
+    if not 0 < result.positives < result.contacts:
+        click.echo("No scores: they need contacts with and without two-way mail afterwards. "
+                   "Choose a date with mail before and after it, or a longer --horizon.")
+        return
     click.echo(f"{'ranking':<18} {'ROC AUC':>8} {'avg prec':>9} {'prec@20':>8}")
     for name, m in result.results.items():
         click.echo(f"{name:<18} {m.roc_auc:>8.3f} {m.average_precision:>9.3f} {m.precision_at_20:>8.2f}")

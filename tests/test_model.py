@@ -342,3 +342,11 @@ def test_the_months_exchange_counts_much_mail_one_way_with_a_little_back():
     exchange, two_way = standings["exchange_30"], standings["decayed_two_way_30"]
     assert exchange[0] > exchange[1] > exchange[2]
     assert two_way[0] > two_way[1] > two_way[2]          # there only thanks to the one-way tie-break
+
+
+def test_eval_before_any_mail_says_why_there_are_no_scores_and_keeps_json_valid(sample):
+    kith, _ = sample
+    data = json.loads(kith("eval", "--as-of", "2020-01-01", "--json"), parse_constant=lambda c: pytest.fail(c))
+    assert data["contacts"] == 0 and data["results"]["model"] == {
+        "roc_auc": None, "average_precision": None, "precision_at_20": None}
+    assert "No scores" in kith("eval", "--as-of", "2020-01-01")
