@@ -200,9 +200,9 @@ def _fit(x: np.ndarray, y: np.ndarray) -> Pipeline:
     return pipeline
 
 
-def _stacker(rows: list[Moment], x: np.ndarray, y: np.ndarray, moment: np.ndarray) -> NonNegativeLogistic:
+def _stacker(rows: list[Moment], x_old: np.ndarray, y_old: np.ndarray) -> NonNegativeLogistic:
     """Weights of the rankings, fitted on the latest known moment (rows[0]) with a model trained on the
-    training set's rows of the older moments (`moment` >= 1), which never saw it.
+    training rows of the older moments (`x_old`, `y_old`), which never saw it.
 
     Every ranking counting the same is the prior: a mean of standings is sound
     where the learned probability alone is not, and the weights a single past
@@ -213,8 +213,6 @@ def _stacker(rows: list[Moment], x: np.ndarray, y: np.ndarray, moment: np.ndarra
     """
     if len(rows) >= 2:
         _, x_val, y_val = rows[0]
-        older_moments = moment >= 1
-        x_old, y_old = x[older_moments], y[older_moments]
         if _two_classes(y_val) and _two_classes(y_old) and len(y_old) >= 20:
             older = _fit(x_old, y_old)
             stacker = NonNegativeLogistic(prior=1.0).fit(rankings(older.predict_proba(x_val)[:, 1], x_val), y_val)
@@ -242,7 +240,8 @@ def fit_predict(touches: Touches, now: float, feedback: dict[int, bool] | None =
     rows = moments(touches, now, horizon)
     x, y, moment, info = _stack(rows)
     current, known = features_at(touches, now)
-    stacker_rows = (x, y, moment)
+    older = moment >= 1
+    x_old, y_old = x[older], y[older]        # for the stacker: without the latest moment, without feedback
     if feedback:
         # each verdict counts as FEEDBACK_WEIGHT examples (repeated rows: sample weights slow the binning down)
         ids = np.repeat(np.array(sorted(feedback), dtype=int), FEEDBACK_WEIGHT)
@@ -252,7 +251,7 @@ def fit_predict(touches: Touches, now: float, feedback: dict[int, bool] | None =
     if len(y) < 20 or not _two_classes(y):
         return None
     with single_core():
-        judge = Judge(_fit(x, y), _stacker(rows, *stacker_rows))
+        judge = Judge(_fit(x, y), _stacker(rows, x_old, y_old))
         info.weights = dict(zip(RANKINGS, np.round(judge.stacker.coef_, 3).tolist()))
         scores = _judge_at(judge, current, known)
         peak = scores.copy()

@@ -275,7 +275,7 @@ def test_the_stacker_leaves_equal_weights_only_as_far_as_the_evidence_goes():
 
 def test_without_a_moment_to_weigh_them_every_ranking_counts_the_same():
     from models.learn import RANKINGS, NonNegativeLogistic, _stacker
-    stacker = _stacker([], np.empty((0, 1)), np.empty(0, dtype=bool), np.empty(0, dtype=int))  # no known moment
+    stacker = _stacker([], np.empty((0, 1)), np.empty(0, dtype=bool))       # no moment whose outcome is known
     assert stacker.coef_.tolist() == [1.0] * len(RANKINGS)
     p = stacker.predict_proba(np.array([[0.5] * len(RANKINGS), [1.0] * len(RANKINGS), [0.0] * len(RANKINGS)]))[:, 1]
     assert p[0] == pytest.approx(0.5) and p[1] > p[0] > p[2]
