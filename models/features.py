@@ -38,7 +38,7 @@ FEATURES = (
     "their_latency_days", "user_latency_days", "mean_gap_days", "gap_variation", "overdue", "mean_size",
     "one_to_one_share", "bulk_share", "sent_share_365", "decayed_two_way",
     *[f"decayed_{side}_{tau}" for tau in (7, 30, 120, 365) for side in ("sent", "received", "two_way")],
-    "open_threads_30", "two_way_threads_90", "days_since_two_way",
+    "open_threads_30", "two_way_threads_90", "days_since_two_way", "threads_with_strong", "decayed_with_strong",
     *sorted(["role_address", "noreply_address", "subdomain", "on_mailing_list", "addresses"]),
 )
 # Domain knowledge the model may not unlearn from a quirky mailbox: more mail both
@@ -47,12 +47,13 @@ INCREASING = {
     "sent", "received", "meetings_one_to_one", "meetings_group", "sent_direct", "received_direct", "sent_30",
     "received_30", "sent_90", "received_90", "sent_365", "received_365", "meetings_90", "two_way_threads",
     "threads", "threads_by_user", "threads_by_them", "their_answer_rate", "user_answer_rate", "decayed_two_way",
-    "sent_share_365", "open_threads_30", "two_way_threads_90",
+    "sent_share_365", "open_threads_30", "two_way_threads_90", "threads_with_strong", "decayed_with_strong",
     *[f"decayed_{side}_{tau}" for tau in (7, 30, 120, 365) for side in ("sent", "received", "two_way")],
 }
 DECREASING = {"days_since_contact", "days_since_sent", "days_since_received", "days_since_meeting", "bulk_share",
               "noreply_address", "role_address", "their_latency_days", "days_since_two_way"}
 NEVER = 3650.0  # "days since" for something that never happened
+STRONG_EXCHANGES = 2  # a strong contact: at least this many personal messages each way
 
 
 def features_at(touches: Touches, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
@@ -85,6 +86,7 @@ def features_at(touches: Touches, cutoff: float) -> tuple[np.ndarray, np.ndarray
     f["bulk_share"] = f["received_bulk"] / np.maximum(1.0, total)
     f["sent_share_365"] = f["sent_365"] / max(1.0, float(f["sent_365"].sum()))
     _decayed_features(touches, cutoff, sent, received, f)
+    _company_features(touches, cutoff, sent | received | meeting, f)
     f.update(touches.static)
     known = _count(touches, before) > 0
     return np.column_stack([f[name] for name in FEATURES]), known
@@ -124,6 +126,21 @@ def _decayed_features(touches: Touches, cutoff: float, sent: np.ndarray, receive
         f[f"decayed_sent_{tau}"], f[f"decayed_received_{tau}"] = out, back
         f[f"decayed_two_way_{tau}"] = np.minimum(out, back)
     f["decayed_two_way"] = f["decayed_two_way_30"]
+
+
+def _company_features(touches: Touches, cutoff: float, active: np.ndarray, f: dict[str, np.ndarray]) -> None:
+    """Co-occurrence with the user's strong contacts: threads and meetings shared with someone the user has
+    exchanged mail with both ways. A stranger in the same threads as the user's close colleagues is more
+    likely a colleague than noise."""
+    strong = (np.minimum(f["sent"], f["received"]) >= STRONG_EXCHANGES).astype(float)
+    member = np.bincount(touches.pair[active], minlength=len(touches.pair_contact)) > 0
+    conversation, who = touches.pair_conversation, touches.pair_contact
+    strong_in = np.bincount(conversation[member], weights=strong[who[member]],
+                            minlength=int(conversation.max(initial=-1)) + 1)
+    with_strong = member & (strong_in[conversation] - strong[who] > 0)
+    f["threads_with_strong"] = np.bincount(who[with_strong], minlength=touches.n).astype(float)
+    shared = active & with_strong[touches.pair]
+    f["decayed_with_strong"] = _count(touches, shared, np.exp(-np.maximum(0.0, cutoff - touches.t) / 120))
 
 
 def _open_threads(touches: Touches, cutoff: float, sent: np.ndarray, received: np.ndarray, two_way: np.ndarray,

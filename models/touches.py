@@ -38,6 +38,7 @@ class Touches:
     size: np.ndarray            # int32: other people involved
     pair: np.ndarray            # int64: index of the (contact, conversation) thread
     pair_contact: np.ndarray    # int32 per thread: its contact
+    pair_conversation: np.ndarray  # int64 per thread: its conversation, the same for every contact in it
     gap: np.ndarray             # float64 per touch: days since the contact's previous personal touch (nan: none)
     started_by: np.ndarray      # int8 per touch: kind of the first touch of its pair
     reply_at: np.ndarray        # float64: when the other side answered this touch (inf: never)
@@ -64,8 +65,10 @@ def collect(facts: dict[str, ContactFacts]) -> Touches:
     bulk = np.array(column("bulk"), dtype=bool)[order]
     pair_keys, pair = np.unique(contact.astype(np.int64) * (len(numbers) + 1) + conv, return_inverse=True)
     pair_contact = (pair_keys // (len(numbers) + 1)).astype(np.int32)
+    pair_conversation = pair_keys % (len(numbers) + 1)
     return Touches(ids, contact, t, kind, np.array(column("direct"), dtype=bool)[order], bulk,
                    np.array(column("size"), dtype=np.int32)[order], pair.astype(np.int64), pair_contact,
+                   pair_conversation,
                    _gaps(contact, t, bulk), *_thread_structure(pair, t, kind), _static(facts, ids))
 
 

@@ -350,3 +350,25 @@ def test_eval_before_any_mail_says_why_there_are_no_scores_and_keeps_json_valid(
     assert data["contacts"] == 0 and data["results"]["model"] == {
         "roc_auc": None, "average_precision": None, "precision_at_20": None}
     assert "No scores" in kith("eval", "--as-of", "2020-01-01")
+
+
+def test_sharing_threads_with_a_strong_contact_counts_only_once_that_contact_is_strong(db):
+    me, close, newcomer, stranger = (Address(f"{n}@example.org") for n in ("me", "close", "newcomer", "stranger"))
+    day = lambda n: datetime(2026, 3, 1, 10, tzinfo=ZoneInfo("UTC")) + timedelta(days=n)  # noqa: E731
+    mail = [message(1, sender=me, to=(close,), subject="Budget", at=day(-30)),
+            message(2, sender=close, to=(me,), subject="Re: Budget", at=day(-29)),
+            message(3, sender=me, to=(close, newcomer), subject="Offsite", at=day(-25)),
+            message(4, sender=me, to=(stranger,), subject="Invoice", at=day(-24)),
+            message(5, sender=close, to=(me,), subject="Plan", at=day(-20)),
+            message(6, sender=newcomer, to=(me,), subject="Re: Offsite", at=day(-15))]
+    store.apply_batch(db, "t", Batch(messages=tuple(mail)))
+    store.refresh_own_addresses(db, [me.email])
+    from models.features import FEATURES, features_at
+    touches = collect(load_facts(db, {me.email}, day(0)))
+    row = {cid: i for i, cid in enumerate(touches.ids)}
+    shared = lambda when: {who.email: features_at(touches, to_days(when))[0][row[who.email],  # noqa: E731
+                                                                            FEATURES.index("threads_with_strong")]
+                           for who in (close, newcomer, stranger)}
+    # before "Plan", close has written back only once: not yet a strong contact
+    assert shared(day(-22)) == {close.email: 0, newcomer.email: 0, stranger.email: 0}
+    assert shared(day(0)) == {close.email: 0, newcomer.email: 1, stranger.email: 0}
