@@ -179,6 +179,16 @@ def evaluation_touches(db: Database, config: Config, as_of: date, horizon_days: 
         return collect(facts), to_days(cutoff)
 
 
+def latest_evaluable_day(db: Database, config: Config, horizon_days: int) -> date:
+    """The latest date whose whole horizon the store has seen: `horizon_days` before today, or before the
+    newest mail when the store ends earlier (an archive, the sample)."""
+    newest = db.execute("SELECT max(sent_at) FROM messages").fetchone()[0]
+    today = today_for(config)
+    if newest:
+        today = min(today, datetime.fromisoformat(newest).astimezone(config.zone).date())
+    return today - timedelta(days=horizon_days)
+
+
 def evaluate_store(db: Database, config: Config, as_of: date, horizon_days: int):
     """`kith eval`: the model and the baselines judged as of `as_of`, checked against the next `horizon_days`."""
     from models.evaluate import evaluate

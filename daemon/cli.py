@@ -7,7 +7,7 @@ import logging
 import math
 import sys
 import traceback
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
@@ -240,23 +240,29 @@ def microsoft(ctx: Context, name: str | None, device_code: bool | None) -> None:
 
 
 @cli.command(name="eval")
-@click.option("--as-of", "as_of", required=True, metavar="DATE", help="Judge as of DATE using only earlier data.")
+@click.option("--as-of", "as_of", default=None, metavar="DATE",
+              help="Judge as of DATE using only earlier data.  [default: the latest date whose horizon has passed]")
 @click.option("--horizon", type=click.IntRange(min=1), default=90, show_default=True,
               help="Days after DATE in which two-way mail counts as the right answer.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_obj
-def evaluate(ctx: Context, as_of: str, horizon: int, as_json: bool) -> None:
+def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> None:
     """Measure the model against simple baselines on your own mail (time-split)."""
     from dataclasses import asdict
 
-    from daemon.analysis import evaluate_store
-    day = parse_day(as_of, ctx)
+    from daemon.analysis import evaluate_store, latest_evaluable_day, today_for
+    today = today_for(ctx.config)
+    day = parse_day(as_of, ctx) if as_of else latest_evaluable_day(ctx.db, ctx.config, horizon)
+    complete = day + timedelta(days=horizon) <= today      # has the whole horizon passed?
     result = evaluate_store(ctx.db, ctx.config, day, horizon)
     if as_json:
-        emit_json({"as_of": day.isoformat(), "horizon_days": horizon, **asdict(result)})
+        emit_json({"as_of": day.isoformat(), "horizon_days": horizon, "horizon_complete": complete, **asdict(result)})
         return
     click.echo(f"As of {day.isoformat()}, horizon {horizon} days: {result.contacts} contacts, "
                f"{result.positives} with two-way mail afterwards; trained on {result.training_rows} examples.")
+    if not complete:
+        click.echo(f"Note: the horizon runs past today; mail after {today.isoformat()} is not known yet, so some "
+                   "contacts count as without two-way mail that may still have it.")
     if not 0 < result.positives < result.contacts:
         click.echo("No scores: they need contacts with and without two-way mail afterwards. "
                    "Choose a date with mail before and after it, or a longer --horizon.")

@@ -173,6 +173,24 @@ def test_a_contact_is_positive_only_if_mail_went_both_ways_within_the_horizon(db
     assert (short.positives, medium.positives, long.positives) == (1, 2, 3)
 
 
+def test_eval_without_a_date_judges_the_latest_moment_whose_outcome_the_store_has_seen(sample):
+    kith, config = sample
+    settings = load(config)
+    db = store.open_store(settings.database_path)
+    newest = datetime.fromisoformat(db.execute("SELECT max(sent_at) FROM messages").fetchone()[0])
+    data = json.loads(kith("eval", "--horizon", "30", "--json"))
+    assert data["as_of"] == (newest.astimezone(settings.zone).date() - timedelta(days=30)).isoformat()
+    assert data["horizon_complete"] is True and data["positives"] > 0
+
+
+def test_eval_says_when_the_horizon_runs_past_today(sample):
+    kith, config = sample
+    today = datetime.now(load(config).zone).date()
+    assert json.loads(kith("eval", "--as-of", today.isoformat(), "--json"))["horizon_complete"] is False
+    assert "runs past today" in kith("eval", "--as-of", today.isoformat())
+    assert "runs past today" not in kith("eval", "--as-of", "2025-12-01")
+
+
 # 5. Goal weights -----------------------------------------------------------------------------------------------
 
 
