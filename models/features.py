@@ -13,20 +13,28 @@ import numpy as np
 from models.touches import MEETING, RECEIVED, REPLY_WINDOW_DAYS, SENT, Touches
 
 
+def _per_contact(touches: Touches, values: np.ndarray, reduce: np.ufunc, empty: float) -> np.ndarray:
+    """`reduce` of `values` over each contact's touches; `empty` for a contact without any."""
+    if not len(values):
+        return np.full(touches.n, empty)
+    starts, has = touches.segments
+    out = reduce.reduceat(values, starts)
+    out[~has] = empty
+    return out
+
+
 def _count(touches: Touches, mask: np.ndarray, weights: np.ndarray | None = None) -> np.ndarray:
-    return np.bincount(touches.contact[mask], weights=None if weights is None else weights[mask],
-                       minlength=touches.n).astype(float)
+    values = mask.astype(float) if weights is None else np.where(mask, weights, 0.0)
+    return _per_contact(touches, values, np.add, 0.0)
 
 
 def _last(touches: Touches, mask: np.ndarray, default: float) -> np.ndarray:
-    out = np.full(touches.n, -np.inf)
-    np.maximum.at(out, touches.contact[mask], touches.t[mask])
+    out = _per_contact(touches, np.where(mask, touches.t, -np.inf), np.maximum, -np.inf)
     return np.where(np.isfinite(out), out, default)
 
 
 def _first(touches: Touches, mask: np.ndarray, default: float) -> np.ndarray:
-    out = np.full(touches.n, np.inf)
-    np.minimum.at(out, touches.contact[mask], touches.t[mask])
+    out = _per_contact(touches, np.where(mask, touches.t, np.inf), np.minimum, np.inf)
     return np.where(np.isfinite(out), out, default)
 
 

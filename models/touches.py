@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
+from functools import cached_property
 from operator import attrgetter
 from datetime import UTC, datetime
 
@@ -47,6 +48,14 @@ class Touches:
     @property
     def n(self) -> int:
         return len(self.ids)
+
+    @cached_property
+    def segments(self) -> tuple[np.ndarray, np.ndarray]:
+        """Where each contact's touches start (they are sorted by contact), and which contacts have any:
+        per-contact sums are then one `reduceat`, cheaper than gathering masked touches for `bincount`."""
+        starts = np.searchsorted(self.contact, np.arange(self.n))
+        has = np.diff(np.append(starts, len(self.contact))) > 0
+        return np.minimum(starts, max(0, len(self.contact) - 1)), has
 
 
 def collect(facts: dict[str, ContactFacts]) -> Touches:
