@@ -54,13 +54,19 @@ def own_addresses(db: Database, config: Config) -> set[str]:
     return learned | {a.strip().lower() for a in config.user.addresses}
 
 
-def analyse(db: Database, config: Config, today: date) -> Analysis:
+def facts_until(db: Database, config: Config, own: set[str], cutoff: datetime) -> dict[str, ContactFacts]:
+    """Every contact's facts from the store, up to `cutoff`, with the config's aliases and ignore lists."""
+    return load_facts(db, own, cutoff, aliases=[(p.name, p.addresses) for p in config.people],
+                      ignore_addresses=config.privacy.ignore_addresses, ignore_domains=config.privacy.ignore_domains)
+
+
+def analyse(db: Database, config: Config, today: date, facts: dict[str, ContactFacts] | None = None) -> Analysis:
+    """The judgment as of the end of `today`; `facts` when they were read already (`facts_until`)."""
     now = end_of_day(today, config)
     own = own_addresses(db, config)
-    aliases = [(p.name, p.addresses) for p in config.people]
+    if facts is None:
+        facts = facts_until(db, config, own, now)
     with collector_paused():  # a million touches that form no cycles: scanning them again and again is waste
-        facts = load_facts(db, own, now, aliases=aliases, ignore_addresses=config.privacy.ignore_addresses,
-                           ignore_domains=config.privacy.ignore_domains)
         verdicts, goal_verdicts = feedback_for(db, facts, now)
         scores = score_all(facts, config.goals, now, verdicts)
     for (cid, goal), good in goal_verdicts.items():
@@ -171,11 +177,8 @@ def evaluation_touches(db: Database, config: Config, as_of: date, horizon_days: 
     from models.touches import collect, to_days
 
     cutoff = end_of_day(as_of, config)
-    own = own_addresses(db, config)
+    facts = facts_until(db, config, own_addresses(db, config), cutoff + timedelta(days=horizon_days))
     with collector_paused():
-        facts = load_facts(db, own, cutoff + timedelta(days=horizon_days),
-                           aliases=[(p.name, p.addresses) for p in config.people],
-                           ignore_addresses=config.privacy.ignore_addresses, ignore_domains=config.privacy.ignore_domains)
         return collect(facts), to_days(cutoff)
 
 
