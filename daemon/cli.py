@@ -270,6 +270,8 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
     click.echo(f"{'ranking':<18} {'ROC AUC':>8} {'avg prec':>9} {'prec@20':>8}")
     for name, m in result.results.items():
         click.echo(f"{name:<18} {m.roc_auc:>8.3f} {m.average_precision:>9.3f} {m.precision_at_20:>8.2f}")
+    click.echo(f"How firm the lead is: the model's ROC AUC is above every baseline's in {result.model_leads_chance:.0%} "
+               "of resamplings of these contacts.")
 
 
 @cli.command()

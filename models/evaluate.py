@@ -51,6 +51,7 @@ class Evaluation:
     positives: int
     training_rows: int
     results: dict[str, Metrics]        # "model" and each baseline
+    model_leads_chance: float = float("nan")   # see `chance_of_leading`; NaN (null in JSON) when not measured
 
 
 def metrics(y: np.ndarray, score: np.ndarray) -> Metrics:
@@ -90,9 +91,14 @@ def summarize(judged: Judged) -> Evaluation:
     return Evaluation(len(y), int(y.sum()), judged.training_rows, results)
 
 
-def evaluate(touches: Touches, as_of: float, horizon: float, exclude: np.ndarray | None = None) -> Evaluation:
-    """The time-split evaluation: metrics of the model and the baselines (see `judge`)."""
-    return summarize(judge(touches, as_of, horizon, exclude))
+def evaluate(touches: Touches, as_of: float, horizon: float, exclude: np.ndarray | None = None,
+             rounds: int = 200) -> Evaluation:
+    """The time-split evaluation: metrics of the model and the baselines (see `judge`), and how sure the
+    model's lead in ROC AUC is (`rounds` bootstrap resamplings)."""
+    judged = judge(touches, as_of, horizon, exclude)
+    result = summarize(judged)
+    result.model_leads_chance = round(chance_of_leading(judged, rounds), 3)
+    return result
 
 
 def chance_of_leading(judged: Judged, rounds: int = 500, seed: int = 0) -> float:

@@ -138,6 +138,7 @@ def test_eval_json_contract_on_the_sample(sample):
         assert set(metrics) == {"roc_auc", "average_precision", "precision_at_20"}
         assert all(0.0 <= v <= 1.0 for v in metrics.values())
     assert data["results"]["model"]["roc_auc"] > 0.8
+    assert 0.0 <= data["model_leads_chance"] <= 1.0
 
 
 LABEL_CONFIG = """
@@ -367,6 +368,7 @@ def test_eval_before_any_mail_says_why_there_are_no_scores_and_keeps_json_valid(
     data = json.loads(kith("eval", "--as-of", "2020-01-01", "--json"), parse_constant=lambda c: pytest.fail(c))
     assert data["contacts"] == 0 and data["results"]["model"] == {
         "roc_auc": None, "average_precision": None, "precision_at_20": None}
+    assert data["model_leads_chance"] is None
     assert "No scores" in kith("eval", "--as-of", "2020-01-01")
 
 
