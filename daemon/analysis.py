@@ -183,13 +183,18 @@ def evaluation_touches(db: Database, config: Config, as_of: date, horizon_days: 
 
 
 def latest_evaluable_day(db: Database, config: Config, horizon_days: int) -> date:
-    """The latest date whose whole horizon the store has seen: `horizon_days` before today, or before the
-    newest mail when the store ends earlier (an archive, the sample)."""
+    """The latest date whose whole horizon has passed and is in the store: the horizon ends with yesterday,
+    or with the day of the newest mail when the store ends earlier (an archive, the sample)."""
+    last_day = today_for(config) - timedelta(days=1)
     newest = db.execute("SELECT max(sent_at) FROM messages").fetchone()[0]
-    today = today_for(config)
     if newest:
-        today = min(today, datetime.fromisoformat(newest).astimezone(config.zone).date())
-    return today - timedelta(days=horizon_days)
+        last_day = min(last_day, datetime.fromisoformat(newest).astimezone(config.zone).date())
+    return last_day - timedelta(days=horizon_days)
+
+
+def horizon_complete(config: Config, as_of: date, horizon_days: int) -> bool:
+    """Whether the horizon after `as_of` (which ends with the day `as_of` + `horizon_days`) lies in the past."""
+    return as_of + timedelta(days=horizon_days) < today_for(config)
 
 
 def evaluate_store(db: Database, config: Config, as_of: date, horizon_days: int):

@@ -7,7 +7,7 @@ import logging
 import math
 import sys
 import traceback
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import click
@@ -250,10 +250,9 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
     """Measure the model against simple baselines on your own mail (time-split)."""
     from dataclasses import asdict
 
-    from daemon.analysis import evaluate_store, latest_evaluable_day, today_for
-    today = today_for(ctx.config)
+    from daemon.analysis import evaluate_store, horizon_complete, latest_evaluable_day
     day = parse_day(as_of, ctx) if as_of else latest_evaluable_day(ctx.db, ctx.config, horizon)
-    complete = day + timedelta(days=horizon) <= today      # has the whole horizon passed?
+    complete = horizon_complete(ctx.config, day, horizon)
     result = evaluate_store(ctx.db, ctx.config, day, horizon)
     if as_json:
         emit_json({"as_of": day.isoformat(), "horizon_days": horizon, "horizon_complete": complete, **asdict(result)})
@@ -261,8 +260,8 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
     click.echo(f"As of {day.isoformat()}, horizon {horizon} days: {result.contacts} contacts, "
                f"{result.positives} with two-way mail afterwards; trained on {result.training_rows} examples.")
     if not complete:
-        click.echo(f"Note: the horizon runs past today; mail after {today.isoformat()} is not known yet, so some "
-                   "contacts count as without two-way mail that may still have it.")
+        click.echo("Note: the horizon runs past today; mail still to come is not known yet, so some contacts "
+                   "count as without two-way mail that may still have it.")
     if not 0 < result.positives < result.contacts:
         click.echo("No scores: they need contacts with and without two-way mail afterwards. "
                    "Choose a date with mail before and after it, or a longer --horizon.")

@@ -192,6 +192,14 @@ def test_eval_says_when_the_horizon_runs_past_today(sample):
     assert "runs past today" not in kith("eval", "--as-of", "2025-12-01")
 
 
+def test_a_horizon_is_complete_only_once_its_last_day_is_over(sample):
+    from daemon.analysis import horizon_complete, today_for
+    config = load(sample[1])
+    today = today_for(config)
+    assert horizon_complete(config, today - timedelta(days=31), 30)       # the horizon ended yesterday
+    assert not horizon_complete(config, today - timedelta(days=30), 30)   # it ends tonight
+
+
 # 5. Goal weights -----------------------------------------------------------------------------------------------
 
 
