@@ -59,6 +59,10 @@ def explain_contact(analysis: Analysis, config: Config, address: str) -> dict | 
         facts.append(f"you usually talk every {round(f.usual_gap_days)} days")
     if f.last_meeting:
         facts.append(f"last meeting {quote(f.last_meeting[1])} on {f.last_meeting[0]:%d %b %Y}")
+    close = sorted(analysis.facts[p].contact.name for p in f.peers if p in analysis.facts and analysis.facts[p].close)
+    if close:
+        names = ", ".join(close[:3]) + (f" and {plural(len(close) - 3, 'other')}" if len(close) > 3 else "")
+        facts.append(f"in threads or meetings with {plural(len(close), 'close contact')} of yours: {names}")
     if f.replies_owed:
         owed = f.replies_owed[0]
         facts.append(f"waiting for your answer since {days_between(owed.at, analysis.now)} days ({quote(owed.subject)})")

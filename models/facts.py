@@ -25,6 +25,7 @@ MIN_GAP_DAYS, MAX_GAP_DAYS = 7.0, 180.0
 EPISODE_DAYS = 2
 RECENT_THREADS = 4
 MAX_GROUP = 12  # threads and meetings larger than this are broadcasts, not acquaintance
+STRONG_EXCHANGES = 2  # a strong (close) contact: at least this many personal messages each way
 BOTH_WAYS = {"sent", "received"}
 _AT = attrgetter("at")
 
@@ -79,6 +80,11 @@ class ContactFacts:
     @property
     def id(self) -> str:
         return self.contact.id
+
+    @property
+    def close(self) -> bool:
+        """A strong contact: personal mail both ways, at least STRONG_EXCHANGES messages each way."""
+        return self.sent >= STRONG_EXCHANGES and self.received_personal >= STRONG_EXCHANGES
 
 
 def load_facts(db: Database, own: set[str], as_of: datetime, *, aliases=(), ignore_addresses=(),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from models.facts import STRONG_EXCHANGES
 from models.touches import MEETING, RECEIVED, REPLY_WINDOW_DAYS, SENT, Touches
 
 
@@ -61,7 +62,6 @@ INCREASING = {
 DECREASING = {"days_since_contact", "days_since_sent", "days_since_received", "days_since_meeting", "bulk_share",
               "noreply_address", "role_address", "their_latency_days", "days_since_two_way"}
 NEVER = 3650.0  # "days since" for something that never happened
-STRONG_EXCHANGES = 2  # a strong contact: at least this many personal messages each way
 
 
 def features_at(touches: Touches, cutoff: float) -> tuple[np.ndarray, np.ndarray]:

@@ -400,3 +400,23 @@ def test_sharing_threads_with_a_strong_contact_counts_only_once_that_contact_is_
     # before "Plan", close has written back only once: not yet a strong contact
     assert shared(day(-22)) == {close.email: 0, newcomer.email: 0, stranger.email: 0}
     assert shared(day(0)) == {close.email: 0, newcomer.email: 1, stranger.email: 0}
+
+
+def test_explain_names_the_close_contacts_someone_shares_threads_with(db):
+    from daemon.report import explain_contact
+    me = Address("me@home.example")
+    close, newcomer, acquaintance = (Address(f"{n.split()[0].lower()}@example.org", n)
+                                     for n in ("Clara Close", "Nina New", "Aldo Acquaintance"))
+    day = lambda n: datetime(2026, 3, 1, 10, tzinfo=ZoneInfo("UTC")) + timedelta(days=n)  # noqa: E731
+    mail = [message(1, sender=me, to=(close,), subject="Budget", at=day(-30)),
+            message(2, sender=close, to=(me,), subject="Re: Budget", at=day(-29)),
+            message(3, sender=me, to=(close,), subject="Plan", at=day(-20)),
+            message(4, sender=close, to=(me,), subject="Re: Plan", at=day(-19)),
+            message(5, sender=me, to=(close, newcomer, acquaintance), subject="Offsite", at=day(-10))]
+    store.apply_batch(db, "t", Batch(messages=tuple(mail)))
+    store.refresh_own_addresses(db, [me.email])
+    config = parse(LABEL_CONFIG, Path("/tmp/kith-explain.toml"))
+    analysis = analyse(db, config, date(2026, 3, 1))
+    facts = explain_contact(analysis, config, newcomer.email)["facts"]
+    assert "in threads or meetings with 1 close contact of yours: Clara Close" in facts
+    assert not any("close contact" in fact for fact in explain_contact(analysis, config, close.email)["facts"])
