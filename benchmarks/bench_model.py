@@ -73,7 +73,8 @@ def run_owner(owner: str, horizon: int, work: Path) -> tuple[object, float, date
     sync_all(db, config)
     as_of = seventy_percent_date(db).astimezone(config.zone).date()
     started = time.perf_counter()
-    judged = judge(*evaluation_touches(db, config, as_of, horizon), float(horizon))
+    touches, cutoff, noise = evaluation_touches(db, config, as_of, horizon)
+    judged = judge(touches, cutoff, float(horizon), noise)
     seconds = time.perf_counter() - started
     return summarize(judged), seconds, as_of, false_noise(db, config, as_of), chance_of_leading(judged, ROUNDS)
 

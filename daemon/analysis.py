@@ -9,9 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+import numpy as np
 from sqlite_utils import Database
 
 from daemon.config import Config
+from daemon.contacts import organisations
 from daemon.errors import UsageError
 from daemon.store import utc_text
 from models.facts import ContactFacts, collector_paused, load_facts
@@ -68,7 +70,7 @@ def analyse(db: Database, config: Config, today: date, facts: dict[str, ContactF
         facts = facts_until(db, config, own, now)
     with collector_paused():  # a million touches that form no cycles: scanning them again and again is waste
         verdicts, goal_verdicts = feedback_for(db, facts, now)
-        scores = score_all(facts, config.goals, now, verdicts)
+        scores = score_all(facts, config.goals, now, verdicts, organisations(own))
     for (cid, goal), good in goal_verdicts.items():
         if goal in scores[cid].goal_fit:
             scores[cid].goal_fit[goal] = 1.0 if good else 0.0
@@ -172,14 +174,20 @@ def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Ana
 
 
 def evaluation_touches(db: Database, config: Config, as_of: date, horizon_days: int):
-    """The touch arrays `kith eval` judges on: everything up to `horizon_days` after the end of `as_of`
-    (the judgment itself only looks before it), and that moment in model time."""
+    """What `kith eval` judges on: the touch arrays of everything up to `horizon_days` after the end of
+    `as_of` (the judgment itself only looks before it), that moment in model time, and which contacts the
+    daemon would have called noise then (their value is 0, as in the digest)."""
+    from models.noise import was_noise
     from models.touches import collect, to_days
 
     cutoff = end_of_day(as_of, config)
-    facts = facts_until(db, config, own_addresses(db, config), cutoff + timedelta(days=horizon_days))
+    own = own_addresses(db, config)
+    facts = facts_until(db, config, own, cutoff + timedelta(days=horizon_days))
+    domains = organisations(own)
     with collector_paused():
-        return collect(facts), to_days(cutoff)
+        touches = collect(facts)
+        noise = np.array([was_noise(facts[cid], cutoff, domains) for cid in touches.ids], dtype=bool)
+    return touches, to_days(cutoff), noise
 
 
 def latest_evaluable_day(db: Database, config: Config, horizon_days: int) -> date:
@@ -201,5 +209,5 @@ def evaluate_store(db: Database, config: Config, as_of: date, horizon_days: int)
     """`kith eval`: the model and the baselines judged as of `as_of`, checked against the next `horizon_days`."""
     from models.evaluate import evaluate
 
-    touches, cutoff = evaluation_touches(db, config, as_of, horizon_days)
-    return evaluate(touches, cutoff, float(horizon_days))
+    touches, cutoff, noise = evaluation_touches(db, config, as_of, horizon_days)
+    return evaluate(touches, cutoff, float(horizon_days), noise)

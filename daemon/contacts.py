@@ -39,8 +39,23 @@ def address_kind(email: str) -> str:
     return "person"
 
 
+FREE_MAIL = {"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com", "gmx.de",
+             "web.de", "posteo.de", "aol.com", "mail.com", "proton.me", "protonmail.com"}
+
+
 def domain_of(email: str) -> str:
     return email.rsplit("@", 1)[-1]
+
+
+def organisations(own: set[str]) -> frozenset[str]:
+    """The domains of the user's own work addresses (free-mail providers are nobody's organisation)."""
+    return frozenset(domain_of(a) for a in own) - FREE_MAIL
+
+
+def in_organisations(email: str, domains: frozenset[str]) -> bool:
+    """The address belongs to one of `domains` or to a subdomain of one (mail.example.com ⊂ example.com)."""
+    domain = domain_of(email)
+    return any(domain == d or domain.endswith("." + d) for d in domains)
 
 
 def pretty_name(email: str) -> str:

@@ -71,16 +71,16 @@ class Judged:
     training_rows: int
 
 
-def judge(touches: Touches, as_of: float, horizon: float, exclude: np.ndarray | None = None) -> Judged:
+def judge(touches: Touches, as_of: float, horizon: float, noise: np.ndarray | None = None) -> Judged:
     """Score every contact known before `as_of` using only earlier data, and label it from the future.
 
-    `exclude` marks contacts left out of the evaluation (e.g. ignored ones).
+    `noise` marks the contacts the daemon called noise at `as_of`: their value is 0, as in the digest.
     """
     prediction = fit_predict(touches, as_of, horizon=horizon)
     x, known = features_at(touches, as_of)
-    if exclude is not None:
-        known &= ~exclude
     model = prediction.now[known] if prediction is not None else _heuristic(x[known])
+    if noise is not None:
+        model = np.where(noise[known], 0.0, model)
     return Judged(two_way_after(touches, as_of, horizon)[known], {"model": model, **baselines(x[known])},
                   prediction.training.rows if prediction else 0)
 
@@ -91,11 +91,11 @@ def summarize(judged: Judged) -> Evaluation:
     return Evaluation(len(y), int(y.sum()), judged.training_rows, results)
 
 
-def evaluate(touches: Touches, as_of: float, horizon: float, exclude: np.ndarray | None = None,
+def evaluate(touches: Touches, as_of: float, horizon: float, noise: np.ndarray | None = None,
              rounds: int = 200) -> Evaluation:
     """The time-split evaluation: metrics of the model and the baselines (see `judge`), and how sure the
     model's lead in ROC AUC is (`rounds` bootstrap resamplings)."""
-    judged = judge(touches, as_of, horizon, exclude)
+    judged = judge(touches, as_of, horizon, noise)
     result = summarize(judged)
     result.model_leads_chance = round(chance_of_leading(judged, rounds), 3)
     return result

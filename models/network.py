@@ -10,14 +10,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from daemon.contacts import domain_of
+from daemon.contacts import FREE_MAIL, domain_of
 from models.facts import ContactFacts
 from models.kinds import MINUTES, Suggestion
 from models.scorer import ContactScore
 
 INTRODUCE_MIN = 0.5       # both must be at least this valuable and this relevant to the shared goal
-FREE_MAIL = {"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com", "gmx.de",
-             "web.de", "posteo.de", "aol.com", "mail.com", "proton.me", "protonmail.com"}
 
 
 @dataclass(frozen=True)

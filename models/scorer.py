@@ -77,8 +77,10 @@ def learned_values(facts: dict[str, ContactFacts], as_of: datetime,
 
 
 def score_all(facts: dict[str, ContactFacts], goals: tuple[Goal, ...], as_of: datetime,
-              feedback: dict[str, str] | None = None) -> dict[str, ContactScore]:
-    """Judge every contact. `feedback` maps contact ids to the user's latest verdict, which wins."""
+              feedback: dict[str, str] | None = None, organisations: frozenset[str] = frozenset()
+              ) -> dict[str, ContactScore]:
+    """Judge every contact. `feedback` maps contact ids to the user's latest verdict, which wins;
+    `organisations` are the domains of the user's work addresses (see `models.noise`)."""
     feedback = feedback or {}
     verdicts = {cid: v == "good" for cid, v in feedback.items() if v in ("good", "noise")}
     values = learned_values(facts, as_of, verdicts)
@@ -87,7 +89,8 @@ def score_all(facts: dict[str, ContactFacts], goals: tuple[Goal, ...], as_of: da
     scores = {}
     for cid, f in facts.items():
         verdict = feedback.get(cid)
-        reason = "you marked it as noise" if verdict == "noise" else None if verdict == "good" else noise_reason(f, as_of)
+        reason = "you marked it as noise" if verdict == "noise" else None if verdict == "good" \
+            else noise_reason(f, as_of, organisations)
         fit = fits[cid]
         value, peak = (0.0, 0.0) if reason else values[cid]
         goal_boost = sum(g.weight * fit[g.name] for g in goals) / total_weight

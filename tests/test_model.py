@@ -265,6 +265,50 @@ def test_nobody_the_user_wrote_to_twice_is_noise_however_robotic(db):
     assert me.email not in scores
 
 
+def test_a_colleague_who_writes_directly_is_not_noise_however_rarely_answered(db):
+    me = Address("me@home.example")
+    colleague, outsider, subsidiary = (Address("kim@home.example"), Address("pitch@vendor.example"),
+                                       Address("ana@lab.home.example"))
+    start = datetime(2026, 2, 1, 9, tzinfo=ZoneInfo("UTC"))
+    mail = [message(10 * i + k, sender=who, to=(me,), at=start + timedelta(days=i, hours=k))
+            for i in range(6) for k, who in enumerate((colleague, outsider, subsidiary))]
+    store.apply_batch(db, "t", Batch(messages=tuple(mail)))
+    store.refresh_own_addresses(db, [me.email])
+    scores = analyse(db, parse(LABEL_CONFIG, Path("/tmp/kith-noise.toml")), date(2026, 2, 10)).scores
+    assert scores[outsider.email].noise_reason == "wrote 6 times and you never answered"
+    assert not scores[colleague.email].noise and not scores[subsidiary.email].noise
+
+
+def test_free_mail_is_nobodys_organisation():
+    from daemon.contacts import in_organisations, organisations
+    domains = organisations({"sam@gmail.com", "sam.keller@northwind.example"})
+    assert domains == {"northwind.example"}
+    assert in_organisations("a@eu.northwind.example", domains) and not in_organisations("a@gmail.com", domains)
+    assert not in_organisations("a@notnorthwind.example", domains)
+
+
+def test_eval_judges_noise_as_the_daemon_did_on_the_date(db):
+    """A stranger's unanswered mail is noise on the date (value 0 in eval, as in the digest), even though the
+    user answers it later: the flag looks only before the date."""
+    me, stranger, friend = Address("me@home.example"), Address("sam@far.example"), Address("kai@near.example")
+    day = lambda n: datetime(2026, 3, 1, 10, tzinfo=ZoneInfo("UTC")) + timedelta(days=n)  # noqa: E731
+    mail = [message(1, sender=stranger, to=(me,), at=day(-40)),
+            message(2, sender=me, to=(friend,), at=day(-20)), message(3, sender=friend, to=(me,), at=day(-19)),
+            message(4, sender=me, to=(stranger,), at=day(5)), message(5, sender=stranger, to=(me,), at=day(6))]
+    store.apply_batch(db, "t", Batch(messages=tuple(mail)))
+    store.refresh_own_addresses(db, [me.email])
+    config = parse(LABEL_CONFIG, Path("/tmp/kith-eval-noise.toml"))
+    from daemon.analysis import evaluation_touches
+    from models.evaluate import judge
+    touches, cutoff, noise = evaluation_touches(db, config, date(2026, 3, 1), 30)
+    flagged = dict(zip(touches.ids, noise))
+    assert flagged == {stranger.email: True, friend.email: False}
+    assert not analyse(db, config, date(2026, 3, 10)).scores[stranger.email].noise   # answered by then
+    judged = judge(touches, cutoff, 30.0, noise)
+    assert judged.scores["model"][touches.ids.index(stranger.email)] == 0.0
+    assert judged.labels[touches.ids.index(stranger.email)]
+
+
 # The pieces of the judgment -----------------------------------------------------------------------------------
 
 
