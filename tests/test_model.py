@@ -464,3 +464,16 @@ def test_explain_names_the_close_contacts_someone_shares_threads_with(db):
     facts = explain_contact(analysis, config, newcomer.email)["facts"]
     assert "in threads or meetings with 1 close contact of yours: Clara Close" in facts
     assert not any("close contact" in fact for fact in explain_contact(analysis, config, close.email)["facts"])
+
+
+def test_per_contact_sums_skip_contacts_without_touches():
+    from dataclasses import fields
+    from models.features import _count, _last
+    from models.touches import Touches
+    contact, t = np.array([0, 0, 2], dtype=np.int32), np.array([1.0, 5.0, 3.0])
+    columns = {f.name: np.zeros(3) for f in fields(Touches)}
+    touches = Touches(**{**columns, "ids": ["a", "b", "c", "d"], "contact": contact, "t": t, "static": {}})
+    everything = np.ones(3, dtype=bool)
+    assert _count(touches, everything).tolist() == [2.0, 0.0, 1.0, 0.0]       # b and d have no touches
+    assert _last(touches, everything, default=-1.0).tolist() == [5.0, -1.0, 3.0, -1.0]
+    assert _count(touches, np.array([False, True, False])).tolist() == [1.0, 0.0, 0.0, 0.0]
