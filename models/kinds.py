@@ -66,7 +66,8 @@ def rhythm(gap: float) -> str:
 def history_reasons(f: ContactFacts) -> list[str]:
     """The facts that show what this relationship is."""
     reasons = []
-    if f.user_threads:
+    answers_you = f.user_threads and 2 * f.user_threads_answered >= f.user_threads
+    if f.user_threads and (answers_you or not f.two_way_threads):   # a one-sided tie stays visible
         if f.user_threads_answered == f.user_threads and f.user_threads > 1:
             reasons.append(f"replied to all {f.user_threads} of your threads")
         else:
@@ -74,7 +75,8 @@ def history_reasons(f: ContactFacts) -> list[str]:
     meetings = f.meetings_one_to_one + f.meetings_group
     if meetings:
         reasons.append(f"you met {plural(meetings, 'time')}")
-    if f.two_way_threads and not f.user_threads:
+    if f.two_way_threads and not answers_you:
+        # they answer elsewhere than in your threads (or you never start one): count the conversations instead
         reasons.append(f"{plural(f.two_way_threads, 'conversation')} both ways")
     return reasons
 

@@ -231,3 +231,20 @@ def test_a_weaker_contact_relevant_to_a_goal_ranks_above_a_stronger_irrelevant_o
     strong, relevant = analysis.scores[colleague.email], analysis.scores[ANNA.email]
     assert strong.value >= relevant.value
     assert relevant.priority > strong.priority
+
+
+def test_the_reason_given_counts_conversations_when_they_answer_outside_your_threads():
+    from daemon.contacts import Contact
+    from models.facts import ContactFacts
+    from models.kinds import history_reasons
+
+    def facts(user_threads: int, answered: int, two_way: int) -> ContactFacts:
+        f = ContactFacts(Contact("a@x.example", ("a@x.example",), "A"))
+        f.user_threads, f.user_threads_answered, f.two_way_threads = user_threads, answered, two_way
+        return f
+
+    assert history_reasons(facts(10, 10, 10)) == ["replied to all 10 of your threads"]
+    assert history_reasons(facts(10, 6, 8)) == ["replied to 6 of your 10 threads"]
+    # subject-threaded archives: they answer in threads of their own, not in yours
+    assert history_reasons(facts(197, 0, 4)) == ["4 conversations both ways"]
+    assert history_reasons(facts(5, 0, 0)) == ["replied to 0 of your 5 threads"]   # one-sided stays visible
