@@ -64,20 +64,23 @@ def rhythm(gap: float) -> str:
 
 
 def history_reasons(f: ContactFacts) -> list[str]:
-    """The facts that show what this relationship is."""
+    """The facts that show what this relationship is; a one-sided tie stays visible as one."""
     reasons = []
     answers_you = f.user_threads and 2 * f.user_threads_answered >= f.user_threads
-    if f.user_threads and (answers_you or not f.two_way_threads):   # a one-sided tie stays visible
+    if answers_you:
         if f.user_threads_answered == f.user_threads and f.user_threads > 1:
             reasons.append(f"replied to all {f.user_threads} of your threads")
         else:
             reasons.append(f"replied to {f.user_threads_answered} of your {plural(f.user_threads, 'thread')}")
+    elif f.two_way_threads:   # they answer in threads of their own (or you never start one)
+        reasons.append(f"{plural(f.two_way_threads, 'conversation')} both ways")
+    elif f.close:             # both ways, but never in one thread (archives without threading, new subjects)
+        reasons.append(f"{plural(f.received_personal, 'message')} from them, {f.sent} from you")
+    elif f.user_threads:
+        reasons.append(f"replied to {f.user_threads_answered} of your {plural(f.user_threads, 'thread')}")
     meetings = f.meetings_one_to_one + f.meetings_group
     if meetings:
         reasons.append(f"you met {plural(meetings, 'time')}")
-    if f.two_way_threads and not answers_you:
-        # they answer elsewhere than in your threads (or you never start one): count the conversations instead
-        reasons.append(f"{plural(f.two_way_threads, 'conversation')} both ways")
     return reasons
 
 

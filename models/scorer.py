@@ -47,14 +47,15 @@ def state_of(f: ContactFacts, as_of: datetime) -> str:
     if since is None:
         return "passive"
     gap = f.usual_gap_days or DEFAULT_GAP_DAYS
-    mutual = f.two_way_threads >= 1 or f.meetings_one_to_one >= 1
+    # reciprocal by thread, by meeting, or by messages each way (archives without threading, new subjects)
+    mutual = f.two_way_threads >= 1 or f.meetings_one_to_one >= 1 or f.close
     if f.first_contact and as_of - f.first_contact <= timedelta(days=NEW_DAYS):
         return "new"
     if mutual and since > max(180.0, 4 * gap):
         return "dormant"
     if mutual and (since > max(1.5 * gap, gap + 10) or one_sided_lately(f)):
         return "cooling"
-    if (f.two_way_threads >= 2 or f.meetings_one_to_one >= 2) and since <= max(1.5 * gap, gap + 10):
+    if (f.two_way_threads >= 2 or f.meetings_one_to_one >= 2 or f.close) and since <= max(1.5 * gap, gap + 10):
         return "active"
     return "passive"
 

@@ -238,13 +238,36 @@ def test_the_reason_given_counts_conversations_when_they_answer_outside_your_thr
     from models.facts import ContactFacts
     from models.kinds import history_reasons
 
-    def facts(user_threads: int, answered: int, two_way: int) -> ContactFacts:
+    def facts(user_threads: int, answered: int, two_way: int, sent: int = 0, received: int = 0) -> ContactFacts:
         f = ContactFacts(Contact("a@x.example", ("a@x.example",), "A"))
         f.user_threads, f.user_threads_answered, f.two_way_threads = user_threads, answered, two_way
+        f.sent, f.received_personal = sent, received
         return f
 
     assert history_reasons(facts(10, 10, 10)) == ["replied to all 10 of your threads"]
     assert history_reasons(facts(10, 6, 8)) == ["replied to 6 of your 10 threads"]
     # subject-threaded archives: they answer in threads of their own, not in yours
     assert history_reasons(facts(197, 0, 4)) == ["4 conversations both ways"]
-    assert history_reasons(facts(5, 0, 0)) == ["replied to 0 of your 5 threads"]   # one-sided stays visible
+    # or never in a thread with you at all, though mail goes both ways
+    assert history_reasons(facts(20, 0, 0, sent=25, received=6)) == ["6 messages from them, 25 from you"]
+    assert history_reasons(facts(5, 0, 0, sent=5)) == ["replied to 0 of your 5 threads"]   # one-sided stays visible
+
+
+def test_mail_both_ways_without_a_shared_thread_is_still_a_mutual_tie(db):
+    """Archives without threading headers, or people who answer under a new subject: every message is its own
+    thread, yet the relationship is reciprocal, and its states and suggestions must say so."""
+    from daemon.analysis import analyse
+    mail = [message(next(counter), to=(TOM,), subject=f"Question {i}", at=days_ago(60 + 7 * i)) for i in range(6)]
+    mail += [message(next(counter), sender=TOM, to=(ME,), subject=f"Answer {i}", at=days_ago(59 + 7 * i))
+             for i in range(6)]
+    mail += [message(next(counter), to=(ANNA,), subject=f"Note {i}", at=days_ago(2 + 7 * i)) for i in range(6)]
+    mail += [message(next(counter), sender=ANNA, to=(ME,), subject=f"Reply {i}", at=days_ago(1 + 7 * i))
+             for i in range(6)]
+    apply(db, mail)
+    store.refresh_own_addresses(db, [ME.email])
+    analysis = analyse(db, config(), TODAY)
+    assert analysis.facts[TOM.email].two_way_threads == 0 and analysis.facts[TOM.email].close
+    assert analysis.scores[ANNA.email].state == "active"
+    assert analysis.scores[TOM.email].state in ("cooling", "dormant")       # lapsed weeks ago, no longer passive
+    tom = [s for s in digest_for(db).suggestions if s.contact_id == TOM.email]
+    assert tom and tom[0].kind == "reconnect" and "6 messages from them, 6 from you" in tom[0].reasons
