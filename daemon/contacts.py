@@ -39,6 +39,18 @@ def address_kind(email: str) -> str:
     return "person"
 
 
+LIST_HOSTS = {"vger.kernel.org", "googlegroups.com", "groups.io", "yahoogroups.com", "freelists.org"}
+LIST_LOCAL = re.compile(r"^owner-.+|.+-(owner|request|bounces)$")
+
+
+def is_mailing_list(email: str, list_ids: set[str]) -> bool:
+    """A mailing list's own address (or its owner's), not a person: named by a List-Id seen in the mail
+    (openbmc.lists.ozlabs.org → openbmc@lists.ozlabs.org), or on a list server (lists.…, vger.kernel.org, …)."""
+    local, _, domain = email.partition("@")
+    return (f"{local}.{domain}" in list_ids or domain.startswith(("lists.", "list.")) or domain in LIST_HOSTS
+            or bool(LIST_LOCAL.match(local)))
+
+
 FREE_MAIL = {"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com", "gmx.de",
              "web.de", "posteo.de", "aol.com", "mail.com", "proton.me", "protonmail.com"}
 

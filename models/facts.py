@@ -18,7 +18,7 @@ from operator import attrgetter, itemgetter
 
 from sqlite_utils import Database
 
-from daemon.contacts import Contact, address_kind, is_ignored, merge_contacts
+from daemon.contacts import Contact, address_kind, is_ignored, is_mailing_list, merge_contacts
 from daemon.store import utc_text
 
 MIN_GAP_DAYS, MAX_GAP_DAYS = 7.0, 180.0
@@ -114,8 +114,9 @@ def _load_facts(db: Database, own: set[str], cutoff: str, aliases, ignore_addres
     _add_meetings(db, own, cutoff, seen)
     per_address = seen.per_address
     ignore_addresses = [a.lower() for a in ignore_addresses]
-    known = [a for a in per_address if not (ignore_addresses or ignore_domains)
-             or not is_ignored(a, ignore_addresses, ignore_domains)]
+    lists = set().union(*seen.list_ids.values())
+    known = [a for a in per_address if not is_mailing_list(a, lists) and (
+             not (ignore_addresses or ignore_domains) or not is_ignored(a, ignore_addresses, ignore_domains))]
     volume = {a: len(per_address[a]) for a in known}
     contacts = merge_contacts(known, seen.names, seen.sightings, aliases, volume)
     facts: dict[str, ContactFacts] = {}

@@ -90,8 +90,10 @@ def make(kind: str, f: ContactFacts, reasons: list[str], context: str, score: fl
 
 
 def reply_owed(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | None:
-    """They wrote directly, last in the thread, and wait: only for people who matter."""
-    if s.noise or not f.replies_owed or not (f.sent or f.meetings_one_to_one or s.priority >= VALUABLE):
+    """They wrote directly, last in the thread, and wait: only for people who matter. A stranger's first
+    thread is a cold inbound, not a debt, however well its sender happens to score."""
+    stranger = not (f.sent or f.meetings_one_to_one or f.meetings_group) and f.their_threads <= 1
+    if s.noise or not f.replies_owed or stranger or not (f.sent or f.meetings_one_to_one or s.priority >= VALUABLE):
         return None
     last = f.replies_owed[0]
     waited = days_between(last.at, now)

@@ -249,7 +249,7 @@ def test_goal_weights_decide_between_a_strong_contact_and_a_weaker_relevant_one(
 
 def test_nobody_the_user_wrote_to_twice_is_noise_however_robotic(db):
     me = Address("me@home.example")
-    robot, lister = Address("noreply@shop.example"), Address("team-list@lists.example")
+    robot, lister = Address("noreply@shop.example"), Address("poster@forum.example")   # posts via a list
     n = iter(range(1, 1000))
     start = datetime(2026, 2, 1, 9, tzinfo=ZoneInfo("UTC"))
     mail = [message(next(n), sender=robot, to=(me,), bulk=True, at=start + timedelta(days=i)) for i in range(30)]
@@ -307,6 +307,22 @@ def test_eval_judges_noise_as_the_daemon_did_on_the_date(db):
     judged = judge(touches, cutoff, 30.0, noise)
     assert judged.scores["model"][touches.ids.index(stranger.email)] == 0.0
     assert judged.labels[touches.ids.index(stranger.email)]
+
+
+def test_mailing_lists_are_not_contacts_but_the_people_posting_to_them_are(db):
+    me, poster = Address("me@home.example"), Address("ana@poster.example", "Ana Poster")
+    dev, kernel, owner = (Address("dev@lists.project.example"), Address("linux-kernel@vger.kernel.org"),
+                          Address("owner-news@firm.example"))
+    named_by_list_id = Address("team@project.example")            # its List-Id is team.project.example
+    day = lambda n: datetime(2026, 3, 1, 10, tzinfo=ZoneInfo("UTC")) + timedelta(days=n)  # noqa: E731
+    mail = [message(i, sender=me, to=(dev, kernel, named_by_list_id, owner, poster), subject=f"Patch {i}",
+                    at=day(-30 + i)) for i in range(3)]
+    mail += [message(10 + i, sender=poster, to=(named_by_list_id,), cc=(me,), subject=f"Re: Patch {i}", bulk=True,
+                     list_id="team.project.example", at=day(-29 + i)) for i in range(3)]
+    store.apply_batch(db, "t", Batch(messages=tuple(mail)))
+    store.refresh_own_addresses(db, [me.email])
+    scores = analyse(db, parse(LABEL_CONFIG, Path("/tmp/kith-lists.toml")), date(2026, 3, 1)).scores
+    assert set(scores) == {poster.email} and not scores[poster.email].noise
 
 
 # The pieces of the judgment -----------------------------------------------------------------------------------

@@ -271,3 +271,19 @@ def test_mail_both_ways_without_a_shared_thread_is_still_a_mutual_tie(db):
     assert analysis.scores[TOM.email].state in ("cooling", "dormant")       # lapsed weeks ago, no longer passive
     tom = [s for s in digest_for(db).suggestions if s.contact_id == TOM.email]
     assert tom and tom[0].kind == "reconnect" and "6 messages from them, 6 from you" in tom[0].reasons
+
+
+def test_a_strangers_first_mail_is_never_owed_however_well_it_scores(db):
+    from daemon.analysis import analyse
+    from models.kinds import reply_owed
+    stranger = Address("ines@awards.example", "Ines Kraft")
+    apply(db, rhythm(TOM, every=14, last=3) + [
+        message(1, sender=stranger, to=(ME,), subject="Nominierung: Fintech-Startup des Jahres", at=days_ago(4))])
+    store.refresh_own_addresses(db, [ME.email])
+    analysis = analyse(db, config(), TODAY)
+    f, score = analysis.facts[stranger.email], analysis.scores[stranger.email]
+    assert f.replies_owed and not score.noise
+    score.priority = score.value = 1.0                       # even if the model rated the sender highly
+    assert reply_owed(f, score, analysis.now) is None
+    f.their_threads += 1                                     # a second thread of theirs: no longer a cold inbound
+    assert reply_owed(f, score, analysis.now) is not None
