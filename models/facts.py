@@ -176,6 +176,7 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
     """Each message before the cutoff as touches: one for its sender, or one per recipient of the user's mail."""
     recipients = _read_recipients(db, own)
     own_count, to_me, listed = recipients.own, recipients.to_me, recipients.others
+    discussions = _list_discussions(db)
     per_address, participants, names = seen.per_address, seen.participants, seen.names
     messages = db.execute("SELECT key, sent_at, sender, sender_name, subject, conversation, bulk, list_id, "
                           "n_recipients FROM messages WHERE sent_at < ? ORDER BY key", [cutoff]).fetchall()
@@ -193,6 +194,8 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
                 per_address[email].append(Touch(at, "sent", conversation, subject, role == "to", False, others))
             members = None if n > MAX_GROUP else participants[conversation]
         else:
+            if bulk and key in discussions and key in own_count and address_kind(sender) == "person":
+                bulk = 0    # a reply on a discussion list, addressed to the user by name: personal mail
             per_address[sender].append(Touch(at, "received", conversation, subject, key in to_me and not bulk,
                                              bool(bulk), others + 1))
             if list_id:
@@ -203,6 +206,16 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
         if members is not None:  # a broadcast says little about who knows whom
             members.update([email for _, email in rcpts])
     _add_recipient_names(db, cutoff, seen)
+
+
+def _list_discussions(db: Database) -> set[int]:
+    """List messages sent to the list's own address (List-Id openbmc.lists.ozlabs.org: To or Cc
+    openbmc@lists.ozlabs.org): discussion, unlike a newsletter, which goes to each subscriber. Such a
+    message that also names the user is a conversation with them, whatever its list headers say."""
+    return {key for key, in db.execute(
+        "SELECT DISTINCT m.key FROM messages m JOIN recipients r ON r.key = m.key "
+        "WHERE m.list_id != '' AND instr(m.list_id, '.') > 0 AND r.email = "
+        "substr(m.list_id, 1, instr(m.list_id, '.') - 1) || '@' || substr(m.list_id, instr(m.list_id, '.') + 1)")}
 
 
 def _add_recipient_names(db: Database, cutoff: str, seen: _Seen) -> None:

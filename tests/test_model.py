@@ -325,6 +325,25 @@ def test_mailing_lists_are_not_contacts_but_the_people_posting_to_them_are(db):
     assert set(scores) == {poster.email} and not scores[poster.email].noise
 
 
+def test_a_list_reply_that_names_the_user_is_personal_but_a_newsletter_is_not(db):
+    me, dev_list = Address("me@home.example"), Address("dev@lists.project.example")
+    reviewer, newsletter = Address("rita@review.example", "Rita Review"), Address("editor@weekly.example", "Weekly")
+    day = lambda n: datetime(2026, 3, 1, 10, tzinfo=ZoneInfo("UTC")) + timedelta(days=n)  # noqa: E731
+    mail = [message(1, sender=me, to=(dev_list,), subject="[PATCH] fix the frobnicator", at=day(-10)),
+            message(2, sender=reviewer, to=(me,), cc=(dev_list,), subject="Re: [PATCH] fix the frobnicator",
+                    bulk=True, list_id="dev.lists.project.example", at=day(-9)),
+            message(3, sender=me, to=(reviewer, dev_list), subject="Re: [PATCH] fix the frobnicator", at=day(-8))]
+    mail += [message(10 + i, sender=newsletter, to=(me,), subject=f"Issue {i}", bulk=True,
+                     list_id="weekly.letters.example", at=day(-40 + 7 * i)) for i in range(5)]
+    store.apply_batch(db, "t", Batch(messages=tuple(mail)))
+    store.refresh_own_addresses(db, [me.email])
+    analysis = analyse(db, parse(LABEL_CONFIG, Path("/tmp/kith-list-reply.toml")), date(2026, 3, 1))
+    rita = analysis.facts[reviewer.email]
+    assert (rita.received_personal, rita.received_bulk, rita.two_way_threads) == (1, 0, 1)
+    assert analysis.scores[newsletter.email].noise_reason == "mailing-list or bulk mail only"
+    assert dev_list.email not in analysis.facts
+
+
 # The pieces of the judgment -----------------------------------------------------------------------------------
 
 
