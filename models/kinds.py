@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from daemon.store import REPLY_PREFIX
 from models.facts import ContactFacts, days_between
-from models.scorer import DEFAULT_GAP_DAYS, ContactScore
+from models.scorer import DEFAULT_GAP_DAYS, VALUABLE, ContactScore
 
 MINUTES = {"reply_owed": 5, "follow_up": 5, "give_first": 10, "birthday": 10, "introduce": 10,
            "reconnect": 15, "revive": 15, "focus": 20}
@@ -22,7 +22,6 @@ URGENT = 10.0            # owed answers, fresh follow-ups and birthdays come bef
 REPLY_OWED_MAX_DAYS = 30
 ROUTINE_MEETINGS = 3
 GIVE_FIRST_DAYS = 21
-VALUABLE = 0.3
 
 
 @dataclass(frozen=True)
@@ -93,7 +92,8 @@ def reply_owed(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | 
     """They wrote directly, last in the thread, and wait: only for people who matter. A stranger's first
     thread is a cold inbound, not a debt, however well its sender happens to score."""
     stranger = not (f.sent or f.meetings_one_to_one or f.meetings_group) and f.their_threads <= 1
-    if s.noise or not f.replies_owed or stranger or not (f.sent or f.meetings_one_to_one or s.priority >= VALUABLE):
+    known = f.sent or f.meetings_one_to_one or s.priority >= VALUABLE or s.valuable
+    if s.noise or not f.replies_owed or stranger or not known:
         return None
     last = f.replies_owed[0]
     waited = days_between(last.at, now)
@@ -126,7 +126,7 @@ def follow_up(f: ContactFacts, s: ContactScore, today: date, zone: ZoneInfo) -> 
 
 def reconnect(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | None:
     """A valuable tie whose own rhythm has lapsed: worst first, leading with something to give."""
-    if s.state != "cooling" or s.peak < VALUABLE:
+    if s.state != "cooling" or not s.valuable:
         return None
     since = days_between(f.last_contact, now)
     gap = f.usual_gap_days or DEFAULT_GAP_DAYS
@@ -142,7 +142,7 @@ def reconnect(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | N
 def revive(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | None:
     """A dormant tie worth reviving, ranked by what it could bring to the user's goals."""
     best_fit = max(s.goal_fit.values(), default=0.0)
-    if s.state != "dormant" or s.peak < VALUABLE or best_fit < VALUABLE:
+    if s.state != "dormant" or not s.valuable or best_fit < VALUABLE:
         return None
     since = days_between(f.last_contact, now)
     reasons = [f"silent for {since} days, after {plural(f.two_way_threads, 'conversation')} both ways "
@@ -152,7 +152,7 @@ def revive(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | None
 
 def give_first(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | None:
     """Someone who gives more than they take, or helped lately: thank them, or give something back."""
-    if s.noise or s.peak < VALUABLE or not f.last_received:
+    if s.noise or not s.valuable or not f.last_received:
         return None
     recent_help = [t for t in f.touches if t.kind == "received" and not t.bulk and t.size >= 2
                    and (now - t.at).days <= GIVE_FIRST_DAYS and "intro" in t.subject.lower()]
@@ -172,7 +172,7 @@ def give_first(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | 
 
 def birthday(f: ContactFacts, s: ContactScore, birthdays: list[tuple[date, str]], today: date) -> Suggestion | None:
     """A birthday today or tomorrow: a reason to call, never a card template."""
-    if s.noise or s.peak < VALUABLE or not f.contact.name:
+    if s.noise or not s.valuable or not f.contact.name:
         return None
     pattern = re.compile(rf"\b{re.escape(f.contact.name.lower())}\b")
     for day, summary in birthdays:

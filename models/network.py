@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from daemon.contacts import FREE_MAIL, domain_of
 from models.facts import ContactFacts
 from models.kinds import MINUTES, Suggestion
-from models.scorer import ContactScore
+from models.scorer import ContactScore, bar
 
-INTRODUCE_MIN = 0.5       # both must be at least this valuable and this relevant to the shared goal
+INTRODUCE_MIN = 0.5       # both must be at least this valuable and this relevant to the shared goal …
+TOP_INTRODUCE = 10        # … or, for value, among the user's ten most valuable ties (see `models.scorer.bar`)
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ def introductions(facts: dict[str, ContactFacts], scores: dict[str, ContactScore
                   weights: dict[str, float]) -> list[Suggestion]:
     """Pairs of valuable, currently active contacts who share a goal and have never met through the user."""
     ranked = []
-    people = [cid for cid, s in scores.items() if not s.noise and s.value >= INTRODUCE_MIN
+    needed = bar([s.value for s in scores.values() if not s.noise], INTRODUCE_MIN, TOP_INTRODUCE)
+    people = [cid for cid, s in scores.items() if not s.noise and s.value >= needed and s.value > 0
               and s.state in ("active", "new", "passive")]
     for i, a in enumerate(sorted(people)):
         for b in sorted(people)[i + 1:]:

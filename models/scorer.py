@@ -33,6 +33,22 @@ class ContactScore:
     priority: float = 0.0             # value weighted by the goals it serves
     peak: float = 0.0                 # value at its best over the past year (for lapsed ties)
     goal_factor: float = 1.0          # how much the user's goals weigh this contact (0.5 … 1.5)
+    valuable: bool = False            # among the ties worth suggesting (see `bar`)
+
+
+VALUABLE = 0.3        # a value at which a tie is worth suggesting …
+TOP_VALUABLE = 20     # … and the user's most valuable ties always are, however low this mailbox's values run
+
+
+def bar(values: list[float], absolute: float, top: int) -> float:
+    """The value a contact needs to count: `absolute`, or lower where this mailbox's values run low.
+
+    Value is a probability of mail both ways in the coming months; in a mailbox
+    where little goes both ways (a mailing-list developer, a busy archive), even
+    the closest ties score 0.1. Its `top` most valuable contacts still qualify.
+    """
+    ranked = sorted(values, reverse=True)
+    return min(absolute, ranked[top - 1]) if len(ranked) >= top else absolute
 
 
 def one_sided_lately(f: ContactFacts) -> bool:
@@ -98,4 +114,7 @@ def score_all(facts: dict[str, ContactFacts], goals: tuple[Goal, ...], as_of: da
         factor = 0.5 + goal_boost
         scores[cid] = ContactScore(cid, value, reason is not None, "noise" if reason else state_of(f, as_of),
                                    fit, reason, round(value * factor, 4), peak, round(factor, 4))
+    needed = bar([s.peak for s in scores.values() if not s.noise], VALUABLE, TOP_VALUABLE)
+    for s in scores.values():
+        s.valuable = not s.noise and s.peak > 0 and s.peak >= needed
     return scores

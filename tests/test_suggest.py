@@ -287,3 +287,20 @@ def test_a_strangers_first_mail_is_never_owed_however_well_it_scores(db):
     assert reply_owed(f, score, analysis.now) is None
     f.their_threads += 1                                     # a second thread of theirs: no longer a cold inbound
     assert reply_owed(f, score, analysis.now) is not None
+
+
+def test_where_values_run_low_the_users_top_ties_still_count_as_valuable():
+    from daemon.contacts import Contact
+    from models.facts import ContactFacts
+    from models.kinds import reconnect
+    from models.scorer import VALUABLE, ContactScore, bar
+    assert bar([0.1] * 25, VALUABLE, 20) == 0.1          # a mailbox where little goes both ways
+    assert bar([0.5] * 25, VALUABLE, 20) == VALUABLE     # the absolute bar where values run high
+    assert bar([0.1] * 5, VALUABLE, 20) == VALUABLE      # too few contacts to tell
+    f = ContactFacts(Contact("eddie@x.example", ("eddie@x.example",), "Eddie James"))
+    f.last_contact, f.usual_gap_days, f.last_subject = datetime(2025, 2, 18, tzinfo=BERLIN), 33.0, "dt-bindings"
+    now = datetime(2025, 6, 10, tzinfo=BERLIN)
+    low = ContactScore("eddie@x.example", 0.1, False, "cooling", peak=0.12)
+    assert reconnect(f, low, now) is None
+    low.valuable = True                                   # among this mailbox's 20 most valuable ties
+    assert reconnect(f, low, now).kind == "reconnect"
