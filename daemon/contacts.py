@@ -71,10 +71,10 @@ def in_organisations(email: str, domains: frozenset[str]) -> bool:
 
 
 def pretty_name(email: str) -> str:
-    """A readable fallback name: 'anna.berger@x' → 'Anna Berger'."""
-    local = email.split("@", 1)[0]
-    parts = [p for p in re.split(r"[._-]+", local) if p and not p.isdigit()]
-    return " ".join(p.capitalize() for p in parts) or email
+    """A readable fallback name: 'anna.berger@x' → 'Anna Berger', 'jason.bass2@x' → 'Jason Bass'."""
+    local = email.split("@", 1)[0].split("+", 1)[0]
+    parts = [p.rstrip("0123456789") for p in re.split(r"[._-]+", local)]
+    return " ".join(p.capitalize() for p in parts if p) or email
 
 
 def usable_name(name: str, email: str) -> str:

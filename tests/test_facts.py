@@ -142,3 +142,11 @@ def test_recipient_names_count_only_on_small_messages(db):
     assert facts_at(db, T0 + timedelta(days=1))["bob@firm.example"].contact.name == "Bob"
     apply(db, message(20, sender=ANNA, to=(ME, named), at=T0 + timedelta(hours=5)))
     assert facts_at(db, T0 + timedelta(days=1))["bob@firm.example"].contact.name == "Robert Stone"
+
+
+def test_fallback_names_drop_numbers_and_subaddresses():
+    from daemon.contacts import pretty_name
+    assert pretty_name("anna.berger@x.example") == "Anna Berger"
+    assert pretty_name("jason.bass2@x.example") == "Jason Bass"
+    assert pretty_name("conor+dt@kernel.org") == "Conor"
+    assert pretty_name("4711@x.example") == "4711@x.example"      # nothing readable: the address itself
