@@ -47,8 +47,8 @@ def is_mailing_list(email: str, list_ids: set[str]) -> bool:
     """A mailing list's own address (or its owner's), not a person: named by a List-Id seen in the mail
     (openbmc.lists.ozlabs.org → openbmc@lists.ozlabs.org), or on a list server (lists.…, vger.kernel.org, …)."""
     local, _, domain = email.partition("@")
-    return (f"{local}.{domain}" in list_ids or domain.startswith(("lists.", "list.")) or domain in LIST_HOSTS
-            or bool(LIST_LOCAL.match(local)))
+    list_server = domain.startswith(("lists.", "list.")) and domain.count(".") >= 2   # not list.com itself
+    return f"{local}.{domain}" in list_ids or list_server or domain in LIST_HOSTS or bool(LIST_LOCAL.match(local))
 
 
 FREE_MAIL = {"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com", "gmx.de",

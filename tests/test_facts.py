@@ -150,3 +150,12 @@ def test_fallback_names_drop_numbers_and_subaddresses():
     assert pretty_name("jason.bass2@x.example") == "Jason Bass"
     assert pretty_name("conor+dt@kernel.org") == "Conor"
     assert pretty_name("4711@x.example") == "4711@x.example"      # nothing readable: the address itself
+
+
+def test_mailing_list_addresses_by_list_id_by_server_and_by_owner():
+    from daemon.contacts import is_mailing_list
+    ids = {"openbmc.lists.ozlabs.org"}
+    assert is_mailing_list("openbmc@lists.ozlabs.org", ids)
+    assert is_mailing_list("linux-kernel@vger.kernel.org", set()) and is_mailing_list("r-help@lists.r-project.org", set())
+    assert is_mailing_list("owner-nyiso@lists.thebiz.net", set()) and is_mailing_list("dev-request@project.org", set())
+    assert not is_mailing_list("anna@list.com", set()) and not is_mailing_list("joel@jms.id.au", ids)
