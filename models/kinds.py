@@ -62,8 +62,9 @@ def rhythm(gap: float) -> str:
     return f"{round(gap / 30)} months or so"
 
 
-def history_reasons(f: ContactFacts) -> list[str]:
-    """The facts that show what this relationship is; a one-sided tie stays visible as one."""
+def history_reasons(f: ContactFacts, conversations: bool = True) -> list[str]:
+    """The facts that show what this relationship is; a one-sided tie stays visible as one.
+    `conversations=False` leaves out the count of conversations both ways (for a caller that shows it)."""
     reasons = []
     answers_you = f.user_threads and 2 * f.user_threads_answered >= f.user_threads
     if answers_you:
@@ -72,7 +73,8 @@ def history_reasons(f: ContactFacts) -> list[str]:
         else:
             reasons.append(f"replied to {f.user_threads_answered} of your {plural(f.user_threads, 'thread')}")
     elif f.two_way_threads:   # they answer in threads of their own (or you never start one)
-        reasons.append(f"{plural(f.two_way_threads, 'conversation')} both ways")
+        if conversations:
+            reasons.append(f"{plural(f.two_way_threads, 'conversation')} both ways")
     elif f.close:             # both ways, but never in one thread (archives without threading, new subjects)
         reasons.append(f"{plural(f.received_personal, 'message')} from them, {f.sent} from you")
     elif f.user_threads:

@@ -248,6 +248,7 @@ def test_the_reason_given_counts_conversations_when_they_answer_outside_your_thr
     assert history_reasons(facts(10, 6, 8)) == ["replied to 6 of your 10 threads"]
     # subject-threaded archives: they answer in threads of their own, not in yours
     assert history_reasons(facts(197, 0, 4)) == ["4 conversations both ways"]
+    assert history_reasons(facts(197, 0, 4), conversations=False) == []       # `kith explain` counts them itself
     # or never in a thread with you at all, though mail goes both ways
     assert history_reasons(facts(20, 0, 0, sent=25, received=6)) == ["6 messages from them, 25 from you"]
     assert history_reasons(facts(5, 0, 0, sent=5)) == ["replied to 0 of your 5 threads"]   # one-sided stays visible
