@@ -1,6 +1,6 @@
 """The model against the obvious baselines on real mail (Enron), as `kith eval` runs it.
 
-    python -m benchmarks.bench_model [--owner NAME ... | --holdout | --others] [--horizon 90]
+    python -m benchmarks.bench_model [--owner NAME ... | --holdout | --others | --openbmc] [--horizon 90]
 
 Each owner's mailbox is synced into its own store; the judgment is made as of
 the date 70% of the way through the owner's messages, with only earlier data,
@@ -10,12 +10,14 @@ above the best baseline's, and its ROC AUC above every baseline on every owner.
 `--holdout` runs the same protocol on other owners (every 7th owner not among
 the 18), never looked at while designing the model: the check against tuning;
 `--others` on every remaining owner (owners whose history gives no positive
-after the date are listed but not counted).
+after the date are listed but not counted); `--openbmc` on a mailbox of
+another kind, the OpenBMC development list as its most frequent poster sees it.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import math
 import statistics
 import tempfile
@@ -28,6 +30,7 @@ from benchmarks import enron
 OWNERS = ("blair-l buy-r corman-s forney-j fossum-d geaccone-t germany-c kuykendall-t love-p mims-thurston-p "
           "neal-s parks-j quigley-d ruscitti-k scott-s smith-m symes-k watson-k").split()
 BASELINES = ("recency", "frequency", "two_way_count", "decayed_two_way")
+OPENBMC = enron.SHARED.parent / "openbmc" / "openbmc.mbox"
 ROUNDS = 500                # bootstrap rounds of chance_of_leading
 
 
@@ -59,18 +62,42 @@ def false_noise(db, config, as_of) -> int:
 
 
 def run_owner(owner: str, horizon: int, work: Path) -> tuple[object, float, datetime, int, float]:
+    enron.prepare([owner])
+    config_path = work / f"{owner}.toml"
+    config_path.write_text(enron.config_text([owner], enron.CACHE / "mbox", work / f"{owner}.db"))
+    return run_config(config_path, horizon)
+
+
+def run_openbmc(horizon: int, work: Path) -> tuple[object, float, datetime, int, float]:
+    """Another kind of mailbox: the OpenBMC development list as its most frequent poster sees it, whose
+    relationships are the people who review their patches. The poster is found, not chosen."""
+    from daemon.store import open_store
+
+    database = work / "openbmc.db"
+    source = f'[[sources]]\ntype = "mbox"\nname = "openbmc"\npath = "{OPENBMC}"\n'
+    text = '[user]\naddresses = [{}]\ntimezone = "UTC"\n\n[storage]\ndatabase = "{}"\n\n' + source
+    config_path = work / "openbmc.toml"
+    config_path.write_text(text.format("", database))
+    run_config(config_path, horizon, judge_it=False)
+    poster = open_store(database).execute(
+        "SELECT sender FROM messages GROUP BY sender ORDER BY count(*) DESC, sender LIMIT 1").fetchone()[0]
+    config_path.write_text(text.format(f'"{poster}"', database))
+    return run_config(config_path, horizon)
+
+
+def run_config(config_path: Path, horizon: int, judge_it: bool = True):
+    """Sync the config's sources, then judge as of the 70% date and check against the following `horizon`."""
     from daemon.analysis import evaluation_touches
     from daemon.config import load
     from daemon.store import open_store
     from daemon.sync import sync_all
     from models.evaluate import chance_of_leading, judge, summarize
 
-    enron.prepare([owner])
-    config_path = work / f"{owner}.toml"
-    config_path.write_text(enron.config_text([owner], enron.CACHE / "mbox", work / f"{owner}.db"))
     config = load(config_path)
     db = open_store(config.database_path)
     sync_all(db, config)
+    if not judge_it:
+        return None
     as_of = seventy_percent_date(db).astimezone(config.zone).date()
     started = time.perf_counter()
     touches, cutoff, noise = evaluation_touches(db, config, as_of, horizon)
@@ -84,19 +111,27 @@ def main() -> None:
     parser.add_argument("--owner", action="append", help="owner(s) to run (default: the 18 of the issue)")
     parser.add_argument("--holdout", action="store_true", help="run the hold-out owners instead")
     parser.add_argument("--others", action="store_true", help="run every other owner of the corpus instead")
+    parser.add_argument("--openbmc", action="store_true",
+                        help="run the OpenBMC list archive instead, as its most frequent poster")
     parser.add_argument("--horizon", type=int, default=90)
     args = parser.parse_args()
-    if not enron.HEADERS.is_dir():
-        raise SystemExit(f"no Enron corpus at {enron.HEADERS}")
-    owners = args.owner or (holdout_owners() if args.holdout else other_owners() if args.others else OWNERS)
+    if args.openbmc:
+        if not OPENBMC.is_file():
+            raise SystemExit(f"no OpenBMC archive at {OPENBMC}")
+        runs = {"openbmc": run_openbmc}
+    else:
+        if not enron.HEADERS.is_dir():
+            raise SystemExit(f"no Enron corpus at {enron.HEADERS}")
+        owners = args.owner or (holdout_owners() if args.holdout else other_owners() if args.others else OWNERS)
+        runs = {owner: functools.partial(run_owner, owner) for owner in owners}
     header = f"{'owner':<16} {'as of':<10} {'cont':>5} {'pos':>4}  {'model AUC':>9} {'AP':>6} {'P@20':>5}  " + \
         "  ".join(f"{b[:12]:>12}" for b in BASELINES) + "   lead?  (baselines: AUC/AP; lead?: see below)"
     print(header)
     model_ap, best_ap, auc_wins, rows, false_flags, leads = [], [], 0, 0, 0, []
     baseline_ap: dict[str, list[float]] = {b: [] for b in BASELINES}
     with tempfile.TemporaryDirectory(prefix="kith-model-") as tmp:
-        for owner in owners:
-            result, seconds, as_of, wrong, lead = run_owner(owner, args.horizon, Path(tmp))
+        for owner, run in runs.items():
+            result, seconds, as_of, wrong, lead = run(args.horizon, Path(tmp))
             false_flags += wrong
             m = result.results["model"]
             base = [result.results[b] for b in BASELINES]
