@@ -71,33 +71,36 @@ def run_owner(owner: str, horizon: int, work: Path) -> tuple[object, float, date
 def run_openbmc(horizon: int, work: Path) -> tuple[object, float, datetime, int, float]:
     """Another kind of mailbox: the OpenBMC development list as its most frequent poster sees it, whose
     relationships are the people who review their patches. The poster is found, not chosen."""
-    from daemon.store import open_store
-
     database = work / "openbmc.db"
     source = f'[[sources]]\ntype = "mbox"\nname = "openbmc"\npath = "{OPENBMC}"\n'
     text = '[user]\naddresses = [{}]\ntimezone = "UTC"\n\n[storage]\ndatabase = "{}"\n\n' + source
     config_path = work / "openbmc.toml"
     config_path.write_text(text.format("", database))
-    run_config(config_path, horizon, judge_it=False)
-    poster = open_store(database).execute(
+    _, db = synced(config_path)
+    poster = db.execute(
         "SELECT sender FROM messages GROUP BY sender ORDER BY count(*) DESC, sender LIMIT 1").fetchone()[0]
     config_path.write_text(text.format(f'"{poster}"', database))
     return run_config(config_path, horizon)
 
 
-def run_config(config_path: Path, horizon: int, judge_it: bool = True):
-    """Sync the config's sources, then judge as of the 70% date and check against the following `horizon`."""
-    from daemon.analysis import evaluation_touches
+def synced(config_path: Path):
+    """The config and its store, with every source synced."""
     from daemon.config import load
     from daemon.store import open_store
     from daemon.sync import sync_all
-    from models.evaluate import chance_of_leading, judge, summarize
 
     config = load(config_path)
     db = open_store(config.database_path)
     sync_all(db, config)
-    if not judge_it:
-        return None
+    return config, db
+
+
+def run_config(config_path: Path, horizon: int):
+    """Sync the config's sources, then judge as of the 70% date and check against the following `horizon`."""
+    from daemon.analysis import evaluation_touches
+    from models.evaluate import chance_of_leading, judge, summarize
+
+    config, db = synced(config_path)
     as_of = seventy_percent_date(db).astimezone(config.zone).date()
     started = time.perf_counter()
     touches, cutoff, noise = evaluation_touches(db, config, as_of, horizon)
