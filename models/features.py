@@ -93,8 +93,8 @@ def features_at(touches: Touches, cutoff: float) -> tuple[np.ndarray, np.ndarray
     total = f["sent"] + f["received"] + f["received_bulk"]
     f["bulk_share"] = f["received_bulk"] / np.maximum(1.0, total)
     f["sent_share_365"] = f["sent_365"] / max(1.0, float(f["sent_365"].sum()))
-    _decayed_features(touches, cutoff, sent, received, f)
-    _company_features(touches, cutoff, sent | received | meeting, f)
+    decay_120 = _decayed_features(touches, cutoff, sent, received, f)
+    _company_features(touches, sent | received | meeting, decay_120, f)
     f.update(touches.static)
     known = _count(touches, before) > 0
     return np.column_stack([f[name] for name in FEATURES]), known
@@ -125,18 +125,20 @@ def _thread_features(touches: Touches, cutoff: float, sent: np.ndarray, received
 
 
 def _decayed_features(touches: Touches, cutoff: float, sent: np.ndarray, received: np.ndarray,
-                      f: dict[str, np.ndarray]) -> None:
-    """Volume each way, each message weighted down with its age (time constants of a week to a year)."""
+                      f: dict[str, np.ndarray]) -> np.ndarray:
+    """Volume each way, each message weighted down with its age (time constants of a week to a year).
+    Returns the four-month weight of each touch, which the co-occurrence features use too."""
     age = np.maximum(0.0, cutoff - touches.t)
-    for tau in (7, 30, 120, 365):
-        decay = np.exp(-age / tau)
+    decays = {tau: np.exp(-age / tau) for tau in (7, 30, 120, 365)}
+    for tau, decay in decays.items():
         out, back = _count(touches, sent, decay), _count(touches, received, decay)
         f[f"decayed_sent_{tau}"], f[f"decayed_received_{tau}"] = out, back
         f[f"decayed_two_way_{tau}"] = np.minimum(out, back)
     f["decayed_two_way"] = f["decayed_two_way_30"]
+    return decays[120]
 
 
-def _company_features(touches: Touches, cutoff: float, active: np.ndarray, f: dict[str, np.ndarray]) -> None:
+def _company_features(touches: Touches, active: np.ndarray, decay_120: np.ndarray, f: dict[str, np.ndarray]) -> None:
     """Co-occurrence with the user's strong contacts: threads and meetings shared with someone the user has
     exchanged mail with both ways. A stranger in the same threads as the user's close colleagues is more
     likely a colleague than noise."""
@@ -148,7 +150,7 @@ def _company_features(touches: Touches, cutoff: float, active: np.ndarray, f: di
     with_strong = member & (strong_in[conversation] - strong[who] > 0)
     f["threads_with_strong"] = np.bincount(who[with_strong], minlength=touches.n).astype(float)
     shared = active & with_strong[touches.pair]
-    f["decayed_with_strong"] = _count(touches, shared, np.exp(-np.maximum(0.0, cutoff - touches.t) / 120))
+    f["decayed_with_strong"] = _count(touches, shared, decay_120)
 
 
 def _open_threads(touches: Touches, cutoff: float, sent: np.ndarray, received: np.ndarray, two_way: np.ndarray,
