@@ -334,10 +334,15 @@ def service_status(as_json: bool) -> None:
 def main() -> None:
     """Entry point: run the CLI; turn expected errors into one line, unexpected ones into one line + log."""
     try:
-        cli.main(standalone_mode=False)
+        cli.main(prog_name="kith", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
+    except click.UsageError as exc:       # one line, like every other error, with where to look
+        where = exc.ctx.command_path if exc.ctx else "kith"
+        message = exc.format_message().rstrip(".")
+        click.echo(f"{where}: {message} — see '{where} --help'", err=True)
+        sys.exit(exc.exit_code)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

@@ -134,6 +134,19 @@ def test_a_bad_date_is_one_line(tmp_path):
     assert done.returncode == 2 and "YYYY-MM-DD" in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("args, says", [
+    (("eval", "--horizon", "0"), "kith eval: Invalid value for '--horizon'"),
+    (("feedback", "anna@example.org", "maybe"), "'maybe' is not one of 'good', 'noise', 'not-now', 'done'"),
+    (("contacts", "--nope"), "kith contacts: No such option '--nope'"),
+    (("nosuch",), "kith: No such command 'nosuch'"),
+])
+def test_a_mistyped_command_line_is_one_line_naming_the_help_and_exit_2(args, says):
+    done = run_kith(*args)
+    assert done.returncode == 2
+    assert done.stderr.count("\n") == 1 and says in done.stderr and "--help'" in done.stderr
+    assert "Usage:" not in done.stderr
+
+
 def test_init_writes_a_starter_that_loads_and_refuses_to_overwrite(tmp_path):
     target = tmp_path / "conf" / "config.toml"
     runner = CliRunner()
