@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from email.utils import parseaddr
 
 import numpy as np
 from sqlite_utils import Database
@@ -95,13 +96,30 @@ def feedback_for(db: Database, facts: dict[str, ContactFacts], now: datetime):
 
 
 def record_feedback(db: Database, config: Config, address: str, verdict: str, goal: str | None,
-                    at: datetime | None = None) -> None:
-    """Store one judgment of the user's; it overrides the model from the next run on."""
+                    at: datetime | None = None) -> bool:
+    """Store one judgment of the user's; it overrides the model from the next run on.
+
+    Takes a bare address or one as mail shows it ("Anna <anna@x.org>"). Returns
+    whether the store has mail or a meeting with that address yet: a judgment of
+    someone not met yet is kept, and applies once they are.
+    """
     if goal is not None and goal not in [g.name for g in config.goals]:
         raise UsageError(f"no goal named {goal!r}", where=str(config.path),
                          fix=f"use one of: {', '.join(g.name for g in config.goals) or '(no goals configured)'}")
+    email = parseaddr(address)[1].strip().lower()
+    if email.count("@") != 1 or not all(email.split("@")) or any(c.isspace() for c in email):
+        raise UsageError(f"{address!r} is not an e-mail address", fix="write it as name@example.org")
     db.execute("INSERT INTO feedback (address, verdict, goal, at) VALUES (?, ?, ?, ?)",
-               [address.strip().lower(), verdict, goal, utc_text(at or datetime.now(UTC))])
+               [email, verdict, goal, utc_text(at or datetime.now(UTC))])
+    return is_known(db, email)
+
+
+def is_known(db: Database, email: str) -> bool:
+    """Whether any message or meeting in the store has this address on it."""
+    return db.execute("""SELECT EXISTS (SELECT 1 FROM messages WHERE sender = :e)
+                         OR EXISTS (SELECT 1 FROM recipients WHERE email = :e)
+                         OR EXISTS (SELECT 1 FROM attendees WHERE email = :e)
+                         OR EXISTS (SELECT 1 FROM events WHERE organizer = :e)""", {"e": email}).fetchone()[0] == 1
 
 
 def _recent_suggestions(db: Database, today: date, days: int) -> dict[str, date]:

@@ -197,9 +197,10 @@ def explain(ctx: Context, address: str, as_of: str | None, as_json: bool) -> Non
 def feedback(ctx: Context, address: str, verdict: str, goal: str | None) -> None:
     """Tell Kith what you think of a contact: good, noise, not-now (snooze) or done."""
     from daemon.analysis import record_feedback
-    record_feedback(ctx.db, ctx.config, address, verdict, goal)
+    known = record_feedback(ctx.db, ctx.config, address, verdict, goal)
     meaning = {"good": "valuable", "noise": "noise", "not-now": "snoozed for 30 days", "done": "done for now"}[verdict]
-    click.echo(f"{address}: {meaning}" + (f" for “{goal}”" if goal else "") + ". It counts from the next digest on.")
+    click.echo(f"{address}: {meaning}" + (f" for “{goal}”" if goal else "") + ". It counts from the next digest on."
+               + ("" if known else " Kith has no mail or meeting with this address yet; the judgment waits for one."))
 
 
 @cli.group()

@@ -125,6 +125,19 @@ def test_feedback_overrides_the_model_and_moves_similar_contacts(tmp_path):
     assert rank(after, similar) < rank(before, similar)
 
 
+def test_feedback_takes_an_address_as_mail_shows_it_refuses_a_non_address_and_says_when_nobody_is_known(tmp_path):
+    kith, config = sample_kith(tmp_path)
+    said = kith("feedback", "Luca Rossi <Luca.Rossi@posteo.example>", "not-now")
+    assert "snoozed" in said and "no mail or meeting" not in said
+    said = kith("feedback", "someone.new@elsewhere.example", "good")
+    assert "no mail or meeting with this address yet" in said
+    refused = CliRunner().invoke(cli, ["--config", str(config), "feedback", "Luca Rossi", "good"])
+    assert refused.exception.exit_code == 2 and "'Luca Rossi' is not an e-mail address" in str(refused.exception)
+    db = store.open_store(load(config).database_path)
+    assert [r[0] for r in db.execute("SELECT address FROM feedback ORDER BY id")] == [
+        "luca.rossi@posteo.example", "someone.new@elsewhere.example"]
+
+
 # 4. kith eval --------------------------------------------------------------------------------------------------
 
 
