@@ -8,13 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from email.utils import parseaddr
 
 import numpy as np
 from sqlite_utils import Database
 
 from daemon.config import Config
-from daemon.contacts import organisations
+from daemon.contacts import organisations, typed_address
 from daemon.errors import UsageError
 from daemon.store import utc_text
 from models.facts import ContactFacts, collector_paused, load_facts
@@ -106,8 +105,8 @@ def record_feedback(db: Database, config: Config, address: str, verdict: str, go
     if goal is not None and goal not in [g.name for g in config.goals]:
         raise UsageError(f"no goal named {goal!r}", where=str(config.path),
                          fix=f"use one of: {', '.join(g.name for g in config.goals) or '(no goals configured)'}")
-    email = parseaddr(address)[1].strip().lower()
-    if email.count("@") != 1 or not all(email.split("@")) or any(c.isspace() for c in email):
+    email = typed_address(address)
+    if email is None:
         raise UsageError(f"{address!r} is not an e-mail address", fix="write it as name@example.org")
     db.execute("INSERT INTO feedback (address, verdict, goal, at) VALUES (?, ?, ?, ?)",
                [email, verdict, goal, utc_text(at or datetime.now(UTC))])

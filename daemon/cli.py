@@ -177,9 +177,11 @@ def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, 
 def explain(ctx: Context, address: str, as_of: str | None, as_json: bool) -> None:
     """Explain what Kith knows about one contact, and why it judges it so."""
     from daemon.analysis import analyse
+    from daemon.contacts import typed_address
     from daemon.report import explain_contact
     day = parse_day(as_of, ctx)
-    result = explain_contact(analyse(ctx.db, ctx.config, day), ctx.config, address.strip().lower())
+    email = typed_address(address) or address.strip().lower()
+    result = explain_contact(analyse(ctx.db, ctx.config, day), ctx.config, email)
     if result is None:
         raise UsageError(f"no contact with the address {address} as of {day.isoformat()}",
                          fix="check the spelling, or run `kith contacts` to list the addresses Kith knows")

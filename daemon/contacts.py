@@ -12,6 +12,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from email.utils import parseaddr
 
 ROLE_LOCALS = {
     "info", "support", "help", "helpdesk", "service", "billing", "invoice", "invoices", "accounts", "sales",
@@ -53,6 +54,14 @@ def is_mailing_list(email: str, list_ids: set[str]) -> bool:
 
 FREE_MAIL = {"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com", "gmx.de",
              "web.de", "posteo.de", "aol.com", "mail.com", "proton.me", "protonmail.com"}
+
+
+def typed_address(text: str) -> str | None:
+    """The address in what the user typed on the command line, bare or as mail shows it ("Anna <a@x.org>"),
+    lower-cased; None when there is no address in it."""
+    email = parseaddr(text)[1].strip().lower()
+    local, at, domain = email.partition("@")
+    return email if at and local and domain and "@" not in domain and not any(c.isspace() for c in email) else None
 
 
 def domain_of(email: str) -> str:

@@ -156,3 +156,9 @@ def test_init_writes_a_starter_that_loads_and_refuses_to_overwrite(tmp_path):
     assert again.returncode == 2 and "--force" in again.stderr
     status = run_kith("--config", str(target), "status")
     assert status.returncode == 0, status.stderr
+
+
+def test_explain_takes_an_address_as_mail_shows_it(synced):
+    bare = synced("explain", "tom.weiss@paybridge.example")
+    typed = synced("explain", "Tom Weiss <Tom.Weiss@paybridge.example>")
+    assert bare.exit_code == typed.exit_code == 0 and typed.output == bare.output and "Tom Weiss" in typed.output
