@@ -266,8 +266,11 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
         click.echo("Note: the horizon runs past today; mail still to come is not known yet, so some contacts "
                    "count as without two-way mail that may still have it.")
     if not 0 < result.positives < result.contacts:
-        click.echo("No scores: they need contacts with and without two-way mail afterwards. "
-                   "Choose a date with mail before and after it, or a longer --horizon.")
+        if not ctx.db.execute("SELECT EXISTS (SELECT 1 FROM messages)").fetchone()[0]:
+            click.echo("No scores: the store holds no mail yet. Run `kith sync` first.")
+        else:
+            click.echo("No scores: they need contacts with and without two-way mail afterwards. "
+                       "Choose a date with mail before and after it, or a longer --horizon.")
         return
     click.echo(f"{'ranking':<18} {'ROC AUC':>8} {'avg prec':>9} {'prec@20':>8}")
     for name, m in result.results.items():

@@ -471,7 +471,14 @@ def test_eval_before_any_mail_says_why_there_are_no_scores_and_keeps_json_valid(
     assert data["contacts"] == 0 and data["results"]["model"] == {
         "roc_auc": None, "average_precision": None, "precision_at_20": None}
     assert data["model_leads_chance"] is None
-    assert "No scores" in kith("eval", "--as-of", "2020-01-01")
+    assert "No scores: they need contacts with and without" in kith("eval", "--as-of", "2020-01-01")
+
+
+def test_eval_on_an_empty_store_says_to_sync_first(tmp_path):
+    config = tmp_path / "empty.toml"
+    config.write_text(f'[user]\naddresses = ["me@example.org"]\n[storage]\ndatabase = "{tmp_path / "k.db"}"\n')
+    result = CliRunner().invoke(cli, ["--config", str(config), "eval"])
+    assert result.exit_code == 0 and "the store holds no mail yet. Run `kith sync` first." in result.output
 
 
 def test_sharing_threads_with_a_strong_contact_counts_only_once_that_contact_is_strong(db):
