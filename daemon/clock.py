@@ -33,6 +33,7 @@ class SystemClock:
 
     offset: float = 0.0
     offset_file: Path | None = None
+    _last_file_offset: float = 0.0
 
     def now(self) -> datetime:
         return datetime.now(UTC) + timedelta(seconds=self.offset + self._file_offset())
@@ -41,12 +42,15 @@ class SystemClock:
         return time.monotonic()
 
     def _file_offset(self) -> float:
+        """The offset in the file; while it cannot be read (missing, or caught half-written), the last one read:
+        a read between the truncation and the write of a new offset must not look like a jump to real time."""
         if self.offset_file is None:
             return 0.0
         try:
-            return float(self.offset_file.read_text(encoding="ascii").strip() or 0)
+            self._last_file_offset = float(self.offset_file.read_text(encoding="ascii"))
         except (OSError, ValueError):
-            return 0.0
+            pass
+        return self._last_file_offset
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> SystemClock:

@@ -21,7 +21,7 @@ import pytest
 from connectors.base import Batch
 from daemon.config import parse
 from daemon.errors import SourceError
-from daemon.clock import JobState
+from daemon.clock import JobState, SystemClock
 from daemon.service import Service, Stopping, digest_due, next_digest_at
 from daemon.store import open_store, utc_text
 from daemon.sync import sync_source
@@ -396,6 +396,13 @@ def offset_to(moment: datetime) -> str:
     return str((moment - datetime.now(UTC)).total_seconds())
 
 
+def set_clock(clock_file: Path, moment: datetime) -> None:
+    """Move the daemon's clock to `moment`, atomically: the daemon reads the file on every tick."""
+    scratch = clock_file.with_suffix(".new")
+    scratch.write_text(offset_to(moment))
+    os.replace(scratch, clock_file)
+
+
 def test_daemon_isolates_a_failing_source_logs_it_once_and_stops_on_sigterm(tmp_path) -> None:
     write_mbox(tmp_path / "mail", 2, 20)
     daemon = Daemon(tmp_path, {"good": (tmp_path / "mail", 1), "broken": (tmp_path / "missing", 1)})
@@ -449,6 +456,18 @@ def test_sigterm_during_a_sync_exits_fast_with_whole_batches_only(tmp_path) -> N
     assert daemon.query("SELECT count(*) FROM message_copies") == [(300 * len(scopes),)]
 
 
+def test_the_clock_hook_keeps_its_offset_while_the_file_is_half_written(tmp_path) -> None:
+    clock_file = tmp_path / "clock"
+    clock_file.write_text("86400")
+    clock = SystemClock(offset_file=clock_file)
+    assert abs((clock.now() - datetime.now(UTC)).total_seconds() - 86400) < 5
+    for caught in ("", "-", "garbage"):               # read between truncation and write, or a bad write
+        clock_file.write_text(caught)
+        assert abs((clock.now() - datetime.now(UTC)).total_seconds() - 86400) < 5
+    clock_file.write_text("-3600")
+    assert abs((clock.now() - datetime.now(UTC)).total_seconds() + 3600) < 5
+
+
 def test_missed_digests_are_caught_up_on_start_and_on_wake_exactly_once(tmp_path) -> None:
     """Off at 07:30 on day 1: caught up at start (10:00). Asleep overnight: day 2's is caught up on
     wake (09:00). A restart that morning delivers nothing; days long past are never backfilled."""
@@ -456,7 +475,7 @@ def test_missed_digests_are_caught_up_on_start_and_on_wake_exactly_once(tmp_path
     day1 = datetime.now(UTC).date()
     day2, old = day1 + timedelta(days=1), (day1 - timedelta(days=5)).isoformat()
     clock_file = tmp_path / "clock"
-    clock_file.write_text(offset_to(datetime.combine(day1, datetime.min.time(), UTC) + timedelta(hours=10)))
+    set_clock(clock_file, datetime.combine(day1, datetime.min.time(), UTC) + timedelta(hours=10))
     daemon = Daemon(tmp_path, {"mail": (tmp_path / "mail", 1)}, env={"KITH_CLOCK_FILE": str(clock_file)})
     db = open_store(daemon.db_path)
     db.execute("INSERT INTO digests (date, rendered_at, delivered_at, path, payload) VALUES (?, ?, ?, 'x', '{}')",
@@ -468,7 +487,7 @@ def test_missed_digests_are_caught_up_on_start_and_on_wake_exactly_once(tmp_path
     daemon.start()
     daemon.wait_for("day 1's digest at start", lambda: delivered(day1))
     daemon.wait_for("a sync", lambda: daemon.synced("mbox:mail"))
-    clock_file.write_text(offset_to(datetime.combine(day2, datetime.min.time(), UTC) + timedelta(hours=9)))
+    set_clock(clock_file, datetime.combine(day2, datetime.min.time(), UTC) + timedelta(hours=9))
     on_wake = daemon.wait_for("day 2's digest on wake", lambda: delivered(day2))
     assert daemon.stop()[0] == 0
     daemon.start()                                     # a restart the same morning
