@@ -6,7 +6,7 @@ from daemon.analysis import Analysis
 from daemon.config import Config
 from models.facts import ContactFacts, days_between
 from models.scorer import ContactScore
-from models.kinds import history_reasons, plural, quote
+from models.kinds import ago, history_reasons, plural, quote
 
 
 def _local_date(moment, config: Config) -> str | None:
@@ -64,8 +64,9 @@ def explain_contact(analysis: Analysis, config: Config, address: str) -> dict | 
         names = ", ".join(close[:3]) + (f" and {plural(len(close) - 3, 'other')}" if len(close) > 3 else "")
         facts.append(f"in threads or meetings with {plural(len(close), 'close contact')} of yours: {names}")
     if f.replies_owed:
-        owed = f.replies_owed[0]
-        facts.append(f"waiting for your answer since {days_between(owed.at, analysis.now)} days ({quote(owed.subject)})")
+        owed, more = f.replies_owed[0], len(f.replies_owed) - 1
+        facts.append(f"they wrote {ago(days_between(owed.at, analysis.now))} ({quote(owed.subject)}) and wait for "
+                     "your answer" + (f", as in {plural(more, 'other thread')}" if more else ""))
     lines += [f"  - {fact}" for fact in facts]
     relevant = [f"{g} {v:.2f}" for g, v in s.goal_fit.items() if v > 0]
     lines.append("Goals: " + (", ".join(relevant) if relevant else "none of your goals"))

@@ -92,14 +92,17 @@ def make(kind: str, f: ContactFacts, reasons: list[str], context: str, score: fl
 
 def reply_owed(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | None:
     """They wrote directly, last in the thread, and wait: only for people who matter. A stranger's first
-    thread is a cold inbound, not a debt, however well its sender happens to score."""
+    thread is a cold inbound, not a debt, however well its sender happens to score. Mail that came today
+    is in the user's inbox and has had no time to wait: an answer is owed from the day after (`now` is
+    the end of today)."""
     stranger = not (f.sent or f.meetings_one_to_one or f.meetings_group) and f.their_threads <= 1
     known = f.sent or f.meetings_one_to_one or s.priority >= VALUABLE or s.valuable
-    if s.noise or not f.replies_owed or stranger or not known:
+    waiting = [t for t in f.replies_owed if days_between(t.at, now) >= 1]
+    if s.noise or not waiting or stranger or not known:
         return None
-    last = f.replies_owed[0]
+    last = waiting[0]
     waited = days_between(last.at, now)
-    if waited is None or waited > REPLY_OWED_MAX_DAYS:
+    if waited > REPLY_OWED_MAX_DAYS:
         return None
     reasons = [f"wrote to you {ago(waited)} ({quote(last.subject)}); no answer yet"] + history_reasons(f)[:1]
     return make("reply_owed", f, reasons, last.subject, URGENT + s.priority + 1 / (1 + waited))

@@ -111,6 +111,8 @@ def test_digest_files_are_written_once_and_private(synced, tmp_path):
 def test_explain_gives_facts_in_plain_words(synced):
     out = synced("explain", "anna.berger@finlytics.example", "--as-of", SAMPLE_DAY).output
     assert "Anna Berger" in out and "last contact 71 days ago" in out and "cooling" in out
+    owed = synced("explain", "tom.weiss@paybridge.example", "--as-of", SAMPLE_DAY).output
+    assert "they wrote 5 days ago (“Intro to the Munich team”) and wait for your answer\n" in owed
     missing = synced("explain", "nobody@nowhere.example", "--as-of", SAMPLE_DAY)
     assert "no contact with the address nobody@nowhere.example" in str(missing.exception)
 

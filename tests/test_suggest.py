@@ -90,6 +90,17 @@ def test_reply_owed_to_a_known_contact_but_not_to_a_cold_sender(db):
     assert "5 days ago" in owed.reasons[0] and "Intro to the Munich team" in owed.reasons[0]
 
 
+def test_a_reply_is_owed_from_the_day_after_the_mail_came(db):
+    apply(db, rhythm(TOM, every=40, last=20) + [
+        message(1, sender=TOM, to=(ME,), subject="Slides for Friday", at=days_ago(3)),
+        message(2, sender=TOM, to=(ME,), subject="Lunch today?", at=days_ago(0, hour=8)),
+    ])
+    owed = [s for s in digest_for(db).suggestions if s.kind == "reply_owed"]
+    assert len(owed) == 1 and "3 days ago" in owed[0].reasons[0] and "Slides for Friday" in owed[0].reasons[0]
+    apply(db, [message(3, to=(TOM,), subject="Re: Slides for Friday", at=days_ago(0, hour=9))])
+    assert not [s for s in digest_for(db).suggestions if s.kind == "reply_owed"]   # only today's mail waits
+
+
 def test_follow_up_after_a_first_meeting_yesterday(db):
     apply(db, events=[event("coffee", start=days_ago(1), attendees=[(ME, "ACCEPTED"), (LENA, "ACCEPTED")],
                             summary="Coffee: PM career chat")])
