@@ -26,6 +26,8 @@ EPISODE_DAYS = 2
 RECENT_THREADS = 4
 MAX_GROUP = 12  # threads and meetings larger than this are broadcasts, not acquaintance
 STRONG_EXCHANGES = 2  # a strong (close) contact: at least this many personal messages each way
+OWED_MAX_PEOPLE = 9   # a mail to more people (sender included) is answered less and less: 28-31% of mails to
+                      # 1-9 recipients got an answer within a week, 20% of those to 10-20, 7% beyond 50 (25 Enron owners)
 BOTH_WAYS = {"sent", "received"}
 _AT = attrgetter("at")
 
@@ -331,9 +333,11 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None) -> bool:
 
     An answer to the user's own thread closes it ("thanks, here you go"); a
     thread they started, or a second message in a row, is waiting for the user.
+    A mail to a crowd (more than OWED_MAX_PEOPLE others besides the user,
+    sender included) is an announcement: nobody in particular owes it an answer.
     """
     last = thread[-1]
-    if last.kind != "received" or not last.direct:
+    if last.kind != "received" or not last.direct or last.size > OWED_MAX_PEOPLE:
         return False
     if last_sent is not None and last_sent > last.at:
         return False

@@ -65,6 +65,15 @@ def test_no_reply_owed_after_the_user_answered_or_when_only_cc(db):
     assert facts_at(db, T0 + timedelta(days=9))["anna@firm.example"].replies_owed == []
 
 
+def test_no_reply_owed_to_a_mail_sent_to_a_crowd(db):
+    def to_people(n, others, subject):
+        crowd = tuple(Address(f"p{i}@firm.example") for i in range(others))
+        return message(n, sender=ANNA, to=(ME, *crowd), subject=subject, at=T0 + timedelta(days=n))
+    apply(db, *exchange(1, 0), to_people(5, 7, "Team plan"), to_people(6, 12, "New responsibilities"))
+    owed = facts_at(db, T0 + timedelta(days=9))["anna@firm.example"].replies_owed
+    assert [t.subject for t in owed] == ["Team plan"]     # 8 people besides the user: owed; 13: an announcement
+
+
 def test_meetings_count_one_to_one_and_group_and_skip_cancelled_and_declined(db):
     bob = Address("bob@firm.example", "Bob")
     apply(db, events=[
