@@ -15,7 +15,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from models.features import FEATURES, features_at, two_way_after
 from models.touches import Touches
-from models.learn import fit_predict, heuristic_value
+from models.learn import fit_predict
 
 TOP_K = 20
 
@@ -29,13 +29,6 @@ def baselines(x: np.ndarray) -> dict[str, np.ndarray]:
         "two_way_count": np.minimum(f["sent"], f["received"]),
         "decayed_two_way": f["decayed_two_way"],
     }
-
-
-def _heuristic(x: np.ndarray) -> np.ndarray:
-    """What the daemon judges by when the history is too short to learn from."""
-    f = dict(zip(FEATURES, x.T))
-    return heuristic_value(f["two_way_threads"], f["sent"], f["received"], f["meetings_one_to_one"],
-                           f["meetings_group"])
 
 
 @dataclass
@@ -78,11 +71,11 @@ def judge(touches: Touches, as_of: float, horizon: float, noise: np.ndarray | No
     """
     prediction = fit_predict(touches, as_of, horizon=horizon)
     x, known = features_at(touches, as_of)
-    model = prediction.now[known] if prediction is not None else _heuristic(x[known])
+    model = prediction.now[known]
     if noise is not None:
         model = np.where(noise[known], 0.0, model)
     return Judged(two_way_after(touches, as_of, horizon)[known], {"model": model, **baselines(x[known])},
-                  prediction.training.rows if prediction else 0)
+                  prediction.training.rows)
 
 
 def summarize(judged: Judged) -> Evaluation:

@@ -44,6 +44,8 @@ MAX_ROWS = 30_000           # negatives beyond this are sampled (deterministical
 FEEDBACK_WEIGHT = 25
 SEED = 0
 PEAK_LOOKBACK_DAYS = (90, 180, 365)
+MIN_CROWD = 20              # contacts needed before standings among them mean something (see HeuristicModel)
+MIN_MOMENTS = 3             # past moments with an outcome needed to learn from (see HeuristicModel)
 _COLUMN = {name: i for i, name in enumerate(FEATURES)}
 
 
@@ -178,14 +180,15 @@ class NonNegativeLogistic:
 
 @dataclass
 class Judge:
-    """The learned model and the weights of the rankings; scores contacts known at one moment."""
+    """The learned model and the weights of the rankings; scores contacts known at one moment.
+    Without weights (`stacker` None), the model's probability alone."""
 
-    model: Pipeline
-    stacker: NonNegativeLogistic
+    model: Pipeline | HeuristicModel
+    stacker: NonNegativeLogistic | None
 
     def score(self, x: np.ndarray) -> np.ndarray:
         learned = self.model.predict_proba(x)[:, 1] if len(x) else np.empty(0)
-        if not len(x):
+        if not len(x) or self.stacker is None:
             return learned
         return self.stacker.predict_proba(rankings(learned, x))[:, 1]
 
@@ -230,8 +233,8 @@ class Prediction:
 
 
 def fit_predict(touches: Touches, now: float, feedback: dict[int, bool] | None = None,
-                horizon: float = HORIZON_DAYS) -> Prediction | None:
-    """Scores for every contact as of `now`, or None when the history is too short to learn from.
+                horizon: float = HORIZON_DAYS) -> Prediction:
+    """Scores for every contact as of `now` (`training.rows` is 0 when the history was too short to learn from).
 
     `feedback` maps contact numbers to the user's verdict (True: valuable). Those
     contacts join the training set as of `now` with a heavy weight, so that the
@@ -248,11 +251,16 @@ def fit_predict(touches: Touches, now: float, feedback: dict[int, bool] | None =
         x = np.vstack([x, current[ids]])
         y = np.concatenate([y, [feedback[i] for i in ids]])
         info.feedback = len(feedback)
-    if len(y) < 20 or not _two_classes(y):
-        return None
     with single_core():
-        judge = Judge(_fit(x, y), _stacker(rows, x_old, y_old))
-        info.weights = dict(zip(RANKINGS, np.round(judge.stacker.coef_, 3).tolist()))
+        telling = sum(bool(labels.any()) for _, _, labels in rows)      # past moments with an outcome to learn
+        if len(y) < 20 or not _two_classes(y) or (telling < MIN_MOMENTS and not feedback):   # see HeuristicModel
+            crowd = known.sum() >= MIN_CROWD
+            judge = Judge(HeuristicModel(), NonNegativeLogistic.equal(len(RANKINGS)) if crowd else None)
+            info.rows = info.positives = 0
+        else:
+            judge = Judge(_fit(x, y), _stacker(rows, x_old, y_old))
+        if judge.stacker is not None:
+            info.weights = dict(zip(RANKINGS, np.round(judge.stacker.coef_, 3).tolist()))
         scores = _judge_at(judge, current, known)
         peak = scores.copy()
         for days_back in PEAK_LOOKBACK_DAYS:
@@ -262,12 +270,32 @@ def fit_predict(touches: Touches, now: float, feedback: dict[int, bool] | None =
 
 
 def heuristic_value(two_way_threads, sent, received, meetings_one_to_one, meetings_group):
-    """The transparent judgment used while the history is too short to learn from: grows with two-way
-    threads, balanced exchange and meetings, 0..1. Takes numbers or numpy arrays (`kith eval` scores
-    feature columns with it, so that it measures what the daemon does)."""
+    """A transparent judgment of value: grows with two-way threads, balanced exchange and meetings, 0..1.
+    Takes numbers or numpy arrays."""
     strength = (2.0 * np.log1p(two_way_threads) + np.log1p(np.minimum(sent, received)) + 0.5 * np.log1p(sent)
                 + 1.0 * np.log1p(meetings_one_to_one) + 0.3 * np.log1p(meetings_group))
     return 1.0 - np.exp(-strength / 4.0)
+
+
+class HeuristicModel:
+    """Stands in for the learned model while the history is too short to learn from: fewer than
+    MIN_MOMENTS earlier moments (a month apart) with an outcome, and no feedback — a new user's first
+    five months or so. Every ranking is then weighted alike. Among fewer than MIN_CROWD contacts, a place
+    says little (of two contacts a day apart, one is first by every ranking and the other last), and the
+    heuristic's own value stands alone.
+
+    Measured on 128 Enron owners cut to their last 60 days before the date: the heuristic alone led
+    every baseline on 31 owners, in the learned model's place among the rankings on 61 (mean average
+    precision 0.417 against 0.475). With 150, 240 or 365 days or the whole history, a model learned from
+    fewer than three moments with an outcome did no better than this stand-in (same number of owners
+    led or fewer, average precision 0.004-0.011 lower); from three on, learning pays.
+    """
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        f = lambda name: x[:, _COLUMN[name]]  # noqa: E731
+        p = heuristic_value(f("two_way_threads"), f("sent"), f("received"), f("meetings_one_to_one"),
+                            f("meetings_group"))
+        return np.column_stack([1.0 - p, p])
 
 
 def _judge_at(judge: Judge, x: np.ndarray, known: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """Judge each contact: value, noise and state.
 
-Value comes from the learned judgment (`models.learn`), or from a transparent
-heuristic while the history is too short to learn from; noise from the rules in
+Value comes from the judgment of `models.learn` (a transparent heuristic stands
+in for its learned model while the history is too short); noise from the rules in
 `models.noise`. State compares the time since the last contact with the
 relationship's own rhythm.
 """
@@ -15,7 +15,7 @@ from daemon.config import Goal
 from models.facts import ContactFacts, days_between
 from models.touches import collect, to_days
 from models.goals import goal_fits
-from models.learn import fit_predict, heuristic_value
+from models.learn import fit_predict
 from models.noise import noise_reason
 
 NEW_DAYS = 30
@@ -78,17 +78,11 @@ def state_of(f: ContactFacts, as_of: datetime) -> str:
 
 def learned_values(facts: dict[str, ContactFacts], as_of: datetime,
                    feedback: dict[str, bool] | None = None) -> dict[str, tuple[float, float]]:
-    """(value now, value at its best over the past year) per contact, from the model;
-    from the transparent heuristic when the history is too short to learn from."""
+    """(value now, value at its best over the past year) per contact, from the model."""
     touches = collect(facts)
     index = {cid: i for i, cid in enumerate(touches.ids)}
     verdicts = {index[cid]: good for cid, good in (feedback or {}).items() if cid in index}
     prediction = fit_predict(touches, to_days(as_of), verdicts)
-    if prediction is None:
-        heuristic = {cid: round(float(heuristic_value(f.two_way_threads, f.sent, f.received_personal,
-                                                      f.meetings_one_to_one, f.meetings_group)), 4)
-                     for cid, f in facts.items()}
-        return {cid: (v, v) for cid, v in heuristic.items()}
     now, peak = prediction.now.tolist(), prediction.peak.tolist()  # Python floats: indexing numpy per contact is slow
     return {cid: (round(now[i], 4), round(peak[i], 4)) for cid, i in index.items()}
 

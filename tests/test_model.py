@@ -403,7 +403,7 @@ def test_without_a_moment_to_weigh_them_every_ranking_counts_the_same():
     assert isinstance(stacker, NonNegativeLogistic)
 
 
-def test_with_too_little_history_to_learn_eval_measures_the_heuristic_the_daemon_uses(db):
+def test_with_too_little_history_to_learn_eval_measures_what_the_daemon_uses(db):
     from dataclasses import replace
     me = Address("me@home.example")
     as_of = date(2026, 3, 1)
@@ -429,11 +429,50 @@ def test_with_too_little_history_to_learn_eval_measures_the_heuristic_the_daemon
 
     result = evaluate_store(db, config, as_of, 30)
     assert result.training_rows == 0 and result.positives == 2
-    # the daemon ranks the old friends first (two-way threads), while decayed volume favours yesterday's exchange
+    # among four contacts the heuristic alone judges: it ranks the old friends first (two-way threads), while
+    # decayed volume favours yesterday's exchange
     assert result.results["model"].roc_auc == 1.0 and result.results["decayed_two_way"].roc_auc == 0.0
     scores = analyse(db, config, as_of).scores
     value = {cid: s.value for cid, s in scores.items()}
     assert min(value[p.email] for p in old_friends) > max(value[p.email] for p in acquaintances)
+
+
+def test_with_too_little_history_to_learn_the_heuristic_takes_the_learned_models_place(db):
+    from models.features import features_at
+    from models.learn import MIN_CROWD, RANKINGS, HeuristicModel, Judge, NonNegativeLogistic
+    me, people = Address("me@home.example"), [Address(f"p{i:02}@example.org") for i in range(MIN_CROWD + 4)]
+    day = lambda n: datetime(2026, 3, 1, 10, tzinfo=ZoneInfo("UTC")) + timedelta(days=n)  # noqa: E731
+    n = iter(range(1, 1000))
+    mail = [m for i, person in enumerate(people) for k in range(i + 1)
+            for m in (message(next(n), sender=me, to=(person,), at=day(-60 + k + i)),
+                      message(next(n), sender=person, to=(me,), at=day(-60 + k + i) + timedelta(hours=1)))]
+    store.apply_batch(db, "t", Batch(messages=tuple(mail)))
+    store.refresh_own_addresses(db, [me.email])
+    touches, now = collect(load_facts(db, {me.email}, day(0))), to_days(day(0))
+    prediction = fit_predict(touches, now)
+    assert prediction.training.rows == 0 and list(prediction.training.weights.values()) == [1.0] * len(RANKINGS)
+    x, known = features_at(touches, now)
+    stand_in = Judge(HeuristicModel(), NonNegativeLogistic.equal(len(RANKINGS))).score(x[known])
+    assert np.allclose(prediction.now[known], stand_in)
+    assert np.argmax(prediction.now) == touches.ids.index(people[-1].email)   # most mail both ways, latest
+    assert not np.allclose(prediction.now[known], HeuristicModel().predict_proba(x[known])[:, 1])
+
+
+def test_among_a_handful_of_contacts_the_heuristic_judges_alone(db):
+    """Two contacts a day apart would be first and last by every ranking: their values stay close."""
+    from models.learn import HeuristicModel
+    me, mira, jonas = Address("me@home.example"), Address("mira@example.org"), Address("jonas@example.org")
+    day = lambda n: datetime(2026, 3, 1, 10, tzinfo=ZoneInfo("UTC")) + timedelta(days=n)  # noqa: E731
+    mail = [m for k in range(6) for i, person in enumerate((mira, jonas))
+            for m in (message(100 * i + 2 * k, sender=me, to=(person,), at=day(-60 + 10 * k + i)),
+                      message(100 * i + 2 * k + 1, sender=person, to=(me,), at=day(-60 + 10 * k + i) + timedelta(hours=1)))]
+    store.apply_batch(db, "t", Batch(messages=tuple(mail)))
+    touches = collect(load_facts(db, {me.email}, day(0)))
+    from models.features import features_at
+    x, known = features_at(touches, to_days(day(0)))
+    prediction = fit_predict(touches, to_days(day(0)))
+    assert np.allclose(prediction.now, HeuristicModel().predict_proba(x)[:, 1])
+    assert abs(prediction.now[0] - prediction.now[1]) < 0.05
 
 
 def test_chance_of_leading_is_sure_only_when_the_lead_is_clear():
