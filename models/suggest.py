@@ -25,6 +25,7 @@ KIND_TITLES = {"reply_owed": "You owe a reply", "follow_up": "Follow up on yeste
                "revive": "Revive a dormant tie", "focus": "This week's focus"}
 GOAL_THRESHOLD = 0.3
 SAME_GOAL_DAMPING = 0.5   # each further suggestion for the same goal counts a little less
+OWED_SHARE = 0.5          # of the day's minutes, the most owed answers take while other suggestions wait
 
 
 @dataclass(frozen=True)
@@ -103,21 +104,29 @@ def _with_goal(option: Suggestion, score: ContactScore, weights: dict[str, float
 
 
 def _within_budget(pool: list[Suggestion], settings: Settings) -> list[Suggestion]:
-    """Greedy by score; goals already served count a little less, so the day is spread across goals."""
+    """Greedy by score; goals already served count a little less, so the day is spread across goals.
+
+    Owed answers come first but fill at most OWED_SHARE of the minutes while other suggestions wait: in a
+    busy inbox they would take the whole digest, and the inbox already shows them. Minutes left over
+    after everything else go to further owed answers.
+    """
     chosen: list[Suggestion] = []
-    minutes, per_goal, people = 0, Counter(), set()
+    minutes, owed, per_goal, people = 0, 0, Counter(), set()
     remaining = sorted(pool, key=lambda c: (-c.score, c.contact_id, c.kind))
-    while remaining and len(chosen) < settings.max_suggestions:
-        fitting = [c for c in remaining if minutes + c.minutes <= settings.minutes
-                   and c.contact_id not in people and c.other_id not in people]
-        if not fitting:
-            break
-        best = max(fitting, key=lambda c: (_adjusted(c, per_goal, settings), -KIND_ORDER.index(c.kind)))
-        chosen.append(best)
-        remaining.remove(best)
-        minutes += best.minutes
-        per_goal[best.goal] += 1
-        people |= {best.contact_id, best.other_id} - {None}
+    for capped in (True, False):
+        while remaining and len(chosen) < settings.max_suggestions:
+            fitting = [c for c in remaining if minutes + c.minutes <= settings.minutes
+                       and c.contact_id not in people and c.other_id not in people
+                       and not (capped and c.kind == "reply_owed" and owed + c.minutes > OWED_SHARE * settings.minutes)]
+            if not fitting:
+                break
+            best = max(fitting, key=lambda c: (_adjusted(c, per_goal, settings), -KIND_ORDER.index(c.kind)))
+            chosen.append(best)
+            remaining.remove(best)
+            minutes += best.minutes
+            owed += best.minutes if best.kind == "reply_owed" else 0
+            per_goal[best.goal] += 1
+            people |= {best.contact_id, best.other_id} - {None}
     return sorted(chosen, key=lambda c: (KIND_ORDER.index(c.kind), -c.score, c.contact_id))
 
 

@@ -130,6 +130,28 @@ def test_budget_is_never_exceeded_and_give_first_kinds_lead(db):
     assert digest.suggestions[0].kind == "reply_owed"
 
 
+def test_owed_answers_take_at_most_half_the_minutes_while_other_suggestions_wait(db):
+    writers = [Address(f"w{i}@paybridge.example", f"Writer {i}") for i in range(8)]
+    lapsed = [Address(f"l{i}@finlytics.example", f"Lapsed {i}") for i in range(3)]
+    for i, person in enumerate(writers):
+        apply(db, rhythm(person, every=30, last=20, subject=f"W{i}")
+              + [message(100 + i, sender=person, to=(ME,), subject=f"Question {i}", at=days_ago(2 + i))])
+    for i, person in enumerate(lapsed):
+        apply(db, rhythm(person, every=14, last=60 + i, subject=f"L{i}"))
+    chosen = digest_for(db, 30).suggestions
+    owed = [s for s in chosen if s.kind == "reply_owed"]
+    assert 1 <= sum(s.minutes for s in owed) <= 15 and len(chosen) > len(owed)
+    assert sum(s.minutes for s in chosen) <= 30
+    db.execute("DELETE FROM digests")
+    db.execute("DELETE FROM suggestions")
+    with db.conn:
+        for person in lapsed:                                  # nothing else to suggest: owed answers fill the day
+            db.conn.execute("INSERT INTO feedback (address, verdict, at) VALUES (?, 'not-now', ?)",
+                            [person.email, f"{TODAY.isoformat()}T06:00:00Z"])
+    chosen = digest_for(db, 30).suggestions
+    assert [s.kind for s in chosen].count("reply_owed") == 6
+
+
 def test_the_same_date_gives_the_same_digest(db):
     apply(db, rhythm(ANNA, every=14, last=71) + rhythm(TOM, every=20, last=50))
     first = digest_for(db)
