@@ -16,8 +16,10 @@ twice as busy one year as the next is judged alike. Equal weights are the prior
 moment whose outcome is known moves them as far as its evidence goes (stacking):
 a model trained on the older moments is scored there and a logistic regression
 with non-negative weights, drawn towards the prior, fits how much each ranking
-counts. The model itself is then trained on every moment. Fixed seeds make the
-same database and date give the same scores; nothing is pickled.
+counts. The model itself is then trained on every moment. Until the history
+holds enough moments to learn from, a transparent heuristic takes the learned
+model's place (`HeuristicModel`). Fixed seeds make the same database and date
+give the same scores; nothing is pickled.
 """
 
 from __future__ import annotations
