@@ -155,7 +155,7 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
 @click.option("--all", "show_noise", is_flag=True, help="Include noise in the table (JSON always has it).")
 @click.pass_obj
 def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, show_noise: bool) -> None:
-    """List contacts, most valuable first."""
+    """List contacts, most valuable for your goals first (value weighted by goal relevance)."""
     from daemon.analysis import analyse
     from daemon.report import contact_rows
     rows = contact_rows(analyse(ctx.db, ctx.config, parse_day(as_of, ctx)), ctx.config)
