@@ -52,9 +52,10 @@ def explain_contact(analysis: Analysis, config: Config, address: str) -> dict | 
     lines = [f"{f.contact.name} <{', '.join(f.contact.addresses)}>",
              f"State: {s.state}; value {s.value:.2f}" + (f" — noise: {s.noise_reason}" if s.noise else "")]
     facts = [f"you wrote {plural(f.sent, 'message')}, received {f.received} ({f.received_bulk} bulk)",
-             f"{plural(f.two_way_threads, 'conversation')} went both ways"] + history_reasons(f, conversations=False)
+             f"{plural(f.two_way_threads, 'conversation')} went both ways" if f.two_way_threads
+             else "no conversation went both ways yet"] + history_reasons(f, conversations=False)
     if f.last_contact:
-        facts.append(f"last contact {since} days ago ({quote(f.last_subject)})")
+        facts.append(f"last contact {ago(since)} ({quote(f.last_subject)})")
     if f.usual_gap_days:
         facts.append(f"you usually talk every {round(f.usual_gap_days)} days")
     if f.last_meeting:
