@@ -1,6 +1,7 @@
 """The model against the obvious baselines on real mail (Enron), as `kith eval` runs it.
 
     python -m benchmarks.bench_model [--owner NAME ... | --holdout | --others | --openbmc] [--horizon 90]
+                                     [--history DAYS]
 
 Each owner's mailbox is synced into its own store; the judgment is made as of
 the date 70% of the way through the owner's messages, with only earlier data,
@@ -12,6 +13,8 @@ the 18), never looked at while designing the model: the check against tuning;
 `--others` on every remaining owner (owners whose history gives no positive
 after the date are listed but not counted); `--openbmc` on a mailbox of
 another kind, the OpenBMC development list as its most frequent poster sees it.
+`--history DAYS` keeps only the mail of the DAYS before each owner's date: how
+the judgment does for a new user, before there is enough history to learn from.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import math
 import statistics
 import tempfile
 import time
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from benchmarks import enron
@@ -61,11 +64,12 @@ def false_noise(db, config, as_of) -> int:
     return wrongly_noise + own_listed
 
 
-def run_owner(owner: str, horizon: int, work: Path) -> tuple[object, float, datetime, int, float]:
+def run_owner(owner: str, horizon: int, work: Path, history: int | None = None
+              ) -> tuple[object, float, datetime, int, float]:
     enron.prepare([owner])
     config_path = work / f"{owner}.toml"
     config_path.write_text(enron.config_text([owner], enron.CACHE / "mbox", work / f"{owner}.db"))
-    return run_config(config_path, horizon)
+    return run_config(config_path, horizon, history)
 
 
 def run_openbmc(horizon: int, work: Path) -> tuple[object, float, datetime, int, float]:
@@ -95,18 +99,31 @@ def synced(config_path: Path):
     return config, db
 
 
-def run_config(config_path: Path, horizon: int):
-    """Sync the config's sources, then judge as of the 70% date and check against the following `horizon`."""
+def run_config(config_path: Path, horizon: int, history: int | None = None):
+    """Sync the config's sources, then judge as of the 70% date and check against the following `horizon`;
+    with `history`, the store first loses the mail older than that many days before the date."""
     from daemon.analysis import evaluation_touches
     from models.evaluate import chance_of_leading, judge, summarize
 
     config, db = synced(config_path)
     as_of = seventy_percent_date(db).astimezone(config.zone).date()
+    if history is not None:
+        forget_before(db, as_of - timedelta(days=history))
     started = time.perf_counter()
     touches, cutoff, noise = evaluation_touches(db, config, as_of, horizon)
     judged = judge(touches, cutoff, float(horizon), noise)
     seconds = time.perf_counter() - started
     return summarize(judged), seconds, as_of, false_noise(db, config, as_of), chance_of_leading(judged, ROUNDS)
+
+
+def forget_before(db, day: date) -> None:
+    """Drop every message sent before `day`: a user whose mail source only holds the recent past (a new
+    account, a server that keeps a few months), judged by the same protocol on the same date."""
+    with db.conn:
+        db.conn.execute("CREATE TEMP TABLE old AS SELECT key FROM messages WHERE sent_at < ?", [day.isoformat()])
+        for table in ("recipients", "message_copies", "messages"):
+            db.conn.execute(f"DELETE FROM {table} WHERE key IN (SELECT key FROM old)")
+        db.conn.execute("DROP TABLE old")
 
 
 def main() -> None:
@@ -117,6 +134,8 @@ def main() -> None:
     parser.add_argument("--openbmc", action="store_true",
                         help="run the OpenBMC list archive instead, as its most frequent poster")
     parser.add_argument("--horizon", type=int, default=90)
+    parser.add_argument("--history", type=int, default=None, metavar="DAYS",
+                        help="keep only the mail of the DAYS before each owner's date (a short history)")
     args = parser.parse_args()
     if args.openbmc:
         if not OPENBMC.is_file():
@@ -126,7 +145,7 @@ def main() -> None:
         if not enron.HEADERS.is_dir():
             raise SystemExit(f"no Enron corpus at {enron.HEADERS}")
         owners = args.owner or (holdout_owners() if args.holdout else other_owners() if args.others else OWNERS)
-        runs = {owner: functools.partial(run_owner, owner) for owner in owners}
+        runs = {owner: functools.partial(run_owner, owner, history=args.history) for owner in owners}
     header = f"{'owner':<16} {'as of':<10} {'cont':>5} {'pos':>4}  {'model AUC':>9} {'AP':>6} {'P@20':>5}  " + \
         "  ".join(f"{b[:12]:>12}" for b in BASELINES) + "   lead?  (baselines: AUC/AP; lead?: see below)"
     print(header)
