@@ -260,8 +260,10 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
     if as_json:
         emit_json({"as_of": day.isoformat(), "horizon_days": horizon, "horizon_complete": complete, **asdict(result)})
         return
+    trained = (f"trained on {result.training_rows} examples" if result.training_rows else
+               "too little history before it to learn from, so the transparent rule stood in for the learned model")
     click.echo(f"As of {day.isoformat()}, horizon {horizon} days: {result.contacts} contacts, "
-               f"{result.positives} with two-way mail afterwards; trained on {result.training_rows} examples.")
+               f"{result.positives} with two-way mail afterwards; {trained}.")
     if not complete:
         click.echo("Note: the horizon runs past today; mail still to come is not known yet, so some contacts "
                    "count as without two-way mail that may still have it.")

@@ -154,6 +154,14 @@ def test_eval_json_contract_on_the_sample(sample):
     assert 0.0 <= data["model_leads_chance"] <= 1.0
 
 
+def test_eval_says_when_the_history_was_too_short_to_learn_from(sample):
+    kith, _ = sample
+    early = json.loads(kith("eval", "--as-of", "2025-01-20", "--json"))
+    assert early["training_rows"] == 0 and early["positives"] > 0
+    assert "the transparent rule stood in for the learned model" in kith("eval", "--as-of", "2025-01-20")
+    assert "trained on" in kith("eval", "--as-of", "2025-12-01")
+
+
 LABEL_CONFIG = """
 [user]
 addresses = ["me@home.example"]
