@@ -68,7 +68,9 @@ def history_reasons(f: ContactFacts, conversations: bool = True) -> list[str]:
     reasons = []
     answers_you = f.user_threads and 2 * f.user_threads_answered >= f.user_threads
     if answers_you:
-        if f.user_threads_answered == f.user_threads == 2:
+        if f.user_threads_answered == f.user_threads == 1:
+            reasons.append("replied to your one thread")
+        elif f.user_threads_answered == f.user_threads == 2:
             reasons.append("replied to both of your threads")
         elif f.user_threads_answered == f.user_threads > 1:
             reasons.append(f"replied to all {f.user_threads} of your threads")

@@ -279,6 +279,7 @@ def test_the_reason_given_counts_conversations_when_they_answer_outside_your_thr
 
     assert history_reasons(facts(10, 10, 10)) == ["replied to all 10 of your threads"]
     assert history_reasons(facts(2, 2, 2)) == ["replied to both of your threads"]
+    assert history_reasons(facts(1, 1, 1)) == ["replied to your one thread"]
     assert history_reasons(facts(10, 6, 8)) == ["replied to 6 of your 10 threads"]
     # subject-threaded archives: they answer in threads of their own, not in yours
     assert history_reasons(facts(197, 0, 4)) == ["4 conversations both ways"]
