@@ -27,7 +27,8 @@ RECENT_THREADS = 4
 MAX_GROUP = 12  # threads and meetings larger than this are broadcasts, not acquaintance
 STRONG_EXCHANGES = 2  # a strong (close) contact: at least this many personal messages each way
 OWED_MAX_PEOPLE = 9   # a mail to more people (sender included) is answered less and less: 28-31% of mails to
-                      # 1-9 recipients got an answer within a week, 20% of those to 10-20, 7% beyond 50 (25 Enron owners)
+                      # 1-9 recipients got an answer within a week, 20% of those to 10-20, 7% beyond 50 (25 Enron
+                      # owners); on the OpenBMC list, 19-26% for 3-8 recipients, 11% for 10-20, 1% beyond
 BOTH_WAYS = {"sent", "received"}
 _AT = attrgetter("at")
 
