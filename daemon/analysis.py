@@ -113,6 +113,11 @@ def record_feedback(db: Database, config: Config, address: str, verdict: str, go
     return is_known(db, email)
 
 
+def holds_mail(db: Database) -> bool:
+    """Whether the store has any message yet (an empty one has not been synced)."""
+    return db.execute("SELECT EXISTS (SELECT 1 FROM messages)").fetchone()[0] == 1
+
+
 def is_known(db: Database, email: str) -> bool:
     """Whether any message or meeting in the store has this address on it."""
     return db.execute("""SELECT EXISTS (SELECT 1 FROM messages WHERE sender = :e)

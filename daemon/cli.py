@@ -253,7 +253,7 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
     """Measure the model against simple baselines on your own mail (time-split)."""
     from dataclasses import asdict
 
-    from daemon.analysis import evaluate_store, horizon_complete, latest_evaluable_day
+    from daemon.analysis import evaluate_store, holds_mail, horizon_complete, latest_evaluable_day
     day = parse_day(as_of, ctx) if as_of else latest_evaluable_day(ctx.db, ctx.config, horizon)
     complete = horizon_complete(ctx.config, day, horizon)
     result = evaluate_store(ctx.db, ctx.config, day, horizon)
@@ -268,7 +268,7 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
         click.echo("Note: the horizon runs past today; mail still to come is not known yet, so some contacts "
                    "count as without two-way mail that may still have it.")
     if not 0 < result.positives < result.contacts:
-        if not ctx.db.execute("SELECT EXISTS (SELECT 1 FROM messages)").fetchone()[0]:
+        if not holds_mail(ctx.db):
             click.echo("No scores: the store holds no mail yet. Run `kith sync` first.")
         else:
             click.echo("No scores: they need contacts with and without two-way mail afterwards. "

@@ -468,16 +468,19 @@ def test_with_too_little_history_to_learn_the_heuristic_takes_the_learned_models
 
 def test_among_a_handful_of_contacts_the_heuristic_judges_alone(db):
     """Two contacts a day apart would be first and last by every ranking: their values stay close."""
+    from models.features import features_at
     from models.learn import HeuristicModel
     me, mira, jonas = Address("me@home.example"), Address("mira@example.org"), Address("jonas@example.org")
     day = lambda n: datetime(2026, 3, 1, 10, tzinfo=ZoneInfo("UTC")) + timedelta(days=n)  # noqa: E731
-    mail = [m for k in range(6) for i, person in enumerate((mira, jonas))
-            for m in (message(100 * i + 2 * k, sender=me, to=(person,), at=day(-60 + 10 * k + i)),
-                      message(100 * i + 2 * k + 1, sender=person, to=(me,), at=day(-60 + 10 * k + i) + timedelta(hours=1)))]
+    mail = []
+    for i, person in enumerate((mira, jonas)):
+        for k in range(6):
+            at = day(-60 + 10 * k + i)
+            mail += [message(100 * i + 2 * k, sender=me, to=(person,), at=at),
+                     message(100 * i + 2 * k + 1, sender=person, to=(me,), at=at + timedelta(hours=1))]
     store.apply_batch(db, "t", Batch(messages=tuple(mail)))
     touches = collect(load_facts(db, {me.email}, day(0)))
-    from models.features import features_at
-    x, known = features_at(touches, to_days(day(0)))
+    x, _ = features_at(touches, to_days(day(0)))
     prediction = fit_predict(touches, to_days(day(0)))
     assert np.allclose(prediction.now, HeuristicModel().predict_proba(x)[:, 1])
     assert abs(prediction.now[0] - prediction.now[1]) < 0.05
