@@ -128,7 +128,8 @@ def forget_before(db, day: date) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="Kith model benchmark on Enron owners")
-    parser.add_argument("--owner", action="append", help="owner(s) to run (default: the 18 of the issue)")
+    parser.add_argument("--owner", action="append",
+                        help="owner(s) to run, repeated or comma-separated (default: the 18 of the issue)")
     parser.add_argument("--holdout", action="store_true", help="run the hold-out owners instead")
     parser.add_argument("--others", action="store_true", help="run every other owner of the corpus instead")
     parser.add_argument("--openbmc", action="store_true",
@@ -144,7 +145,11 @@ def main() -> None:
     else:
         if not enron.HEADERS.is_dir():
             raise SystemExit(f"no Enron corpus at {enron.HEADERS}")
-        owners = args.owner or (holdout_owners() if args.holdout else other_owners() if args.others else OWNERS)
+        named = [name.strip() for value in args.owner or [] for name in value.split(",") if name.strip()]
+        unknown = sorted(set(named) - set(enron.owners()))
+        if unknown:
+            raise SystemExit(f"no such Enron owner: {', '.join(unknown)} (the names are the files in {enron.HEADERS})")
+        owners = named or (holdout_owners() if args.holdout else other_owners() if args.others else OWNERS)
         runs = {owner: functools.partial(run_owner, owner, history=args.history) for owner in owners}
     header = f"{'owner':<16} {'as of':<10} {'cont':>5} {'pos':>4}  {'model AUC':>9} {'AP':>6} {'P@20':>5}  " + \
         "  ".join(f"{b[:12]:>12}" for b in BASELINES) + "   lead?  (baselines: AUC/AP; lead?: see below)"
