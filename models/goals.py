@@ -3,24 +3,43 @@
 Three kinds of evidence, each transparent: the contact's domain or organisation
 matches the goal; the share of shared subjects and meeting titles that mention
 the goal's keywords; and the TF-IDF similarity (scikit-learn) between those
-subjects and the goal's keywords and description. Accents are folded and words
-of any language are tokens, so German and English subjects both work. Values
-are in [0, 1].
+subjects and the goal's keywords and description. Values are in [0, 1].
+
+German and English both work because matching is on word pieces, not whole
+words: text is folded (case, accents, "ß" and the "ae/oe/ue" spellings of
+umlauts), the TF-IDF terms are the 4- to 6-letter pieces of each word, and a
+long keyword also matches inside a word. So "Förderung" finds
+"Forschungsförderung" and "Foerderantrag", "Finanzierung" finds
+"Finanzierungsrunde", and "investor" finds "Investoren".
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
-from sklearn.feature_extraction.text import TfidfVectorizer
+import numpy as np
+from scipy import sparse
+from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
 from daemon.config import Goal
 from daemon.contacts import domain_of
 from models.facts import ContactFacts
 
 
-TOPIC_FULL = 0.3     # a cosine similarity this high counts as fully on topic
+TOPIC_FLOOR = 0.08   # cosine similarity of word pieces below this is chance overlap ("order" in "Förderung")
+TOPIC_FULL = 0.35    # a cosine similarity this high counts as fully on topic
 MAX_SUBJECTS = 200   # the most recent subjects per contact are enough to know its topics
+PIECES = (4, 5, 6)   # lengths of the word pieces compared (a word's start and end marked by a space)
+INSIDE_WORD = 6      # keywords this long (folded) also match inside a word: German compounds
+_UMLAUT_SPELLING = re.compile(r"([aou])e")
+
+
+def fold(text: str) -> str:
+    """Lower case without accents, with "ß" as "ss" and "ae/oe/ue" as "a/o/u": "Förderung", "Foerderung" and
+    "Forderung" all fold to "forderung" (folding both sides alike, a rare false match beats a missed one)."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().replace("ß", "ss"))
+    return _UMLAUT_SPELLING.sub(r"\1", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
 
 
 def _matches_domain(address: str, domains: list[str]) -> bool:
@@ -29,10 +48,11 @@ def _matches_domain(address: str, domains: list[str]) -> bool:
 
 
 def keyword_pattern(goal: Goal) -> re.Pattern[str] | None:
-    words = [w.strip().lower() for w in goal.keywords if w.strip()]
+    """Matches folded text that mentions a keyword: at the start of a word, or anywhere for a long keyword."""
+    words = [fold(w.strip()) for w in goal.keywords if w.strip()]
     if not words:
         return None
-    return re.compile(r"(?<!\w)(" + "|".join(re.escape(w) for w in words) + r")", re.IGNORECASE)
+    return re.compile("|".join(re.escape(w) if len(w) >= INSIDE_WORD else r"(?<!\w)" + re.escape(w) for w in words))
 
 
 def relevance(facts: ContactFacts, goal: Goal, pattern: re.Pattern[str] | None = None, topic: float = 0.0) -> float:
@@ -44,9 +64,9 @@ def relevance(facts: ContactFacts, goal: Goal, pattern: re.Pattern[str] | None =
                         for o in goal.organizations if o.strip()) else 0.0
     share = 0.0
     if pattern is not None and facts.subjects:
-        share = sum(1 for s in facts.subjects if pattern.search(s)) / len(facts.subjects)
+        share = sum(1 for s in facts.subjects if pattern.search(fold(s))) / len(facts.subjects)
     by_words = min(1.0, 3 * share)
-    by_topic = min(1.0, topic / TOPIC_FULL)
+    by_topic = min(1.0, max(0.0, topic - TOPIC_FLOOR) / (TOPIC_FULL - TOPIC_FLOOR))
     return round(1 - (1 - 0.7 * by_domain) * (1 - 0.5 * by_org) * (1 - 0.8 * by_words) * (1 - 0.5 * by_topic), 4)
 
 
@@ -58,11 +78,29 @@ def topic_similarity(facts: dict[str, ContactFacts], goals: tuple[Goal, ...]) ->
     if not people or not any(q.strip() for q in queries):
         return {}
     documents = [" ".join(dict.fromkeys(facts[cid].subjects[-MAX_SUBJECTS:])) for cid in people]
-    vectorizer = TfidfVectorizer(strip_accents="unicode", lowercase=True, ngram_range=(1, 2), sublinear_tf=True,
-                                 token_pattern=r"(?u)\b\w\w\w+\b")
-    matrix = vectorizer.fit_transform(documents + queries)
+    matrix = _piece_tfidf(documents + queries)
     similarity = (matrix[: len(people)] @ matrix[len(people):].T).toarray()
     return {cid: [float(v) for v in row] for cid, row in zip(people, similarity)}
+
+
+def _piece_tfidf(texts: list[str]) -> sparse.csr_matrix:
+    """TF-IDF rows (L2-normalised) of the texts over word pieces. Words are counted first and each distinct
+    word is cut into pieces once: the same result as cutting every text, and faster than whole-word TF-IDF was."""
+    words = CountVectorizer(preprocessor=fold, token_pattern=r"(?u)\b\w\w+\b")
+    counts = words.fit_transform(texts)
+    index: dict[str, int] = {}
+    rows, columns = [], []
+    for row, word in enumerate(words.get_feature_names_out()):
+        for piece in _pieces(word):
+            rows.append(row)
+            columns.append(index.setdefault(piece, len(index)))
+    word_pieces = sparse.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(counts.shape[1], len(index)))
+    return TfidfTransformer(sublinear_tf=True).fit_transform(counts @ word_pieces)
+
+
+def _pieces(word: str) -> tuple[str, ...]:
+    marked = f" {word} "
+    return tuple(marked[i:i + n] for n in PIECES for i in range(len(marked) - n + 1))
 
 
 def goal_fits(facts: dict[str, ContactFacts], goals: tuple[Goal, ...]) -> dict[str, dict[str, float]]:

@@ -39,3 +39,36 @@ def test_accents_are_folded_so_umlauts_match():
              "f@x.example": contact("f@x.example", ["Urlaub"])}
     fits = goal_fits(facts, (goal,))
     assert fits["e@x.example"]["Payments"] > fits["f@x.example"]["Payments"]
+
+
+def test_german_compounds_umlaut_spellings_and_inflections_match():
+    goal = Goal(name="Funding", description="Förderung beantragen", keywords=["Finanzierung", "Investor"])
+    facts = {
+        "compound@x.example": contact("compound@x.example", ["Forschungsförderung: Antrag eingereicht"]),
+        "spelled@x.example": contact("spelled@x.example", ["Foerderantrag fuer 2027"]),
+        "inflected@x.example": contact("inflected@x.example", ["Finanzierungsrunde", "Treffen mit Investoren"]),
+        "unrelated@x.example": contact("unrelated@x.example", ["Confirmation of your order", "Fußball am Samstag"]),
+    }
+    fits = {cid: f["Funding"] for cid, f in goal_fits(facts, (goal,)).items()}
+    assert fits["inflected@x.example"] >= 0.8               # both keywords found inside longer words
+    for related in ("compound@x.example", "spelled@x.example"):   # the description's words, inside others
+        assert fits[related] > 0.1, fits
+    assert fits["unrelated@x.example"] == 0.0                 # "order" in "Förderung" is chance overlap
+
+
+def test_umlaut_spellings_match_keywords():
+    goal = Goal(name="Funding", keywords=["Förderung"])
+    facts = {"a@x.example": contact("a@x.example", ["Re: Foerderung 2027"]),
+             "b@x.example": contact("b@x.example", ["Forschungsförderung"]),
+             "c@x.example": contact("c@x.example", ["Forelle"])}
+    fits = {cid: f["Funding"] for cid, f in goal_fits(facts, (goal,)).items()}
+    assert fits["a@x.example"] >= 0.8 and fits["b@x.example"] >= 0.8 and fits["c@x.example"] < 0.1
+
+
+def test_short_keywords_match_only_at_the_start_of_a_word():
+    goal = Goal(name="Board", keywords=["board"])
+    facts = {"a@x.example": contact("a@x.example", ["Board meeting agenda"]),
+             "b@x.example": contact("b@x.example", ["New keyboard and dashboard"])}
+    fits = goal_fits(facts, (goal,))
+    assert fits["a@x.example"]["Board"] >= 0.8
+    assert fits["b@x.example"]["Board"] < fits["a@x.example"]["Board"] / 2
