@@ -70,10 +70,7 @@ def analyse(db: Database, config: Config, today: date, facts: dict[str, ContactF
         facts = facts_until(db, config, own, now)
     with collector_paused():  # a million touches that form no cycles: scanning them again and again is waste
         verdicts, goal_verdicts = feedback_for(db, facts, now)
-        scores = score_all(facts, config.goals, now, verdicts, organisations(own))
-    for (cid, goal), good in goal_verdicts.items():
-        if goal in scores[cid].goal_fit:
-            scores[cid].goal_fit[goal] = 1.0 if good else 0.0
+        scores = score_all(facts, config.goals, now, verdicts, organisations(own), goal_verdicts)
     return Analysis(today, now, own, facts, scores)
 
 

@@ -201,7 +201,11 @@ def feedback(ctx: Context, address: str, verdict: str, goal: str | None) -> None
     from daemon.analysis import record_feedback
     known = record_feedback(ctx.db, ctx.config, address, verdict, goal)
     meaning = {"good": "valuable", "noise": "noise", "not-now": "snoozed for 30 days", "done": "done for now"}[verdict]
-    click.echo(f"{address}: {meaning}" + (f" for “{goal}”" if goal else "") + ". It counts from the next digest on."
+    if goal and verdict in ("good", "noise"):
+        meaning = ("relevant to" if verdict == "good" else "not relevant to") + f" “{goal}”"
+    elif goal:
+        meaning += " (for every goal: snoozing is per contact)"
+    click.echo(f"{address}: {meaning}. It counts from the next digest on."
                + ("" if known else " Kith has no mail or meeting with this address yet; the judgment waits for one."))
 
 

@@ -23,7 +23,7 @@ from scipy import sparse
 from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
 from daemon.config import Goal
-from daemon.contacts import domain_of
+from daemon.contacts import FREE_MAIL, domain_of, in_organisations
 from models.facts import ContactFacts
 
 
@@ -55,10 +55,13 @@ def keyword_pattern(goal: Goal) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(w) if len(w) >= INSIDE_WORD else r"(?<!\w)" + re.escape(w) for w in words))
 
 
-def relevance(facts: ContactFacts, goal: Goal, pattern: re.Pattern[str] | None = None, topic: float = 0.0) -> float:
-    """How relevant one contact is to one goal, from domains, organisations, keywords and topic similarity."""
+def relevance(facts: ContactFacts, goal: Goal, pattern: re.Pattern[str] | None = None, topic: float = 0.0,
+              taught_domains: frozenset[str] = frozenset()) -> float:
+    """How relevant one contact is to one goal, from domains, organisations, keywords and topic similarity.
+    `taught_domains` are those of contacts the user marked relevant to the goal: weaker than configured ones."""
     addresses = facts.contact.addresses
     by_domain = 1.0 if any(_matches_domain(a, goal.domains) for a in addresses) else 0.0
+    by_taught = 1.0 if any(domain_of(a) in taught_domains for a in addresses) else 0.0
     haystack = " ".join([facts.contact.name.lower(), *addresses])
     by_org = 1.0 if any(o.lower() in haystack or o.lower().replace(" ", "") in haystack
                         for o in goal.organizations if o.strip()) else 0.0
@@ -67,20 +70,29 @@ def relevance(facts: ContactFacts, goal: Goal, pattern: re.Pattern[str] | None =
         share = sum(1 for s in facts.subjects if pattern.search(fold(s))) / len(facts.subjects)
     by_words = min(1.0, 3 * share)
     by_topic = min(1.0, max(0.0, topic - TOPIC_FLOOR) / (TOPIC_FULL - TOPIC_FLOOR))
-    return round(1 - (1 - 0.7 * by_domain) * (1 - 0.5 * by_org) * (1 - 0.8 * by_words) * (1 - 0.5 * by_topic), 4)
+    return round(1 - (1 - 0.7 * by_domain) * (1 - 0.5 * by_taught) * (1 - 0.5 * by_org) * (1 - 0.8 * by_words)
+                 * (1 - 0.5 * by_topic), 4)
 
 
-def topic_similarity(facts: dict[str, ContactFacts], goals: tuple[Goal, ...]) -> dict[str, list[float]]:
-    """Cosine similarity of each contact's subjects with each goal's keywords and description."""
+def topic_similarity(facts: dict[str, ContactFacts], goals: tuple[Goal, ...],
+                     examples: list[list[str]] | None = None) -> dict[str, list[float]]:
+    """Cosine similarity of each contact's subjects with each goal's keywords and description, and with the
+    subjects of the contacts the user marked relevant to the goal (`examples`: contact ids per goal)."""
     people = [cid for cid in sorted(facts) if facts[cid].subjects and (facts[cid].sent or facts[cid].meetings_one_to_one
                                                                        or facts[cid].meetings_group)]
-    queries = [" ".join([*g.keywords, g.description, g.name]) for g in goals]
+    examples = examples or [[] for _ in goals]
+    queries = [" ".join([*g.keywords, g.description, g.name, *(_document(facts[cid]) for cid in marked)])
+               for g, marked in zip(goals, examples)]
     if not people or not any(q.strip() for q in queries):
         return {}
-    documents = [" ".join(dict.fromkeys(facts[cid].subjects[-MAX_SUBJECTS:])) for cid in people]
+    documents = [_document(facts[cid]) for cid in people]
     matrix = _piece_tfidf(documents + queries)
     similarity = (matrix[: len(people)] @ matrix[len(people):].T).toarray()
     return {cid: [float(v) for v in row] for cid, row in zip(people, similarity)}
+
+
+def _document(facts: ContactFacts) -> str:
+    return " ".join(dict.fromkeys(facts.subjects[-MAX_SUBJECTS:]))
 
 
 def _piece_tfidf(texts: list[str]) -> sparse.csr_matrix:
@@ -103,9 +115,25 @@ def _pieces(word: str) -> tuple[str, ...]:
     return tuple(marked[i:i + n] for n in PIECES for i in range(len(marked) - n + 1))
 
 
-def goal_fits(facts: dict[str, ContactFacts], goals: tuple[Goal, ...]) -> dict[str, dict[str, float]]:
-    """Every contact's relevance to every goal."""
+def goal_fits(facts: dict[str, ContactFacts], goals: tuple[Goal, ...],
+              verdicts: dict[tuple[str, str], bool] | None = None,
+              own_domains: frozenset[str] = frozenset()) -> dict[str, dict[str, float]]:
+    """Every contact's relevance to every goal.
+
+    `verdicts` are the user's `kith feedback … --goal` judgments, (contact id, goal name) → relevant. They win
+    for the contact judged, and a contact marked relevant also teaches the goal about similar ones: its
+    subjects join the goal's topic, and its organisation's domain counts for the goal (not a free-mail domain,
+    nor in `own_domains`, the user's own organisations, where every colleague would match).
+    """
+    verdicts = {key: good for key, good in (verdicts or {}).items() if key[0] in facts}
+    examples = [sorted(cid for (cid, name), good in verdicts.items() if good and name == g.name) for g in goals]
+    taught = [frozenset(domain_of(a) for cid in marked for a in facts[cid].contact.addresses
+                        if domain_of(a) not in FREE_MAIL and not in_organisations(a, own_domains)) for marked in examples]
     patterns = [keyword_pattern(g) for g in goals]
-    topics = topic_similarity(facts, goals) if goals else {}
-    return {cid: {g.name: relevance(f, g, p, topics.get(cid, [0.0] * len(goals))[i])
+    topics = topic_similarity(facts, goals, examples) if goals else {}
+    fits = {cid: {g.name: relevance(f, g, p, topics.get(cid, [0.0] * len(goals))[i], taught[i])
                   for i, (g, p) in enumerate(zip(goals, patterns))} for cid, f in facts.items()}
+    for (cid, name), good in verdicts.items():
+        if name in fits[cid]:
+            fits[cid][name] = 1.0 if good else 0.0
+    return fits

@@ -88,15 +88,16 @@ def learned_values(facts: dict[str, ContactFacts], as_of: datetime,
 
 
 def score_all(facts: dict[str, ContactFacts], goals: tuple[Goal, ...], as_of: datetime,
-              feedback: dict[str, str] | None = None, organisations: frozenset[str] = frozenset()
-              ) -> dict[str, ContactScore]:
+              feedback: dict[str, str] | None = None, organisations: frozenset[str] = frozenset(),
+              goal_feedback: dict[tuple[str, str], bool] | None = None) -> dict[str, ContactScore]:
     """Judge every contact. `feedback` maps contact ids to the user's latest verdict, which wins;
-    `organisations` are the domains of the user's work addresses (see `models.noise`)."""
+    `organisations` are the domains of the user's work addresses (see `models.noise`); `goal_feedback` the
+    verdicts given with `--goal`, (contact id, goal) → relevant (see `models.goals.goal_fits`)."""
     feedback = feedback or {}
     verdicts = {cid: v == "good" for cid, v in feedback.items() if v in ("good", "noise")}
     values = learned_values(facts, as_of, verdicts)
     total_weight = sum(g.weight for g in goals) or 1.0
-    fits = goal_fits(facts, goals)
+    fits = goal_fits(facts, goals, goal_feedback, organisations)
     scores = {}
     for cid, f in facts.items():
         verdict = feedback.get(cid)

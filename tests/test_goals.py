@@ -72,3 +72,28 @@ def test_short_keywords_match_only_at_the_start_of_a_word():
     fits = goal_fits(facts, (goal,))
     assert fits["a@x.example"]["Board"] >= 0.8
     assert fits["b@x.example"]["Board"] < fits["a@x.example"]["Board"] / 2
+
+
+def test_goal_feedback_wins_for_the_contact_and_teaches_the_goal_about_similar_ones():
+    goal = Goal(name="Investors", description="Seed round")
+    facts = {
+        "anna@fund.example": contact("anna@fund.example", ["Q3 portfolio review", "Limited partners letter"]),
+        "bob@fund.example": contact("bob@fund.example", ["Dinner"]),                         # same firm
+        "carl@other.example": contact("carl@other.example", ["Portfolio review follow-up"]),  # same topic
+        "dan@other.example": contact("dan@other.example", ["Fußball am Samstag"]),
+        "eve@gmail.com": contact("eve@gmail.com", ["Urlaub"]),
+        "fay@gmail.com": contact("fay@gmail.com", ["Grillen"]),
+        "gus@mine.example": contact("gus@mine.example", ["Kantine"]),
+        "hal@mine.example": contact("hal@mine.example", ["Parkplatz"]),
+    }
+    before = {cid: f["Investors"] for cid, f in goal_fits(facts, (goal,)).items()}
+    assert max(before.values()) < 0.1
+    verdicts = {("anna@fund.example", "Investors"): True, ("eve@gmail.com", "Investors"): True,
+                ("gus@mine.example", "Investors"): True, ("dan@other.example", "Investors"): False}
+    after = {cid: f["Investors"] for cid, f in goal_fits(facts, (goal,), verdicts, frozenset({"mine.example"})).items()}
+    assert after["anna@fund.example"] == after["eve@gmail.com"] == after["gus@mine.example"] == 1.0
+    assert after["dan@other.example"] == 0.0
+    assert after["bob@fund.example"] >= 0.5                   # the marked contact's organisation
+    assert after["carl@other.example"] >= before["carl@other.example"] + 0.2   # the marked contact's topics
+    # a free-mail provider or the user's own organisation is nobody's firm: no one else rises with them
+    assert after["fay@gmail.com"] == before["fay@gmail.com"] and after["hal@mine.example"] == before["hal@mine.example"]

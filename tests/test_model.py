@@ -138,6 +138,26 @@ def test_feedback_takes_an_address_as_mail_shows_it_refuses_a_non_address_and_sa
         "luca.rossi@posteo.example", "someone.new@elsewhere.example"]
 
 
+def test_feedback_for_a_goal_raises_the_contacts_rank_and_teaches_the_goal(tmp_path):
+    kith, config = sample_kith(tmp_path)
+    marked, same_firm = "katrin.vogel@paybridge.example", "jonas.hart@paybridge.example"
+    db = store.open_store(load(config).database_path)
+
+    def judged():
+        scores = analyse(db, load(config), date.fromisoformat(SAMPLE_DAY)).scores
+        return scores, contacts(kith)
+    scores, rows = judged()
+    before = {a: (scores[a].priority, rows[a]["goals"]["Investors"]) for a in (marked, same_firm)}
+    assert max(fit for _, fit in before.values()) < 0.1
+    assert "relevant to “Investors”" in kith("feedback", marked, "good", "--goal", "Investors")
+    with db.conn:
+        db.conn.execute("UPDATE feedback SET at = ?", [f"{SAMPLE_DAY}T06:00:00Z"])
+    scores, rows = judged()
+    assert rows[marked]["goals"]["Investors"] == 1.0 and scores[marked].priority > before[marked][0]
+    assert rows[same_firm]["goals"]["Investors"] >= 0.5 and scores[same_firm].priority > before[same_firm][0]
+    assert not rows[marked]["noise"] and rows[marked]["value"] > 0     # relevant to a goal is not a verdict on value
+
+
 # 4. kith eval --------------------------------------------------------------------------------------------------
 
 
