@@ -6,7 +6,7 @@ everything dated up to the end of that local day is used, nothing after it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
@@ -32,6 +32,7 @@ class Analysis:
     own: set[str]
     facts: dict[str, ContactFacts]
     scores: dict[str, ContactScore]
+    goal_verdicts: dict[tuple[str, str], bool] = field(default_factory=dict)   # (contact, goal) → relevant
 
 
 @dataclass
@@ -71,7 +72,7 @@ def analyse(db: Database, config: Config, today: date, facts: dict[str, ContactF
     with collector_paused():  # a million touches that form no cycles: scanning them again and again is waste
         verdicts, goal_verdicts = feedback_for(db, facts, now)
         scores = score_all(facts, config.goals, now, verdicts, organisations(own), goal_verdicts)
-    return Analysis(today, now, own, facts, scores)
+    return Analysis(today, now, own, facts, scores, goal_verdicts)
 
 
 def feedback_for(db: Database, facts: dict[str, ContactFacts], now: datetime):

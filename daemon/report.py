@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from daemon.analysis import Analysis
 from daemon.config import Config
+from daemon.contacts import organisations
 from models.facts import ContactFacts, days_between
+from models.goals import marked_relevant, relevance_reasons, taught_domains
 from models.scorer import ContactScore
 from models.kinds import ago, history_reasons, plural, quote
+
+
+SHOWN_RELEVANCE = 0.1   # below this, a goal's relevance is chance overlap of words, not worth a line
 
 
 def _local_date(moment, config: Config) -> str | None:
@@ -42,6 +47,18 @@ def contact_rows(analysis: Analysis, config: Config) -> list[dict]:
     return rows
 
 
+def goal_reasons(analysis: Analysis, config: Config, f: ContactFacts, s: ContactScore) -> dict[str, list[str]]:
+    """Why the contact serves each goal it is relevant to (or was marked for), in words."""
+    own = organisations(analysis.own)
+    out = {}
+    for goal in config.goals:
+        fit, verdict = s.goal_fit.get(goal.name, 0.0), analysis.goal_verdicts.get((f.id, goal.name))
+        if fit >= SHOWN_RELEVANCE or verdict is not None:
+            taught = taught_domains(analysis.facts, marked_relevant(goal, analysis.goal_verdicts), own)
+            out[goal.name] = relevance_reasons(f, goal, fit, verdict, taught)
+    return out
+
+
 def explain_contact(analysis: Analysis, config: Config, address: str) -> dict | None:
     f = next((f for f in analysis.facts.values() if address in f.contact.addresses), None)
     if f is None:
@@ -69,8 +86,9 @@ def explain_contact(analysis: Analysis, config: Config, address: str) -> dict | 
         facts.append(f"they wrote {ago(days_between(owed.at, analysis.now))} ({quote(owed.subject)}) and wait for "
                      "your answer" + (f", as in {plural(more, 'other thread')}" if more else ""))
     lines += [f"  - {fact}" for fact in facts]
-    relevant = [f"{g} {v:.2f}" for g, v in s.goal_fit.items() if v > 0]
-    lines.append("Goals: " + (", ".join(relevant) if relevant else "none of your goals"))
-    row["facts"] = facts
+    goals = goal_reasons(analysis, config, f, s)
+    lines.append("Goals:" if goals else "Goals: none of your goals")
+    lines += [f"  - {name} ({s.goal_fit[name]:.2f}): " + "; ".join(reasons) for name, reasons in goals.items()]
+    row["facts"], row["goal_reasons"] = facts, goals
     row["text"] = "\n".join(lines)
     return row

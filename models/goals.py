@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from scipy import sparse
@@ -33,13 +35,19 @@ MAX_SUBJECTS = 200   # the most recent subjects per contact are enough to know i
 PIECES = (4, 5, 6)   # lengths of the word pieces compared (a word's start and end marked by a space)
 INSIDE_WORD = 6      # keywords this long (folded) also match inside a word: German compounds
 _UMLAUT_SPELLING = re.compile(r"([aou])e")
+_ACCENTS = re.compile("[\u0300-\u036f]")      # combining marks, split off the letters by NFKD
 
 
 def fold(text: str) -> str:
     """Lower case without accents, with "ß" as "ss" and "ae/oe/ue" as "a/o/u": "Förderung", "Foerderung" and
     "Forderung" all fold to "forderung" (folding both sides alike, a rare false match beats a missed one)."""
-    decomposed = unicodedata.normalize("NFKD", text.lower().replace("ß", "ss"))
-    return _UMLAUT_SPELLING.sub(r"\1", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
+    text = text.lower()
+    if not text.isascii():
+        text = _ACCENTS.sub("", unicodedata.normalize("NFKD", text.replace("ß", "ss")))
+    return _UMLAUT_SPELLING.sub(r"\1", text)
+
+
+fold_subject = lru_cache(maxsize=1 << 16)(fold)   # a subject recurs across a thread's people and goals: fold it once
 
 
 def _matches_domain(address: str, domains: list[str]) -> bool:
@@ -55,23 +63,89 @@ def keyword_pattern(goal: Goal) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(w) if len(w) >= INSIDE_WORD else r"(?<!\w)" + re.escape(w) for w in words))
 
 
+@dataclass
+class Evidence:
+    """What ties one contact to one goal, before topic similarity: the facts that explanations name."""
+
+    domains: list[str]          # the contact's domains among the goal's
+    organizations: list[str]    # the goal's organisations found in the contact's name or addresses
+    taught: list[str]           # the contact's domains shared with a contact the user marked relevant
+    keywords: list[str]         # the goal's keywords found in the subjects
+    subjects: int               # subjects that mention a keyword
+    of: int                     # subjects in all
+
+
+@dataclass
+class Subjects:
+    """A contact's subjects folded once, for every goal's keywords."""
+
+    each: list[str]
+    joined: str                 # one per line: one search tells whether any subject mentions a keyword
+
+    @classmethod
+    def of(cls, facts: ContactFacts) -> Subjects:
+        each = [fold_subject(s) for s in facts.subjects]
+        return cls(each, "\n".join(each))
+
+
+def evidence(facts: ContactFacts, goal: Goal, pattern: re.Pattern[str] | None = None,
+             taught_domains: frozenset[str] = frozenset(), subjects: Subjects | None = None) -> Evidence:
+    """`subjects`: the contact's subjects folded, when they were already (see `Subjects`)."""
+    addresses = facts.contact.addresses
+    haystack = " ".join([facts.contact.name.lower(), *addresses])
+    found: dict[str, None] = {}
+    mentioning = 0
+    if pattern is not None and facts.subjects:
+        subjects = subjects or Subjects.of(facts)
+        if pattern.search(subjects.joined):         # most contacts mention no keyword at all
+            said = {fold(w.strip()): w.strip() for w in goal.keywords if w.strip()}
+            for subject in subjects.each:
+                hits = pattern.findall(subject)
+                if not hits:
+                    continue
+                mentioning += 1
+                found.update(dict.fromkeys(said.get(hit, hit) for hit in hits))
+    return Evidence(
+        domains=sorted({domain_of(a) for a in addresses if _matches_domain(a, goal.domains)}),
+        organizations=[o for o in goal.organizations
+                       if o.strip() and (o.lower() in haystack or o.lower().replace(" ", "") in haystack)],
+        taught=sorted({domain_of(a) for a in addresses if domain_of(a) in taught_domains}),
+        keywords=list(found), subjects=mentioning, of=len(facts.subjects))
+
+
 def relevance(facts: ContactFacts, goal: Goal, pattern: re.Pattern[str] | None = None, topic: float = 0.0,
-              taught_domains: frozenset[str] = frozenset()) -> float:
+              taught_domains: frozenset[str] = frozenset(), subjects: Subjects | None = None) -> float:
     """How relevant one contact is to one goal, from domains, organisations, keywords and topic similarity.
     `taught_domains` are those of contacts the user marked relevant to the goal: weaker than configured ones."""
-    addresses = facts.contact.addresses
-    by_domain = 1.0 if any(_matches_domain(a, goal.domains) for a in addresses) else 0.0
-    by_taught = 1.0 if any(domain_of(a) in taught_domains for a in addresses) else 0.0
-    haystack = " ".join([facts.contact.name.lower(), *addresses])
-    by_org = 1.0 if any(o.lower() in haystack or o.lower().replace(" ", "") in haystack
-                        for o in goal.organizations if o.strip()) else 0.0
-    share = 0.0
-    if pattern is not None and facts.subjects:
-        share = sum(1 for s in facts.subjects if pattern.search(fold(s))) / len(facts.subjects)
-    by_words = min(1.0, 3 * share)
+    return _combine(evidence(facts, goal, pattern, taught_domains, subjects), topic)
+
+
+def _combine(e: Evidence, topic: float) -> float:
+    by_words = min(1.0, 3 * e.subjects / e.of) if e.of else 0.0
     by_topic = min(1.0, max(0.0, topic - TOPIC_FLOOR) / (TOPIC_FULL - TOPIC_FLOOR))
-    return round(1 - (1 - 0.7 * by_domain) * (1 - 0.5 * by_taught) * (1 - 0.5 * by_org) * (1 - 0.8 * by_words)
-                 * (1 - 0.5 * by_topic), 4)
+    return round(1 - (1 - 0.7 * bool(e.domains)) * (1 - 0.5 * bool(e.taught)) * (1 - 0.5 * bool(e.organizations))
+                 * (1 - 0.8 * by_words) * (1 - 0.5 * by_topic), 4)
+
+
+def relevance_reasons(facts: ContactFacts, goal: Goal, fit: float, verdict: bool | None = None,
+                      taught_domains: frozenset[str] = frozenset()) -> list[str]:
+    """The facts behind one contact's relevance `fit` to one goal, in words (for `kith explain`)."""
+    if verdict is not None:
+        return ["you marked them relevant" if verdict else "you marked them not relevant"]
+    e = evidence(facts, goal, keyword_pattern(goal), taught_domains)
+    out = []
+    if e.domains:
+        out.append(f"at {', '.join(e.domains)}, one of the goal's domains")
+    if e.organizations:
+        out.append("name or address matches " + ", ".join(f"“{o}”" for o in e.organizations))
+    if e.taught:
+        out.append(f"at {', '.join(e.taught)}, like a contact you marked relevant")
+    if e.subjects:
+        out.append(f"{e.subjects} of {e.of} subjects mention " + ", ".join(f"“{k}”" for k in e.keywords))
+    if fit > _combine(e, 0.0) + 0.005:
+        out.append("the subjects you share are close to the goal's words" + (" and to those of contacts you marked"
+                                                                            " relevant" if taught_domains else ""))
+    return out
 
 
 def topic_similarity(facts: dict[str, ContactFacts], goals: tuple[Goal, ...],
@@ -126,14 +200,28 @@ def goal_fits(facts: dict[str, ContactFacts], goals: tuple[Goal, ...],
     nor in `own_domains`, the user's own organisations, where every colleague would match).
     """
     verdicts = {key: good for key, good in (verdicts or {}).items() if key[0] in facts}
-    examples = [sorted(cid for (cid, name), good in verdicts.items() if good and name == g.name) for g in goals]
-    taught = [frozenset(domain_of(a) for cid in marked for a in facts[cid].contact.addresses
-                        if domain_of(a) not in FREE_MAIL and not in_organisations(a, own_domains)) for marked in examples]
+    examples = [marked_relevant(g, verdicts) for g in goals]
+    taught = [taught_domains(facts, marked, own_domains) for marked in examples]
     patterns = [keyword_pattern(g) for g in goals]
     topics = topic_similarity(facts, goals, examples) if goals else {}
-    fits = {cid: {g.name: relevance(f, g, p, topics.get(cid, [0.0] * len(goals))[i], taught[i])
-                  for i, (g, p) in enumerate(zip(goals, patterns))} for cid, f in facts.items()}
+    none = [0.0] * len(goals)
+    fits = {}
+    for cid, f in facts.items():
+        subjects = Subjects.of(f) if f.subjects and any(patterns) else None
+        fits[cid] = {g.name: relevance(f, g, p, topics.get(cid, none)[i], taught[i], subjects)
+                     for i, (g, p) in enumerate(zip(goals, patterns))}
     for (cid, name), good in verdicts.items():
         if name in fits[cid]:
             fits[cid][name] = 1.0 if good else 0.0
     return fits
+
+
+def marked_relevant(goal: Goal, verdicts: dict[tuple[str, str], bool]) -> list[str]:
+    """The contacts the user marked relevant to `goal`."""
+    return sorted(cid for (cid, name), good in verdicts.items() if good and name == goal.name)
+
+
+def taught_domains(facts: dict[str, ContactFacts], marked: list[str], own_domains: frozenset[str]) -> frozenset[str]:
+    """The domains of the `marked` contacts that say something about a goal: not free mail, not the user's own."""
+    return frozenset(domain_of(a) for cid in marked if cid in facts for a in facts[cid].contact.addresses
+                     if domain_of(a) not in FREE_MAIL and not in_organisations(a, own_domains))

@@ -113,6 +113,9 @@ def test_explain_gives_facts_in_plain_words(synced):
     assert "Anna Berger" in out and "last contact 71 days ago" in out and "cooling" in out
     owed = synced("explain", "tom.weiss@paybridge.example", "--as-of", SAMPLE_DAY).output
     assert "they wrote 5 days ago (“Intro to the Munich team”) and wait for your answer\n" in owed
+    fintech = next(line for line in owed.splitlines() if line.startswith("  - Fintech customers ("))
+    assert "at paybridge.example, one of the goal's domains; name or address matches “PayBridge”" in fintech
+    assert "subjects mention “payments”" in fintech
     stranger = synced("explain", "ines@startup-awards.example", "--as-of", SAMPLE_DAY).output
     assert "no conversation went both ways yet" in stranger and "0 conversations" not in stranger
     missing = synced("explain", "nobody@nowhere.example", "--as-of", SAMPLE_DAY)

@@ -156,6 +156,9 @@ def test_feedback_for_a_goal_raises_the_contacts_rank_and_teaches_the_goal(tmp_p
     assert rows[marked]["goals"]["Investors"] == 1.0 and scores[marked].priority > before[marked][0]
     assert rows[same_firm]["goals"]["Investors"] >= 0.5 and scores[same_firm].priority > before[same_firm][0]
     assert not rows[marked]["noise"] and rows[marked]["value"] > 0     # relevant to a goal is not a verdict on value
+    said = kith("explain", same_firm, "--as-of", SAMPLE_DAY)
+    assert "Investors (" in said and "at paybridge.example, like a contact you marked relevant" in said
+    assert "you marked them relevant" in kith("explain", marked, "--as-of", SAMPLE_DAY)
 
 
 # 4. kith eval --------------------------------------------------------------------------------------------------
