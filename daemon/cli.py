@@ -181,7 +181,11 @@ def explain(ctx: Context, address: str, as_of: str | None, as_json: bool) -> Non
     from daemon.report import explain_contact
     day = parse_day(as_of, ctx)
     email = typed_address(address) or address.strip().lower()
-    result = explain_contact(analyse(ctx.db, ctx.config, day), ctx.config, email)
+    analysis = analyse(ctx.db, ctx.config, day)
+    result = explain_contact(analysis, ctx.config, email)
+    if result is None and email in analysis.own:
+        raise UsageError(f"{email} is one of your own addresses: Kith judges the people you write with, not you",
+                         fix="give a contact's address; `kith contacts` lists them")
     if result is None:
         raise UsageError(f"no contact with the address {address} as of {day.isoformat()}",
                          fix="check the spelling, or run `kith contacts` to list the addresses Kith knows")

@@ -120,6 +120,8 @@ def test_explain_gives_facts_in_plain_words(synced):
     assert "no conversation went both ways yet" in stranger and "0 conversations" not in stranger
     missing = synced("explain", "nobody@nowhere.example", "--as-of", SAMPLE_DAY)
     assert "no contact with the address nobody@nowhere.example" in str(missing.exception)
+    own = synced("explain", "Sam.Keller@northwind.example", "--as-of", SAMPLE_DAY)
+    assert "sam.keller@northwind.example is one of your own addresses" in str(own.exception)
 
 
 def run_kith(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
