@@ -51,6 +51,24 @@ def _matches_domain(address: str, domains: list[str]) -> bool:
     return any(domain == d.lower() or domain.endswith("." + d.lower()) for d in domains)
 
 
+def _squeezed(text: str) -> str:
+    return re.sub(r"[\W_]+", "", fold(text))
+
+
+def _names_organisation(facts: ContactFacts, organisation: str) -> bool:
+    """The organisation's name, spaces and punctuation aside, is in the contact's name or one of its domains'
+    labels: "Kontor Bank" matches kontor-bank.example, "PayBridge" "Tom (PayBridge)". A short name must be a
+    whole label or word ("SAP" is not in "sapphire")."""
+    key = _squeezed(organisation)
+    if not key:
+        return False
+    labels = {_squeezed(label) for a in facts.contact.addresses for label in domain_of(a).split(".")}
+    words = {_squeezed(w) for w in re.split(r"[\s,;:|/()\[\]<>\"'@.-]+", facts.contact.name)}
+    if len(key) < 4:
+        return key in labels or key in words
+    return any(key in label for label in labels) or key in _squeezed(facts.contact.name)
+
+
 @dataclass(frozen=True)
 class Keywords:
     """A goal's keywords, ready to search a contact's folded subjects (one per line) in two calls."""
@@ -88,7 +106,6 @@ def evidence(facts: ContactFacts, goal: Goal, keywords: Keywords | None = None,
              taught_domains: frozenset[str] = frozenset(), subjects: str | None = None) -> Evidence:
     """`subjects`: `folded_subjects(facts)`, when it was computed already (once for all goals)."""
     addresses = facts.contact.addresses
-    haystack = " ".join([facts.contact.name.lower(), *addresses])
     found, mentioning = [], 0
     if keywords is not None and facts.subjects:
         subjects = folded_subjects(facts) if subjects is None else subjects
@@ -98,8 +115,7 @@ def evidence(facts: ContactFacts, goal: Goal, keywords: Keywords | None = None,
             mentioning = len(keywords.lines.findall(subjects))
     return Evidence(
         domains=sorted({domain_of(a) for a in addresses if _matches_domain(a, goal.domains)}),
-        organizations=[o for o in goal.organizations
-                       if o.strip() and (o.lower() in haystack or o.lower().replace(" ", "") in haystack)],
+        organizations=[o for o in goal.organizations if _names_organisation(facts, o)],
         taught=sorted({domain_of(a) for a in addresses if domain_of(a) in taught_domains}),
         keywords=found, subjects=mentioning, of=len(facts.subjects))
 

@@ -97,3 +97,15 @@ def test_goal_feedback_wins_for_the_contact_and_teaches_the_goal_about_similar_o
     assert after["carl@other.example"] >= before["carl@other.example"] + 0.2   # the marked contact's topics
     # a free-mail provider or the user's own organisation is nobody's firm: no one else rises with them
     assert after["fay@gmail.com"] == before["fay@gmail.com"] and after["hal@mine.example"] == before["hal@mine.example"]
+
+
+def test_organisations_match_domains_and_names_whatever_the_spaces_and_punctuation():
+    goal = Goal(name="Banks", organizations=["Kontor Bank", "SAP", "Pay-Bridge"])
+    facts = {"a@kontor-bank.example": contact("a@kontor-bank.example", ["Hallo"]),
+             "b@mail.example": ContactFacts(Contact("b@mail.example", ("b@mail.example",), "Bea Sommer (PayBridge)")),
+             "c@sap.com": contact("c@sap.com", ["Hi"]),
+             "d@sapphire.example": contact("d@sapphire.example", ["Hi"]),
+             "e@kontor.example": contact("e@kontor.example", ["Hi"])}
+    fits = {cid: f["Banks"] for cid, f in goal_fits(facts, (goal,)).items()}
+    assert fits["a@kontor-bank.example"] >= 0.5 and fits["b@mail.example"] >= 0.5 and fits["c@sap.com"] >= 0.5
+    assert fits["d@sapphire.example"] == 0.0 and fits["e@kontor.example"] == 0.0
