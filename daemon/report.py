@@ -54,8 +54,9 @@ def goal_reasons(analysis: Analysis, config: Config, f: ContactFacts, s: Contact
     for goal in config.goals:
         fit, verdict = s.goal_fit.get(goal.name, 0.0), analysis.goal_verdicts.get((f.id, goal.name))
         if fit >= SHOWN_RELEVANCE or verdict is not None:
-            taught = taught_domains(analysis.facts, marked_relevant(goal, analysis.goal_verdicts), own)
-            out[goal.name] = relevance_reasons(f, goal, fit, verdict, taught)
+            marked = marked_relevant(goal, analysis.goal_verdicts)
+            domains = taught_domains(analysis.facts, marked, own)
+            out[goal.name] = relevance_reasons(f, goal, fit, verdict, domains, bool(marked))
     return out
 
 

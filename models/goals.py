@@ -1,9 +1,10 @@
 """Relevance of each contact to each of the user's goals.
 
-Three kinds of evidence, each transparent: the contact's domain or organisation
-matches the goal; the share of shared subjects and meeting titles that mention
-the goal's keywords; and the TF-IDF similarity (scikit-learn) between those
-subjects and the goal's keywords and description. Values are in [0, 1].
+Evidence that explanations can name: the contact's domain or organisation is
+the goal's; the share of shared subjects and meeting titles that mention the
+goal's keywords; the TF-IDF similarity (scikit-learn) between those subjects
+and the goal's words; and the user's `--goal` feedback, which decides for the
+contact judged and teaches the goal about similar ones. Values are in [0, 1].
 
 German and English both work because matching is on word pieces, not whole
 words: text is folded (case, accents, "ß" and the "ae/oe/ue" spellings of
@@ -109,8 +110,8 @@ def evidence(facts: ContactFacts, goal: Goal, keywords: Keywords | None = None,
     found, mentioning = [], 0
     if keywords is not None and facts.subjects:
         subjects = folded_subjects(facts) if subjects is None else subjects
-        hits = keywords.anywhere.findall(subjects) if any(w in subjects for w in keywords.said) else []
-        if hits:                   # (the plain substring test first: several times faster than the pattern)
+        # a plain substring test first: most contacts mention no keyword, and it is several times faster
+        if any(w in subjects for w in keywords.said) and (hits := keywords.anywhere.findall(subjects)):
             found = list(dict.fromkeys(keywords.said.get(hit, hit) for hit in hits))
             mentioning = len(keywords.lines.findall(subjects))
     return Evidence(
@@ -135,8 +136,9 @@ def _combine(e: Evidence, topic: float) -> float:
 
 
 def relevance_reasons(facts: ContactFacts, goal: Goal, fit: float, verdict: bool | None = None,
-                      taught_domains: frozenset[str] = frozenset()) -> list[str]:
-    """The facts behind one contact's relevance `fit` to one goal, in words (for `kith explain`)."""
+                      taught_domains: frozenset[str] = frozenset(), taught: bool = False) -> list[str]:
+    """The facts behind one contact's relevance `fit` to one goal, in words (for `kith explain`); `taught`:
+    the user marked some contact relevant to the goal."""
     if verdict is not None:
         return ["you marked them relevant" if verdict else "you marked them not relevant"]
     e = evidence(facts, goal, keywords_of(goal), taught_domains)
@@ -151,7 +153,7 @@ def relevance_reasons(facts: ContactFacts, goal: Goal, fit: float, verdict: bool
         out.append(f"{e.subjects} of {e.of} subjects mention " + ", ".join(f"“{k}”" for k in e.keywords))
     if fit > _combine(e, 0.0) + 0.005:
         out.append("the subjects you share are close to the goal's words" + (" and to those of contacts you marked"
-                                                                            " relevant" if taught_domains else ""))
+                                                                            " relevant" if taught else ""))
     return out
 
 
