@@ -175,7 +175,7 @@ def _focus_history(db: Database, today: date) -> tuple[str | None, frozenset[str
 def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Analysis]:
     analysis = analyse(db, config, today)
     settings = Settings(config.digest.minutes, config.digest.max_suggestions, config.digest.repeat_days,
-                        {g.name: g.weight for g in config.goals})
+                        {g.name: g.weight for g in config.goals}, config.goals)
     recent = _recent_suggestions(db, today, config.digest.repeat_days)
     recent_by_contact = {cid: d for cid, f in analysis.facts.items()
                          for a in f.contact.addresses if (d := recent.get(a))}

@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from daemon.config import Goal
 from daemon.contacts import FREE_MAIL, domain_of
 from models.facts import ContactFacts
+from models.goals import evidence, keywords_of
 from models.kinds import MINUTES, Suggestion
 from models.scorer import ContactScore, bar
 
@@ -34,7 +36,7 @@ class GoalNetwork:
 
 
 def introductions(facts: dict[str, ContactFacts], scores: dict[str, ContactScore],
-                  weights: dict[str, float]) -> list[Suggestion]:
+                  weights: dict[str, float], goals: tuple[Goal, ...] = ()) -> list[Suggestion]:
     """Pairs of valuable, currently active contacts who share a goal and have never met through the user."""
     ranked = []
     needed = bar([s.value for s in scores.values() if not s.noise], INTRODUCE_MIN, TOP_INTRODUCE)
@@ -54,7 +56,7 @@ def introductions(facts: dict[str, ContactFacts], scores: dict[str, ContactScore
         if a in used or b in used:
             continue
         used |= {a, b}
-        chosen.append(_introduction(facts[a], facts[b], goal, score))
+        chosen.append(_introduction(facts[a], facts[b], goal, score, next((g for g in goals if g.name == goal), None)))
     return chosen
 
 
@@ -67,15 +69,25 @@ def _shared_goal(a: ContactScore, b: ContactScore, weights: dict[str, float]) ->
     return goal, fit
 
 
+def _common_keywords(a: ContactFacts, b: ContactFacts, goal: Goal) -> list[str]:
+    """The goal's keywords that both people's subjects mention: what they have in common, in the user's words."""
+    keywords = keywords_of(goal)
+    theirs = set(evidence(b, goal, keywords).keywords)
+    return [k for k in evidence(a, goal, keywords).keywords if k in theirs]
+
+
 def _same_organisation(a: ContactFacts, b: ContactFacts) -> bool:
     domains_a = {domain_of(x) for x in a.contact.addresses} - FREE_MAIL
     domains_b = {domain_of(x) for x in b.contact.addresses} - FREE_MAIL
     return bool(domains_a & domains_b)
 
 
-def _introduction(a: ContactFacts, b: ContactFacts, goal: str, score: float) -> Suggestion:
-    reasons = (f"{a.contact.name} and {b.contact.name} both matter for “{goal}” and have never been in a thread "
-               f"or meeting together", "ask each of them first whether they would like an introduction")
+def _introduction(a: ContactFacts, b: ContactFacts, goal: str, score: float, config: Goal | None) -> Suggestion:
+    common = _common_keywords(a, b, config) if config else []
+    both = "both write about " + ", ".join(f"“{k}”" for k in common[:3]) + f" (“{goal}”)" if common \
+        else f"both matter for “{goal}”"
+    reasons = (f"{a.contact.name} and {b.contact.name} {both} and have never been in a thread or meeting together",
+               "ask each of them first whether they would like an introduction")
     return Suggestion("introduce", a.id, a.contact.name, goal, reasons, goal, MINUTES["introduce"], round(score, 4),
                       a.contact.addresses, b.id, b.contact.name)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from daemon.config import Goal
 from models import kinds
 from models.facts import ContactFacts
 from models.kinds import Suggestion
@@ -34,6 +35,7 @@ class Settings:
     max_suggestions: int = 8
     repeat_days: int = 14
     goal_weights: dict[str, float] = field(default_factory=dict)
+    goals: tuple[Goal, ...] = ()      # for what two people to be introduced have in common
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
             if last and (today - last).days < settings.repeat_days and routine:
                 continue
             pool.append(_with_goal(option, scores[cid], weights))
-    pool += [i for i in introductions(facts, scores, weights)
+    pool += [i for i in introductions(facts, scores, weights, settings.goals)
              if not {i.contact_id, i.other_id} & (set(context.snoozed) | _recent(context, today, settings))]
     return _within_budget(pool, settings)
 

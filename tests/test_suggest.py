@@ -25,6 +25,7 @@ minutes = {minutes}
 [[goals]]
 name = "Fintech"
 domains = ["finlytics.example", "paybridge.example"]
+keywords = ["payments", "cards"]
 weight = 2.0
 """
 
@@ -163,10 +164,12 @@ JONAS = Address("jonas@paybridge.example", "Jonas Hart")
 
 
 def test_introduce_two_valuable_contacts_of_one_goal_who_never_met(db):
-    apply(db, rhythm(MIRA, every=14, last=3, subject="Payments") + rhythm(JONAS, every=14, last=4, subject="Cards"))
+    apply(db, rhythm(MIRA, every=14, last=3, subject="Payments") + rhythm(JONAS, every=14, last=4, subject="Cards")
+          + rhythm(JONAS, every=14, last=5, count=2, subject="New payments flow"))
     intro = [s for s in digest_for(db, 60).suggestions if s.kind == "introduce"]
     assert len(intro) == 1 and {intro[0].contact_id, intro[0].other_id} == {MIRA.email, JONAS.email}
     assert "ask each of them first" in " ".join(intro[0].reasons)
+    assert "both write about “payments” (“Fintech”) and have never been in a thread" in intro[0].reasons[0]
 
 
 def test_no_introduction_for_people_already_in_a_thread_together(db):
