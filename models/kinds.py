@@ -54,10 +54,11 @@ def ago(days: int) -> str:
 
 
 def rhythm(gap: float) -> str:
+    """The usual gap in words; a range of weeks holds the gap (19 days: "2–3 weeks", as `kith explain` says 19)."""
     if gap < 10:
         return "week or so"
     if gap < 45:
-        weeks = round(gap / 7)
+        weeks = int(gap // 7)
         return f"{weeks}–{weeks + 1} weeks"
     return f"{round(gap / 30)} months or so"
 

@@ -343,3 +343,10 @@ def test_where_values_run_low_the_users_top_ties_still_count_as_valuable():
     assert reconnect(f, low, now) is None
     low.valuable = True                                   # among this mailbox's 20 most valuable ties
     assert reconnect(f, low, now).kind == "reconnect"
+
+
+def test_the_rhythm_in_words_holds_the_usual_gap():
+    from models.kinds import rhythm
+    assert [rhythm(days) for days in (7, 13, 14, 19, 20.9, 21, 44)] == [
+        "week or so", "1–2 weeks", "2–3 weeks", "2–3 weeks", "2–3 weeks", "3–4 weeks", "6–7 weeks"]
+    assert rhythm(60) == "2 months or so"
