@@ -171,3 +171,12 @@ def test_explain_takes_an_address_as_mail_shows_it(synced):
     bare = synced("explain", "tom.weiss@paybridge.example")
     typed = synced("explain", "Tom Weiss <Tom.Weiss@paybridge.example>")
     assert bare.exit_code == typed.exit_code == 0 and typed.output == bare.output and "Tom Weiss" in typed.output
+
+
+def test_explain_json_gives_the_contact_row_with_facts_and_goal_reasons(synced):
+    data = json.loads(synced("explain", "anna.berger@finlytics.example", "--as-of", SAMPLE_DAY, "--json").output)
+    assert {"address", "addresses", "name", "value", "noise", "state", "goals", "last_contact"} <= set(data)
+    assert any("last contact 71 days ago" in fact for fact in data["facts"])
+    fintech = data["goal_reasons"]["Fintech customers"]
+    assert "at finlytics.example, one of the goal's domains" in fintech
+    assert set(data["goal_reasons"]) <= {name for name, fit in data["goals"].items() if fit >= 0.1}
