@@ -182,7 +182,10 @@ def _piece_tfidf(texts: list[str]) -> sparse.csr_matrix:
     """TF-IDF rows (L2-normalised) of the texts over word pieces. Words are counted first and each distinct
     word is cut into pieces once: the same result as cutting every text, and faster than whole-word TF-IDF was."""
     words = CountVectorizer(preprocessor=fold, token_pattern=r"(?u)\b\w\w+\b")
-    counts = words.fit_transform(texts)
+    try:
+        counts = words.fit_transform(texts)
+    except ValueError:          # not one word of two letters in any text ("?", "!!"): nothing to compare
+        return sparse.csr_matrix((len(texts), 0))
     index: dict[str, int] = {}
     rows, columns = [], []
     for row, word in enumerate(words.get_feature_names_out()):

@@ -109,3 +109,8 @@ def test_organisations_match_domains_and_names_whatever_the_spaces_and_punctuati
     fits = {cid: f["Banks"] for cid, f in goal_fits(facts, (goal,)).items()}
     assert fits["a@kontor-bank.example"] >= 0.5 and fits["b@mail.example"] >= 0.5 and fits["c@sap.com"] >= 0.5
     assert fits["d@sapphire.example"] == 0.0 and fits["e@kontor.example"] == 0.0
+
+
+def test_subjects_and_goals_without_a_word_give_no_topic_and_no_error():
+    fits = goal_fits({"a@x.example": contact("a@x.example", ["!", "?"])}, (Goal(name="X"),))
+    assert fits == {"a@x.example": {"X": 0.0}}
