@@ -92,6 +92,18 @@ def feedback_for(db: Database, facts: dict[str, ContactFacts], now: datetime):
     return verdicts, goal_verdicts
 
 
+def goal_named(config: Config, goal: str | None) -> str | None:
+    """The configured goal's name for what the user typed (case aside); refuses a goal the config lacks."""
+    if goal is None:
+        return None
+    names = [g.name for g in config.goals]
+    match = [n for n in names if n == goal] or [n for n in names if n.casefold() == goal.strip().casefold()]
+    if len(match) != 1:
+        raise UsageError(f"no goal named {goal!r}", where=str(config.path),
+                         fix=f"use one of: {', '.join(names) or '(no goals configured)'}")
+    return match[0]
+
+
 def record_feedback(db: Database, config: Config, address: str, verdict: str, goal: str | None,
                     at: datetime | None = None) -> bool:
     """Store one judgment of the user's; it overrides the model from the next run on.
@@ -100,9 +112,7 @@ def record_feedback(db: Database, config: Config, address: str, verdict: str, go
     whether the store has mail or a meeting with that address yet: a judgment of
     someone not met yet is kept, and applies once they are.
     """
-    if goal is not None and goal not in [g.name for g in config.goals]:
-        raise UsageError(f"no goal named {goal!r}", where=str(config.path),
-                         fix=f"use one of: {', '.join(g.name for g in config.goals) or '(no goals configured)'}")
+    goal = goal_named(config, goal)
     email = typed_address(address)
     if email is None:
         raise UsageError(f"{address!r} is not an e-mail address", fix="write it as name@example.org")

@@ -153,12 +153,18 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Show only the first N contacts.")
 @click.option("--all", "show_noise", is_flag=True, help="Include noise in the table (JSON always has it).")
+@click.option("--goal", default=None, metavar="NAME",
+              help="Only the contacts who serve this goal, by value times relevance to it.")
 @click.pass_obj
-def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, show_noise: bool) -> None:
+def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, show_noise: bool,
+             goal: str | None) -> None:
     """List contacts, most valuable for your goals first (value weighted by goal relevance)."""
-    from daemon.analysis import analyse
-    from daemon.report import contact_rows
+    from daemon.analysis import analyse, goal_named
+    from daemon.report import contact_rows, serving
+    goal = goal_named(ctx.config, goal)
     rows = contact_rows(analyse(ctx.db, ctx.config, parse_day(as_of, ctx)), ctx.config)
+    if goal is not None:
+        rows = serving(rows, goal)
     if as_json:
         emit_json(rows[:limit] if limit else rows)
         return
@@ -202,7 +208,8 @@ def explain(ctx: Context, address: str, as_of: str | None, as_json: bool) -> Non
 @click.pass_obj
 def feedback(ctx: Context, address: str, verdict: str, goal: str | None) -> None:
     """Tell Kith what you think of a contact: good, noise, not-now (snooze) or done."""
-    from daemon.analysis import record_feedback
+    from daemon.analysis import goal_named, record_feedback
+    goal = goal_named(ctx.config, goal)
     known = record_feedback(ctx.db, ctx.config, address, verdict, goal)
     meaning = {"good": "valuable", "noise": "noise", "not-now": "snoozed for 30 days", "done": "done for now"}[verdict]
     if goal and verdict in ("good", "noise"):

@@ -8,6 +8,7 @@ from daemon.contacts import organisations
 from models.facts import ContactFacts, days_between
 from models.goals import marked_relevant, relevance_reasons, taught_domains
 from models.scorer import ContactScore
+from models.suggest import GOAL_THRESHOLD
 from models.kinds import ago, history_reasons, plural, quote
 
 
@@ -45,6 +46,12 @@ def contact_rows(analysis: Analysis, config: Config) -> list[dict]:
     rows = [contact_row(analysis.facts[cid], analysis.scores[cid], config) for cid in analysis.facts]
     rows.sort(key=lambda r: (-r["priority"], -r["value"], r["noise"], r["address"]))
     return rows
+
+
+def serving(rows: list[dict], goal: str) -> list[dict]:
+    """The contacts that serve one goal (relevance at least GOAL_THRESHOLD, not noise), by value times relevance."""
+    chosen = [r for r in rows if not r["noise"] and r["goals"].get(goal, 0.0) >= GOAL_THRESHOLD]
+    return sorted(chosen, key=lambda r: (-r["value"] * r["goals"][goal], r["address"]))
 
 
 def goal_reasons(analysis: Analysis, config: Config, f: ContactFacts, s: ContactScore) -> dict[str, list[str]]:

@@ -180,3 +180,15 @@ def test_explain_json_gives_the_contact_row_with_facts_and_goal_reasons(synced):
     fintech = data["goal_reasons"]["Fintech customers"]
     assert "at finlytics.example, one of the goal's domains" in fintech
     assert set(data["goal_reasons"]) <= {name for name, fit in data["goals"].items() if fit >= 0.1}
+
+
+def test_contacts_for_one_goal_and_goal_names_typed_in_any_case(synced):
+    rows = json.loads(synced("contacts", "--as-of", SAMPLE_DAY, "--goal", "investors", "--json").output)
+    assert rows and all(r["goals"]["Investors"] >= 0.3 and not r["noise"] for r in rows)
+    assert "petra.lang@alpine-ventures.example" in [r["address"] for r in rows]
+    weighted = [r["value"] * r["goals"]["Investors"] for r in rows]
+    assert weighted == sorted(weighted, reverse=True)
+    everyone = json.loads(synced("contacts", "--as-of", SAMPLE_DAY, "--json").output)
+    assert len(rows) < len([r for r in everyone if not r["noise"]])
+    unknown = synced("contacts", "--goal", "Investments")
+    assert unknown.exception.exit_code == 2 and "use one of: Fintech customers, Investors, Product career" in str(unknown.exception)
