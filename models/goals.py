@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -94,7 +95,7 @@ class Evidence:
     domains: list[str]          # the contact's domains among the goal's
     organizations: list[str]    # the goal's organisations found in the contact's name or addresses
     taught: list[str]           # the contact's domains shared with a contact the user marked relevant
-    keywords: list[str]         # the goal's keywords found in the subjects
+    keywords: list[str]         # the goal's keywords found in the subjects, the most mentioned first
     subjects: int               # subjects that mention a keyword
     of: int                     # subjects in all
 
@@ -112,7 +113,7 @@ def evidence(facts: ContactFacts, goal: Goal, keywords: Keywords | None = None,
         subjects = folded_subjects(facts) if subjects is None else subjects
         # a plain substring test first: most contacts mention no keyword, and it is several times faster
         if any(w in subjects for w in keywords.said) and (hits := keywords.anywhere.findall(subjects)):
-            found = list(dict.fromkeys(keywords.said.get(hit, hit) for hit in hits))
+            found = [k for k, _ in Counter(keywords.said.get(hit, hit) for hit in hits).most_common()]
             mentioning = len(keywords.lines.findall(subjects))
     return Evidence(
         domains=sorted({domain_of(a) for a in addresses if _matches_domain(a, goal.domains)}),

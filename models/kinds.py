@@ -53,6 +53,9 @@ def ago(days: int) -> str:
     return "today" if days == 0 else "yesterday" if days == 1 else f"{days} days ago"
 
 
+THEIR_TOPIC = "their topic"     # named once the goal is known: "their topic (“payments”)" (see `suggest`)
+
+
 def rhythm(gap: float) -> str:
     """The usual gap in words; a range of weeks holds the gap (19 days: "2–3 weeks", as `kith explain` says 19)."""
     if gap < 10:
@@ -144,7 +147,7 @@ def reconnect(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | N
     reasons += history_reasons(f)
     if f.last_meeting:
         reasons.append(f"last meeting: {quote(f.last_meeting[1])} on {f.last_meeting[0]:%d %b %Y}")
-    reasons.append("call, or share something useful on their topic — no ask")
+    reasons.append(f"call, or share something useful on {THEIR_TOPIC} — no ask")
     overdue = min(4.0, since / gap) if since else 1.0
     return make("reconnect", f, reasons, f.last_subject, s.peak * s.goal_factor * overdue)
 
@@ -171,7 +174,7 @@ def give_first(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | 
     if recent_help:
         help_ = recent_help[-1]
         reasons = [f"introduced you to someone {ago(days_between(help_.at, now))} ({quote(help_.subject)})",
-                   "a real thank-you, and a useful contact or article for their topic in return"]
+                   f"a real thank-you, and a useful contact or article for {THEIR_TOPIC} in return"]
         return make("give_first", f, reasons, help_.subject, 3.0 + s.priority)
     if one_sided and (now - f.last_contact).days <= 120:
         reasons = [f"answered {f.user_threads_answered} of your {f.user_threads} threads but started only "

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from daemon.config import Goal
 from models import kinds
 from models.facts import ContactFacts
+from models.goals import evidence, keywords_of
 from models.kinds import Suggestion
 from models.network import focus_person, introductions
 from models.scorer import ContactScore
@@ -26,6 +27,7 @@ KIND_TITLES = {"reply_owed": "You owe a reply", "follow_up": "Follow up on yeste
                "revive": "Revive a dormant tie", "focus": "This week's focus"}
 GOAL_THRESHOLD = 0.3
 SAME_GOAL_DAMPING = 0.5   # each further suggestion for the same goal counts a little less
+TOPIC_WORDS = 3           # at most this many of a goal's keywords name a contact's topic
 OWED_SHARE = 0.5          # of the day's minutes, the most owed answers take while other suggestions wait
 
 
@@ -80,7 +82,7 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
             routine = option.kind in ("reconnect", "revive", "give_first")  # nothing new happened
             if last and (today - last).days < settings.repeat_days and routine:
                 continue
-            pool.append(_with_goal(option, scores[cid], weights))
+            pool.append(_with_goal(option, facts[cid], scores[cid], settings))
     pool += [i for i in introductions(facts, scores, weights, settings.goals)
              if not {i.contact_id, i.other_id} & (set(context.snoozed) | _recent(context, today, settings))]
     return _within_budget(pool, settings)
@@ -99,9 +101,18 @@ def _recent(context: Context, today: date, settings: Settings) -> set[str]:
     return {cid for cid, d in context.recently_suggested.items() if (today - d).days < settings.repeat_days}
 
 
-def _with_goal(option: Suggestion, score: ContactScore, weights: dict[str, float]) -> Suggestion:
-    goal = best_goal(score, weights)
-    return Suggestion(option.kind, option.contact_id, option.name, goal, option.reasons, option.context,
+def _with_goal(option: Suggestion, f: ContactFacts, score: ContactScore, settings: Settings) -> Suggestion:
+    """The suggestion with the goal it serves best, and "their topic" named by that goal's keywords that the
+    contact's subjects mention, so that the user knows what to bring."""
+    goal = best_goal(score, settings.goal_weights)
+    config = next((g for g in settings.goals if g.name == goal), None)
+    reasons = option.reasons
+    if config is not None and any(kinds.THEIR_TOPIC in r for r in reasons):
+        words = evidence(f, config, keywords_of(config)).keywords[:TOPIC_WORDS]
+        if words:
+            named = kinds.THEIR_TOPIC + " (" + ", ".join(f"“{w}”" for w in words) + ")"
+            reasons = tuple(r.replace(kinds.THEIR_TOPIC, named) for r in reasons)
+    return Suggestion(option.kind, option.contact_id, option.name, goal, reasons, option.context,
                       option.minutes, option.score, option.addresses, option.other_id, option.other_name)
 
 

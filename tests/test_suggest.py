@@ -71,6 +71,14 @@ def test_reconnect_when_the_rhythm_has_lapsed(db):
     suggestion = digest.suggestions[0]
     assert suggestion.goal == "Fintech" and "71 days ago" in suggestion.reasons[0]
     assert "replied to all 8 of your threads" in suggestion.reasons
+    assert "call, or share something useful on their topic — no ask" in suggestion.reasons   # no keyword in "Update"
+
+
+def test_reconnect_names_their_topic_by_the_goals_keywords_they_write_about(db):
+    apply(db, rhythm(ANNA, every=14, last=71, subject="Cards rollout") + rhythm(ANNA, every=14, last=72, count=3,
+                                                                             subject="Payments pilot"))
+    suggestion = next(s for s in digest_for(db).suggestions if s.contact_id == ANNA.email)
+    assert "call, or share something useful on their topic (“cards”, “payments”) — no ask" in suggestion.reasons
 
 
 def test_no_reconnect_while_the_rhythm_holds(db):
