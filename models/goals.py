@@ -62,8 +62,8 @@ def _names_organisation(facts: ContactFacts, organisation: str) -> bool:
     labels: "Kontor Bank" matches kontor-bank.example, "PayBridge" "Tom (PayBridge)". A short name must be a
     whole label or word ("SAP" is not in "sapphire")."""
     key = _squeezed(organisation)
-    if not key:
-        return False
+    if not key or key not in _squeezed(" ".join([facts.contact.name, *facts.contact.addresses])):
+        return False            # (the usual case, told by one test)
     labels = {_squeezed(label) for a in facts.contact.addresses for label in domain_of(a).split(".")}
     words = {_squeezed(w) for w in re.split(r"[\s,;:|/()\[\]<>\"'@.-]+", facts.contact.name)}
     if len(key) < 4:
@@ -84,7 +84,11 @@ def keywords_of(goal: Goal) -> Keywords | None:
     said = {fold(w.strip()): w.strip() for w in goal.keywords if w.strip()}
     if not said:
         return None
-    either = "|".join(re.escape(w) if len(w) >= INSIDE_WORD else r"(?<!\w)" + re.escape(w) for w in said)
+    by_length = sorted(said, key=lambda w: (-len(w), w))      # the longest keyword that matches is the one named
+    long_ = [re.escape(w) for w in by_length if len(w) >= INSIDE_WORD]
+    short = [re.escape(w) for w in by_length if len(w) < INSIDE_WORD]
+    # one look-behind before all the short ones: several times faster than one before each
+    either = "|".join(long_ + ([r"(?<!\w)(?:" + "|".join(short) + ")"] if short else []))
     return Keywords(re.compile(either), re.compile(f"(?m)^.*?(?:{either})"), said)
 
 
