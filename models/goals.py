@@ -9,9 +9,10 @@ contact judged and teaches the goal about similar ones. Values are in [0, 1].
 German and English both work because matching is on word pieces, not whole
 words: text is folded (case, accents, "ß" and the "ae/oe/ue" spellings of
 umlauts), the TF-IDF terms are the 4- to 6-letter pieces of each word, and a
-long keyword also matches inside a word. So "Förderung" finds
-"Forschungsförderung" and "Foerderantrag", "Finanzierung" finds
-"Finanzierungsrunde", and "investor" finds "Investoren".
+long keyword also matches inside a word, and any keyword without a plural or
+inflection ending. So "Förderung" finds "Forschungsförderung" and
+"Foerderantrag", "Finanzierung" finds "Finanzierungsrunde", "investor" finds
+"Investoren", and "Kunden" finds "Kundin".
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ TOPIC_FULL = 0.35    # a cosine similarity this high counts as fully on topic
 MAX_SUBJECTS = 200   # the most recent subjects per contact are enough to know its topics
 PIECES = (4, 5, 6)   # lengths of the word pieces compared (a word's start and end marked by a space)
 INSIDE_WORD = 6      # keywords this long (folded) also match inside a word: German compounds
+ENDINGS = ("en", "er", "s", "e", "n")   # plural and inflection endings a keyword is also matched without …
+MIN_STEM = 4                            # … when at least this many letters remain ("power" stays "power")
 _UMLAUT_SPELLING = re.compile(r"([aou])e")
 _ACCENTS = re.compile("[\u0300-\u036f]")      # combining marks, split off the letters by NFKD
 
@@ -80,10 +83,21 @@ class Keywords:
     said: dict[str, str]            # folded keyword → as the user wrote it
 
 
+def _stem(keyword: str) -> str:
+    """The keyword (its last word) without one plural or inflection ending of English or German, so that
+    singular, plural and cases match: "investors" finds "investor", "Kunden" finds "Kunde" and "Kundin"."""
+    head, space, last = keyword.rpartition(" ")
+    for ending in ENDINGS:
+        if last.endswith(ending) and not last.endswith("ss") and len(last) - len(ending) >= MIN_STEM:
+            return head + space + last[:-len(ending)]
+    return keyword
+
+
 def keywords_of(goal: Goal) -> Keywords | None:
-    said = {fold(w.strip()): w.strip() for w in goal.keywords if w.strip()}
-    if not said:
+    folded = {fold(w.strip()): w.strip() for w in goal.keywords if w.strip()}
+    if not folded:
         return None
+    said = {_stem(w): kept for w, kept in folded.items()} | folded
     by_length = sorted(said, key=lambda w: (-len(w), w))      # the longest keyword that matches is the one named
     long_ = [re.escape(w) for w in by_length if len(w) >= INSIDE_WORD]
     short = [re.escape(w) for w in by_length if len(w) < INSIDE_WORD]

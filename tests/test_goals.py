@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from daemon.config import Goal
 from daemon.contacts import Contact
 from models.facts import ContactFacts, Touch
-from models.goals import goal_fits
+from models.goals import goal_fits, relevance_reasons
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 INVESTORS = Goal(name="Investors", description="Finanzierung der Seed-Runde mit Business Angels",
@@ -114,3 +114,15 @@ def test_organisations_match_domains_and_names_whatever_the_spaces_and_punctuati
 def test_subjects_and_goals_without_a_word_give_no_topic_and_no_error():
     fits = goal_fits({"a@x.example": contact("a@x.example", ["!", "?"])}, (Goal(name="X"),))
     assert fits == {"a@x.example": {"X": 0.0}}
+
+
+def test_keywords_match_singular_plural_and_german_inflections_and_are_named_as_written():
+    goal = Goal(name="Sales", keywords=["investors", "Kunden", "power"])
+    facts = {"a@x.example": contact("a@x.example", ["Investor call", "Neue Kundin", "Kunde wartet"]),
+             "b@x.example": contact("b@x.example", ["Powerpoint", "Pow wow"])}
+    fits = goal_fits(facts, (goal,))
+    assert fits["a@x.example"]["Sales"] >= 0.8
+    assert relevance_reasons(facts["a@x.example"], goal, fits["a@x.example"]["Sales"])[0] == \
+        "3 of 3 subjects mention “Kunden”, “investors”"
+    # "power" is not cut to "pow": "Pow wow" does not mention it
+    assert relevance_reasons(facts["b@x.example"], goal, 0.0) == ["1 of 2 subjects mention “power”"]
