@@ -54,6 +54,7 @@ def ago(days: int) -> str:
 
 
 THEIR_TOPIC = "their topic"     # named once the goal is known: "their topic (“payments”)" (see `suggest`)
+TOPIC_WORDS = 3                 # at most this many of a goal's keywords name a topic
 
 
 def rhythm(gap: float) -> str:

@@ -14,7 +14,7 @@ from daemon.config import Goal
 from daemon.contacts import FREE_MAIL, domain_of
 from models.facts import ContactFacts
 from models.goals import evidence, keywords_of
-from models.kinds import MINUTES, Suggestion
+from models.kinds import MINUTES, TOPIC_WORDS, Suggestion
 from models.scorer import ContactScore, bar
 
 INTRODUCE_MIN = 0.5       # both must be at least this valuable and this relevant to the shared goal …
@@ -84,7 +84,7 @@ def _same_organisation(a: ContactFacts, b: ContactFacts) -> bool:
 
 def _introduction(a: ContactFacts, b: ContactFacts, goal: str, score: float, config: Goal | None) -> Suggestion:
     common = _common_keywords(a, b, config) if config else []
-    both = "both write about " + ", ".join(f"“{k}”" for k in common[:3]) + f" (“{goal}”)" if common \
+    both = "both write about " + ", ".join(f"“{k}”" for k in common[:TOPIC_WORDS]) + f" (“{goal}”)" if common \
         else f"both matter for “{goal}”"
     reasons = (f"{a.contact.name} and {b.contact.name} {both} and have never been in a thread or meeting together",
                "ask each of them first whether they would like an introduction")

@@ -27,7 +27,6 @@ KIND_TITLES = {"reply_owed": "You owe a reply", "follow_up": "Follow up on yeste
                "revive": "Revive a dormant tie", "focus": "This week's focus"}
 GOAL_THRESHOLD = 0.3
 SAME_GOAL_DAMPING = 0.5   # each further suggestion for the same goal counts a little less
-TOPIC_WORDS = 3           # at most this many of a goal's keywords name a contact's topic
 OWED_SHARE = 0.5          # of the day's minutes, the most owed answers take while other suggestions wait
 
 
@@ -37,7 +36,7 @@ class Settings:
     max_suggestions: int = 8
     repeat_days: int = 14
     goal_weights: dict[str, float] = field(default_factory=dict)
-    goals: tuple[Goal, ...] = ()      # for what two people to be introduced have in common
+    goals: tuple[Goal, ...] = ()      # their keywords name a contact's topic, and what two people share
 
 
 @dataclass(frozen=True)
@@ -108,7 +107,7 @@ def _with_goal(option: Suggestion, f: ContactFacts, score: ContactScore, setting
     config = next((g for g in settings.goals if g.name == goal), None)
     reasons = option.reasons
     if config is not None and any(kinds.THEIR_TOPIC in r for r in reasons):
-        words = evidence(f, config, keywords_of(config)).keywords[:TOPIC_WORDS]
+        words = evidence(f, config, keywords_of(config)).keywords[:kinds.TOPIC_WORDS]
         if words:
             named = kinds.THEIR_TOPIC + " (" + ", ".join(f"“{w}”" for w in words) + ")"
             reasons = tuple(r.replace(kinds.THEIR_TOPIC, named) for r in reasons)
