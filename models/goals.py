@@ -34,6 +34,7 @@ from models.facts import ContactFacts
 TOPIC_FLOOR = 0.08   # cosine similarity of word pieces below this is chance overlap ("order" in "Förderung")
 TOPIC_FULL = 0.35    # a cosine similarity this high counts as fully on topic
 MAX_SUBJECTS = 200   # the most recent subjects per contact are enough to know its topics
+CLOSEST_SHARE = 0.2  # an explanation quotes a subject only when this share of its word pieces is the goal's
 PIECES = (4, 5, 6)   # lengths of the word pieces compared (a word's start and end marked by a space)
 INSIDE_WORD = 6      # keywords this long (folded) also match inside a word: German compounds
 ENDINGS = ("en", "er", "s", "e", "n")   # plural and inflection endings a keyword is also matched without …
@@ -171,9 +172,27 @@ def relevance_reasons(facts: ContactFacts, goal: Goal, fit: float, verdict: bool
     if e.subjects:
         out.append(f"{e.subjects} of {e.of} subjects mention " + ", ".join(f"“{k}”" for k in e.keywords))
     if fit > _combine(e, 0.0) + 0.005:
-        out.append("the subjects you share are close to the goal's words" + (" and to those of contacts you marked"
-                                                                            " relevant" if taught else ""))
+        closest = closest_subject(facts, goal)
+        out.append("the subjects you share are close to the goal's words"
+                   + (" and to those of contacts you marked relevant" if taught else "")
+                   + (f" (closest: “{closest}”)" if closest else ""))
     return out
+
+
+def closest_subject(facts: ContactFacts, goal: Goal) -> str | None:
+    """The contact's subject that shares the largest part of its word pieces with the goal's own words, the
+    newest on a tie; None when no subject shares a fifth. Words under four letters are left out ("der", "the")."""
+    wanted = set(_content_pieces(" ".join([*goal.keywords, goal.description, goal.name])))
+    best, best_share = None, CLOSEST_SHARE
+    for subject in dict.fromkeys(reversed(facts.subjects[-MAX_SUBJECTS:])):
+        pieces = set(_content_pieces(subject))
+        if pieces and len(pieces & wanted) / len(pieces) > best_share:
+            best, best_share = subject, len(pieces & wanted) / len(pieces)
+    return best
+
+
+def _content_pieces(text: str) -> list[str]:
+    return [piece for word in re.findall(r"\w{4,}", fold(text)) for piece in _pieces(word)]
 
 
 def topic_similarity(facts: dict[str, ContactFacts], goals: tuple[Goal, ...],

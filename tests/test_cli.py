@@ -116,6 +116,8 @@ def test_explain_gives_facts_in_plain_words(synced):
     fintech = next(line for line in owed.splitlines() if line.startswith("  - Fintech customers ("))
     assert "at paybridge.example, one of the goal's domains; name or address matches “PayBridge”" in fintech
     assert "subjects mention “payments”" in fintech
+    lena = synced("explain", "lena.koch@productcircle.example", "--as-of", SAMPLE_DAY).output
+    assert "the subjects you share are close to the goal's words (closest: “Coffee: PM career chat”)" in lena
     stranger = synced("explain", "ines@startup-awards.example", "--as-of", SAMPLE_DAY).output
     assert "no conversation went both ways yet" in stranger and "0 conversations" not in stranger
     missing = synced("explain", "nobody@nowhere.example", "--as-of", SAMPLE_DAY)

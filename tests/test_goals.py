@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from daemon.config import Goal
 from daemon.contacts import Contact
 from models.facts import ContactFacts, Touch
-from models.goals import goal_fits, relevance_reasons
+from models.goals import closest_subject, goal_fits, relevance_reasons
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 INVESTORS = Goal(name="Investors", description="Finanzierung der Seed-Runde mit Business Angels",
@@ -126,3 +126,10 @@ def test_keywords_match_singular_plural_and_german_inflections_and_are_named_as_
         "3 of 3 subjects mention “Kunden”, “investors”"
     # "power" is not cut to "pow": "Pow wow" does not mention it
     assert relevance_reasons(facts["b@x.example"], goal, 0.0) == ["1 of 2 subjects mention “power”"]
+
+
+def test_an_explanation_quotes_the_subject_closest_to_the_goal_never_one_sharing_only_short_words():
+    goal = Goal(name="Investors", description="Finanzierung der Seed-Runde mit Business Angels")
+    f = contact("a@x.example", ["Der Termin mit dir", "Seed-Runde: nächste Schritte", "Grillen"])
+    assert closest_subject(f, goal) == "Seed-Runde: nächste Schritte"
+    assert closest_subject(contact("b@x.example", ["Der Termin mit dir", "Grillen"]), goal) is None
