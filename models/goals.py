@@ -7,8 +7,8 @@ and the goal's words; and the user's `--goal` feedback, which decides for the
 contact judged and teaches the goal about similar ones. Values are in [0, 1].
 
 German and English both work because matching is on word pieces, not whole
-words: text is folded (case, accents, "ß" and the "ae/oe/ue" spellings of
-umlauts), the TF-IDF terms are the 4- to 6-letter pieces of each word, and a
+words: text is folded (case; "ä, ö, ü, ß" as "ae, oe, ue, ss", the spelling
+without them; other accents dropped), the TF-IDF terms are the 4- to 6-letter pieces of each word, and a
 long keyword also matches inside a word, and any keyword without a plural or
 inflection ending. So "Förderung" finds "Forschungsförderung" and
 "Foerderantrag", "Finanzierung" finds "Finanzierungsrunde", "investor" finds
@@ -31,7 +31,7 @@ from daemon.contacts import FREE_MAIL, domain_of, in_organisations
 from models.facts import ContactFacts
 
 
-TOPIC_FLOOR = 0.08   # cosine similarity of word pieces below this is chance overlap ("order" in "Förderung")
+TOPIC_FLOOR = 0.08   # cosine similarity of word pieces below this is chance overlap ("rder" in "order")
 TOPIC_FULL = 0.35    # a cosine similarity this high counts as fully on topic
 MAX_SUBJECTS = 200   # the most recent subjects per contact are enough to know its topics
 CLOSEST_SHARE = 0.2  # an explanation quotes a subject only when this share of its word pieces is the goal's
@@ -39,17 +39,18 @@ PIECES = (4, 5, 6)   # lengths of the word pieces compared (a word's start and e
 INSIDE_WORD = 6      # keywords this long (folded) also match inside a word: German compounds
 ENDINGS = ("en", "er", "s", "e", "n")   # plural and inflection endings a keyword is also matched without …
 MIN_STEM = 4                            # … when at least this many letters remain ("power" stays "power")
-_UMLAUT_SPELLING = re.compile(r"([aou])e")
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _ACCENTS = re.compile("[\u0300-\u036f]")      # combining marks, split off the letters by NFKD
 
 
 def fold(text: str) -> str:
-    """Lower case without accents, with "ß" as "ss" and "ae/oe/ue" as "a/o/u": "Förderung", "Foerderung" and
-    "Forderung" all fold to "forderung" (folding both sides alike, a rare false match beats a missed one)."""
+    """Lower case, "ä/ö/ü/ß" spelled "ae/oe/ue/ss" as German does without them, other accents dropped:
+    "Förderung" and "Foerderung" both fold to "foerderung", "Café" to "cafe"; English is left as it is."""
     text = text.lower()
     if not text.isascii():
-        text = _ACCENTS.sub("", unicodedata.normalize("NFKD", text.replace("ß", "ss")))
-    return _UMLAUT_SPELLING.sub(r"\1", text)
+        spelled = unicodedata.normalize("NFC", text).translate(_UMLAUTS)
+        text = _ACCENTS.sub("", unicodedata.normalize("NFKD", spelled))
+    return text
 
 
 def _matches_domain(address: str, domains: list[str]) -> bool:
