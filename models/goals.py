@@ -7,12 +7,12 @@ and the goal's words; and the user's `--goal` feedback, which decides for the
 contact judged and teaches the goal about similar ones. Values are in [0, 1].
 
 German and English both work because matching is on word pieces, not whole
-words: text is folded (case; "ä, ö, ü, ß" as "ae, oe, ue, ss", the spelling
-without them; other accents dropped), the TF-IDF terms are the 4- to 6-letter pieces of each word, and a
-long keyword also matches inside a word, and any keyword without a plural or
-inflection ending. So "Förderung" finds "Forschungsförderung" and
-"Foerderantrag", "Finanzierung" finds "Finanzierungsrunde", "investor" finds
-"Investoren", and "Kunden" finds "Kundin".
+words. Text is folded: lower case, "ä, ö, ü, ß" spelled "ae, oe, ue, ss" as
+German does without them, other accents dropped. The TF-IDF terms are the 4-
+to 6-letter pieces of each word; a long keyword also matches inside a word,
+and a keyword also matches without a plural ending. So "Förderung" finds
+"Forschungsförderung" and "Foerderantrag", "Finanzierung" finds
+"Finanzierungsrunde", "investor" finds "Investoren", "Kunden" finds "Kundin".
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ MAX_SUBJECTS = 200   # the most recent subjects per contact are enough to know i
 CLOSEST_SHARE = 0.2  # an explanation quotes a subject only when this share of its word pieces is the goal's
 PIECES = (4, 5, 6)   # lengths of the word pieces compared (a word's start and end marked by a space)
 INSIDE_WORD = 6      # keywords this long (folded) also match inside a word: German compounds
-ENDINGS = ("en", "er", "s", "e", "n")   # plural and inflection endings a keyword is also matched without …
-MIN_STEM = 4                            # … when at least this many letters remain ("power" stays "power")
+ENDINGS = ("en", "s", "n")    # plural endings a keyword is also matched without (longer forms match anyway) …
+MIN_STEM = 4                  # … when at least this many letters remain ("news" stays "news")
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
 _ACCENTS = re.compile("[\u0300-\u036f]")      # combining marks, split off the letters by NFKD
 
@@ -86,8 +86,10 @@ class Keywords:
 
 
 def _stem(keyword: str) -> str:
-    """The keyword (its last word) without one plural or inflection ending of English or German, so that
-    singular, plural and cases match: "investors" finds "investor", "Kunden" finds "Kunde" and "Kundin"."""
+    """The keyword (its last word) without one plural ending of English or German, so that a keyword in the
+    plural finds the singular: "investors" finds "investor", "Kunden" finds "Kunde" and "Kundin". (A keyword
+    matches longer forms by itself: "Kunde" finds "Kunden".) Endings such as "-e" or "-er" are left alone:
+    in English they cut too much ("value" would find "valuation", "broker" "broken")."""
     head, space, last = keyword.rpartition(" ")
     for ending in ENDINGS:
         if last.endswith(ending) and not last.endswith("ss") and len(last) - len(ending) >= MIN_STEM:
