@@ -161,6 +161,7 @@ def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, 
     """List contacts, most valuable for your goals first (value weighted by goal relevance)."""
     from daemon.analysis import analyse, goal_named
     from daemon.report import contact_rows, serving
+    from models.suggest import GOAL_THRESHOLD
     goal = goal_named(ctx.config, goal)
     rows = contact_rows(analyse(ctx.db, ctx.config, parse_day(as_of, ctx)), ctx.config)
     if goal is not None:
@@ -170,7 +171,7 @@ def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, 
         return
     shown = rows if show_noise else [r for r in rows if not r["noise"]]
     for r in shown[:limit] if limit else shown:
-        goals = ", ".join(g for g, v in r["goals"].items() if v >= 0.3)
+        goals = ", ".join(g for g, v in r["goals"].items() if v >= GOAL_THRESHOLD)
         click.echo(f"{r['value']:.2f}  {r['state']:<8} {r['name'][:28]:<28} {r['address'][:40]:<40} "
                    f"{r['last_contact'] or '-':<10}  {goals}")
 
