@@ -63,7 +63,9 @@ def goal_reasons(analysis: Analysis, config: Config, f: ContactFacts, s: Contact
         if fit >= SHOWN_RELEVANCE or verdict is not None:
             marked = marked_relevant(goal, analysis.goal_verdicts)
             domains = taught_domains(analysis.facts, marked, own)
-            out[goal.name] = relevance_reasons(f, goal, fit, verdict, domains, bool(marked))
+            reasons = relevance_reasons(f, goal, fit, verdict, domains, bool(marked))
+            if reasons:
+                out[goal.name] = reasons
     return out
 
 
