@@ -123,7 +123,8 @@ class Evidence:
 
 
 def folded_subjects(facts: ContactFacts) -> str:
-    return fold("\n".join(facts.subjects))
+    """One subject per line (a line break inside a subject would make two)."""
+    return fold("\n".join(" ".join(s.splitlines()) for s in facts.subjects))
 
 
 def evidence(facts: ContactFacts, goal: Goal, keywords: Keywords | None = None,

@@ -133,3 +133,9 @@ def test_an_explanation_quotes_the_subject_closest_to_the_goal_never_one_sharing
     f = contact("a@x.example", ["Der Termin mit dir", "Seed-Runde: nächste Schritte", "Grillen"])
     assert closest_subject(f, goal) == "Seed-Runde: nächste Schritte"
     assert closest_subject(contact("b@x.example", ["Der Termin mit dir", "Grillen"]), goal) is None
+
+
+def test_a_line_break_inside_a_subject_still_counts_one_subject():
+    goal = Goal(name="Funding", keywords=["seed", "round"])
+    f = contact("a@x.example", ["Seed\nround", "Lunch"])
+    assert relevance_reasons(f, goal, 0.9)[0] == "1 of 2 subjects mention “seed”, “round”"
