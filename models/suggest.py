@@ -9,7 +9,7 @@ goals share the budget by their weights.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -81,10 +81,10 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
             routine = option.kind in ("reconnect", "revive", "give_first")  # nothing new happened
             if last and (today - last).days < settings.repeat_days and routine:
                 continue
-            pool.append(_with_goal(option, facts[cid], scores[cid], settings))
+            pool.append(_with_goal(option, scores[cid], weights))
     pool += [i for i in introductions(facts, scores, weights, settings.goals)
              if not {i.contact_id, i.other_id} & (set(context.snoozed) | _recent(context, today, settings))]
-    return _within_budget(pool, settings)
+    return [_topic_named(c, facts[c.contact_id], settings.goals) for c in _within_budget(pool, settings)]
 
 
 def weekly_focus(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], settings: Settings,
@@ -100,19 +100,23 @@ def _recent(context: Context, today: date, settings: Settings) -> set[str]:
     return {cid for cid, d in context.recently_suggested.items() if (today - d).days < settings.repeat_days}
 
 
-def _with_goal(option: Suggestion, f: ContactFacts, score: ContactScore, settings: Settings) -> Suggestion:
-    """The suggestion with the goal it serves best, and "their topic" named by that goal's keywords that the
-    contact's subjects mention, so that the user knows what to bring."""
-    goal = best_goal(score, settings.goal_weights)
-    config = next((g for g in settings.goals if g.name == goal), None)
-    reasons = option.reasons
-    if config is not None and any(kinds.THEIR_TOPIC in r for r in reasons):
-        words = evidence(f, config, keywords_of(config)).keywords[:kinds.TOPIC_WORDS]
-        if words:
-            named = kinds.THEIR_TOPIC + " (" + ", ".join(f"“{w}”" for w in words) + ")"
-            reasons = tuple(r.replace(kinds.THEIR_TOPIC, named) for r in reasons)
-    return Suggestion(option.kind, option.contact_id, option.name, goal, reasons, option.context,
+def _with_goal(option: Suggestion, score: ContactScore, weights: dict[str, float]) -> Suggestion:
+    goal = best_goal(score, weights)
+    return Suggestion(option.kind, option.contact_id, option.name, goal, option.reasons, option.context,
                       option.minutes, option.score, option.addresses, option.other_id, option.other_name)
+
+
+def _topic_named(chosen: Suggestion, f: ContactFacts, goals: tuple[Goal, ...]) -> Suggestion:
+    """"their topic" named by the keywords of the suggestion's goal that the contact's subjects mention most,
+    so that the user knows what to bring (only for the day's chosen suggestions: it reads every subject)."""
+    config = next((g for g in goals if g.name == chosen.goal), None)
+    if config is None or not any(kinds.THEIR_TOPIC in r for r in chosen.reasons):
+        return chosen
+    words = evidence(f, config, keywords_of(config)).keywords[:kinds.TOPIC_WORDS]
+    if not words:
+        return chosen
+    named = kinds.THEIR_TOPIC + " (" + ", ".join(f"“{w}”" for w in words) + ")"
+    return replace(chosen, reasons=tuple(r.replace(kinds.THEIR_TOPIC, named) for r in chosen.reasons))
 
 
 def _within_budget(pool: list[Suggestion], settings: Settings) -> list[Suggestion]:
