@@ -7,9 +7,10 @@ Everything the digest says ("replied to all 9 of your threads", "last contact
 from __future__ import annotations
 
 import gc
+import re
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -310,6 +311,7 @@ def summarise(item: ContactFacts) -> None:
 def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]]) -> None:
     """Who starts the contact's threads, which went both ways, and which wait for the user."""
     started = []
+    unanswered = _unanswered_series(threads.values())
     for thread in threads.values():
         first = thread[0]
         kinds = {t.kind for t in thread if not t.bulk}
@@ -319,13 +321,49 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]]) -> N
             item.user_threads_answered += "received" in kinds
         elif not first.bulk:
             item.their_threads += 1
-        if owes_reply(thread, item.last_sent):
+        if owes_reply(thread, item.last_sent) and not (unanswered and series_of(first.subject) in unanswered):
             item.replies_owed.append(thread[-1])
         if not first.bulk:
             started.append((first.at, first.kind == "sent", "received" in kinds))
     started.sort()
     item.recent_threads = [(by_user, answered) for _, by_user, answered in started[-RECENT_THREADS:]]
     item.replies_owed.sort(key=_AT, reverse=True)
+
+
+def _unanswered_series(threads: Iterable[list[Touch]]) -> set[str]:
+    """Series (see `series_of`) of which the contact started two threads or more and the user answered none."""
+    issues: Counter = Counter()
+    answered = set()
+    for thread in threads:
+        series = series_of(thread[0].subject) if thread[0].kind == "received" else None
+        if series:
+            issues[series] += 1
+            if any(t.kind == "sent" for t in thread):
+                answered.add(series)
+    return {series for series, n in issues.items() if n >= 2 and series not in answered}
+
+
+_CALENDAR_WORDS = (
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec "
+    "monday tuesday wednesday thursday friday saturday sunday mon tue tues wed thu thur thurs fri sat sun "
+    "januar februar maerz märz mai juni juli oktober dezember montag dienstag mittwoch donnerstag freitag "
+    "samstag sonntag am pm kw").split()
+_DATED_PART = re.compile(r"\d+(?:st|nd|rd|th)?|\b(?:" + "|".join(_CALENDAR_WORDS) + r")\b")
+_REPLY_PREFIX = re.compile(r"^(?:\s*(?:re|fwd?|aw|wg)\s*:)+\s*")
+
+
+def series_of(subject: str) -> str | None:
+    """What a dated subject is an issue of — "From the India newsdesk - April 27th newsclips" and
+    "… - May 2nd newsclips" are one series, as are "Weekly report 47" and "Weekly report 48" — or None
+    for a subject without a number. A person's weekly clippings or status reports the user answers none
+    of are a newsletter written by hand: no issue of them is owed an answer."""
+    text = _REPLY_PREFIX.sub("", subject.lower())
+    if not any(c.isdigit() for c in text):
+        return None
+    stripped = _DATED_PART.sub(" ", text)
+    words = " ".join(re.findall(r"[^\W\d_]+", stripped))
+    return words if len(words) >= 4 else None
 
 
 def owes_reply(thread: list[Touch], last_sent: datetime | None) -> bool:

@@ -74,6 +74,24 @@ def test_no_reply_owed_to_a_mail_sent_to_a_crowd(db):
     assert [t.subject for t in owed] == ["Team plan"]     # 8 people besides the user: owed; 13: an announcement
 
 
+def test_no_reply_owed_to_a_series_the_user_never_answers(db):
+    def issue(n, subject):
+        return message(n, sender=ANNA, to=(ME,), subject=subject, at=T0 + timedelta(days=n))
+    apply(db, *exchange(1, 0), issue(3, "India newsdesk - April 27th newsclips"),
+          issue(5, "India newsdesk - May 2nd newsclips"), issue(6, "Budget 2027"), issue(7, "Budget 2027"))
+    owed = facts_at(db, T0 + timedelta(days=9))["anna@firm.example"].replies_owed
+    assert [t.subject for t in owed] == ["Budget 2027"]     # the same subject again: one thread, a nudge
+
+
+def test_reply_owed_to_a_series_the_user_answers(db):
+    report = lambda n, week: message(n, sender=ANNA, to=(ME,), subject=f"Weekly report {week}",  # noqa: E731
+                                     at=T0 + timedelta(days=n))
+    answer = message(4, to=(ANNA,), subject="Re: Weekly report 46", at=T0 + timedelta(days=3, hours=2))
+    apply(db, *exchange(1, 0), report(3, 46), answer, report(5, 47))
+    owed = facts_at(db, T0 + timedelta(days=9))["anna@firm.example"].replies_owed
+    assert [t.subject for t in owed] == ["Weekly report 47"]
+
+
 def test_meetings_count_one_to_one_and_group_and_skip_cancelled_and_declined(db):
     bob = Address("bob@firm.example", "Bob")
     apply(db, events=[
