@@ -270,6 +270,7 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
     from dataclasses import asdict
 
     from daemon.analysis import evaluate_store, holds_mail, horizon_complete, latest_evaluable_day
+    from models.learn import reach_days
     day = parse_day(as_of, ctx) if as_of else latest_evaluable_day(ctx.db, ctx.config, horizon)
     complete = horizon_complete(ctx.config, day, horizon)
     result = evaluate_store(ctx.db, ctx.config, day, horizon)
@@ -277,7 +278,8 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
         emit_json({"as_of": day.isoformat(), "horizon_days": horizon, "horizon_complete": complete, **asdict(result)})
         return
     trained = (f"trained on {result.training_rows} examples" if result.training_rows else
-               "too little history before it to learn from, so the transparent rule stood in for the learned model")
+               f"too little two-way mail in the {round(reach_days(horizon) / 30)} months before it to learn from, so the transparent "
+               "rule stood in for the learned model")
     click.echo(f"As of {day.isoformat()}, horizon {horizon} days: {result.contacts} contacts, "
                f"{result.positives} with two-way mail afterwards; {trained}.")
     if not complete:

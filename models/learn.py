@@ -70,6 +70,11 @@ def make_pipeline() -> Pipeline:
 Moment = tuple[float, np.ndarray, np.ndarray]     # (cut-off, features of the contacts known then, their labels)
 
 
+def reach_days(horizon: float = HORIZON_DAYS) -> float:
+    """How far before a date the oldest training moment lies: the history the model learns from."""
+    return horizon + (CUTOFFS - 1) * STEP_DAYS
+
+
 def moments(touches: Touches, now: float, horizon: float = HORIZON_DAYS, cutoffs: int = CUTOFFS) -> list[Moment]:
     """(cut-off, features of the contacts known then, their label), newest first; only data before `now`."""
     out = []
