@@ -80,7 +80,11 @@ def explain_contact(analysis: Analysis, config: Config, address: str) -> dict | 
              f"State: {s.state}; value {s.value:.2f}" + (f" — noise: {s.noise_reason}" if s.noise else "")]
     facts = [f"you wrote {plural(f.sent, 'message')}, received {f.received} ({f.received_bulk} bulk)",
              f"{plural(f.two_way_threads, 'conversation')} went both ways" if f.two_way_threads
-             else "no conversation went both ways yet"] + history_reasons(f, conversations=False)
+             else "no conversation went both ways yet"]
+    threads = f.user_threads + f.their_threads
+    if threads >= 2:     # who reaches out: a tie where one side only asks stays visible as one
+        facts.append(f"you started {f.user_threads} of the {threads} threads between you")
+    facts += history_reasons(f, conversations=False)
     if f.last_contact:
         facts.append(f"last contact {ago(since)} ({quote(f.last_subject)})")
     if f.usual_gap_days:
