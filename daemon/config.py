@@ -278,11 +278,13 @@ def _validate(config: Config, loc: _Locator) -> None:
         if goal.weight <= 0:
             raise ConfigError(f"goals[{index}].weight must be positive", where=loc.where("goals", index, "weight"), fix="write weight = 1.0")
     for kind, items in (("goals", config.goals), ("sources", config.sources)):
-        names = [item.name for item in items]
+        # `--goal NAME` matches a goal in any case, so "Investors" and "investors" would be one goal
+        names = [item.name.casefold() if kind == "goals" else item.name for item in items]
         for index, name in enumerate(names):
             if names.index(name) != index:
-                raise ConfigError(f"{kind}[{index}].name {name!r} is used twice", where=loc.where(kind, index, "name"),
-                                  fix="give every entry its own name")
+                raise ConfigError(f"{kind}[{index}].name {items[index].name!r} is used twice"
+                                  + (" (goal names are matched in any case)" if kind == "goals" else ""),
+                                  where=loc.where(kind, index, "name"), fix="give every entry its own name")
     for index, source in enumerate(config.sources):
         _check_type_keys(source, index, loc)
         if source.type in LOCAL_SOURCE_TYPES and not source.path:

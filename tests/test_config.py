@@ -113,6 +113,11 @@ def test_duplicate_source_names(tmp_path):
     assert "used twice" in message and "config.toml:7" in message
 
 
+def test_goal_names_differing_only_in_case_are_the_same_goal(tmp_path):
+    message = error_of(tmp_path, '[[goals]]\nname = "Investors"\n[[goals]]\nname = "investors"\n')
+    assert "'investors' is used twice (goal names are matched in any case)" in message and "config.toml:4" in message
+
+
 def test_missing_file_says_how_to_create_one(tmp_path):
     with pytest.raises(ConfigError) as info:
         cfg.load(tmp_path / "nope.toml")
