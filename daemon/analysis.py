@@ -162,7 +162,7 @@ def network_summary(analysis: Analysis, config: Config) -> dict[str, dict[str, i
     """Per goal, how many relevant contacts are active, passive, new, cooling and dormant."""
     return {n.goal: {"active": n.active, "passive": n.passive, "new": n.new, "cooling": n.cooling,
                      "dormant": n.dormant, "thin": n.thin}
-            for n in goal_networks(analysis.scores, [g.name for g in config.goals])}
+            for n in goal_networks(analysis.scores, [g.name for g in config.goals], analysis.facts)}
 
 
 def birthdays_near(db: Database, today: date) -> tuple[tuple[date, str], ...]:

@@ -118,13 +118,19 @@ def focus_person(facts: dict[str, ContactFacts], scores: dict[str, ContactScore]
                       f.contact.addresses)
 
 
-def goal_networks(scores: dict[str, ContactScore], goals: Iterable[str]) -> list[GoalNetwork]:
-    """Per goal, how many relevant contacts are in each state."""
+def goal_networks(scores: dict[str, ContactScore], goals: Iterable[str],
+                  facts: dict[str, ContactFacts]) -> list[GoalNetwork]:
+    """Per goal, how many relevant contacts are in each state. A new contact counts once the user wrote to
+    them or met them: a stranger's unanswered first mail is a cold inbound, not a new member of the network."""
     result = []
     for goal in goals:
         counts = {"active": 0, "passive": 0, "new": 0, "cooling": 0, "dormant": 0}
-        for s in scores.values():
-            if not s.noise and s.goal_fit.get(goal, 0.0) >= 0.3 and s.state in counts:
-                counts[s.state] += 1
+        for cid, s in scores.items():
+            if s.noise or s.goal_fit.get(goal, 0.0) < 0.3 or s.state not in counts:
+                continue
+            f = facts[cid]
+            if s.state == "new" and not (f.sent or f.meetings_one_to_one or f.meetings_group):
+                continue
+            counts[s.state] += 1
         result.append(GoalNetwork(goal, **counts))
     return result

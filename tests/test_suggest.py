@@ -358,3 +358,16 @@ def test_the_rhythm_in_words_holds_the_usual_gap():
     assert [rhythm(days) for days in (7, 13, 14, 19, 20.9, 21, 44)] == [
         "week or so", "1–2 weeks", "2–3 weeks", "2–3 weeks", "2–3 weeks", "3–4 weeks", "6–7 weeks"]
     assert rhythm(60) == "2 months or so"
+
+
+def test_a_new_contact_counts_in_the_network_once_the_user_engaged(db):
+    cold = Address("ines@payments-awards.example", "Ines Kraft")      # a stranger's first mail, on the goal's topic
+    met = Address("jonas@paybridge.example", "Jonas Hart")
+    store.apply_batch(db, "test", Batch(
+        messages=(message(1, sender=cold, to=(ME,), subject="payments award nomination", at=days_ago(3)),
+                  message(2, sender=TOM, to=(ME,), subject="payments pilot", at=days_ago(5)),
+                  message(3, to=(TOM,), subject="Re: payments pilot", at=days_ago(4))),
+        events=(event("e1", start=days_ago(2), attendees=[(ME, "ACCEPTED"), (met, "ACCEPTED")],
+                      summary="payments intro"),)))
+    network = digest_for(db).network["Fintech"]
+    assert network["new"] == 2     # Tom (written to) and Jonas (met); not the cold sender
