@@ -66,6 +66,8 @@ class ContactFacts:
     two_way_threads: int = 0
     user_threads: int = 0
     user_threads_answered: int = 0
+    user_threads_year: int = 0              # … of them started in the year before as_of
+    user_threads_answered_year: int = 0
     their_threads: int = 0
     meetings_one_to_one: int = 0
     meetings_group: int = 0
@@ -133,8 +135,9 @@ def _load_facts(db: Database, own: set[str], cutoff: str, aliases, ignore_addres
         item.kinds.add(address_kind(address))
         item.list_ids |= seen.list_ids.get(address, set())
     _add_peers(facts, contacts, seen.participants)
+    moment = parse_utc(cutoff)
     for item in facts.values():
-        summarise(item)
+        summarise(item, moment)
     return facts
 
 
@@ -274,8 +277,9 @@ def _add_peers(facts: dict[str, ContactFacts], contacts: dict[str, Contact], par
         facts[a].peers[b] = n
 
 
-def summarise(item: ContactFacts) -> None:
-    """Derive the counts and dates of one contact from its touches."""
+def summarise(item: ContactFacts, as_of: datetime | None = None) -> None:
+    """Derive the counts and dates of one contact from its touches (`as_of`: the moment they are known at,
+    for the past year's counts; by default the last touch)."""
     touches = sorted(item.touches, key=_AT)
     item.touches = touches
     threads: dict[str, list[Touch]] = defaultdict(list)
@@ -304,11 +308,12 @@ def summarise(item: ContactFacts) -> None:
     if personal:
         item.first_contact, item.last_contact = personal[0].at, personal[-1].at
         item.last_subject = next((t.subject for t in reversed(personal) if t.subject), "")
-    _summarise_threads(item, threads)
+    year_start = (as_of or (touches[-1].at if touches else datetime.max)) - timedelta(days=365)
+    _summarise_threads(item, threads, year_start)
     item.usual_gap_days = usual_gap(personal)
 
 
-def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]]) -> None:
+def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year_start: datetime) -> None:
     """Who starts the contact's threads, which went both ways, and which wait for the user."""
     started = []
     unanswered = _unanswered_series(threads.values())
@@ -319,6 +324,9 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]]) -> N
         if first.kind == "sent":
             item.user_threads += 1
             item.user_threads_answered += "received" in kinds
+            if first.at >= year_start:
+                item.user_threads_year += 1
+                item.user_threads_answered_year += "received" in kinds
         elif not first.bulk:
             item.their_threads += 1
         if owes_reply(thread, item.last_sent) and not (unanswered and series_of(first.subject) in unanswered):

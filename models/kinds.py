@@ -67,27 +67,44 @@ def rhythm(gap: float) -> str:
     return f"{round(gap / 30)} months or so"
 
 
+RATE_CHANGE = 0.25      # a change in the share of your threads they answer worth telling
+
+
+def changed_lately(f: ContactFacts) -> bool:
+    """They answer the user's threads much less (or more) often in the past year than over the whole tie:
+    the year's count is the news then; otherwise the whole tie's is the stronger evidence."""
+    year, older = f.user_threads_year, f.user_threads - f.user_threads_year
+    if year < 2 or older < 2:
+        return False
+    return abs(f.user_threads_answered_year / year - f.user_threads_answered / f.user_threads) >= RATE_CHANGE
+
+
 def history_reasons(f: ContactFacts, conversations: bool = True) -> list[str]:
     """The facts that show what this relationship is; a one-sided tie stays visible as one.
     `conversations=False` leaves out the count of conversations both ways (for a caller that shows it)."""
     reasons = []
-    answers_you = f.user_threads and 2 * f.user_threads_answered >= f.user_threads
+    threads, answered, when = f.user_threads, f.user_threads_answered, ""
+    if changed_lately(f):
+        threads, answered, when = f.user_threads_year, f.user_threads_answered_year, " in the past year"
+    answers_you = threads and 2 * answered >= threads
     if answers_you:
-        if f.user_threads_answered == f.user_threads == 1:
-            reasons.append("replied to your one thread")
-        elif f.user_threads_answered == f.user_threads == 2:
-            reasons.append("replied to both of your threads")
-        elif f.user_threads_answered == f.user_threads > 1:
-            reasons.append(f"replied to all {f.user_threads} of your threads")
+        if answered == threads == 1:
+            reasons.append(f"replied to your one thread{when}")
+        elif answered == threads == 2:
+            reasons.append(f"replied to both of your threads{when}")
+        elif answered == threads > 1:
+            reasons.append(f"replied to all {threads} of your threads{when}")
         else:
-            reasons.append(f"replied to {f.user_threads_answered} of your {plural(f.user_threads, 'thread')}")
+            reasons.append(f"replied to {answered} of your {plural(threads, 'thread')}{when}")
+    elif when:                # a long tie that went quiet on their side: that is the news
+        reasons.append(f"replied to {answered} of your {plural(threads, 'thread')}{when}")
     elif f.two_way_threads:   # they answer in threads of their own (or you never start one)
         if conversations:
             reasons.append(f"{plural(f.two_way_threads, 'conversation')} both ways")
     elif f.close:             # both ways, but never in one thread (archives without threading, new subjects)
         reasons.append(f"{plural(f.received_personal, 'message')} from them, {f.sent} from you")
-    elif f.user_threads:
-        reasons.append(f"replied to {f.user_threads_answered} of your {plural(f.user_threads, 'thread')}")
+    elif threads:
+        reasons.append(f"replied to {answered} of your {plural(threads, 'thread')}")
     meetings = f.meetings_one_to_one + f.meetings_group
     if meetings:
         reasons.append(f"you met {plural(meetings, 'time')}")

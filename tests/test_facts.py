@@ -39,6 +39,14 @@ def test_counts_and_two_way_threads(db):
     assert f.first_contact == T0 and f.last_contact == T0 + timedelta(days=28)
 
 
+def test_the_past_year_is_counted_apart(db):
+    apply(db, *exchange(1, 0, "Pilot"), *exchange(2, 300, "Numbers"),
+          message(3, to=(ANNA,), subject="Lunch?", at=T0 + timedelta(days=400)))
+    f = facts_at(db, T0 + timedelta(days=420))["anna@firm.example"]
+    assert (f.user_threads, f.user_threads_answered) == (3, 2)
+    assert (f.user_threads_year, f.user_threads_answered_year) == (2, 1)     # day 0 is more than a year back
+
+
 def test_nothing_after_as_of_is_used(db):
     apply(db, *exchange(1, 0), *exchange(2, 30))
     f = facts_at(db, T0 + timedelta(days=10))["anna@firm.example"]

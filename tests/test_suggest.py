@@ -300,6 +300,23 @@ def test_the_reason_given_counts_conversations_when_they_answer_outside_your_thr
     assert history_reasons(facts(5, 0, 0, sent=5)) == ["replied to 0 of your 5 threads"]   # one-sided stays visible
 
 
+def test_the_reason_tells_how_the_past_year_differs_from_the_whole_tie():
+    from daemon.contacts import Contact
+    from models.facts import ContactFacts
+    from models.kinds import history_reasons
+
+    def facts(threads: int, answered: int, year: int, answered_year: int) -> ContactFacts:
+        f = ContactFacts(Contact("a@x.example", ("a@x.example",), "A"))
+        f.user_threads, f.user_threads_answered, f.two_way_threads = threads, answered, answered
+        f.user_threads_year, f.user_threads_answered_year = year, answered_year
+        return f
+
+    assert history_reasons(facts(50, 45, 4, 0)) == ["replied to 0 of your 4 threads in the past year"]  # sliding
+    assert history_reasons(facts(30, 10, 4, 4)) == ["replied to all 4 of your threads in the past year"]  # warming
+    assert history_reasons(facts(12, 12, 4, 4)) == ["replied to all 12 of your threads"]   # as ever: all of it
+    assert history_reasons(facts(3, 3, 2, 2)) == ["replied to all 3 of your threads"]      # too few older ones
+
+
 def test_mail_both_ways_without_a_shared_thread_is_still_a_mutual_tie(db):
     """Archives without threading headers, or people who answer under a new subject: every message is its own
     thread, yet the relationship is reciprocal, and its states and suggestions must say so."""
