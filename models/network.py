@@ -84,9 +84,10 @@ def _same_organisation(a: ContactFacts, b: ContactFacts) -> bool:
 
 def _introduction(a: ContactFacts, b: ContactFacts, goal: str, score: float, config: Goal | None) -> Suggestion:
     common = _common_keywords(a, b, config) if config else []
-    both = "both write about " + ", ".join(f"“{k}”" for k in common[:TOPIC_WORDS]) + f" (“{goal}”)" if common \
-        else f"both matter for “{goal}”"
-    reasons = (f"{a.contact.name} and {b.contact.name} {both} and have never been in a thread or meeting together",
+    # the digest's line names both people and the goal already
+    both = "both write about " + ", ".join(f"“{k}”" for k in common[:TOPIC_WORDS]) if common \
+        else "both serve the goal"
+    reasons = (f"{both} and have never been in a thread or meeting together",
                "ask each of them first whether they would like an introduction")
     return Suggestion("introduce", a.id, a.contact.name, goal, reasons, goal, MINUTES["introduce"], round(score, 4),
                       a.contact.addresses, b.id, b.contact.name)

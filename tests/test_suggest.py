@@ -177,7 +177,7 @@ def test_introduce_two_valuable_contacts_of_one_goal_who_never_met(db):
     intro = [s for s in digest_for(db, 60).suggestions if s.kind == "introduce"]
     assert len(intro) == 1 and {intro[0].contact_id, intro[0].other_id} == {MIRA.email, JONAS.email}
     assert "ask each of them first" in " ".join(intro[0].reasons)
-    assert "both write about “payments” (“Fintech”) and have never been in a thread" in intro[0].reasons[0]
+    assert intro[0].reasons[0].startswith("both write about “payments” and have never been in a thread")
 
 
 def test_no_introduction_for_people_already_in_a_thread_together(db):
