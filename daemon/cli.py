@@ -170,10 +170,15 @@ def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, 
         emit_json(rows[:limit] if limit else rows)
         return
     shown = rows if show_noise else [r for r in rows if not r["noise"]]
+    # the order is by the second column: value weighted by the goals, or times the relevance to --goal
+    order = "for goal" if goal else "weighted"
+    if shown:
+        click.echo(f"{'value':<5}  {order:<8}  {'state':<8} {'name':<28} {'address':<40} {'last':<10}  goals")
     for r in shown[:limit] if limit else shown:
         goals = ", ".join(g for g, v in r["goals"].items() if v >= GOAL_THRESHOLD)
-        click.echo(f"{r['value']:.2f}  {r['state']:<8} {r['name'][:28]:<28} {r['address'][:40]:<40} "
-                   f"{r['last_contact'] or '-':<10}  {goals}")
+        key = r["value"] * r["goals"][goal] if goal else r["priority"]
+        click.echo(f"{r['value']:<5.2f}  {key:<8.2f}  {r['state']:<8} {r['name'][:28]:<28} "
+                   f"{r['address'][:40]:<40} {r['last_contact'] or '-':<10}  {goals}")
 
 
 @cli.command()

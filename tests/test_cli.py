@@ -185,6 +185,13 @@ def test_explain_json_gives_the_contact_row_with_facts_and_goal_reasons(synced):
     assert set(data["goal_reasons"]) <= {name for name, fit in data["goals"].items() if fit >= 0.1}
 
 
+def test_contacts_table_has_a_header_and_is_ordered_by_its_weighted_column(synced):
+    table = synced("contacts", "--as-of", SAMPLE_DAY).output.splitlines()
+    assert table[0].split()[:3] == ["value", "weighted", "state"]
+    weighted = [float(line.split()[1]) for line in table[1:]]
+    assert weighted == sorted(weighted, reverse=True) and len(weighted) > 20
+
+
 def test_contacts_for_one_goal_and_goal_names_typed_in_any_case(synced):
     rows = json.loads(synced("contacts", "--as-of", SAMPLE_DAY, "--goal", "investors", "--json").output)
     assert rows and all(r["goals"]["Investors"] >= 0.3 and not r["noise"] for r in rows)
@@ -193,5 +200,9 @@ def test_contacts_for_one_goal_and_goal_names_typed_in_any_case(synced):
     assert weighted == sorted(weighted, reverse=True)
     everyone = json.loads(synced("contacts", "--as-of", SAMPLE_DAY, "--json").output)
     assert len(rows) < len([r for r in everyone if not r["noise"]])
+    table = synced("contacts", "--as-of", SAMPLE_DAY, "--goal", "Investors").output.splitlines()
+    assert table[0].split()[:3] == ["value", "for", "goal"] and len(table) == len(rows) + 1
+    order = [float(line.split()[1]) for line in table[1:]]      # the second column sets the order
+    assert order == sorted(order, reverse=True)
     unknown = synced("contacts", "--goal", "Investments")
     assert unknown.exception.exit_code == 2 and "use one of: Fintech customers, Investors, Product career" in str(unknown.exception)
