@@ -315,7 +315,7 @@ def status(ctx: Context, as_json: bool) -> None:
         emit_json(report)
         return
     from daemon.status import status_lines
-    click.echo("\n".join(status_lines(report)))
+    click.echo("\n".join(status_lines(report, ctx.config.zone)))
 
 
 @cli.command()

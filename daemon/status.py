@@ -5,7 +5,7 @@ Kept apart from the contact reports so that `kith status` imports no model code 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 
 from sqlite_utils import Database
@@ -59,23 +59,43 @@ def _size(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
-def status_lines(report: dict) -> list[str]:
-    """`kith status` as text, from `status_report`'s data."""
+def _when(text: str, zone: tzinfo, now: datetime) -> str:
+    """A stored time as the user reads it: local, to the minute, and how long ago or ahead."""
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    seconds = (at - now).total_seconds()
+    span = abs(seconds)
+    if span < 60:
+        relative = "now"
+    else:
+        amount = (f"{round(span / 60)} min" if span < 90 * 60 else f"{round(span / 3600)} h" if span < 36 * 3600
+                  else f"{round(span / 86400)} days")
+        relative = f"in {amount}" if seconds > 0 else f"{amount} ago"
+    return f"{at.astimezone(zone):%Y-%m-%d %H:%M} ({relative})"
+
+
+def status_lines(report: dict, zone: tzinfo = UTC, now: datetime | None = None) -> list[str]:
+    """`kith status` as text, from `status_report`'s data; times in `zone`, against `now`."""
+    now = now or datetime.now(UTC)
+    when = lambda text: _when(text, zone, now)  # noqa: E731
     daemon = report["daemon"]
     lines = [f"Daemon: running (pid {daemon['pid']}); log: {daemon['log_file']}" if daemon["running"]
              else "Daemon: not running — start it with `kith run`, or `kith service install`",
              f"Database: {report['database']} ({(report['database_bytes'] + report['wal_bytes']) // 1024} KiB)"]
     for s in report["sources"]:
-        synced = s["last_ok_at"] or s["synced_at"] or "never"
-        line = f"  {s['source']}: last sync {synced}, {s['messages']} messages, {s['events']} events"
+        synced = s["last_ok_at"] or s["synced_at"]
+        line = f"  {s['source']}: last sync {when(synced) if synced else 'never'}, {s['messages']} messages, " \
+               f"{s['events']} events"
         if s["next_run_at"] and daemon["running"]:
-            line += f"; next sync {s['next_run_at']}"
+            line += f"; next sync {when(s['next_run_at'])}"
         lines.append(line)
         if s["failing"]:
             lines.append(f"    failing ({s['failures']} times in a row): {s['current_error']}")
         elif s["last_error"]:
-            lines.append(f"    last error ({s['error_at']}): {s['last_error']}")
-    lines.append(f"Next digest: {report['next_digest_at']}" + ("" if daemon["running"] else " (if the daemon runs)"))
+            lines.append(f"    last error ({when(s['error_at']) if s['error_at'] else 'time unknown'}): "
+                         f"{s['last_error']}")
+    lines.append(f"Next digest: {when(report['next_digest_at'])}" + ("" if daemon["running"] else " if the daemon runs"))
     last = report["last_digest"]
     lines.append(f"Last digest: {last['date']} → {last['path']}" if last else "Last digest: none yet")
     return lines

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
@@ -88,7 +89,8 @@ def test_daemon_state_comes_from_the_lock(db, ran) -> None:
         report = status_report(db, config, now=clock.now())
         assert report["daemon"] == {"running": True, "pid": os.getpid(),
                                     "log_file": str(lock_path().parent / "kith.log")}
-        assert f"next sync {utc_text(clock.now() + timedelta(minutes=15))}" in "\n".join(status_lines(report))
+        text = "\n".join(status_lines(report, UTC, clock.now()))
+        assert f"next sync {clock.now() + timedelta(minutes=15):%Y-%m-%d %H:%M} (in 15 min)" in text
 
 
 def test_cli_status_json_and_text_after_a_sync(tmp_path, state_home) -> None:
@@ -106,3 +108,4 @@ def test_cli_status_json_and_text_after_a_sync(tmp_path, state_home) -> None:
     assert report["daemon"]["running"] is False and report["next_digest_at"]
     text = runner.invoke(cli, ["--config", str(config), "status"], env=env).output
     assert "mbox:mail: last sync" in text and "6 messages" in text and "Next digest:" in text
+    assert re.search(r"last sync \d{4}-\d\d-\d\d \d\d:\d\d \((now|\d+ min ago)\)", text)   # local time, and how long ago
