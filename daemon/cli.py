@@ -137,6 +137,7 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
     if force:
         ctx.db.execute("DELETE FROM suggestions WHERE date = ?", [day.isoformat()])
         ctx.db.execute("DELETE FROM digests WHERE date = ?", [day.isoformat()])
+    warn_if_empty(ctx)
     result_digest, _ = build_digest(ctx.db, ctx.config, day)
     delivered = deliver(ctx.db, result_digest, ctx.config.digest_dir, config=ctx.config)
     if as_json:
@@ -146,6 +147,15 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
     else:
         state = "already delivered" if delivered.already else "written"
         click.echo(f"Digest for {day.isoformat()} {state}: {', '.join(str(f) for f in delivered.files)}")
+
+
+def warn_if_empty(ctx: Context) -> None:
+    """An empty store gives an empty digest: say why on stderr, so that "nothing needs you" is not mistaken
+    for a judgment of the user's mail."""
+    from daemon.analysis import holds_mail
+    if not holds_mail(ctx.db) and not ctx.db.execute("SELECT EXISTS (SELECT 1 FROM events)").fetchone()[0]:
+        fix = "run `kith sync` first" if ctx.config.sources else "add [[sources]] to the config, then run `kith sync`"
+        click.echo(f"kith: no mail or calendar synced yet — {fix}", err=True)
 
 
 @cli.command()
@@ -163,6 +173,7 @@ def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, 
     from daemon.report import contact_rows, serving
     from models.suggest import GOAL_THRESHOLD
     goal = goal_named(ctx.config, goal)
+    warn_if_empty(ctx)
     rows = contact_rows(analyse(ctx.db, ctx.config, parse_day(as_of, ctx)), ctx.config)
     if goal is not None:
         rows = serving(rows, goal)

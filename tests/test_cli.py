@@ -140,6 +140,15 @@ def test_a_broken_config_is_one_line_and_exit_2(tmp_path):
     assert done.stderr.count("\n") == 1 and "bad.toml:5" in done.stderr and "Traceback" not in done.stderr
 
 
+def test_an_empty_store_says_why_the_digest_is_empty(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[user]\naddresses = ["me@example.org"]\n[storage]\ndatabase = "{tmp_path / "kith.db"}"\n'
+                      f'[digest]\ndirectory = "{tmp_path / "digests"}"\n')
+    done = run_kith("--config", str(config), "digest", "--stdout")
+    assert done.returncode == 0 and "Nothing needs you today." in done.stdout
+    assert done.stderr == "kith: no mail or calendar synced yet — add [[sources]] to the config, then run `kith sync`\n"
+
+
 def test_a_bad_date_is_one_line(tmp_path):
     config = sample_config(tmp_path)
     done = run_kith("--config", str(config), "digest", "--as-of", "03/03/2026")
