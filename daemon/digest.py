@@ -15,7 +15,10 @@ from models.suggest import KIND_TITLES, Suggestion
 def heading(digest: Digest) -> str:
     people = len({s.contact_id for s in digest.suggestions})
     minutes = sum(s.minutes for s in digest.suggestions)
-    return f"{digest.date:%A} {digest.date.day} {digest.date:%B %Y} — {people} {'person' if people == 1 else 'people'}, about {minutes} minutes"
+    day = f"{digest.date:%A} {digest.date.day} {digest.date:%B %Y}"
+    if not people:
+        return f"{day} — no one today"
+    return f"{day} — {people} {'person' if people == 1 else 'people'}, about {minutes} minutes"
 
 
 def _groups(digest: Digest) -> list[tuple[str, list[Suggestion]]]:

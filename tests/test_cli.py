@@ -145,7 +145,7 @@ def test_an_empty_store_says_why_the_digest_is_empty(tmp_path):
     config.write_text(f'[user]\naddresses = ["me@example.org"]\n[storage]\ndatabase = "{tmp_path / "kith.db"}"\n'
                       f'[digest]\ndirectory = "{tmp_path / "digests"}"\n')
     done = run_kith("--config", str(config), "digest", "--stdout")
-    assert done.returncode == 0 and "Nothing needs you today." in done.stdout
+    assert done.returncode == 0 and "— no one today\n\nNothing needs you today." in done.stdout
     assert done.stderr == "kith: no mail or calendar synced yet — add [[sources]] to the config, then run `kith sync`\n"
 
 
