@@ -105,6 +105,8 @@ def sync(ctx: Context, only: str | None) -> None:
     if only and only not in [s.name for s in config.sources]:
         raise UsageError(f"no source named {only!r}", where=str(config.path),
                          fix=f"use one of: {', '.join(s.name for s in config.sources) or '(none configured)'}")
+    from daemon.logs import QUIET_SYNC_FAILURES
+    logging.getLogger("daemon.sync").addFilter(QUIET_SYNC_FAILURES)    # each failure is printed below, once
     results = sync_all(ctx.db, config, only)
     if not results:
         click.echo("No sources to sync: add [[sources]] to the config.")
@@ -112,7 +114,7 @@ def sync(ctx: Context, only: str | None) -> None:
     for r in results:
         if r.error:
             failed += 1
-            click.echo(f"{r.source}: failed: {r.error}", err=True)
+            click.echo(f"{r.source}: failed: {r.error.removeprefix(f'{r.source}: ')}", err=True)
         else:
             click.echo(f"{r.source}: {r.messages} messages, {r.events} events, {r.deleted} removed")
         for note in r.notes[:20]:

@@ -34,8 +34,8 @@ def key(default: Any, help: str, **extra: Any) -> Any:
 class UserConfig:
     name: str = key("", "Your name, as it appears in the digest.")
     addresses: list[str] = key([], "All your own e-mail addresses and aliases; mail from them counts as sent by you. "
-                               "Their domains (free-mail providers aside) are your organisation: colleagues there "
-                               "are never noise for writing without answers.")
+                               "Their domains (free-mail providers aside) are your organisation: a colleague there "
+                               "who keeps writing to you directly is not noise for going unanswered.")
     timezone: str = key("UTC", "IANA time zone for the digest time and for 'today', e.g. Europe/Berlin.")
 
 

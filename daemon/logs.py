@@ -52,6 +52,17 @@ class PrivateRotatingFileHandler(RotatingFileHandler):
         return stream
 
 
+class QuietSyncFailures(logging.Filter):
+    """sync_source warns on every failed attempt; the service and `kith sync` report failures themselves
+    (the service once per change), so the warning would only say it twice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno == logging.WARNING and str(record.msg).startswith("sync of"))
+
+
+QUIET_SYNC_FAILURES = QuietSyncFailures()
+
+
 def setup_service_logging(verbose: bool = False, *, path: Path | None = None,
                           env: Mapping[str, str] | None = None, stream: TextIO | None = None) -> Path:
     """Replace the root logger's handlers with the file and stderr handlers; return the log file."""

@@ -41,7 +41,7 @@ from daemon.clock import Clock, ClockScheduler, Counts, JobState, SystemClock, m
 from daemon.config import Config, SourceConfig
 from daemon.config import load as load_config
 from daemon.errors import KithError, SourceError, StoreError
-from daemon.logs import setup_service_logging
+from daemon.logs import QUIET_SYNC_FAILURES, setup_service_logging
 from daemon.sync import build_source, sync_source
 
 log = logging.getLogger(__name__)
@@ -118,16 +118,6 @@ class Flags:
         signal.signal(signal.SIGINT, self.on_stop)
         signal.signal(signal.SIGHUP, self.on_reload)
         signal.signal(signal.SIGALRM, self.on_alarm)
-
-
-class QuietSyncFailures(logging.Filter):
-    """sync_source warns on every failed attempt; the service logs failures itself, once per change."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not (record.levelno == logging.WARNING and str(record.msg).startswith("sync of"))
-
-
-QUIET_SYNC_FAILURES = QuietSyncFailures()
 
 
 class Service:

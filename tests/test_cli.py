@@ -149,6 +149,20 @@ def test_an_empty_store_says_why_the_digest_is_empty(tmp_path):
     assert done.stderr == "kith: no mail or calendar synced yet — add [[sources]] to the config, then run `kith sync`\n"
 
 
+def test_a_failed_sync_is_one_line_per_source_without_repeating_its_name(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[user]\naddresses = ["me@example.org"]\n[storage]\ndatabase = "{tmp_path / "kith.db"}"\n'
+                      f'[[sources]]\ntype = "maildir"\nname = "m"\npath = "{tmp_path / "nope"}"\n'
+                      f'[[sources]]\ntype = "outlook"\nname = "work-mail"\n'
+                      f'client_id = "00000000-0000-0000-0000-000000000000"\ntoken_cache = "{tmp_path / "none.bin"}"\n')
+    done = run_kith("--config", str(config), "sync")
+    assert done.returncode == 3
+    assert done.stderr.splitlines() == [
+        f"maildir:m: failed: {tmp_path / 'nope'}: no such folder — set path to a Maildir folder (the one that "
+        "holds cur/ and new/)",
+        "outlook:work-mail: failed: not signed in to Microsoft — run `kith auth microsoft --source work-mail`"]
+
+
 def test_a_bad_date_is_one_line(tmp_path):
     config = sample_config(tmp_path)
     done = run_kith("--config", str(config), "digest", "--as-of", "03/03/2026")
