@@ -59,8 +59,10 @@ def own_addresses(db: Database, config: Config) -> set[str]:
 
 def facts_until(db: Database, config: Config, own: set[str], cutoff: datetime) -> dict[str, ContactFacts]:
     """Every contact's facts from the store, up to `cutoff`, with the config's aliases and ignore lists."""
+    ignored = [typed_address(a) or a.strip().lower() for a in config.privacy.ignore_addresses]  # "Anna <a@x.org>" too
+    domains = [d.strip().lstrip("@").lower() for d in config.privacy.ignore_domains]           # "@x.org" too
     return load_facts(db, own, cutoff, aliases=[(p.name, p.addresses) for p in config.people],
-                      ignore_addresses=config.privacy.ignore_addresses, ignore_domains=config.privacy.ignore_domains)
+                      ignore_addresses=ignored, ignore_domains=domains)
 
 
 def analyse(db: Database, config: Config, today: date, facts: dict[str, ContactFacts] | None = None) -> Analysis:

@@ -47,12 +47,13 @@ class StorageConfig:
 @dataclass(frozen=True)
 class DigestConfig:
     time: str = key("07:30", "Local time of day (HH:MM) at which the daemon writes the morning digest.")
-    minutes: int = key(30, "Your daily time budget in minutes; the digest never suggests more.")
-    max_suggestions: int = key(8, "At most this many suggestions per digest.")
+    minutes: int = key(30, "Your daily time budget in minutes; the digest never suggests more.", bounds=(1, 1440))
+    max_suggestions: int = key(8, "At most this many suggestions per digest.", bounds=(1, 100))
     directory: str = key("", "Folder for the Markdown and HTML digests (default: digests/ in your data directory).")
     deliver: list[str] = key(["file"], "Where the digest goes: \"file\" (always written), \"gmail\", \"outlook\".",
                              choices=DELIVERY_TARGETS)
-    repeat_days: int = key(14, "Do not suggest the same person again within this many days unless something changed.")
+    repeat_days: int = key(14, "Do not suggest the same person again within this many days unless something changed.",
+                           bounds=(0, 3650))
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,7 @@ class Goal:
     keywords: list[str] = key([], "Words or phrases that mark a subject or meeting title as relevant.")
     organizations: list[str] = key([], "Organisation names relevant to the goal (matched against names and domains).")
     domains: list[str] = key([], "E-mail domains of relevant organisations, e.g. \"bank.example\".")
-    weight: float = key(1.0, "Relative importance of this goal (any positive number).")
+    weight: float = key(1.0, "Relative importance of this goal (any positive number).", bounds=(1e-6, 1e6))
 
 
 @dataclass(frozen=True)
@@ -81,7 +82,7 @@ class SourceConfig:
                     required=True, choices=SOURCE_TYPES)
     name: str = key(None, "A unique name for this source, e.g. \"work-mail\".", required=True)
     enabled: bool = key(True, "Set to false to keep a source configured but not synced.")
-    interval: int = key(15, "Minutes between syncs of this source when the daemon runs.")
+    interval: int = key(15, "Minutes between syncs of this source when the daemon runs.", bounds=(1, 10080))
     path: str = key("", "File or folder to read; relative to this config file.", types=LOCAL_SOURCE_TYPES)
     sent_folders: list[str] = key([], "Extra folder names that hold your sent mail (common names are known).",
                                   types=("mbox", "maildir"))
@@ -89,7 +90,8 @@ class SourceConfig:
     token: str = key("", "Google: where the OAuth token is kept (default: in your state directory).", types=GOOGLE)
     api_endpoint: str = key("", "Google: API base URL override, for proxies and tests (default: Google's).", types=GOOGLE)
     token_uri: str = key("", "Google: OAuth token endpoint override (default: Google's).", types=GOOGLE)
-    quota_units_per_minute: int = key(6000, "Gmail: per-user quota units per minute to stay within.", types=("gmail",))
+    quota_units_per_minute: int = key(6000, "Gmail: per-user quota units per minute to stay within.", types=("gmail",),
+                                      bounds=(1, 1_000_000))
     calendars: list[str] = key(["primary"], "Google Calendar: calendar ids to read.", types=("google_calendar",))
     client_id: str = key("", "Microsoft: application (client) id of your app registration.", types=MICROSOFT)
     authority: str = key("https://login.microsoftonline.com/common",
@@ -102,15 +104,19 @@ class SourceConfig:
     folders: list[str] = key(["inbox", "sentitems"], "Outlook: mail folders to read (well-known names or ids).",
                              types=("outlook",))
     all_folders: bool = key(False, "Outlook: read every mail folder, not only `folders`.", types=("outlook",))
-    days_back: int = key(730, "Outlook calendar: how many days of past events to read.", types=("outlook_calendar",))
-    days_ahead: int = key(30, "Outlook calendar: how many days of future events to read.", types=("outlook_calendar",))
+    days_back: int = key(730, "Outlook calendar: how many days of past events to read.", types=("outlook_calendar",),
+                         bounds=(0, 3650))
+    days_ahead: int = key(30, "Outlook calendar: how many days of future events to read.", types=("outlook_calendar",),
+                          bounds=(1, 3650))
 
 
 @dataclass(frozen=True)
 class PrivacyConfig:
     store_subjects: bool = key(True, "Store subjects and meeting titles (used for context and goals); false keeps only a hash.")
-    ignore_addresses: list[str] = key([], "Addresses never treated as contacts.")
-    ignore_domains: list[str] = key([], "Domains never treated as contacts.")
+    ignore_addresses: list[str] = key([], "Addresses never treated as contacts (bare, or as mail shows them: "
+                                      "\"Anna <anna@x.example>\").")
+    ignore_domains: list[str] = key([], "Domains never treated as contacts, with their subdomains (\"x.example\" or "
+                                    "\"@x.example\").")
 
 
 @dataclass(frozen=True)
@@ -138,7 +144,11 @@ class Config:
 
     def resolve(self, value: str) -> Path:
         """A path from the config: `~` expanded, relative to the config file's folder."""
-        p = Path(value).expanduser()
+        try:
+            p = Path(value).expanduser()
+        except RuntimeError:    # "~someone" for a user this system does not know
+            raise ConfigError(f"cannot expand {value!r}: no such user's home folder", where=str(self.path),
+                              fix="write the path in full, or as ~/…") from None
         return p if p.is_absolute() else (self.path.parent / p)
 
 
@@ -198,6 +208,11 @@ def _check_value(value: Any, f: Any, label: str, where: str) -> Any:
         example = '["a", "b"]'
     if not ok:
         raise ConfigError(f"{label} must be {_describe(origin)}", where=where, fix=f"write {f.name} = {example}")
+    bounds = f.metadata.get("bounds")
+    if bounds and not bounds[0] <= value <= bounds[1]:     # also false for NaN
+        low, high = (f"{b:g}" for b in bounds)
+        problem = "must be positive" if value <= 0 < bounds[0] else f"must be between {low} and {high}"
+        raise ConfigError(f"{label} {problem}", where=where, fix=f"write {f.name} = {_default(f)}")
     choices = f.metadata.get("choices")
     items = value if isinstance(value, list) else [value]
     for item in items:
@@ -229,7 +244,7 @@ def _build(cls: type, data: Any, section: str, index: int | None, loc: _Locator)
             values[name] = _check_value(data[name], f, _label(section, index, name), loc.where(section, index, name))
         elif f.metadata.get("required"):
             raise ConfigError(f"{_label(section, index)} has no {name}", where=where,
-                              fix=f"add {name} = {TYPE_EXAMPLES[str]}  ({f.metadata['help']})")
+                              fix=f"add {name} = {TYPE_EXAMPLES[ANNOTATIONS[f.type]]}  ({f.metadata['help']})")
     return cls(**values)
 
 
@@ -271,12 +286,23 @@ def _validate(config: Config, loc: _Locator) -> None:
     if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", config.digest.time):
         raise ConfigError(f"digest.time {config.digest.time!r} is not a time of day",
                           where=loc.where("digest", None, "time"), fix='write time = "07:30"')
-    for label, number in (("minutes", config.digest.minutes), ("max_suggestions", config.digest.max_suggestions)):
-        if number <= 0:
-            raise ConfigError(f"digest.{label} must be positive", where=loc.where("digest", None, label), fix=f"write {label} = 30")
     for index, goal in enumerate(config.goals):
-        if goal.weight <= 0:
-            raise ConfigError(f"goals[{index}].weight must be positive", where=loc.where("goals", index, "weight"), fix="write weight = 1.0")
+        if not goal.name.strip() or goal.name != goal.name.strip() or not goal.name.isprintable():
+            raise ConfigError(f"goals[{index}].name {goal.name!r} is empty, padded or has a line break",
+                              where=loc.where("goals", index, "name"), fix='write name = "Investors" (shown in the digest)')
+    for address in config.privacy.ignore_addresses:
+        if not re.search(r"[^@\s<]+@[^@\s>]+", address):
+            raise ConfigError(f"privacy.ignore_addresses has {address!r}, which is not an address",
+                              where=loc.where("privacy", None, "ignore_addresses"),
+                              fix="write name@example.org; a whole domain goes in ignore_domains")
+    owner: dict[str, int] = {}
+    for index, person in enumerate(config.people):
+        for address in person.addresses:
+            first = owner.setdefault(address.strip().lower(), index)
+            if first != index:
+                raise ConfigError(f"people[{index}] repeats {address!r}, already in people[{first}]",
+                                  where=loc.where("people", index, "addresses"),
+                                  fix="list each address under one person only")
     for kind, items in (("goals", config.goals), ("sources", config.sources)):
         # `--goal NAME` matches a goal in any case, so "Investors" and "investors" would be one goal
         names = [item.name.casefold() if kind == "goals" else item.name for item in items]
@@ -290,9 +316,6 @@ def _validate(config: Config, loc: _Locator) -> None:
         if source.type in LOCAL_SOURCE_TYPES and not source.path:
             raise ConfigError(f"sources[{index}] ({source.type}) has no path", where=loc.where("sources", index),
                               fix='add path = "/path/to/mail"')
-        if source.interval <= 0:
-            raise ConfigError(f"sources[{index}].interval must be positive", where=loc.where("sources", index, "interval"),
-                              fix="write interval = 15")
 
 
 def _check_type_keys(source: SourceConfig, index: int, loc: _Locator) -> None:
@@ -312,7 +335,7 @@ def _default(f: Any) -> Any:
 def load(path: Path) -> Config:
     """Read and validate the config file at `path`."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")     # a byte-order mark (Windows editors) is not an error
     except FileNotFoundError:
         raise ConfigError("no config file here", where=str(path), fix="run `kith init` to write one, or pass --config PATH") from None
     except (OSError, UnicodeDecodeError) as exc:
@@ -337,6 +360,9 @@ def reference_markdown() -> str:
             default = "required" if f.metadata.get("required") else _show_default(_default(f))
             types = f.metadata.get("types")
             meaning = f.metadata["help"] + (f" ({', '.join(types)})" if types and name == "sources" else "")
+            bounds = f.metadata.get("bounds")
+            if bounds and f.type == "int":
+                meaning += f" From {bounds[0]:,} to {bounds[1]:,}."
             section = f"[[{name}]]" if name in ARRAYS else f"[{name}]"
             lines.append(f"| `{section}` `{f.name}` | {default} | {meaning} |")
     return "\n".join(lines) + "\n"

@@ -129,3 +129,38 @@ def test_readme_config_reference_matches_the_schema():
     start = text.index("\n", text.index("<!-- config-reference:start")) + 1
     end = text.index("<!-- config-reference:end")
     assert text[start:end] == cfg.reference_markdown()
+
+
+@pytest.mark.parametrize("text, says", [
+    ('[digest]\nrepeat_days = 99999999999\n', "digest.repeat_days must be between 0 and 3650"),
+    ('[digest]\nminutes = 0\n', "digest.minutes must be positive"),
+    ('[[goals]]\nname = "A"\nweight = nan\n', "goals[0].weight must be between"),
+    ('[[goals]]\nname = "A"\nweight = inf\n', "goals[0].weight must be between"),
+    ('[[sources]]\ntype = "mbox"\nname = "m"\npath = "x"\ninterval = 999999999999\n',
+     "sources[0].interval must be between 1 and 10080"),
+    ('[[sources]]\ntype = "outlook_calendar"\nname = "c"\nclient_id = "x"\ndays_back = -10\n',
+     "sources[0].days_back must be between 0 and 3650"),
+    ('[[goals]]\nname = " spaced "\n', "is empty, padded or has a line break"),
+    ('[[goals]]\nname = ""\n', "is empty, padded or has a line break"),
+    ('[[goals]]\nname = "two\\nlines"\n', "is empty, padded or has a line break"),
+    ('[[people]]\nname = "A"\naddresses = ["a@x.example"]\n[[people]]\nname = "B"\naddresses = ["A@x.example"]\n',
+     "people[1] repeats 'A@x.example', already in people[0]"),
+    ('[[people]]\nname = "A"\n', 'add addresses = ["a", "b"]'),
+    ('[privacy]\nignore_addresses = ["paybridge.example"]\n', "which is not an address"),
+])
+def test_numbers_names_and_lists_out_of_range_are_one_line_errors(tmp_path, text, says):
+    message = error_of(tmp_path, text)
+    assert says in message and "\n" not in message.strip()
+
+
+def test_a_byte_order_mark_is_not_an_error(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + b'[user]\ntimezone = "Europe/Berlin"\n')
+    assert cfg.load(path).user.timezone == "Europe/Berlin"
+
+
+def test_a_home_folder_of_an_unknown_user_is_a_config_error(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text('[storage]\ndatabase = "~no-such-user-here/kith.db"\n')
+    with pytest.raises(ConfigError, match="no such user's home folder"):
+        cfg.load(path).database_path

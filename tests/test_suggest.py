@@ -388,3 +388,14 @@ def test_a_new_contact_counts_in_the_network_once_the_user_engaged(db):
                       summary="payments intro"),)))
     network = digest_for(db).network["Fintech"]
     assert network["new"] == 2     # Tom (written to) and Jonas (met); not the cold sender
+
+
+def test_ignore_lists_accept_an_address_as_mail_shows_it_and_a_domain_with_its_at(db):
+    from daemon.analysis import facts_until
+    text = CONFIG.format(minutes=30) + ('[privacy]\nignore_addresses = ["Tom Weiss <TOM@paybridge.example>"]\n'
+                                       'ignore_domains = ["@finlytics.example"]\n')
+    store.apply_batch(db, "test", Batch(messages=(message(1, sender=TOM, to=(ME,), at=days_ago(3)),
+                                                  message(2, sender=ANNA, to=(ME,), at=days_ago(3)),
+                                                  message(3, sender=LENA, to=(ME,), at=days_ago(3)))))
+    facts = facts_until(db, parse(text, Path("/tmp/kith-test.toml")), {ME.email}, days_ago(0))
+    assert list(facts) == [LENA.email]
