@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from email.utils import getaddresses
 
 import numpy as np
 from sqlite_utils import Database
@@ -115,9 +116,14 @@ def record_feedback(db: Database, config: Config, address: str, verdict: str, go
     someone not met yet is kept, and applies once they are.
     """
     goal = goal_named(config, goal)
+    if len([a for _, a in getaddresses([address]) if "@" in a]) > 1 or "\n" in address.strip():
+        raise UsageError(f"{address!r} holds more than one address", fix="give one address per `kith feedback`")
     email = typed_address(address)
     if email is None:
         raise UsageError(f"{address!r} is not an e-mail address", fix="write it as name@example.org")
+    if email in own_addresses(db, config):
+        raise UsageError(f"{email} is one of your own addresses: Kith judges the people you write with, not you",
+                         fix="give a contact's address; `kith contacts` lists them")
     db.execute("INSERT INTO feedback (address, verdict, goal, at) VALUES (?, ?, ?, ?)",
                [email, verdict, goal, utc_text(at or datetime.now(UTC))])
     return is_known(db, email)

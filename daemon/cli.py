@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import sqlite3
 import sys
 import traceback
 from datetime import date
@@ -13,7 +14,7 @@ from pathlib import Path
 import click
 
 from daemon import __version__, paths
-from daemon.errors import KithError, UsageError
+from daemon.errors import KithError, StoreError, UsageError
 
 log = logging.getLogger("kith")
 
@@ -41,14 +42,24 @@ class Context:
         return self._db
 
 
+# --as-of stays within these days: mail has none outside them, and years of look-back or horizon around them stay
+# within the dates Python can count
+EARLIEST_DAY, LATEST_DAY = date(1970, 1, 1), date(2999, 12, 31)
+
+
 def parse_day(value: str | None, ctx: Context) -> date:
     from daemon.analysis import today_for
     if value is None:
         return today_for(ctx.config)
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise UsageError(f"--as-of {value!r} is not a date", fix="write it as YYYY-MM-DD, e.g. --as-of 2026-03-03") from None
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise UsageError(f"--as-of {value} is out of range",
+                         fix=f"give a date from {EARLIEST_DAY.isoformat()} to {LATEST_DAY.isoformat()}")
+    return day
+
 
 
 def emit_json(data: object) -> None:
@@ -91,7 +102,11 @@ def init(ctx: Context, force: bool) -> None:
     target = ctx.config_path
     if target.exists() and not force:
         raise UsageError("a config file exists already", where=str(target), fix="edit it, or pass --force to replace it")
-    paths.write_private(target, starter_config())
+    try:
+        paths.write_private(target, starter_config())
+    except OSError as exc:
+        raise UsageError(f"cannot write {target} ({exc.strerror or exc})",
+                         fix="choose a place you can write to with --config PATH") from None
     click.echo(f"Wrote {target}. Add your addresses, goals and sources, then run `kith sync`.")
 
 
@@ -133,7 +148,7 @@ def sync(ctx: Context, only: str | None) -> None:
 @click.pass_obj
 def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, force: bool) -> None:
     """Write the digest for today (or --as-of) to the digest folder."""
-    from daemon.analysis import build_digest
+    from daemon.analysis import build_digest, today_for
     from daemon.deliver import deliver
     day = parse_day(as_of, ctx)
     if force:
@@ -141,6 +156,16 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
         ctx.db.execute("DELETE FROM digests WHERE date = ?", [day.isoformat()])
     warn_if_empty(ctx)
     result_digest, _ = build_digest(ctx.db, ctx.config, day)
+    if day > today_for(ctx.config):    # storing it would mark that day delivered before it came
+        from daemon.deliver import render
+        payload = render(result_digest)
+        click.echo(f"kith: a preview — the digest for {day.isoformat()} is written on that day; nothing was stored",
+                   err=True)
+        if as_json:
+            emit_json(payload["json"])
+        else:
+            click.echo(payload["text"], nl=False)
+        return
     delivered = deliver(ctx.db, result_digest, ctx.config.digest_dir, config=ctx.config)
     if as_json:
         emit_json(delivered.payload["json"])
@@ -175,8 +200,9 @@ def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, 
     from daemon.report import contact_rows, serving
     from models.suggest import GOAL_THRESHOLD
     goal = goal_named(ctx.config, goal)
+    day = parse_day(as_of, ctx)
     warn_if_empty(ctx)
-    rows = contact_rows(analyse(ctx.db, ctx.config, parse_day(as_of, ctx)), ctx.config)
+    rows = contact_rows(analyse(ctx.db, ctx.config, day), ctx.config)
     if goal is not None:
         rows = serving(rows, goal)
     if as_json:
@@ -279,7 +305,7 @@ def microsoft(ctx: Context, name: str | None, device_code: bool | None) -> None:
 @cli.command(name="eval")
 @click.option("--as-of", "as_of", default=None, metavar="DATE",
               help="Judge as of DATE using only earlier data.  [default: the latest date whose horizon has passed]")
-@click.option("--horizon", type=click.IntRange(min=1), default=90, show_default=True,
+@click.option("--horizon", type=click.IntRange(min=1, max=3650), default=90, show_default=True,
               help="Days after DATE in which two-way mail counts as the right answer.")
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_obj
@@ -395,6 +421,10 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except sqlite3.DatabaseError as exc:   # written or read mid-command: read-only, locked by another program, damaged
+        from daemon.store import database_problem
+        click.echo(f"kith: {database_problem(exc).line()}", err=True)
+        sys.exit(StoreError.exit_code)
     except Exception as exc:  # noqa: BLE001 - the one place unknown errors are caught
         log_file = _write_crash_log()
         click.echo(f"kith: unexpected error ({exc.__class__.__name__}: {exc}) — details in {log_file}; please report it",

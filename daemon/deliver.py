@@ -39,10 +39,15 @@ def stored(db: Database, day: date) -> tuple[dict, str | None] | None:
     return (json.loads(row[0]), row[1]) if row else None
 
 
+def render(digest: Digest) -> dict:
+    """The digest in every form it is shown in: {"json", "markdown", "html", "text"}."""
+    return {"json": to_json(digest), "markdown": render_markdown(digest), "html": render_html(digest),
+            "text": render_text(digest)}
+
+
 def record(db: Database, digest: Digest, now: datetime | None = None) -> dict:
     """Store the rendered digest and its suggestions for its date, once."""
-    payload = {"json": to_json(digest), "markdown": render_markdown(digest), "html": render_html(digest),
-               "text": render_text(digest)}
+    payload = render(digest)
     day = digest.date.isoformat()
     with db.atomic():
         if db.execute("SELECT 1 FROM digests WHERE date = ?", [day]).fetchone():
@@ -58,8 +63,12 @@ def record(db: Database, digest: Digest, now: datetime | None = None) -> dict:
 
 def write_files(directory: Path, day: date, payload: dict) -> list[Path]:
     files = [directory / f"kith-{day.isoformat()}.md", directory / f"kith-{day.isoformat()}.html"]
-    paths.write_private(files[0], payload["markdown"])
-    paths.write_private(files[1], payload["html"])
+    try:
+        paths.write_private(files[0], payload["markdown"])
+        paths.write_private(files[1], payload["html"])
+    except OSError as exc:   # the date stays undelivered: the next run writes it once the folder is fixed
+        raise ConfigError(f"cannot write the digest into {directory} ({exc.strerror or exc})",
+                          where="[digest] directory", fix="set it to a folder you can write to") from None
     return files
 
 

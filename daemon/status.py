@@ -97,5 +97,10 @@ def status_lines(report: dict, zone: tzinfo = UTC, now: datetime | None = None) 
                          f"{s['last_error']}")
     lines.append(f"Next digest: {when(report['next_digest_at'])}" + ("" if daemon["running"] else " if the daemon runs"))
     last = report["last_digest"]
-    lines.append(f"Last digest: {last['date']} → {last['path']}" if last else "Last digest: none yet")
+    if last is None:
+        lines.append("Last digest: none yet")
+    elif last["path"]:
+        lines.append(f"Last digest: {last['date']} → {last['path']}")
+    else:   # recorded, but its files or mailbox copy failed: the next run delivers it
+        lines.append(f"Last digest: {last['date']}, not delivered yet (see the log; the next run tries again)")
     return lines

@@ -58,6 +58,24 @@ def utc_text(moment: datetime) -> str:
     return utc.isoformat(timespec="seconds") if utc.microsecond else utc.isoformat()  # the same text; faster
 
 
+def database_problem(exc: sqlite3.DatabaseError, path: Path | None = None, what: str = "the database failed"
+                     ) -> StoreError:
+    """A database error as the user can act on it: read-only, held by another program, damaged, or else."""
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        fix = "make the database file and its folder writable by you"
+    elif "locked" in text or "busy" in text:
+        fix = "another program holds the database (a second kith, a database browser): close it and try again"
+    elif "not a database" in text:
+        fix = ("check that [storage] database names Kith's database; if it does, the file is damaged: restore it "
+               "from a backup, or move it away and run `kith sync` to read your mail again")
+    elif "malformed" in text or "corrupt" in text:
+        fix = "the file is damaged: restore it from a backup, or move it away and run `kith sync` to read your mail again"
+    else:
+        fix = "check the path in [storage] database, free disk space, and that no other program holds it"
+    return StoreError(f"{what} ({text})", where=str(path) if path else "", fix=fix)
+
+
 def open_store(path: Path) -> Database:
     """Open (creating if needed) the database, in WAL mode, with migrations applied."""
     try:
@@ -74,8 +92,7 @@ def open_store(path: Path) -> Database:
         migrations.apply(db)
         db.executescript(TRIGGERS)
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"cannot open the database ({exc})", where=str(path),
-                         fix="check the path in [storage] database, free disk space, and that no other program holds it") from None
+        raise database_problem(exc, path, "cannot open the database") from None
     except OSError as exc:
         raise StoreError(f"cannot create the database ({exc.strerror})", where=str(path),
                          fix="choose a writable path in [storage] database") from None

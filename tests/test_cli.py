@@ -163,6 +163,58 @@ def test_a_failed_sync_is_one_line_per_source_without_repeating_its_name(tmp_pat
         "outlook:work-mail: failed: not signed in to Microsoft — run `kith auth microsoft --source work-mail`"]
 
 
+def test_a_future_day_is_a_preview_that_stores_nothing(synced):
+    from datetime import date, timedelta
+    ahead = (date.today() + timedelta(days=30)).isoformat()
+    preview = synced("digest", "--as-of", ahead)
+    assert preview.exit_code == 0 and "a preview" in preview.stderr and "Your network for" in preview.stdout
+    again = synced("digest", "--as-of", ahead, "--json")
+    assert json.loads(again.stdout)["date"] == ahead and "already delivered" not in again.output
+    assert synced("status", "--json").output.count(ahead) == 0
+
+
+@pytest.mark.parametrize("args, says", [
+    (("contacts", "--as-of", "9999-12-31"), "--as-of 9999-12-31 is out of range"),
+    (("digest", "--as-of", "0001-01-01"), "--as-of 0001-01-01 is out of range"),
+    (("eval", "--horizon", "3000000"), "3000000 is not in the range 1<=x<=3650"),
+])
+def test_dates_and_horizons_beyond_any_mail_are_one_line_errors(tmp_path, args, says):
+    config = sample_config(tmp_path)
+    done = run_kith("--config", str(config), *args)
+    assert done.returncode == 2 and says in done.stderr and done.stderr.count("\n") == 1
+
+
+def test_an_unwritable_digest_folder_is_one_line_and_the_day_stays_due(tmp_path):
+    config = sample_config(tmp_path)
+    blocker = tmp_path / "digests"
+    blocker.write_text("a file where the folder should be")
+    run_kith("--config", str(config), "sync")
+    done = run_kith("--config", str(config), "digest", "--as-of", SAMPLE_DAY)
+    assert done.returncode == 2 and done.stderr.startswith("kith: [digest] directory: cannot write the digest into")
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+    status = run_kith("--config", str(config), "status").stdout
+    assert f"Last digest: {SAMPLE_DAY}, not delivered yet" in status
+    blocker.unlink()
+    assert run_kith("--config", str(config), "digest", "--as-of", SAMPLE_DAY).returncode == 0
+    assert (blocker / f"kith-{SAMPLE_DAY}.md").exists()
+
+
+def test_a_damaged_database_is_one_line(tmp_path):
+    import sqlite3
+    config = sample_config(tmp_path)
+    assert run_kith("--config", str(config), "sync").returncode == 0
+    database = tmp_path / "kith.db"
+    with sqlite3.connect(database) as conn:
+        pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    with open(database, "r+b") as handle:       # every page but the first (the header and the schema) overwritten
+        for page in range(1, pages):
+            handle.seek(page * 4096)
+            handle.write(b"\xff" * 4096)
+    done = run_kith("--config", str(config), "contacts", "--as-of", SAMPLE_DAY)
+    assert done.returncode == 5 and "Traceback" not in done.stderr and done.stderr.count("\n") == 1
+    assert "database disk image is malformed" in done.stderr and "restore it from a backup" in done.stderr
+
+
 def test_a_bad_date_is_one_line(tmp_path):
     config = sample_config(tmp_path)
     done = run_kith("--config", str(config), "digest", "--as-of", "03/03/2026")
@@ -206,6 +258,16 @@ def test_explain_json_gives_the_contact_row_with_facts_and_goal_reasons(synced):
     fintech = data["goal_reasons"]["Fintech customers"]
     assert "at finlytics.example, one of the goal's domains" in fintech
     assert set(data["goal_reasons"]) <= {name for name, fit in data["goals"].items() if fit >= 0.1}
+
+
+def test_feedback_takes_one_contact_at_a_time_and_never_the_user(synced):
+    two = synced("feedback", "jonas.hart@paybridge.example, mira.sol@finlytics.example", "noise")
+    assert two.exception.exit_code == 2 and "holds more than one address" in str(two.exception)
+    own = synced("feedback", "Sam.Keller@northwind.example", "good")
+    assert own.exception.exit_code == 2 and "is one of your own addresses" in str(own.exception)
+    rows = json.loads(synced("contacts", "--as-of", SAMPLE_DAY, "--json").output)
+    assert not any(r["noise"] for r in rows if r["address"] in ("jonas.hart@paybridge.example",
+                                                                  "mira.sol@finlytics.example"))
 
 
 def test_contacts_table_has_a_header_and_is_ordered_by_its_weighted_column(synced):
