@@ -12,6 +12,7 @@ import hashlib
 import json
 import re
 import sqlite3
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -76,21 +77,37 @@ def database_problem(exc: sqlite3.DatabaseError, path: Path | None = None, what:
     return StoreError(f"{what} ({text})", where=str(path) if path else "", fix=fix)
 
 
+def _migrate(db: Database, attempts: int = 5) -> None:
+    """WAL mode, and the pending migrations. Two commands started at once on a new database both see them
+    pending; the second one's attempt fails ("table … already exists", a migration recorded twice, or "locked"
+    while the first switches the file to WAL, which does not wait) and is rolled back, and looking again finds
+    them applied."""
+    for attempt in range(attempts):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            migrations.apply(db)
+            db.executescript(TRIGGERS)
+            return
+        except (sqlite3.OperationalError, sqlite3.IntegrityError) as exc:
+            raced = any(sign in str(exc) for sign in ("already exists", "locked", "_sqlite_migrations"))
+            if attempt == attempts - 1 or not raced:
+                raise
+            time.sleep(0.1 * (attempt + 1))
+
+
 def open_store(path: Path) -> Database:
     """Open (creating if needed) the database, in WAL mode, with migrations applied."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
         db = Database(conn)
-        db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         db.execute("PRAGMA cache_size=-65536")  # 64 MiB: big syncs touch many index pages
         db.execute("PRAGMA temp_store=MEMORY")
         db.execute("PRAGMA wal_autocheckpoint=10000")  # 40 MB: a big first sync checkpoints (and fsyncs) less often
         db.execute("PRAGMA journal_size_limit=67108864")  # and the WAL file shrinks back afterwards
-        migrations.apply(db)
-        db.executescript(TRIGGERS)
+        _migrate(db)
     except sqlite3.DatabaseError as exc:
         raise database_problem(exc, path, "cannot open the database") from None
     except OSError as exc:

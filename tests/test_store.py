@@ -206,3 +206,13 @@ def test_an_address_listed_twice_in_one_header_is_one_recipient(db):
     store.apply_batch(db, "a", Batch(messages=(message(1, to=(ANNA, ANNA, bob), cc=(ANNA,)),)))
     assert table(db, "SELECT count(*) FROM recipients") == [(3,)]      # to:anna, to:bob, cc:anna
     assert table(db, "SELECT n_recipients FROM messages") == [(3,)]
+
+
+def test_commands_started_at_once_on_a_new_database_all_open_it(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+    for round_ in range(8):
+        path = tmp_path / f"new{round_}.db"
+        with ThreadPoolExecutor(4) as pool:
+            counts = list(pool.map(lambda _: store.open_store(path).execute("SELECT count(*) FROM messages").fetchone(),
+                                   range(4)))
+        assert counts == [(0,)] * 4
