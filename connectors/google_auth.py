@@ -50,6 +50,7 @@ APIS = {  # name -> (version, Google's root URL, service path, batch path) from 
 }
 RATE_REASONS = {"rateLimitExceeded", "userRateLimitExceeded"}
 RETRY_STATUS = {429, 500, 502, 503, 504}
+CLIENT_KEYS = ("client_id", "client_secret", "auth_uri", "token_uri")   # what a Desktop client JSON holds
 PASTE_PORT = 8080
 TIMEOUT = 60
 
@@ -92,14 +93,20 @@ def load_credentials(source: SourceConfig, config: Config, *, need: list[str] | 
     except (OSError, ValueError) as exc:
         raise AuthError(f"cannot read the Google token ({exc.__class__.__name__})", where=str(path),
                         fix=auth_fix(source)) from None
+    if not isinstance(info, dict):
+        raise AuthError("cannot read the Google token (not a JSON object)", where=str(path), fix=auth_fix(source))
     try:
         creds = Credentials.from_authorized_user_info(info)
+        granted = set(creds.scopes or ())
     except ValueError as exc:
         raise AuthError(f"the Google token is incomplete ({exc})", where=str(path), fix=auth_fix(source)) from None
+    except (TypeError, AttributeError):   # google-auth assumes the right types: "expiry": 1 fails inside it
+        raise AuthError("cannot read the Google token (a field has the wrong type)", where=str(path),
+                        fix=auth_fix(source)) from None
     if source.token_uri:   # google-auth ignores a token_uri read from the file; only the config may move it
         expiry, creds = creds.expiry, creds.with_token_uri(source.token_uri)
         creds.expiry = expiry  # the copy forgets it, and a stale token would look fresh
-    missing = [s for s in (need or required_scopes(source, config)) if s not in (creds.scopes or [])]
+    missing = [s for s in (need or required_scopes(source, config)) if s not in granted]
     if missing:
         raise AuthError(f"the Google token lacks the scope {', '.join(missing)}", where=source.name,
                         fix=auth_fix(source))
@@ -244,10 +251,16 @@ def client_config(source: SourceConfig, config: Config) -> dict:
     except (OSError, ValueError) as exc:
         raise SourceError(f"cannot read the OAuth client file ({exc.__class__.__name__})", where=str(path),
                           fix=fix) from None
-    if "installed" not in data:
+    client = data.get("installed") if isinstance(data, dict) else None
+    if not isinstance(client, dict):
         raise SourceError("the OAuth client is not a Desktop app client", where=str(path), fix=fix)
     if source.token_uri:
-        data["installed"]["token_uri"] = source.token_uri
+        client["token_uri"] = source.token_uri
+    missing = [key for key in CLIENT_KEYS if not (isinstance(client.get(key), str) and client[key])]
+    if missing:   # google-auth-oauthlib would stop on them with a bare ValueError
+        raise SourceError(f"the OAuth client file lacks {', '.join(missing)}", where=str(path),
+                          fix="download the OAuth client JSON of the Desktop app again (Google Cloud console, "
+                              "APIs & Services → Credentials) and point credentials at it")
     return data
 
 

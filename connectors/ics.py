@@ -2,7 +2,9 @@
 
 Each file is a scope. Recurring events are expanded with recurring_ical_events
 (EXDATE and RECURRENCE-ID overrides applied) over a window from the file's
-earliest event (at most ten years back) to a year after `now`.
+earliest event (at most ten years back) to a year after `now`, lazily and at
+most MAX_OCCURRENCES per event, so a rule that fires every second is cut short
+with a note instead of filling memory.
 
 Ids are not prefixed by the file: an invitation and its later update or
 cancellation carry the same UID, so they are the same event, and the store
@@ -21,6 +23,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import icalendar
@@ -34,6 +37,8 @@ from daemon.errors import SourceError
 KIND = "ics"
 LOOK_BACK = timedelta(days=3650)
 LOOK_AHEAD = timedelta(days=365)
+MAX_OCCURRENCES = 5000        # per event in the window: a daily series over the whole window still fits
+MAX_STEPS = 50_000            # rule starts walked per event, those before the window included
 BIRTHDAY_WORDS = ("birthday", "geburtstag")
 _MAILTO = re.compile(r"^mailto:", re.I)
 FIX = "set path to an .ics file or a folder of them"
@@ -69,10 +74,11 @@ class IcsSource(LocalSource):
                 del done[rel]
                 yield Batch(scopes=(rel,), cursor=self._cursor(done))
                 continue
-            try:
-                stat = files[rel].stat()
-            except OSError:
-                continue                    # gone since the listing: the next pull sweeps it
+            stat, problem = _stat(rel, files[rel])
+            if stat is None:
+                if problem:
+                    yield Batch(notes=(problem,), cursor=self._cursor(done))
+                continue
             if done.get(rel, [None, None])[:2] == [stat.st_size, stat.st_mtime_ns]:
                 continue
             events, notes, ok = self._read_file(rel, files[rel])
@@ -91,7 +97,10 @@ class IcsSource(LocalSource):
         notes = ["cursor not understood (another source or an older format): re-read every file"]
         done: dict[str, list[int]] = {}
         for rel in sorted(files):
-            stat = files[rel].stat()
+            stat, problem = _stat(rel, files[rel])
+            if stat is None:
+                notes += [problem] if problem else []
+                continue
             found, problems, ok = self._read_file(rel, files[rel])
             events += found
             notes += problems
@@ -111,6 +120,21 @@ class IcsSource(LocalSource):
                 raise SourceError(problem, where=str(path),
                                   fix="export the calendar again, or point path at a valid .ics file") from None
             return [], [f"{rel}: {problem}, skipped"], False
+
+
+def _stat(rel: str, path: Path) -> tuple[os.stat_result | None, str]:
+    """The file's stat, or None and a note why it is skipped unopened: reading a FIFO or a device would
+    block sync forever, and a symlink loop cannot be opened at all. No note for a file that vanished
+    since the listing: the next pull sweeps it."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        return None, ""
+    except OSError as exc:
+        return None, f"{rel}: cannot be read ({exc.strerror or exc}), skipped"
+    if not S_ISREG(stat.st_mode):
+        return None, f"{rel}: not a regular file (a FIFO, socket or device), skipped"
+    return stat, ""
 
 
 def read_events(data: bytes, *, scope: str, stem: str, now: datetime) -> tuple[list[EventMeta], list[str]]:
@@ -168,14 +192,62 @@ def _occurrences(calendar: icalendar.Calendar, now: datetime, notes: list[str]) 
     if window[0] >= window[1]:
         return []
     try:
-        return list(recurring_ical_events.of(calendar).between(*window))
+        query = recurring_ical_events.of(calendar)
     except Exception as exc:  # noqa: BLE001 - the library raises many kinds on bad series
         notes.append(f"some events could not be expanded ({_short(exc)}), skipped")
+        try:
+            query = recurring_ical_events.of(calendar, skip_bad_series=True)
+        except Exception as exc:  # noqa: BLE001
+            notes.append(f"no event could be expanded ({_short(exc)}), skipped")
+            return []
+    found: list[Any] = []
+    for series in query.series:
+        try:
+            found += _expand(series, window, notes)
+        except Exception as exc:  # noqa: BLE001
+            notes.append(f"event {str(series.uid)[:60]} could not be expanded ({_short(exc)}), skipped")
+    return found
+
+
+def _expand(series: Any, window: tuple[datetime, datetime], notes: list[str]) -> list[Any]:
+    """One series' occurrences in the window, at most MAX_OCCURRENCES. The rules are walked lazily
+    (the library lists every start in the window first), so RRULE:FREQ=SECONDLY stops at the cap
+    instead of filling memory."""
+    if hasattr(series.recurrence, "rrules"):
+        series.recurrence.rrules = [_LazyRule(rule) for rule in series.recurrence.rrules]
+    found: list[Any] = []
     try:
-        return list(recurring_ical_events.of(calendar, skip_bad_series=True).between(*window))
-    except Exception as exc:  # noqa: BLE001
-        notes.append(f"no event could be expanded ({_short(exc)}), skipped")
-        return []
+        for occurrence in series.between(*window):
+            if len(found) == MAX_OCCURRENCES:
+                raise _TooMany
+            found.append(occurrence.as_component(False))
+    except _TooMany:
+        kept = f"kept its first {len(found)} occurrences" if found else "skipped"
+        notes.append(f"event {str(series.uid)[:60]} repeats too often to expand in full, {kept}")
+    return found
+
+
+class _TooMany(Exception):
+    """A series has more occurrences, or rule steps, than Kith expands."""
+
+
+class _LazyRule:
+    """A dateutil rule whose between() yields instead of building a list, and gives up after
+    MAX_STEPS starts, counted from DTSTART: a rule firing every minute since long before the window
+    would otherwise spin through millions of starts before the first one that is kept."""
+
+    def __init__(self, rule: Any) -> None:
+        self.rule = rule
+        self.until = rule.until         # the library reads it to drop starts past UNTIL
+
+    def between(self, after: datetime, before: datetime, inc: bool = True) -> Iterator[datetime]:
+        for steps, moment in enumerate(self.rule):
+            if moment > before or (moment == before and not inc):
+                return
+            if steps == MAX_STEPS:
+                raise _TooMany
+            if moment > after or (moment == after and inc):
+                yield moment
 
 
 def _start_of(event: Any) -> datetime | None:

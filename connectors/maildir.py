@@ -189,5 +189,14 @@ def _folder_state(path: Path) -> tuple[list[int], list[tuple[str, str]]]:
     for sub in MESSAGE_DIRS:
         mtimes.append((path / sub).stat().st_mtime_ns)
         with os.scandir(path / sub) as entries:
-            names += sorted((sub, e.name) for e in entries if not e.name.startswith(".") and e.is_file())
+            names += sorted((sub, e.name) for e in entries if not e.name.startswith(".") and _listed(e))
     return [*mtimes, len(names)], names
+
+
+def _listed(entry: os.DirEntry[str]) -> bool:
+    """A regular file, or one that cannot even be looked at (a symlink loop): reading it then notes
+    which file was skipped, where the error would otherwise fail the whole source."""
+    try:
+        return entry.is_file()
+    except OSError:
+        return True

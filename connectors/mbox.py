@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from stat import S_ISREG
 
 from connectors.base import Batch, MessageMeta, coalesced
 from connectors.headers import (first_id, from_line_date, hash_source_id, meta_from_fields,
@@ -125,6 +126,9 @@ class MboxSource(LocalSource):
         """Batches for one file with the file's state after each (None: leave it as it was)."""
         try:
             stat = path.stat()
+            if not S_ISREG(stat.st_mode):       # opening a FIFO named *.mbox would block sync forever
+                yield Batch(notes=(f"{rel}: not a regular file (a FIFO, socket or device), skipped",)), None
+                return
             if old is not None and (old.size, old.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
                 return
             with _mapped(path) as data:

@@ -72,15 +72,25 @@ class CacheFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.persistence = _encrypted_persistence(path)
+        self.problem = ""           # why the cache on disk could not be used; empty when it could
 
     def load(self) -> msal.SerializableTokenCache:
+        """The cache on disk, or an empty one (with `problem` set) when it is not an MSAL cache:
+        sign-in then starts afresh, and sync says which file to replace."""
         cache = msal.SerializableTokenCache()
-        text = self._read()
-        if text:
-            try:
+        try:
+            text = self._read()
+            if text:
+                _check_shape(json.loads(text))
                 cache.deserialize(text)
-            except ValueError:
-                log.warning("token cache %s is unreadable; sign in again", self.path)
+        except OSError as exc:
+            self.problem = exc.strerror or type(exc).__name__
+        except _NotACache as exc:
+            self.problem = str(exc)
+        except ValueError:
+            self.problem = "not JSON"
+        if self.problem:
+            log.info("token cache %s is unreadable (%s); sign in again", self.path, self.problem)
         return cache
 
     def _read(self) -> str | None:
@@ -105,6 +115,17 @@ class CacheFile:
             self.persistence.save(text)
         else:
             paths.write_private(self.path, text)
+
+
+class _NotACache(ValueError):
+    """Valid JSON that is not {credential type: {key: entry}}, which MSAL reads without checking."""
+
+
+def _check_shape(data: Any) -> None:
+    if not isinstance(data, dict) or not all(
+            isinstance(entries, dict) and all(isinstance(e, dict) for e in entries.values())
+            for entries in data.values()):
+        raise _NotACache("not an MSAL token cache")
 
 
 def _encrypted_persistence(path: Path) -> Any | None:
@@ -149,15 +170,21 @@ class MicrosoftAuth:
 
     def require_account(self) -> None:
         """Raise AuthError unless the cache holds a signed-in account (no network needed)."""
+        if self.file.problem:
+            raise self._unreadable(self.file.problem)
         search = getattr(self.cache, "search", self.cache.find)      # `find` is deprecated in newer msal
         if not any(True for _ in search(msal.TokenCache.CredentialType.ACCOUNT)):
             raise AuthError("not signed in to Microsoft", where=self.where, fix=auth_fix(self.source))
+
+    def _unreadable(self, why: str) -> AuthError:
+        return AuthError(f"the Microsoft token cache cannot be read ({why})", where=str(self.path),
+                         fix=auth_fix(self.source))
 
     def token(self, scopes: Sequence[str], *, force_refresh: bool = False) -> str:
         """An access token from the cache, refreshed silently when due; AuthError when the grant is gone."""
         self.require_account()
         try:
-            accounts = self.app.get_accounts()
+            accounts = self._accounts()
             result = self.app.acquire_token_silent_with_error(list(scopes), account=accounts[0] if accounts else None,
                                                               force_refresh=force_refresh)
         except requests.RequestException as exc:
@@ -171,6 +198,13 @@ class MicrosoftAuth:
             raise AuthError(f"the Microsoft sign-in has expired or was revoked ({code})", where=self.where,
                             fix=auth_fix(self.source))
         return result["access_token"]
+
+    def _accounts(self) -> list[dict]:
+        """The cached accounts; an entry with missing or mistyped fields would crash MSAL's lookup."""
+        try:
+            return self.app.get_accounts()
+        except (KeyError, TypeError, AttributeError) as exc:
+            raise self._unreadable(f"a broken account entry, {type(exc).__name__}") from None
 
 
 def build_app(source: SourceConfig, cache: msal.SerializableTokenCache, http: Any,

@@ -211,3 +211,30 @@ def test_a_missing_or_broken_token_file_is_an_auth_error(fake, tmp_path):
     (tmp_path / "google-gmail.json").write_text(json.dumps({"token": "x"}))
     with pytest.raises(AuthError, match="incomplete"):
         load_credentials(config.sources[0], config)
+
+
+@pytest.mark.parametrize("text,problem", [
+    ("[]", "not a JSON object"), ('"token"', "not a JSON object"), ("null", "not a JSON object"),
+    ('{"refresh_token": "r", "client_id": "c", "client_secret": "s", "expiry": 1}', "a field has the wrong type"),
+    ('{"refresh_token": "r", "client_id": "c", "client_secret": "s", "scopes": 5}', "a field has the wrong type"),
+])
+def test_a_token_file_of_the_wrong_shape_is_the_same_one_line_auth_error(fake, tmp_path, text, problem):
+    config = google_config(fake, tmp_path)
+    (tmp_path / "google-gmail.json").write_text(text)
+    with pytest.raises(AuthError) as caught:
+        load_credentials(config.sources[0], config)
+    assert str(caught.value) == (f"{tmp_path / 'google-gmail.json'}: cannot read the Google token ({problem}) "
+                                 "— run `kith auth google --source me`")
+
+
+def test_a_client_file_lacking_keys_is_one_line_before_any_network(fake, tmp_path):
+    config = google_config(fake, tmp_path)
+    (tmp_path / "client_secret.json").write_text(json.dumps({"installed": {"client_id": "x"}}))
+    out = io.StringIO()
+    with pytest.raises(SourceError) as caught:
+        run_google_auth(config.sources[0], config, open_browser=False, out=out, port=0, timeout=1,
+                        read_line=lambda prompt: pytest.fail("asked for an answer"))
+    line = str(caught.value)
+    assert line.startswith(f"{tmp_path / 'client_secret.json'}: the OAuth client file lacks client_secret, auth_uri")
+    assert "download the OAuth client JSON of the Desktop app again" in line and "\n" not in line
+    assert out.getvalue() == "" and fake.http_requests == 0

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 import shutil
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from connectors import ics
 from connectors.base import Address, EventMeta
 from connectors.ics import IcsSource
 from daemon.errors import SourceError
@@ -22,7 +23,11 @@ SERIES = ("040000008200E00074C5B7101A82E0080000000070E6F7A8671AD5010000000000000
 
 
 def events(name: str, now: datetime = NOW) -> tuple[dict[str, EventMeta], list[str]]:
-    batches = list(IcsSource("t", FIXTURES / name, now=now).pull(None))
+    return events_of(IcsSource("t", FIXTURES / name, now=now))
+
+
+def events_of(source: IcsSource) -> tuple[dict[str, EventMeta], list[str]]:
+    batches = list(source.pull(None))
     return {e.source_id: e for b in batches for e in b.events}, [n for b in batches for n in b.notes]
 
 
@@ -191,3 +196,41 @@ def test_every_real_openbmc_invitation_parses():
     assert len(cancels) == 7 and all(e.cancelled for b in cancels for e in b.events)
     people = {a.email for b in batches for e in b.events for a, _ in e.attendees}
     assert "openbmc@lists.ozlabs.org" in people and all("@" in p and p == p.lower() for p in people)
+
+
+def every(freq: str, *, uid: str = "1", start: str = "20250101T100000Z") -> str:
+    """The tester's file: a rule with neither COUNT nor UNTIL, one property per line."""
+    return (f"BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:{uid}\nDTSTART:{start}\nDTEND:{start[:-2]}1Z\n"
+            f"RRULE:FREQ={freq}\nORGANIZER:mailto:sam@keller.example\nATTENDEE:mailto:a@example.com\n"
+            "END:VEVENT\nEND:VCALENDAR\n")
+
+
+@pytest.mark.parametrize("freq,step", [("SECONDLY", 1), ("MINUTELY", 60), ("HOURLY", 3600)])
+def test_an_endless_rule_stops_at_the_cap_with_a_note_naming_file_and_event(tmp_path, monkeypatch, freq, step):
+    monkeypatch.setattr(ics, "MAX_OCCURRENCES", 40)       # the default works the same, only slower
+    (tmp_path / "every.ics").write_text(every(freq))
+    found, notes = events_of(IcsSource("e", tmp_path / "every.ics", now=utc(2025, 1, 2)))
+    assert notes == ["every.ics: event 1 repeats too often to expand in full, kept its first 40 occurrences"]
+    assert sorted(e.start for e in found.values()) == [utc(2025, 1, 1, 10) + timedelta(seconds=step * i)
+                                                       for i in range(40)]
+
+
+def test_a_dense_rule_started_long_before_the_window_is_skipped_and_the_others_kept(tmp_path, monkeypatch):
+    monkeypatch.setattr(ics, "MAX_STEPS", 1000)           # minutes since 2000 would take dateutil minutes to walk
+    text = every("MINUTELY", uid="old", start="20000101T100000Z").replace("END:VCALENDAR\n", "")
+    text += every("WEEKLY", uid="weekly", start="20240101T100000Z").replace("BEGIN:VCALENDAR\n", "")
+    (tmp_path / "mixed.ics").write_text(text)
+    found, notes = events_of(IcsSource("m", tmp_path / "mixed.ics", now=utc(2024, 2, 1)))
+    assert notes == ["mixed.ics: event old repeats too often to expand in full, skipped"]
+    assert len(found) == 57 and all(k.startswith("weekly@") for k in found)   # 5 weeks back, 52 ahead
+
+
+def test_the_expansion_library_still_keeps_the_rules_where_the_cap_wraps_them():
+    """If recurring_ical_events moves `series.recurrence.rrules`, the cap would quietly stop applying and an
+    endless rule would fill memory: fail here first."""
+    import icalendar
+    import recurring_ical_events
+    calendar = icalendar.Calendar.from_ical(every("DAILY"))
+    (series,) = recurring_ical_events.of(calendar).series
+    rules = series.recurrence.rrules
+    assert rules and all(hasattr(rule, "between") and hasattr(rule, "until") for rule in rules)

@@ -109,6 +109,34 @@ def test_no_cache_means_not_signed_in_without_any_network(fake, tmp_path):
     assert fake.requests == []
 
 
+@pytest.mark.parametrize("text,problem", [
+    ("[]", "not an MSAL token cache"), ('{"Account": []}', "not an MSAL token cache"),
+    ('{"Account": {"k": 1}}', "not an MSAL token cache"), ("garbage", "not JSON"),
+])
+def test_a_cache_file_of_the_wrong_shape_is_one_line_naming_it_without_any_network(fake, tmp_path, text, problem):
+    config = graph_config(fake, tmp_path)
+    (tmp_path / "msal-work.bin").write_text(text)
+    with pytest.raises(AuthError) as info:
+        MicrosoftAuth(config.sources[0], config, http_client=fake.session()).require_account()
+    assert str(info.value) == (f"{tmp_path / 'msal-work.bin'}: the Microsoft token cache cannot be read ({problem}) "
+                               "— run `kith auth microsoft --source work`")
+    assert fake.requests == []
+
+
+def test_a_broken_account_entry_is_one_line_and_signing_in_again_mends_it(fake, tmp_path):
+    config = graph_config(fake, tmp_path)
+    sign_in(fake, config)
+    cached = json.loads((tmp_path / "msal-work.bin").read_text())
+    for account in cached["Account"].values():
+        del account["authority_type"]
+    (tmp_path / "msal-work.bin").write_text(json.dumps(cached))
+    with pytest.raises(AuthError, match=r"msal-work.bin: the Microsoft token cache cannot be read \(a broken account"):
+        MicrosoftAuth(config.sources[0], config, http_client=fake.session()).token(READ_SCOPES)
+    (tmp_path / "msal-work.bin").write_text("[]")
+    run_microsoft_auth(config.sources[0], config, device_code=True, http_client=fake.session())
+    assert MicrosoftAuth(config.sources[0], config, http_client=fake.session()).token(READ_SCOPES)
+
+
 def test_the_plaintext_fallback_is_said_once_in_the_log(fake, tmp_path, caplog):
     caplog.set_level(logging.INFO, logger="connectors.microsoft_auth")
     config = graph_config(fake, tmp_path)
