@@ -311,6 +311,16 @@ def _validate(config: Config, loc: _Locator) -> None:
                 raise ConfigError(f"{kind}[{index}].name {items[index].name!r} is used twice"
                                   + (" (goal names are matched in any case)" if kind == "goals" else ""),
                                   where=loc.where(kind, index, "name"), fix="give every entry its own name")
+    places = [("storage", None, "database", config.storage.database), ("digest", None, "directory", config.digest.directory)]
+    places += [("sources", i, name, getattr(source, name)) for i, source in enumerate(config.sources)
+               for name in ("path", "credentials", "token", "token_cache")]
+    for section, index, name, value in places:
+        if value.startswith("~") and not value.startswith(("~/", "~\\")) and value != "~":
+            try:
+                Path(value).expanduser()
+            except RuntimeError:   # "~someone" for a user this system does not know
+                raise ConfigError(f"{_label(section, index, name)} {value!r} names an unknown user's home folder",
+                                  where=loc.where(section, index, name), fix="write the path in full, or as ~/…") from None
     for index, source in enumerate(config.sources):
         _check_type_keys(source, index, loc)
         if source.type in LOCAL_SOURCE_TYPES and not source.path:

@@ -147,6 +147,8 @@ def test_readme_config_reference_matches_the_schema():
      "people[1] repeats 'A@x.example', already in people[0]"),
     ('[[people]]\nname = "A"\n', 'add addresses = ["a", "b"]'),
     ('[privacy]\nignore_addresses = ["paybridge.example"]\n', "which is not an address"),
+    ('[[sources]]\ntype = "maildir"\nname = "m"\npath = "~no-such-user-here/Mail"\n',
+     "sources[0].path '~no-such-user-here/Mail' names an unknown user's home folder"),
 ])
 def test_numbers_names_and_lists_out_of_range_are_one_line_errors(tmp_path, text, says):
     message = error_of(tmp_path, text)
@@ -162,5 +164,5 @@ def test_a_byte_order_mark_is_not_an_error(tmp_path):
 def test_a_home_folder_of_an_unknown_user_is_a_config_error(tmp_path):
     path = tmp_path / "config.toml"
     path.write_text('[storage]\ndatabase = "~no-such-user-here/kith.db"\n')
-    with pytest.raises(ConfigError, match="no such user's home folder"):
-        cfg.load(path).database_path
+    with pytest.raises(ConfigError, match="storage.database '~no-such-user-here/kith.db' names an unknown user's"):
+        cfg.load(path)
