@@ -133,7 +133,8 @@ def sync(ctx: Context, only: str | None) -> None:
         else:
             click.echo(f"{r.source}: {r.messages} messages, {r.events} events, {r.deleted} removed")
         for note in r.notes[:20]:
-            click.echo(f"  note: {note}", err=True)
+            one_line = note.replace("\r", "\\r").replace("\n", "\\n")    # a file name may hold a line break
+            click.echo(f"  note: {one_line}", err=True)
         if len(r.notes) > 20:
             click.echo(f"  … and {len(r.notes) - 20} more notes", err=True)
     if failed:

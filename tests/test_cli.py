@@ -215,6 +215,18 @@ def test_a_damaged_database_is_one_line(tmp_path):
     assert "database disk image is malformed" in done.stderr and "restore it from a backup" in done.stderr
 
 
+def test_a_sync_note_stays_on_one_line_whatever_the_file_name(tmp_path):
+    for sub in ("cur", "new", "tmp"):
+        (tmp_path / "mail" / sub).mkdir(parents=True)
+    (tmp_path / "mail" / "cur" / "bad\nname:2,S").write_text("no header at all")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[user]\naddresses = ["me@example.org"]\n[storage]\ndatabase = "{tmp_path / "kith.db"}"\n'
+                      f'[[sources]]\ntype = "maildir"\nname = "m"\npath = "{tmp_path / "mail"}"\n')
+    done = run_kith("--config", str(config), "sync")
+    assert done.returncode == 0 and done.stderr.splitlines() == [
+        "  note: INBOX/cur/bad\\nname:2,S: message has no usable Date, skipped"]
+
+
 def test_a_bad_date_is_one_line(tmp_path):
     config = sample_config(tmp_path)
     done = run_kith("--config", str(config), "digest", "--as-of", "03/03/2026")
