@@ -150,7 +150,7 @@ def sync(ctx: Context, only: str | None) -> None:
 def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, force: bool) -> None:
     """Write the digest for today (or --as-of) to the digest folder."""
     from daemon.analysis import build_digest, today_for
-    from daemon.deliver import deliver
+    from daemon.deliver import deliver, render
     day = parse_day(as_of, ctx)
     if force:
         ctx.db.execute("DELETE FROM suggestions WHERE date = ?", [day.isoformat()])
@@ -158,7 +158,6 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
     warn_if_empty(ctx)
     result_digest, _ = build_digest(ctx.db, ctx.config, day)
     if day > today_for(ctx.config):    # storing it would mark that day delivered before it came
-        from daemon.deliver import render
         payload = render(result_digest)
         click.echo(f"kith: a preview — the digest for {day.isoformat()} is written on that day; nothing was stored",
                    err=True)
