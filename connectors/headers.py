@@ -206,7 +206,7 @@ def parse_date(raw: bytes | str | None) -> datetime | None:
         number = _MONTHS.get(month) or _MONTHS.get(month.lower())
         if number and zone:
             try:
-                return datetime(int(year) if len(year) == 4 else _year(int(year)), number, int(day), int(hour),
+                return datetime(_year(int(year)), number, int(day), int(hour),
                                 int(minute), int(second or 0), tzinfo=_ZONES.get(zone) or _zone(zone)
                                 ).astimezone(UTC)
             except (ValueError, OverflowError):
@@ -235,6 +235,8 @@ def _slow_date(text: str) -> datetime | None:
 
 
 def _year(year: int) -> int:
+    """A year as mailers meant it: two digits (RFC 5322's obsolete form), and "0001" as Enron's expense
+    mails wrote 2001, are read as Python's email parser reads them."""
     if year >= 1000:
         return year
     return year + 2000 if year < 50 else year + 1900

@@ -95,6 +95,8 @@ def test_a_pathological_address_list_does_not_hang():
     (b" Tue,  8 Jun 2021 20:17:48 +0930", datetime(2021, 6, 8, 10, 47, 48, tzinfo=UTC)),
     (b"Mon, 15 Oct 2001 14:34:48 -0700 (PDT)", datetime(2001, 10, 15, 21, 34, 48, tzinfo=UTC)),
     (b"8 Jun 21 10:00 GMT", datetime(2021, 6, 8, 10, 0, tzinfo=UTC)),
+    (b"Wed, 21 Dec 0001 22:31:43 -0800", datetime(2001, 12, 22, 6, 31, 43, tzinfo=UTC)),   # Enron's expense mails
+    (b"Wed, 21 Dec 1999 22:31:43 -0800", datetime(1999, 12, 22, 6, 31, 43, tzinfo=UTC)),
     (b"Tue, 8 Jun 2021 10:00:00 EST", datetime(2021, 6, 8, 15, 0, tzinfo=UTC)),
     (b"Tue, 8 Jun 2021 23:59:60 +0000", datetime(2021, 6, 8, 23, 59, 59, tzinfo=UTC)),
     (b"Tue, 8 Jun 2021 10:00:00", datetime(2021, 6, 8, 10, 0, tzinfo=UTC)),  # no zone: UTC
