@@ -263,11 +263,16 @@ def _looks_like_mbox(head: bytes) -> bool:
     return head == b"" or head.startswith(b"From ")
 
 
+DOCUMENTS = {".txt", ".eml", ".md", ".html", ".htm", ".json", ".csv", ".tsv", ".log", ".xml"}
+
+
 def _is_candidate(path: Path) -> bool:
-    """`*.mbox`, or a file without an extension whose first bytes are "From "."""
+    """`*.mbox`, or any other file whose first bytes are "From ", unless it is named as a document (a saved
+    message, notes): mail clients name mbox files freely (Thunderbird's "Inbox.sbd/Lists.openbmc",
+    "OpenBMC v2.11", Enron's "enron.owner.inbox"), and their index files never start with "From "."""
     if path.suffix == ".mbox":
         return True
-    if path.suffix or not path.is_file():
+    if path.suffix.lower() in DOCUMENTS or not path.is_file():
         return False
     try:
         with open(path, "rb") as f:

@@ -335,3 +335,16 @@ def test_the_enron_mailboxes_parse_with_sent_folders_labelled():
         present = {p.stem for p in owner.glob("*.mbox")}
         assert sent_scopes == present & {"sent_items", "_sent_mail", "sent"}
     assert total == 636
+
+
+def test_mbox_files_named_freely_by_mail_clients_are_read(tmp_path):
+    """Thunderbird keeps subfolders as "Inbox.sbd/<name>" files, and names may hold dots or spaces."""
+    inbox = (FIXTURES / "folder" / "inbox.mbox").read_bytes()
+    (tmp_path / "Inbox.sbd").mkdir()
+    (tmp_path / "Inbox").write_bytes(inbox)
+    (tmp_path / "Inbox.sbd" / "Lists.openbmc").write_bytes(inbox)
+    (tmp_path / "Inbox.sbd" / "OpenBMC v2.11").write_bytes(inbox)
+    (tmp_path / "Inbox.msf").write_bytes(b"// <!-- <mdb:mork:z v=\"1.4\"/> -->")     # Thunderbird's index: not mail
+    found, notes = only(tmp_path)
+    assert {m.scope for m in found} == {"Inbox", "Inbox.sbd/Lists.openbmc", "Inbox.sbd/OpenBMC v2.11"}
+    assert len(found) == 3 * len([m for m in found if m.scope == "Inbox"]) and notes == []
