@@ -88,7 +88,11 @@ class MaildirSource(LocalSource):
             for name in dirs:
                 full = Path(parent, name)
                 if _is_maildir(full):
-                    found[_folder_name(full.relative_to(self.path))] = full
+                    rel = full.relative_to(self.path)
+                    name = _folder_name(rel)
+                    # two layouts can name one folder twice (".Lists.x" and "Lists/x", a subfolder "INBOX"):
+                    # the later one (in walk order, which is sorted) keeps its own path beside the name
+                    found[name if name not in found else f"{name} [{rel}]"] = full
         return found
 
     def _cursor(self, done: dict[str, list[int]]) -> str:

@@ -125,3 +125,17 @@ def test_a_path_that_is_not_a_maildir_is_a_clear_error(tmp_path):
     assert "not a Maildir" in caught.value.line() and str(tmp_path) in caught.value.line()
     with pytest.raises(SourceError):
         list(MaildirSource("m", tmp_path).pull(None))
+
+
+def test_two_layouts_naming_one_folder_twice_lose_no_mail(tmp_path):
+    """".Lists.openbmc" (Maildir++) and "Lists/openbmc" (nested), or a subfolder called INBOX beside the
+    root's own mail, are different folders: each keeps its messages."""
+    root = tmp_path / "Maildir"
+    for folder, n in (("", 1), ("INBOX", 2), (".Lists.openbmc", 3), ("Lists/openbmc", 4)):
+        for sub in ("cur", "new", "tmp"):
+            (root / folder / sub).mkdir(parents=True, exist_ok=True)
+        (root / folder / "new" / f"17000000{n:02d}.M{n}P{n}.host").write_text(new_message(n))
+    state, _, _ = pull(MaildirSource("m", root), None)
+    assert sorted(m.subject for m in state.values()) == ["Added 1", "Added 2", "Added 3", "Added 4"]
+    assert {m.scope for m in state.values()} == {"INBOX", "INBOX [INBOX]", "Lists/openbmc",
+                                                 "Lists/openbmc [Lists/openbmc]"}
