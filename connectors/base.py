@@ -54,7 +54,7 @@ class EventMeta:
     all_day: bool = False
     birthday: bool = False      # from a birthdays calendar or marked as a birthday
     calendar: str = ""          # calendar name (file stem, or the provider's name)
-    scope: str = ""             # file or calendar the event lives in
+    scope: str = ""             # calendar the event lives in (ics: its UID, as `uid:<hash>`), for mark-and-sweep
     sequence: int = 0           # iCalendar SEQUENCE: a lower one never overwrites a higher one
     online: bool = False        # an online meeting (Teams, Meet, …): a call rather than a coffee
 

@@ -1,26 +1,44 @@
 """Read-only iCalendar connector: one .ics file or a folder tree of them.
 
-Each file is a scope. Recurring events are expanded with recurring_ical_events
-(EXDATE and RECURRENCE-ID overrides applied) over a window from the file's
-earliest event (at most ten years back) to a year after `now`, lazily and at
-most MAX_OCCURRENCES per event, so a rule that fires every second is cut short
-with a note instead of filling memory.
+The folder is read as one calendar. An invitation, its updates and its cancellations arrive as separate
+files that share a UID, so events are computed per UID from every file that holds it:
 
-Ids are not prefixed by the file: an invitation and its later update or
-cancellation carry the same UID, so they are the same event, and the store
-keeps the copy with the highest SEQUENCE. A single event's id is its UID; an
-occurrence of a recurring event is `UID@<original start, UTC>`, so an override
-lands on the occurrence it replaces.
+- the version of the event (the VEVENT without RECURRENCE-ID) with the highest SEQUENCE, in any file, is
+  the truth for the whole series (ties: the later DTSTAMP, then a cancellation, then the later file);
+  the occurrences older versions produced and the newer one does not are gone, so a series moved to a new
+  rule, or a single invitation later turned into a series, is stored once, as its newest version says;
+- an override (RECURRENCE-ID) counts when it is the highest SEQUENCE for its occurrence and is not older
+  than that version, or comes from the same file, or still names one of its occurrences;
+- a cancellation of the whole series (METHOD:CANCEL or STATUS:CANCELLED on that version) cancels every
+  occurrence of the UID, those only older versions or overrides produced included.
 
-Only metadata leaves: times, people, summary, status. DESCRIPTION, LOCATION,
-alarms and attachments are never read.
+A single event's id is its UID; an occurrence of a recurring event is `UID@<original start, UTC>`, so an
+override lands on the occurrence it replaces. Recurring events are expanded with recurring_ical_events
+(EXDATE and overrides applied) over a window from the event's earliest start (at most ten years back) to a
+year after `now`, lazily and at most MAX_OCCURRENCES per event, so a rule that fires every second is cut
+short with a note instead of filling memory. A single event is kept whatever its date.
+
+The scope of an event is its UID (as `uid:<hash>`), not a file: when files change, every UID they held or
+hold is computed again from all the files that hold it, and the batch sweeps exactly those UIDs. The
+cursor remembers each file's size, mtime and the UIDs (hashed) with their highest SEQUENCE, so a pull
+reads only the changed files and the files that share a UID with them. The store never lets a lower
+SEQUENCE overwrite a higher one; when a file that held the highest version goes away, the ids computed
+again are also listed in `deleted` (the store deletes before it upserts), so the older truth can return.
+An event's `sequence` is the SEQUENCE of the version it is computed from (an override's, if higher).
+
+Only metadata leaves: times, people, summary, status. DESCRIPTION, LOCATION, alarms and attachments are
+never read.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from stat import S_ISREG
@@ -29,19 +47,22 @@ from typing import Any
 import icalendar
 import recurring_ical_events
 
-from connectors import local_cursor
 from connectors.base import Address, Batch, EventMeta
 from connectors.local_source import LocalSource
 from daemon.errors import SourceError
 
 KIND = "ics"
+CURSOR_VERSION = 2
 LOOK_BACK = timedelta(days=3650)
 LOOK_AHEAD = timedelta(days=365)
 MAX_OCCURRENCES = 5000        # per event in the window: a daily series over the whole window still fits
 MAX_STEPS = 50_000            # rule starts walked per event, those before the window included
+SCOPES_PER_BATCH = 500        # the store sweeps with `scope IN (...)`: stay far below SQLite's variable limit
 BIRTHDAY_WORDS = ("birthday", "geburtstag")
 _MAILTO = re.compile(r"^mailto:", re.I)
 FIX = "set path to an .ics file or a folder of them"
+
+FileState = list[Any]         # [size, mtime_ns, parsed (0/1), {uid hash: highest SEQUENCE}]
 
 
 class IcsSource(LocalSource):
@@ -61,58 +82,113 @@ class IcsSource(LocalSource):
             raise SourceError("is neither a file nor a folder", where=where, fix=FIX)
 
     def pull(self, cursor: str | None) -> Iterator[Batch]:
-        """One batch per new, changed or vanished file; nothing for unchanged ones."""
+        """Everything in one full_resync batch without a usable cursor; else the UIDs that new, changed or
+        vanished files hold or held, computed again from every file that holds them; nothing when no file
+        changed."""
         self.check()
         files = self._files(lambda path: path.name.lower().endswith(".ics"))
-        known = local_cursor.load(cursor, KIND, os.path.abspath(self.path), "files")
-        if known is None and cursor is not None:
-            yield self._full_resync(files)
-            return
-        done = dict(known or {})
-        for rel in sorted(files.keys() | done.keys()):
-            if rel not in files:
-                del done[rel]
-                yield Batch(scopes=(rel,), cursor=self._cursor(done))
-                continue
-            stat, problem = _stat(rel, files[rel])
-            if stat is None:
-                if problem:
-                    yield Batch(notes=(problem,), cursor=self._cursor(done))
-                continue
-            if done.get(rel, [None, None])[:2] == [stat.st_size, stat.st_mtime_ns]:
-                continue
-            events, notes, ok = self._read_file(rel, files[rel])
-            done[rel] = [stat.st_size, stat.st_mtime_ns, int(ok)]
-            yield Batch(events=tuple(events), scopes=(rel,) if ok else (), notes=tuple(notes),
-                        cursor=self._cursor(done))
+        known = _load_cursor(cursor, self._root())
+        if known is None:
+            yield self._everything(files, resync=cursor is not None)
+        else:
+            yield from self._changes(files, known, cursor or "")
 
     # ------------------------------------------------------------ files
 
-    def _cursor(self, done: dict[str, list[int]]) -> str:
-        return local_cursor.dump(KIND, os.path.abspath(self.path), "files", done)
+    def _root(self) -> str:
+        return os.path.abspath(self.path)
 
-    def _full_resync(self, files: dict[str, Path]) -> Batch:
-        """Everything in one batch with full_resync: the old cursor could not be read."""
-        events: list[EventMeta] = []
-        notes = ["cursor not understood (another source or an older format): re-read every file"]
-        done: dict[str, list[int]] = {}
+    def _everything(self, files: dict[str, Path], *, resync: bool) -> Batch:
+        """Every file read, every UID computed, in one batch with full_resync. After a cursor that could not
+        be read, every id is also in `deleted`: what the store holds came from an unknown state, perhaps
+        with a higher SEQUENCE than the truth now."""
+        notes = ["cursor not understood (another source or an older format): re-read every file"] if resync else []
+        order = {rel: i for i, rel in enumerate(sorted(files))}
+        state: dict[str, FileState] = {}
+        groups: dict[str, list[_Part]] = defaultdict(list)
         for rel in sorted(files):
             stat, problem = _stat(rel, files[rel])
             if stat is None:
                 notes += [problem] if problem else []
                 continue
-            found, problems, ok = self._read_file(rel, files[rel])
-            events += found
+            parts, problems, ok = self._read_file(rel, files[rel], order[rel])
             notes += problems
-            done[rel] = [stat.st_size, stat.st_mtime_ns, int(ok)]
-        return Batch(events=tuple(events), scopes=tuple(sorted(files)), full_resync=True,
-                     notes=tuple(notes), cursor=self._cursor(done))
+            state[rel] = [stat.st_size, stat.st_mtime_ns, int(ok), _uid_sequences(parts)]
+            for part in parts:
+                groups[part.key].append(part)
+        events = _resolve_groups(groups, self.now, notes)
+        deleted = tuple(e.source_id for e in events) if resync else ()
+        return Batch(events=tuple(events), deleted=deleted, full_resync=True, notes=tuple(notes),
+                     cursor=_dump_cursor(self._root(), state))
 
-    def _read_file(self, rel: str, path: Path) -> tuple[list[EventMeta], list[str], bool]:
-        """(events, notes, parsed). A broken file is an error as the only path, a note in a folder."""
+    def _changes(self, files: dict[str, Path], known: dict[str, FileState], old_cursor: str) -> Iterator[Batch]:
+        state = {rel: list(entry) for rel, entry in known.items()}
+        order = {rel: i for i, rel in enumerate(sorted(files))}
+        notes: list[str] = []
+        affected: set[str] = set()
+        frozen: set[str] = set()      # UIDs a file held that cannot be read now: their rows are left alone
+        groups: dict[str, list[_Part]] = defaultdict(list)
+        read: set[str] = set()
+        for rel in sorted(files.keys() | known.keys()):
+            old = known.get(rel)
+            if rel not in files:                                     # vanished: what it held is computed again
+                del state[rel]
+                affected |= old[3].keys()
+                continue
+            stat, problem = _stat(rel, files[rel])
+            if stat is None:
+                notes += [problem] if problem else []
+                frozen |= old[3].keys() if old else set()
+                continue
+            if old is not None and old[:2] == [stat.st_size, stat.st_mtime_ns]:
+                continue
+            parts, problems, ok = self._read_file(rel, files[rel], order[rel])
+            notes += problems
+            if ok:
+                state[rel] = [stat.st_size, stat.st_mtime_ns, 1, _uid_sequences(parts)]
+                affected |= state[rel][3].keys() | (old[3].keys() if old else set())
+                read.add(rel)
+                for part in parts:
+                    groups[part.key].append(part)
+            else:   # a broken file keeps what it held: its UIDs are left alone until it can be read again
+                state[rel] = [stat.st_size, stat.st_mtime_ns, 0, old[3] if old else {}]
+        # the unchanged files that share a UID with the changed ones
+        for rel in sorted(state):
+            entry = state[rel]
+            if rel in read or not entry[2] or not affected & entry[3].keys():
+                continue
+            stat, _ = _stat(rel, files[rel])
+            parts, problems, ok = self._read_file(rel, files[rel], order[rel]) if stat else ([], [], False)
+            notes += problems
+            if not ok:
+                frozen |= entry[3].keys()
+                continue
+            for part in parts:
+                if part.key in affected:
+                    groups[part.key].append(part)
+        affected -= frozen | {key for entry in state.values() if not entry[2] for key in entry[3]}
+        new_cursor = _dump_cursor(self._root(), state)
+        if not affected:
+            if notes or state != known:
+                yield Batch(notes=tuple(notes), cursor=new_cursor)
+            return
+        ordered = sorted(affected)
+        highest = _highest_sequences(known)
+        for first in range(0, len(ordered), SCOPES_PER_BATCH):
+            keys = ordered[first:first + SCOPES_PER_BATCH]
+            events = _resolve_groups({key: groups.get(key, []) for key in keys}, self.now, notes)
+            deleted = tuple(e.source_id for e in events if e.sequence < highest.get(_key_of_scope(e.scope), -1))
+            last = first + SCOPES_PER_BATCH >= len(ordered)
+            # only the last batch moves the cursor: after a crash the whole change is computed again
+            yield Batch(events=tuple(events), deleted=deleted, scopes=tuple(_SCOPE + key for key in keys),
+                        notes=tuple(notes), cursor=new_cursor if last else old_cursor)
+            notes = []
+
+    def _read_file(self, rel: str, path: Path, order: int) -> tuple[list[_Part], list[str], bool]:
+        """(parts, notes, parsed). A broken file is an error as the only path, a note in a folder."""
         try:
-            events, notes = read_events(path.read_bytes(), scope=rel, stem=_stem(path), now=self.now)
-            return events, [f"{rel}: {n}" for n in notes], True
+            parts, notes = read_parts(path.read_bytes(), rel=rel, stem=_stem(path), order=order)
+            return parts, [f"{rel}: {n}" for n in notes], True
         except (ValueError, OSError) as exc:
             problem = (f"cannot be read ({exc.strerror or exc})" if isinstance(exc, OSError)
                        else f"cannot be read as iCalendar ({_short(exc)})")
@@ -120,6 +196,59 @@ class IcsSource(LocalSource):
                 raise SourceError(problem, where=str(path),
                                   fix="export the calendar again, or point path at a valid .ics file") from None
             return [], [f"{rel}: {problem}, skipped"], False
+
+
+# ------------------------------------------------------------ cursor
+
+def _dump_cursor(root: str, state: dict[str, FileState]) -> str:
+    return json.dumps({"kind": KIND, "v": CURSOR_VERSION, "root": root, "files": dict(sorted(state.items()))},
+                      separators=(",", ":"))
+
+
+def _load_cursor(cursor: str | None, root: str) -> dict[str, FileState] | None:
+    """The per-file states, or None when the cursor is absent, damaged, of another source or path, or of
+    the older per-file format (whose rows the store holds per file: they are all read again)."""
+    if not cursor:
+        return None
+    try:
+        data = json.loads(cursor)
+        if data.get("kind") != KIND or data.get("v") != CURSOR_VERSION or data.get("root") != root:
+            return None
+        files = data["files"]
+        for entry in files.values():
+            if not (isinstance(entry, list) and len(entry) == 4 and all(type(x) is int for x in entry[:3])
+                    and isinstance(entry[3], dict) and all(type(s) is int for s in entry[3].values())):
+                return None
+        return {rel: list(entry) for rel, entry in files.items()}
+    except (ValueError, TypeError, AttributeError, KeyError):
+        return None
+
+
+def _highest_sequences(state: dict[str, FileState]) -> dict[str, int]:
+    """Per UID hash, the highest SEQUENCE any file held: no stored row of that UID has a higher one."""
+    highest: dict[str, int] = {}
+    for entry in state.values():
+        for key, sequence in entry[3].items():
+            highest[key] = max(sequence, highest.get(key, sequence))
+    return highest
+
+
+_SCOPE = "uid:"
+
+
+def _uid_key(uid: str) -> str:
+    return hashlib.blake2b(uid.encode("utf-8", "replace"), digest_size=8).hexdigest()
+
+
+def _key_of_scope(scope: str) -> str:
+    return scope[len(_SCOPE):]
+
+
+def _uid_sequences(parts: Iterable[_Part]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for part in parts:
+        found[part.key] = max(part.sequence, found.get(part.key, part.sequence))
+    return dict(sorted(found.items()))
 
 
 def _stat(rel: str, path: Path) -> tuple[os.stat_result | None, str]:
@@ -137,8 +266,35 @@ def _stat(rel: str, path: Path) -> tuple[os.stat_result | None, str]:
     return stat, ""
 
 
-def read_events(data: bytes, *, scope: str, stem: str, now: datetime) -> tuple[list[EventMeta], list[str]]:
-    """The events of one .ics file's bytes (CRLF or LF), expanded, each id once (highest SEQUENCE).
+# ------------------------------------------------------------ parts: the VEVENTs of the files
+
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass(slots=True, eq=False)
+class _Part:
+    """One VEVENT of one file, with what its file says about it."""
+
+    uid: str
+    key: str                    # hash of the UID: the cursor's and the scope's name for it
+    component: Any
+    rel: str
+    order: tuple[int, int]      # (file, position in the file): the later one wins a tie
+    calendar: str
+    birthdays: bool
+    cancelled: bool             # METHOD:CANCEL in its file, or STATUS:CANCELLED
+    sequence: int
+    stamp: datetime
+    start: datetime             # UTC
+    recurrence_id: datetime | None   # UTC original start, for an override
+    recurring: bool             # RRULE or RDATE
+
+    def rank(self) -> tuple[int, datetime, bool, tuple[int, int]]:
+        return (self.sequence, self.stamp, self.cancelled, self.order)
+
+
+def read_parts(data: bytes, *, rel: str, stem: str, order: int = 0) -> tuple[list[_Part], list[str]]:
+    """The VEVENTs of one .ics file's bytes (CRLF or LF); an unreadable one is noted and skipped.
 
     Raises ValueError when the bytes are not iCalendar at all.
     """
@@ -149,67 +305,162 @@ def read_events(data: bytes, *, scope: str, stem: str, now: datetime) -> tuple[l
     calendars = [c for c in parsed if c.name == "VCALENDAR"]
     if not calendars:
         raise ValueError("no VCALENDAR in the file")
-    best: dict[str, EventMeta] = {}
+    parts: list[_Part] = []
     notes: list[str] = []
     for calendar in calendars:
-        for event in _calendar_events(calendar, scope=scope, stem=stem, now=now, notes=notes):
-            old = best.get(event.source_id)
-            if old is None or event.sequence > old.sequence:
-                best[event.source_id] = event
-    return list(best.values()), notes
+        name = str(calendar.get("X-WR-CALNAME", "")).strip() or stem
+        cancel = str(calendar.get("METHOD", "")).strip().upper() == "CANCEL"
+        birthdays = any(w in f"{stem} {name}".lower() for w in BIRTHDAY_WORDS)
+        for event in calendar.walk("VEVENT"):
+            start = _start_of(event)
+            if start is None:
+                notes.append(f"event {_uid(event)} has no usable DTSTART or DTEND, skipped")
+                continue
+            uid = str(event.get("UID", "")).strip()
+            try:
+                if not uid:
+                    raise ValueError("no UID")
+                original = event.get("RECURRENCE-ID")
+                parts.append(_Part(
+                    uid=uid, key=_uid_key(uid), component=event, rel=rel, order=(order, len(parts)),
+                    calendar=name, birthdays=birthdays,
+                    cancelled=cancel or "CANCELLED" in _texts(event.get("STATUS")),
+                    sequence=_int(event.get("SEQUENCE")), stamp=_stamp(event.get("DTSTAMP")), start=start,
+                    recurrence_id=_utc(original.dt)[0] if original is not None else None,
+                    recurring="RRULE" in event or "RDATE" in event))
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:
+                notes.append(f"event {_uid(event)} could not be read ({_short(exc)}), skipped")
+    return parts, notes
 
 
-def _calendar_events(calendar: icalendar.Calendar, *, scope: str, stem: str, now: datetime,
-                     notes: list[str]) -> Iterator[EventMeta]:
-    name = str(calendar.get("X-WR-CALNAME", "")).strip() or stem
-    context = {
-        "scope": scope, "calendar": name,
-        "cancel": str(calendar.get("METHOD", "")).strip().upper() == "CANCEL",
-        "birthdays": any(w in f"{stem} {name}".lower() for w in BIRTHDAY_WORDS),
-        "recurring": {str(e.get("UID", "")) for e in calendar.walk("VEVENT")
-                      if any(k in e for k in ("RRULE", "RDATE", "RECURRENCE-ID"))},
-    }
-    for occurrence in _occurrences(calendar, now, notes):
-        try:
-            yield _event(occurrence, **context)
-        except (ValueError, TypeError, AttributeError, KeyError) as exc:
-            notes.append(f"event {_uid(occurrence)} could not be read ({_short(exc)}), skipped")
+def _stamp(value: Any) -> datetime:
+    try:
+        return _utc(value.dt)[0] if value is not None else _EARLIEST
+    except Exception:  # noqa: BLE001 - a broken DTSTAMP only loses the tie-break
+        return _EARLIEST
 
 
-def _occurrences(calendar: icalendar.Calendar, now: datetime, notes: list[str]) -> list[Any]:
-    """All VEVENT occurrences in the window; an event or series that cannot be read is noted and skipped."""
-    starts = []
-    for event in calendar.walk("VEVENT"):
-        start = _start_of(event)
-        if start is None:
-            notes.append(f"event {_uid(event)} has no usable DTSTART or DTEND, skipped")
-        else:
-            starts.append(start)
-    calendar.subcomponents = [c for c in calendar.subcomponents if c.name != "VEVENT" or _start_of(c)]
-    if not starts:
-        return []
-    window = (max(min(starts), now - LOOK_BACK), now + LOOK_AHEAD)
+# ------------------------------------------------------------ events: the parts of one UID, resolved
+
+def _resolve_groups(groups: dict[str, list[_Part]], now: datetime, notes: list[str]) -> list[EventMeta]:
+    """The events of every UID in `groups` (UID hash -> its parts from all files), each id once."""
+    events: dict[str, EventMeta] = {}
+    for key in sorted(groups):
+        by_uid: dict[str, list[_Part]] = defaultdict(list)
+        for part in groups[key]:
+            by_uid[part.uid].append(part)
+        for uid in sorted(by_uid):
+            for event in _resolve(uid, sorted(by_uid[uid], key=lambda p: p.order), now, notes):
+                old = events.get(event.source_id)
+                if old is None or event.sequence > old.sequence:
+                    events[event.source_id] = event
+    return list(events.values())
+
+
+def _resolve(uid: str, parts: list[_Part], now: datetime, notes: list[str]) -> list[EventMeta]:
+    """One UID's events from all its versions and overrides (see the module's docstring)."""
+    masters = [p for p in parts if p.recurrence_id is None]
+    winner = max(masters, key=_Part.rank) if masters else None
+    best: dict[datetime, _Part] = {}
+    for part in parts:
+        if part.recurrence_id is not None:
+            old = best.get(part.recurrence_id)
+            if old is None or part.rank() > old.rank():
+                best[part.recurrence_id] = part
+    overrides = list(best.values())
+    first = min(p.start for p in parts)
+    window = (max(first, now - LOOK_BACK), now + LOOK_AHEAD)
+    where = (winner or parts[0]).rel
+    kept = overrides
+    if winner is not None:
+        kept = [o for o in overrides if o.rel == winner.rel or o.sequence >= winner.sequence]
+        doubtful = [o for o in overrides if all(o is not k for k in kept)]
+        if doubtful and winner.recurring:       # an older override counts while it names an occurrence
+            starts = {_utc(c.start)[0] for c in _components([winner], window, [], where, uid)}  # noted below
+            kept += [o for o in doubtful if o.recurrence_id in starts]
+    out: dict[str, EventMeta] = {}
+    base = winner.sequence if winner is not None else 0
+    if winner is not None and not winner.recurring and not kept:
+        out[uid] = _event(winner.component, source_id=uid, part=winner, cancelled=winner.cancelled,
+                          sequence=base)      # a single event, whatever its date
+    else:
+        by_rid = {o.recurrence_id: o for o in kept}
+        for occurrence in _components(([winner] if winner else []) + kept, window, notes, where, uid):
+            try:
+                original = occurrence.get("RECURRENCE-ID")
+                rid = _utc(original.dt)[0] if original is not None else None
+                part = by_rid.get(rid) if rid is not None else None
+                source_id = f"{uid}@{_iso(rid or _utc(occurrence.start)[0])}"
+                if part is None:
+                    part = winner or parts[0]
+                    cancelled = part.cancelled or "CANCELLED" in _texts(occurrence.get("STATUS"))
+                else:
+                    cancelled = part.cancelled or bool(winner and winner.cancelled and part.sequence <= base)
+                out[source_id] = _event(occurrence, source_id=source_id, part=part, cancelled=cancelled,
+                                        sequence=max(part.sequence, base))
+            except (ValueError, TypeError, AttributeError, KeyError) as exc:
+                notes.append(f"{where}: event {uid[:60]} could not be read ({_short(exc)}), skipped")
+    if winner is not None and winner.cancelled:
+        others = [p for p in parts if p is not winner and all(p is not k for k in kept)]
+        _add_cancelled_leftovers(uid, others, out, winner, window, notes)
+    return list(out.values())
+
+
+def _add_cancelled_leftovers(uid: str, others: list[_Part], out: dict[str, EventMeta], winner: _Part,
+                             window: tuple[datetime, datetime], notes: list[str]) -> None:
+    """A whole series is cancelled: what older versions and overrides put on the calendar is cancelled too,
+    unless the newest version already holds that occurrence (by id or by start)."""
+    taken = {e.start for e in out.values()} | {_original(sid) for sid in out}
+    for part in sorted(others, key=_Part.rank, reverse=True):
+        occurrences = (_components([part], window, notes, part.rel, uid) if part.recurring
+                       else [part.component])
+        for occurrence in occurrences:
+            try:
+                original = occurrence.get("RECURRENCE-ID")
+                moment = _utc(original.dt)[0] if original is not None else _utc(occurrence.start)[0]
+                start = _utc(occurrence.start)[0]
+                source_id = f"{uid}@{_iso(moment)}"
+                if source_id in out or moment in taken or start in taken:
+                    continue
+                out[source_id] = _event(occurrence, source_id=source_id, part=part, cancelled=True,
+                                        sequence=winner.sequence)
+                taken |= {moment, start}
+            except (ValueError, TypeError, AttributeError, KeyError):
+                continue        # it was cancelled anyway
+
+
+def _original(source_id: str) -> datetime | None:
+    """The original start an occurrence id names, or None for a single event's id."""
+    _, at, moment = source_id.rpartition("@")
+    try:
+        return datetime.strptime(moment, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC) if at else None
+    except ValueError:
+        return None
+
+
+def _components(parts: list[_Part], window: tuple[datetime, datetime], notes: list[str], where: str,
+                uid: str) -> list[Any]:
+    """The occurrences of these parts of one UID in the window, expanded together."""
     if window[0] >= window[1]:
         return []
+    calendar = icalendar.Calendar()
+    for part in parts:
+        calendar.add_component(part.component)
     try:
         query = recurring_ical_events.of(calendar)
     except Exception as exc:  # noqa: BLE001 - the library raises many kinds on bad series
-        notes.append(f"some events could not be expanded ({_short(exc)}), skipped")
-        try:
-            query = recurring_ical_events.of(calendar, skip_bad_series=True)
-        except Exception as exc:  # noqa: BLE001
-            notes.append(f"no event could be expanded ({_short(exc)}), skipped")
-            return []
+        notes.append(f"{where}: event {uid[:60]} could not be expanded ({_short(exc)}), skipped")
+        return []
     found: list[Any] = []
     for series in query.series:
         try:
-            found += _expand(series, window, notes)
+            found += _expand(series, window, notes, where)
         except Exception as exc:  # noqa: BLE001
-            notes.append(f"event {str(series.uid)[:60]} could not be expanded ({_short(exc)}), skipped")
+            notes.append(f"{where}: event {str(series.uid)[:60]} could not be expanded ({_short(exc)}), skipped")
     return found
 
 
-def _expand(series: Any, window: tuple[datetime, datetime], notes: list[str]) -> list[Any]:
+def _expand(series: Any, window: tuple[datetime, datetime], notes: list[str], where: str) -> list[Any]:
     """One series' occurrences in the window, at most MAX_OCCURRENCES. The rules are walked lazily
     (the library lists every start in the window first), so RRULE:FREQ=SECONDLY stops at the cap
     instead of filling memory."""
@@ -223,7 +474,7 @@ def _expand(series: Any, window: tuple[datetime, datetime], notes: list[str]) ->
             found.append(occurrence.as_component(False))
     except _TooMany:
         kept = f"kept its first {len(found)} occurrences" if found else "skipped"
-        notes.append(f"event {str(series.uid)[:60]} repeats too often to expand in full, {kept}")
+        notes.append(f"{where}: event {str(series.uid)[:60]} repeats too often to expand in full, {kept}")
     return found
 
 
@@ -263,27 +514,18 @@ def _uid(event: Any) -> str:
     return str(event.get("UID", "?"))[:60]
 
 
-def _event(occurrence: Any, *, scope: str, calendar: str, cancel: bool, birthdays: bool,
-           recurring: set[str]) -> EventMeta:
-    """One EventMeta from one occurrence. Raises on unreadable values."""
+def _event(occurrence: Any, *, source_id: str, part: _Part, cancelled: bool, sequence: int) -> EventMeta:
+    """One EventMeta from one occurrence of a part. Raises on unreadable values."""
     start, all_day = _utc(occurrence.start)
     end = max(_utc(occurrence.end)[0], start)
-    uid = str(occurrence.get("UID", "")).strip()
-    if not uid:
-        raise ValueError("no UID")
-    source_id = uid
-    if uid in recurring:
-        original = occurrence.get("RECURRENCE-ID")
-        source_id = f"{uid}@{_iso(_utc(original.dt)[0] if original is not None else start)}"
     return EventMeta(
         source_id=source_id, start=start, end=end,
         organizer=_address(occurrence.get("ORGANIZER")),
         attendees=_attendees(occurrence.get("ATTENDEE")),
         summary=str(occurrence.get("SUMMARY", "")).strip(),
-        cancelled=cancel or "CANCELLED" in _texts(occurrence.get("STATUS")),
-        all_day=all_day,
-        birthday=birthdays or "BIRTHDAY" in _categories(occurrence.get("CATEGORIES")),
-        calendar=calendar, scope=scope, sequence=_int(occurrence.get("SEQUENCE")))
+        cancelled=cancelled, all_day=all_day,
+        birthday=part.birthdays or "BIRTHDAY" in _categories(occurrence.get("CATEGORIES")),
+        calendar=part.calendar, scope=_SCOPE + part.key, sequence=sequence)
 
 
 def _utc(value: date | datetime) -> tuple[datetime, bool]:
