@@ -6,6 +6,11 @@ escape such body lines as ">From "); only each message's header block, up to
 its first empty line, is looked at. `mailbox.mbox` + `email` would parse every
 body and is two orders of magnitude slower.
 
+A message's id is its scope, Message-ID and Date: a file may hold the same
+delivery twice (kept once) but also a re-send under the same Message-ID with
+another Date (git send-email run twice), which is a second message. Without a
+Message-ID, a hash of the header block stands in.
+
 The cursor remembers, per file, its size, mtime, a hash of the 4 KiB before
 its end and where the next parse resumes. So a pull skips unchanged files,
 reads only the new tail of a file that just grew (mail is appended), and
@@ -21,7 +26,7 @@ import mmap
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from stat import S_ISREG
@@ -33,6 +38,7 @@ from connectors.local_source import LocalSource
 from daemon.errors import SourceError
 
 KIND = "mbox"
+CURSOR_VERSION = 2            # 2: message ids carry the Date (v1 cursors re-read every file once)
 TAIL_BYTES = 4096
 BATCH_MESSAGES = 5000         # messages per batch: small files are merged up to it, long appends split at it
 FIX = "set path to an mbox file (it starts with a \"From \" line) or a folder of them"
@@ -119,7 +125,7 @@ class MboxSource(LocalSource):
     def _cursor(self, done: dict[str, str]) -> str:
         """Serialise from pre-dumped entries: cheap even with thousands of files."""
         body = ",".join(f"{json.dumps(rel)}:{text}" for rel, text in sorted(done.items()))
-        return f'{{"kind":"{KIND}","v":1,"root":{json.dumps(self._root())},"files":{{{body}}}}}'
+        return f'{{"kind":"{KIND}","v":{CURSOR_VERSION},"root":{json.dumps(self._root())},"files":{{{body}}}}}'
 
     def _pull_file(self, rel: str, path: Path,
                    old: FileState | None) -> Iterator[tuple[Batch, FileState | None]]:
@@ -198,14 +204,16 @@ class MboxSource(LocalSource):
             message_id = first_id(fields.get(b"message-id"))
             source_id = (f"{scope}/{message_id}" if message_id
                          else hash_source_id(scope, data[slice(*_header_span(data, begin, end, crlf))]))
-            if source_id in seen:
-                continue
             meta = meta_from_fields(fields, source_id=source_id, scope=scope, labels=labels,
                                     message_id=message_id, fallback_date=_fallback(data, begin, end, crlf))
             if isinstance(meta, str):
                 out.notes.append(f"{rel}: message {number} {meta}, skipped")
                 continue
-            seen.add(source_id)
+            if message_id:
+                meta = replace(meta, source_id=f"{source_id}/{meta.sent_at:%Y-%m-%dT%H:%M:%SZ}")
+            if meta.source_id in seen:
+                continue
+            seen.add(meta.source_id)
             out.messages.append(meta)
             out.ends.append(end)
         return out
@@ -302,7 +310,7 @@ def _read_cursor(cursor: str | None, root: str) -> dict[str, FileState] | None:
         return None
     try:
         data = json.loads(cursor)
-        if data.get("kind") != KIND or data.get("v") != 1 or data.get("root") != root:
+        if data.get("kind") != KIND or data.get("v") != CURSOR_VERSION or data.get("root") != root:
             return None
         return {rel: FileState(*_checked(entry)) for rel, entry in data["files"].items()}
     except (ValueError, TypeError, AttributeError, KeyError):

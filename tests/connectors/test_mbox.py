@@ -30,6 +30,14 @@ def message(n: int, *, sender: str = "new@example.com", message_id: bool = True)
     return "\n".join(head) + f"\n\nbody {BODY_MARKER}\n\n"
 
 
+def sid(scope_and_id: str) -> str:
+    """The source id of a fixture message ("inbox/m1@example.com"): scope, Message-ID and Date. The fixtures'
+    message mN is dated 2021-06-08 08:0N UTC, `message(N)` 2027-01-04 10:NN UTC."""
+    n = int(re.search(r"(\d+)@example\.com$", scope_and_id)[1])
+    date = f"2027-01-04T10:{n:02d}:00Z" if "/new" in scope_and_id else f"2021-06-08T08:{n:02d}:00Z"
+    return f"{scope_and_id}/{date}"
+
+
 def messages_of(batches: list[Batch]) -> list[MessageMeta]:
     return [m for b in batches for m in b.messages]
 
@@ -59,14 +67,14 @@ class TestMboxFileContract(SourceContract):
     def add_item(self, tmp_path: Path) -> str:
         with open(tmp_path / "inbox.mbox", "a") as f:
             f.write(message(1))
-        return "inbox/new1@example.com"
+        return sid("inbox/new1@example.com")
 
     def remove_item(self, tmp_path: Path) -> str:
         drop_message(tmp_path / "inbox.mbox", 1)
-        return "inbox/m2@example.com"
+        return sid("inbox/m2@example.com")
 
     def expected_ids(self) -> set[str]:
-        return {f"inbox/m{n}@example.com" for n in (1, 2, 3)}
+        return {sid(f"inbox/m{n}@example.com") for n in (1, 2, 3)}
 
 
 class TestMboxFolderContract(SourceContract):
@@ -79,15 +87,15 @@ class TestMboxFolderContract(SourceContract):
     def add_item(self, tmp_path: Path) -> str:
         (tmp_path / "mail" / "projects").mkdir()
         (tmp_path / "mail" / "projects" / "kith.mbox").write_text(message(2))
-        return "projects/kith/new2@example.com"
+        return sid("projects/kith/new2@example.com")
 
     def remove_item(self, tmp_path: Path) -> str:
         (tmp_path / "mail" / "private_folders" / "other.mbox").unlink()
-        return "private_folders/other/m6@example.com"
+        return sid("private_folders/other/m6@example.com")
 
     def expected_ids(self) -> set[str]:
-        return ({f"inbox/m{n}@example.com" for n in (1, 2, 3)} | {f"sent_items/m{n}@example.com" for n in (4, 5)}
-                | {"private_folders/other/m6@example.com"})
+        return ({sid(f"inbox/m{n}@example.com") for n in (1, 2, 3)}
+                | {sid(f"sent_items/m{n}@example.com") for n in (4, 5)} | {sid("private_folders/other/m6@example.com")})
 
 
 # ---------------------------------------------------------------- folders and scopes
@@ -96,8 +104,8 @@ def test_folder_scopes_sent_labels_and_ignored_files():
     found, notes = only(FIXTURES / "folder")
     by_id = {m.source_id: m for m in found}
     assert {m.scope for m in found} == {"inbox", "sent_items", "private_folders/other"}
-    assert by_id["sent_items/m4@example.com"].labels == ("SENT",)
-    assert by_id["inbox/m1@example.com"].labels == ()
+    assert by_id[sid("sent_items/m4@example.com")].labels == ("SENT",)
+    assert by_id[sid("inbox/m1@example.com")].labels == ()
     assert notes == []                      # README and notes.txt are silently not mail files
 
 
@@ -116,7 +124,7 @@ def test_configured_sent_folders_replace_the_defaults():
 
 def test_a_single_file_scope_is_its_stem_and_the_body_is_never_parsed():
     found, _ = only(FIXTURES / "folder" / "inbox.mbox")
-    assert [m.source_id for m in found] == [f"inbox/m{n}@example.com" for n in (1, 2, 3)]
+    assert [m.source_id for m in found] == [sid(f"inbox/m{n}@example.com") for n in (1, 2, 3)]
     assert found[0].sender == Address("alice@example.com", "Alice Example")
     assert all(BODY_MARKER not in m.subject for m in found)
 
@@ -169,8 +177,49 @@ def test_missing_message_ids_get_stable_header_hashes():
 
 def test_a_duplicate_message_is_emitted_once():
     found, _ = only(FIXTURES / "duplicate_messages.mbox")
-    assert [m.source_id for m in found] == ["duplicate_messages/m1@example.com", "duplicate_messages/m2@example.com"]
+    assert [m.source_id for m in found] == [sid("duplicate_messages/m1@example.com"),
+                                            sid("duplicate_messages/m2@example.com")]
     assert found[0].subject == "Message 1"                                 # the first copy wins
+
+
+def resent(n: int, minute: int) -> str:
+    """`message(n)` sent again under the same Message-ID at another minute (git send-email run twice)."""
+    return message(n).replace(f"10:{n:02d}:00 +0000", f"10:{minute:02d}:00 +0000")
+
+
+def test_a_resend_under_the_same_message_id_is_a_second_message(tmp_path):
+    path = tmp_path / "inbox.mbox"
+    path.write_text(message(1) + message(1) + resent(1, 30))          # a delivery twice, then a re-send
+    found, _ = only(path)
+    assert [m.source_id for m in found] == [sid("inbox/new1@example.com"),
+                                            "inbox/new1@example.com/2027-01-04T10:30:00Z"]
+    assert len({m.message_id for m in found}) == 1
+
+
+def test_a_resend_appended_later_keeps_the_first_send(tmp_path):
+    path = tmp_path / "inbox.mbox"
+    path.write_text(message(1))
+    source = MboxSource("i", path)
+    state, cursor, _ = pull(source, None)
+    with open(path, "a") as f:
+        f.write(resent(1, 30))
+    state, cursor, batches = pull(source, cursor, state)
+    assert [b.scopes for b in batches] == [()]                               # read from the old end only
+    assert sorted(m.sent_at.minute for m in state.values()) == [1, 30]
+    assert pull(MboxSource("i", path), None)[0] == state                     # as a first sync of the file sees it
+
+
+def test_a_cursor_from_before_dated_ids_rereads_everything_once(tmp_path):
+    path = tmp_path / "inbox.mbox"
+    path.write_text(message(1))
+    source = MboxSource("i", path)
+    _, cursor, _ = pull(source, None)
+    old = json.loads(cursor)
+    old["v"] = 1
+    state, cursor, batches = pull(source, json.dumps(old), {"inbox/new1@example.com": None})
+    assert [b.full_resync for b in batches] == [True] and list(state) == [sid("inbox/new1@example.com")]
+    assert "re-read every file" in batches[0].notes[0]
+    assert list(source.pull(cursor)) == []
 
 
 def test_crlf_mbox():
@@ -194,12 +243,12 @@ def test_a_truncated_mbox_keeps_the_complete_messages(tmp_path):
     shutil.copy(FIXTURES / "truncated.mbox", path)
     source = MboxSource("t", path)
     state, cursor, batches = pull(source, None)
-    assert set(state) == {"truncated/m1@example.com", "truncated/m2@example.com"}
+    assert set(state) == {sid("truncated/m1@example.com"), sid("truncated/m2@example.com")}
     assert batches[0].notes == ("truncated.mbox: message 3 is cut off inside its header, skipped for now",)
     with open(path, "a") as f:                                  # the writer finishes the message
         f.write("ice <alice@example.com>\nSubject: done\n\nbody\n\n")
     state, _, batches = pull(source, cursor, state)
-    assert [m.source_id for m in messages_of(batches)] == ["truncated/m3@example.com"]
+    assert [m.source_id for m in messages_of(batches)] == [sid("truncated/m3@example.com")]
     assert not batches[0].scopes and len(state) == 3
 
 
@@ -214,7 +263,7 @@ def test_a_from_line_caught_half_written_is_read_when_finished(tmp_path, written
     assert len(state) == 3
     path.write_bytes(whole)
     state, _, batches = pull(source, cursor, state)
-    assert [m.source_id for m in messages_of(batches)] == ["inbox/new1@example.com"] and len(state) == 4
+    assert [m.source_id for m in messages_of(batches)] == [sid("inbox/new1@example.com")] and len(state) == 4
 
 
 def test_a_non_mbox_file_in_a_folder_is_noted_and_skipped(tmp_path):
@@ -260,7 +309,8 @@ def test_an_append_is_read_from_the_old_end_only(tmp_path, monkeypatch):
                         or real_parse(self, rel, data, start))
     state, cursor, batches = pull(source, cursor, state)
     assert starts == [old_size]
-    assert [m.source_id for m in messages_of(batches)] == ["inbox/new1@example.com", "inbox/new2@example.com"]
+    assert [m.source_id for m in messages_of(batches)] == [sid("inbox/new1@example.com"),
+                                                           sid("inbox/new2@example.com")]
     assert [b.scopes for b in batches] == [()]
     assert len(state) == 5
     assert list(source.pull(cursor)) == []
@@ -274,7 +324,7 @@ def test_an_append_after_an_edit_is_a_full_reread(tmp_path):
     path.write_bytes(path.read_bytes().replace(b"Subject: Message 3", b"Subject: Edited 3") + message(1).encode())
     state, _, batches = pull(source, cursor, state)
     assert [b.scopes for b in batches] == [("inbox",)]
-    assert len(messages_of(batches)) == 4 and state["inbox/m3@example.com"].subject == "Edited 3"
+    assert len(messages_of(batches)) == 4 and state[sid("inbox/m3@example.com")].subject == "Edited 3"
 
 
 def test_a_long_append_comes_in_chunks_each_with_a_resumable_cursor(tmp_path, monkeypatch):
@@ -288,7 +338,7 @@ def test_a_long_append_comes_in_chunks_each_with_a_resumable_cursor(tmp_path, mo
     assert [len(b.messages) for b in batches] == [2, 2, 1]
     # Crash after the first chunk: resuming from its cursor yields exactly the rest.
     rest = messages_of(list(source.pull(batches[0].cursor)))
-    assert [m.source_id for m in rest] == [f"inbox/new{n}@example.com" for n in (3, 4, 5)]
+    assert [m.source_id for m in rest] == [sid(f"inbox/new{n}@example.com") for n in (3, 4, 5)]
     for batch in batches:
         apply_to_memory(state, batch)
     assert len(state) == 8 and list(source.pull(batches[-1].cursor)) == []
@@ -304,9 +354,9 @@ def test_only_changed_files_of_a_folder_are_read_and_vanished_ones_swept(tmp_pat
     state, cursor, batches = pull(source, cursor, state)
     # the appended tail and the vanished file arrive in one batch: only sent_items is swept
     assert [(b.scopes, [m.source_id for m in b.messages]) for b in batches] == [
-        (("sent_items",), ["inbox/new9@example.com"])]
-    assert sorted(state) == sorted(["inbox/m1@example.com", "inbox/m2@example.com", "inbox/m3@example.com",
-                                    "inbox/new9@example.com", "private_folders/other/m6@example.com"])
+        (("sent_items",), [sid("inbox/new9@example.com")])]
+    assert sorted(state) == sorted([sid(f"inbox/m{n}@example.com") for n in (1, 2, 3)]
+                                   + [sid("inbox/new9@example.com"), sid("private_folders/other/m6@example.com")])
     cursor_files = json.loads(cursor)["files"]
     assert sorted(cursor_files) == ["inbox.mbox", "private_folders/other.mbox"]
 
