@@ -134,6 +134,11 @@ def holds_mail(db: Database) -> bool:
     return db.execute("SELECT EXISTS (SELECT 1 FROM messages)").fetchone()[0] == 1
 
 
+def holds_anything(db: Database) -> bool:
+    """Whether any mail or meeting has been synced: before that, a digest would say nothing true."""
+    return holds_mail(db) or db.execute("SELECT EXISTS (SELECT 1 FROM events)").fetchone()[0] == 1
+
+
 def is_known(db: Database, email: str) -> bool:
     """Whether any message or meeting in the store has this address on it."""
     return db.execute("""SELECT EXISTS (SELECT 1 FROM messages WHERE sender = :e)

@@ -155,12 +155,15 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
     if force:
         ctx.db.execute("DELETE FROM suggestions WHERE date = ?", [day.isoformat()])
         ctx.db.execute("DELETE FROM digests WHERE date = ?", [day.isoformat()])
-    warn_if_empty(ctx)
+    empty = warn_if_empty(ctx, "nothing was stored")
     result_digest, _ = build_digest(ctx.db, ctx.config, day)
-    if day > today_for(ctx.config):    # storing it would mark that day delivered before it came
+    if empty or day > today_for(ctx.config):    # storing it would mark the day delivered before its mail is in
         payload = render(result_digest)
-        click.echo(f"kith: a preview — the digest for {day.isoformat()} is written on that day; nothing was stored",
-                   err=True)
+        if not empty:
+            click.echo(f"kith: a preview — the digest for {day.isoformat()} is written on that day; "
+                       "nothing was stored", err=True)
+        if empty and not (as_json or to_stdout):
+            return
         if as_json:
             emit_json(payload["json"])
         else:
@@ -176,13 +179,16 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
         click.echo(f"Digest for {day.isoformat()} {state}: {', '.join(str(f) for f in delivered.files)}")
 
 
-def warn_if_empty(ctx: Context) -> None:
-    """An empty store gives an empty digest: say why on stderr, so that "nothing needs you" is not mistaken
-    for a judgment of the user's mail."""
-    from daemon.analysis import holds_mail
-    if not holds_mail(ctx.db) and not ctx.db.execute("SELECT EXISTS (SELECT 1 FROM events)").fetchone()[0]:
-        fix = "run `kith sync` first" if ctx.config.sources else "add [[sources]] to the config, then run `kith sync`"
-        click.echo(f"kith: no mail or calendar synced yet — {fix}", err=True)
+def warn_if_empty(ctx: Context, consequence: str = "") -> bool:
+    """Whether the store is empty, said on stderr: an empty digest is not a judgment of the user's mail
+    ("nothing needs you"), and storing it would use up the day's digest before the first sync."""
+    from daemon.analysis import holds_anything
+    if holds_anything(ctx.db):
+        return False
+    fix = "run `kith sync` first" if ctx.config.sources else "add [[sources]] to the config, then run `kith sync`"
+    click.echo(f"kith: no mail or calendar synced yet{f' ({consequence})' if consequence else ''} — {fix}",
+               err=True)
+    return True
 
 
 @cli.command()

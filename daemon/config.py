@@ -272,11 +272,11 @@ def parse(text: str, path: Path) -> Config:
             raise ConfigError(f"{name} must be written as [[{name}]] blocks", where=loc.where(name), fix=f"replace [{name}] with [[{name}]]")
         arrays[name] = tuple(_build(cls, item, name, i, loc) for i, item in enumerate(items))
     config = Config(path=path, **tables, **arrays)
-    _validate(config, loc)
+    _validate(config, loc, data.get("sources", []))
     return config
 
 
-def _validate(config: Config, loc: _Locator) -> None:
+def _validate(config: Config, loc: _Locator, raw_sources: list[dict]) -> None:
     """Checks that span keys: time formats, zones, unique names, paths."""
     try:
         ZoneInfo(config.user.timezone)
@@ -322,17 +322,49 @@ def _validate(config: Config, loc: _Locator) -> None:
                 raise ConfigError(f"{_label(section, index, name)} {value!r} names an unknown user's home folder",
                                   where=loc.where(section, index, name), fix="write the path in full, or as ~/…") from None
     for index, source in enumerate(config.sources):
-        _check_type_keys(source, index, loc)
+        _check_type_keys(source, index, raw_sources[index], loc)
         if source.type in LOCAL_SOURCE_TYPES and not source.path:
             raise ConfigError(f"sources[{index}] ({source.type}) has no path", where=loc.where("sources", index),
                               fix='add path = "/path/to/mail"')
+        if source.type in MICROSOFT and not source.client_id:
+            raise ConfigError(f"sources[{index}] ({source.type}) has no client_id", where=loc.where("sources", index),
+                              fix='add client_id = "…", the Application (client) ID of your app registration '
+                                  '(README: Microsoft 365)')
+        _check_urls(source, index, loc)
+    targets = {"gmail": GOOGLE[:1], "outlook": MICROSOFT[:1]}
+    for target in config.digest.deliver:
+        if target in targets and not any(s.type in targets[target] and s.enabled for s in config.sources):
+            raise ConfigError(f"digest.deliver has {target!r} but no enabled {target} source to deliver through",
+                              where=loc.where("digest", None, "deliver"),
+                              fix=f'add a [[sources]] block with type = "{target}", or remove "{target}"')
 
 
-def _check_type_keys(source: SourceConfig, index: int, loc: _Locator) -> None:
-    """A key meant for another kind of source is a mistake worth pointing out."""
+URL_KEYS = ("api_endpoint", "token_uri", "authority", "graph_endpoint")
+
+
+def _check_urls(source: SourceConfig, index: int, loc: _Locator) -> None:
+    """Endpoint overrides are URLs; the Graph one is the service root, to which Kith adds the version."""
+    for name in URL_KEYS:
+        value, secure = getattr(source, name), name == "authority"        # MSAL refuses a plain http authority
+        if value and not re.fullmatch(("https" if secure else "https?") + r"://[^/\s]+(/\S*)?", value):
+            raise ConfigError(f"sources[{index}].{name} {value!r} is not an {'https' if secure else 'http(s)'} URL",
+                              where=loc.where("sources", index, name), fix=f"write {name} = {_default_url(name)}")
+    if re.search(r"/(v1\.0|beta)/?$", source.graph_endpoint):
+        raise ConfigError(f"sources[{index}].graph_endpoint {source.graph_endpoint!r} ends with an API version",
+                          where=loc.where("sources", index, "graph_endpoint"),
+                          fix="remove the version (Kith adds /v1.0), e.g. https://graph.microsoft.com")
+
+
+def _default_url(name: str) -> str:
+    default = next(f for f in fields(SourceConfig) if f.name == name).default
+    return f'"{default}"' if default else '"https://…"'
+
+
+def _check_type_keys(source: SourceConfig, index: int, written: dict, loc: _Locator) -> None:
+    """A key meant for another kind of source is a mistake worth pointing out, even when it holds the default."""
     for f in fields(SourceConfig):
         types = f.metadata.get("types")
-        if types and source.type not in types and getattr(source, f.name) != _default(f):
+        if types and source.type not in types and f.name in written:
             raise ConfigError(f"sources[{index}].{f.name} does not apply to type {source.type!r}",
                               where=loc.where("sources", index, f.name),
                               fix=f"remove it (it is for {', '.join(types)} sources)")

@@ -133,6 +133,7 @@ class Service:
         self.digest_retry_at: datetime | None = None
         self._last_tick: tuple[datetime, float] | None = None
         self._loop_error: str | None = None
+        self._waiting_since: date | None = None       # the day whose digest waits for the first sync (logged)
         self.schedule_sources()
 
     def minutes(self, n: float) -> timedelta:
@@ -283,11 +284,24 @@ class Service:
             self._failed(self.digest, exc)
             self.digest_retry_at = now + self.digest.delay()
             return
-        if day is None:
+        if day is None or self._before_first_sync(day):
             return
         self._guarded(self.digest, partial(self._deliver, day, now))
         self.digest_retry_at = now + self.digest.delay() if self.digest.failures else None
         self._save(self.digest, self.digest_retry_at or digest_time_on(day + timedelta(days=1), self.config))
+
+    def _before_first_sync(self, day: date) -> bool:
+        """An empty store would give an empty digest and use up the day: the digest waits for the first sync."""
+        from daemon.analysis import holds_anything
+        try:
+            if holds_anything(self.db):
+                return False
+        except sqlite3.Error:
+            return False                # the delivery itself will meet and report the problem
+        if self._waiting_since != day:
+            log.info("digest for %s waits: no mail or calendar synced yet", day.isoformat())
+            self._waiting_since = day
+        return True
 
     def _deliver(self, day: date, now: datetime) -> Counts:
         from daemon.analysis import build_digest  # imports the models: only when a digest is made

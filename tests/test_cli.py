@@ -146,7 +146,12 @@ def test_an_empty_store_says_why_the_digest_is_empty(tmp_path):
                       f'[digest]\ndirectory = "{tmp_path / "digests"}"\n')
     done = run_kith("--config", str(config), "digest", "--stdout")
     assert done.returncode == 0 and "— no one today\n\nNothing needs you today." in done.stdout
-    assert done.stderr == "kith: no mail or calendar synced yet — add [[sources]] to the config, then run `kith sync`\n"
+    assert done.stderr == ("kith: no mail or calendar synced yet (nothing was stored) — add [[sources]] to the "
+                           "config, then run `kith sync`\n")
+    written = run_kith("--config", str(config), "digest")           # the day's digest is not used up
+    assert written.returncode == 0 and written.stdout == "" and not (tmp_path / "digests").exists()
+    status = json.loads(run_kith("--config", str(config), "status", "--json").stdout)
+    assert status["last_digest"] is None
 
 
 def test_a_failed_sync_is_one_line_per_source_without_repeating_its_name(tmp_path):

@@ -204,6 +204,24 @@ def test_digest_waits_for_its_local_time_then_is_delivered_once(db, tmp_path) ->
     assert next_digest_at(db, config, clock.now()) == datetime(2026, 3, 4, 6, 30, tzinfo=UTC)
 
 
+def test_the_digest_waits_for_the_first_sync_instead_of_using_up_the_day(db, tmp_path, caplog) -> None:
+    clock = FakeClock(datetime(2026, 3, 3, 9, 0, tzinfo=UTC))   # 10:00 Berlin: the digest is due
+    config = make_config(tmp_path, sources={"a": 15})
+    failing = FakeSource("a", batches("a"))
+    failing.error = SourceError("not signed in")
+    service = service_for(db, config, clock, {"a": failing})
+    caplog.set_level(logging.INFO, logger="daemon")
+    for _ in range(3):
+        service.tick()
+        clock.advance(1)
+    assert db.execute("SELECT count(*) FROM digests").fetchone()[0] == 0
+    assert sum("waits: no mail or calendar synced yet" in r.getMessage() for r in caplog.records) == 1
+    failing.error = None
+    clock.advance(60)                                  # the source's retry
+    service.tick()
+    assert [r[0] for r in table(db, "SELECT date FROM digests")] == ["2026-03-03"]
+
+
 def test_sleep_past_digest_time_catches_up_today_only(db, tmp_path, caplog) -> None:
     clock = FakeClock(datetime(2026, 3, 1, 20, 0, tzinfo=UTC))
     service = service_for(db, make_config(tmp_path, sources={"a": 15}), clock, {"a": FakeSource("a", batches("a"))})
