@@ -124,7 +124,12 @@ def sync(ctx: Context, only: str | None) -> None:
     logging.getLogger("daemon.sync").addFilter(QUIET_SYNC_FAILURES)    # each failure is printed below, once
     results = sync_all(ctx.db, config, only)
     if not results:
-        click.echo("No sources to sync: add [[sources]] to the config.")
+        disabled = [s.name for s in config.sources if not s.enabled and only in (None, s.name)]
+        if disabled:
+            click.echo(f"No sources to sync: {', '.join(disabled)} {'is' if len(disabled) == 1 else 'are'} "
+                       "disabled (enabled = false in the config).")
+        else:
+            click.echo("No sources to sync: add [[sources]] to the config.")
     failed = 0
     for r in results:
         if r.error:

@@ -45,7 +45,7 @@ def _source_status(db: Database, key: str, configured: bool, enabled: bool) -> d
                                 last_messages, last_events, last_deleted FROM schedules WHERE job = ?""",
                       [key]).fetchone() or (0, None, None, None, None, 0, 0, 0)
     return {
-        "source": key, "configured": configured, "synced_at": row[0],
+        "source": key, "configured": configured, "enabled": enabled, "synced_at": row[0],
         "last_error": row[1], "error_at": row[2],
         "messages": db.execute("SELECT count(*) FROM message_copies WHERE source = ?", [key]).fetchone()[0],
         "events": db.execute("SELECT count(*) FROM events WHERE source = ?", [key]).fetchone()[0],
@@ -87,6 +87,10 @@ def status_lines(report: dict, zone: tzinfo = UTC, now: datetime | None = None) 
         synced = s["last_ok_at"] or s["synced_at"]
         line = f"  {s['source']}: last sync {when(synced) if synced else 'never'}, {s['messages']} messages, " \
                f"{s['events']} events"
+        if not s["configured"]:
+            line += " — not in this config (what it synced still counts)"
+        elif not s["enabled"]:
+            line += " — disabled (enabled = false)"
         if s["next_run_at"] and daemon["running"]:
             line += f"; next sync {when(s['next_run_at'])}"
         lines.append(line)

@@ -168,6 +168,15 @@ def test_a_failed_sync_is_one_line_per_source_without_repeating_its_name(tmp_pat
         "outlook:work-mail: failed: not signed in to Microsoft — run `kith auth microsoft --source work-mail`"]
 
 
+def test_syncing_only_disabled_sources_says_they_are_disabled(tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[storage]\ndatabase = "{tmp_path / "kith.db"}"\n'
+                      f'[[sources]]\ntype = "mbox"\nname = "m"\npath = "x"\nenabled = false\n')
+    for args in (("sync",), ("sync", "--source", "m")):
+        done = run_kith("--config", str(config), *args)
+        assert done.returncode == 0 and done.stdout == "No sources to sync: m is disabled (enabled = false in the config).\n"
+
+
 def test_a_future_day_is_a_preview_that_stores_nothing(synced):
     from datetime import date, timedelta
     ahead = (date.today() + timedelta(days=30)).isoformat()

@@ -56,7 +56,20 @@ def test_sources_show_last_sync_counts_errors_and_next_runs(db, ran) -> None:
     assert (broken["failing"], broken["failures"]) == (True, 1)
     assert "token expired" in broken["current_error"] and "token expired" in broken["last_error"]
     assert broken["next_run_at"] == utc_text(clock.now() + timedelta(minutes=20))    # 10 min × 2^1
-    assert (off["configured"], off["next_run_at"], off["messages"]) == (True, None, 0)
+    assert (off["configured"], off["enabled"], off["next_run_at"], off["messages"]) == (True, False, None, 0)
+    text = status_lines(report, now=clock.now())
+    assert [line for line in text if "mbox:off" in line][0].endswith("— disabled (enabled = false)")
+
+
+def test_a_source_dropped_from_the_config_is_marked(db, ran, tmp_path) -> None:
+    config, clock, _ = ran
+    from daemon.config import load
+    config.path.write_text(re.sub(r'\[\[sources\]\]\ntype = "mbox"\nname = "good"[^\[]*', "", config.path.read_text()))
+    report = status_report(db, load(config.path), now=clock.now())
+    dropped = [s for s in report["sources"] if s["source"] == "mbox:good"][0]
+    assert (dropped["configured"], dropped["messages"]) == (False, 12)
+    line = [line for line in status_lines(report, now=clock.now()) if "mbox:good" in line][0]
+    assert line.endswith("12 messages, 0 events — not in this config (what it synced still counts)")
 
 
 def test_digest_times_and_database_size(db, ran) -> None:
