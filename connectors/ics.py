@@ -102,7 +102,8 @@ class IcsSource(LocalSource):
         """Every file read, every UID computed, in one batch with full_resync. After a cursor that could not
         be read, every id is also in `deleted`: what the store holds came from an unknown state, perhaps
         with a higher SEQUENCE than the truth now."""
-        notes = ["cursor not understood (another source or an older format): re-read every file"] if resync else []
+        notes = ["cursor not understood (another source or an older format): re-read every file"] if resync \
+            else list(self._empty_folder_notes(files, ".ics files"))
         order = {rel: i for i, rel in enumerate(sorted(files))}
         state: dict[str, FileState] = {}
         groups: dict[str, list[_Part]] = defaultdict(list)

@@ -30,6 +30,9 @@ class LocalSource:
         as text, for the caller's own checks."""
         where = str(self.path)
         if not self.path.exists():
+            if os.path.lexists(self.path):
+                raise SourceError("cannot be read (a dangling link or a symlink loop)", where=where,
+                                  fix="point path at the file or folder itself")
             raise SourceError("no such file or folder", where=where, fix=fix)
         if not os.access(self.path, os.R_OK | (os.X_OK if self.path.is_dir() else 0)):
             raise SourceError("cannot be read (permission denied)", where=where,
@@ -49,3 +52,10 @@ class LocalSource:
                 if not name.startswith(".") and wanted(full):
                     found[full.relative_to(self.path).as_posix()] = full
         return found
+
+    def _empty_folder_notes(self, files: dict[str, Path], what: str) -> tuple[str, ...]:
+        """On a first reading, a folder without a single file of the source's kind is most likely the wrong
+        folder (or a source of the wrong type): say so once, instead of a silent "0 messages"."""
+        if files:
+            return ()
+        return (f"no {what} found in {self.path}: check that path points at them and that the type is right",)

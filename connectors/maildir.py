@@ -21,6 +21,7 @@ import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from stat import S_ISREG
 
 from connectors import local_cursor
 from connectors.base import Batch, MessageMeta, coalesced
@@ -127,6 +128,9 @@ class MaildirSource(LocalSource):
                 continue
             try:
                 block = read_header_block(path / sub / name)
+            except NotAFile as exc:
+                notes.append(f"{folder}/{sub}/{name}: {exc.strerror}, skipped")
+                continue
             except OSError as exc:
                 notes.append(f"{folder}/{sub}/{name}: cannot be read ({exc.strerror or exc}), skipped")
                 continue
@@ -140,10 +144,21 @@ class MaildirSource(LocalSource):
         return messages, notes
 
 
+class NotAFile(OSError):
+    """A FIFO, socket or device where a message file should be: reading it could block forever."""
+
+    def __init__(self) -> None:
+        super().__init__("not a regular file (a FIFO, socket or device)")
+        self.strerror = self.args[0]
+
+
 def read_header_block(path: Path) -> bytes:
     """The bytes before the first empty line, read in chunks so a big body is never loaded."""
     block = b""
-    with open(path, "rb") as f:
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))    # opening a FIFO must not wait for a writer
+    with open(fd, "rb") as f:
+        if not S_ISREG(os.fstat(fd).st_mode):
+            raise NotAFile()
         while len(block) < MAX_HEADER:
             chunk = f.read(CHUNK)
             if not chunk:
@@ -198,9 +213,9 @@ def _folder_state(path: Path) -> tuple[list[int], list[tuple[str, str]]]:
 
 
 def _listed(entry: os.DirEntry[str]) -> bool:
-    """A regular file, or one that cannot even be looked at (a symlink loop): reading it then notes
-    which file was skipped, where the error would otherwise fail the whole source."""
+    """Anything but a folder: reading a FIFO, a dangling link or a symlink loop then notes which file was
+    skipped, where the error would otherwise fail the whole source or go unsaid."""
     try:
-        return entry.is_file()
+        return not entry.is_dir()
     except OSError:
         return True

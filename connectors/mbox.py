@@ -105,6 +105,10 @@ class MboxSource(LocalSource):
                 yield self._full_resync(files)
                 return
             known = {}
+            if not files:
+                yield Batch(notes=self._empty_folder_notes(files, "mbox files (files that start with a \"From \" line)"),
+                            cursor=self._cursor({}))
+                return
         done = {rel: json.dumps(state.as_json()) for rel, state in known.items()}
         for rel in sorted(files.keys() | known.keys()):
             if rel not in files:
@@ -280,13 +284,15 @@ def _is_candidate(path: Path) -> bool:
     "OpenBMC v2.11", Enron's "enron.owner.inbox"), and their index files never start with "From "."""
     if path.suffix == ".mbox":
         return True
-    if path.suffix.lower() in DOCUMENTS or not path.is_file():
+    if path.suffix.lower() in DOCUMENTS:
         return False
     try:
+        if not S_ISREG(path.stat().st_mode):
+            return True             # a FIFO, socket or device: the pull notes it and never opens it
         with open(path, "rb") as f:
             return f.read(5) == b"From "
     except OSError:
-        return False
+        return True                 # a symlink loop, a dangling link, no permission: the pull notes it
 
 
 def _tail_hash(data: bytes, size: int) -> str:

@@ -112,7 +112,8 @@ class SourceConfig:
 
 @dataclass(frozen=True)
 class PrivacyConfig:
-    store_subjects: bool = key(True, "Store subjects and meeting titles (used for context and goals); false keeps only a hash.")
+    store_subjects: bool = key(True, "Store subjects and meeting titles (used for context and goals); false stores neither, "
+                                      "only a hash of each subject to group conversations.")
     ignore_addresses: list[str] = key([], "Addresses never treated as contacts (bare, or as mail shows them: "
                                       "\"Anna <anna@x.example>\").")
     ignore_domains: list[str] = key([], "Domains never treated as contacts, with their subdomains (\"x.example\" or "

@@ -192,6 +192,10 @@ def uninstall(*, run: Runner | None, platform: str = sys.platform, env: Mapping[
     path = unit_path(platform, env)
     if not path.exists():
         return [f"Not installed: {path} does not exist"]
+    if run is None:     # the manager needs the file to disable the service: leave both steps to the user, in order
+        commands = [*stop_commands(platform, path, os.getuid()), ["rm", str(path)]]
+        commands += [] if platform == "darwin" else [["systemctl", "--user", "daemon-reload"]]
+        return _apply(commands, None)
     lines = _apply(stop_commands(platform, path, os.getuid()), run, strict=False)
     path.unlink()
     lines.append(f"Removed {path}")

@@ -119,6 +119,17 @@ def test_install_and_uninstall_run_systemctl_in_order(tmp_path) -> None:
     assert uninstall(run=run, platform="linux", env=env) == [f"Not installed: {unit} does not exist"]
 
 
+def test_uninstall_without_a_user_bus_keeps_the_unit_and_lists_the_steps_in_order(tmp_path) -> None:
+    env = linux_env(tmp_path)
+    install(CONFIG, run=Recorder(), python=PYTHON, platform="linux", env=env)
+    unit = unit_path("linux", env)
+    lines = uninstall(run=None, platform="linux", env=env)
+    assert unit.exists()                               # `systemctl --user disable` still needs it
+    assert lines == ["The service manager is not reachable from here; run:",
+                     "  systemctl --user disable --now kith.service", f"  rm {unit}",
+                     "  systemctl --user daemon-reload"]
+
+
 def test_a_refused_command_is_one_error_line_and_the_unit_stays(tmp_path) -> None:
     env = linux_env(tmp_path)
     with pytest.raises(ServiceError) as failed:
@@ -166,8 +177,8 @@ def test_cli_service_install_status_uninstall_in_a_private_home(tmp_path) -> Non
     assert f"ExecStart={sys.executable} -m daemon --config {tmp_path / 'config.toml'} run" in unit.read_text()
     info = json.loads(cli(tmp_path, "service", "status", "--json").stdout)
     assert info["installed"] is True and info["running_pid"] is None and info["manager_state"] is None
-    assert cli(tmp_path, "service", "uninstall").returncode == 0
-    assert not unit.exists()
+    done = cli(tmp_path, "service", "uninstall")       # no user bus here: the steps, in order, for the user
+    assert done.returncode == 0 and f"  rm {unit}" in done.stdout and unit.exists()
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")

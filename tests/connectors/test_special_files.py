@@ -9,9 +9,12 @@ import threading
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from connectors.ics import IcsSource
 from connectors.maildir import MaildirSource
 from connectors.mbox import MboxSource
+from daemon.errors import SourceError
 from tests.contract import pull
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -53,18 +56,39 @@ def test_an_ics_folder_notes_a_fifo_and_a_symlink_loop_and_reads_the_rest(tmp_pa
     assert notes_of(resync)[1:] == skipped and len(resync[0].events) == 6
 
 
-def test_an_mbox_folder_notes_a_fifo_named_mbox_and_reads_the_rest(tmp_path):
+def test_an_mbox_folder_notes_fifos_and_symlink_loops_whatever_their_names(tmp_path):
     shutil.copytree(FIXTURES / "mbox" / "folder", tmp_path / "mail")
     fifo(tmp_path / "mail" / "ff.mbox")
+    fifo(tmp_path / "mail" / "Lists.openbmc")                # mail clients name mbox files freely
+    symlink_loop(tmp_path / "mail", "loopA", "loopB")
+    fifo(tmp_path / "mail" / "notes.md")                     # named as a document: never an mbox, not noted
     state, _, batches = pull(MboxSource("m", tmp_path / "mail"), None)
-    assert notes_of(batches) == [f"ff.mbox: {FIFO}"] and len(state) == 6
+    assert notes_of(batches) == [f"Lists.openbmc: {FIFO}", f"ff.mbox: {FIFO}", f"loopA: {LOOP}", f"loopB: {LOOP}"]
+    assert len(state) == 6
 
 
-def test_a_symlink_loop_in_maildir_cur_is_a_note_naming_it_and_the_rest_is_read(tmp_path):
+def test_a_source_path_that_is_a_symlink_loop_says_so(tmp_path):
+    symlink_loop(tmp_path, "a.mbox", "b.mbox")
+    with pytest.raises(SourceError, match="a dangling link or a symlink loop"):
+        MboxSource("m", tmp_path / "a.mbox").check()
+
+
+def test_a_symlink_loop_and_a_fifo_in_a_maildir_are_notes_naming_them_and_the_rest_is_read(tmp_path):
     root = tmp_path / "Maildir"
     shutil.copytree(FIXTURES / "maildir" / "mixed_layouts", root)
     symlink_loop(root / "cur", "loopA", "loopB")
-    fifo(root / "new" / "ff")                                # a FIFO stays skipped quietly, as before
+    fifo(root / "new" / "ff")
     state, _, batches = pull(MaildirSource("home", root), None)
-    assert notes_of(batches) == [f"INBOX/cur/loopA: {LOOP}", f"INBOX/cur/loopB: {LOOP}"]
+    assert notes_of(batches) == [f"INBOX/cur/loopA: {LOOP}", f"INBOX/cur/loopB: {LOOP}", f"INBOX/new/ff: {FIFO}"]
     assert len(state) == 7
+
+
+def test_a_folder_without_a_file_of_the_sources_kind_says_so_once(tmp_path):
+    shutil.copytree(FIXTURES / "maildir" / "mixed_layouts", tmp_path / "Maildir")
+    mbox_files = 'mbox files (files that start with a "From " line)'
+    for source, kind in ((MboxSource("m", tmp_path / "Maildir"), mbox_files),
+                         (IcsSource("c", tmp_path / "Maildir", now=datetime(2024, 6, 1, tzinfo=UTC)), ".ics files")):
+        state, cursor, batches = pull(source, None)
+        assert state == {} and notes_of(batches) == [
+            f"no {kind} found in {tmp_path / 'Maildir'}: check that path points at them and that the type is right"]
+        assert list(source.pull(cursor)) == []                # said on the first reading only
