@@ -313,12 +313,13 @@ def is_bulk(fields: Fields) -> bool:
 
 def meta_from_fields(fields: Fields, *, source_id: str, scope: str = "", labels: tuple[str, ...] = (),
                      fallback_date: Callable[[], datetime | None] | None = None,
-                     message_id: str | None = None) -> MessageMeta | str:
+                     message_id: str | None = None, dated_id: bool = False) -> MessageMeta | str:
     """Build the record from scanned fields, or return why it cannot be built.
 
     The reason (a short phrase) lets each caller write its own one-line note.
     `fallback_date` is called only when the Date field is missing or unreadable.
     `message_id`, when the caller has already read it, saves reading it again.
+    `dated_id` appends the date (UTC, to the second) to `source_id` when there is a Message-ID.
     """
     sent_at = parse_date(fields.get(b"date"))
     if sent_at is None and fallback_date is not None:
@@ -329,6 +330,8 @@ def meta_from_fields(fields: Fields, *, source_id: str, scope: str = "", labels:
     if not senders:
         return "has no usable From"
     message_id = message_id or first_id(fields.get(b"message-id"))
+    if dated_id and message_id:
+        source_id = f"{source_id}/{sent_at.isoformat(timespec='seconds')}"
     in_reply_to = first_id(fields.get(b"in-reply-to"))
     subject = text_of(fields.get(b"subject"))
     return MessageMeta(

@@ -26,7 +26,7 @@ import mmap
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from stat import S_ISREG
@@ -208,13 +208,11 @@ class MboxSource(LocalSource):
             message_id = first_id(fields.get(b"message-id"))
             source_id = (f"{scope}/{message_id}" if message_id
                          else hash_source_id(scope, data[slice(*_header_span(data, begin, end, crlf))]))
-            meta = meta_from_fields(fields, source_id=source_id, scope=scope, labels=labels,
-                                    message_id=message_id, fallback_date=_fallback(data, begin, end, crlf))
+            meta = meta_from_fields(fields, source_id=source_id, scope=scope, labels=labels, message_id=message_id,
+                                    fallback_date=_fallback(data, begin, end, crlf), dated_id=True)
             if isinstance(meta, str):
                 out.notes.append(f"{rel}: message {number} {meta}, skipped")
                 continue
-            if message_id:
-                meta = replace(meta, source_id=f"{source_id}/{meta.sent_at:%Y-%m-%dT%H:%M:%SZ}")
             if meta.source_id in seen:
                 continue
             seen.add(meta.source_id)

@@ -34,7 +34,7 @@ def sid(scope_and_id: str) -> str:
     """The source id of a fixture message ("inbox/m1@example.com"): scope, Message-ID and Date. The fixtures'
     message mN is dated 2021-06-08 08:0N UTC, `message(N)` 2027-01-04 10:NN UTC."""
     n = int(re.search(r"(\d+)@example\.com$", scope_and_id)[1])
-    date = f"2027-01-04T10:{n:02d}:00Z" if "/new" in scope_and_id else f"2021-06-08T08:{n:02d}:00Z"
+    date = f"2027-01-04T10:{n:02d}:00+00:00" if "/new" in scope_and_id else f"2021-06-08T08:{n:02d}:00+00:00"
     return f"{scope_and_id}/{date}"
 
 
@@ -192,7 +192,7 @@ def test_a_resend_under_the_same_message_id_is_a_second_message(tmp_path):
     path.write_text(message(1) + message(1) + resent(1, 30))          # a delivery twice, then a re-send
     found, _ = only(path)
     assert [m.source_id for m in found] == [sid("inbox/new1@example.com"),
-                                            "inbox/new1@example.com/2027-01-04T10:30:00Z"]
+                                            "inbox/new1@example.com/2027-01-04T10:30:00+00:00"]
     assert len({m.message_id for m in found}) == 1
 
 
