@@ -237,15 +237,21 @@ def latest_evaluable_day(db: Database, config: Config, horizon_days: int) -> dat
     """The latest date whose whole horizon has passed and is in the store: the horizon ends with yesterday,
     or with the day of the newest mail when the store ends earlier (an archive, the sample)."""
     last_day = today_for(config) - timedelta(days=1)
-    newest = db.execute("SELECT max(sent_at) FROM messages").fetchone()[0]
+    newest = newest_mail_day(db, config)
     if newest:
-        last_day = min(last_day, datetime.fromisoformat(newest).astimezone(config.zone).date())
+        last_day = min(last_day, newest)
     return last_day - timedelta(days=horizon_days)
 
 
 def horizon_complete(config: Config, as_of: date, horizon_days: int) -> bool:
     """Whether the horizon after `as_of` (which ends with the day `as_of` + `horizon_days`) lies in the past."""
     return as_of + timedelta(days=horizon_days) < today_for(config)
+
+
+def newest_mail_day(db: Database, config: Config) -> date | None:
+    """The local day of the newest message in the store: mail after it is unknown, not absent."""
+    newest = db.execute("SELECT max(sent_at) FROM messages").fetchone()[0]
+    return datetime.fromisoformat(newest).astimezone(config.zone).date() if newest else None
 
 
 def evaluate_store(db: Database, config: Config, as_of: date, horizon_days: int):

@@ -8,7 +8,7 @@ import math
 import sqlite3
 import sys
 import traceback
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import click
@@ -324,22 +324,30 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
     """Measure the model against simple baselines on your own mail (time-split)."""
     from dataclasses import asdict
 
-    from daemon.analysis import evaluate_store, holds_mail, horizon_complete, latest_evaluable_day
+    from daemon.analysis import (evaluate_store, holds_mail, horizon_complete, latest_evaluable_day,
+                                 newest_mail_day)
     from models.learn import reach_days
     day = parse_day(as_of, ctx) if as_of else latest_evaluable_day(ctx.db, ctx.config, horizon)
-    complete = horizon_complete(ctx.config, day, horizon)
+    last_day, newest = day + timedelta(days=horizon), newest_mail_day(ctx.db, ctx.config)
+    past = horizon_complete(ctx.config, day, horizon)
+    complete = past and newest is not None and newest >= last_day
     result = evaluate_store(ctx.db, ctx.config, day, horizon)
     if as_json:
-        emit_json({"as_of": day.isoformat(), "horizon_days": horizon, "horizon_complete": complete, **asdict(result)})
+        emit_json({"as_of": day.isoformat(), "horizon_days": horizon, "horizon_complete": complete,
+                   "newest_mail": newest.isoformat() if newest else None, **asdict(result)})
         return
     trained = (f"trained on {result.training_rows} examples" if result.training_rows else
                f"too little two-way mail in the {round(reach_days(horizon) / 30)} months before it to learn from, so the transparent "
                "rule stood in for the learned model")
     click.echo(f"As of {day.isoformat()}, horizon {horizon} days: {result.contacts} contacts, "
                f"{result.positives} with two-way mail afterwards; {trained}.")
-    if not complete:
+    if not past:
         click.echo("Note: the horizon runs past today; mail still to come is not known yet, so some contacts "
                    "count as without two-way mail that may still have it.")
+    elif not complete and newest is not None:
+        click.echo(f"Note: the newest mail in the store is from {newest.isoformat()}, before the horizon ends on "
+                   f"{last_day.isoformat()}; later mail is not known, so some contacts count as without two-way mail "
+                   "that may have had it.")
     if not 0 < result.positives < result.contacts:
         if not holds_mail(ctx.db):
             click.echo("No scores: the store holds no mail yet. Run `kith sync` first.")

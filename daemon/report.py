@@ -39,6 +39,8 @@ def contact_row(f: ContactFacts, s: ContactScore, config: Config) -> dict:
         "meetings": f.meetings_one_to_one + f.meetings_group,
         "usual_gap_days": f.usual_gap_days,
         "replies_owed": len(f.replies_owed),
+        "valuable": s.valuable,
+        "verdict": s.verdict,
     }
 
 
@@ -77,7 +79,9 @@ def explain_contact(analysis: Analysis, config: Config, address: str) -> dict | 
     row = contact_row(f, s, config)
     since = days_between(f.last_contact, analysis.now)
     lines = [f"{f.contact.name} <{', '.join(f.contact.addresses)}>",
-             f"State: {s.state}; value {s.value:.2f}" + (f" — noise: {s.noise_reason}" if s.noise else "")]
+             f"State: {s.state}; value {s.value:.2f}" + (f" — noise: {s.noise_reason}" if s.noise else "")
+             + (" — you marked them as good, which counts them among your most valuable ties"
+                if s.verdict == "good" else "")]
     facts = [f"you wrote {plural(f.sent, 'message')}, received {f.received} ({f.received_bulk} bulk)",
              f"{plural(f.two_way_threads, 'conversation')} went both ways" if f.two_way_threads
              else "no conversation went both ways yet"]

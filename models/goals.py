@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -185,18 +186,20 @@ def relevance_reasons(facts: ContactFacts, goal: Goal, fit: float, verdict: bool
 
 def closest_subject(facts: ContactFacts, goal: Goal) -> str | None:
     """The contact's subject that shares the largest part of its word pieces with the goal's own words, the
-    newest on a tie; None when no subject shares a fifth. Words under four letters are left out ("der", "the")."""
-    wanted = set(_content_pieces(" ".join([*goal.keywords, goal.description, goal.name])))
+    newest on a tie; None when no subject shares a fifth. Words under four letters are left out ("der", "the"),
+    and a subject must share a piece the way the goal's words match (`_goal_pieces`: not "board" in "keyboard")."""
+    goal_words = " ".join([*goal.keywords, goal.description, goal.name])
+    wanted, matching = set(_content_pieces(goal_words, _pieces)), set(_content_pieces(goal_words, _goal_pieces))
     best, best_share = None, CLOSEST_SHARE
     for subject in dict.fromkeys(reversed(facts.subjects[-MAX_SUBJECTS:])):
-        pieces = set(_content_pieces(subject))
-        if pieces and len(pieces & wanted) / len(pieces) > best_share:
+        pieces = set(_content_pieces(subject, _pieces))
+        if pieces & matching and len(pieces & wanted) / len(pieces) > best_share:
             best, best_share = subject, len(pieces & wanted) / len(pieces)
     return best
 
 
-def _content_pieces(text: str) -> list[str]:
-    return [piece for word in re.findall(r"\w{4,}", fold(text)) for piece in _pieces(word)]
+def _content_pieces(text: str, cut: Callable[[str], tuple[str, ...]]) -> list[str]:
+    return [piece for word in re.findall(r"\w{4,}", fold(text)) for piece in cut(word)]
 
 
 def topic_similarity(facts: dict[str, ContactFacts], goals: tuple[Goal, ...],
@@ -206,12 +209,16 @@ def topic_similarity(facts: dict[str, ContactFacts], goals: tuple[Goal, ...],
     people = [cid for cid in sorted(facts) if facts[cid].subjects and (facts[cid].sent or facts[cid].meetings_one_to_one
                                                                        or facts[cid].meetings_group)]
     examples = examples or [[] for _ in goals]
-    queries = [" ".join([*g.keywords, g.description, g.name, *(_document(facts[cid]) for cid in marked)])
-               for g, marked in zip(goals, examples)]
-    if not people or not any(q.strip() for q in queries):
+    said = [" ".join([*g.keywords, g.description, g.name]) for g in goals]
+    shown = [" ".join(_document(facts[cid]) for cid in marked) for marked in examples]
+    if not people or not any(q.strip() for q in said + shown):
         return {}
     documents = [_document(facts[cid]) for cid in people]
-    matrix = _piece_tfidf(documents + queries)
+    pieces = _piece_counts(documents + shown + said, goal_words_from=len(documents) + len(shown))
+    if not pieces.shape[1]:     # not one word of two letters in any text ("?", "!!"): nothing to compare
+        return {cid: [0.0] * len(goals) for cid in people}
+    queries = pieces[len(documents):len(documents) + len(goals)] + pieces[len(documents) + len(goals):]
+    matrix = TfidfTransformer(sublinear_tf=True).fit_transform(sparse.vstack([pieces[:len(documents)], queries]))
     similarity = (matrix[: len(people)] @ matrix[len(people):].T).toarray()
     return {cid: [float(v) for v in row] for cid, row in zip(people, similarity)}
 
@@ -220,27 +227,45 @@ def _document(facts: ContactFacts) -> str:
     return " ".join(dict.fromkeys(facts.subjects[-MAX_SUBJECTS:]))
 
 
-def _piece_tfidf(texts: list[str]) -> sparse.csr_matrix:
-    """TF-IDF rows (L2-normalised) of the texts over word pieces. Words are counted first and each distinct
-    word is cut into pieces once: the same result as cutting every text, and faster than whole-word TF-IDF was."""
+def _piece_counts(texts: list[str], goal_words_from: int) -> sparse.csr_matrix:
+    """Word-piece counts of the texts; the texts from `goal_words_from` on are a goal's own words, cut by
+    `_goal_pieces`. Words are counted first and each distinct word is cut into pieces once: the same result
+    as cutting every text, and faster than whole-word TF-IDF was."""
     words = CountVectorizer(preprocessor=fold, token_pattern=r"(?u)\b\w\w+\b")
     try:
-        counts = words.fit_transform(texts)
+        counts = words.fit_transform(texts).tocsr()
     except ValueError:          # not one word of two letters in any text ("?", "!!"): nothing to compare
         return sparse.csr_matrix((len(texts), 0))
+    vocabulary = words.get_feature_names_out()
     index: dict[str, int] = {}
-    rows, columns = [], []
-    for row, word in enumerate(words.get_feature_names_out()):
-        for piece in _pieces(word):
-            rows.append(row)
-            columns.append(index.setdefault(piece, len(index)))
-    word_pieces = sparse.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(counts.shape[1], len(index)))
-    return TfidfTransformer(sublinear_tf=True).fit_transform(counts @ word_pieces)
+
+    def cut_all(cut: Callable[[str], tuple[str, ...]], rows_wanted: Iterable[int]) -> tuple[list[int], list[int]]:
+        rows, columns = [], []
+        for row in rows_wanted:
+            for piece in cut(vocabulary[row]):
+                rows.append(row)
+                columns.append(index.setdefault(piece, len(index)))
+        return rows, columns
+
+    cuts = [cut_all(_pieces, range(len(vocabulary))),
+            cut_all(_goal_pieces, np.unique(counts[goal_words_from:].indices).tolist())]
+    everywhere, at_start = (sparse.csr_matrix((np.ones(len(rows)), (rows, columns)),
+                                              shape=(len(vocabulary), len(index))) for rows, columns in cuts)
+    return sparse.vstack([counts[:goal_words_from] @ everywhere, counts[goal_words_from:] @ at_start]).tocsr()
 
 
 def _pieces(word: str) -> tuple[str, ...]:
     marked = f" {word} "
     return tuple(marked[i:i + n] for n in PIECES for i in range(len(marked) - n + 1))
+
+
+def _goal_pieces(word: str) -> tuple[str, ...]:
+    """A goal's own word cut as the keyword rule matches it: a long one (German compounds) anywhere in a word,
+    a short one only at a word's start ("board" finds "boards", not "keyboard")."""
+    if len(word) >= INSIDE_WORD:
+        return _pieces(word)
+    marked = f" {word} "
+    return tuple(marked[:n] for n in PIECES if n <= len(marked))
 
 
 def goal_fits(facts: dict[str, ContactFacts], goals: tuple[Goal, ...],

@@ -34,6 +34,7 @@ class ContactScore:
     peak: float = 0.0                 # value at its best over the past year (for lapsed ties)
     goal_factor: float = 1.0          # how much the user's goals weigh this contact (0.5 … 1.5)
     valuable: bool = False            # among the ties worth suggesting (see `bar`)
+    verdict: str | None = None        # the user's own judgment when it decides ("good" or "noise")
 
 
 VALUABLE = 0.3        # a value at which a tie is worth suggesting …
@@ -108,8 +109,30 @@ def score_all(facts: dict[str, ContactFacts], goals: tuple[Goal, ...], as_of: da
         goal_boost = sum(g.weight * fit[g.name] for g in goals) / total_weight
         factor = 0.5 + goal_boost
         scores[cid] = ContactScore(cid, value, reason is not None, "noise" if reason else state_of(f, as_of),
-                                   fit, reason, round(value * factor, 4), peak, round(factor, 4))
+                                   fit, reason, round(value * factor, 4), peak, round(factor, 4),
+                                   verdict=verdict if verdict in ("good", "noise") else None)
+    _count_good_among_the_best(scores)
     needed = bar([s.peak for s in scores.values() if not s.noise], VALUABLE, TOP_VALUABLE)
     for s in scores.values():
         s.valuable = not s.noise and s.peak > 0 and s.peak >= needed
     return scores
+
+
+def _count_good_among_the_best(scores: dict[str, ContactScore]) -> None:
+    """The user's "good" overrides the model: such a contact is worth at least what the user's
+    TOP_VALUABLE-th most valuable tie is (and at least VALUABLE), now and at its best, however little mail
+    it has. The model keeps the order above that floor, and its retraining on the verdict moves look-alikes."""
+    good = [s for s in scores.values() if s.verdict == "good"]
+    if not good:
+        return
+    others = [s for s in scores.values() if not s.noise and s.verdict != "good"]
+    floor_now = max(VALUABLE, _nth_highest([s.value for s in others], TOP_VALUABLE))
+    floor_peak = max(VALUABLE, _nth_highest([s.peak for s in others], TOP_VALUABLE))
+    for s in good:
+        s.value, s.peak = max(s.value, floor_now), max(s.peak, floor_peak)
+        s.priority = round(s.value * s.goal_factor, 4)
+
+
+def _nth_highest(values: list[float], n: int) -> float:
+    ranked = sorted(values, reverse=True)
+    return ranked[n - 1] if len(ranked) >= n else 0.0

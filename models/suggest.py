@@ -89,11 +89,12 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
 
 def weekly_focus(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], settings: Settings,
                  context: Context) -> Suggestion | None:
-    """This week's focus person: kept all week once chosen, a new one (not a recent one) each week."""
-    if context.focus_shown_this_week in facts:
+    """This week's focus person: kept all week once chosen, a new one (not a recent one) each week. A person
+    the user said "not now" to (or marked done) is not proposed; if it was this week's, another one is."""
+    if context.focus_shown_this_week in facts and context.focus_shown_this_week not in context.snoozed:
         cid = context.focus_shown_this_week
         return kinds.make("focus", facts[cid], [], "", 0.0)
-    return focus_person(facts, scores, settings.goal_weights, context.recent_focus)
+    return focus_person(facts, scores, settings.goal_weights, context.recent_focus | context.snoozed)
 
 
 def _recent(context: Context, today: date, settings: Settings) -> set[str]:

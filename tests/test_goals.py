@@ -71,7 +71,10 @@ def test_short_keywords_match_only_at_the_start_of_a_word():
              "b@x.example": contact("b@x.example", ["New keyboard and dashboard"])}
     fits = goal_fits(facts, (goal,))
     assert fits["a@x.example"]["Board"] >= 0.8
-    assert fits["b@x.example"]["Board"] < fits["a@x.example"]["Board"] / 2
+    assert fits["b@x.example"]["Board"] == 0.0           # neither the keyword rule nor the topic finds it
+    keyboards = contact("g@board.example", ["Keyboard order", "keyboard broken", "new keyboards"])
+    fit = goal_fits({"g@board.example": keyboards}, (goal,))["g@board.example"]["Board"]
+    assert fit == 0.0 and relevance_reasons(keyboards, goal, fit) == []
 
 
 def test_goal_feedback_wins_for_the_contact_and_teaches_the_goal_about_similar_ones():

@@ -119,7 +119,9 @@ def test_feedback_overrides_the_model_and_moves_similar_contacts(tmp_path):
         db.conn.execute("UPDATE feedback SET at = ?", [f"{SAMPLE_DAY}T06:00:00Z"])
     after = contacts(kith)
     assert after[strong]["noise"] and after[strong]["value"] == 0.0 and after[strong]["state"] == "noise"
-    assert not after[marked]["noise"]
+    assert not after[marked]["noise"] and after[marked]["valuable"] and after[marked]["verdict"] == "good"
+    best = sorted((row["value"] for a, row in before.items() if not row["noise"] and a != marked), reverse=True)
+    assert after[marked]["value"] >= max(0.3, best[19]) > before[marked]["value"]     # among the 20 most valuable
     assert after[similar]["value"] >= before[similar]["value"] + 0.05
     rank = lambda rows, address: sorted(rows, key=lambda a: -rows[a]["value"]).index(address)  # noqa: E731
     assert rank(after, similar) < rank(before, similar)
@@ -234,6 +236,18 @@ def test_eval_says_when_the_horizon_runs_past_today(sample):
     assert json.loads(kith("eval", "--as-of", today.isoformat(), "--json"))["horizon_complete"] is False
     assert "runs past today" in kith("eval", "--as-of", today.isoformat())
     assert "runs past today" not in kith("eval", "--as-of", "2025-12-01")
+
+
+def test_eval_says_when_the_store_ends_before_the_horizon(sample):
+    kith, config = sample
+    settings = load(config)
+    newest = datetime.fromisoformat(store.open_store(settings.database_path).execute(
+        "SELECT max(sent_at) FROM messages").fetchone()[0]).astimezone(settings.zone).date()
+    data = json.loads(kith("eval", "--as-of", (newest - timedelta(days=10)).isoformat(), "--json"))
+    assert data["horizon_complete"] is False and data["newest_mail"] == newest.isoformat()
+    said = kith("eval", "--as-of", (newest - timedelta(days=10)).isoformat())
+    assert f"the newest mail in the store is from {newest.isoformat()}, before the horizon ends" in said
+    assert json.loads(kith("eval", "--as-of", (newest - timedelta(days=90)).isoformat(), "--json"))["horizon_complete"]
 
 
 def test_a_horizon_is_complete_only_once_its_last_day_is_over(sample):

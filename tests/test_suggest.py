@@ -230,6 +230,20 @@ def test_a_weeks_focus_person_is_kept_all_week(db, tmp_path):
     assert first.focus is not None and later.focus == first.focus
 
 
+def test_not_now_to_the_weeks_focus_person_brings_another_one(db, tmp_path):
+    from daemon.analysis import record_feedback
+    from daemon.deliver import deliver
+    apply(db, rhythm(ANNA, every=14, last=3) + rhythm(MIRA, every=14, last=3) + rhythm(JONAS, every=14, last=2))
+    store.refresh_own_addresses(db, [ME.email])
+    monday = TODAY - timedelta(days=TODAY.weekday())
+    first, _ = build_digest(db, config(), monday)
+    deliver(db, first, tmp_path)
+    at = datetime.combine(monday, datetime.min.time(), ZoneInfo("UTC")) + timedelta(hours=12)
+    record_feedback(db, config(), first.focus[0], "not-now", None, at=at)
+    later, _ = build_digest(db, config(), monday + timedelta(days=1))
+    assert first.focus is not None and later.focus is not None and later.focus[0] != first.focus[0]
+
+
 def test_a_tie_where_only_the_user_still_writes_is_cooling(db):
     older = rhythm(LENA, every=10, last=60, count=6, subject="Chat")
     unanswered = [message(100 + i, to=(LENA,), subject=f"Ping {i}", at=days_ago(30 - 7 * i)) for i in range(4)]
