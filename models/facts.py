@@ -359,6 +359,7 @@ _CALENDAR_WORDS = (
     "samstag sonntag am pm kw").split()
 _DATED_PART = re.compile(r"\d+(?:st|nd|rd|th)?|\b(?:" + "|".join(_CALENDAR_WORDS) + r")\b")
 _REPLY_PREFIX = re.compile(r"^(?:\s*(?:re|fwd?|aw|wg)\s*:)+\s*")
+_DIGIT = re.compile(r"\d")
 
 
 def series_of(subject: str) -> str | None:
@@ -366,9 +367,9 @@ def series_of(subject: str) -> str | None:
     "… - May 2nd newsclips" are one series, as are "Weekly report 47" and "Weekly report 48" — or None
     for a subject without a number. A person's weekly clippings or status reports the user answers none
     of are a newsletter written by hand: no issue of them is owed an answer."""
-    text = _REPLY_PREFIX.sub("", subject.lower())
-    if not any(c.isdigit() for c in text):
+    if not _DIGIT.search(subject):
         return None
+    text = _REPLY_PREFIX.sub("", subject.lower())
     stripped = _DATED_PART.sub(" ", text)
     words = " ".join(re.findall(r"[^\W\d_]+", stripped))
     return words if len(words) >= 4 else None
