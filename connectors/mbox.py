@@ -314,9 +314,12 @@ def _read_cursor(cursor: str | None, root: str) -> dict[str, FileState] | None:
         return None
     try:
         data = json.loads(cursor)
-        if data.get("kind") != KIND or data.get("v") != CURSOR_VERSION or data.get("root") != root:
+        if data.get("kind") != KIND or data.get("v") not in (1, CURSOR_VERSION) or data.get("root") != root:
             return None
-        return {rel: FileState(*_checked(entry)) for rel, entry in data["files"].items()}
+        states = {rel: FileState(*_checked(entry)) for rel, entry in data["files"].items()}
+        if data["v"] == 1:      # ids without dates: every file is read whole once more, one by one, and swept
+            states = {rel: FileState(state.size, -1, "", -1) for rel, state in states.items()}
+        return states
     except (ValueError, TypeError, AttributeError, KeyError):
         return None
 

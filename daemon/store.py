@@ -324,13 +324,18 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
     """The user's addresses: the config's, plus senders found in the user's sent folders.
 
     A sender must appear on at least two sent copies, so that one stray message
-    filed in Sent does not make a stranger "you".
+    filed in Sent does not make a stranger "you" (on 150 Enron mailboxes most
+    one-off senders in Sent were colleagues). A single copy is enough when the
+    address ends in the same name as one of the user's ("michele.lokay" beside
+    "michelle.lokay", "mark.e.haedicke" beside "mark.haedicke"): an alias.
     """
-    learned = [r[0] for r in db.execute(
-        """SELECT m.sender FROM message_copies c JOIN messages m ON m.key = c.key
-           WHERE ' ' || c.labels || ' ' LIKE '% SENT %'
-           GROUP BY m.sender HAVING count(DISTINCT m.key) >= 2""")]
+    counted = db.execute(
+        """SELECT m.sender, count(DISTINCT m.key) FROM message_copies c JOIN messages m ON m.key = c.key
+           WHERE ' ' || c.labels || ' ' LIKE '% SENT %' GROUP BY m.sender""").fetchall()
     configured = {a.strip().lower() for a in configured if a.strip()}
+    learned = [sender for sender, n in counted if n >= 2]
+    surnames = {_surname(a) for a in configured | set(learned)} - {None}
+    learned += [sender for sender, n in counted if n == 1 and _surname(sender) in surnames]
     with db.atomic():
         db.execute("DELETE FROM own_addresses")
         db.conn.executemany("INSERT OR IGNORE INTO own_addresses (email, origin) VALUES (?, 'config')",
@@ -338,3 +343,10 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
         db.conn.executemany("INSERT OR IGNORE INTO own_addresses (email, origin) VALUES (?, 'sent-folder')",
                             [(a,) for a in learned])
     return configured | set(learned)
+
+
+def _surname(address: str) -> str | None:
+    """The last name-like part of an address's local part ("j..kaminski" → "kaminski"), if it has one of
+    three letters or more besides a first one: a lone "info" or "jsmith" names no one for sure."""
+    parts = [p for p in re.split(r"[._-]+", address.partition("@")[0].lower()) if p]
+    return parts[-1] if len(parts) >= 2 and len(parts[-1]) >= 3 and parts[-1].isalpha() else None

@@ -104,6 +104,16 @@ def test_own_addresses_come_from_config_and_sent_folders(db):
     assert own == {"me@home.example", "alias@home.example"}
 
 
+def test_one_sent_copy_is_enough_for_an_address_ending_in_the_users_name(db):
+    def sent(n, sender):
+        return message(n, sender=Address(sender), to=(ANNA,), labels=("SENT",), scope="Sent")
+    store.apply_batch(db, "a", Batch(messages=(sent(1, "michele.lokay@enron.example"),
+                                               sent(2, "pam.butler@enron.example"), sent(3, "x-lokay@y.example"))))
+    own = store.refresh_own_addresses(db, ["michelle.lokay@enron.example"])
+    assert own == {"michelle.lokay@enron.example", "michele.lokay@enron.example", "x-lokay@y.example"}
+    assert store.refresh_own_addresses(db, ["lokay@enron.example"]) == {"lokay@enron.example"}   # no surname to go by
+
+
 def test_reply_prefixes_do_not_split_a_conversation():
     original = message(1, subject="Q3 pilot numbers")
     reply = replace(message(2, subject="AW: Re: Q3 pilot numbers"), thread_key=None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from dataclasses import replace
 from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
@@ -209,16 +210,18 @@ def test_a_resend_appended_later_keeps_the_first_send(tmp_path):
     assert pull(MboxSource("i", path), None)[0] == state                     # as a first sync of the file sees it
 
 
-def test_a_cursor_from_before_dated_ids_rereads_everything_once(tmp_path):
-    path = tmp_path / "inbox.mbox"
-    path.write_text(message(1))
-    source = MboxSource("i", path)
-    _, cursor, _ = pull(source, None)
+def test_a_cursor_from_before_dated_ids_rereads_each_file_once_and_sweeps_the_old_ids(tmp_path):
+    shutil.copytree(FIXTURES / "folder", tmp_path / "mail")
+    source = MboxSource("m", tmp_path / "mail")
+    fresh, cursor, _ = pull(source, None)
     old = json.loads(cursor)
     old["v"] = 1
-    state, cursor, batches = pull(source, json.dumps(old), {"inbox/new1@example.com": None})
-    assert [b.full_resync for b in batches] == [True] and list(state) == [sid("inbox/new1@example.com")]
-    assert "re-read every file" in batches[0].notes[0]
+    (tmp_path / "mail" / "sent_items.mbox").unlink()                        # gone since the old sync
+    undated = {source_id.rsplit("/", 1)[0]: replace(m, source_id=source_id.rsplit("/", 1)[0])
+               for source_id, m in fresh.items()}
+    state, cursor, batches = pull(source, json.dumps(old), undated)
+    assert not any(b.full_resync for b in batches)                          # file by file, each with its scope
+    assert state == {k: m for k, m in fresh.items() if not k.startswith("sent_items/")}
     assert list(source.pull(cursor)) == []
 
 
