@@ -319,9 +319,9 @@ def meta_from_fields(fields: Fields, *, source_id: str, scope: str = "", labels:
     The reason (a short phrase) lets each caller write its own one-line note.
     `fallback_date` is called only when the Date field is missing or unreadable.
     `message_id`, when the caller has already read it, saves reading it again.
-    `dated_id` appends the date (UTC, to the second) to `source_id` when there is a Message-ID.
+    `dated_id` appends the Date field's time (UTC, to the second) to `source_id` when there are both.
     """
-    sent_at = parse_date(fields.get(b"date"))
+    sent_at = dated = parse_date(fields.get(b"date"))
     if sent_at is None and fallback_date is not None:
         sent_at = fallback_date()
     if sent_at is None:
@@ -330,8 +330,8 @@ def meta_from_fields(fields: Fields, *, source_id: str, scope: str = "", labels:
     if not senders:
         return "has no usable From"
     message_id = message_id or first_id(fields.get(b"message-id"))
-    if dated_id and message_id:
-        source_id = f"{source_id}/{sent_at.isoformat(timespec='seconds')}"
+    if dated_id and message_id and dated is not None:   # a fallback date is the copy's, not the message's
+        source_id = f"{source_id}/{dated.isoformat(timespec='seconds')}"
     in_reply_to = first_id(fields.get(b"in-reply-to"))
     subject = text_of(fields.get(b"subject"))
     return MessageMeta(

@@ -254,11 +254,13 @@ def _uid_sequences(parts: Iterable[_Part]) -> dict[str, int]:
 
 def _stat(rel: str, path: Path) -> tuple[os.stat_result | None, str]:
     """The file's stat, or None and a note why it is skipped unopened: reading a FIFO or a device would
-    block sync forever, and a symlink loop cannot be opened at all. No note for a file that vanished
-    since the listing: the next pull sweeps it."""
+    block sync forever, and a symlink loop or a dangling link cannot be opened at all. No note for a file
+    that vanished since the listing: the next pull sweeps it."""
     try:
         stat = path.stat()
     except FileNotFoundError:
+        if path.is_symlink():
+            return None, f"{rel}: a link to a file that does not exist, skipped"
         return None, ""
     except OSError as exc:
         return None, f"{rel}: cannot be read ({exc.strerror or exc}), skipped"

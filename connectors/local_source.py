@@ -45,8 +45,9 @@ class LocalSource:
         if self.path.is_file():
             return {self.path.name: self.path}
         found: dict[str, Path] = {}
-        for folder, dirs, names in os.walk(self.path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        visited = {os.path.realpath(self.path)}
+        for folder, dirs, names in os.walk(self.path, followlinks=True):    # a linked folder is read too …
+            dirs[:] = [d for d in sorted(dirs) if not d.startswith(".") and _first_visit(Path(folder, d), visited)]
             for name in sorted(names):
                 full = Path(folder, name)
                 if not name.startswith(".") and wanted(full):
@@ -59,3 +60,12 @@ class LocalSource:
         if files:
             return ()
         return (f"no {what} found in {self.path}: check that path points at them and that the type is right",)
+
+
+def _first_visit(folder: Path, visited: set[str]) -> bool:
+    """… once: a link back up the tree (or to a folder read already) would repeat it forever."""
+    real = os.path.realpath(folder)
+    if real in visited:
+        return False
+    visited.add(real)
+    return True

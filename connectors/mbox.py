@@ -7,9 +7,10 @@ its first empty line, is looked at. `mailbox.mbox` + `email` would parse every
 body and is two orders of magnitude slower.
 
 A message's id is its scope, Message-ID and Date: a file may hold the same
-delivery twice (kept once) but also a re-send under the same Message-ID with
-another Date (git send-email run twice), which is a second message. Without a
-Message-ID, a hash of the header block stands in.
+delivery twice (kept once, with the list headers of either copy, as the store
+merges copies) but also a re-send under the same Message-ID with another Date
+(git send-email run twice), which is a second message. Without a Date field the
+Message-ID alone is the id; without a Message-ID, a hash of the header block.
 
 The cursor remembers, per file, its size, mtime, a hash of the 4 KiB before
 its end and where the next parse resumes. So a pull skips unchanged files,
@@ -26,7 +27,7 @@ import mmap
 import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from stat import S_ISREG
@@ -110,6 +111,9 @@ class MboxSource(LocalSource):
                             cursor=self._cursor({}))
                 return
         done = {rel: json.dumps(state.as_json()) for rel, state in known.items()}
+        if known and all(state.mtime_ns == -1 for state in known.values()):     # from a v1 cursor
+            yield Batch(notes=("message ids now carry the Date: every file is read once more, and each message "
+                               "is removed and added again under its new id",), cursor=self._cursor(done))
         for rel in sorted(files.keys() | known.keys()):
             if rel not in files:
                 del done[rel]
@@ -196,7 +200,7 @@ class MboxSource(LocalSource):
         labels = sent_labels(scope, self.sent_folders)
         # Resume at the start of an unfinished last line: it may be a "From " line being written.
         out = Parsed([], [], [], len(data) if data[-1:] in (b"", b"\n") else data.rfind(b"\n") + 1)
-        seen: set[str] = set()
+        seen: dict[str, int] = {}      # source id -> its place in out.messages
         bounds = _message_bounds(data, start)
         crlf = b"\r\n" in data[start:start + 4096]
         for number, (begin, end) in enumerate(bounds, 1):
@@ -213,9 +217,13 @@ class MboxSource(LocalSource):
             if isinstance(meta, str):
                 out.notes.append(f"{rel}: message {number} {meta}, skipped")
                 continue
-            if meta.source_id in seen:
+            first = seen.get(meta.source_id)
+            if first is not None:       # a second copy: merge what copies may disagree on, as the store does
+                kept = out.messages[first]
+                if (meta.bulk and not kept.bulk) or (meta.list_id and not kept.list_id):
+                    out.messages[first] = replace(kept, bulk=kept.bulk or meta.bulk, list_id=kept.list_id or meta.list_id)
                 continue
-            seen.add(meta.source_id)
+            seen[meta.source_id] = len(out.messages)
             out.messages.append(meta)
             out.ends.append(end)
         return out

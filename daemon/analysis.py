@@ -134,11 +134,6 @@ def holds_mail(db: Database) -> bool:
     return db.execute("SELECT EXISTS (SELECT 1 FROM messages)").fetchone()[0] == 1
 
 
-def holds_anything(db: Database) -> bool:
-    """Whether any mail or meeting has been synced: before that, a digest would say nothing true."""
-    return holds_mail(db) or db.execute("SELECT EXISTS (SELECT 1 FROM events)").fetchone()[0] == 1
-
-
 def is_known(db: Database, email: str) -> bool:
     """Whether any message or meeting in the store has this address on it."""
     return db.execute("""SELECT EXISTS (SELECT 1 FROM messages WHERE sender = :e)
@@ -189,8 +184,9 @@ def birthdays_near(db: Database, today: date) -> tuple[tuple[date, str], ...]:
 def _focus_history(db: Database, today: date) -> tuple[str | None, frozenset[str]]:
     """This ISO week's focus person, if one was chosen already, and those of the last four weeks."""
     monday = today - timedelta(days=today.weekday())
-    rows = db.execute("SELECT date, address FROM suggestions WHERE kind = 'focus' AND date >= ? AND date < ?",
-                      [(monday - timedelta(days=28)).isoformat(), today.isoformat()]).fetchall()
+    rows = db.execute("SELECT date, address FROM suggestions WHERE kind = 'focus' AND date >= ? AND date < ? "
+                      "ORDER BY date DESC", [(monday - timedelta(days=28)).isoformat(), today.isoformat()]).fetchall()
+    # the latest of the week: one chosen after the user snoozed the first stays for the rest of the week
     this_week = next((address for d, address in rows if d >= monday.isoformat()), None)
     return this_week, frozenset(address for _, address in rows)
 
@@ -249,8 +245,10 @@ def horizon_complete(config: Config, as_of: date, horizon_days: int) -> bool:
 
 
 def newest_mail_day(db: Database, config: Config) -> date | None:
-    """The local day of the newest message in the store: mail after it is unknown, not absent."""
-    newest = db.execute("SELECT max(sent_at) FROM messages").fetchone()[0]
+    """The local day of the newest message in the store: mail after it is unknown, not absent. Mail dated
+    after now (a sender's wrong clock) does not count."""
+    newest = db.execute("SELECT max(sent_at) FROM messages WHERE sent_at <= ?",
+                        [utc_text(datetime.now(UTC))]).fetchone()[0]
     return datetime.fromisoformat(newest).astimezone(config.zone).date() if newest else None
 
 

@@ -187,7 +187,7 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
 def warn_if_empty(ctx: Context, consequence: str = "") -> bool:
     """Whether the store is empty, said on stderr: an empty digest is not a judgment of the user's mail
     ("nothing needs you"), and storing it would use up the day's digest before the first sync."""
-    from daemon.analysis import holds_anything
+    from daemon.store import holds_anything
     if holds_anything(ctx.db):
         return False
     fix = "run `kith sync` first" if ctx.config.sources else "add [[sources]] to the config, then run `kith sync`"

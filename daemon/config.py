@@ -327,7 +327,7 @@ def _validate(config: Config, loc: _Locator, raw_sources: list[dict]) -> None:
         if source.type in LOCAL_SOURCE_TYPES and not source.path:
             raise ConfigError(f"sources[{index}] ({source.type}) has no path", where=loc.where("sources", index),
                               fix='add path = "/path/to/mail"')
-        if source.type in MICROSOFT and not source.client_id:
+        if source.type in MICROSOFT and source.enabled and not source.client_id:
             raise ConfigError(f"sources[{index}] ({source.type}) has no client_id", where=loc.where("sources", index),
                               fix='add client_id = "…", the Application (client) ID of your app registration '
                                   '(README: Microsoft 365)')
@@ -335,9 +335,11 @@ def _validate(config: Config, loc: _Locator, raw_sources: list[dict]) -> None:
     targets = {"gmail": GOOGLE[:1], "outlook": MICROSOFT[:1]}
     for target in config.digest.deliver:
         if target in targets and not any(s.type in targets[target] and s.enabled for s in config.sources):
+            disabled = any(s.type in targets[target] for s in config.sources)
             raise ConfigError(f"digest.deliver has {target!r} but no enabled {target} source to deliver through",
                               where=loc.where("digest", None, "deliver"),
-                              fix=f'add a [[sources]] block with type = "{target}", or remove "{target}"')
+                              fix=(f'set enabled = true on the {target} source' if disabled else
+                                   f'add a [[sources]] block with type = "{target}"') + f', or remove "{target}"')
 
 
 URL_KEYS = ("api_endpoint", "token_uri", "authority", "graph_endpoint")
@@ -347,7 +349,9 @@ def _check_urls(source: SourceConfig, index: int, loc: _Locator) -> None:
     """Endpoint overrides are URLs; the Graph one is the service root, to which Kith adds the version."""
     for name in URL_KEYS:
         value, secure = getattr(source, name), name == "authority"        # MSAL refuses a plain http authority
-        if value and not re.fullmatch(("https" if secure else "https?") + r"://[^/\s]+(/\S*)?", value):
+        needed = source.type in MICROSOFT and name in ("authority", "graph_endpoint")   # no Google-style default
+        if (value or needed) and not re.fullmatch(("https" if secure else "https?") + r"://[^/\s]+(/\S*)?", value,
+                                                  re.IGNORECASE):
             raise ConfigError(f"sources[{index}].{name} {value!r} is not an {'https' if secure else 'http(s)'} URL",
                               where=loc.where("sources", index, name), fix=f"write {name} = {_default_url(name)}")
     if re.search(r"/(v1\.0|beta)/?$", source.graph_endpoint):

@@ -292,7 +292,7 @@ class Service:
 
     def _before_first_sync(self, day: date) -> bool:
         """An empty store would give an empty digest and use up the day: the digest waits for the first sync."""
-        from daemon.analysis import holds_anything
+        from daemon.store import holds_anything
         try:
             if holds_anything(self.db):
                 return False

@@ -14,6 +14,7 @@ from daemon.config import Config
 from daemon.lock import holder
 from daemon.logs import log_path
 from daemon.service import next_digest_at
+from daemon.store import holds_anything
 
 
 def status_report(db: Database, config: Config, now: datetime | None = None) -> dict:
@@ -34,6 +35,7 @@ def status_report(db: Database, config: Config, now: datetime | None = None) -> 
         "daemon": {"running": pid is not None, "pid": pid or None, "log_file": str(log_path())},
         "sources": [_source_status(db, key, key in configured, key in enabled) for key in sorted(keys)],
         "next_digest_at": next_digest_at(db, config, now).isoformat(timespec="seconds"),
+        "digest_waits_for_first_sync": not holds_anything(db),
         "last_digest": {"date": last[0], "delivered_at": last[1], "path": last[2]} if last else None,
     }
 
@@ -99,7 +101,11 @@ def status_lines(report: dict, zone: tzinfo = UTC, now: datetime | None = None) 
         elif s["last_error"]:
             lines.append(f"    last error ({when(s['error_at']) if s['error_at'] else 'time unknown'}): "
                          f"{s['last_error']}")
-    lines.append(f"Next digest: {when(report['next_digest_at'])}" + ("" if daemon["running"] else " if the daemon runs"))
+    if report.get("digest_waits_for_first_sync"):
+        lines.append("Next digest: once the first sync brings mail or meetings (nothing synced yet)")
+    else:
+        lines.append(f"Next digest: {when(report['next_digest_at'])}"
+                     + ("" if daemon["running"] else " if the daemon runs"))
     last = report["last_digest"]
     if last is None:
         lines.append("Last digest: none yet")

@@ -307,6 +307,11 @@ def _upsert_events(db: Database, source: str, events: Iterable[EventMeta], store
     return written
 
 
+def holds_anything(db: Database) -> bool:
+    """Whether any mail or meeting has been synced: before that, a digest would say nothing true."""
+    return db.execute("SELECT EXISTS (SELECT 1 FROM messages) OR EXISTS (SELECT 1 FROM events)").fetchone()[0] == 1
+
+
 def record_error(db: Database, source: str, message: str) -> None:
     """Remember a source's last error without touching its cursor or data."""
     db.execute(
@@ -327,7 +332,8 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
     filed in Sent does not make a stranger "you" (on 150 Enron mailboxes most
     one-off senders in Sent were colleagues). A single copy is enough when the
     address ends in the same name as one of the user's ("michele.lokay" beside
-    "michelle.lokay", "mark.e.haedicke" beside "mark.haedicke"): an alias.
+    "michelle.lokay", "mark.e.haedicke" beside "mark.haedicke") and the user
+    wrote to it once at most: an alias, not a colleague of the same name.
     """
     counted = db.execute(
         """SELECT m.sender, count(DISTINCT m.key) FROM message_copies c JOIN messages m ON m.key = c.key
@@ -335,7 +341,8 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
     configured = {a.strip().lower() for a in configured if a.strip()}
     learned = [sender for sender, n in counted if n >= 2]
     surnames = {_surname(a) for a in configured | set(learned)} - {None}
-    learned += [sender for sender, n in counted if n == 1 and _surname(sender) in surnames]
+    aliases = [sender for sender, n in counted if n == 1 and _surname(sender) in surnames]
+    learned += [a for a in aliases if _written_to(db, configured | set(learned), a) < 2]   # not a namesake colleague
     with db.atomic():
         db.execute("DELETE FROM own_addresses")
         db.conn.executemany("INSERT OR IGNORE INTO own_addresses (email, origin) VALUES (?, 'config')",
@@ -343,6 +350,13 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
         db.conn.executemany("INSERT OR IGNORE INTO own_addresses (email, origin) VALUES (?, 'sent-folder')",
                             [(a,) for a in learned])
     return configured | set(learned)
+
+
+def _written_to(db: Database, senders: set[str], address: str) -> int:
+    """How many messages from `senders` have `address` among their recipients."""
+    return db.execute(
+        "SELECT count(DISTINCT m.key) FROM recipients r JOIN messages m ON m.key = r.key "
+        f"WHERE r.email = ? AND m.sender IN ({','.join('?' * len(senders))})", [address, *senders]).fetchone()[0]
 
 
 def _surname(address: str) -> str | None:

@@ -162,10 +162,11 @@ OUTLOOK = '[[sources]]\ntype = "outlook"\nname = "o"\nclient_id = "00000000-0000
     ('[[sources]]\ntype = "outlook"\nname = "o"\n', "sources[0] (outlook) has no client_id", 1),
     (OUTLOOK + 'authority = "not a url"\n', "sources[0].authority 'not a url' is not an https URL", 5),
     (OUTLOOK + 'graph_endpoint = "https://graph.microsoft.com/v1.0"\n', "ends with an API version", 5),
+    (OUTLOOK + 'authority = ""\n', "sources[0].authority '' is not an https URL", 5),
     ('[[sources]]\ntype = "gmail"\nname = "g"\napi_endpoint = "127.0.0.1:8080"\n', "is not an http(s) URL", 4),
     ('[digest]\ndeliver = ["file", "outlook"]\n', "digest.deliver has 'outlook' but no enabled outlook source", 2),
     ('[digest]\ndeliver = ["gmail"]\n[[sources]]\ntype = "gmail"\nname = "g"\nenabled = false\n',
-     "no enabled gmail source", 2),
+     'no enabled gmail source to deliver through — set enabled = true on the gmail source, or remove "gmail"', 2),
     ('[[sources]]\ntype = "maildir"\nname = "m"\npath = "x"\ncalendars = ["primary"]\n',
      "sources[0].calendars does not apply to type 'maildir'", 5),
 ])
@@ -178,6 +179,9 @@ def test_a_local_endpoint_and_delivery_through_a_configured_source_load(tmp_path
     config = load_text(tmp_path, '[digest]\ndeliver = ["file", "outlook"]\n' + OUTLOOK
                        + 'graph_endpoint = "http://127.0.0.1:8080/graph"\nauthority = "https://127.0.0.1:8443/tenant"\n')
     assert config.sources[0].graph_endpoint == "http://127.0.0.1:8080/graph"
+    kept = load_text(tmp_path, '[[sources]]\ntype = "outlook"\nname = "o"\nenabled = false\n'   # a skeleton
+                     'graph_endpoint = "HTTPS://GRAPH.MICROSOFT.COM"\n')
+    assert not kept.sources[0].enabled
 
 
 def test_a_byte_order_mark_is_not_an_error(tmp_path):

@@ -122,3 +122,12 @@ def test_cli_status_json_and_text_after_a_sync(tmp_path, state_home) -> None:
     text = runner.invoke(cli, ["--config", str(config), "status"], env=env).output
     assert "mbox:mail: last sync" in text and "6 messages" in text and "Next digest:" in text
     assert re.search(r"last sync \d{4}-\d\d-\d\d \d\d:\d\d \((now|\d+ min ago)\)", text)   # local time, and how long ago
+
+
+def test_before_the_first_sync_the_digest_waits_for_it(db, tmp_path, state_home) -> None:
+    config = make_config(tmp_path, sources={"a": 15})
+    report = status_report(db, config, now=datetime(2026, 3, 3, 9, 0, tzinfo=UTC))     # past 07:30 Berlin
+    assert report["digest_waits_for_first_sync"] is True
+    assert "Next digest: once the first sync brings mail or meetings (nothing synced yet)" in status_lines(report)
+    service_for(db, config, FakeClock(BERLIN_0600), {"a": FakeSource("a", batches("a"))}).tick()
+    assert status_report(db, config)["digest_waits_for_first_sync"] is False

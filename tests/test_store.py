@@ -114,6 +114,14 @@ def test_one_sent_copy_is_enough_for_an_address_ending_in_the_users_name(db):
     assert store.refresh_own_addresses(db, ["lokay@enron.example"]) == {"lokay@enron.example"}   # no surname to go by
 
 
+def test_a_colleague_of_the_same_name_with_one_mail_in_sent_stays_a_contact(db):
+    lisa = Address("lisa.keller@firm.example")
+    written = [message(10 + i, sender=Address("sam.keller@firm.example"), to=(lisa,)) for i in range(3)]
+    filed = message(1, sender=lisa, to=(ANNA,), labels=("SENT",), scope="Sent")
+    store.apply_batch(db, "a", Batch(messages=(*written, filed)))
+    assert store.refresh_own_addresses(db, ["sam.keller@firm.example"]) == {"sam.keller@firm.example"}
+
+
 def test_reply_prefixes_do_not_split_a_conversation():
     original = message(1, subject="Q3 pilot numbers")
     reply = replace(message(2, subject="AW: Re: Q3 pilot numbers"), thread_key=None)

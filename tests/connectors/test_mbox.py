@@ -210,6 +210,31 @@ def test_a_resend_appended_later_keeps_the_first_send(tmp_path):
     assert pull(MboxSource("i", path), None)[0] == state                     # as a first sync of the file sees it
 
 
+def test_two_deliveries_without_a_date_field_are_one_message(tmp_path):
+    path = tmp_path / "inbox.mbox"
+    undated = [re.sub(r"(?m)^Date: .*\n", "", message(1)).replace("10:00:00", time) for time in ("10:00:00", "11:00:00")]
+    path.write_text("".join(undated))                                 # the "From " lines differ: they are the copies'
+    found, _ = only(path)
+    assert [m.source_id for m in found] == ["inbox/new1@example.com"]
+
+
+def list_copy(n: int) -> str:
+    return message(n).replace("Subject:", "List-Id: <dev.lists.example>\nSubject:")
+
+
+@pytest.mark.parametrize("appended", [False, True])
+def test_a_direct_and_a_list_copy_are_one_message_with_the_list_headers_however_they_came(tmp_path, appended):
+    path = tmp_path / "inbox.mbox"
+    source = MboxSource("i", path)
+    path.write_text(message(1) + ("" if appended else list_copy(1)))
+    state, cursor, _ = pull(source, None)
+    if appended:
+        with open(path, "a") as f:
+            f.write(list_copy(1))
+        state, cursor, _ = pull(source, cursor, state)
+    assert [(m.bulk, m.list_id) for m in state.values()] == [(True, "dev.lists.example")]
+
+
 def test_a_cursor_from_before_dated_ids_rereads_each_file_once_and_sweeps_the_old_ids(tmp_path):
     shutil.copytree(FIXTURES / "folder", tmp_path / "mail")
     source = MboxSource("m", tmp_path / "mail")
@@ -221,6 +246,7 @@ def test_a_cursor_from_before_dated_ids_rereads_each_file_once_and_sweeps_the_ol
                for source_id, m in fresh.items()}
     state, cursor, batches = pull(source, json.dumps(old), undated)
     assert not any(b.full_resync for b in batches)                          # file by file, each with its scope
+    assert "every file is read once more" in batches[0].notes[0]
     assert state == {k: m for k, m in fresh.items() if not k.startswith("sent_items/")}
     assert list(source.pull(cursor)) == []
 

@@ -92,3 +92,27 @@ def test_a_folder_without_a_file_of_the_sources_kind_says_so_once(tmp_path):
         assert state == {} and notes_of(batches) == [
             f"no {kind} found in {tmp_path / 'Maildir'}: check that path points at them and that the type is right"]
         assert list(source.pull(cursor)) == []                # said on the first reading only
+
+
+def test_a_linked_folder_is_read_once_and_a_link_back_up_the_tree_is_not_followed(tmp_path):
+    shutil.copytree(FIXTURES / "mbox" / "folder", tmp_path / "archive")
+    (tmp_path / "mail").mkdir()
+    (tmp_path / "mail" / "archive").symlink_to(tmp_path / "archive")        # a folder kept elsewhere
+    (tmp_path / "archive" / "up").symlink_to(tmp_path / "mail")              # and a loop back
+    state, _, batches = pull(MboxSource("m", tmp_path / "mail"), None)
+    assert sorted(state) == sorted(f"archive/{k}" for k in pull(MboxSource("m", tmp_path / "archive"), None)[0])
+    assert notes_of(batches) == []
+
+
+def test_a_dangling_ics_link_is_a_note(tmp_path):
+    folder = tmp_path / "cal"
+    shutil.copytree(FIXTURES / "ics" / "contract", folder)
+    (folder / "gone.ics").symlink_to(tmp_path / "nowhere.ics")
+    state, _, batches = pull(IcsSource("c", folder, now=datetime(2024, 6, 1, tzinfo=UTC)), None)
+    assert notes_of(batches) == ["gone.ics: a link to a file that does not exist, skipped"] and len(state) == 6
+
+
+def test_a_maildir_path_that_is_a_symlink_loop_says_so(tmp_path):
+    symlink_loop(tmp_path, "a", "b")
+    with pytest.raises(SourceError, match="a dangling link or a symlink loop"):
+        MaildirSource("m", tmp_path / "a").check()
