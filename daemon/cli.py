@@ -363,6 +363,24 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
 
 
 @cli.command()
+@click.argument("source")
+@click.pass_obj
+def forget(ctx: Context, source: str) -> None:
+    """Delete what a dropped or renamed source synced (SOURCE as `kith status` names it, e.g. mbox:archive)."""
+    from daemon.store import forget_source
+    known = [r[0] for r in ctx.db.execute("SELECT source FROM sync_state ORDER BY source")]
+    key = source if source in known else next((k for k in known if k.partition(":")[2] == source), None)
+    if key is None:
+        raise UsageError(f"no synced source named {source!r}", where=str(ctx.config.path),
+                         fix=f"use one of: {', '.join(known) or '(nothing synced yet)'}")
+    if key in {f"{s.type}:{s.name}" for s in ctx.config.sources if s.enabled}:
+        raise UsageError(f"{key} is still in the config and would be synced again", where=str(ctx.config.path),
+                         fix="remove it from the config (or set enabled = false), then run this again")
+    counts = forget_source(ctx.db, key)
+    click.echo(f"Forgot {key}: {counts.messages} messages and {counts.events} events it had synced.")
+
+
+@cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_obj
 def status(ctx: Context, as_json: bool) -> None:

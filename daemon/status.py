@@ -90,7 +90,7 @@ def status_lines(report: dict, zone: tzinfo = UTC, now: datetime | None = None) 
         line = f"  {s['source']}: last sync {when(synced) if synced else 'never'}, {s['messages']} messages, " \
                f"{s['events']} events"
         if not s["configured"]:
-            line += " — not in this config (what it synced still counts)"
+            line += f" — not in this config (what it synced still counts; `kith forget {s['source']}` drops it)"
         elif not s["enabled"]:
             line += " — disabled (enabled = false)"
         if s["next_run_at"] and daemon["running"]:

@@ -312,6 +312,19 @@ def holds_anything(db: Database) -> bool:
     return db.execute("SELECT EXISTS (SELECT 1 FROM messages) OR EXISTS (SELECT 1 FROM events)").fetchone()[0] == 1
 
 
+def forget_source(db: Database, source: str) -> Counts:
+    """Delete everything one source synced — its copies (a message another source also holds stays), its
+    meetings, its sync position and schedule — for a source the user dropped or renamed."""
+    counts = Counts()
+    with db.atomic():
+        counts.messages = db.execute("SELECT count(*) FROM message_copies WHERE source = ?", [source]).fetchone()[0]
+        counts.events = db.execute("SELECT count(*) FROM events WHERE source = ?", [source]).fetchone()[0]
+        for table, column in (("message_copies", "source"), ("events", "source"), ("sync_state", "source"),
+                              ("schedules", "job")):
+            db.execute(f"DELETE FROM {table} WHERE {column} = ?", [source])
+    return counts
+
+
 def record_error(db: Database, source: str, message: str) -> None:
     """Remember a source's last error without touching its cursor or data."""
     db.execute(

@@ -177,6 +177,23 @@ def test_syncing_only_disabled_sources_says_they_are_disabled(tmp_path):
         assert done.returncode == 0 and done.stdout == "No sources to sync: m is disabled (enabled = false in the config).\n"
 
 
+def test_forget_drops_what_a_renamed_source_synced(tmp_path):
+    config = sample_config(tmp_path)
+    kith = lambda *args: CliRunner().invoke(cli, ["--config", str(config), *args])  # noqa: E731
+    assert kith("sync").exit_code == 0
+    meetings = lambda: sum(c["meetings"] for c in json.loads(kith("contacts", "--json").output))  # noqa: E731
+    before = meetings()
+    config.write_text(config.read_text().replace('name = "sample-calendar"', 'name = "calendar"'))
+    assert kith("sync").exit_code == 0 and meetings() == 2 * before          # the old name's copies still count
+    refused = kith("forget", "calendar")
+    assert refused.exception.exit_code == 2 and "ics:calendar is still in the config" in str(refused.exception)
+    done = kith("forget", "sample-calendar")
+    assert done.exit_code == 0 and done.output == "Forgot ics:sample-calendar: 0 messages and 319 events it had synced.\n"
+    assert meetings() == before and "sample-calendar" not in kith("status").output
+    unknown = kith("forget", "nope")
+    assert unknown.exception.exit_code == 2 and "use one of: ics:calendar, maildir:sample-mail" in str(unknown.exception)
+
+
 def test_a_future_day_is_a_preview_that_stores_nothing(synced):
     from datetime import date, timedelta
     ahead = (date.today() + timedelta(days=30)).isoformat()

@@ -69,7 +69,8 @@ def test_a_source_dropped_from_the_config_is_marked(db, ran, tmp_path) -> None:
     dropped = [s for s in report["sources"] if s["source"] == "mbox:good"][0]
     assert (dropped["configured"], dropped["messages"]) == (False, 12)
     line = [line for line in status_lines(report, now=clock.now()) if "mbox:good" in line][0]
-    assert line.endswith("12 messages, 0 events — not in this config (what it synced still counts)")
+    assert line.endswith("12 messages, 0 events — not in this config (what it synced still counts; "
+                         "`kith forget mbox:good` drops it)")
 
 
 def test_digest_times_and_database_size(db, ran) -> None:
