@@ -161,7 +161,10 @@ def reconnect(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | N
         return None
     since = days_between(f.last_contact, now)
     gap = f.usual_gap_days or DEFAULT_GAP_DAYS
-    reasons = [f"you used to be in touch every {rhythm(gap)}; last contact {since} days ago ({quote(f.last_subject)})"]
+    if since is None or since <= max(1.5 * gap, gap + 10):
+        return None     # cooling because only the user still writes: the next move is theirs, not a reconnect
+    last = f"last contact {since} days ago ({quote(f.last_subject)})"
+    reasons = [f"you used to be in touch every {rhythm(gap)}; {last}" if f.usual_gap_days else last]
     reasons += history_reasons(f)
     if f.last_meeting:
         reasons.append(f"last meeting: {quote(f.last_meeting[1])} on {f.last_meeting[0]:%d %b %Y}")

@@ -111,11 +111,12 @@ def _topic_named(chosen: Suggestion, f: ContactFacts, goals: tuple[Goal, ...]) -
     """"their topic" named by the keywords of the suggestion's goal that the contact's subjects mention most,
     so that the user knows what to bring (only for the day's chosen suggestions: it reads every subject)."""
     config = next((g for g in goals if g.name == chosen.goal), None)
-    if config is None or not any(kinds.THEIR_TOPIC in r for r in chosen.reasons):
+    if not any(kinds.THEIR_TOPIC in r for r in chosen.reasons):
         return chosen
-    words = evidence(f, config, keywords_of(config)).keywords[:kinds.TOPIC_WORDS]
-    if not words:
-        return chosen
+    words = evidence(f, config, keywords_of(config)).keywords[:kinds.TOPIC_WORDS] if config else []
+    if not words:       # no topic to name: say nothing about one
+        return replace(chosen, reasons=tuple(r.replace(f" on {kinds.THEIR_TOPIC}", "").replace(
+            f" for {kinds.THEIR_TOPIC}", "") for r in chosen.reasons))
     named = kinds.THEIR_TOPIC + " (" + ", ".join(f"“{w}”" for w in words) + ")"
     return replace(chosen, reasons=tuple(r.replace(kinds.THEIR_TOPIC, named) for r in chosen.reasons))
 

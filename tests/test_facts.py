@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import pytest
+
 from daemon import store
 from models.facts import load_facts
 from tests.conftest import ME, T0, Address, Batch, event, message
@@ -89,6 +91,15 @@ def test_no_reply_owed_to_a_series_the_user_never_answers(db):
           issue(5, "India newsdesk - May 2nd newsclips"), issue(6, "Budget 2027"), issue(7, "Budget 2027"))
     owed = facts_at(db, T0 + timedelta(days=9))["anna@firm.example"].replies_owed
     assert [t.subject for t in owed] == ["Budget 2027"]     # the same subject again: one thread, a nudge
+
+
+@pytest.mark.parametrize("mails, owed", [(5, True), (6, False)])
+def test_nothing_is_owed_to_someone_who_always_writes_and_never_hears_back(db, mails, owed):
+    lorna = Address("lorna@firm.example", "Lorna Brennan")
+    apply(db, *[message(n, sender=lorna, to=(ME,), subject=f"Alert {chr(65 + n)}", at=T0 + timedelta(days=n))
+                for n in range(1, mails + 1)])
+    subjects = [t.subject for t in facts_at(db, T0 + timedelta(days=9))["lorna@firm.example"].replies_owed]
+    assert bool(subjects) == owed       # up to five unanswered direct mails may wait; beyond, they are FYI
 
 
 def test_reply_owed_to_a_series_the_user_answers(db):

@@ -71,7 +71,7 @@ def test_reconnect_when_the_rhythm_has_lapsed(db):
     suggestion = digest.suggestions[0]
     assert suggestion.goal == "Fintech" and "71 days ago" in suggestion.reasons[0]
     assert "replied to all 8 of your threads" in suggestion.reasons
-    assert "call, or share something useful on their topic — no ask" in suggestion.reasons   # no keyword in "Update"
+    assert "call, or share something useful — no ask" in suggestion.reasons   # no goal keyword in "Update": no topic
 
 
 def test_reconnect_names_their_topic_by_the_goals_keywords_they_write_about(db):
@@ -84,6 +84,23 @@ def test_reconnect_names_their_topic_by_the_goals_keywords_they_write_about(db):
 def test_no_reconnect_while_the_rhythm_holds(db):
     apply(db, rhythm(ANNA, every=14, last=5))
     assert ("reconnect", ANNA.email) not in kinds(digest_for(db))
+
+
+def test_a_reconnect_claims_no_rhythm_that_was_never_seen(db):
+    apply(db, rhythm(ANNA, every=14, last=100, count=2))          # two conversations: no rhythm to speak of
+    store.refresh_own_addresses(db, [ME.email])
+    reconnect = next(s for s in digest_for(db, 60).suggestions if s.contact_id == ANNA.email)
+    assert reconnect.kind == "reconnect" and reconnect.reasons[0].startswith("last contact 100 days ago")
+
+
+def test_no_reconnect_with_someone_the_user_wrote_to_yesterday(db):
+    older = rhythm(ANNA, every=10, last=40, count=6, subject="Chat")
+    unanswered = [message(100 + i, to=(ANNA,), subject=f"Ping {i}", at=days_ago(31 - 10 * i)) for i in range(4)]
+    apply(db, older + unanswered)                       # cooling: the user started the last four threads alone
+    store.refresh_own_addresses(db, [ME.email])
+    digest, analysis = build_digest(db, config(), TODAY)
+    assert analysis.scores[ANNA.email].state == "cooling"
+    assert ("reconnect", ANNA.email) not in kinds(digest)   # last contact a day ago: the next move is theirs
 
 
 def test_reply_owed_to_a_known_contact_but_not_to_a_cold_sender(db):
