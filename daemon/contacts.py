@@ -80,10 +80,12 @@ def in_organisations(email: str, domains: frozenset[str]) -> bool:
 
 
 def pretty_name(email: str) -> str:
-    """A readable fallback name: 'anna.berger@x' → 'Anna Berger', 'jason.bass2@x' → 'Jason Bass'."""
+    """A readable fallback name: 'anna.berger@x' → 'Anna Berger', 'jason.bass2@x' → 'Jason Bass'. An
+    address of one word ('akatz@eei.org') stays as it is: "Akatz" would be a name nobody has."""
     local = email.split("@", 1)[0].split("+", 1)[0]
     parts = [p.rstrip("0123456789") for p in re.split(r"[._-]+", local)]
-    return " ".join(p.capitalize() for p in parts if p) or email
+    parts = [p for p in parts if p]
+    return " ".join(p.capitalize() for p in parts) if len(parts) >= 2 else email
 
 
 def usable_name(name: str, email: str) -> str:

@@ -185,16 +185,17 @@ def test_recipient_names_count_only_on_small_messages(db):
     crowd = tuple(Address(f"person{i}@crowd.example") for i in range(12))
     apply(db, message(1, to=(Address("bob@firm.example"),)),
           *[message(10 + i, sender=ANNA, to=(ME, named, *crowd), at=T0 + timedelta(hours=i)) for i in range(3)])
-    assert facts_at(db, T0 + timedelta(days=1))["bob@firm.example"].contact.name == "Bob"
+    assert facts_at(db, T0 + timedelta(days=1))["bob@firm.example"].contact.name == "bob@firm.example"   # no name anywhere: the address
     apply(db, message(20, sender=ANNA, to=(ME, named), at=T0 + timedelta(hours=5)))
     assert facts_at(db, T0 + timedelta(days=1))["bob@firm.example"].contact.name == "Robert Stone"
 
 
-def test_fallback_names_drop_numbers_and_subaddresses():
+def test_fallback_names_drop_numbers_and_subaddresses_and_are_never_made_up():
     from daemon.contacts import pretty_name
     assert pretty_name("anna.berger@x.example") == "Anna Berger"
     assert pretty_name("jason.bass2@x.example") == "Jason Bass"
-    assert pretty_name("conor+dt@kernel.org") == "Conor"
+    assert pretty_name("mary_ann.o-neil+news@x.example") == "Mary Ann O Neil"
+    assert pretty_name("akatz@eei.org") == "akatz@eei.org"        # one word: "Akatz" would be a made-up name
     assert pretty_name("4711@x.example") == "4711@x.example"      # nothing readable: the address itself
 
 
