@@ -65,6 +65,7 @@ class ContactFacts:
     sent: int = 0
     received: int = 0
     received_personal: int = 0
+    received_direct: int = 0          # personal mail with the user in To
     received_bulk: int = 0
     two_way_threads: int = 0
     user_threads: int = 0
@@ -294,6 +295,7 @@ def summarise(item: ContactFacts, as_of: datetime | None = None) -> None:
             threads[t.conversation].append(t)
         elif t.kind == "received":
             item.received += 1
+            item.received_direct += t.direct
             if t.bulk:
                 bulk += 1
             else:
@@ -320,7 +322,7 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
     """Who starts the contact's threads, which went both ways, and which wait for the user."""
     started = []
     unanswered = _unanswered_series(threads.values())
-    ignored = item.sent == 0 and sum(t.direct for t in item.touches if t.kind == "received") > IGNORED_AFTER
+    ignored = item.sent == 0 and item.received_direct > IGNORED_AFTER
     for thread in threads.values():
         first = thread[0]
         kinds = {t.kind for t in thread if not t.bulk}
