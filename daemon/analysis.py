@@ -202,7 +202,7 @@ def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Ana
     context = SuggestContext(recent_by_contact, frozenset(_snoozed(db, analysis)), birthdays_near(db, today),
                              recent_focus, focus_now)
     suggestions = suggest(analysis.facts, analysis.scores, settings, today, config.zone, context)
-    focus = weekly_focus(analysis.facts, analysis.scores, settings, context)
+    focus = weekly_focus(analysis.facts, analysis.scores, settings, context, suggestions)
     focus_line = None
     if focus is not None:
         fit = analysis.scores[focus.contact_id].goal_fit

@@ -9,6 +9,7 @@ goals share the budget by their weights.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -88,13 +89,16 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
 
 
 def weekly_focus(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], settings: Settings,
-                 context: Context) -> Suggestion | None:
+                 context: Context, today: Iterable[Suggestion] = ()) -> Suggestion | None:
     """This week's focus person: kept all week once chosen, a new one (not a recent one) each week. A person
-    the user said "not now" to (or marked done) is not proposed; if it was this week's, another one is."""
+    the user said "not now" to (or marked done) is not proposed; if it was this week's, another one is. A new
+    one is preferably not among `today`'s suggestions, which would name the same person twice in one digest."""
     if context.focus_shown_this_week in facts and context.focus_shown_this_week not in context.snoozed:
         cid = context.focus_shown_this_week
         return kinds.make("focus", facts[cid], [], "", 0.0)
-    return focus_person(facts, scores, settings.goal_weights, context.recent_focus | context.snoozed)
+    skip = context.recent_focus | context.snoozed
+    return focus_person(facts, scores, settings.goal_weights, skip | {s.contact_id for s in today}) \
+        or focus_person(facts, scores, settings.goal_weights, skip)
 
 
 def _recent(context: Context, today: date, settings: Settings) -> set[str]:
