@@ -104,7 +104,8 @@ def history_reasons(f: ContactFacts, conversations: bool = True) -> list[str]:
     elif f.close:             # both ways, but never in one thread (archives without threading, new subjects)
         reasons.append(f"{plural(f.received_personal, 'message')} from them, {f.sent} from you")
     elif threads:
-        reasons.append(f"replied to {answered} of your {plural(threads, 'thread')}")
+        reasons.append("has not answered your one thread" if threads == 1 and not answered
+                       else f"replied to {answered} of your {plural(threads, 'thread')}")
     meetings = f.meetings_one_to_one + f.meetings_group
     if meetings:
         reasons.append(f"you met {plural(meetings, 'time')}")

@@ -82,6 +82,9 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
             routine = option.kind in ("reconnect", "revive", "give_first")  # nothing new happened
             if last and (today - last).days < settings.repeat_days and routine:
                 continue
+            if option.kind == "reply_owed" and last and 0 < (today - last).days < settings.repeat_days:
+                when = "yesterday's digest" if (today - last).days == 1 else f"the digest of {last:%a %d %b}"
+                option = replace(option, reasons=(*option.reasons, f"still waiting: in {when} too"))
             pool.append(_with_goal(option, scores[cid], weights))
     pool += [i for i in introductions(facts, scores, weights, settings.goals)
              if not {i.contact_id, i.other_id} & (set(context.snoozed) | _recent(context, today, settings))]

@@ -116,6 +116,19 @@ def test_reply_owed_to_a_known_contact_but_not_to_a_cold_sender(db):
     assert "5 days ago" in owed.reasons[0] and "Intro to the Munich team" in owed.reasons[0]
 
 
+def test_an_owed_reply_shown_again_says_it_is_still_waiting(db, tmp_path):
+    from daemon.deliver import deliver
+    apply(db, rhythm(TOM, every=40, last=20) + [
+        message(1, sender=TOM, to=(ME,), subject="Intro to the Munich team", at=days_ago(5))])
+    store.refresh_own_addresses(db, [ME.email])
+    first, _ = build_digest(db, config(), TODAY - timedelta(days=1))
+    deliver(db, first, tmp_path)
+    again, _ = build_digest(db, config(), TODAY)
+    owed = [s for s in again.suggestions if s.kind == "reply_owed"]
+    assert [s.reasons[-1] for s in owed] == ["still waiting: in yesterday's digest too"]
+    assert not any("still waiting" in r for s in first.suggestions for r in s.reasons)
+
+
 def test_a_reply_is_owed_from_the_day_after_the_mail_came(db):
     apply(db, rhythm(TOM, every=40, last=20) + [
         message(1, sender=TOM, to=(ME,), subject="Slides for Friday", at=days_ago(3)),
@@ -329,6 +342,7 @@ def test_the_reason_given_counts_conversations_when_they_answer_outside_your_thr
     # or never in a thread with you at all, though mail goes both ways
     assert history_reasons(facts(20, 0, 0, sent=25, received=6)) == ["6 messages from them, 25 from you"]
     assert history_reasons(facts(5, 0, 0, sent=5)) == ["replied to 0 of your 5 threads"]   # one-sided stays visible
+    assert history_reasons(facts(1, 0, 0, sent=1)) == ["has not answered your one thread"]
 
 
 def test_the_reason_tells_how_the_past_year_differs_from_the_whole_tie():
