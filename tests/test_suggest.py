@@ -249,29 +249,35 @@ def test_no_suggestion_ever_carries_message_text_or_asks_a_favour(db):
         assert "dear " not in text and "ask them for" not in text and "favour" not in text
 
 
-def test_a_weeks_focus_person_is_kept_all_week(db, tmp_path):
+def delivered_monday(db, tmp_path):
+    """Three valuable ties and the digest of this week's Monday, delivered (so its focus person is recorded)."""
     from daemon.deliver import deliver
     apply(db, rhythm(ANNA, every=14, last=3) + rhythm(MIRA, every=14, last=3) + rhythm(JONAS, every=14, last=2))
     store.refresh_own_addresses(db, [ME.email])
     monday = TODAY - timedelta(days=TODAY.weekday())
     first, _ = build_digest(db, config(), monday)
     deliver(db, first, tmp_path)
+    return monday, first
+
+
+def test_a_weeks_focus_person_is_kept_all_week(db, tmp_path):
+    monday, first = delivered_monday(db, tmp_path)
     later, _ = build_digest(db, config(), monday + timedelta(days=2))
     assert first.focus is not None and later.focus == first.focus
 
 
-def test_not_now_to_the_weeks_focus_person_brings_another_one(db, tmp_path):
+def test_not_now_to_the_weeks_focus_person_brings_another_one_for_the_rest_of_the_week(db, tmp_path):
     from daemon.analysis import record_feedback
     from daemon.deliver import deliver
-    apply(db, rhythm(ANNA, every=14, last=3) + rhythm(MIRA, every=14, last=3) + rhythm(JONAS, every=14, last=2))
-    store.refresh_own_addresses(db, [ME.email])
-    monday = TODAY - timedelta(days=TODAY.weekday())
-    first, _ = build_digest(db, config(), monday)
-    deliver(db, first, tmp_path)
+    monday, first = delivered_monday(db, tmp_path)
     at = datetime.combine(monday, datetime.min.time(), ZoneInfo("UTC")) + timedelta(hours=12)
     record_feedback(db, config(), first.focus[0], "not-now", None, at=at)
-    later, _ = build_digest(db, config(), monday + timedelta(days=1))
-    assert first.focus is not None and later.focus is not None and later.focus[0] != first.focus[0]
+    focus = []
+    for day in range(1, 4):
+        later, _ = build_digest(db, config(), monday + timedelta(days=day))
+        deliver(db, later, tmp_path)
+        focus.append(later.focus[0])
+    assert focus[0] != first.focus[0] and focus == [focus[0]] * 3
 
 
 def test_a_tie_where_only_the_user_still_writes_is_cooling(db):
