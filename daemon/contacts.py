@@ -23,6 +23,8 @@ ROLE_LOCALS = {
     "lists", "announce", "digest", "root", "system", "it", "mailer", "calendar", "updates", "alerts",
     "notifications", "notification", "notify", "reply", "auto", "automated", "robot", "bot", "daemon",
 }
+ROLE_PARTS = {"announcement", "announcements", "announce", "hotline", "helpdesk", "newsletter", "newsletters",
+              "bulletin", "notices"}   # a word that makes "enron.announcements", "it.helpdesk" a role, not a name
 NO_REPLY = re.compile(r"^(no[-._]?reply|do[-._]?not[-._]?reply|donotreply|noreply|no[-._]?address|mailer[-._]daemon|"
                       r"bounces?|bounce[-+].*|.*[-+.]bounces?([-+].*)?|notifications?[-+.].*|.*[-.]noreply)$")
 ROBOT_HINT = re.compile(r"(^|[-._+])(noreply|no-reply|notifications?|alerts?|mailer|bounces?|automated|robot|bot)($|[-._+])")
@@ -35,7 +37,8 @@ def address_kind(email: str) -> str:
     if NO_REPLY.match(local) or ROBOT_HINT.search(local):
         return "noreply"
     base = re.split(r"[+]", local)[0]
-    if base in ROLE_LOCALS or re.sub(r"[-._]?\d+$", "", base) in ROLE_LOCALS:
+    if base in ROLE_LOCALS or re.sub(r"[-._]?\d+$", "", base) in ROLE_LOCALS \
+            or not ROLE_PARTS.isdisjoint(re.split(r"[-._]+", base)):
         return "role"
     return "person"
 

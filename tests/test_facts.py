@@ -206,3 +206,11 @@ def test_mailing_list_addresses_by_list_id_by_server_and_by_owner():
     assert is_mailing_list("linux-kernel@vger.kernel.org", set()) and is_mailing_list("r-help@lists.r-project.org", set())
     assert is_mailing_list("owner-nyiso@lists.thebiz.net", set()) and is_mailing_list("dev-request@project.org", set())
     assert not is_mailing_list("anna@list.com", set()) and not is_mailing_list("joel@jms.id.au", ids)
+
+
+def test_address_shapes_tell_people_from_roles_and_robots():
+    from daemon.contacts import address_kind
+    assert [address_kind(a) for a in ("anna.berger@x.example", "info@x.example", "support-2@x.example",
+                                      "enron.announcements@enron.com", "ets.general.announcement@enron.com",
+                                      "it.helpdesk@x.example", "no-reply@x.example", "alerts.bank@x.example")] == [
+        "person", "role", "role", "role", "role", "role", "noreply", "noreply"]
