@@ -122,6 +122,7 @@ def test_feedback_overrides_the_model_and_moves_similar_contacts(tmp_path):
     assert not after[marked]["noise"] and after[marked]["valuable"] and after[marked]["verdict"] == "good"
     best = sorted((row["value"] for a, row in before.items() if not row["noise"] and a != marked), reverse=True)
     assert after[marked]["value"] >= max(0.3, best[19]) > before[marked]["value"]     # among the 20 most valuable
+    assert "you marked them as good" in kith("explain", marked, "--as-of", SAMPLE_DAY)
     assert after[similar]["value"] >= before[similar]["value"] + 0.05
     rank = lambda rows, address: sorted(rows, key=lambda a: -rows[a]["value"]).index(address)  # noqa: E731
     assert rank(after, similar) < rank(before, similar)
