@@ -278,7 +278,8 @@ def parse(text: str, path: Path) -> Config:
 
 
 def _validate(config: Config, loc: _Locator, raw_sources: list[dict]) -> None:
-    """Checks that span keys: time formats, zones, unique names, paths."""
+    """Checks that span keys: time formats, zones, unique names, paths, and source settings that cannot work
+    (a Microsoft source without client_id, endpoints that are not URLs, delivery through no source)."""
     try:
         ZoneInfo(config.user.timezone)
     except (ZoneInfoNotFoundError, ValueError):
