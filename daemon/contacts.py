@@ -24,7 +24,8 @@ ROLE_LOCALS = {
     "notifications", "notification", "notify", "reply", "auto", "automated", "robot", "bot", "daemon",
 }
 ROLE_PARTS = {"announcement", "announcements", "announce", "hotline", "helpdesk", "newsletter", "newsletters",
-              "bulletin", "notices"}   # a word that makes "enron.announcements", "it.helpdesk" a role, not a name
+              "bulletin", "notices", "office", "chairman", "officeofthechairman"}
+# a word that makes "enron.announcements", "it.helpdesk", "office.chairman" a role, not a name
 NO_REPLY = re.compile(r"^(no[-._]?reply|do[-._]?not[-._]?reply|donotreply|noreply|no[-._]?address|mailer[-._]daemon|"
                       r"bounces?|bounce[-+].*|.*[-+.]bounces?([-+].*)?|notifications?[-+.].*|.*[-.]noreply)$")
 ROBOT_HINT = re.compile(r"(^|[-._+])(noreply|no-reply|notifications?|alerts?|mailer|bounces?|automated|robot|bot)($|[-._+])")
@@ -38,7 +39,7 @@ def address_kind(email: str) -> str:
         return "noreply"
     base = re.split(r"[+]", local)[0]
     if base in ROLE_LOCALS or re.sub(r"[-._]?\d+$", "", base) in ROLE_LOCALS \
-            or not ROLE_PARTS.isdisjoint(re.split(r"[-._]+", base)):
+            or not ROLE_PARTS.isdisjoint(part.rstrip("0123456789") for part in re.split(r"[-._]+", base)):
         return "role"
     return "person"
 

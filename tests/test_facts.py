@@ -212,5 +212,7 @@ def test_address_shapes_tell_people_from_roles_and_robots():
     from daemon.contacts import address_kind
     assert [address_kind(a) for a in ("anna.berger@x.example", "info@x.example", "support-2@x.example",
                                       "enron.announcements@enron.com", "ets.general.announcement@enron.com",
-                                      "it.helpdesk@x.example", "no-reply@x.example", "alerts.bank@x.example")] == [
-        "person", "role", "role", "role", "role", "role", "noreply", "noreply"]
+                                      "it.helpdesk@x.example", "office.chairman@enron.com",
+                                      "officeofthechairman2@enron.com", "no-reply@x.example",
+                                      "alerts.bank@x.example")] == [
+        "person", "role", "role", "role", "role", "role", "role", "role", "noreply", "noreply"]
