@@ -28,15 +28,20 @@ class LocalSource:
     def _check_readable(self, fix: str) -> str:
         """Raise SourceError unless the path exists and can be read (and entered, for a folder); the path
         as text, for the caller's own checks."""
+        where = self._check_exists("no such file or folder", fix)
+        if not os.access(self.path, os.R_OK | (os.X_OK if self.path.is_dir() else 0)):
+            raise SourceError("cannot be read (permission denied)", where=where,
+                              fix="make it readable by the user Kith runs as")
+        return where
+
+    def _check_exists(self, missing: str, fix: str) -> str:
+        """Raise SourceError (`missing`, or a link that leads nowhere) unless the path exists; the path as text."""
         where = str(self.path)
         if not self.path.exists():
             if os.path.lexists(self.path):
                 raise SourceError("cannot be read (a dangling link or a symlink loop)", where=where,
                                   fix="point path at the file or folder itself")
-            raise SourceError("no such file or folder", where=where, fix=fix)
-        if not os.access(self.path, os.R_OK | (os.X_OK if self.path.is_dir() else 0)):
-            raise SourceError("cannot be read (permission denied)", where=where,
-                              fix="make it readable by the user Kith runs as")
+            raise SourceError(missing, where=where, fix=fix)
         return where
 
     def _files(self, wanted: Callable[[Path], bool]) -> dict[str, Path]:

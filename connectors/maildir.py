@@ -44,12 +44,7 @@ class MaildirSource(LocalSource):
 
     def check(self) -> None:
         """Raise SourceError unless the path is a readable Maildir root."""
-        where = str(self.path)
-        if not self.path.exists():
-            if os.path.lexists(self.path):
-                raise SourceError("cannot be read (a dangling link or a symlink loop)", where=where,
-                                  fix="point path at the Maildir folder itself")
-            raise SourceError("no such folder", where=where, fix=FIX)
+        where = self._check_exists("no such folder", FIX)
         if not self.path.is_dir() or not _is_maildir(self.path):
             raise SourceError("is not a Maildir (it has no cur/ and new/ folders)", where=where, fix=FIX)
         if not all(os.access(self.path / d, os.R_OK | os.X_OK) for d in MESSAGE_DIRS):

@@ -100,7 +100,7 @@ class MboxSource(LocalSource):
         """One batch per file (or chunk of a grown file), each with the cursor valid after it."""
         self.check()
         files = self._files(_is_candidate)
-        known = _read_cursor(cursor, self._root())
+        known, upgrading = _read_cursor(cursor, self._root())
         if known is None:
             if cursor is not None:
                 yield self._full_resync(files)
@@ -111,7 +111,7 @@ class MboxSource(LocalSource):
                             cursor=self._cursor({}))
                 return
         done = {rel: json.dumps(state.as_json()) for rel, state in known.items()}
-        if known and all(state.mtime_ns == -1 for state in known.values()):     # from a v1 cursor
+        if upgrading:
             yield Batch(notes=("message ids now carry the Date: every file is read once more, and each message "
                                "is removed and added again under its new id",), cursor=self._cursor(done))
         for rel in sorted(files.keys() | known.keys()):
@@ -316,20 +316,22 @@ def _mapped(path: Path) -> Iterator[bytes]:
             yield mapped  # type: ignore[misc]
 
 
-def _read_cursor(cursor: str | None, root: str) -> dict[str, FileState] | None:
-    """The per-file states, or None when the cursor is absent or not ours."""
+def _read_cursor(cursor: str | None, root: str) -> tuple[dict[str, FileState] | None, bool]:
+    """The per-file states (None when the cursor is absent or not ours), and whether it is a v1 cursor
+    being upgraded: its ids had no dates, so every file it knew is marked to be read whole once more, one
+    by one, and swept (a file still marked after a crash is read on the next pull)."""
     if not cursor:
-        return None
+        return None, False
     try:
         data = json.loads(cursor)
         if data.get("kind") != KIND or data.get("v") not in (1, CURSOR_VERSION) or data.get("root") != root:
-            return None
+            return None, False
         states = {rel: FileState(*_checked(entry)) for rel, entry in data["files"].items()}
-        if data["v"] == 1:      # ids without dates: every file is read whole once more, one by one, and swept
-            states = {rel: FileState(state.size, -1, "", -1) for rel, state in states.items()}
-        return states
+        if data["v"] == 1:
+            return {rel: FileState(state.size, -1, "", -1) for rel, state in states.items()}, bool(states)
+        return states, False
     except (ValueError, TypeError, AttributeError, KeyError):
-        return None
+        return None, False
 
 
 def _checked(entry: object) -> tuple[int, int, str, int]:

@@ -292,9 +292,8 @@ class Service:
 
     def _before_first_sync(self, day: date) -> bool:
         """An empty store would give an empty digest and use up the day: the digest waits for the first sync."""
-        from daemon.store import holds_anything
         try:
-            if holds_anything(self.db):
+            if store.holds_anything(self.db):
                 return False
         except sqlite3.Error:
             return False                # the delivery itself will meet and report the problem
