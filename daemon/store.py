@@ -77,7 +77,7 @@ def database_problem(exc: sqlite3.DatabaseError, path: Path | None = None, what:
     return StoreError(f"{what} ({text})", where=str(path) if path else "", fix=fix)
 
 
-def _migrate(db: Database, attempts: int = 5) -> None:
+def _migrate(db: Database, attempts: int = 10) -> None:
     """WAL mode, and the pending migrations. Two commands started at once on a new database both see them
     pending; the second one's attempt fails ("table … already exists", a migration recorded twice, or "locked"
     while the first switches the file to WAL, which does not wait) and is rolled back, and looking again finds
@@ -92,7 +92,7 @@ def _migrate(db: Database, attempts: int = 5) -> None:
             raced = any(sign in str(exc) for sign in ("already exists", "locked", "_sqlite_migrations"))
             if attempt == attempts - 1 or not raced:
                 raise
-            time.sleep(0.1 * (attempt + 1))
+            time.sleep(min(0.5, 0.1 * (attempt + 1)))     # about 4 s in all: enough on a loaded machine
 
 
 def open_store(path: Path) -> Database:
