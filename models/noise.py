@@ -6,6 +6,10 @@ written to twice or more is never noise: the user's own behaviour wins. Nor is a
 colleague from the user's own organisation who writes directly, however rarely
 the user answers by mail: on 150 Enron mailboxes such senders went on to
 exchange mail both ways as often as the average contact (6.2% against 6.5%; outsiders: 2.4%).
+Nor are a colleague's one or two unanswered mails: a weak tie, left to the model.
+Such colleagues rarely went on to two-way mail (1.1%, as strangers' one-offs), but
+the model ranked them better than the noise rule's bottom place did: the expected
+number of Enron owners on which it leads every baseline rose from 75.9 to 80.1 of 130.
 """
 
 from __future__ import annotations
@@ -33,11 +37,11 @@ def noise_reason(facts: ContactFacts, now: datetime, organisations: frozenset[st
         return "mailing-list or bulk mail only" if facts.list_ids else "bulk mail only (newsletter or notifications)"
     if "person" not in kinds and facts.sent == 0:
         return "a role address (info@, support@, …) that you never wrote to"
-    if facts.sent == 0 and facts.received >= ONE_WAY_VOLUME and not facts.meetings_group \
-            and not any(in_organisations(a, organisations) for a in facts.contact.addresses):
+    if facts.sent or facts.meetings_group or any(in_organisations(a, organisations) for a in facts.contact.addresses):
+        return None
+    if facts.received >= ONE_WAY_VOLUME:
         return f"wrote {facts.received} times and you never answered"
-    if facts.sent == 0 and not facts.meetings_group and facts.received_personal <= 2 and facts.last_received \
-            and now - facts.last_received > timedelta(days=COLD_DAYS):
+    if facts.received_personal <= 2 and facts.last_received and now - facts.last_received > timedelta(days=COLD_DAYS):
         return "a one-off sender you never answered"
     return None
 

@@ -337,6 +337,21 @@ def test_a_colleague_who_writes_directly_is_not_noise_however_rarely_answered(db
     assert scores[outsider.email].noise_reason == "wrote 6 times and you never answered"
     assert not scores[colleague.email].noise and not scores[subsidiary.email].noise
 
+def test_a_strangers_unanswered_one_off_is_noise_after_a_month_a_colleagues_is_a_weak_tie(db):
+    me = Address("me@home.example")
+    colleague, stranger = Address("kim@home.example"), Address("pitch@vendor.example")
+    at = datetime(2026, 2, 1, 9, tzinfo=ZoneInfo("UTC"))
+    mail = [message(1, sender=colleague, to=(me,), at=at), message(2, sender=stranger, to=(me,), at=at)]
+    store.apply_batch(db, "t", Batch(messages=tuple(mail)))
+    store.refresh_own_addresses(db, [me.email])
+    config = parse(LABEL_CONFIG, Path("/tmp/kith-noise.toml"))
+    fresh = analyse(db, config, date(2026, 2, 20)).scores
+    assert not fresh[stranger.email].noise and not fresh[colleague.email].noise      # still new
+    later = analyse(db, config, date(2026, 3, 10)).scores
+    assert later[stranger.email].noise_reason == "a one-off sender you never answered"
+    assert not later[colleague.email].noise and later[colleague.email].state != "noise"
+
+
 
 def test_free_mail_is_nobodys_organisation():
     from daemon.contacts import in_organisations, organisations
