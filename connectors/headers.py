@@ -16,7 +16,7 @@ import base64
 import binascii
 import hashlib
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import getaddresses, parsedate_tz
 from functools import lru_cache
@@ -151,7 +151,10 @@ def parse_addresses(raw: bytes) -> tuple[Address, ...]:
         found = [_address(_QUOTED_PAIR.sub(r"\1", quoted) if quoted else plain.strip(), angle) if angle
                  else _address("", bare) for quoted, plain, angle, bare in _ONE_MAILBOX.findall(text)]
     else:
-        found = [_address(name, addr) for name, addr in getaddresses([_SPACE_AT.sub("@", text)])]
+        try:
+            found = [_address(name, addr) for name, addr in getaddresses([_SPACE_AT.sub("@", text)])]
+        except RecursionError:      # thousands of nested "(" (spam, a broken mailer): no address to be had
+            found = []
     if len(found) == 1:
         return () if found[0] is None else (found[0],)
     unique: dict[str, Address] = {}
@@ -173,7 +176,7 @@ def _address(name: str, addr: str) -> Address | None:
     """One Address, or None without a usable "@". Whitespace inside the address is removed."""
     email = "".join(addr.split()).lower()
     local, at, domain = email.rpartition("@")
-    if not (at and local and domain):
+    if not (at and local and domain) or not email.isprintable():
         return None
     name = " ".join(name.split())
     return Address(email, decode_rfc2047(name) if "=?" in name else name)
@@ -368,43 +371,3 @@ def meta_from_header(block: bytes, *, scope: str = "", source_id: str | None = N
 def hash_source_id(scope: str, block: bytes) -> str:
     """`scope/h:` + 16 hex digits of the header block's SHA-1, for mail without a Message-ID."""
     return f"{scope}/h:{hashlib.sha1(block).hexdigest()[:16]}"
-
-
-# ---------------------------------------------------------------- folders
-
-DEFAULT_SENT_FOLDERS = frozenset({
-    "sent", "sent_items", "sent_mail", "sent_messages", "_sent_mail", "_sent", "outbox_sent",
-    "[gmail]/sent_mail", "[google_mail]/sent_mail", "gesendet", "gesendete_objekte",
-    "gesendete_elemente", "gesendete_nachrichten", "envoyés", "éléments_envoyés", "messages_envoyés",
-    "enviados", "elementos_enviados", "posta_inviata", "inviata", "verzonden", "verzonden_items",
-    "skickat", "skickade_objekt", "sendt", "sendte_elementer", "wysłane", "отправленные",
-})
-_FOLDER_SEPARATORS = re.compile(r"[\s.\-]+")
-
-
-def normalise_folder(name: str) -> str:
-    """`.INBOX.Sent Items` -> `sent_items`: lower-case, no leading dot or INBOX., `_` for spaces."""
-    text = name.strip().replace("\\", "/").lstrip(".").lower()
-    if text.startswith(("inbox.", "inbox/")):
-        text = text[6:]
-    return _FOLDER_SEPARATORS.sub("_", text)
-
-
-def is_sent_folder(folder: str, sent_folders: Iterable[str] | None = None) -> bool:
-    """Whether a folder holds the user's sent mail.
-
-    Only the first path component counts ("sent_items" yes, "chris_stokley/sent"
-    and "deleted_items/_sent_mail" no), except Gmail's "[Gmail]/Sent Mail".
-    `sent_folders`, when given, replaces the default names; it may also name a
-    whole path such as "Archive/Sent".
-    """
-    names = DEFAULT_SENT_FOLDERS if sent_folders is None else {normalise_folder(s) for s in sent_folders}
-    path = normalise_folder(folder)
-    parts = path.split("/")
-    first = "/".join(parts[:2]) if parts[0] in ("[gmail]", "[google_mail]") else parts[0]
-    return first in names or path in names
-
-
-def sent_labels(folder: str, sent_folders: Sequence[str] | None) -> tuple[str, ...]:
-    """`("SENT",)` for a sent folder, else `()`."""
-    return ("SENT",) if is_sent_folder(folder, sent_folders) else ()

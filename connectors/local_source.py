@@ -46,9 +46,9 @@ class LocalSource:
 
     def _files(self, wanted: Callable[[Path], bool]) -> dict[str, Path]:
         """The file itself, or every file below the folder that `wanted` takes, by relative path in
-        sorted order; hidden files and folders are skipped."""
+        sorted order (names made `storable`); hidden files and folders are skipped."""
         if self.path.is_file():
-            return {self.path.name: self.path}
+            return {storable(self.path.name): self.path}
         found: dict[str, Path] = {}
         visited = {os.path.realpath(self.path)}
         for folder, dirs, names in os.walk(self.path, followlinks=True):    # a linked folder is read too …
@@ -56,7 +56,7 @@ class LocalSource:
             for name in sorted(names):
                 full = Path(folder, name)
                 if not name.startswith(".") and wanted(full):
-                    found[full.relative_to(self.path).as_posix()] = full
+                    found[storable(full.relative_to(self.path).as_posix())] = full
         return found
 
     def _empty_folder_notes(self, files: dict[str, Path], what: str) -> tuple[str, ...]:
@@ -65,6 +65,12 @@ class LocalSource:
         if files:
             return ()
         return (f"no {what} found in {self.path}: check that path points at them and that the type is right",)
+
+
+def storable(name: str) -> str:
+    """A file name as text the store can hold: bytes that are not UTF-8 (a Latin-1 name from an old archive
+    or a Windows zip, "Gel\\xf6scht") are written as escapes, so that two such names stay apart."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def _first_visit(folder: Path, visited: set[str]) -> bool:

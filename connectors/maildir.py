@@ -26,7 +26,8 @@ from stat import S_ISREG
 from connectors import local_cursor
 from connectors.base import Batch, MessageMeta, coalesced
 from connectors.local_source import LocalSource
-from connectors.headers import meta_from_header, sent_labels
+from connectors.folders import sent_labels
+from connectors.headers import meta_from_header
 from daemon.errors import SourceError
 
 KIND = "maildir"

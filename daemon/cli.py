@@ -7,13 +7,13 @@ import logging
 import math
 import sqlite3
 import sys
-import traceback
 from datetime import date, timedelta
 from pathlib import Path
 
 import click
 
 from daemon import __version__, paths
+from daemon.logs import write_crash_log
 from daemon.errors import KithError, StoreError, UsageError
 
 log = logging.getLogger("kith")
@@ -463,15 +463,9 @@ def main() -> None:
         click.echo(f"kith: {database_problem(exc).line()}", err=True)
         sys.exit(StoreError.exit_code)
     except Exception as exc:  # noqa: BLE001 - the one place unknown errors are caught
-        log_file = _write_crash_log()
+        log_file = write_crash_log()
         click.echo(f"kith: unexpected error ({exc.__class__.__name__}: {exc}) — details in {log_file}; please report it",
                    err=True)
         sys.exit(70)
 
 
-def _write_crash_log() -> Path:
-    log_file = paths.state_dir() / "crash.log"
-    paths.ensure_private_dir(log_file.parent)
-    with open(log_file, "a", encoding="utf-8") as handle:
-        handle.write(traceback.format_exc() + "\n")
-    return log_file

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Mapping
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
@@ -28,6 +29,15 @@ PRIORITIES = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERR
 
 def log_path() -> Path:
     return paths.state_dir() / LOG_NAME
+
+
+def write_crash_log() -> Path:
+    """Append the traceback being handled to the private crash log, for a bug report; its path."""
+    log_file = paths.state_dir() / "crash.log"
+    paths.ensure_private_dir(log_file.parent)
+    with open(log_file, "a", encoding="utf-8") as handle:
+        handle.write(traceback.format_exc() + "\n")
+    return log_file
 
 
 def under_journald(env: Mapping[str, str]) -> bool:

@@ -139,6 +139,18 @@ def conversation_of(message: MessageMeta) -> str:
     return _subject_conversation(message.subject) or "t:" + (message.thread_key or message.message_id or message.source_id)
 
 
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+
+
+def printable(text: str) -> str:
+    """A name or subject as it may be shown: control characters (a sender's ESC sequence would retitle or
+    recolour the user's terminal) become spaces, and lone surrogates (from a broken encoded word) "\ufffd",
+    which SQLite could not store either."""
+    if not _UNPRINTABLE.search(text):
+        return text
+    return _UNPRINTABLE.sub(lambda c: "\ufffd" if c[0] >= "\ud800" else " ", text)
+
+
 def content_key(message: MessageMeta, sent_at: str) -> int:
     """Identity of a message across folders and sources.
 
@@ -232,8 +244,8 @@ def _message_rows(messages: Iterable[MessageMeta], store_subjects: bool) -> _Mes
                 rows.messages[content] = (*known[:BULK], max(known[BULK], int(m.bulk)), known[LIST_ID] or m.list_id,
                                           *known[LIST_ID + 1:])
             continue
-        rows.messages[content] = (m.message_id, conversation_of(m), sent_at, m.sender.email, m.sender.name,
-                                  m.subject if store_subjects else "", m.in_reply_to, int(m.bulk), m.list_id,
+        rows.messages[content] = (m.message_id, conversation_of(m), sent_at, m.sender.email, printable(m.sender.name),
+                                  printable(m.subject) if store_subjects else "", m.in_reply_to, int(m.bulk), m.list_id,
                                   len({a.email for a in m.to}) + len({a.email for a in m.cc}))  # rows it will get
         rows.recipients[content] = (m.to, m.cc)
     return rows
@@ -255,8 +267,8 @@ def _upsert_messages(db: Database, source: str, rows: _MessageRows) -> int:
         next_key += 1
         new_messages.append((key, content, *row))
         to, cc = rows.recipients[content]
-        new_recipients += [(key, "to", a.email, a.name) for a in to]
-        new_recipients += [(key, "cc", a.email, a.name) for a in cc]
+        new_recipients += [(key, "to", a.email, printable(a.name)) for a in to]
+        new_recipients += [(key, "cc", a.email, printable(a.name)) for a in cc]
     conn.executemany(
         """INSERT INTO messages (key, hash, message_id, conversation, sent_at, sender, sender_name, subject,
                                  in_reply_to, bulk, list_id, n_recipients)
@@ -297,12 +309,13 @@ def _upsert_events(db: Database, source: str, events: Iterable[EventMeta], store
                    birthday = excluded.birthday, calendar = excluded.calendar, sequence = excluded.sequence,
                    online = excluded.online""",
             [source, e.source_id, e.scope, utc_text(e.start), utc_text(e.end), organizer,
-             e.organizer.name if e.organizer else "", e.summary if store_subjects else "", int(e.cancelled),
+             printable(e.organizer.name) if e.organizer else "", printable(e.summary) if store_subjects else "",
+             int(e.cancelled),
              int(e.all_day), int(e.birthday), e.calendar, e.sequence, int(e.online)])
         db.execute("DELETE FROM attendees WHERE source = ? AND source_id = ?", [source, e.source_id])
         db.conn.executemany(
             "INSERT OR IGNORE INTO attendees (source, source_id, email, name, partstat) VALUES (?, ?, ?, ?, ?)",
-            [(source, e.source_id, a.email, a.name, partstat) for a, partstat in e.attendees])
+            [(source, e.source_id, a.email, printable(a.name), partstat) for a, partstat in e.attendees])
         written += 1
     return written
 

@@ -1,7 +1,7 @@
 """Sync: pull each configured source from its stored cursor into the store.
 
-One failing source never stops the others: its error is recorded in
-`sync_state` and the next source goes on. Crash safety comes from the store:
+One failing source never stops the others, whatever failed (a bug met on one
+message included): its error is recorded in `sync_state` and the next source goes on. Crash safety comes from the store:
 each batch and its cursor commit together, so a rerun resumes where it stopped.
 """
 
@@ -20,6 +20,7 @@ from connectors.base import Source
 from daemon import store
 from daemon.config import Config, SourceConfig
 from daemon.errors import KithError, SourceError, StoreError
+from daemon.logs import write_crash_log
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +47,10 @@ def build_source(source: SourceConfig, config: Config) -> Source:
 
 
 def sync_source(db: Database, source: Source, *, store_subjects: bool = True,
-                on_batch: Callable[[store.Counts], None] | None = None) -> SyncResult:
-    """Pull `source` from its cursor and apply every batch; errors are recorded, not raised."""
+                on_batch: Callable[[store.Counts], None] | None = None, contain_bugs: bool = False) -> SyncResult:
+    """Pull `source` from its cursor and apply every batch; errors are recorded, not raised. With
+    `contain_bugs` (`kith sync`), so is an unexpected exception, with its traceback in the crash log;
+    the daemon contains those itself, keeping their text (which may quote an address) out of its log."""
     result = SyncResult(source.key)
     try:
         source.check()
@@ -68,6 +71,11 @@ def sync_source(db: Database, source: Source, *, store_subjects: bool = True,
     except OSError as exc:
         result.error = SourceError(f"cannot read ({exc.strerror or exc})", where=source.key,
                                    fix="check that the path exists and is readable").line()
+    except Exception as exc:  # noqa: BLE001 - a bug met on one item must not stop the other sources
+        if not contain_bugs:
+            raise
+        result.error = SourceError(f"unexpected error ({exc.__class__.__name__}: {exc})", where=source.key,
+                                   fix=f"details in {write_crash_log()}; please report it").line()
     if result.error:
         store.record_error(db, source.key, result.error)
         log.warning("sync of %s failed: %s", source.key, result.error)
@@ -100,6 +108,6 @@ def sync_all(db: Database, config: Config, only: str | None = None) -> list[Sync
         if not source_config.enabled or (only and source_config.name != only):
             continue
         source = build_source(source_config, config)
-        results.append(sync_source(db, source, store_subjects=config.privacy.store_subjects))
+        results.append(sync_source(db, source, store_subjects=config.privacy.store_subjects, contain_bugs=True))
     store.refresh_own_addresses(db, config.user.addresses)
     return results

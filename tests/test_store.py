@@ -234,3 +234,17 @@ def test_commands_started_at_once_on_a_new_database_all_open_it(tmp_path):
             counts = list(pool.map(lambda _: store.open_store(path).execute("SELECT count(*) FROM messages").fetchone(),
                                    range(4)))
         assert counts == [(0,)] * 4
+
+
+def test_names_and_titles_are_stored_printable(db):
+    """A sender's ESC sequence must not reach the user's terminal; a lone surrogate (a broken UTF-7 encoded
+    word) could not be stored at all."""
+    eve = Address("eve@x.example", "Eve\x1b]0;owned\x07")
+    mail = message(1, sender=eve, to=(Address("kim@x.example", "Kim\x9b2J"),), subject="Gewinn \ud83d now")
+    meeting = event("u1", start=T0, attendees=((Address("kim@x.example", "Kim\n"), "ACCEPTED"),),
+                    summary="Plan\x1b[2J", organizer=eve)
+    store.apply_batch(db, "mbox:a", Batch(messages=(mail,), events=(meeting,), cursor="c1"))
+    assert table(db, "SELECT sender_name, subject FROM messages") == [("Eve ]0;owned ", "Gewinn \ufffd now")]
+    assert table(db, "SELECT name FROM recipients") == [("Kim 2J",)]
+    assert table(db, "SELECT organizer_name, summary FROM events") == [("Eve ]0;owned ", "Plan [2J")]
+    assert table(db, "SELECT name FROM attendees") == [("Kim ",)]

@@ -104,3 +104,25 @@ def test_no_body_text_reaches_the_database(tmp_path, mailbox):
     sync_source(db, MboxSource("m", mailbox))
     for table, rows in dump(db).items():
         assert not any("BODY-MARKER" in str(value) for row in rows for value in row), table
+
+
+class Buggy(FailsAfter):
+    """A source that meets a bug in our own code (not a SourceError) after `n` batches."""
+
+    def pull(self, cursor: str | None) -> Iterator[Batch]:
+        for i, batch in enumerate(self.inner.pull(cursor)):
+            if i == self.n:
+                raise ValueError("a bug on one message")
+            yield batch
+
+
+def test_a_bug_met_in_one_source_is_its_error_and_the_next_source_still_syncs(tmp_path, mailbox, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    db = store.open_store(tmp_path / "k.db")
+    buggy = sync_source(db, Buggy(MboxSource("bad", mailbox), 2), contain_bugs=True)
+    assert buggy.error.startswith("mbox:bad: unexpected error (ValueError: a bug on one message)")
+    assert "crash.log; please report it" in buggy.error and "\n" not in buggy.error
+    assert "ValueError: a bug on one message" in (tmp_path / "state" / "kith" / "crash.log").read_text()
+    assert db.execute("SELECT last_error FROM sync_state WHERE source = 'mbox:bad'").fetchone()[0] == buggy.error
+    assert db.execute("SELECT count(*) FROM message_copies WHERE source = 'mbox:bad'").fetchone()[0] == 14
+    assert sync_source(db, MboxSource("good", mailbox)).error is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 from dataclasses import replace
@@ -121,6 +122,36 @@ def test_enron_style_sent_folders_count_only_at_the_top():
 def test_configured_sent_folders_replace_the_defaults():
     found, _ = only(FIXTURES / "enron_sent_folders", sent_folders=["hold"])
     assert {m.scope for m in found if m.labels} == {"hold/old_sent"}
+
+
+def test_drafts_and_junk_are_not_read_and_leave_the_store(tmp_path):
+    (tmp_path / "inbox.mbox").write_text(message(1))
+    (tmp_path / "Drafts.mbox").write_text(message(2, sender="me@example.com"))
+    (tmp_path / "Junk").write_text(message(3, sender="spam@example.com"))
+    state, cursor, batches = pull(MboxSource("t", tmp_path), None)
+    assert {r.scope for r in state.values()} == {"inbox"}
+    assert [n for b in batches for n in b.notes] == [
+        "Drafts: drafts or junk, not read (never sent, or never wanted)",
+        "Junk: drafts or junk, not read (never sent, or never wanted)"]
+    _, _, again = pull(MboxSource("t", tmp_path), cursor, state)
+    assert not [n for b in again for n in b.notes]              # said once
+    # a store that read drafts before (an older Kith) loses them on the next sync
+    old = json.loads(cursor)
+    old["files"]["Drafts.mbox"] = [1, 1, "x", 1]
+    state[sid("Drafts/new2@example.com")] = replace(next(iter(state.values())), source_id=sid("Drafts/new2@example.com"),
+                                                    scope="Drafts")
+    swept, _, _ = pull(MboxSource("t", tmp_path), json.dumps(old), state)
+    assert {r.scope for r in swept.values()} == {"inbox"}
+
+
+def test_a_file_name_that_is_not_utf8_is_stored_with_escapes(tmp_path, db):
+    from daemon import store
+    (tmp_path / os.fsdecode(b"Gel\xf6scht")).write_text(message(1))     # Latin-1 name from an old archive
+    (tmp_path / os.fsdecode(b"Gel\xe9scht")).write_text(message(2))
+    for batch in MboxSource("t", tmp_path).pull(None):
+        store.apply_batch(db, "mbox:t", batch)
+    scopes = [row[0] for row in db.execute("SELECT scope FROM message_copies ORDER BY scope")]
+    assert scopes == ["Gel\\xe9scht", "Gel\\xf6scht"]
 
 
 def test_a_single_file_scope_is_its_stem_and_the_body_is_never_parsed():

@@ -1,0 +1,51 @@
+"""What a folder's name says: the user's sent mail, or drafts and junk that are not mail at all."""
+
+from __future__ import annotations
+
+import pytest
+
+from connectors.folders import decode_imap_name, is_not_mail_folder, is_sent_folder
+
+@pytest.mark.parametrize("folder, sent", [
+    ("sent_items", True), ("_sent_mail", True), ("sent", True), ("_sent", True),
+    ("Sent Items", True), ("Sent-Messages", True), (".Sent", True), ("INBOX.Sent", True),
+    ("[Gmail]/Sent Mail", True), ("Gesendete Objekte", True), ("Envoyés", True),
+    ("sent_items/clickathome", True),                 # only the first component counts
+    ("chris_stokley/sent", False), ("deleted_items/_sent_mail", False), ("hold/old_sent", False),
+    ("inbox", False), ("INBOX", False), ("presentations", False),
+])
+def test_sent_folders(folder, sent):
+    assert is_sent_folder(folder) is sent
+
+
+def test_configured_sent_folders_replace_the_defaults():
+    assert is_sent_folder("Outbox Archive", ["outbox archive"]) is True
+    assert is_sent_folder("Archive/Sent", ["Archive/Sent"]) is True
+    assert is_sent_folder("sent_items", ["Outbox Archive"]) is False
+
+
+@pytest.mark.parametrize("folder", [
+    "[Gmail]/Gesendet", "[Gmail]/Messages envoyés", "[Google Mail]/Gesendet",     # localized Gmail via mbsync
+    "Envoy&AOk-s", ".INBOX.Envoy&AOk-s", "&BB4EQgQ,BEAEMAQyBDsENQQ9BD0ESwQ1-",      # IMAP names on disk
+    "Sent Messages.mbox/mbox", "Sent.mbox",                                         # Apple Mail export
+    "Local Folders/Sent", "Itens Enviados",                                         # Thunderbird; Portuguese
+])
+def test_sent_folders_as_clients_and_mirrors_name_them(folder):
+    assert is_sent_folder(folder)
+
+
+def test_modified_utf7_names_decode_and_bad_ones_stay():
+    assert decode_imap_name("Envoy&AOk-s") == "Envoyés"
+    assert decode_imap_name("&BB4EQgQ,BEAEMAQyBDsENQQ9BD0ESwQ1-") == "Отправленные"
+    assert decode_imap_name("Tom &- Jerry") == "Tom & Jerry"
+    assert decode_imap_name("R&D-x") == "R&D-x"                  # not valid modified UTF-7: left alone
+
+
+@pytest.mark.parametrize("folder, not_mail", [
+    ("Drafts", True), (".Drafts", True), ("INBOX.Drafts", True), ("[Gmail]/Drafts", True), ("Entw&APw-rfe", True),
+    ("Junk", True), ("Junk E-mail", True), ("inbox/junk", True), ("Spam", True), ("[Gmail]/Spam", True),
+    ("Trash", False), ("Deleted Items", False),         # deleted mail still happened
+    ("inbox", False), ("Sent", False), ("projects/drafts", False),     # only the leading folder says it
+])
+def test_drafts_and_junk_are_not_mail(folder, not_mail):
+    assert is_not_mail_folder(folder) is not_mail
