@@ -1,8 +1,14 @@
 """Read-only Maildir connector: a Maildir root and its folder tree.
 
-Folders come in both layouts: Maildir++ (`.Sent`, `.Lists.openbmc`, dots as
-separators) and nested directories (`Sent/cur`, `Archive/2024/cur`). The root
-is the folder "INBOX". Each folder is a scope.
+The path is either a Maildir itself (it holds cur/ and new/; its own mail is the folder "INBOX"), or an
+account folder as mbsync and offlineimap make it, which holds only Maildirs (INBOX/, Sent/,
+Archive/2023/). Below either, folders come in both layouts: Maildir++ (`.Sent`, `.Lists.openbmc`, dots
+as separators) and nested directories (`Sent/cur`, `Archive/2024/cur`). Each folder is a scope, named by
+its path below the root ("Sent", "Lists/openbmc", "INBOX/Sent"); bytes of a name that are not UTF-8 are
+written as escapes, so that the store can hold it.
+
+Mail that was never sent or never wanted is not read: drafts and junk folders (said once, in a note) and
+files flagged D (draft) in any folder. Trash is read: deleted mail still happened.
 
 A message's id is `folder/unique-name`: the file name without its `:2,FLAGS`
 info, so reading or flagging a message (a rename) is not a new message. Only
@@ -11,7 +17,10 @@ the header block of each file is read, in chunks, never the body.
 The cursor keeps per folder the mtime of cur/ and new/ and the number of
 files. Delivering, deleting or renaming a file changes a directory's mtime, so
 an unchanged folder is skipped without opening a single file, and a changed
-one is re-read whole with `scopes` so the store sweeps what is gone.
+one is re-read whole with `scopes` so the store sweeps what is gone. A folder
+that could not be read whole (a file or the folder itself unreadable) gets no
+state that claims it was: it is read again on the next sync, and its mail
+already stored is not swept meanwhile.
 """
 
 from __future__ import annotations
@@ -19,14 +28,15 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from stat import S_ISREG
 
 from connectors import local_cursor
 from connectors.base import Batch, MessageMeta, coalesced
-from connectors.local_source import LocalSource
-from connectors.folders import sent_labels
+from connectors.local_source import LocalSource, storable
+from connectors.folders import is_not_mail_folder, sent_labels
 from connectors.headers import meta_from_header
 from daemon.errors import SourceError
 
@@ -35,7 +45,23 @@ CHUNK = 16384
 MAX_HEADER = 1 << 20           # a header block larger than 1 MiB is not a header block
 MESSAGE_DIRS = ("cur", "new")
 _INFO = re.compile(r"[:!][12],.*\Z", re.S)
-FIX = "set path to a Maildir folder (the one that holds cur/ and new/)"
+FIX = ("set path to a Maildir (the folder that holds cur/ and new/) or to the folder that holds your "
+       "Maildirs (INBOX/, Sent/, …)")
+FIELD = "folder_states"        # "folders" before drafts were left out: such a cursor has every folder read once more
+RETRY = [-1, -1, -1]           # a state no folder has: the folder is read again on the next sync
+SKIPPED = [-2, -2, -2]         # a drafts or junk folder, said once and never read
+RESYNC_NOTE = "cursor not understood (another source or an older format): re-read every folder"
+UPGRADE_NOTE = "drafts are now left out: every folder is read once more"
+
+
+@dataclass(slots=True)
+class Tree:
+    """What lies below the root: the folders to read by name, the drafts and junk folders left out, and
+    notes for directories that could not be listed (folders inside them may exist unseen)."""
+
+    folders: dict[str, Path] = field(default_factory=dict)
+    unsent: set[str] = field(default_factory=set)
+    unlisted: list[str] = field(default_factory=list)
 
 
 class MaildirSource(LocalSource):
@@ -44,13 +70,23 @@ class MaildirSource(LocalSource):
     KIND = KIND
 
     def check(self) -> None:
-        """Raise SourceError unless the path is a readable Maildir root."""
+        """Raise SourceError unless the path is a readable Maildir, or a folder with Maildirs below it."""
         where = self._check_exists("no such folder", FIX)
-        if not self.path.is_dir() or not _is_maildir(self.path):
-            raise SourceError("is not a Maildir (it has no cur/ and new/ folders)", where=where, fix=FIX)
-        if not all(os.access(self.path / d, os.R_OK | os.X_OK) for d in MESSAGE_DIRS):
+        if not self.path.is_dir():
+            raise SourceError("is not a Maildir (it is a file, not a folder)", where=where, fix=FIX)
+        own = _is_maildir(self.path)
+        needed = [self.path / d for d in MESSAGE_DIRS] if own else [self.path]
+        if not all(os.access(p, os.R_OK | os.X_OK) for p in needed):
             raise SourceError("cannot be read (permission denied)", where=where,
                               fix="make it readable by the user Kith runs as")
+        problems: list[OSError] = []
+        if not own and next(_maildirs(self.path, problems), None) is None:
+            if problems:
+                raise SourceError(f"cannot be read ({problems[0].strerror or problems[0]})",
+                                  where=storable(str(problems[0].filename or where)),
+                                  fix="make it readable by the user Kith runs as")
+            raise SourceError("is not a Maildir (it has no cur/ and new/ folders, and no folder below it has them)",
+                              where=where, fix=FIX)
 
     def pull(self, cursor: str | None) -> Iterator[Batch]:
         """New, changed and vanished folders (small ones merged into one batch); nothing for unchanged ones."""
@@ -59,88 +95,147 @@ class MaildirSource(LocalSource):
     def _pieces(self, cursor: str | None) -> Iterator[Batch]:
         """One batch per new, changed or vanished folder, each with the cursor valid after it."""
         self.check()
-        folders = self._folders()
-        known = local_cursor.load(cursor, KIND, os.path.abspath(self.path), "folders")
+        tree = self._tree()
+        known, upgrading = self._load(cursor)
         if known is None and cursor is not None:
-            yield self._full_resync(folders)
+            yield self._full_resync(tree, cursor)
             return
         done = dict(known or {})
-        for folder in sorted(folders.keys() | done.keys()):
-            if folder not in folders:
-                del done[folder]
-                yield Batch(scopes=(folder,), cursor=self._cursor(done))
-                continue
-            state, names = _folder_state(folders[folder])
-            if done.get(folder) == state:
-                continue
-            messages, notes = self._read_folder(folder, folders[folder], names)
-            done[folder] = state
-            yield Batch(messages=tuple(messages), scopes=(folder,), notes=tuple(notes),
-                        cursor=self._cursor(done))
+        notes = ([UPGRADE_NOTE] if upgrading else []) + tree.unlisted
+        if notes:
+            yield Batch(notes=tuple(notes), cursor=self._cursor(done))
+        for folder in sorted(tree.folders.keys() | tree.unsent | done.keys()):
+            batch = self._folder_batch(folder, tree, done)
+            if batch is not None:
+                yield batch
+
+    def _folder_batch(self, folder: str, tree: Tree, done: dict[str, list[int]]) -> Batch | None:
+        """The batch that brings one folder up to date (and updates `done`), or None when nothing changed."""
+        if folder in tree.unsent:
+            if done.get(folder) == SKIPPED:
+                return None
+            done[folder] = SKIPPED                      # what an older sync read of it is swept
+            return Batch(scopes=(folder,), notes=(_unsent_note(folder),), cursor=self._cursor(done))
+        if folder not in tree.folders:
+            if tree.unlisted:                           # it may sit in a directory that could not be listed
+                return None
+            del done[folder]
+            return Batch(scopes=(folder,), cursor=self._cursor(done))
+        path = tree.folders[folder]
+        try:
+            state, names = _folder_state(path)
+        except OSError as exc:                          # its mail stored before stays, and so does its state
+            return Batch(notes=(self._unreadable(exc, f"folder {folder} skipped"),), cursor=self._cursor(done))
+        if done.get(folder) == state:
+            return None
+        messages, notes, whole = self._read_folder(folder, path, names)
+        done[folder] = state if whole else RETRY
+        return Batch(messages=tuple(messages), scopes=(folder,) if whole else (), notes=tuple(notes),
+                     cursor=self._cursor(done))
 
     # ------------------------------------------------------------ folders
 
-    def _folders(self) -> dict[str, Path]:
-        """Folder name ("INBOX", "Sent", "Lists/openbmc") -> its directory."""
-        found = {"INBOX": self.path}
-        for parent, dirs, _files in os.walk(self.path):
-            dirs[:] = sorted(d for d in dirs if d not in (*MESSAGE_DIRS, "tmp"))
-            for name in dirs:
-                full = Path(parent, name)
-                if _is_maildir(full):
-                    rel = full.relative_to(self.path)
-                    name = _folder_name(rel)
-                    # two layouts can name one folder twice (".Lists.x" and "Lists/x", a subfolder "INBOX"):
-                    # the later one (in walk order, which is sorted) keeps its own path beside the name
-                    found[name if name not in found else f"{name} [{rel}]"] = full
-        return found
+    def _tree(self) -> Tree:
+        """Every folder by name ("INBOX", "Sent", "Lists/openbmc"), drafts and junk apart."""
+        tree = Tree()
+        problems: list[OSError] = []
+        own = [self.path] if _is_maildir(self.path) else []
+        for full in [*own, *_maildirs(self.path, problems)]:
+            rel = full.relative_to(self.path)
+            name = storable(_folder_name(rel)) if rel.parts else "INBOX"
+            if is_not_mail_folder(name) or is_not_mail_folder(_as_windows_1252(rel)):
+                tree.unsent.add(name)
+                continue
+            # two layouts can name one folder twice (".Lists.x" and "Lists/x", a subfolder "INBOX"):
+            # the later one (in walk order, which is sorted) keeps its own path beside the name
+            tree.folders[name if name not in tree.folders else f"{name} [{storable(rel.as_posix())}]"] = full
+        tree.unlisted = [self._unreadable(exc, "skipped with the folders in it") for exc in problems]
+        return tree
+
+    def _unreadable(self, exc: OSError, what: str) -> str:
+        """A note naming the directory below the root that failed (".Private/cur"), why, and what is skipped."""
+        where = os.path.relpath(exc.filename, self.path) if exc.filename else str(self.path)
+        return f"{storable(where)}: cannot be read ({exc.strerror or exc}), {what}"
+
+    def _load(self, cursor: str | None) -> tuple[dict[str, list[int]] | None, bool]:
+        """The folder states in the cursor, and whether it was written before drafts were left out; such a
+        cursor has every folder it knows read once more, so that drafts read then are swept."""
+        root = os.path.abspath(self.path)
+        known = local_cursor.load(cursor, KIND, root, FIELD)
+        if known is not None:
+            return known, False
+        older = local_cursor.load(cursor, KIND, root, "folders")
+        if older is None:
+            return None, False
+        return {folder: RETRY for folder in older}, True
 
     def _cursor(self, done: dict[str, list[int]]) -> str:
-        return local_cursor.dump(KIND, os.path.abspath(self.path), "folders", done)
+        return local_cursor.dump(KIND, os.path.abspath(self.path), FIELD, done)
 
-    def _full_resync(self, folders: dict[str, Path]) -> Batch:
-        """Everything in one batch with full_resync: the old cursor could not be read."""
+    def _full_resync(self, tree: Tree, cursor: str) -> Batch:
+        """Everything in one batch with full_resync: the old cursor could not be read. When a folder or
+        file cannot be read, the batch does not hold everything: it sweeps only the folders read whole and
+        keeps the old cursor, so that the next sync tries again and nothing stored is lost meanwhile."""
         messages: list[MessageMeta] = []
-        notes = ["cursor not understood (another source or an older format): re-read every folder"]
+        notes = [RESYNC_NOTE, *tree.unlisted]
         done: dict[str, list[int]] = {}
-        for folder in sorted(folders):
-            done[folder], names = _folder_state(folders[folder])
-            found, problems = self._read_folder(folder, folders[folder], names)
+        whole = not tree.unlisted
+        for folder in sorted(tree.folders):
+            path = tree.folders[folder]
+            try:
+                state, names = _folder_state(path)
+            except OSError as exc:
+                notes.append(self._unreadable(exc, f"folder {folder} skipped"))
+                whole = False
+                continue
+            found, problems, complete = self._read_folder(folder, path, names)
             messages += found
             notes += problems
-        return Batch(messages=tuple(messages), scopes=tuple(sorted(folders)), full_resync=True,
+            done[folder] = state if complete else RETRY
+            whole = whole and complete
+        for folder in sorted(tree.unsent):
+            done[folder] = SKIPPED
+            notes.append(_unsent_note(folder))
+        if not whole:
+            return Batch(messages=tuple(messages), scopes=tuple(f for f in sorted(done) if done[f] != RETRY),
+                         notes=tuple(notes), cursor=cursor)
+        return Batch(messages=tuple(messages), scopes=tuple(sorted(done)), full_resync=True,
                      notes=tuple(notes), cursor=self._cursor(done))
 
     # ------------------------------------------------------------ messages
 
     def _read_folder(self, folder: str, path: Path,
-                     names: list[tuple[str, str]]) -> tuple[list[MessageMeta], list[str]]:
-        """Every message of one folder, each id once (a file may sit in new/ and cur/ mid-move)."""
+                     names: list[tuple[str, str]]) -> tuple[list[MessageMeta], list[str], bool]:
+        """Every message of one folder, each id once (a file may sit in new/ and cur/ mid-move), the notes,
+        and whether every file could be read (a FIFO is no message; a file denied or gone mid-read may be)."""
         labels = sent_labels(folder, self.sent_folders)
         messages: list[MessageMeta] = []
         notes: list[str] = []
         seen: set[str] = set()
+        whole = True
         for sub, name in names:
             unique = _INFO.sub("", name)
-            source_id = f"{folder}/{unique}"
-            if source_id in seen:
+            source_id = f"{folder}/{storable(unique)}"
+            where = f"{folder}/{sub}/{storable(name)}"
+            if source_id in seen or _is_draft(name):
                 continue
             try:
                 block = read_header_block(path / sub / name)
             except NotAFile as exc:
-                notes.append(f"{folder}/{sub}/{name}: {exc.strerror}, skipped")
+                notes.append(f"{where}: {exc.strerror}, skipped")
                 continue
             except OSError as exc:
-                notes.append(f"{folder}/{sub}/{name}: cannot be read ({exc.strerror or exc}), skipped")
+                notes.append(f"{where}: cannot be read ({exc.strerror or exc}), skipped")
+                whole = False
                 continue
             meta = meta_from_header(block, scope=folder, source_id=source_id, labels=labels,
                                     fallback_date=lambda u=unique: unique_name_date(u))
             if isinstance(meta, str):
-                notes.append(f"{folder}/{sub}/{name}: message {meta}, skipped")
+                notes.append(f"{where}: message {meta}, skipped")
                 continue
             seen.add(source_id)
             messages.append(meta)
-        return messages, notes
+        return messages, notes, whole
 
 
 class NotAFile(OSError):
@@ -189,8 +284,38 @@ def unique_name_date(unique: str) -> datetime | None:
         return None
 
 
+def _is_draft(name: str) -> bool:
+    """Whether a file's Maildir info (`:2,DS`) flags an unsent draft: an upper-case D, as lower-case
+    letters are a mail client's own keywords."""
+    info = _INFO.search(name)
+    return info is not None and info.group()[1:3] == "2," and "D" in info.group()[3:]
+
+
+def _unsent_note(folder: str) -> str:
+    return f"{folder}: drafts or junk, not read (never sent, or never wanted)"
+
+
 def _is_maildir(path: Path) -> bool:
-    return all((path / d).is_dir() for d in MESSAGE_DIRS)
+    """Whether a directory holds cur/ and new/ (one that cannot be looked into does not)."""
+    return all(os.path.isdir(path / d) for d in MESSAGE_DIRS)
+
+
+def _maildirs(root: Path, problems: list[OSError]) -> Iterator[Path]:
+    """Every Maildir below root (not root itself), in sorted walk order. A Maildir's own cur/, new/ and
+    tmp/ are not entered, though a folder of that name elsewhere is; directories that cannot be listed
+    are added to `problems`."""
+    for parent, dirs, _files in os.walk(root, onerror=problems.append):
+        own = (*MESSAGE_DIRS, "tmp") if _is_maildir(Path(parent)) else ()
+        dirs[:] = sorted(d for d in dirs if d not in own)
+        for name in dirs:
+            if _is_maildir(Path(parent, name)):
+                yield Path(parent, name)
+
+
+def _as_windows_1252(relative: Path) -> str:
+    """The folder's name read as Windows-1252, the way an old system or a Windows zip may have left a drafts
+    folder ("Entw\\xfcrfe"): its escaped name alone would not be known as one."""
+    return os.fsencode(_folder_name(relative)).decode("cp1252", "replace")
 
 
 def _folder_name(relative: Path) -> str:

@@ -36,6 +36,26 @@ def messages_of(batches: list[Batch]) -> list[MessageMeta]:
     return [m for b in batches for m in b.messages]
 
 
+def maildir(path: Path) -> Path:
+    """An empty Maildir folder (cur/, new/, tmp/) at path, made with any parents."""
+    for sub in ("cur", "new", "tmp"):
+        (path / sub).mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def deliver(folder: Path, n: int, flags: str = "S") -> str:
+    """Message n in the folder's cur/ with these Maildir flags; its unique name (the id's last part)."""
+    unique = f"17000000{n:02d}.M{n}P{n}.host"
+    (folder / "cur" / f"{unique}:2,{flags}").write_text(new_message(n))
+    return unique
+
+
+def touch_later(folder: Path) -> None:
+    """Move cur/'s mtime on by a second, as a later second would: mtimes are coarser than a test."""
+    stat = (folder / "cur").stat()
+    os.utime(folder / "cur", ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+
 class TestMaildirContract(SourceContract):
     """Additions are deliveries into new/, removals delete a file from cur/."""
 
