@@ -27,7 +27,9 @@ again are also listed in `deleted` (the store deletes before it upserts), so the
 An event's `sequence` is the SEQUENCE of the version it is computed from (an override's, if higher).
 
 Only metadata leaves: times, people, summary, status. DESCRIPTION, LOCATION, alarms and attachments are
-never read.
+never read; rooms and equipment among the attendees (CUTYPE=ROOM or RESOURCE) are not people and are left
+out. One event that cannot be held (a date past 9999, a broken value) is skipped with a note naming its file
+and UID, and a time in a zone nobody defines is read as UTC with a note; the rest of the file is kept.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import hashlib
 import json
 import os
 import re
+import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -48,7 +51,7 @@ import icalendar
 import recurring_ical_events
 
 from connectors.base import Address, Batch, EventMeta
-from connectors.local_source import LocalSource
+from connectors.local_source import LocalSource, storable
 from daemon.errors import SourceError
 
 KIND = "ics"
@@ -60,6 +63,12 @@ MAX_STEPS = 50_000            # rule starts walked per event, those before the w
 SCOPES_PER_BATCH = 500        # the store sweeps with `scope IN (...)`: stay far below SQLite's variable limit
 BIRTHDAY_WORDS = ("birthday", "geburtstag")
 _MAILTO = re.compile(r"^mailto:", re.I)
+_FOLD = re.compile(rb"(\r?\n)+[ \t]")     # RFC 5545 3.1, as icalendar unfolds: a line break and one blank
+NOT_PEOPLE = {"ROOM", "RESOURCE"}           # ATTENDEE CUTYPEs that are rooms and equipment, not people
+SEQUENCE_RANGE = (-2**31, 2**31 - 1)        # RFC 5545 3.3.8 INTEGER; SQLite holds it, and nothing beyond 2**63
+# what one event's broken or out-of-range values raise, from icalendar and from datetime arithmetic
+# (an all-day event on 9999-12-31 has no next day to end on)
+BAD_VALUE = (ValueError, TypeError, AttributeError, KeyError, OverflowError)
 FIX = "set path to an .ics file or a folder of them"
 
 FileState = list[Any]         # [size, mtime_ns, parsed (0/1), {uid hash: highest SEQUENCE}]
@@ -194,7 +203,7 @@ class IcsSource(LocalSource):
             problem = (f"cannot be read ({exc.strerror or exc})" if isinstance(exc, OSError)
                        else f"cannot be read as iCalendar ({_short(exc)})")
             if self.path.is_file():
-                raise SourceError(problem, where=str(path),
+                raise SourceError(problem, where=storable(str(path)),
                                   fix="export the calendar again, or point path at a valid .ics file") from None
             return [], [f"{rel}: {problem}, skipped"], False
 
@@ -301,15 +310,12 @@ def read_parts(data: bytes, *, rel: str, stem: str, order: int = 0) -> tuple[lis
 
     Raises ValueError when the bytes are not iCalendar at all.
     """
-    try:
-        parsed = icalendar.Calendar.from_ical(data, multiple=True)
-    except Exception as exc:  # noqa: BLE001 - icalendar raises several kinds on bad syntax
-        raise ValueError(_short(exc)) from None
+    parsed, notes = _parse(_text_of(data))
     calendars = [c for c in parsed if c.name == "VCALENDAR"]
     if not calendars:
         raise ValueError("no VCALENDAR in the file")
     parts: list[_Part] = []
-    notes: list[str] = []
+    zones: dict[str, list[str]] = defaultdict(list)       # unknown TZID -> the UIDs that use it
     for calendar in calendars:
         name = str(calendar.get("X-WR-CALNAME", "")).strip() or stem
         cancel = str(calendar.get("METHOD", "")).strip().upper() == "CANCEL"
@@ -328,12 +334,99 @@ def read_parts(data: bytes, *, rel: str, stem: str, order: int = 0) -> tuple[lis
                     uid=uid, key=_uid_key(uid), component=event, rel=rel, order=(order, len(parts)),
                     calendar=name, birthdays=birthdays,
                     cancelled=cancel or "CANCELLED" in _texts(event.get("STATUS")),
-                    sequence=_int(event.get("SEQUENCE")), stamp=_stamp(event.get("DTSTAMP")), start=start,
+                    sequence=_sequence(event.get("SEQUENCE")), stamp=_stamp(event.get("DTSTAMP")), start=start,
                     recurrence_id=_utc(original.dt)[0] if original is not None else None,
                     recurring="RRULE" in event or "RDATE" in event))
-            except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            except BAD_VALUE as exc:
                 notes.append(f"event {_uid(event)} could not be read ({_short(exc)}), skipped")
-    return parts, notes
+                continue
+            for tzid in _unknown_zones(event):
+                zones[tzid] += [uid[:60]] if uid[:60] not in zones[tzid] else []
+    return parts, notes + [_zone_note(tzid, uids) for tzid, uids in zones.items()]
+
+
+def _text_of(data: bytes) -> str:
+    """The file's text, unfolded before it is decoded: a fold may split a UTF-8 character (Exchange folds
+    at 75 octets), and decoding the halves apart would turn "Müller" into "M\ufffd\ufffdller". A file that
+    is not UTF-8 is decoded line by line, so that one stray line does not garble the UTF-8 ones."""
+    data = _FOLD.sub(b"", data.removeprefix(b"\xef\xbb\xbf"))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return "\n".join(_decoded(line) for line in data.split(b"\n"))
+
+
+def _decoded(line: bytes) -> str:
+    """One content line: UTF-8, else Windows' cp1252 (Outlook's exports), else Latin-1 where cp1252 leaves a
+    byte undefined; never a replacement character."""
+    for encoding in ("utf-8", "cp1252"):
+        try:
+            return line.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return line.decode("latin-1")
+
+
+def _parse(text: str) -> tuple[list[Any], list[str]]:
+    """icalendar's components of the text, and a note for each warning the library gave about it.
+
+    The library reports some of what it guesses with warnings.warn, which would print two raw lines with a
+    site-packages path into the user's terminal; they are caught here, around the parse only. A vendor
+    prefixed TZID (/mozilla.org/20070129_1/Europe/Berlin, as libical, Lightning and Evolution write) read
+    as the zone it ends in needs no note: that is what those programs mean. Deprecations are about Kith's
+    code, not the file: they and other non-user warnings go back to Python's own filters (silent for users,
+    shown by pytest).
+    Raises ValueError when the text is not iCalendar at all.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            parsed = icalendar.Calendar.from_ical(text, multiple=True)
+        except Exception as exc:  # noqa: BLE001 - icalendar raises several kinds on bad syntax
+            raise ValueError(_short(exc)) from None
+    notes: list[str] = []
+    for warning in caught:
+        if _GUESSED is not None and issubclass(warning.category, _GUESSED):
+            continue
+        if issubclass(warning.category, UserWarning):          # what the library says about the data
+            notes.append(f"the iCalendar library warns: {_short(warning.message)}")
+        else:
+            warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+    return parsed, notes
+
+
+_GUESSED: type[Warning] | None = getattr(icalendar, "GloballyUniqueTZIDGuessed", None)
+_TIMED = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
+
+
+def _unknown_zones(event: Any) -> set[str]:
+    """The TZIDs of the event's times that neither a VTIMEZONE of the file nor the library knows (Windows
+    and vendor-prefixed names it maps): the library gives such a time without a zone, and Kith reads a time
+    without a zone as UTC, which may be hours off."""
+    found: set[str] = set()
+    for name in _TIMED:
+        values = event.get(name)
+        for value in values if isinstance(values, list) else [values] if values is not None else []:
+            tzid = getattr(value, "params", {}).get("TZID")
+            if tzid and any(isinstance(moment, datetime) and moment.tzinfo is None for moment in _moments(value)):
+                found.add(" ".join(str(tzid).split()))
+    return found
+
+
+def _moments(value: Any) -> list[Any]:
+    """The dates and times one DTSTART, EXDATE or RDATE line holds (a period counts by its start)."""
+    try:
+        items = [v.dt for v in value.dts] if hasattr(value, "dts") else [value.dt]
+    except BAD_VALUE:
+        return []           # a broken value: the event is noted where it is read
+    return [item[0] if isinstance(item, tuple) else item for item in items]
+
+
+def _zone_note(tzid: str, uids: list[str]) -> str:
+    who = f"event {uids[0]}" if len(uids) == 1 else \
+        f"{len(uids)} events ({', '.join(uids[:3])}{', …' if len(uids) > 3 else ''})"
+    return (f"unknown time zone {tzid[:80]} and no VTIMEZONE for it: the times of {who} are read as UTC, "
+            "perhaps hours off")
 
 
 def _stamp(value: Any) -> datetime:
@@ -379,13 +472,16 @@ def _resolve(uid: str, parts: list[_Part], now: datetime, notes: list[str]) -> l
         kept = [o for o in overrides if o.rel == winner.rel or o.sequence >= winner.sequence]
         doubtful = [o for o in overrides if all(o is not k for k in kept)]
         if doubtful and winner.recurring:       # an older override counts while it names an occurrence
-            starts = {_utc(c.start)[0] for c in _components([winner], window, [], where, uid)}  # noted below
+            starts = {_start_or_none(c) for c in _components([winner], window, [], where, uid)}  # noted below
             kept += [o for o in doubtful if o.recurrence_id in starts]
     out: dict[str, EventMeta] = {}
     base = winner.sequence if winner is not None else 0
     if winner is not None and not winner.recurring and not kept:
-        out[uid] = _event(winner.component, source_id=uid, part=winner, cancelled=winner.cancelled,
-                          sequence=base)      # a single event, whatever its date
+        try:
+            out[uid] = _event(winner.component, source_id=uid, part=winner, cancelled=winner.cancelled,
+                              sequence=base)      # a single event, whatever its date
+        except BAD_VALUE as exc:
+            notes.append(f"{where}: event {uid[:60]} could not be read ({_short(exc)}), skipped")
     else:
         by_rid = {o.recurrence_id: o for o in kept}
         for occurrence in _components(([winner] if winner else []) + kept, window, notes, where, uid):
@@ -401,7 +497,7 @@ def _resolve(uid: str, parts: list[_Part], now: datetime, notes: list[str]) -> l
                     cancelled = part.cancelled or bool(winner and winner.cancelled and part.sequence <= base)
                 out[source_id] = _event(occurrence, source_id=source_id, part=part, cancelled=cancelled,
                                         sequence=max(part.sequence, base))
-            except (ValueError, TypeError, AttributeError, KeyError) as exc:
+            except BAD_VALUE as exc:
                 notes.append(f"{where}: event {uid[:60]} could not be read ({_short(exc)}), skipped")
     if winner is not None and winner.cancelled:
         others = [p for p in parts if p is not winner and all(p is not k for k in kept)]
@@ -428,7 +524,7 @@ def _add_cancelled_leftovers(uid: str, others: list[_Part], out: dict[str, Event
                 out[source_id] = _event(occurrence, source_id=source_id, part=part, cancelled=True,
                                         sequence=winner.sequence)
                 taken |= {moment, start}
-            except (ValueError, TypeError, AttributeError, KeyError):
+            except BAD_VALUE:
                 continue        # it was cancelled anyway
 
 
@@ -504,6 +600,14 @@ class _LazyRule:
                 yield moment
 
 
+def _start_or_none(occurrence: Any) -> datetime | None:
+    """An occurrence's start in UTC, or None when it cannot be one (past the last date, in UTC)."""
+    try:
+        return _utc(occurrence.start)[0]
+    except BAD_VALUE:
+        return None
+
+
 def _start_of(event: Any) -> datetime | None:
     """The event's DTSTART in UTC, or None when it is missing or unreadable."""
     try:
@@ -557,8 +661,13 @@ def _address(value: Any) -> Address | None:
 
 
 def _attendees(value: Any) -> tuple[tuple[Address, str], ...]:
+    """The people among the ATTENDEEs, with their PARTSTAT. Rooms and equipment (CUTYPE=ROOM or RESOURCE)
+    are left out, as the Google and Graph calendars leave out resources: they are not contacts, and would
+    make a one-to-one look like a meeting of three."""
     out: dict[str, tuple[Address, str]] = {}
     for item in value if isinstance(value, list) else [value] if value is not None else []:
+        if str(getattr(item, "params", {}).get("CUTYPE", "")).strip().upper() in NOT_PEOPLE:
+            continue
         address = _address(item)
         if address is not None and address.email not in out:
             partstat = str(getattr(item, "params", {}).get("PARTSTAT", "NEEDS-ACTION")).upper()
@@ -576,15 +685,21 @@ def _categories(value: Any) -> set[str]:
     return {str(c).strip().upper() for item in items for c in getattr(item, "cats", [item])}
 
 
-def _int(value: Any) -> int:
+def _sequence(value: Any) -> int:
+    """SEQUENCE as a number within RFC 5545's INTEGER range; 0 when it is none. A larger one (a generator
+    that writes a timestamp in nanoseconds) is clamped, not dropped: it still wins over the lower ones,
+    and SQLite, which holds at most 2**63 - 1, can store it."""
     try:
-        return int(str(value)) if value is not None else 0
+        number = int(str(value)) if value is not None else 0
     except ValueError:
         return 0
+    return min(max(number, SEQUENCE_RANGE[0]), SEQUENCE_RANGE[1])
 
 
 def _stem(path: Path) -> str:
-    return path.name[:-4] if path.name.lower().endswith(".ics") else path.name
+    """The calendar's name from its file's: storable, as a name that is not UTF-8 could not be stored."""
+    name = storable(path.name)
+    return name[:-4] if name.lower().endswith(".ics") else name
 
 
 def _short(exc: BaseException) -> str:

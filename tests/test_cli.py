@@ -163,8 +163,8 @@ def test_a_failed_sync_is_one_line_per_source_without_repeating_its_name(tmp_pat
     done = run_kith("--config", str(config), "sync")
     assert done.returncode == 3
     assert done.stderr.splitlines() == [
-        f"maildir:m: failed: {tmp_path / 'nope'}: no such folder — set path to a Maildir folder (the one that "
-        "holds cur/ and new/)",
+        f"maildir:m: failed: {tmp_path / 'nope'}: no such folder — set path to a Maildir (the folder that "
+        "holds cur/ and new/) or to the folder that holds your Maildirs (INBOX/, Sent/, …)",
         "outlook:work-mail: failed: not signed in to Microsoft — run `kith auth microsoft --source work-mail`"]
 
 
