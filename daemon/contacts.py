@@ -18,13 +18,14 @@ ROLE_LOCALS = {
     "info", "support", "help", "helpdesk", "service", "billing", "invoice", "invoices", "accounts", "sales",
     "marketing", "news", "newsletter", "newsletters", "hello", "team", "office", "admin", "administrator",
     "contact", "kontakt", "enquiries", "inquiries", "jobs", "careers", "hr", "press", "media", "events",
-    "webmaster", "postmaster", "hostmaster", "abuse", "security", "privacy", "legal", "orders", "order",
+    "webmaster", "postmaster", "postoffice", "hostmaster", "abuse", "security", "privacy", "legal", "orders", "order",
     "shop", "store", "booking", "bookings", "reservations", "feedback", "survey", "community", "list",
     "lists", "announce", "digest", "root", "system", "it", "mailer", "calendar", "updates", "alerts",
     "notifications", "notification", "notify", "reply", "auto", "automated", "robot", "bot", "daemon",
 }
 ROLE_PARTS = {"announcement", "announcements", "announce", "hotline", "helpdesk", "newsletter", "newsletters",
-              "bulletin", "notices", "office", "chairman", "officeofthechairman"}
+              "bulletin", "notices", "office", "chairman", "officeofthechairman", "administrator", "postoffice",
+              "postmaster", "webmaster"}
 # a word that makes "enron.announcements", "it.helpdesk", "office.chairman" a role, not a name
 NO_REPLY = re.compile(r"^(no[-._]?reply|do[-._]?not[-._]?reply|donotreply|noreply|no[-._]?address|mailer[-._]daemon|"
                       r"bounces?|bounce[-+].*|.*[-+.]bounces?([-+].*)?|notifications?[-+.].*|.*[-.]noreply)$")

@@ -140,9 +140,21 @@ def _load_facts(db: Database, own: set[str], cutoff: str, aliases, ignore_addres
         item.list_ids |= seen.list_ids.get(address, set())
     _add_peers(facts, contacts, seen.participants)
     moment = parse_utc(cutoff)
+    user_wrote = _user_wrote(per_address.values())
     for item in facts.values():
-        summarise(item, moment)
+        summarise(item, moment, user_wrote)
     return facts
+
+
+def _user_wrote(touches_per_address: Iterable[list[Touch]]) -> dict[str, datetime]:
+    """When the user first wrote in each conversation, to anyone: a reply there from someone who was not on
+    that first mail answers the user's thread all the same."""
+    first: dict[str, datetime] = {}
+    for touches in touches_per_address:
+        for t in touches:
+            if t.kind == "sent" and (t.conversation not in first or t.at < first[t.conversation]):
+                first[t.conversation] = t.at
+    return first
 
 
 @dataclass
@@ -281,9 +293,10 @@ def _add_peers(facts: dict[str, ContactFacts], contacts: dict[str, Contact], par
         facts[a].peers[b] = n
 
 
-def summarise(item: ContactFacts, as_of: datetime | None = None) -> None:
+def summarise(item: ContactFacts, as_of: datetime | None = None, user_wrote: dict[str, datetime] | None = None
+              ) -> None:
     """Derive the counts and dates of one contact from its touches (`as_of`: the moment they are known at,
-    for the past year's counts; by default the last touch)."""
+    for the past year's counts; by default the last touch; `user_wrote`: see `_user_wrote`)."""
     touches = sorted(item.touches, key=_AT)
     item.touches = touches
     threads: dict[str, list[Touch]] = defaultdict(list)
@@ -314,11 +327,12 @@ def summarise(item: ContactFacts, as_of: datetime | None = None) -> None:
         item.first_contact, item.last_contact = personal[0].at, personal[-1].at
         item.last_subject = next((t.subject for t in reversed(personal) if t.subject), "")
     year_start = (as_of or (touches[-1].at if touches else datetime.max)) - timedelta(days=365)
-    _summarise_threads(item, threads, year_start)
+    _summarise_threads(item, threads, year_start, user_wrote or {})
     item.usual_gap_days = usual_gap(personal)
 
 
-def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year_start: datetime) -> None:
+def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year_start: datetime,
+                       user_wrote: dict[str, datetime]) -> None:
     """Who starts the contact's threads, which went both ways, and which wait for the user."""
     started = []
     unanswered = _unanswered_series(threads.values())
@@ -335,7 +349,7 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
                 item.user_threads_answered_year += "received" in kinds
         elif not first.bulk:
             item.their_threads += 1
-        if not ignored and owes_reply(thread, item.last_sent) \
+        if not ignored and owes_reply(thread, item.last_sent, user_wrote.get(first.conversation)) \
                 and not (unanswered and series_of(first.subject) in unanswered):
             item.replies_owed.append(thread[-1])
         if not first.bulk:
@@ -382,21 +396,25 @@ def series_of(subject: str) -> str | None:
     return words if len(words) >= 4 else None
 
 
-def owes_reply(thread: list[Touch], last_sent: datetime | None) -> bool:
+def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: datetime | None = None) -> bool:
     """They wrote to the user directly, last in the thread, and nothing went back since (`last_sent`: the
-    user's last message to them).
+    user's last message to them; `user_wrote`: when the user first wrote in this conversation, to anyone).
 
-    An answer to the user's own thread closes it ("thanks, here you go"); a
-    thread they started, or a second message in a row, is waiting for the user.
-    A mail to a crowd (more than OWED_MAX_PEOPLE others besides the user,
-    sender included) is an announcement: nobody in particular owes it an answer.
+    Their answer to the user's message closes it ("thanks, here you go"), in a
+    thread either side started, and so does a first message from them in a
+    conversation the user started with others. A thread they started, or a
+    second message of theirs in a row, is waiting for the user. A mail to a
+    crowd (more than OWED_MAX_PEOPLE others besides the user, sender included)
+    is an announcement: nobody in particular owes it an answer.
     """
     last = thread[-1]
     if last.kind != "received" or not last.direct or last.size > OWED_MAX_PEOPLE:
         return False
     if last_sent is not None and last_sent > last.at:
         return False
-    return thread[0].kind == "received" or (len(thread) >= 2 and thread[-2].kind == "received")
+    if len(thread) >= 2:
+        return thread[-2].kind == "received"
+    return user_wrote is None or user_wrote > last.at
 
 
 def usual_gap(touches: list[Touch]) -> float | None:

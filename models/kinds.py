@@ -117,6 +117,9 @@ def make(kind: str, f: ContactFacts, reasons: list[str], context: str, score: fl
                       f.contact.addresses)
 
 
+NOT_ANSWERED = ("has not answered", "replied to 0 ")     # their unanswered threads: beside a debt, a score to settle
+
+
 def reply_owed(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | None:
     """They wrote directly, last in the thread, and wait: only for people who matter. A stranger's first
     thread is a cold inbound, not a debt, however well its sender happens to score. Mail that came today
@@ -131,7 +134,8 @@ def reply_owed(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | 
     waited = days_between(last.at, now)
     if waited > REPLY_OWED_MAX_DAYS:
         return None
-    reasons = [f"wrote to you {ago(waited)} ({quote(last.subject)}); no answer yet"] + history_reasons(f)[:1]
+    history = [r for r in history_reasons(f) if not r.startswith(NOT_ANSWERED)][:1]   # a debt is no ledger
+    reasons = [f"wrote to you {ago(waited)} ({quote(last.subject)}); no answer yet"] + history
     return make("reply_owed", f, reasons, last.subject, URGENT + s.priority + 1 / (1 + waited))
 
 

@@ -75,6 +75,27 @@ def test_no_reply_owed_after_the_user_answered_or_when_only_cc(db):
     assert facts_at(db, T0 + timedelta(days=9))["anna@firm.example"].replies_owed == []
 
 
+def test_their_answer_to_the_users_answer_closes_the_thread_a_second_message_in_a_row_waits(db):
+    ask = message(5, sender=ANNA, to=(ME,), subject="Question", at=T0 + timedelta(days=5))
+    answer = message(6, to=(ANNA,), subject="Re: Question", at=T0 + timedelta(days=5, hours=2))
+    thanks = message(7, sender=ANNA, to=(ME,), subject="Re: Question", at=T0 + timedelta(days=5, hours=3))
+    apply(db, ask, answer, thanks)
+    assert facts_at(db, T0 + timedelta(days=9))["anna@firm.example"].replies_owed == []
+    again = message(8, sender=ANNA, to=(ME,), subject="Re: Question", at=T0 + timedelta(days=7))
+    apply(db, again)
+    assert [t.at for t in facts_at(db, T0 + timedelta(days=9))["anna@firm.example"].replies_owed] == [again.sent_at]
+
+
+def test_a_reply_in_the_users_own_thread_from_someone_not_on_it_is_no_debt(db):
+    evelyn, tom = Address("evelyn@firm.example"), Address("tom@firm.example")
+    start = message(5, to=(tom,), subject="Payment dates", at=T0 + timedelta(days=5))
+    late_reply = message(6, sender=evelyn, to=(ME,), subject="RE: Payment dates", at=T0 + timedelta(days=7))
+    her_own = message(7, sender=evelyn, to=(ME,), subject="Audit", at=T0 + timedelta(days=7, hours=1))
+    apply(db, start, late_reply, her_own)
+    owed = facts_at(db, T0 + timedelta(days=9))["evelyn@firm.example"].replies_owed
+    assert [t.subject for t in owed] == ["Audit"]
+
+
 def test_no_reply_owed_to_a_mail_sent_to_a_crowd(db):
     def to_people(n, others, subject):
         crowd = tuple(Address(f"p{i}@firm.example") for i in range(others))
@@ -214,5 +235,6 @@ def test_address_shapes_tell_people_from_roles_and_robots():
                                       "enron.announcements@enron.com", "ets.general.announcement@enron.com",
                                       "it.helpdesk@x.example", "office.chairman@enron.com",
                                       "officeofthechairman2@enron.com", "no-reply@x.example",
-                                      "alerts.bank@x.example")] == [
-        "person", "role", "role", "role", "role", "role", "role", "role", "noreply", "noreply"]
+                                      "alerts.bank@x.example", "exchange.administrator@enron.com",
+                                      "postoffice@bluemountain.example")] == [
+        "person", "role", "role", "role", "role", "role", "role", "role", "noreply", "noreply", "role", "role"]

@@ -116,6 +116,14 @@ def test_reply_owed_to_a_known_contact_but_not_to_a_cold_sender(db):
     assert "5 days ago" in owed.reasons[0] and "Intro to the Munich team" in owed.reasons[0]
 
 
+def test_an_owed_reply_keeps_no_ledger_of_their_unanswered_threads(db):
+    apply(db, [message(1, to=(TOM,), subject="Coffee next week?", at=days_ago(30)),
+               message(2, sender=TOM, to=(ME,), subject="Intro to the Munich team", at=days_ago(5))])
+    owed = [s for s in digest_for(db).suggestions if s.kind == "reply_owed"]
+    assert [s.contact_id for s in owed] == [TOM.email]
+    assert not any("answered" in r for r in owed[0].reasons), owed[0].reasons
+
+
 def test_an_owed_reply_shown_again_says_it_is_still_waiting(db, tmp_path):
     from daemon.deliver import deliver
     apply(db, rhythm(TOM, every=40, last=20) + [
