@@ -233,10 +233,14 @@ def latest_evaluable_day(db: Database, config: Config, horizon_days: int) -> dat
     """The latest date whose whole horizon has passed and is in the store: the horizon ends with yesterday,
     or with the day of the newest mail when the store ends earlier (an archive, the sample)."""
     last_day = today_for(config) - timedelta(days=1)
-    newest = newest_mail_day(db, config)
+    newest = newest_mail_day(db, config, strays=STRAYS_PER_MESSAGE)
     if newest:
         last_day = min(last_day, newest)
     return last_day - timedelta(days=horizon_days)
+
+
+STRAYS_PER_MESSAGE = 0.001   # the newest 0.1% may be strays: one message dated months after an archive ends …
+STRAY_GAP = timedelta(days=30)  # … when this long without mail parts them from the rest
 
 
 def horizon_complete(config: Config, as_of: date, horizon_days: int) -> bool:
@@ -244,12 +248,19 @@ def horizon_complete(config: Config, as_of: date, horizon_days: int) -> bool:
     return as_of + timedelta(days=horizon_days) < today_for(config)
 
 
-def newest_mail_day(db: Database, config: Config) -> date | None:
+def newest_mail_day(db: Database, config: Config, strays: float = 0.0) -> date | None:
     """The local day of the newest message in the store: mail after it is unknown, not absent. Mail dated
-    after now (a sender's wrong clock) does not count."""
-    newest = db.execute("SELECT max(sent_at) FROM messages WHERE sent_at <= ?",
-                        [utc_text(datetime.now(UTC))]).fetchone()[0]
-    return datetime.fromisoformat(newest).astimezone(config.zone).date() if newest else None
+    after now (a sender's wrong clock) does not count; nor, with `strays`, up to that share of the newest
+    mail when a month or more without mail parts it from the rest (one message dated months after an
+    archive ends must not move where its mail is taken to end)."""
+    now = utc_text(datetime.now(UTC))
+    count = db.execute("SELECT count(*) FROM messages WHERE sent_at <= ?", [now]).fetchone()[0] if strays else 0
+    newest = [datetime.fromisoformat(at) for (at,) in db.execute(
+        "SELECT sent_at FROM messages WHERE sent_at <= ? ORDER BY sent_at DESC LIMIT ?", [now, 1 + int(strays * count)])]
+    if not newest:
+        return None
+    parted = [i + 1 for i in range(len(newest) - 1) if newest[i] - newest[i + 1] > STRAY_GAP]
+    return newest[parted[-1] if parted else 0].astimezone(config.zone).date()
 
 
 def evaluate_store(db: Database, config: Config, as_of: date, horizon_days: int):

@@ -231,6 +231,18 @@ def test_eval_without_a_date_judges_the_latest_moment_whose_outcome_the_store_ha
     assert data["horizon_complete"] is True and data["positives"] > 0
 
 
+def test_one_stray_message_months_after_an_archive_ends_does_not_move_evals_default_date(db):
+    from daemon.analysis import latest_evaluable_day, newest_mail_day
+    me, anna = Address("me@home.example"), Address("anna@firm.example")
+    start = datetime(2001, 1, 1, 9, tzinfo=ZoneInfo("UTC"))
+    mail = [message(i, sender=anna, to=(me,), at=start + timedelta(hours=6 * i)) for i in range(1200)]
+    stray = message(5000, sender=anna, to=(me,), at=datetime(2002, 9, 22, 9, tzinfo=ZoneInfo("UTC")))
+    store.apply_batch(db, "t", Batch(messages=(*mail, stray)))
+    config = parse(LABEL_CONFIG, Path("/tmp/kith-stray.toml"))
+    assert newest_mail_day(db, config) == date(2002, 9, 22)              # what `newest_mail` reports
+    assert latest_evaluable_day(db, config, 90) == mail[-1].sent_at.date() - timedelta(days=90)
+
+
 def test_eval_says_when_the_horizon_runs_past_today(sample):
     kith, config = sample
     today = datetime.now(load(config).zone).date()
