@@ -176,8 +176,8 @@ def _address(name: str, addr: str) -> Address | None:
     """One Address, or None without a usable "@". Whitespace inside the address is removed."""
     email = "".join(addr.split()).lower()
     local, at, domain = email.rpartition("@")
-    if not (at and local and domain) or not email.isprintable() or local[0] == "." or local[-1] == ".":
-        return None     # ".taylor@enron.com" (Enron's "legal <.taylor@…>") reaches nobody: RFC 5322 3.4.1
+    if not (at and local and domain) or not email.isprintable():
+        return None
     name = " ".join(name.split())
     return Address(email, decode_rfc2047(name) if "=?" in name else name)
 

@@ -175,7 +175,5 @@ def test_an_address_list_too_deeply_nested_for_the_parser_gives_no_address():
     assert parse_addresses(b"(" * 1200 + b"x@y.example") == ()
 
 
-def test_an_address_with_control_characters_or_a_dot_at_either_end_is_no_address():
+def test_an_address_with_control_characters_is_no_address():
     assert parse_addresses(b"eve\x1b@x.example, kim@x.example") == (Address("kim@x.example"),)
-    assert parse_addresses(b"legal <.taylor@enron.com>, mark.@x.example, d..steffes@enron.com") == (
-        Address("d..steffes@enron.com"),)
