@@ -97,6 +97,7 @@ class IcsSource(LocalSource):
         self.check()
         files = self._files(lambda path: path.name.lower().endswith(".ics"))
         known = _load_cursor(cursor, self._root())
+        self._check_not_emptied(files, len(known or {}))
         if known is None:
             yield self._everything(files, resync=cursor is not None)
         else:

@@ -59,6 +59,14 @@ class LocalSource:
                     found[storable(full.relative_to(self.path).as_posix())] = full
         return found
 
+    def _check_not_emptied(self, files: dict[str, Path], known: int) -> None:
+        """Raise SourceError when a folder that held `known` files read before holds none now: an unmounted
+        disk or share leaves its mount point as an empty folder, and sweeping would wipe all its mail."""
+        if known and not files and self.path.is_dir():
+            raise SourceError(f"none of the {known} files read before is there now (an unmounted disk or share?)",
+                              where=str(self.path), fix="check the folder; if you emptied it on purpose, run "
+                              f"`kith forget {self.name}` (with the source disabled) to drop what it synced")
+
     def _empty_folder_notes(self, files: dict[str, Path], what: str) -> tuple[str, ...]:
         """On a first reading, a folder without a single file of the source's kind is most likely the wrong
         folder (or a source of the wrong type): say so once, instead of a silent "0 messages"."""

@@ -102,6 +102,7 @@ class MboxSource(LocalSource):
         self.check()
         files = self._files(_is_candidate)
         known, upgrading = _read_cursor(cursor, self._root())
+        self._check_not_emptied(files, len(known or {}))
         unsent = [rel for rel in files if self.path.is_dir() and is_not_mail_folder(_scope(rel))]
         for rel in unsent:
             del files[rel]

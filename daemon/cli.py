@@ -213,13 +213,17 @@ def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, 
     goal = goal_named(ctx.config, goal)
     day = parse_day(as_of, ctx)
     warn_if_empty(ctx)
-    rows = contact_rows(analyse(ctx.db, ctx.config, day), ctx.config)
+    analysis = analyse(ctx.db, ctx.config, day)
+    rows = contact_rows(analysis, ctx.config)
     if goal is not None:
         rows = serving(rows, goal)
     if as_json:
         emit_json(rows[:limit] if limit else rows)
         return
     shown = rows if show_noise else [r for r in rows if not r["noise"]]
+    if rows and not shown:
+        click.echo(f"kith: all {len(rows)} contacts are noise{_why_all_noise(analysis)} — "
+                   "`kith contacts --all` lists them with the reason", err=True)
     # the order is by the second column: value weighted by the goals, or times the relevance to --goal
     order = "for goal" if goal else "weighted"
     if shown:
@@ -229,6 +233,15 @@ def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, 
         key = r["value"] * r["goals"][goal] if goal else r["priority"]
         click.echo(f"{r['value']:<5.2f}  {key:<8.2f}  {r['state']:<8} {r['name'][:28]:<28} "
                    f"{r['address'][:40]:<40} {r['last_contact'] or '-':<10}  {goals}")
+
+
+def _why_all_noise(analysis) -> str:
+    """The likely cause when every contact is noise: no mail from the user at all (a typo in [user]
+    addresses, the starter config's placeholder, a Sent folder not synced)."""
+    if any(f.sent for f in analysis.facts.values()):
+        return ""
+    return (": none of the mail is from you — check `[user] addresses` in the config and that your sent mail "
+            "is synced")
 
 
 @cli.command()

@@ -320,6 +320,15 @@ def _upsert_events(db: Database, source: str, events: Iterable[EventMeta], store
     return written
 
 
+def forget_subjects(db: Database) -> int:
+    """Blank every stored subject and meeting title (`store_subjects = false` set after a sync): what the
+    setting promises holds for mail stored before it too. Conversations stay grouped by their hash."""
+    with db.conn:
+        blanked = db.execute("UPDATE messages SET subject = '' WHERE subject != ''").rowcount
+        blanked += db.execute("UPDATE events SET summary = '' WHERE summary != ''").rowcount
+    return blanked
+
+
 def holds_anything(db: Database) -> bool:
     """Whether any mail or meeting has been synced: before that, a digest would say nothing true."""
     return db.execute("SELECT EXISTS (SELECT 1 FROM messages) OR EXISTS (SELECT 1 FROM events)").fetchone()[0] == 1

@@ -52,6 +52,8 @@ def sync_source(db: Database, source: Source, *, store_subjects: bool = True,
     `contain_bugs` (`kith sync`), so is an unexpected exception, with its traceback in the crash log;
     the daemon contains those itself, keeping their text (which may quote an address) out of its log."""
     result = SyncResult(source.key)
+    if not store_subjects and store.forget_subjects(db):
+        log.info("subjects and meeting titles stored before `store_subjects = false` are blanked")
     try:
         source.check()
         with _fewer_collections():

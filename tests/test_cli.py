@@ -334,3 +334,20 @@ def test_contacts_for_one_goal_and_goal_names_typed_in_any_case(synced):
     assert order == sorted(order, reverse=True)
     unknown = synced("contacts", "--goal", "Investments")
     assert unknown.exception.exit_code == 2 and "use one of: Fintech customers, Investors, Product career" in str(unknown.exception)
+
+
+def test_contacts_says_why_the_table_is_empty_when_every_contact_is_noise(tmp_path):
+    mail = "".join(f"From x Mon Jan  6 09:00:00 2025\nMessage-ID: <{n}@x.example>\n"
+                   f"Date: Mon, 6 Jan 2025 09:0{n}:00 +0000\nFrom: Sender {n} <s{n}@shop{n}.example>\n"
+                   f"To: me@home.example\nSubject: Offer {n}\n\n" for n in range(3))
+    (tmp_path / "inbox.mbox").write_text(mail)
+    config = tmp_path / "kith.toml"
+    config.write_text(f'[user]\naddresses = ["me@hmoe.example"]\n[storage]\ndatabase = "{tmp_path / "k.db"}"\n'
+                      f'[[sources]]\ntype = "mbox"\nname = "m"\npath = "{tmp_path / "inbox.mbox"}"\n')
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(config), "sync"]).exit_code == 0
+    done = runner.invoke(cli, ["--config", str(config), "contacts", "--as-of", "2025-03-01"])
+    assert done.exit_code == 0 and done.stdout == ""
+    assert done.stderr.strip() == ("kith: all 3 contacts are noise: none of the mail is from you — check `[user] "
+                                   "addresses` in the config and that your sent mail is synced — `kith contacts "
+                                   "--all` lists them with the reason")

@@ -126,3 +126,13 @@ def test_a_bug_met_in_one_source_is_its_error_and_the_next_source_still_syncs(tm
     assert db.execute("SELECT last_error FROM sync_state WHERE source = 'mbox:bad'").fetchone()[0] == buggy.error
     assert db.execute("SELECT count(*) FROM message_copies WHERE source = 'mbox:bad'").fetchone()[0] == 14
     assert sync_source(db, MboxSource("good", mailbox)).error is None
+
+
+def test_store_subjects_false_after_a_sync_blanks_what_was_stored(tmp_path, mailbox):
+    db = store.open_store(tmp_path / "k.db")
+    sync_source(db, MboxSource("m", mailbox))
+    assert db.execute("SELECT count(*) FROM messages WHERE subject != ''").fetchone()[0] == 42
+    conversations = sorted(r[0] for r in db.execute("SELECT conversation FROM messages"))
+    assert sync_source(db, MboxSource("m", mailbox), store_subjects=False).error is None
+    assert db.execute("SELECT count(*) FROM messages WHERE subject != ''").fetchone()[0] == 0
+    assert sorted(r[0] for r in db.execute("SELECT conversation FROM messages")) == conversations

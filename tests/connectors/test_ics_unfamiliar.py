@@ -244,3 +244,18 @@ def test_a_broken_single_file_whose_name_is_not_utf8_is_an_error_that_can_be_pri
         list(IcsSource("cal", path, now=NOW).pull(None))
     line = caught.value.line()
     assert "Kaputt\\xfc.ics" in line.encode("utf-8").decode() and "\n" not in line
+
+
+# ------------------------------------------------------------ a folder emptied at once
+
+
+def test_a_calendar_folder_suddenly_empty_is_an_error_that_keeps_the_events(tmp_path):
+    folder = tmp_path / "cal"
+    folder.mkdir()
+    (folder / "a.ics").write_bytes(calendar(GOOD))
+    db = store.open_store(tmp_path / "kith.db")
+    assert sync_source(db, IcsSource("cal", folder, now=NOW)).error is None
+    (folder / "a.ics").unlink()                                  # an unmounted share leaves its empty mount point
+    failed = sync_source(db, IcsSource("cal", folder, now=NOW))
+    assert "none of the 1 files read before is there now" in failed.error and "kith forget cal" in failed.error
+    assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 1

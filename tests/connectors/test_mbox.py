@@ -154,6 +154,19 @@ def test_a_file_name_that_is_not_utf8_is_stored_with_escapes(tmp_path, db):
     assert scopes == ["Gel\\xe9scht", "Gel\\xf6scht"]
 
 
+def test_an_mbox_folder_suddenly_empty_is_an_error_not_a_sweep(tmp_path):
+    (tmp_path / "inbox.mbox").write_text(message(1))
+    (tmp_path / "old.mbox").write_text(message(2))
+    state, cursor, _ = pull(MboxSource("t", tmp_path), None)
+    for f in tmp_path.iterdir():
+        f.unlink()                                      # an unmounted disk leaves its empty mount point
+    with pytest.raises(SourceError, match="none of the 2 files read before is there now"):
+        pull(MboxSource("t", tmp_path), cursor, state)
+    (tmp_path / "inbox.mbox").write_text(message(1))    # one file gone of two is a deletion, as before
+    swept, _, _ = pull(MboxSource("t", tmp_path), cursor, state)
+    assert {r.scope for r in swept.values()} == {"inbox"}
+
+
 def test_a_single_file_scope_is_its_stem_and_the_body_is_never_parsed():
     found, _ = only(FIXTURES / "folder" / "inbox.mbox")
     assert [m.source_id for m in found] == [sid(f"inbox/m{n}@example.com") for n in (1, 2, 3)]
