@@ -368,7 +368,9 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
     one-off senders in Sent were colleagues). A single copy is enough when the
     address ends in the same name as one of the user's ("michele.lokay" beside
     "michelle.lokay", "mark.e.haedicke" beside "mark.haedicke") and the user
-    wrote to it once at most: an alias, not a colleague of the same name.
+    wrote to it once at most: an alias, not a colleague of the same name. So is an
+    address the user forwards mail to, alone, that holds the user's surname
+    (`_forwarded_home`).
     """
     counted = db.execute(
         """SELECT m.sender, count(DISTINCT m.key) FROM message_copies c JOIN messages m ON m.key = c.key
@@ -378,6 +380,7 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
     surnames = {_surname(a) for a in configured | set(learned)} - {None}
     aliases = [sender for sender, n in counted if n == 1 and _surname(sender) in surnames]
     learned += [a for a in aliases if _written_to(db, configured | set(learned), a) < 2]   # not a namesake colleague
+    learned += _forwarded_home(db, configured | set(learned), surnames)
     with db.atomic():
         db.execute("DELETE FROM own_addresses")
         db.conn.executemany("INSERT OR IGNORE INTO own_addresses (email, origin) VALUES (?, 'config')",
@@ -385,6 +388,31 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
         db.conn.executemany("INSERT OR IGNORE INTO own_addresses (email, origin) VALUES (?, 'sent-folder')",
                             [(a,) for a in learned])
     return configured | set(learned)
+
+
+FORWARDS_HOME = 5         # messages forwarded to an address alone, at least, before it may be the user's own
+
+
+def _forwarded_home(db: Database, own: set[str], surnames: set[str]) -> list[str]:
+    """Addresses the user keeps forwarding mail to, alone ("FW: …" to a home account), whose local part holds
+    the user's surname ("sshackl@swbell.net" for sara.shackleton, "jeffshankman@hotmail.com"). Forwarding
+    alone is not enough: many users forward as much to a colleague or an assistant."""
+    if not own or not surnames:
+        return []
+    rows = db.execute(
+        f"""SELECT r.email, count(*), sum(m.n_recipients = 1 AND (lower(m.subject) LIKE 'fw%:%'
+                                                                OR lower(m.subject) LIKE 'fwd%:%'))
+            FROM messages m JOIN recipients r ON r.key = m.key
+            WHERE m.sender IN ({','.join('?' * len(own))}) GROUP BY r.email HAVING count(*) >= ?""",
+        [*own, FORWARDS_HOME]).fetchall()
+    return [email for email, sent, forwarded in rows
+            if email not in own and forwarded >= 0.8 * sent and _holds_surname(email, surnames)]
+
+
+def _holds_surname(address: str, surnames: set[str]) -> bool:
+    """Whether the local part holds one of the surnames whole (four letters or more), or its first five."""
+    local = address.partition("@")[0].lower()
+    return any((len(name) >= 4 and name in local) or (len(name) > 5 and name[:5] in local) for name in surnames)
 
 
 def _written_to(db: Database, senders: set[str], address: str) -> int:

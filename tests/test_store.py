@@ -122,6 +122,17 @@ def test_a_colleague_of_the_same_name_with_one_mail_in_sent_stays_a_contact(db):
     assert store.refresh_own_addresses(db, ["sam.keller@firm.example"]) == {"sam.keller@firm.example"}
 
 
+def test_an_address_the_user_keeps_forwarding_to_alone_and_that_holds_their_surname_is_theirs(db):
+    sara = Address("sara.shackleton@firm.example")
+    def forwards(first, to, count, prefix="FW: "):
+        return [message(first + i, sender=sara, to=(Address(to),), subject=f"{prefix}item {i}") for i in range(count)]
+    mail = (forwards(0, "sshackl@home.example", 5) + forwards(10, "assistant@firm.example", 9)    # a colleague
+            + forwards(20, "b.shackleton@home.example", 4)                                       # too few
+            + forwards(30, "kim.shackleton@firm.example", 5, prefix="Re: "))                     # writes, not forwards
+    store.apply_batch(db, "a", Batch(messages=tuple(mail)))
+    assert store.refresh_own_addresses(db, [sara.email]) == {sara.email, "sshackl@home.example"}
+
+
 def test_reply_prefixes_do_not_split_a_conversation():
     original = message(1, subject="Q3 pilot numbers")
     reply = replace(message(2, subject="AW: Re: Q3 pilot numbers"), thread_key=None)
