@@ -292,6 +292,16 @@ def _validate(config: Config, loc: _Locator, raw_sources: list[dict]) -> None:
         if not goal.name.strip() or goal.name != goal.name.strip() or not goal.name.isprintable():
             raise ConfigError(f"goals[{index}].name {goal.name!r} is empty, padded or has a line break",
                               where=loc.where("goals", index, "name"), fix='write name = "Investors" (shown in the digest)')
+    for address in config.user.addresses:
+        if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", address.strip()):
+            raise ConfigError(f"user.addresses has {address!r}, which is not an address",
+                              where=loc.where("user", None, "addresses"),
+                              fix='write addresses = ["you@example.org"] (bare addresses, every one you use)')
+    for index, source in enumerate(config.sources):
+        if not source.name.strip() or source.name != source.name.strip() or not source.name.isprintable():
+            raise ConfigError(f"sources[{index}].name {source.name!r} is empty, padded or has a line break",
+                              where=loc.where("sources", index, "name"),
+                              fix='write name = "mail" (it names the source in `kith status` and `kith forget`)')
     for address in config.privacy.ignore_addresses:
         if not re.search(r"[^@\s<]+@[^@\s>]+", address):
             raise ConfigError(f"privacy.ignore_addresses has {address!r}, which is not an address",

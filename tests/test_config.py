@@ -147,6 +147,9 @@ def test_readme_config_reference_matches_the_schema():
      "people[1] repeats 'A@x.example', already in people[0]"),
     ('[[people]]\nname = "A"\n', 'add addresses = ["a", "b"]'),
     ('[privacy]\nignore_addresses = ["paybridge.example"]\n', "which is not an address"),
+    ('[user]\naddresses = ["not an address"]\n', "user.addresses has 'not an address', which is not an address"),
+    ('[user]\naddresses = ["Sam <sam@x.example>"]\n', "which is not an address"),
+    ('[[sources]]\ntype = "mbox"\nname = ""\npath = "x"\n', "sources[0].name '' is empty, padded"),
     ('[[sources]]\ntype = "maildir"\nname = "m"\npath = "~no-such-user-here/Mail"\n',
      "sources[0].path '~no-such-user-here/Mail' names an unknown user's home folder"),
 ])
