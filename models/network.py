@@ -95,12 +95,16 @@ def _introduction(a: ContactFacts, b: ContactFacts, goal: str, score: float, con
 
 def focus_person(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], weights: dict[str, float],
                  recent: Iterable[str] = ()) -> Suggestion | None:
-    """This week's person for a deliberate effort: relevant to a goal, valuable, with room to grow."""
+    """This week's person for a deliberate effort: relevant to a goal, valuable, with room to grow — and a
+    tie already, one that went both ways (mail or a one-to-one meeting) and has not gone dormant: a
+    stranger who wrote twice, or a tie silent for a year, is no week's deliberate step."""
     skip = set(recent)
     best = None
     for cid in sorted(scores):
-        s = scores[cid]
-        if s.noise or cid in skip or not s.goal_fit or s.state in ("noise", "dormant"):
+        s, f = scores[cid], facts[cid]
+        mutual = f.two_way_threads or f.close or f.meetings_one_to_one
+        if s.noise or cid in skip or not s.goal_fit or s.state in ("noise", "dormant") or not mutual \
+                or not s.valuable:
             continue
         goal = max(sorted(s.goal_fit), key=lambda g: s.goal_fit[g] * weights.get(g, 1.0))
         if s.goal_fit[goal] < INTRODUCE_MIN:

@@ -458,3 +458,13 @@ def test_ignore_lists_accept_an_address_as_mail_shows_it_and_a_domain_with_its_a
                                                   message(3, sender=LENA, to=(ME,), at=days_ago(3)))))
     facts = facts_until(db, parse(text, Path("/tmp/kith-test.toml")), {ME.email}, days_ago(0))
     assert list(facts) == [LENA.email]
+
+
+def test_the_weeks_focus_person_is_a_tie_that_went_both_ways_not_a_relevant_stranger(db):
+    cold = [message(300 + i, sender=Address("ceo@paybridge.example", "Cara Ohm"), to=(ME,),
+                    subject=f"Payments offer {i}", at=days_ago(40 + 9 * i)) for i in range(3)]
+    apply(db, cold)
+    digest = digest_for(db)
+    assert digest.focus is None                               # relevant to the goal, but no tie yet
+    apply(db, rhythm(MIRA, every=14, last=3))
+    assert digest_for(db).focus[0] == MIRA.email
