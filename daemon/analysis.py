@@ -21,7 +21,7 @@ from models.facts import ContactFacts, collector_paused, load_facts
 from models.scorer import ContactScore, score_all
 from models.network import goal_networks
 from models.suggest import Context as SuggestContext
-from models.suggest import Settings, Suggestion, suggest, weekly_focus
+from models.suggest import ROUTINE, Settings, Suggestion, suggest, weekly_focus
 
 SNOOZE_DAYS = 30
 
@@ -149,6 +149,26 @@ def _recent_suggestions(db: Database, today: date, days: int) -> dict[str, date]
     return {address: date.fromisoformat(d) for address, d in rows}
 
 
+def _routine_repeats(db: Database, analysis: Analysis, today: date) -> dict[str, tuple[int, date]]:
+    """Per contact: how many digests of the past year suggested a routine step (reconnect, revive, give
+    first) after the last contact with it, and the latest of them."""
+    by_address = {a: cid for cid, f in analysis.facts.items() for a in f.contact.addresses}
+    dates: dict[str, set[date]] = {}
+    for address, day in db.execute(
+            f"SELECT address, date FROM suggestions WHERE kind IN ({','.join('?' * len(ROUTINE))}) AND date >= ? "
+            "AND date < ?", [*ROUTINE, (today - timedelta(days=365)).isoformat(), today.isoformat()]):
+        cid = by_address.get(address)
+        if cid is not None:
+            dates.setdefault(cid, set()).add(date.fromisoformat(day))
+    result = {}
+    for cid, days in dates.items():
+        last = analysis.facts[cid].last_contact
+        since = {d for d in days if last is None or d > last.date()}
+        if since:
+            result[cid] = (len(since), max(since))
+    return result
+
+
 def _snoozed(db: Database, analysis: Analysis) -> set[str]:
     """Contacts the user said 'not now' to recently, or marked done since their last interaction."""
     since = utc_text(analysis.now - timedelta(days=SNOOZE_DAYS))
@@ -200,7 +220,7 @@ def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Ana
                          for a in f.contact.addresses if (d := recent.get(a))}
     focus_now, recent_focus = _focus_history(db, today)
     context = SuggestContext(recent_by_contact, frozenset(_snoozed(db, analysis)), birthdays_near(db, today),
-                             recent_focus, focus_now)
+                             recent_focus, focus_now, _routine_repeats(db, analysis, today))
     suggestions = suggest(analysis.facts, analysis.scores, settings, today, config.zone, context)
     focus = weekly_focus(analysis.facts, analysis.scores, settings, context, suggestions)
     focus_line = None

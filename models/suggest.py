@@ -49,6 +49,8 @@ class Context:
     birthdays: tuple[tuple[date, str], ...] = ()
     recent_focus: frozenset[str] = frozenset()
     focus_shown_this_week: str | None = None
+    # per contact: how often a reconnect (or revive, give-first) was suggested since the last contact, the latest
+    routine_repeats: dict[str, tuple[int, date]] = field(default_factory=dict)
 
 
 def best_goal(score: ContactScore, weights: dict[str, float]) -> str | None:
@@ -79,8 +81,8 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
         options = candidates_for(facts[cid], scores[cid], today, now, zone, context)
         last = context.recently_suggested.get(cid)
         for option in sorted(options, key=lambda o: -o.score)[:1]:
-            routine = option.kind in ("reconnect", "revive", "give_first")  # nothing new happened
-            if last and (today - last).days < settings.repeat_days and routine:
+            routine = option.kind in ROUTINE  # nothing new happened
+            if routine and not _due_again(context.routine_repeats.get(cid), last, today, settings.repeat_days):
                 continue
             if option.kind == "reply_owed" and last and 0 < (today - last).days < settings.repeat_days:
                 when = "yesterday's digest" if (today - last).days == 1 else f"the digest of {last:%a %d %b}"
@@ -89,6 +91,20 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
     pool += [i for i in introductions(facts, scores, weights, settings.goals)
              if not {i.contact_id, i.other_id} & (set(context.snoozed) | _recent(context, today, settings))]
     return [_topic_named(c, facts[c.contact_id], settings.goals) for c in _within_budget(pool, settings)]
+
+
+ROUTINE = ("reconnect", "revive", "give_first")
+
+
+def _due_again(repeats: tuple[int, date] | None, last: date | None, today: date, repeat_days: int) -> bool:
+    """A routine suggestion comes back after `repeat_days`, and after twice as long each time it went
+    unheeded (no contact since): 14, 28, 56 days … — a nudge, not a nag."""
+    if last and (today - last).days < repeat_days:
+        return False
+    if repeats is None:
+        return True
+    times, latest = repeats
+    return (today - latest).days >= repeat_days * 2 ** max(0, times - 1)
 
 
 def weekly_focus(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], settings: Settings,

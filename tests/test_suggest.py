@@ -468,3 +468,19 @@ def test_the_weeks_focus_person_is_a_tie_that_went_both_ways_not_a_relevant_stra
     assert digest.focus is None                               # relevant to the goal, but no tie yet
     apply(db, rhythm(MIRA, every=14, last=3))
     assert digest_for(db).focus[0] == MIRA.email
+
+
+def test_an_unheeded_reconnect_comes_back_ever_later(db, tmp_path):
+    from daemon.deliver import deliver
+    apply(db, rhythm(ANNA, every=14, last=71))
+    store.refresh_own_addresses(db, [ME.email])
+    shown = []
+    for day in range(0, 60):
+        digest, _ = build_digest(db, config(), TODAY + timedelta(days=day))
+        deliver(db, digest, tmp_path)
+        shown += [day for s in digest.suggestions if s.contact_id == ANNA.email and s.kind == "reconnect"]
+    gaps = [b - a for a, b in zip(shown, shown[1:])]
+    assert len(shown) == 3 and gaps[0] >= 14 and gaps[1] >= 28      # 14 days, then 28, then 56: a nudge, not a nag
+    apply(db, [message(900, sender=ANNA, to=(ME,), subject="Long time!", at=days_ago(-60))])   # she wrote
+    again = [build_digest(db, config(), TODAY + timedelta(days=day))[0] for day in (61, 62)]
+    assert not any(s.contact_id == ANNA.email and s.kind == "reconnect" for d in again for s in d.suggestions)
