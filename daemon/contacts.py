@@ -38,8 +38,6 @@ def address_kind(email: str) -> str:
     local = email.split("@", 1)[0]
     if NO_REPLY.match(local) or ROBOT_HINT.search(local):
         return "noreply"
-    if local.startswith(".") or local.endswith("."):
-        return "role"       # reaches nobody as written (RFC 5322 3.4.1): Enron's "legal <.taylor@enron.com>"
     base = re.split(r"[+]", local)[0]
     if base in ROLE_LOCALS or re.sub(r"[-._]?\d+$", "", base) in ROLE_LOCALS \
             or not ROLE_PARTS.isdisjoint(part.rstrip("0123456789") for part in re.split(r"[-._]+", base)):
