@@ -7,7 +7,7 @@ from daemon.config import Config
 from daemon.contacts import organisations
 from models.facts import ContactFacts, days_between
 from models.goals import marked_relevant, relevance_reasons, taught_domains
-from models.scorer import ContactScore
+from models.scorer import ContactScore, state_reason
 from models.suggest import GOAL_THRESHOLD
 from models.kinds import ago, history_reasons, plural, quote
 
@@ -79,7 +79,8 @@ def explain_contact(analysis: Analysis, config: Config, address: str) -> dict | 
     row = contact_row(f, s, config)
     since = days_between(f.last_contact, analysis.now)
     lines = [f"{f.contact.name} <{', '.join(f.contact.addresses)}>",
-             f"State: {s.state}; value {s.value:.2f}" + (f" — noise: {s.noise_reason}" if s.noise else "")
+             f"State: {s.state}" + (f" ({why})" if (why := state_reason(f, s.state, analysis.now)) else "")
+             + f"; value {s.value:.2f}" + (f" — noise: {s.noise_reason}" if s.noise else "")
              + (" — you marked them as good, which counts them among your most valuable ties"
                 if s.verdict == "good" else "")]
     facts = [f"you wrote {plural(f.sent, 'message')}, received {f.received} ({f.received_bulk} bulk)",

@@ -77,6 +77,22 @@ def state_of(f: ContactFacts, as_of: datetime) -> str:
     return "passive"
 
 
+def state_reason(f: ContactFacts, state: str, as_of: datetime) -> str | None:
+    """Why a contact is in its state, in plain words (None where the state says it all: active, passive)."""
+    since = days_between(f.last_contact, as_of)
+    gap = round(f.usual_gap_days or DEFAULT_GAP_DAYS)
+    rhythm = f"you usually talk every {gap} days" if f.usual_gap_days else "no usual rhythm yet"
+    if state == "new" and f.first_contact:
+        return f"first contact {days_between(f.first_contact, as_of)} days ago"
+    if state == "cooling" and since is not None and since <= max(1.5 * gap, gap + 10) and one_sided_lately(f):
+        answered = sum(a for _, a in f.recent_threads)
+        return (f"you started each of the last {len(f.recent_threads)} threads and "
+                + ("none was answered" if not answered else "one was answered"))
+    if state in ("cooling", "dormant") and since is not None:
+        return f"{since} days since the last contact; {rhythm}"
+    return None
+
+
 def learned_values(facts: dict[str, ContactFacts], as_of: datetime,
                    feedback: dict[str, bool] | None = None) -> dict[str, tuple[float, float]]:
     """(value now, value at its best over the past year) per contact, from the model."""

@@ -484,3 +484,16 @@ def test_an_unheeded_reconnect_comes_back_ever_later(db, tmp_path):
     apply(db, [message(900, sender=ANNA, to=(ME,), subject="Long time!", at=days_ago(-60))])   # she wrote
     again = [build_digest(db, config(), TODAY + timedelta(days=day))[0] for day in (61, 62)]
     assert not any(s.contact_id == ANNA.email and s.kind == "reconnect" for d in again for s in d.suggestions)
+
+
+def test_explain_says_why_a_tie_is_cooling(db):
+    from daemon.report import explain_contact
+    older = rhythm(LENA, every=10, last=60, count=6, subject="Chat")
+    unanswered = [message(100 + i, to=(LENA,), subject=f"Ping {i}", at=days_ago(30 - 7 * i)) for i in range(4)]
+    apply(db, older + unanswered + rhythm(ANNA, every=14, last=100))
+    store.refresh_own_addresses(db, [ME.email])
+    _, analysis = build_digest(db, config(), TODAY)
+    lena = explain_contact(analysis, config(), LENA.email)["text"].splitlines()[1]
+    assert lena.startswith("State: cooling (you started each of the last 4 threads and none was answered); value")
+    anna = explain_contact(analysis, config(), ANNA.email)["text"].splitlines()[1]
+    assert anna.startswith("State: cooling (100 days since the last contact; you usually talk every 14 days)")
