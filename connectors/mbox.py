@@ -8,7 +8,8 @@ body and is two orders of magnitude slower.
 
 A message's id is its scope, Message-ID and Date: a file may hold the same
 delivery twice (kept once, with the list headers of either copy, as the store
-merges copies) but also a re-send under the same Message-ID with another Date
+merges copies; when the copies differ, as a list's "[dev]" subject does, the
+later one, as an append would leave it) but also a re-send under the same Message-ID with another Date
 (git send-email run twice), which is a second message. Without a Date field the
 Message-ID alone is the id; without a Message-ID, a hash of the header block.
 
@@ -226,15 +227,22 @@ class MboxSource(LocalSource):
                 out.notes.append(f"{rel}: message {number} {meta}, skipped")
                 continue
             first = seen.get(meta.source_id)
-            if first is not None:       # a second copy: merge what copies may disagree on, as the store does
+            if first is not None:       # a second copy under the same id: what the store makes of it after an append
                 kept = out.messages[first]
-                if (meta.bulk and not kept.bulk) or (meta.list_id and not kept.list_id):
+                if _content(kept) != _content(meta):
+                    out.messages[first] = meta      # other content (a "[list]" subject): the later copy replaces it
+                elif (meta.bulk and not kept.bulk) or (meta.list_id and not kept.list_id):   # the same: merged
                     out.messages[first] = replace(kept, bulk=kept.bulk or meta.bulk, list_id=kept.list_id or meta.list_id)
                 continue
             seen[meta.source_id] = len(out.messages)
             out.messages.append(meta)
             out.ends.append(end)
         return out
+
+
+def _content(m: MessageMeta) -> tuple:
+    """What makes two copies one message in the store (`daemon.store.content_key`)."""
+    return m.sent_at, m.sender.email, sorted(a.email for a in m.to), sorted(a.email for a in m.cc), m.subject
 
 
 def _fallback(data: bytes, begin: int, end: int, crlf: bool) -> Callable[[], datetime | None]:

@@ -224,7 +224,7 @@ def test_a_duplicate_message_is_emitted_once():
     found, _ = only(FIXTURES / "duplicate_messages.mbox")
     assert [m.source_id for m in found] == [sid("duplicate_messages/m1@example.com"),
                                             sid("duplicate_messages/m2@example.com")]
-    assert found[0].subject == "Message 1"                                 # the first copy wins
+    assert found[0].subject == "Message 1, second copy"    # the later copy wins, as in the store after an append
 
 
 def resent(n: int, minute: int) -> str:
@@ -277,6 +277,21 @@ def test_a_direct_and_a_list_copy_are_one_message_with_the_list_headers_however_
             f.write(list_copy(1))
         state, cursor, _ = pull(source, cursor, state)
     assert [(m.bulk, m.list_id) for m in state.values()] == [(True, "dev.lists.example")]
+
+
+@pytest.mark.parametrize("appended", [False, True])
+def test_a_list_copy_with_its_own_subject_gives_the_same_store_whether_read_at_once_or_appended(tmp_path, appended):
+    from daemon import store
+    path, db = tmp_path / "inbox.mbox", store.open_store(tmp_path / "k.db")
+    relabelled = list_copy(1).replace("Subject: New 1", "Subject: [dev] New 1")    # as a list server rewrites it
+    steps = [message(1), message(1) + relabelled] if appended else [message(1) + relabelled]
+    for text in steps:
+        path.write_text(text)
+        source = MboxSource("i", path)
+        for batch in source.pull(store.cursor_of(db, source.key)):
+            store.apply_batch(db, source.key, batch)
+    rows = db.execute("SELECT subject, bulk, list_id FROM messages").fetchall()
+    assert [tuple(r) for r in rows] == [("[dev] New 1", 1, "dev.lists.example")]
 
 
 def test_a_cursor_from_before_dated_ids_rereads_each_file_once_and_sweeps_the_old_ids(tmp_path):
