@@ -221,8 +221,12 @@ _ZONES: dict[bytes, timezone] = {}
 
 
 def _zone(zone: bytes) -> timezone:
-    """A fixed offset for `+0930`, remembered (a mailbox has a few dozen distinct ones)."""
-    minutes = int(zone[1:3]) * 60 + int(zone[3:5])
+    """A fixed offset for `+0930`, remembered (a mailbox has a few dozen distinct ones). An offset no place
+    has (`+9999`, beyond 14 hours or 59 minutes) is read as RFC 5322's unknown zone, UTC."""
+    hours, minutes = int(zone[1:3]), int(zone[3:5])
+    if hours > 14 or minutes > 59:
+        return UTC
+    minutes += hours * 60
     offset = timezone(timedelta(minutes=-minutes if zone[:1] == b"-" else minutes))
     if len(_ZONES) < 1000:
         _ZONES[zone] = offset

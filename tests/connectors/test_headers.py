@@ -100,6 +100,8 @@ def test_a_pathological_address_list_does_not_hang():
     (b"Tue, 8 Jun 2021 10:00:00 EST", datetime(2021, 6, 8, 15, 0, tzinfo=UTC)),
     (b"Tue, 8 Jun 2021 23:59:60 +0000", datetime(2021, 6, 8, 23, 59, 59, tzinfo=UTC)),
     (b"Tue, 8 Jun 2021 10:00:00", datetime(2021, 6, 8, 10, 0, tzinfo=UTC)),  # no zone: UTC
+    (b"Tue, 8 Jun 2021 10:00:00 +9999", datetime(2021, 6, 8, 10, 0, tzinfo=UTC)),  # no such zone: UTC
+    (b"Tue, 8 Jun 2021 10:00:00 -1400", datetime(2021, 6, 9, 0, 0, tzinfo=UTC)),
     (b"Sun, 31 Feb 2021 10:00:00 +0000", None),
     (b"the day after tomorrow", None),
     (b"", None),
