@@ -399,14 +399,20 @@ def _forwarded_home(db: Database, own: set[str], surnames: set[str]) -> list[str
     alone is not enough: many users forward as much to a colleague or an assistant."""
     if not own or not surnames:
         return []
-    rows = db.execute(
-        f"""SELECT r.email, count(*), sum(m.n_recipients = 1 AND (lower(m.subject) LIKE 'fw%:%'
-                                                                OR lower(m.subject) LIKE 'fwd%:%'))
-            FROM messages m JOIN recipients r ON r.key = m.key
-            WHERE m.sender IN ({','.join('?' * len(own))}) GROUP BY r.email HAVING count(*) >= ?""",
-        [*own, FORWARDS_HOME]).fetchall()
-    return [email for email, sent, forwarded in rows
-            if email not in own and forwarded >= 0.8 * sent and _holds_surname(email, surnames)]
+    senders = ",".join("?" * len(own))
+    forwarded = db.execute(      # the few forwarded to alone first: grouping all the user's mail costs a second
+        f"""SELECT r.email, count(*) FROM messages m CROSS JOIN recipients r ON r.key = m.key
+            WHERE m.sender IN ({senders}) AND m.n_recipients = 1
+                  AND (lower(m.subject) LIKE 'fw%:%' OR lower(m.subject) LIKE 'fwd%:%')
+            GROUP BY r.email HAVING count(*) >= ?""", [*own, FORWARDS_HOME * 0.8]).fetchall()
+    candidates = {email: n for email, n in forwarded if email not in own and _holds_surname(email, surnames)}
+    if not candidates:
+        return []
+    sent = dict(db.execute(
+        f"""SELECT r.email, count(*) FROM messages m CROSS JOIN recipients r ON r.key = m.key
+            WHERE m.sender IN ({senders}) AND r.email IN ({",".join("?" * len(candidates))}) GROUP BY r.email""",
+        [*own, *candidates]).fetchall())
+    return sorted(email for email, n in candidates.items() if sent[email] >= FORWARDS_HOME and n >= 0.8 * sent[email])
 
 
 def _holds_surname(address: str, surnames: set[str]) -> bool:

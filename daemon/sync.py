@@ -104,12 +104,16 @@ def _fewer_collections() -> Iterator[None]:
 
 
 def sync_all(db: Database, config: Config, only: str | None = None) -> list[SyncResult]:
-    """Sync every enabled source (or the one named `only`), then refresh the user's own addresses."""
+    """Sync every enabled source (or the one named `only`), then refresh the user's own addresses when mail
+    came or went or the configured ones changed (on a large store it takes a second)."""
     results = []
     for source_config in config.sources:
         if not source_config.enabled or (only and source_config.name != only):
             continue
         source = build_source(source_config, config)
         results.append(sync_source(db, source, store_subjects=config.privacy.store_subjects, contain_bugs=True))
-    store.refresh_own_addresses(db, config.user.addresses)
+    configured = {a.strip().lower() for a in config.user.addresses if a.strip()}
+    stored = {a for (a,) in db.execute("SELECT email FROM own_addresses WHERE origin = 'config'")}
+    if any(r.messages or r.deleted for r in results) or configured != stored:   # else nothing to learn anew
+        store.refresh_own_addresses(db, config.user.addresses)
     return results

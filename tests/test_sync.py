@@ -136,3 +136,17 @@ def test_store_subjects_false_after_a_sync_blanks_what_was_stored(tmp_path, mail
     assert sync_source(db, MboxSource("m", mailbox), store_subjects=False).error is None
     assert db.execute("SELECT count(*) FROM messages WHERE subject != ''").fetchone()[0] == 0
     assert sorted(r[0] for r in db.execute("SELECT conversation FROM messages")) == conversations
+
+
+def test_own_addresses_follow_the_config_even_when_no_mail_came(tmp_path, mailbox):
+    from daemon.config import parse
+    from daemon.sync import sync_all
+
+    def config(addresses):
+        return parse(f'[user]\naddresses = {addresses}\n[storage]\ndatabase = "{tmp_path / "k.db"}"\n'
+                     f'[[sources]]\ntype = "mbox"\nname = "m"\npath = "{mailbox}"\n', tmp_path / "kith.toml")
+    db = store.open_store(tmp_path / "k.db")
+    sync_all(db, config('["me@home.example"]'))
+    assert sync_all(db, config('["me@home.example", "p1@example.com"]'))[0].messages == 0      # nothing new …
+    own = {a for (a,) in db.execute("SELECT email FROM own_addresses")}
+    assert own == {"me@home.example", "p1@example.com"}                                          # … yet learned
