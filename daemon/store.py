@@ -79,7 +79,8 @@ def database_problem(exc: sqlite3.DatabaseError, path: Path | None = None, what:
 
 def _migrate(db: Database, attempts: int = 10) -> None:
     """WAL mode, and the pending migrations. Two commands started at once on a new database both see them
-    pending; the second one's attempt fails ("table … already exists", a migration recorded twice, or "locked"
+    pending; the second one's attempt fails ("table … already exists", "duplicate column name" where the first
+    added it, a migration recorded twice, or "locked"
     while the first switches the file to WAL, which does not wait) and is rolled back, and looking again finds
     them applied."""
     for attempt in range(attempts):
@@ -89,7 +90,8 @@ def _migrate(db: Database, attempts: int = 10) -> None:
             db.executescript(TRIGGERS)
             return
         except (sqlite3.OperationalError, sqlite3.IntegrityError) as exc:
-            raced = any(sign in str(exc) for sign in ("already exists", "locked", "_sqlite_migrations"))
+            raced = any(sign in str(exc) for sign in ("already exists", "duplicate column", "locked",
+                                                      "_sqlite_migrations"))
             if attempt == attempts - 1 or not raced:
                 raise
             time.sleep(min(0.5, 0.1 * (attempt + 1)))     # about 4 s in all: enough on a loaded machine
