@@ -380,7 +380,7 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
 @click.pass_obj
 def forget(ctx: Context, source: str) -> None:
     """Delete what a dropped or renamed source synced (SOURCE as `kith status` names it, e.g. mbox:archive)."""
-    from daemon.store import forget_source
+    from daemon.store import forget_source, refresh_own_addresses
     known = [r[0] for r in ctx.db.execute("SELECT source FROM sync_state ORDER BY source")]
     key = source if source in known else next((k for k in known if k.partition(":")[2] == source), None)
     if key is None:
@@ -390,6 +390,7 @@ def forget(ctx: Context, source: str) -> None:
         raise UsageError(f"{key} is still in the config and would be synced again", where=str(ctx.config.path),
                          fix="remove it from the config (or set enabled = false), then run this again")
     counts = forget_source(ctx.db, key)
+    refresh_own_addresses(ctx.db, ctx.config.user.addresses)     # an address learned from its Sent folder goes too
     click.echo(f"Forgot {key}: {counts.messages} messages and {counts.events} events it had synced.")
 
 

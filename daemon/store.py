@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from connectors.base import Batch, EventMeta, MessageMeta
+from daemon.contacts import in_organisations, organisations
 from daemon.errors import StoreError
 from daemon.migrations import migrations
 
@@ -396,9 +397,10 @@ FORWARDS_HOME = 5         # messages forwarded to an address alone, at least, be
 
 
 def _forwarded_home(db: Database, own: set[str], surnames: set[str]) -> list[str]:
-    """Addresses the user keeps forwarding mail to, alone ("FW: …" to a home account), whose local part holds
-    the user's surname ("sshackl@swbell.net" for sara.shackleton, "jeffshankman@hotmail.com"). Forwarding
-    alone is not enough: many users forward as much to a colleague or an assistant."""
+    """Addresses outside the user's organisation that the user keeps forwarding mail to, alone ("FW: …" to a
+    home account), whose local part holds the user's surname ("sshackl@swbell.net" for sara.shackleton,
+    "jeffshankman@hotmail.com"). Forwarding alone is not enough: many users forward as much to a colleague
+    or an assistant, and a colleague's name may hold the user's ("p.sanders" and anderson)."""
     if not own or not surnames:
         return []
     senders = ",".join("?" * len(own))
@@ -407,7 +409,9 @@ def _forwarded_home(db: Database, own: set[str], surnames: set[str]) -> list[str
             WHERE m.sender IN ({senders}) AND m.n_recipients = 1
                   AND (lower(m.subject) LIKE 'fw%:%' OR lower(m.subject) LIKE 'fwd%:%')
             GROUP BY r.email HAVING count(*) >= ?""", [*own, FORWARDS_HOME * 0.8]).fetchall()
-    candidates = {email: n for email, n in forwarded if email not in own and _holds_surname(email, surnames)}
+    domains = organisations(own)        # a home account lies outside the user's organisation: a colleague does not
+    candidates = {email: n for email, n in forwarded
+                  if email not in own and not in_organisations(email, domains) and _holds_surname(email, surnames)}
     if not candidates:
         return []
     sent = dict(db.execute(

@@ -9,8 +9,9 @@ from __future__ import annotations
 import gc
 import re
 import statistics
+from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -146,15 +147,15 @@ def _load_facts(db: Database, own: set[str], cutoff: str, aliases, ignore_addres
     return facts
 
 
-def _user_wrote(touches_per_address: Iterable[list[Touch]]) -> dict[str, datetime]:
-    """When the user first wrote in each conversation, to anyone: a reply there from someone who was not on
-    that first mail answers the user's thread all the same."""
-    first: dict[str, datetime] = {}
+def _user_wrote(touches_per_address: Iterable[list[Touch]]) -> dict[str, list[datetime]]:
+    """When the user wrote in each conversation, to anyone, in order: a reply there from someone who was not
+    on that mail answers the user all the same."""
+    times: dict[str, set[datetime]] = defaultdict(set)
     for touches in touches_per_address:
         for t in touches:
-            if t.kind == "sent" and (t.conversation not in first or t.at < first[t.conversation]):
-                first[t.conversation] = t.at
-    return first
+            if t.kind == "sent":
+                times[t.conversation].add(t.at)
+    return {conversation: sorted(at) for conversation, at in times.items()}
 
 
 @dataclass
@@ -293,8 +294,8 @@ def _add_peers(facts: dict[str, ContactFacts], contacts: dict[str, Contact], par
         facts[a].peers[b] = n
 
 
-def summarise(item: ContactFacts, as_of: datetime | None = None, user_wrote: dict[str, datetime] | None = None
-              ) -> None:
+def summarise(item: ContactFacts, as_of: datetime | None = None,
+              user_wrote: dict[str, list[datetime]] | None = None) -> None:
     """Derive the counts and dates of one contact from its touches (`as_of`: the moment they are known at,
     for the past year's counts; by default the last touch; `user_wrote`: see `_user_wrote`)."""
     touches = sorted(item.touches, key=_AT)
@@ -332,7 +333,7 @@ def summarise(item: ContactFacts, as_of: datetime | None = None, user_wrote: dic
 
 
 def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year_start: datetime,
-                       user_wrote: dict[str, datetime]) -> None:
+                       user_wrote: dict[str, list[datetime]]) -> None:
     """Who starts the contact's threads, which went both ways, and which wait for the user."""
     started = []
     unanswered = _unanswered_series(threads.values())
@@ -349,7 +350,8 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
                 item.user_threads_answered_year += "received" in kinds
         elif not first.bulk:
             item.their_threads += 1
-        if not ignored and owes_reply(thread, item.last_sent, user_wrote.get(first.conversation)) \
+        wrote = user_wrote.get(first.conversation) or [t.at for t in thread if t.kind == "sent"]
+        if not ignored and owes_reply(thread, item.last_sent, wrote) \
                 and not (unanswered and series_of(first.subject) in unanswered):
             item.replies_owed.append(thread[-1])
         if not first.bulk:
@@ -396,13 +398,14 @@ def series_of(subject: str) -> str | None:
     return words if len(words) >= 4 else None
 
 
-def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: datetime | None = None) -> bool:
+def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequence[datetime] = ()) -> bool:
     """They wrote to the user directly, last in the thread, and nothing went back since (`last_sent`: the
-    user's last message to them; `user_wrote`: when the user first wrote in this conversation, to anyone).
+    user's last message to them; `user_wrote`: when the user wrote in this conversation, to anyone, in order).
 
     Their answer to the user's message closes it ("thanks, here you go"), in a
     thread either side started, and so does a first message from them in a
-    conversation the user started with others. A thread they started, or a
+    conversation the user started with others — an answer being one that comes
+    within ANSWER_DAYS of the user's message. A thread they started, or a
     second message of theirs in a row, is waiting for the user. A mail to a
     crowd (more than OWED_MAX_PEOPLE others besides the user, sender included)
     is an announcement: nobody in particular owes it an answer.
@@ -412,9 +415,16 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: date
         return False
     if last_sent is not None and last_sent > last.at:
         return False
-    if len(thread) >= 2:
-        return thread[-2].kind == "received"
-    return user_wrote is None or user_wrote > last.at
+    if len(thread) >= 2 and thread[-2].kind == "received":
+        return True
+    before = bisect_left(user_wrote, last.at)          # the user's last message in the conversation before theirs
+    answered = user_wrote[before - 1] if before else None
+    # an answer comes within ANSWER_DAYS: conversations are grouped by subject, and a subject used again
+    # months later, or one the user once wrote to someone else, is a new question
+    return not (answered is not None and answered < last.at <= answered + timedelta(days=ANSWER_DAYS))
+
+
+ANSWER_DAYS = 14
 
 
 def usual_gap(touches: list[Touch]) -> float | None:

@@ -10,6 +10,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from daemon import store
 from daemon.cli import cli
 from tests.sample import ROOT, SAMPLE_DAY, sample_config
 
@@ -351,3 +352,20 @@ def test_contacts_says_why_the_table_is_empty_when_every_contact_is_noise(tmp_pa
     assert done.stderr.strip() == ("kith: all 3 contacts are noise: none of the mail is from you — check `[user] "
                                    "addresses` in the config and that your sent mail is synced — `kith contacts "
                                    "--all` lists them with the reason")
+
+
+def test_forget_also_forgets_the_own_addresses_learned_from_that_source(tmp_path):
+    sent = tmp_path / "old" / "Sent.mbox"
+    sent.parent.mkdir()
+    sent.write_text("".join(f"From x Mon Jan  6 09:00:00 2025\nMessage-ID: <{n}@x.example>\nDate: Mon, 6 Jan 2025 "
+                            f"09:0{n}:00 +0000\nFrom: alias@home.example\nTo: anna@x.example\nSubject: S{n}\n\n"
+                            for n in range(3)))
+    config = tmp_path / "kith.toml"
+    text = (f'[user]\naddresses = ["me@home.example"]\n[storage]\ndatabase = "{tmp_path / "k.db"}"\n'
+            f'[[sources]]\ntype = "mbox"\nname = "old"\npath = "{sent.parent}"\n')
+    config.write_text(text)
+    kith = lambda *args: CliRunner().invoke(cli, ["--config", str(config), *args])  # noqa: E731
+    own = lambda: {r[0] for r in store.open_store(tmp_path / "k.db").execute("SELECT email FROM own_addresses")}  # noqa: E731
+    assert kith("sync").exit_code == 0 and own() == {"me@home.example", "alias@home.example"}
+    config.write_text(text + "enabled = false\n")
+    assert kith("forget", "old").exit_code == 0 and own() == {"me@home.example"}

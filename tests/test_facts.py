@@ -96,6 +96,17 @@ def test_a_reply_in_the_users_own_thread_from_someone_not_on_it_is_no_debt(db):
     assert [t.subject for t in owed] == ["Audit"]
 
 
+def test_a_subject_used_again_weeks_later_is_a_new_question(db):
+    bob = Address("bob@other.example")
+    apply(db, message(1, to=(bob,), subject="Quick question", at=T0),                       # to someone else
+          message(2, sender=ANNA, to=(ME,), subject="Lunch?", at=T0 + timedelta(days=1)),
+          message(3, to=(ANNA,), subject="Re: Lunch?", at=T0 + timedelta(days=1, hours=1)),
+          message(4, sender=ANNA, to=(ME,), subject="Quick question", at=T0 + timedelta(days=60)),
+          message(5, sender=ANNA, to=(ME,), subject="Lunch?", at=T0 + timedelta(days=61)))
+    owed = facts_at(db, T0 + timedelta(days=64))["anna@firm.example"].replies_owed
+    assert sorted(t.subject for t in owed) == ["Lunch?", "Quick question"]
+
+
 def test_no_reply_owed_to_a_mail_sent_to_a_crowd(db):
     def to_people(n, others, subject):
         crowd = tuple(Address(f"p{i}@firm.example") for i in range(others))

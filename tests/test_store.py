@@ -127,6 +127,7 @@ def test_an_address_the_user_keeps_forwarding_to_alone_and_that_holds_their_surn
     def forwards(first, to, count, prefix="FW: "):
         return [message(first + i, sender=sara, to=(Address(to),), subject=f"{prefix}item {i}") for i in range(count)]
     mail = (forwards(0, "sshackl@home.example", 5) + forwards(10, "assistant@firm.example", 9)    # a colleague
+            + forwards(40, "p.shackles@firm.example", 6)                                  # a colleague, like-named
             + forwards(20, "b.shackleton@home.example", 4)                                       # too few
             + forwards(30, "kim.shackleton@firm.example", 5, prefix="Re: "))                     # writes, not forwards
     store.apply_batch(db, "a", Batch(messages=tuple(mail)))
