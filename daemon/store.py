@@ -324,12 +324,28 @@ def _upsert_events(db: Database, source: str, events: Iterable[EventMeta], store
 
 
 def forget_subjects(db: Database) -> int:
-    """Blank every stored subject and meeting title (`store_subjects = false` set after a sync): what the
-    setting promises holds for mail stored before it too. Conversations stay grouped by their hash."""
+    """Blank every stored subject and meeting title (`store_subjects = false` set after a sync), in the
+    digests kept too: what the setting promises holds for mail stored before it. Conversations stay
+    grouped by their hash."""
     with db.conn:
         blanked = db.execute("UPDATE messages SET subject = '' WHERE subject != ''").rowcount
         blanked += db.execute("UPDATE events SET summary = '' WHERE summary != ''").rowcount
+        if blanked:
+            rows = db.execute("SELECT date, payload FROM digests").fetchall()
+            db.conn.executemany("UPDATE digests SET payload = ? WHERE date = ?",
+                                [(_without_subjects(payload), day) for day, payload in rows])
     return blanked
+
+
+_QUOTED_SUBJECT = re.compile("“[^”]*”")      # how the digest quotes a subject (`models.kinds.quote`)
+
+
+def _without_subjects(payload: str) -> str:
+    """A stored digest with its quoted subjects and each suggestion's context blanked."""
+    data = json.loads(payload)
+    for suggestion in data.get("json", {}).get("suggestions", []):
+        suggestion["context"] = ""
+    return _QUOTED_SUBJECT.sub("“…”", json.dumps(data, ensure_ascii=False))
 
 
 def holds_anything(db: Database) -> bool:

@@ -369,3 +369,17 @@ def test_forget_also_forgets_the_own_addresses_learned_from_that_source(tmp_path
     assert kith("sync").exit_code == 0 and own() == {"me@home.example", "alias@home.example"}
     config.write_text(text + "enabled = false\n")
     assert kith("forget", "old").exit_code == 0 and own() == {"me@home.example"}
+
+
+def test_store_subjects_false_later_blanks_the_subjects_in_stored_digests_too(tmp_path):
+    config = sample_config(tmp_path)
+    kith = lambda *args: CliRunner().invoke(cli, ["--config", str(config), *args])  # noqa: E731
+    assert kith("sync").exit_code == 0 and kith("digest", "--as-of", SAMPLE_DAY).exit_code == 0
+    db = store.open_store(tmp_path / "kith.db")
+    subjects = {s for (s,) in db.execute("SELECT DISTINCT subject FROM messages") if len(s) > 8}
+    payload = lambda: db.execute("SELECT payload FROM digests").fetchone()[0]  # noqa: E731
+    assert any(s in payload() for s in subjects)
+    config.write_text(config.read_text().replace("store_subjects = true", "store_subjects = false"))
+    assert kith("sync").exit_code == 0
+    assert not any(s in payload() for s in subjects) and "“…”" in payload()
+    assert db.execute("SELECT count(*) FROM messages WHERE subject != ''").fetchone()[0] == 0
