@@ -261,3 +261,15 @@ def m007_distinct_recipient_counts(db: Database) -> None:
     """`n_recipients` counts the message's stored recipient rows: an address listed twice in one header
     is one recipient. Judging then reads group sizes from `messages` instead of counting `recipients`."""
     db.execute("UPDATE messages SET n_recipients = (SELECT count(*) FROM recipients r WHERE r.key = messages.key)")
+
+
+@migrations()
+def m008_printable_names(db: Database) -> None:
+    """Names, subjects and titles stored before they were made printable (`daemon.store.printable`) are
+    made so: a sender's escape sequence must not reach the terminal from an older store either."""
+    from daemon.store import printable
+    db.conn.create_function("kith_printable", 1, printable, deterministic=True)
+    unprintable = "'*[' || char(1) || '-' || char(31) || char(127) || '-' || char(159) || ']*'"
+    for table, column in (("messages", "sender_name"), ("messages", "subject"), ("recipients", "name"),
+                          ("events", "organizer_name"), ("events", "summary"), ("attendees", "name")):
+        db.execute(f"UPDATE {table} SET {column} = kith_printable({column}) WHERE {column} GLOB {unprintable}")

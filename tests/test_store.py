@@ -260,3 +260,14 @@ def test_names_and_titles_are_stored_printable(db):
     assert table(db, "SELECT name FROM recipients") == [("Kim 2J",)]
     assert table(db, "SELECT organizer_name, summary FROM events") == [("Eve ]0;owned ", "Plan [2J")]
     assert table(db, "SELECT name FROM attendees") == [("Kim ",)]
+
+
+def test_a_store_from_before_names_were_made_printable_is_cleaned_on_opening(tmp_path):
+    db = store.open_store(tmp_path / "k.db")
+    db.execute("INSERT INTO messages (key, hash, message_id, conversation, sent_at, sender, sender_name, subject, "
+               "in_reply_to, bulk, list_id, n_recipients) VALUES (1, 1, 'm', 'c', '2024-01-01T00:00:00Z', 'a@x', "
+               "?, ?, '', 0, '', 0)", ["Eve\x1b]0;x\x07", "Plain subject"])
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm008_printable_names'")    # as an older Kith left it
+    db.conn.close()
+    reopened = store.open_store(tmp_path / "k.db")
+    assert table(reopened, "SELECT sender_name, subject FROM messages") == [("Eve ]0;x ", "Plain subject")]
