@@ -26,6 +26,7 @@ DEFAULT_SENT_FOLDERS = frozenset({
 NOT_MAIL_FOLDERS = frozenset({
     "drafts", "draft", "entwürfe", "brouillons", "borradores", "rascunhos", "bozze", "concepten",
     "utkast", "kladder", "luonnokset", "kopie_robocze", "черновики", "templates", "vorlagen",
+    "unsent_messages",    # Thunderbird's queue: not sent yet (an "Outbox" is read: many file received mail there)
     "junk", "junk_e_mail", "junk_email", "junk_mail", "spam", "bulk_mail", "junk__e_mail",
     "spamverdacht", "courrier_indésirable", "indésirables", "correo_no_deseado", "lixo_eletrônico",
     "posta_indesiderata", "ongewenste_e_mail", "skräppost", "søppelpost", "roskaposti", "спам",
@@ -54,6 +55,7 @@ def normalise_folder(name: str) -> str:
     Mail ".mbox" bundle, `_` for spaces."""
     text = decode_imap_name(name.strip().replace("\\", "/")).lstrip(".").lower()
     text = re.sub(r"\.mbox(/mbox)?(?=/|$)", "", text)
+    text = text.replace(".sbd/", "/")          # Thunderbird's subfolders: "Inbox.sbd/Sent"
     if text.startswith(("inbox.", "inbox/")):
         text = text[6:]
     if text.startswith("local_folders/") or text.startswith("local folders/"):   # Thunderbird

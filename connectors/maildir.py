@@ -62,6 +62,11 @@ class Tree:
     folders: dict[str, Path] = field(default_factory=dict)
     unsent: set[str] = field(default_factory=set)
     unlisted: list[str] = field(default_factory=list)
+    hidden: list[str] = field(default_factory=list)     # folder names of the directories not listed
+
+    def may_hide(self, folder: str) -> bool:
+        """Whether a folder not found may sit inside a directory that could not be listed."""
+        return any(h == "" or folder == h or folder.startswith(h + "/") for h in self.hidden)
 
 
 class MaildirSource(LocalSource):
@@ -117,7 +122,7 @@ class MaildirSource(LocalSource):
             done[folder] = SKIPPED                      # what an older sync read of it is swept
             return Batch(scopes=(folder,), notes=(_unsent_note(folder),), cursor=self._cursor(done))
         if folder not in tree.folders:
-            if tree.unlisted:                           # it may sit in a directory that could not be listed
+            if tree.may_hide(folder):                   # it may sit in a directory that could not be listed
                 return None
             del done[folder]
             return Batch(scopes=(folder,), cursor=self._cursor(done))
@@ -150,6 +155,8 @@ class MaildirSource(LocalSource):
             # the later one (in walk order, which is sorted) keeps its own path beside the name
             tree.folders[name if name not in tree.folders else f"{name} [{storable(rel.as_posix())}]"] = full
         tree.unlisted = [self._unreadable(exc, "skipped with the folders in it") for exc in problems]
+        tree.hidden = [storable(_folder_name(Path(os.path.relpath(exc.filename, self.path)))) if exc.filename else ""
+                       for exc in problems]
         return tree
 
     def _unreadable(self, exc: OSError, what: str) -> str:
@@ -208,7 +215,7 @@ class MaildirSource(LocalSource):
                      names: list[tuple[str, str]]) -> tuple[list[MessageMeta], list[str], bool]:
         """Every message of one folder, each id once (a file may sit in new/ and cur/ mid-move), the notes,
         and whether every file could be read (a FIFO is no message; a file denied or gone mid-read may be)."""
-        labels = sent_labels(folder, self.sent_folders)
+        labels = sent_labels(re.sub(r" \[.*\]\Z", "", folder), self.sent_folders)   # "Sent [Sent]": a second "Sent"
         messages: list[MessageMeta] = []
         notes: list[str] = []
         seen: set[str] = set()

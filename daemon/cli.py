@@ -221,7 +221,9 @@ def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, 
         emit_json(rows[:limit] if limit else rows)
         return
     shown = rows if show_noise else [r for r in rows if not r["noise"]]
-    if rows and not shown:
+    if not rows and goal is None:
+        click.echo("kith: no contacts yet: none of the synced mail or meetings involves anyone but you", err=True)
+    elif rows and not shown:
         click.echo(f"kith: all {len(rows)} contacts are noise{_why_all_noise(analysis)} — "
                    "`kith contacts --all` lists them with the reason", err=True)
     # the order is by the second column: value weighted by the goals, or times the relevance to --goal

@@ -293,7 +293,7 @@ def _validate(config: Config, loc: _Locator, raw_sources: list[dict]) -> None:
             raise ConfigError(f"goals[{index}].name {goal.name!r} is empty, padded or has a line break",
                               where=loc.where("goals", index, "name"), fix='write name = "Investors" (shown in the digest)')
     for address in config.user.addresses:
-        if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+", address.strip()):
+        if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", address.strip()):    # me@localhost, jdoe@corp too
             raise ConfigError(f"user.addresses has {address!r}, which is not an address",
                               where=loc.where("user", None, "addresses"),
                               fix='write addresses = ["you@example.org"] (bare addresses, every one you use)')

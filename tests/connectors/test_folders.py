@@ -28,7 +28,7 @@ def test_configured_sent_folders_replace_the_defaults():
     "[Gmail]/Gesendet", "[Gmail]/Messages envoyés", "[Google Mail]/Gesendet",     # localized Gmail via mbsync
     "Envoy&AOk-s", ".INBOX.Envoy&AOk-s", "&BB4EQgQ,BEAEMAQyBDsENQQ9BD0ESwQ1-",      # IMAP names on disk
     "Sent Messages.mbox/mbox", "Sent.mbox",                                         # Apple Mail export
-    "Local Folders/Sent", "Itens Enviados",                                         # Thunderbird; Portuguese
+    "Local Folders/Sent", "Inbox.sbd/Sent", "Itens Enviados",                       # Thunderbird; Portuguese
 ])
 def test_sent_folders_as_clients_and_mirrors_name_them(folder):
     assert is_sent_folder(folder)
@@ -44,6 +44,7 @@ def test_modified_utf7_names_decode_and_bad_ones_stay():
 @pytest.mark.parametrize("folder, not_mail", [
     ("Drafts", True), (".Drafts", True), ("INBOX.Drafts", True), ("[Gmail]/Drafts", True), ("Entw&APw-rfe", True),
     ("Junk", True), ("Junk E-mail", True), ("inbox/junk", True), ("Spam", True), ("[Gmail]/Spam", True),
+    ("Unsent Messages", True), ("Inbox.sbd/Drafts", True), ("Outbox", False),       # queued, never sent
     ("Trash", False), ("Deleted Items", False),         # deleted mail still happened
     ("inbox", False), ("Sent", False), ("projects/drafts", False),     # only the leading folder says it
 ])

@@ -98,3 +98,11 @@ def test_names_that_are_not_utf8_are_stored_with_escapes(tmp_path, db):
     assert list(source.pull(store.cursor_of(db, source.key))) == []
     touch_later(root / os.fsdecode(b".Gel\xf6scht"))
     assert [b.scopes for b in source.pull(store.cursor_of(db, source.key))] == [("Gel\\xf6scht",)]
+
+
+def test_two_layouts_naming_one_sent_folder_twice_are_both_sent(tmp_path):
+    root = maildir(tmp_path / "Maildir")
+    deliver(maildir(root / ".Sent"), 1)
+    deliver(maildir(root / "Sent"), 2)                  # the same name in the nested layout: "Sent [Sent]"
+    state, _, _ = pull(MaildirSource("m", root), None)
+    assert {m.scope: m.labels for m in state.values()} == {"Sent": ("SENT",), "Sent [Sent]": ("SENT",)}
