@@ -212,7 +212,7 @@ def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, 
     from models.suggest import GOAL_THRESHOLD
     goal = goal_named(ctx.config, goal)
     day = parse_day(as_of, ctx)
-    warn_if_empty(ctx)
+    empty = warn_if_empty(ctx)
     analysis = analyse(ctx.db, ctx.config, day)
     rows = contact_rows(analysis, ctx.config)
     if goal is not None:
@@ -221,7 +221,7 @@ def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, 
         emit_json(rows[:limit] if limit else rows)
         return
     shown = rows if show_noise else [r for r in rows if not r["noise"]]
-    if not rows and goal is None:
+    if not rows and goal is None and not empty:
         click.echo("kith: no contacts yet: none of the synced mail or meetings involves anyone but you", err=True)
     elif rows and not shown:
         click.echo(f"kith: all {len(rows)} contacts are noise{_why_all_noise(analysis)} — "

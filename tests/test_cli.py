@@ -383,3 +383,16 @@ def test_store_subjects_false_later_blanks_the_subjects_in_stored_digests_too(tm
     assert kith("sync").exit_code == 0
     assert not any(s in payload() for s in subjects) and "“…”" in payload()
     assert db.execute("SELECT count(*) FROM messages WHERE subject != ''").fetchone()[0] == 0
+
+
+def test_contacts_says_so_when_there_are_none(tmp_path):
+    (tmp_path / "inbox.mbox").write_text("From x Mon Jan  6 09:00:00 2025\nMessage-ID: <1@x.example>\nDate: Mon, 6 "
+                                         "Jan 2025 09:00:00 +0000\nFrom: me@home.example\nTo: me@home.example\n"
+                                         "Subject: Note to self\n\n")
+    config = tmp_path / "kith.toml"
+    config.write_text(f'[user]\naddresses = ["me@home.example"]\n[storage]\ndatabase = "{tmp_path / "k.db"}"\n'
+                      f'[[sources]]\ntype = "mbox"\nname = "m"\npath = "{tmp_path / "inbox.mbox"}"\n')
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(config), "sync"]).exit_code == 0
+    done = runner.invoke(cli, ["--config", str(config), "contacts"])
+    assert done.exit_code == 0 and done.stdout == "" and "no contacts yet" in done.stderr
