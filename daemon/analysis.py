@@ -17,7 +17,7 @@ from daemon.config import Config
 from daemon.contacts import organisations, typed_address
 from daemon.errors import UsageError
 from daemon.store import utc_text
-from models.facts import ContactFacts, collector_paused, load_facts
+from models.facts import ContactFacts, collector_paused, load_facts, parse_utc
 from models.scorer import ContactScore, score_all
 from models.network import goal_networks
 from models.suggest import Context as SuggestContext
@@ -43,6 +43,7 @@ class Digest:
     suggestions: list[Suggestion]
     network: dict[str, dict[str, int]]   # goal → state → count, and "thin"
     focus: tuple[str, str, str | None] | None = None   # this week's focus person (address, name) and goal
+    notes: list[str] = field(default_factory=list)      # what the user should know about the digest itself
 
 
 def end_of_day(today: date, config: Config) -> datetime:
@@ -229,7 +230,39 @@ def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Ana
         goal = max(sorted(fit), key=lambda g: fit[g] * settings.goal_weights.get(g, 1.0)) if fit else None
         focus_line = (focus.contact_id, focus.name, goal)
     name = config.user.name or "you"
-    return Digest(today, name, suggestions, network_summary(analysis, config), focus_line), analysis
+    return (Digest(today, name, suggestions, network_summary(analysis, config), focus_line, _silence_notes(db, analysis)),
+            analysis)
+
+
+QUIET_DAYS = 14         # this long without mail from a user who wrote …
+BUSY_BEFORE = 20        # … this many messages in the 90 days before: away, or the sent mail is not synced
+
+
+def _silence_notes(db: Database, analysis: Analysis) -> list[str]:
+    """A note when the user's own mail stops: owed answers and lapsed ties are read from it, so suggestions
+    after a holiday come early, and a Sent folder that is not synced makes every tie look one-sided."""
+    if not analysis.own:
+        return []
+    own, now = sorted(analysis.own), utc_text(analysis.now)
+    marks = ",".join("?" * len(own))
+    last = db.execute(f"SELECT max(sent_at) FROM messages WHERE sender IN ({marks}) AND sent_at <= ?",
+                      [*own, now]).fetchone()[0]
+    if last is None:
+        if not any(f.received for f in analysis.facts.values()):
+            return []
+        return ["No mail from you is in the store: check [user] addresses in the config and that your sent mail "
+                "is synced (a Sent folder, or the source that holds it); until then no tie can look mutual."]
+    quiet = (analysis.now - parse_utc(last)).days
+    if quiet < QUIET_DAYS:
+        return []
+    before = utc_text(parse_utc(last) - timedelta(days=90))
+    busy = db.execute(f"SELECT count(*) FROM messages WHERE sender IN ({marks}) AND sent_at > ? AND sent_at <= ?",
+                      [*own, before, last]).fetchone()[0]
+    if busy < BUSY_BEFORE:
+        return []
+    return [f"No mail from you since {parse_utc(last).astimezone(analysis.now.tzinfo):%d %B %Y} ({quiet} days): if you "
+            "were away, ties may look cooler than they are; if you have written since, check that your sent mail "
+            "is synced."]
 
 
 def evaluation_touches(db: Database, config: Config, as_of: date, horizon_days: int):

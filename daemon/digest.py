@@ -56,6 +56,7 @@ def render_markdown(digest: Digest) -> str:
     lines = _network_lines(digest)
     if lines:
         out += ["## Your network", ""] + [f"- {line}" for line in lines] + [""]
+    out += [f"> Note: {note}" for note in digest.notes] + ([""] if digest.notes else [])
     out.append("Kith never contacts anyone for you: each suggestion is yours to make personal.")
     return "\n".join(out) + "\n"
 
@@ -71,6 +72,7 @@ def render_text(digest: Digest) -> str:
             out.append(f"  {_who(s)} — {'; '.join(s.reasons)}. ({s.minutes} min)")
         out.append("")
     out += _network_lines(digest)
+    out += ([""] if digest.notes else []) + [f"Note: {note}" for note in digest.notes]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -89,6 +91,8 @@ def render_html(digest: Digest) -> str:
                         f'<span style="color:#777;">({s.minutes} min)</span></td></tr>')
     for line in _network_lines(digest):
         rows.append(f'<tr><td style="{CELL}color:#555;">{e(line)}</td></tr>')
+    for note in digest.notes:
+        rows.append(f'<tr><td style="{CELL}color:#8a5a00;padding-top:12px;">Note: {e(note)}</td></tr>')
     body = "\n".join(rows)
     return ('<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>Kith digest</title></head>\n'
             '<body style="margin:0;padding:0;background:#f6f6f4;">\n'
@@ -112,4 +116,5 @@ def to_json(digest: Digest) -> dict:
         "minutes": sum(s.minutes for s in digest.suggestions),
         "network": digest.network,
         "focus": {"address": digest.focus[0], "name": digest.focus[1], "goal": digest.focus[2]} if digest.focus else None,
+        "notes": list(digest.notes),
     }

@@ -497,3 +497,18 @@ def test_explain_says_why_a_tie_is_cooling(db):
     assert lena.startswith("State: cooling (you started each of the last 4 threads and none was answered); value")
     anna = explain_contact(analysis, config(), ANNA.email)["text"].splitlines()[1]
     assert anna.startswith("State: cooling (100 days since the last contact; you usually talk every 14 days)")
+
+
+def test_the_digest_notes_when_the_users_own_mail_stops(db):
+    from daemon.digest import render_text, to_json
+    apply(db, rhythm(ANNA, every=3, last=20, count=25))
+    digest = digest_for(db)
+    assert digest.notes and digest.notes[0].startswith("No mail from you since ") and "(20 days)" in digest.notes[0]
+    assert to_json(digest)["notes"] == digest.notes and f"Note: {digest.notes[0]}" in render_text(digest)
+    apply(db, [message(999, to=(ANNA,), subject="Back again", at=days_ago(1))])
+    assert digest_for(db).notes == []
+
+
+def test_the_digest_notes_when_no_mail_from_the_user_is_in_the_store(db):
+    apply(db, [message(1 + i, sender=TOM, to=(ME,), subject=f"News {i}", at=days_ago(3 + i)) for i in range(3)])
+    assert "No mail from you is in the store" in digest_for(db).notes[0]
