@@ -8,7 +8,7 @@ propose asking a favour: what the user can give comes first.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -37,6 +37,7 @@ class Suggestion:
     addresses: tuple[str, ...] = ()
     other_id: str | None = None          # the second person of an introduction
     other_name: str | None = None
+    thread: str = ""                     # an owed reply's conversation: one answer there serves all who wait
 
 
 def quote(subject: str) -> str:
@@ -136,7 +137,8 @@ def reply_owed(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | 
         return None
     history = [r for r in history_reasons(f) if not r.startswith(NOT_ANSWERED)][:1]   # a debt is no ledger
     reasons = [f"wrote to you {ago(waited)} ({quote(last.subject)}); no answer yet"] + history
-    return make("reply_owed", f, reasons, last.subject, URGENT + s.priority + 1 / (1 + waited))
+    return replace(make("reply_owed", f, reasons, last.subject, URGENT + s.priority + 1 / (1 + waited)),
+                   thread=last.conversation)
 
 
 def follow_up(f: ContactFacts, s: ContactScore, today: date, zone: ZoneInfo) -> Suggestion | None:

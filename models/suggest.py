@@ -90,7 +90,29 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
             pool.append(_with_goal(option, scores[cid], weights))
     pool += [i for i in introductions(facts, scores, weights, settings.goals)
              if not {i.contact_id, i.other_id} & (set(context.snoozed) | _recent(context, today, settings))]
-    return [_topic_named(c, facts[c.contact_id], settings.goals) for c in _within_budget(pool, settings)]
+    chosen = _within_budget(_one_answer_per_thread(pool), settings)
+    return [_topic_named(c, facts[c.contact_id], settings.goals) for c in chosen]
+
+
+def _one_answer_per_thread(pool: list[Suggestion]) -> list[Suggestion]:
+    """Owed replies to several people of one thread are one answer: the first of them (by score) stays and
+    names the others, who take no slot of their own."""
+    firsts: dict[str, Suggestion] = {}
+    others: dict[str, list[str]] = {}
+    for s in sorted(pool, key=lambda s: -s.score):
+        if s.kind == "reply_owed" and s.thread:
+            if s.thread in firsts:
+                others.setdefault(s.thread, []).append(s.name)
+                continue
+            firsts[s.thread] = s
+    merged = {}
+    for thread, names in others.items():
+        waits = "also waits" if len(names) == 1 else "also wait"
+        first = firsts[thread]
+        merged[id(first)] = replace(first, reasons=(*first.reasons, f"{' and '.join(names)} {waits} for an answer "
+                                                    "in this thread"))
+    return [merged.get(id(s), s) for s in pool
+            if not (s.kind == "reply_owed" and s.thread and firsts[s.thread] is not s)]
 
 
 ROUTINE = ("reconnect", "revive", "give_first")
@@ -125,9 +147,7 @@ def _recent(context: Context, today: date, settings: Settings) -> set[str]:
 
 
 def _with_goal(option: Suggestion, score: ContactScore, weights: dict[str, float]) -> Suggestion:
-    goal = best_goal(score, weights)
-    return Suggestion(option.kind, option.contact_id, option.name, goal, option.reasons, option.context,
-                      option.minutes, option.score, option.addresses, option.other_id, option.other_name)
+    return replace(option, goal=best_goal(score, weights))
 
 
 def _topic_named(chosen: Suggestion, f: ContactFacts, goals: tuple[Goal, ...]) -> Suggestion:

@@ -512,3 +512,13 @@ def test_the_digest_notes_when_the_users_own_mail_stops(db):
 def test_the_digest_notes_when_no_mail_from_the_user_is_in_the_store(db):
     apply(db, [message(1 + i, sender=TOM, to=(ME,), subject=f"News {i}", at=days_ago(3 + i)) for i in range(3)])
     assert "No mail from you is in the store" in digest_for(db).notes[0]
+
+
+def test_owed_replies_to_two_people_of_one_thread_are_one_answer(db):
+    apply(db, rhythm(TOM, every=20, last=10) + rhythm(ANNA, every=20, last=12) + [
+        message(1, sender=TOM, to=(ME, ANNA), subject="Monarch Steel response", at=days_ago(3)),
+        message(2, sender=ANNA, to=(ME, TOM), subject="RE: Monarch Steel response", at=days_ago(2))])
+    owed = [s for s in digest_for(db, 60).suggestions if s.kind == "reply_owed"]
+    assert len(owed) == 1 and owed[0].contact_id in (TOM.email, ANNA.email)
+    other = "Anna Berger" if owed[0].contact_id == TOM.email else "Tom Weiss"
+    assert owed[0].reasons[-1] == f"{other} also waits for an answer in this thread"
