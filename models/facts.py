@@ -64,6 +64,7 @@ class ContactFacts:
 
     # derived by summarise()
     sent: int = 0
+    sent_personal: int = 0            # … to a few people (OWED_MAX_PEOPLE at most): not the user's broadcasts
     received: int = 0
     received_personal: int = 0
     received_direct: int = 0          # personal mail with the user in To
@@ -94,8 +95,9 @@ class ContactFacts:
 
     @property
     def close(self) -> bool:
-        """A strong contact: personal mail both ways, at least STRONG_EXCHANGES messages each way."""
-        return self.sent >= STRONG_EXCHANGES and self.received_personal >= STRONG_EXCHANGES
+        """A strong contact: personal mail both ways, at least STRONG_EXCHANGES messages each way (the user's
+        mail to crowds aside: a daily report to 16 people says nothing about one of them)."""
+        return self.sent_personal >= STRONG_EXCHANGES and self.received_personal >= STRONG_EXCHANGES
 
 
 def load_facts(db: Database, own: set[str], as_of: datetime, *, aliases=(), ignore_addresses=(),
@@ -305,6 +307,7 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
     for t in touches:
         if t.kind == "sent":
             item.sent += 1
+            item.sent_personal += t.size <= OWED_MAX_PEOPLE
             item.last_sent = t.at
             threads[t.conversation].append(t)
         elif t.kind == "received":

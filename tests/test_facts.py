@@ -249,3 +249,14 @@ def test_address_shapes_tell_people_from_roles_and_robots():
                                       "alerts.bank@x.example", "exchange.administrator@enron.com",
                                       "postoffice@bluemountain.example")] == [
         "person", "role", "role", "role", "role", "role", "role", "role", "noreply", "noreply", "role", "role"]
+
+
+def test_the_users_broadcasts_are_not_personal_mail_to_each_reader(db):
+    crowd = tuple(Address(f"p{i}@firm.example") for i in range(15))
+    daily = [message(i, to=(ANNA, *crowd), subject=f"Daily approvals {i}", at=T0 + timedelta(days=i))
+             for i in range(6)]
+    personal = [message(100 + i, sender=ANNA, to=(ME,), subject=f"Question {i}", at=T0 + timedelta(days=i, hours=3))
+                for i in range(6)]
+    apply(db, *daily, *personal, message(50, to=(ANNA,), subject="Re: Question 0", at=T0 + timedelta(days=1)))
+    f = facts_at(db, T0 + timedelta(days=9))["anna@firm.example"]
+    assert (f.sent, f.sent_personal) == (7, 1) and not f.close

@@ -343,7 +343,8 @@ def test_the_reason_given_counts_conversations_when_they_answer_outside_your_thr
     def facts(user_threads: int, answered: int, two_way: int, sent: int = 0, received: int = 0) -> ContactFacts:
         f = ContactFacts(Contact("a@x.example", ("a@x.example",), "A"))
         f.user_threads, f.user_threads_answered, f.two_way_threads = user_threads, answered, two_way
-        f.sent, f.received_personal = sent, received
+        f.sent = f.sent_personal = sent
+        f.received_personal = received
         return f
 
     assert history_reasons(facts(10, 10, 10)) == ["replied to all 10 of your threads"]
