@@ -143,10 +143,11 @@ def is_known(db: Database, email: str) -> bool:
                          OR EXISTS (SELECT 1 FROM events WHERE organizer = :e)""", {"e": email}).fetchone()[0] == 1
 
 
-def _recent_suggestions(db: Database, today: date, days: int) -> dict[str, date]:
+def _recent_suggestions(db: Database, today: date, days: int, kind: str | None = None) -> dict[str, date]:
+    """When each address was last suggested in the past `days` (as `kind` only, when given)."""
     since = (today - timedelta(days=days)).isoformat()
-    rows = db.execute("SELECT address, max(date) FROM suggestions WHERE date >= ? AND date < ? GROUP BY address",
-                      [since, today.isoformat()])
+    rows = db.execute("SELECT address, max(date) FROM suggestions WHERE date >= ? AND date < ? "
+                      "AND (? IS NULL OR kind = ?) GROUP BY address", [since, today.isoformat(), kind, kind])
     return {address: date.fromisoformat(d) for address, d in rows}
 
 
@@ -219,9 +220,11 @@ def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Ana
     recent = _recent_suggestions(db, today, config.digest.repeat_days)
     recent_by_contact = {cid: d for cid, f in analysis.facts.items()
                          for a in f.contact.addresses if (d := recent.get(a))}
+    owed = _recent_suggestions(db, today, config.digest.repeat_days, "reply_owed")
+    owed_by_contact = {cid: d for cid, f in analysis.facts.items() for a in f.contact.addresses if (d := owed.get(a))}
     focus_now, recent_focus = _focus_history(db, today)
     context = SuggestContext(recent_by_contact, frozenset(_snoozed(db, analysis)), birthdays_near(db, today),
-                             recent_focus, focus_now, _routine_repeats(db, analysis, today))
+                             recent_focus, focus_now, _routine_repeats(db, analysis, today), owed_by_contact)
     suggestions = suggest(analysis.facts, analysis.scores, settings, today, config.zone, context)
     focus = weekly_focus(analysis.facts, analysis.scores, settings, context, suggestions)
     focus_line = None
@@ -236,6 +239,7 @@ def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Ana
 
 QUIET_DAYS = 14         # this long without mail from a user who wrote …
 BUSY_BEFORE = 20        # … this many messages in the 90 days before: away, or the sent mail is not synced
+LOPSIDED_AFTER = 200    # personal messages received before fewer than 1 in 50 sent says the Sent folder is missing
 
 
 def _silence_notes(db: Database, analysis: Analysis) -> list[str]:
@@ -252,6 +256,14 @@ def _silence_notes(db: Database, analysis: Analysis) -> list[str]:
             return []
         return ["No mail from you is in the store: check [user] addresses in the config and that your sent mail "
                 "is synced (a Sent folder, or the source that holds it); until then no tie can look mutual."]
+    sent = sum(f.sent for f in analysis.facts.values())
+    received = sum(f.received_personal for f in analysis.facts.values())
+    if not received:
+        return ["No mail to you is in the store, only yours: check that your inbox is synced too (a source "
+                "that holds only a Sent folder makes every tie look alike)."]
+    if received >= LOPSIDED_AFTER and sent * 50 < received:
+        return [f"Little of your own mail is in the store ({sent} messages to contacts, against {received} "
+                "from them): check that your sent mail is synced; until then few ties can look mutual."]
     quiet = (analysis.now - parse_utc(last)).days
     if quiet < QUIET_DAYS:
         return []

@@ -128,7 +128,7 @@ def _load_facts(db: Database, own: set[str], cutoff: str, aliases, ignore_addres
     per_address = seen.per_address
     ignore_addresses = [a.lower() for a in ignore_addresses]
     lists = set().union(*seen.list_ids.values())
-    known = [a for a in per_address if not is_mailing_list(a, lists) and (
+    known = [a for a in per_address if not is_mailing_list(a, lists) and not _relayed(seen.names.get(a)) and (
              not (ignore_addresses or ignore_domains) or not is_ignored(a, ignore_addresses, ignore_domains))]
     volume = {a: len(per_address[a]) for a in known}
     contacts = merge_contacts(known, seen.names, seen.sightings, aliases, volume)
@@ -158,6 +158,15 @@ def _user_wrote(touches_per_address: Iterable[list[Touch]]) -> dict[str, list[da
             if t.kind == "sent":
                 times[t.conversation].add(t.at)
     return {conversation: sorted(at) for conversation, at in times.items()}
+
+
+_VIA = re.compile(r"\svia(\s|$)", re.IGNORECASE)
+
+
+def _relayed(names: Counter | None) -> bool:
+    """An address that sends as "Anna Berger via qemu-devel" or "… via B4 Relay": a list that rewrote the
+    sender (DMARC) or a relay, not a person; the person writes from their own address too."""
+    return bool(names) and sum(n for name, n in names.items() if _VIA.search(name)) * 2 > sum(names.values())
 
 
 @dataclass
@@ -417,6 +426,8 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
     if last.kind != "received" or not last.direct or last.size > OWED_MAX_PEOPLE:
         return False
     if last_sent is not None and last_sent > last.at:
+        return False
+    if user_wrote and user_wrote[-1] > last.at:        # the user wrote in the thread since, to someone: answered there
         return False
     if len(thread) >= 2 and thread[-2].kind == "received":
         return True

@@ -87,7 +87,7 @@ def _introduction(a: ContactFacts, b: ContactFacts, goal: str, score: float, con
     # the digest's line names both people and the goal already
     both = "both write about " + ", ".join(f"“{k}”" for k in common[:TOPIC_WORDS]) if common \
         else "both serve the goal"
-    reasons = (f"{both} and have never been in a thread or meeting together",
+    reasons = (f"{both}, and your mail shows them in no small thread or meeting together",
                "ask each of them first whether they would like an introduction")
     return Suggestion("introduce", a.id, a.contact.name, goal, reasons, goal, MINUTES["introduce"], round(score, 4),
                       a.contact.addresses, b.id, b.contact.name)

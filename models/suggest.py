@@ -51,6 +51,7 @@ class Context:
     focus_shown_this_week: str | None = None
     # per contact: how often a reconnect (or revive, give-first) was suggested since the last contact, the latest
     routine_repeats: dict[str, tuple[int, date]] = field(default_factory=dict)
+    recently_owed: dict[str, date] = field(default_factory=dict)    # the last digest that showed an owed reply
 
 
 def best_goal(score: ContactScore, weights: dict[str, float]) -> str | None:
@@ -84,8 +85,9 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
             routine = option.kind in ROUTINE  # nothing new happened
             if routine and not _due_again(context.routine_repeats.get(cid), last, today, settings.repeat_days):
                 continue
-            if option.kind == "reply_owed" and last and 0 < (today - last).days < settings.repeat_days:
-                when = "yesterday's digest" if (today - last).days == 1 else f"the digest of {last:%a %d %b}"
+            owed = context.recently_owed.get(cid)
+            if option.kind == "reply_owed" and owed and 0 < (today - owed).days < settings.repeat_days:
+                when = "yesterday's digest" if (today - owed).days == 1 else f"the digest of {owed:%a %d %b}"
                 option = replace(option, reasons=(*option.reasons, f"still waiting: in {when} too"))
             pool.append(_with_goal(option, scores[cid], weights))
     pool += [i for i in introductions(facts, scores, weights, settings.goals)

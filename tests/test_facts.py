@@ -260,3 +260,10 @@ def test_the_users_broadcasts_are_not_personal_mail_to_each_reader(db):
     apply(db, *daily, *personal, message(50, to=(ANNA,), subject="Re: Question 0", at=T0 + timedelta(days=1)))
     f = facts_at(db, T0 + timedelta(days=9))["anna@firm.example"]
     assert (f.sent, f.sent_personal) == (7, 1) and not f.close
+
+
+def test_an_answer_in_the_thread_to_their_other_address_closes_it(db):
+    louise_work = Address("kitchen@firm.example")
+    apply(db, message(1, sender=louise_work, to=(ME,), subject="Budget", at=T0),
+          message(2, to=(Address("louise.kitchen@firm.example"),), subject="RE: Budget", at=T0 + timedelta(hours=2)))
+    assert facts_at(db, T0 + timedelta(days=3))["kitchen@firm.example"].replies_owed == []

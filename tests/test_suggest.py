@@ -215,7 +215,7 @@ def test_introduce_two_valuable_contacts_of_one_goal_who_never_met(db):
     intro = [s for s in digest_for(db, 60).suggestions if s.kind == "introduce"]
     assert len(intro) == 1 and {intro[0].contact_id, intro[0].other_id} == {MIRA.email, JONAS.email}
     assert "ask each of them first" in " ".join(intro[0].reasons)
-    assert intro[0].reasons[0].startswith("both write about “payments” and have never been in a thread")
+    assert intro[0].reasons[0].startswith("both write about “payments”, and your mail shows them in no small thread")
 
 
 def test_no_introduction_for_people_already_in_a_thread_together(db):
@@ -523,3 +523,21 @@ def test_owed_replies_to_two_people_of_one_thread_are_one_answer(db):
     assert len(owed) == 1 and owed[0].contact_id in (TOM.email, ANNA.email)
     other = "Anna Berger" if owed[0].contact_id == TOM.email else "Tom Weiss"
     assert owed[0].reasons[-1] == f"{other} also waits for an answer in this thread"
+
+
+def test_still_waiting_is_said_only_of_an_owed_reply_shown_before(db, tmp_path):
+    from daemon.deliver import deliver
+    apply(db, rhythm(ANNA, every=14, last=71))
+    store.refresh_own_addresses(db, [ME.email])
+    first, _ = build_digest(db, config(), TODAY)
+    deliver(db, first, tmp_path)
+    assert ("reconnect", ANNA.email) in kinds(first)
+    apply(db, [message(1, sender=ANNA, to=(ME,), subject="Coffee soon?", at=days_ago(-1))])
+    later, _ = build_digest(db, config(), TODAY + timedelta(days=2))
+    owed = [s for s in later.suggestions if s.kind == "reply_owed"]
+    assert owed and not any("still waiting" in r for r in owed[0].reasons)
+
+
+def test_the_digest_notes_when_only_the_users_own_mail_is_in_the_store(db):
+    apply(db, [message(1 + i, to=(TOM,), subject=f"Plan {i}", at=days_ago(3 + i)) for i in range(3)])
+    assert "No mail to you is in the store" in digest_for(db).notes[0]
