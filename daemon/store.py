@@ -100,6 +100,9 @@ def _migrate(db: Database, attempts: int = 10) -> None:
 
 def open_store(path: Path) -> Database:
     """Open (creating if needed) the database, in WAL mode, with migrations applied."""
+    if path.is_dir():
+        raise StoreError("is a folder, not a database file", where=str(path),
+                         fix="set [storage] database to a file path, such as ~/.local/share/kith/kith.db")
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)

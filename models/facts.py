@@ -341,6 +341,8 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
         item.last_subject = next((t.subject for t in reversed(personal) if t.subject), "")
     year_start = (as_of or (touches[-1].at if touches else datetime.max)) - timedelta(days=365)
     _summarise_threads(item, threads, year_start, user_wrote or {})
+    if as_of is not None:       # owed for a month at most: what `explain` and the JSON say as the digest does
+        item.replies_owed = [t for t in item.replies_owed if as_of - t.at <= timedelta(days=REPLY_OWED_MAX_DAYS)]
     item.usual_gap_days = usual_gap(personal)
 
 
@@ -439,6 +441,7 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
 
 
 ANSWER_DAYS = 14
+REPLY_OWED_MAX_DAYS = 30    # an answer still owed after a month is no longer suggested or counted as owed
 
 
 def usual_gap(touches: list[Touch]) -> float | None:

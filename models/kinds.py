@@ -13,13 +13,12 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from daemon.store import REPLY_PREFIX
-from models.facts import ContactFacts, days_between
+from models.facts import REPLY_OWED_MAX_DAYS, ContactFacts, days_between
 from models.scorer import DEFAULT_GAP_DAYS, VALUABLE, ContactScore
 
 MINUTES = {"reply_owed": 5, "follow_up": 5, "give_first": 10, "birthday": 10, "introduce": 10,
            "reconnect": 15, "revive": 15, "focus": 20}
 URGENT = 10.0            # owed answers, fresh follow-ups and birthdays come before any reconnecting
-REPLY_OWED_MAX_DAYS = 30
 ROUTINE_MEETINGS = 3
 GIVE_FIRST_DAYS = 21
 

@@ -267,3 +267,9 @@ def test_an_answer_in_the_thread_to_their_other_address_closes_it(db):
     apply(db, message(1, sender=louise_work, to=(ME,), subject="Budget", at=T0),
           message(2, to=(Address("louise.kitchen@firm.example"),), subject="RE: Budget", at=T0 + timedelta(hours=2)))
     assert facts_at(db, T0 + timedelta(days=3))["kitchen@firm.example"].replies_owed == []
+
+
+def test_an_answer_owed_for_more_than_a_month_is_no_longer_counted(db):
+    apply(db, *exchange(1, 0), message(5, sender=ANNA, to=(ME,), subject="Numbers", at=T0 + timedelta(days=5)))
+    assert len(facts_at(db, T0 + timedelta(days=30))["anna@firm.example"].replies_owed) == 1
+    assert facts_at(db, T0 + timedelta(days=40))["anna@firm.example"].replies_owed == []

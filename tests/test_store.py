@@ -271,3 +271,9 @@ def test_a_store_from_before_names_were_made_printable_is_cleaned_on_opening(tmp
     db.conn.close()
     reopened = store.open_store(tmp_path / "k.db")
     assert table(reopened, "SELECT sender_name, subject FROM messages") == [("Eve ]0;x ", "Plain subject")]
+
+
+def test_a_database_path_that_is_a_folder_says_so(tmp_path):
+    from daemon.errors import StoreError
+    with pytest.raises(StoreError, match="is a folder, not a database file"):
+        store.open_store(tmp_path)
