@@ -217,14 +217,13 @@ def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Ana
     analysis = analyse(db, config, today)
     settings = Settings(config.digest.minutes, config.digest.max_suggestions, config.digest.repeat_days,
                         {g.name: g.weight for g in config.goals}, config.goals)
-    recent = _recent_suggestions(db, today, config.digest.repeat_days)
-    recent_by_contact = {cid: d for cid, f in analysis.facts.items()
-                         for a in f.contact.addresses if (d := recent.get(a))}
-    owed = _recent_suggestions(db, today, config.digest.repeat_days, "reply_owed")
-    owed_by_contact = {cid: d for cid, f in analysis.facts.items() for a in f.contact.addresses if (d := owed.get(a))}
+    def by_contact(per_address: dict[str, date]) -> dict[str, date]:
+        return {cid: d for cid, f in analysis.facts.items() for a in f.contact.addresses if (d := per_address.get(a))}
+    recent = by_contact(_recent_suggestions(db, today, config.digest.repeat_days))
+    owed = by_contact(_recent_suggestions(db, today, config.digest.repeat_days, "reply_owed"))
     focus_now, recent_focus = _focus_history(db, today)
-    context = SuggestContext(recent_by_contact, frozenset(_snoozed(db, analysis)), birthdays_near(db, today),
-                             recent_focus, focus_now, _routine_repeats(db, analysis, today), owed_by_contact)
+    context = SuggestContext(recent, frozenset(_snoozed(db, analysis)), birthdays_near(db, today),
+                             recent_focus, focus_now, _routine_repeats(db, analysis, today), owed)
     suggestions = suggest(analysis.facts, analysis.scores, settings, today, config.zone, context)
     focus = weekly_focus(analysis.facts, analysis.scores, settings, context, suggestions)
     focus_line = None

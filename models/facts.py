@@ -419,7 +419,8 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
     Their answer to the user's message closes it ("thanks, here you go"), in a
     thread either side started, and so does a first message from them in a
     conversation the user started with others — an answer being one that comes
-    within ANSWER_DAYS of the user's message. A thread they started, or a
+    within ANSWER_DAYS of the user's message; and anything once the user wrote
+    in the conversation since, to anyone. A thread they started, or a
     second message of theirs in a row, is waiting for the user. A mail to a
     crowd (more than OWED_MAX_PEOPLE others besides the user, sender included)
     is an announcement: nobody in particular owes it an answer.
