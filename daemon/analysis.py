@@ -17,9 +17,9 @@ from daemon.config import Config
 from daemon.contacts import organisations, typed_address
 from daemon.errors import UsageError
 from daemon.store import utc_text
-from models.facts import ContactFacts, collector_paused, load_facts, parse_utc
+from models.facts import REPLY_OWED_MAX_DAYS, ContactFacts, collector_paused, load_facts, parse_utc
 from models.scorer import ContactScore, score_all
-from models.network import goal_networks
+from models.network import INTRODUCE_MIN, goal_networks
 from models.suggest import Context as SuggestContext
 from models.suggest import ROUTINE, Settings, Suggestion, suggest, weekly_focus
 
@@ -171,6 +171,26 @@ def _routine_repeats(db: Database, analysis: Analysis, today: date) -> dict[str,
     return result
 
 
+def _owed_shown(db: Database, analysis: Analysis, today: date, config: Config) -> dict[str, tuple[date, ...]]:
+    """Per contact: the digests of the past month that showed it an owed reply after the user's last mail
+    to it (see `models.suggest._owed_due`)."""
+    by_address = {a: cid for cid, f in analysis.facts.items() for a in f.contact.addresses}
+    dates: dict[str, set[date]] = {}
+    for address, day in db.execute("SELECT address, date FROM suggestions WHERE kind = 'reply_owed' AND date >= ? "
+                                   "AND date < ?", [(today - timedelta(days=REPLY_OWED_MAX_DAYS)).isoformat(),
+                                                    today.isoformat()]):
+        cid = by_address.get(address)
+        if cid is not None:
+            dates.setdefault(cid, set()).add(date.fromisoformat(day))
+    result = {}
+    for cid, days in dates.items():
+        wrote = analysis.facts[cid].last_sent
+        since = sorted(d for d in days if wrote is None or d > wrote.astimezone(config.zone).date())
+        if since:
+            result[cid] = tuple(since)
+    return result
+
+
 def _snoozed(db: Database, analysis: Analysis) -> set[str]:
     """Contacts the user said 'not now' to recently, or marked done since their last interaction."""
     since = utc_text(analysis.now - timedelta(days=SNOOZE_DAYS))
@@ -203,14 +223,25 @@ def birthdays_near(db: Database, today: date) -> tuple[tuple[date, str], ...]:
     return tuple(sorted((d, s) for d, s in found if 0 <= (d - today).days <= 1))
 
 
+FOCUS_DAYS = 7             # a focus person stays for a week from the day they were first proposed …
+RECENT_FOCUS_DAYS = 28     # … and is not proposed again for four weeks
+
+
 def _focus_history(db: Database, today: date) -> tuple[str | None, frozenset[str]]:
-    """This ISO week's focus person, if one was chosen already, and those of the last four weeks."""
-    monday = today - timedelta(days=today.weekday())
+    """This week's focus person — proposed first less than FOCUS_DAYS ago, so that one chosen on a Sunday
+    stays until Saturday — if there is one, and the focus people of the past four weeks."""
     rows = db.execute("SELECT date, address FROM suggestions WHERE kind = 'focus' AND date >= ? AND date < ? "
-                      "ORDER BY date DESC", [(monday - timedelta(days=28)).isoformat(), today.isoformat()]).fetchall()
-    # the latest of the week: one chosen after the user snoozed the first stays for the rest of the week
-    this_week = next((address for d, address in rows if d >= monday.isoformat()), None)
-    return this_week, frozenset(address for _, address in rows)
+                      "ORDER BY date DESC", [(today - timedelta(days=RECENT_FOCUS_DAYS)).isoformat(),
+                                             today.isoformat()]).fetchall()
+    current = None
+    if rows:
+        # the latest: one chosen after the user snoozed the first stays for the rest of its week
+        latest = rows[0][1]
+        fortnight = today - timedelta(days=2 * FOCUS_DAYS)
+        first = min((date.fromisoformat(d) for d, address in rows
+                     if address == latest and date.fromisoformat(d) > fortnight), default=None)
+        current = latest if first and (today - first).days < FOCUS_DAYS else None
+    return current, frozenset(address for _, address in rows)
 
 
 def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Analysis]:
@@ -220,7 +251,7 @@ def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Ana
     def by_contact(per_address: dict[str, date]) -> dict[str, date]:
         return {cid: d for cid, f in analysis.facts.items() for a in f.contact.addresses if (d := per_address.get(a))}
     recent = by_contact(_recent_suggestions(db, today, config.digest.repeat_days))
-    owed = by_contact(_recent_suggestions(db, today, config.digest.repeat_days, "reply_owed"))
+    owed = _owed_shown(db, analysis, today, config)
     focus_now, recent_focus = _focus_history(db, today)
     context = SuggestContext(recent, frozenset(_snoozed(db, analysis)), birthdays_near(db, today),
                              recent_focus, focus_now, _routine_repeats(db, analysis, today), owed)
@@ -230,7 +261,7 @@ def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Ana
     if focus is not None:
         fit = analysis.scores[focus.contact_id].goal_fit
         goal = max(sorted(fit), key=lambda g: fit[g] * settings.goal_weights.get(g, 1.0)) if fit else None
-        focus_line = (focus.contact_id, focus.name, goal)
+        focus_line = (focus.contact_id, focus.name, goal if goal and fit[goal] >= INTRODUCE_MIN else None)
     name = config.user.name or "you"
     return (Digest(today, name, suggestions, network_summary(analysis, config), focus_line, _silence_notes(db, analysis)),
             analysis)
@@ -248,8 +279,9 @@ def _silence_notes(db: Database, analysis: Analysis) -> list[str]:
         return []
     own, now = sorted(analysis.own), utc_text(analysis.now)
     marks = ",".join("?" * len(own))
-    last = db.execute(f"SELECT max(sent_at) FROM messages WHERE sender IN ({marks}) AND sent_at <= ?",
-                      [*own, now]).fetchone()[0]
+    # a note to self or a draft (no recipients) is no sign of mail going out
+    last = db.execute(f"SELECT max(sent_at) FROM messages WHERE sender IN ({marks}) AND n_recipients > 0 "
+                      "AND sent_at <= ?", [*own, now]).fetchone()[0]
     if last is None:
         if not any(f.received for f in analysis.facts.values()):
             return []
@@ -265,13 +297,34 @@ def _silence_notes(db: Database, analysis: Analysis) -> list[str]:
                 "from them): check that your sent mail is synced; until then few ties can look mutual."]
     quiet = (analysis.now - parse_utc(last)).days
     if quiet < QUIET_DAYS:
-        return []
+        return _slowdown_note(db, analysis, own)
     before = utc_text(parse_utc(last) - timedelta(days=90))
-    busy = db.execute(f"SELECT count(*) FROM messages WHERE sender IN ({marks}) AND sent_at > ? AND sent_at <= ?",
-                      [*own, before, last]).fetchone()[0]
+    busy = db.execute(f"SELECT count(*) FROM messages WHERE sender IN ({marks}) AND n_recipients > 0 AND sent_at > ? "
+                      "AND sent_at <= ?", [*own, before, last]).fetchone()[0]
     if busy < BUSY_BEFORE:
         return []
     return [f"No mail from you since {parse_utc(last).astimezone(analysis.now.tzinfo):%d %B %Y} ({quiet} days): if you "
+            "were away, ties may look cooler than they are; if you have written since, check that your sent mail "
+            "is synced."]
+
+
+SLOWDOWN_MONTHS = 3      # the user's monthly mail over this many months before the last 30 days …
+SLOWDOWN_SHARE = 0.2     # … of which the last 30 days hold less than this share (after at least BUSY_BEFORE a month)
+
+
+def _slowdown_note(db: Database, analysis: Analysis, own: list[str]) -> list[str]:
+    """A note when the user's mail has not stopped but collapsed: a few messages in the past month after
+    dozens a month before reads as a part-time absence, or a Sent folder that stopped syncing."""
+    marks = ",".join("?" * len(own))
+    month = analysis.now - timedelta(days=30)
+    count = lambda start, end: db.execute(  # noqa: E731
+        f"SELECT count(*) FROM messages WHERE sender IN ({marks}) AND n_recipients > 0 AND sent_at > ? "
+        "AND sent_at <= ?", [*own, utc_text(start), utc_text(end)]).fetchone()[0]
+    recent = count(month, analysis.now)
+    usual = count(month - timedelta(days=30 * SLOWDOWN_MONTHS), month) / SLOWDOWN_MONTHS
+    if usual < BUSY_BEFORE or recent >= SLOWDOWN_SHARE * usual:
+        return []
+    return [f"Little mail from you in the past 30 days ({recent}, against about {round(usual)} a month before): if you "
             "were away, ties may look cooler than they are; if you have written since, check that your sent mail "
             "is synced."]
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 import joblib
 import numpy as np
-from scipy.optimize import minimize
+from scipy.optimize import brentq, minimize
 from scipy.special import expit
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
@@ -180,6 +180,22 @@ class NonNegativeLogistic:
         stacker.coef_, stacker.intercept_ = np.ones(rankings), -rankings / 2
         return stacker
 
+    def calibrate(self, z: np.ndarray, y: np.ndarray) -> NonNegativeLogistic:
+        """Keep the weights, and set the intercept so that the mean probability on a known moment (standings
+        `z`, outcomes `y`) is its share of two-way futures (half a positive added, so that a moment with none
+        still gives a finite level).
+
+        Standings are relative: with equal weights, the contact first by every ranking scores 0.95 whether
+        mail went both ways last quarter or the mailbox fell silent half a year ago. The level comes from
+        what the latest known moment shows: in an archive judged months after its mail ends, values sink
+        with the silence instead of jumping back up once that moment holds no outcome.
+        """
+        if len(y):
+            target = (y.sum() + 0.5) / (len(y) + 1.0)
+            margin = z @ self.coef_
+            self.intercept_ = brentq(lambda b: expit(margin + b).mean() - target, -60.0, 60.0)
+        return self
+
     def predict_proba(self, z: np.ndarray) -> np.ndarray:
         p = expit(z @ self.coef_ + self.intercept_)
         return np.column_stack([1.0 - p, p])
@@ -210,7 +226,7 @@ def _fit(x: np.ndarray, y: np.ndarray) -> Pipeline:
     return pipeline
 
 
-def _stacker(rows: list[Moment], x_old: np.ndarray, y_old: np.ndarray) -> NonNegativeLogistic:
+def _stacker(rows: list[Moment], x_old: np.ndarray, y_old: np.ndarray) -> NonNegativeLogistic | None:
     """Weights of the rankings, fitted on the latest known moment (rows[0]) with a model trained on the
     training rows of the older moments (`x_old`, `y_old`), which never saw it.
 
@@ -219,7 +235,7 @@ def _stacker(rows: list[Moment], x_old: np.ndarray, y_old: np.ndarray) -> NonNeg
     moment would pick alone did worse on the moment after it (measured on the
     Enron owners and the hold-out). That moment moves the weights away from the
     prior as far as its evidence goes; when it cannot tell (too little history,
-    one class only), the prior stands.
+    one class only), the prior stands (None: see `_prior`).
     """
     if len(rows) >= 2:
         _, x_val, y_val = rows[0]
@@ -228,7 +244,16 @@ def _stacker(rows: list[Moment], x_old: np.ndarray, y_old: np.ndarray) -> NonNeg
             stacker = NonNegativeLogistic(prior=1.0).fit(rankings(older.predict_proba(x_val)[:, 1], x_val), y_val)
             if stacker.coef_.max(initial=0.0) > 1e-6:
                 return stacker
-    return NonNegativeLogistic.equal(len(RANKINGS))
+    return None
+
+
+def _prior(model: Pipeline | HeuristicModel, rows: list[Moment]) -> NonNegativeLogistic:
+    """Every ranking weighted alike, at the level of two-way futures the latest known moment shows."""
+    stacker = NonNegativeLogistic.equal(len(RANKINGS))
+    if rows and len(rows[0][2]):
+        _, x_latest, y_latest = rows[0]
+        stacker.calibrate(rankings(model.predict_proba(x_latest)[:, 1], x_latest), y_latest)
+    return stacker
 
 
 @dataclass
@@ -262,10 +287,11 @@ def fit_predict(touches: Touches, now: float, feedback: dict[int, bool] | None =
         telling = sum(bool(labels.any()) for _, _, labels in rows)      # past moments with an outcome to learn
         if len(y) < 20 or not _two_classes(y) or (telling < MIN_MOMENTS and not feedback):   # see HeuristicModel
             crowd = known.sum() >= MIN_CROWD
-            judge = Judge(HeuristicModel(), NonNegativeLogistic.equal(len(RANKINGS)) if crowd else None)
+            judge = Judge(HeuristicModel(), _prior(HeuristicModel(), rows) if crowd else None)
             info.rows = info.positives = 0
         else:
-            judge = Judge(_fit(x, y), _stacker(rows, x_old, y_old))
+            model = _fit(x, y)
+            judge = Judge(model, _stacker(rows, x_old, y_old) or _prior(model, rows))
         if judge.stacker is not None:
             info.weights = dict(zip(RANKINGS, np.round(judge.stacker.coef_, 3).tolist()))
         scores = _judge_at(judge, current, known)

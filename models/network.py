@@ -95,30 +95,33 @@ def _introduction(a: ContactFacts, b: ContactFacts, goal: str, score: float, con
 
 def focus_person(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], weights: dict[str, float],
                  recent: Iterable[str] = ()) -> Suggestion | None:
-    """This week's person for a deliberate effort: relevant to a goal, valuable, with room to grow — and a
-    tie already, one that went both ways (mail or a one-to-one meeting) and has not gone dormant: a
-    stranger who wrote twice, or a tie silent for a year, is no week's deliberate step."""
+    """This week's person for a deliberate effort: valuable, with room to grow, relevant to a goal when one
+    such tie is free this week — and a tie already, one that went both ways (mail or a one-to-one meeting)
+    and has not gone dormant: a stranger who wrote twice, or a tie silent for a year, is no week's
+    deliberate step. When no goal-relevant tie is left (few goals, or the few relevant ties were the focus
+    of the past weeks), the best other tie is the week's person: one each week, as principle 8 says."""
     skip = set(recent)
-    best = None
+    best = fallback = None
     for cid in sorted(scores):
         s, f = scores[cid], facts[cid]
         mutual = f.two_way_threads or f.close or f.meetings_one_to_one
-        if s.noise or cid in skip or not s.goal_fit or s.state in ("noise", "dormant") or not mutual \
-                or not s.valuable:
-            continue
-        goal = max(sorted(s.goal_fit), key=lambda g: s.goal_fit[g] * weights.get(g, 1.0))
-        if s.goal_fit[goal] < INTRODUCE_MIN:
+        if s.noise or cid in skip or s.state in ("noise", "dormant") or not mutual or not s.valuable:
             continue
         room = 1.0 - 0.5 * s.value
-        rank = s.peak * s.goal_fit[goal] * weights.get(goal, 1.0) * room
-        if best is None or rank > best[0]:
-            best = (rank, cid, goal)
-    if best is None:
+        goal = max(sorted(s.goal_fit), key=lambda g: s.goal_fit[g] * weights.get(g, 1.0)) if s.goal_fit else None
+        if goal is not None and s.goal_fit[goal] >= INTRODUCE_MIN:
+            rank = s.peak * s.goal_fit[goal] * weights.get(goal, 1.0) * room
+            if best is None or rank > best[0]:
+                best = (rank, cid, goal)
+        rank = s.peak * s.goal_factor * room
+        if fallback is None or rank > fallback[0]:
+            fallback = (rank, cid, None)
+    if best is None and fallback is None:
         return None
-    rank, cid, goal = best
+    rank, cid, goal = best or fallback
     f = facts[cid]
-    reasons = (f"this week's focus for “{goal}”: plan one deliberate step — a call, a coffee, an introduction "
-               f"you can make for them",)
+    step = "plan one deliberate step — a call, a coffee, an introduction you can make for them"
+    reasons = (f"this week's focus for “{goal}”: {step}" if goal else f"this week's focus: {step}",)
     return Suggestion("focus", cid, f.contact.name, goal, reasons, f.last_subject, MINUTES["focus"], round(rank, 4),
                       f.contact.addresses)
 

@@ -51,7 +51,8 @@ class Context:
     focus_shown_this_week: str | None = None
     # per contact: how often a reconnect (or revive, give-first) was suggested since the last contact, the latest
     routine_repeats: dict[str, tuple[int, date]] = field(default_factory=dict)
-    recently_owed: dict[str, date] = field(default_factory=dict)    # the last digest that showed an owed reply
+    # per contact: the digests that showed it an owed reply since the user last wrote to it (see `_owed_due`)
+    recently_owed: dict[str, tuple[date, ...]] = field(default_factory=dict)
 
 
 def best_goal(score: ContactScore, weights: dict[str, float]) -> str | None:
@@ -85,10 +86,15 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
             routine = option.kind in ROUTINE  # nothing new happened
             if routine and not _due_again(context.routine_repeats.get(cid), last, today, settings.repeat_days):
                 continue
-            owed = context.recently_owed.get(cid)
-            if option.kind == "reply_owed" and owed and 0 < (today - owed).days < settings.repeat_days:
-                when = "yesterday's digest" if (today - owed).days == 1 else f"the digest of {owed:%a %d %b}"
-                option = replace(option, reasons=(*option.reasons, f"still waiting: in {when} too"))
+            if option.kind == "reply_owed":
+                shown = context.recently_owed.get(cid, ())
+                if not _owed_due(shown, today):
+                    continue
+                arrived = facts[cid].replies_owed[0].at.astimezone(zone).date()
+                if shown and max(shown) > arrived:
+                    owed = max(shown)
+                    when = "yesterday's digest" if (today - owed).days == 1 else f"the digest of {owed:%a %d %b}"
+                    option = replace(option, reasons=(*option.reasons, f"still waiting: in {when} too"))
             pool.append(_with_goal(option, scores[cid], weights))
     pool += [i for i in introductions(facts, scores, weights, settings.goals)
              if not {i.contact_id, i.other_id} & (set(context.snoozed) | _recent(context, today, settings))]
@@ -118,6 +124,18 @@ def _one_answer_per_thread(pool: list[Suggestion]) -> list[Suggestion]:
 
 
 ROUTINE = ("reconnect", "revive", "give_first")
+OWED_AGAIN_DAYS = (3, 7)    # an owed reply the user has not acted on comes back after 3 days, then once a week
+
+
+def _owed_due(shown: tuple[date, ...], today: date) -> bool:
+    """Whether to show an owed reply again, given the digests that showed one to the same person since the
+    user last wrote to them: the inbox lists unanswered mail already, and a digest naming the same debt
+    every morning nags. A sender whose routine mail the user seldom answers by mail is named at most
+    weekly too, however many new mails arrive; a line from the user starts afresh."""
+    if not shown:
+        return True
+    gap = OWED_AGAIN_DAYS[min(len(shown), len(OWED_AGAIN_DAYS)) - 1]
+    return (today - max(shown)).days >= gap
 
 
 def _due_again(repeats: tuple[int, date] | None, last: date | None, today: date, repeat_days: int) -> bool:

@@ -468,12 +468,39 @@ def test_the_stacker_leaves_equal_weights_only_as_far_as_the_evidence_goes():
 
 
 def test_without_a_moment_to_weigh_them_every_ranking_counts_the_same():
-    from models.learn import RANKINGS, NonNegativeLogistic, _stacker
-    stacker = _stacker([], np.empty((0, 1)), np.empty(0, dtype=bool))       # no moment whose outcome is known
+    from models.learn import RANKINGS, HeuristicModel, NonNegativeLogistic, _prior, _stacker
+    assert _stacker([], np.empty((0, 1)), np.empty(0, dtype=bool)) is None   # no moment whose outcome is known
+    stacker = _prior(HeuristicModel(), [])
     assert stacker.coef_.tolist() == [1.0] * len(RANKINGS)
     p = stacker.predict_proba(np.array([[0.5] * len(RANKINGS), [1.0] * len(RANKINGS), [0.0] * len(RANKINGS)]))[:, 1]
     assert p[0] == pytest.approx(0.5) and p[1] > p[0] > p[2]
     assert isinstance(stacker, NonNegativeLogistic)
+
+
+def test_equal_weights_take_their_level_from_the_latest_known_moment():
+    from models.learn import NonNegativeLogistic
+    z = np.random.RandomState(1).rand(200, 6)
+    silent = NonNegativeLogistic.equal(6).calibrate(z, np.zeros(200, dtype=bool))
+    busy = NonNegativeLogistic.equal(6).calibrate(z, np.arange(200) < 60)
+    top = np.ones((1, 6))
+    assert silent.predict_proba(z)[:, 1].mean() == pytest.approx(0.5 / 201)
+    assert busy.predict_proba(z)[:, 1].mean() == pytest.approx(60.5 / 201)
+    assert silent.predict_proba(top)[0, 1] < 0.1 < busy.predict_proba(top)[0, 1]
+    assert silent.coef_.tolist() == busy.coef_.tolist() == [1.0] * 6    # the order stays the prior's
+
+
+def test_values_sink_during_months_of_silence_and_never_jump_back(tmp_path):
+    """The sample's mail ends in March 2026, judged later as an archive: once the latest moment whose outcome
+    is known holds no two-way mail, standings alone would put the first contact back at 0.95."""
+    _, config = sample_kith(tmp_path)
+    db = store.open_store(load(config).database_path)
+    values = []
+    for day in ("2026-03-03", "2026-05-01", "2026-06-15", "2026-09-01", "2026-11-24"):
+        analysis = analyse(db, load(config), date.fromisoformat(day))
+        values.append(max(s.value for s in analysis.scores.values()))
+    assert values[0] > 0.8
+    assert all(later <= earlier + 0.02 for earlier, later in zip(values, values[1:])), values
+    assert values[-1] < 0.1, values
 
 
 def test_with_too_little_history_to_learn_eval_measures_what_the_daemon_uses(db):

@@ -124,17 +124,39 @@ def test_an_owed_reply_keeps_no_ledger_of_their_unanswered_threads(db):
     assert not any("answered" in r for r in owed[0].reasons), owed[0].reasons
 
 
-def test_an_owed_reply_shown_again_says_it_is_still_waiting(db, tmp_path):
+def test_an_owed_reply_comes_back_after_three_days_then_weekly_and_says_it_is_still_waiting(db, tmp_path):
     from daemon.deliver import deliver
     apply(db, rhythm(TOM, every=40, last=20) + [
-        message(1, sender=TOM, to=(ME,), subject="Intro to the Munich team", at=days_ago(5))])
+        message(1, sender=TOM, to=(ME,), subject="Intro to the Munich team", at=days_ago(12))])
     store.refresh_own_addresses(db, [ME.email])
-    first, _ = build_digest(db, config(), TODAY - timedelta(days=1))
+    shown = []
+    for day in range(11, -1, -1):
+        digest, _ = build_digest(db, config(), TODAY - timedelta(days=day))
+        owed = [s for s in digest.suggestions if s.kind == "reply_owed"]
+        if owed:
+            shown.append((11 - day, owed[0].reasons[-1]))
+        deliver(db, digest, tmp_path)
+    assert [d for d, _ in shown] == [0, 3, 10]           # the day after it came, 3 days later, then a week later
+    assert "still waiting" not in shown[0][1]
+    later = (TODAY - timedelta(days=8)).strftime("%a %d %b")
+    assert shown[1][1] == f"still waiting: in the digest of {(TODAY - timedelta(days=11)).strftime('%a %d %b')} too"
+    assert shown[2][1] == f"still waiting: in the digest of {later} too"
+
+
+def test_a_line_from_the_user_starts_owed_replies_afresh(db, tmp_path):
+    from daemon.deliver import deliver
+    apply(db, rhythm(TOM, every=40, last=20) + [
+        message(1, sender=TOM, to=(ME,), subject="Intro to the Munich team", at=days_ago(3))])
+    store.refresh_own_addresses(db, [ME.email])
+    first, _ = build_digest(db, config(), TODAY - timedelta(days=2))
     deliver(db, first, tmp_path)
-    again, _ = build_digest(db, config(), TODAY)
+    assert ("reply_owed", TOM.email) in kinds(first)
+    apply(db, [message(2, to=(TOM,), subject="Re: Intro to the Munich team", at=days_ago(2) + timedelta(hours=3)),
+               message(3, sender=TOM, to=(ME,), subject="Slides for Thursday", at=days_ago(2) + timedelta(hours=5))])
+    again, _ = build_digest(db, config(), TODAY - timedelta(days=1))
     owed = [s for s in again.suggestions if s.kind == "reply_owed"]
-    assert [s.reasons[-1] for s in owed] == ["still waiting: in yesterday's digest too"]
-    assert not any("still waiting" in r for s in first.suggestions for r in s.reasons)
+    assert [s.contact_id for s in owed] == [TOM.email] and "Slides for Thursday" in owed[0].reasons[0]
+    assert not any("still waiting" in r for r in owed[0].reasons)
 
 
 def test_a_reply_is_owed_from_the_day_after_the_mail_came(db):
@@ -286,6 +308,27 @@ def test_not_now_to_the_weeks_focus_person_brings_another_one_for_the_rest_of_th
         deliver(db, later, tmp_path)
         focus.append(later.focus[0])
     assert focus[0] != first.focus[0] and focus == [focus[0]] * 3
+
+
+def test_a_focus_person_chosen_on_a_sunday_stays_until_saturday_then_another_comes(db, tmp_path):
+    from daemon.deliver import deliver
+    apply(db, rhythm(ANNA, every=14, last=3) + rhythm(MIRA, every=14, last=3) + rhythm(JONAS, every=14, last=2))
+    store.refresh_own_addresses(db, [ME.email])
+    sunday = TODAY - timedelta(days=TODAY.weekday() + 1)
+    focus = []
+    for day in range(8):
+        digest, _ = build_digest(db, config(), sunday + timedelta(days=day))
+        deliver(db, digest, tmp_path)
+        focus.append(digest.focus and digest.focus[0])
+    assert focus[0] is not None and focus[:7] == [focus[0]] * 7      # Sunday to Saturday
+    assert focus[7] is not None and focus[7] != focus[0]             # the next Sunday: a new week, a new person
+
+
+def test_when_no_tie_is_relevant_to_a_goal_the_week_still_has_a_focus_person(db):
+    apply(db, rhythm(LENA, every=14, last=3) + rhythm(Address("ben@elsewhere.example", "Ben Ode"), every=20, last=5))
+    digest = digest_for(db)
+    assert digest.focus is not None and digest.focus[0] in (LENA.email, "ben@elsewhere.example")
+    assert digest.focus[2] is None                                   # no goal is named that it does not serve
 
 
 def test_a_tie_where_only_the_user_still_writes_is_cooling(db):
@@ -507,6 +550,19 @@ def test_the_digest_notes_when_the_users_own_mail_stops(db):
     assert digest.notes and digest.notes[0].startswith("No mail from you since ") and "(20 days)" in digest.notes[0]
     assert to_json(digest)["notes"] == digest.notes and f"Note: {digest.notes[0]}" in render_text(digest)
     apply(db, [message(999, to=(ANNA,), subject="Back again", at=days_ago(1))])
+    assert digest_for(db).notes == []
+
+
+def test_a_note_to_self_does_not_hide_that_the_users_mail_stopped(db):
+    apply(db, rhythm(ANNA, every=3, last=20, count=25) + [message(998, subject="Agency Agreements", at=days_ago(5))])
+    assert digest_for(db).notes[0].startswith("No mail from you since ")      # the note to self has no recipients
+
+
+def test_the_digest_notes_when_the_users_mail_collapsed_without_stopping(db):
+    apply(db, rhythm(ANNA, every=1, last=31, count=90) + rhythm(TOM, every=12, last=2, count=3, subject="Ping"))
+    note = digest_for(db).notes
+    assert note and note[0].startswith("Little mail from you in the past 30 days (3, against about 30 a month")
+    apply(db, rhythm(ANNA, every=2, last=1, count=10, subject="Back"))
     assert digest_for(db).notes == []
 
 
