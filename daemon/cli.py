@@ -136,7 +136,7 @@ def sync(ctx: Context, only: str | None) -> None:
             failed += 1
             click.echo(f"{r.source}: failed: {r.error.removeprefix(f'{r.source}: ')}", err=True)
         else:
-            click.echo(f"{r.source}: {r.messages} messages, {r.events} events, {r.deleted} removed")
+            click.echo(f"{r.source}: {sync_summary(r)}")
         for note in r.notes[:20]:
             one_line = note.replace("\r", "\\r").replace("\n", "\\n")    # a file name may hold a line break
             click.echo(f"  note: {one_line}", err=True)
@@ -144,6 +144,27 @@ def sync(ctx: Context, only: str | None) -> None:
             click.echo(f"  … and {len(r.notes) - 20} more notes", err=True)
     if failed:
         sys.exit(3)
+
+
+def plural(n: int, one: str, many: str | None = None) -> str:
+    """"1 message", "2 messages", "0 messages"."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
+def sync_summary(result) -> str:
+    """What one source's sync wrote, told apart: messages new to the store, copies of messages it already held
+    (another folder or source has them, or they were read again), events new to the source or read again, and
+    copies and events the source no longer holds."""
+    parts = []
+    if result.messages:
+        known = f", {result.known_messages} already known" if result.known_messages else ""
+        parts.append(plural(result.new_messages, "new message") + known)
+    if result.events:
+        known = f", {result.known_events} already known" if result.known_events else ""
+        parts.append(plural(result.new_events, "new event") + known)
+    if result.deleted:
+        parts.append(f"{result.deleted} removed")
+    return "; ".join(parts) or "nothing new"
 
 
 @cli.command()
@@ -393,7 +414,20 @@ def forget(ctx: Context, source: str) -> None:
                          fix="remove it from the config (or set enabled = false), then run this again")
     counts = forget_source(ctx.db, key)
     refresh_own_addresses(ctx.db, ctx.config.user.addresses)     # an address learned from its Sent folder goes too
-    click.echo(f"Forgot {key}: {counts.messages} messages and {counts.events} events it had synced.")
+    click.echo(f"Forgot {key}: {forget_summary(counts)}.")
+
+
+def forget_summary(counts) -> str:
+    """What `forget` dropped: the source's copies, the messages deleted with them (those no other source
+    holds), the messages kept (another source holds them), and its events."""
+    parts = []
+    if counts.messages:
+        kept = f" ({plural(counts.kept_messages, 'message')} still held by other sources)" if counts.kept_messages else ""
+        parts.append(f"{plural(counts.messages, 'message copy', 'message copies')} dropped, "
+                     f"{plural(counts.deleted_messages, 'message')} deleted from the store{kept}")
+    if counts.events or not parts:
+        parts.append(f"{plural(counts.events, 'event')} deleted")
+    return "; ".join(parts)
 
 
 @cli.command()

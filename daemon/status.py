@@ -61,6 +61,11 @@ def _size(path: Path) -> int:
     return path.stat().st_size if path.exists() else 0
 
 
+def _count(n: int, noun: str) -> str:
+    """"1 message", "2 messages", "0 messages"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _when(text: str, zone: tzinfo, now: datetime) -> str:
     """A stored time as the user reads it: local, to the minute, and how long ago or ahead."""
     at = datetime.fromisoformat(text)
@@ -87,8 +92,8 @@ def status_lines(report: dict, zone: tzinfo = UTC, now: datetime | None = None) 
              f"Database: {report['database']} ({(report['database_bytes'] + report['wal_bytes']) // 1024} KiB)"]
     for s in report["sources"]:
         synced = s["last_ok_at"] or s["synced_at"]
-        line = f"  {s['source']}: last sync {when(synced) if synced else 'never'}, {s['messages']} messages, " \
-               f"{s['events']} events"
+        line = f"  {s['source']}: last sync {when(synced) if synced else 'never'}, {_count(s['messages'], 'message')}, " \
+               f"{_count(s['events'], 'event')}"
         if not s["configured"]:
             line += f" — not in this config (what it synced still counts; `kith forget {s['source']}` drops it)"
         elif not s["enabled"]:
@@ -97,8 +102,8 @@ def status_lines(report: dict, zone: tzinfo = UTC, now: datetime | None = None) 
             line += f"; next sync {when(s['next_run_at'])}"
         lines.append(line)
         if s["failing"]:
-            lines.append(f"    failing ({s['failures']} times in a row): {s['current_error']}")
-        elif s["last_error"]:
+            lines.append(f"    failing ({_count(s['failures'], 'time')} in a row): {s['current_error']}")
+        elif s["last_error"] and not (synced and s["error_at"] and s["error_at"] <= synced):   # else fixed since
             lines.append(f"    last error ({when(s['error_at']) if s['error_at'] else 'time unknown'}): "
                          f"{s['last_error']}")
     if report.get("digest_waits_for_first_sync"):

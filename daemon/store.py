@@ -49,9 +49,15 @@ REPLY_PREFIX = re.compile(r"^\s*((re|aw|antw|sv|fw|fwd|wg|tr|vs)(\[\d+\])?\s*:\s
 
 @dataclass
 class Counts:
-    messages: int = 0
-    events: int = 0
-    deleted: int = 0
+    """What a batch wrote (`apply_batch`) or what `forget_source` dropped."""
+
+    messages: int = 0           # message copies written (or dropped): one per file or folder that holds a message
+    events: int = 0             # events written (or deleted)
+    deleted: int = 0            # copies and events removed because the source no longer holds them
+    new_messages: int = 0       # of `messages`, those the store did not hold yet (a new row in `messages`)
+    new_events: int = 0         # of `events`, those the source had not synced before
+    deleted_messages: int = 0   # forget: messages no other source holds, so deleted from the store
+    kept_messages: int = 0      # forget: messages another source still holds, so kept
 
 
 def utc_text(moment: datetime) -> str:
@@ -192,8 +198,8 @@ def apply_batch(db: Database, source: str, batch: Batch, *, store_subjects: bool
             )
             counts.deleted += _sweep(db, source, batch)
             counts.deleted += _delete(db, source, batch.deleted)
-            counts.messages = _upsert_messages(db, source, rows)
-            counts.events = _upsert_events(db, source, batch.events, store_subjects)
+            counts.messages, counts.new_messages = _upsert_messages(db, source, rows)
+            counts.events, counts.new_events = _upsert_events(db, source, batch.events, store_subjects)
             db.execute("UPDATE sync_state SET messages = messages + ?, events = events + ? WHERE source = ?",
                        [counts.messages, counts.events, source])
     except sqlite3.OperationalError as exc:
@@ -257,8 +263,10 @@ def _message_rows(messages: Iterable[MessageMeta], store_subjects: bool) -> _Mes
     return rows
 
 
-def _upsert_messages(db: Database, source: str, rows: _MessageRows) -> int:
-    """New messages are appended with the next keys; a known one only merges its bulk flags."""
+def _upsert_messages(db: Database, source: str, rows: _MessageRows) -> tuple[int, int]:
+    """New messages are appended with the next keys; a known one only merges its bulk flags.
+    Returns the copies written and how many of the messages were new to the store (known without a query:
+    `_known_keys` already looked each one up)."""
     conn = db.conn
     keys = _known_keys(conn, rows.messages)
     next_key = conn.execute("SELECT coalesce(max(key), 0) + 1 FROM messages").fetchone()[0]
@@ -288,7 +296,7 @@ def _upsert_messages(db: Database, source: str, rows: _MessageRows) -> int:
            ON CONFLICT(source, source_id) DO UPDATE SET key = excluded.key, scope = excluded.scope,
                labels = excluded.labels""",
         [(source, source_id, keys[content], scope, labels) for source_id, scope, labels, content in rows.copies])
-    return len(rows.copies)
+    return len(rows.copies), len(new_messages)
 
 
 def _known_keys(conn: sqlite3.Connection, hashes: Iterable[int]) -> dict[int, int]:
@@ -298,8 +306,9 @@ def _known_keys(conn: sqlite3.Connection, hashes: Iterable[int]) -> dict[int, in
         "SELECT m.hash, m.key FROM json_each(?) AS j JOIN messages AS m ON m.hash = j.value", [wanted]))
 
 
-def _upsert_events(db: Database, source: str, events: Iterable[EventMeta], store_subjects: bool) -> int:
-    written = 0
+def _upsert_events(db: Database, source: str, events: Iterable[EventMeta], store_subjects: bool) -> tuple[int, int]:
+    """Returns the events written and how many of them the source had not synced before."""
+    written = new = 0
     for e in events:
         row = db.execute("SELECT sequence FROM events WHERE source = ? AND source_id = ?", [source, e.source_id]).fetchone()
         if row is not None and row[0] > e.sequence:
@@ -323,7 +332,8 @@ def _upsert_events(db: Database, source: str, events: Iterable[EventMeta], store
             "INSERT OR IGNORE INTO attendees (source, source_id, email, name, partstat) VALUES (?, ?, ?, ?, ?)",
             [(source, e.source_id, a.email, printable(a.name), partstat) for a, partstat in e.attendees])
         written += 1
-    return written
+        new += row is None
+    return written, new
 
 
 def forget_subjects(db: Database) -> int:
@@ -358,14 +368,20 @@ def holds_anything(db: Database) -> bool:
 
 def forget_source(db: Database, source: str) -> Counts:
     """Delete everything one source synced — its copies (a message another source also holds stays), its
-    meetings, its sync position and schedule — for a source the user dropped or renamed."""
+    meetings, its sync position and schedule — for a source the user dropped or renamed. Counts the copies
+    dropped (`messages`), the messages deleted with their last copy (`deleted_messages`) and those another
+    source still holds (`kept_messages`), and the events."""
     counts = Counts()
     with db.atomic():
         counts.messages = db.execute("SELECT count(*) FROM message_copies WHERE source = ?", [source]).fetchone()[0]
         counts.events = db.execute("SELECT count(*) FROM events WHERE source = ?", [source]).fetchone()[0]
+        held = db.execute("SELECT count(DISTINCT key) FROM message_copies WHERE source = ?", [source]).fetchone()[0]
+        stored = db.execute("SELECT count(*) FROM messages").fetchone()[0]
         for table, column in (("message_copies", "source"), ("events", "source"), ("sync_state", "source"),
                               ("schedules", "job")):
             db.execute(f"DELETE FROM {table} WHERE {column} = ?", [source])
+        counts.deleted_messages = stored - db.execute("SELECT count(*) FROM messages").fetchone()[0]
+        counts.kept_messages = held - counts.deleted_messages
     return counts
 
 

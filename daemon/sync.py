@@ -3,15 +3,20 @@
 One failing source never stops the others, whatever failed (a bug met on one
 message included): its error is recorded in `sync_state` and the next source goes on. Crash safety comes from the store:
 each batch and its cursor commit together, so a rerun resumes where it stopped.
+
+Every sync, the daemon's or `kith sync`'s, records its outcome in `schedules` as well (when it ended, whether it
+failed and how many times in a row, what it wrote), so that `kith status` shows the latest one whoever ran it.
 """
 
 from __future__ import annotations
 
 import gc
 import logging
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from sqlite_utils import Database
 
@@ -28,12 +33,24 @@ log = logging.getLogger(__name__)
 @dataclass
 class SyncResult:
     source: str
-    messages: int = 0
-    events: int = 0
-    deleted: int = 0
+    messages: int = 0           # message copies read and written, whether the store held the message or not
+    events: int = 0             # events read and written
+    deleted: int = 0            # copies and events removed because the source no longer holds them
     batches: int = 0
     error: str | None = None
     notes: list[str] = field(default_factory=list)
+    new_messages: int = 0       # of `messages`, those new to the store
+    new_events: int = 0         # of `events`, those new to this source
+
+    @property
+    def known_messages(self) -> int:
+        """Copies read of messages the store already held (from another folder or source, or read before)."""
+        return self.messages - self.new_messages
+
+    @property
+    def known_events(self) -> int:
+        """Events read again (updated, or unchanged in a file that changed)."""
+        return self.events - self.new_events
 
 
 def build_source(source: SourceConfig, config: Config) -> Source:
@@ -62,6 +79,8 @@ def sync_source(db: Database, source: Source, *, store_subjects: bool = True,
                 result.messages += counts.messages
                 result.events += counts.events
                 result.deleted += counts.deleted
+                result.new_messages += counts.new_messages
+                result.new_events += counts.new_events
                 result.batches += 1
                 result.notes += batch.notes
                 if on_batch:
@@ -82,9 +101,36 @@ def sync_source(db: Database, source: Source, *, store_subjects: bool = True,
         store.record_error(db, source.key, result.error)
         log.warning("sync of %s failed: %s", source.key, result.error)
     else:
-        log.info("synced %s: %d messages, %d events, %d deleted in %d batches",
-                 source.key, result.messages, result.events, result.deleted, result.batches)
+        log.info("synced %s: %d messages (%d new), %d events (%d new), %d removed in %d batches",
+                 source.key, result.messages, result.new_messages, result.events, result.new_events, result.deleted,
+                 result.batches)
+    _record_outcome(db, result)
     return result
+
+
+def _record_outcome(db: Database, result: SyncResult) -> None:
+    """The sync's outcome in `schedules`, as the daemon records its own: a success clears the failures and the
+    current error and sets the last sync; a failure counts one more in a row. The next run (the daemon's) is
+    left as it is; the daemon writes its row again after its own syncs. A database problem here is only logged:
+    what was synced stays synced."""
+    now = store.utc_text(datetime.now(UTC))
+    try:
+        if result.error:
+            db.execute(
+                """INSERT INTO schedules (job, failures, last_run_at, last_error) VALUES (?, 1, ?, ?)
+                   ON CONFLICT(job) DO UPDATE SET failures = failures + 1, last_run_at = excluded.last_run_at,
+                       last_error = excluded.last_error""",
+                [result.source, now, result.error])
+        else:
+            db.execute(
+                """INSERT INTO schedules (job, failures, last_run_at, last_ok_at, last_error, last_messages,
+                                          last_events, last_deleted) VALUES (?, 0, ?, ?, NULL, ?, ?, ?)
+                   ON CONFLICT(job) DO UPDATE SET failures = 0, last_run_at = excluded.last_run_at,
+                       last_ok_at = excluded.last_ok_at, last_error = NULL, last_messages = excluded.last_messages,
+                       last_events = excluded.last_events, last_deleted = excluded.last_deleted""",
+                [result.source, now, now, result.messages, result.events, result.deleted])
+    except sqlite3.Error as exc:
+        log.debug("could not record the outcome of the sync of %s: %s", result.source, exc)
 
 
 @contextmanager

@@ -35,7 +35,7 @@ def synced(tmp_path_factory):
 
 def test_sync_reports_counts_and_a_second_sync_reads_nothing(synced):
     again = synced("sync")
-    assert "maildir:sample-mail: 0 messages" in again.output and "ics:sample-calendar: 0 messages, 0 events" in again.output
+    assert again.output == "maildir:sample-mail: nothing new\nics:sample-calendar: nothing new\n"
 
 
 def test_contacts_json_contract(synced):
@@ -189,7 +189,7 @@ def test_forget_drops_what_a_renamed_source_synced(tmp_path):
     refused = kith("forget", "calendar")
     assert refused.exception.exit_code == 2 and "ics:calendar is still in the config" in str(refused.exception)
     done = kith("forget", "sample-calendar")
-    assert done.exit_code == 0 and done.output == "Forgot ics:sample-calendar: 0 messages and 319 events it had synced.\n"
+    assert done.exit_code == 0 and done.output == "Forgot ics:sample-calendar: 319 events deleted.\n"
     assert meetings() == before and "sample-calendar" not in kith("status").output
     unknown = kith("forget", "nope")
     assert unknown.exception.exit_code == 2 and "use one of: ics:calendar, maildir:sample-mail" in str(unknown.exception)
@@ -396,3 +396,52 @@ def test_contacts_says_so_when_there_are_none(tmp_path):
     assert runner.invoke(cli, ["--config", str(config), "sync"]).exit_code == 0
     done = runner.invoke(cli, ["--config", str(config), "contacts"])
     assert done.exit_code == 0 and done.stdout == "" and "no contacts yet" in done.stderr
+
+
+def test_sync_tells_new_messages_from_known_ones_and_forget_what_it_deleted(tmp_path):
+    from tests.test_sync import deliver, later
+    root = tmp_path / "Maildir"
+    files = [deliver(root, n) for n in range(4)] + [deliver(root, 4, "new")]
+    config = tmp_path / "kith.toml"
+    text = (f'[user]\naddresses = ["me@home.example"]\n[storage]\ndatabase = "{tmp_path / "k.db"}"\n'
+            f'[[sources]]\ntype = "maildir"\nname = "work"\npath = "{root}"\n')
+    config.write_text(text)
+    kith = lambda *args: CliRunner().invoke(cli, ["--config", str(config), *args])  # noqa: E731
+    stored = lambda: store.open_store(tmp_path / "k.db").execute("SELECT count(*) FROM messages").fetchone()[0]  # noqa: E731
+    assert kith("sync").output == "maildir:work: 5 new messages\n"
+    files[4].rename(root / "cur" / (files[4].name + ":2,S"))        # read: new/ → cur/
+    files[0].unlink()
+    deliver(root, 5, "new")
+    later(root)
+    assert kith("sync").output == "maildir:work: 1 new message, 4 already known; 1 removed\n"
+    assert kith("sync").output == "maildir:work: nothing new\n"
+    config.write_text(text.replace('name = "work"', 'name = "old-work"'))    # renamed
+    assert kith("sync").output == "maildir:old-work: 0 new messages, 5 already known\n" and stored() == 5
+    assert kith("forget", "work").output == ("Forgot maildir:work: 5 message copies dropped, 0 messages deleted "
+                                             "from the store (5 messages still held by other sources).\n")
+    assert stored() == 5
+    (root / "cur" / files[1].name).unlink()
+    later(root)
+    assert kith("sync").output == "maildir:old-work: 0 new messages, 4 already known; 1 removed\n" and stored() == 4
+    config.write_text(text.replace('name = "work"', 'name = "old-work"') + "enabled = false\n")
+    assert kith("forget", "old-work").output == ("Forgot maildir:old-work: 4 message copies dropped, "
+                                                 "4 messages deleted from the store.\n")
+    assert stored() == 0
+
+
+def test_forget_counts_one_message_and_one_copy_in_the_singular(tmp_path):
+    from tests.test_sync import deliver
+    for name in ("a", "b"):
+        deliver(tmp_path / name, 1)
+    deliver(tmp_path / "b", 2)
+    config = tmp_path / "kith.toml"
+    blocks = "".join(f'[[sources]]\ntype = "maildir"\nname = "{n}"\npath = "{tmp_path / n}"\n' for n in ("a", "b"))
+    config.write_text(f'[storage]\ndatabase = "{tmp_path / "k.db"}"\n{blocks}')
+    kith = lambda *args: CliRunner().invoke(cli, ["--config", str(config), *args])  # noqa: E731
+    assert kith("sync").output == "maildir:a: 1 new message\nmaildir:b: 1 new message, 1 already known\n"
+    config.write_text(f'[storage]\ndatabase = "{tmp_path / "k.db"}"\n'
+                      f'[[sources]]\ntype = "maildir"\nname = "b"\npath = "{tmp_path / "b"}"\n')
+    assert kith("forget", "a").output == ("Forgot maildir:a: 1 message copy dropped, 0 messages deleted from the "
+                                          "store (1 message still held by other sources).\n")
+    config.write_text(f'[storage]\ndatabase = "{tmp_path / "k.db"}"\n')
+    assert kith("forget", "b").output == "Forgot maildir:b: 2 message copies dropped, 2 messages deleted from the store.\n"

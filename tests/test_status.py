@@ -18,6 +18,7 @@ from daemon.lock import acquire, lock_path
 from daemon.status import status_lines, status_report
 from daemon.store import utc_text
 from tests.conftest import ROOT
+from daemon.service import Service
 from tests.test_service import BERLIN_0600, FakeClock, FakeSource, batches, make_config, service_for, write_mbox
 
 
@@ -98,7 +99,7 @@ def test_daemon_state_comes_from_the_lock(db, ran) -> None:
     assert report["daemon"]["running"] is False
     text = "\n".join(status_lines(report))
     assert "Daemon: not running" in text and "next sync" not in text
-    assert "    failing (1 times in a row): token expired" in text
+    assert "    failing (1 time in a row): token expired" in text
     with acquire(lock_path()):
         report = status_report(db, config, now=clock.now())
         assert report["daemon"] == {"running": True, "pid": os.getpid(),
@@ -132,3 +133,58 @@ def test_before_the_first_sync_the_digest_waits_for_it(db, tmp_path, state_home)
     assert "Next digest: once the first sync brings mail or meetings (nothing synced yet)" in status_lines(report)
     service_for(db, config, FakeClock(BERLIN_0600), {"a": FakeSource("a", batches("a"))}).tick()
     assert status_report(db, config)["digest_waits_for_first_sync"] is False
+
+
+def archive_config(tmp_path):
+    """A config with one real mbox source, `mbox:archive`, at tmp_path/archive (not created here)."""
+    from daemon.config import load
+    path = tmp_path / "config.toml"
+    path.write_text(f'[user]\naddresses = ["me@home.example"]\ntimezone = "UTC"\n'
+                    f'[storage]\ndatabase = "{tmp_path / "kith.db"}"\n'
+                    f'[[sources]]\ntype = "mbox"\nname = "archive"\npath = "{tmp_path / "archive"}"\ninterval = 15\n')
+    return load(path)
+
+
+def test_a_manual_sync_that_works_clears_what_the_daemon_recorded_as_failing(tmp_path, state_home) -> None:
+    from daemon.store import open_store
+    config = archive_config(tmp_path)
+    db = open_store(config.database_path)
+    clock = FakeClock(BERLIN_0600)
+    service = Service(config, db, clock, minute=60.0)         # the daemon, with the real mbox connector
+    service.tick()                                            # the path is missing: the daemon records a failure
+    daemon_time = utc_text(clock.now())
+    (archive,) = status_report(db, config)["sources"]
+    assert (archive["failing"], archive["failures"], archive["last_run_at"]) == (True, 1, daemon_time)
+    write_mbox(tmp_path / "archive", 1, 3)                    # the path is fixed; the daemon stopped
+    runner = CliRunner()
+    done = runner.invoke(cli, ["--config", str(config.path), "sync"])
+    assert done.exit_code == 0, done.output
+    report = json.loads(runner.invoke(cli, ["--config", str(config.path), "status", "--json"]).output)
+    (archive,) = report["sources"]
+    assert (archive["failing"], archive["failures"], archive["current_error"]) == (False, 0, None)
+    assert archive["last_run_at"] > daemon_time and archive["last_ok_at"] == archive["last_run_at"]
+    assert archive["last_run_counts"] == {"messages": 3, "events": 0, "deleted": 0}
+    assert {"synced_at", "last_error", "error_at", "next_run_at", "messages", "events", "configured",
+            "enabled"} <= set(archive)                        # every field is kept
+    text = runner.invoke(cli, ["--config", str(config.path), "status"]).output
+    line = [line for line in text.splitlines() if "mbox:archive" in line]
+    assert len(line) == 1 and "3 messages, 0 events" in line[0] and "(now)" in line[0], text
+    assert "failing" not in text and "no such" not in text
+    restarted = Service(config, db, clock, minute=60.0)._job("mbox:archive", 15)
+    assert (restarted.failures, restarted.last_ok_at) == (0, archive["last_ok_at"])   # the daemon does not back off
+
+
+def test_a_manual_sync_that_fails_is_recorded_as_the_daemons_are(tmp_path, state_home) -> None:
+    config = archive_config(tmp_path)
+    runner = CliRunner()
+    kith = lambda *args: runner.invoke(cli, ["--config", str(config.path), *args])  # noqa: E731
+    assert kith("sync").exit_code == 3
+    (archive,) = json.loads(kith("status", "--json").output)["sources"]
+    assert (archive["failing"], archive["failures"], archive["last_ok_at"]) == (True, 1, None)
+    assert "archive" in archive["current_error"] and archive["last_run_at"] is not None
+    assert kith("sync").exit_code == 3
+    assert f"    failing (2 times in a row): {tmp_path / 'archive'}: no such file or folder" in kith("status").output
+    write_mbox(tmp_path / "archive", 1, 1)
+    assert kith("sync").exit_code == 0
+    text = kith("status").output
+    assert "1 message, 0 events" in text and "failing" not in text and "error" not in text

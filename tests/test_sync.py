@@ -150,3 +150,82 @@ def test_own_addresses_follow_the_config_even_when_no_mail_came(tmp_path, mailbo
     assert sync_all(db, config('["me@home.example", "p1@example.com"]'))[0].messages == 0      # nothing new …
     own = {a for (a,) in db.execute("SELECT email FROM own_addresses")}
     assert own == {"me@home.example", "p1@example.com"}                                          # … yet learned
+
+
+# ---------------------------------------------------------------- what a sync counts: new to the store or known
+
+
+def deliver(folder: Path, n: int, sub: str = "cur") -> Path:
+    """Message n as one file of a real Maildir folder (cur/ or new/); its path."""
+    for part in ("cur", "new", "tmp"):
+        (folder / part).mkdir(parents=True, exist_ok=True)
+    name = f"17000000{n:02d}.M{n}P{n}.host" + (":2,S" if sub == "cur" else "")
+    path = folder / sub / name
+    path.write_text(f"Message-ID: <n{n}@example.com>\nDate: Mon, {n + 1} Jan 2026 10:00:00 +0000\n"
+                    f"From: Person {n} <p{n}@example.com>\nTo: me@home.example\nSubject: Note {n}\n\nbody\n")
+    return path
+
+
+def later(folder: Path) -> None:
+    """Move cur/'s and new/'s mtimes on by a second, as a later second would: mtimes are coarser than a test."""
+    import os
+    for part in ("cur", "new"):
+        stat = (folder / part).stat()
+        os.utime(folder / part, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+
+
+def stored(db) -> int:
+    return db.execute("SELECT count(*) FROM messages").fetchone()[0]
+
+
+def test_a_sync_tells_messages_new_to_the_store_from_those_it_already_held(tmp_path):
+    from connectors.maildir import MaildirSource
+    root = tmp_path / "Maildir"
+    files = [deliver(root, n) for n in range(4)] + [deliver(root, 4, "new")]
+    db = store.open_store(tmp_path / "k.db")
+    first = sync_source(db, MaildirSource("work", root))
+    assert (first.messages, first.new_messages, first.known_messages, first.deleted) == (5, 5, 0, 0)
+    files[4].rename(root / "cur" / (files[4].name + ":2,S"))        # read: new/ → cur/
+    files[0].unlink()                                               # deleted
+    deliver(root, 5, "new")                                         # one arrives
+    later(root)
+    second = sync_source(db, MaildirSource("work", root))
+    assert second.error is None
+    assert (second.messages, second.new_messages, second.known_messages, second.deleted) == (5, 1, 4, 1)
+    assert stored(db) == 5
+    renamed = sync_source(db, MaildirSource("renamed", root))       # the same folder under a new name
+    assert (renamed.messages, renamed.new_messages, renamed.known_messages) == (5, 0, 5)
+    assert stored(db) == 5 and sync_source(db, MaildirSource("work", root)).messages == 0
+
+
+def test_a_copy_in_a_second_folder_of_a_new_message_is_not_new(tmp_path, mailbox):
+    import shutil
+    db = store.open_store(tmp_path / "k.db")
+    shutil.copy(mailbox / "folder0.mbox", mailbox / "copy-of-folder0.mbox")
+    result = sync_source(db, MboxSource("m", mailbox))
+    assert (result.messages, result.new_messages, result.known_messages) == (49, 42, 7)
+    assert stored(db) == 42
+
+
+def test_a_sync_tells_new_events_from_those_read_again(tmp_path):
+    from datetime import UTC, datetime
+
+    from connectors.ics import IcsSource
+
+    def vevent(uid: str, day: int) -> str:
+        return (f"BEGIN:VEVENT\nUID:{uid}\nDTSTART:202603{day:02d}T100000Z\nDTEND:202603{day:02d}T110000Z\n"
+                f"SUMMARY:Meeting {uid}\nORGANIZER:mailto:olga@example.com\n"
+                "ATTENDEE;PARTSTAT=ACCEPTED:mailto:ann@example.com\nEND:VEVENT\n")
+
+    def write(*events: str) -> None:
+        (tmp_path / "cal").mkdir(exist_ok=True)
+        (tmp_path / "cal" / "work.ics").write_text(f"BEGIN:VCALENDAR\nVERSION:2.0\n{''.join(events)}END:VCALENDAR\n")
+
+    now = datetime(2026, 3, 1, tzinfo=UTC)
+    db = store.open_store(tmp_path / "k.db")
+    write(vevent("a", 2), vevent("b", 3))
+    first = sync_source(db, IcsSource("c", tmp_path / "cal", now=now))
+    assert (first.events, first.new_events, first.known_events) == (2, 2, 0)
+    write(vevent("a", 2), vevent("b", 3), vevent("c", 4), vevent("d", 5))
+    second = sync_source(db, IcsSource("c", tmp_path / "cal", now=now))
+    assert second.error is None and (second.events, second.new_events, second.known_events) == (4, 2, 2)
