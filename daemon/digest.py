@@ -13,7 +13,7 @@ from models.suggest import KIND_TITLES, Suggestion
 
 
 def heading(digest: Digest) -> str:
-    people = len({s.contact_id for s in digest.suggestions})
+    people = len({s.contact_id for s in digest.suggestions} | {s.other_id for s in digest.suggestions if s.other_id})
     minutes = sum(s.minutes for s in digest.suggestions)
     day = f"{digest.date:%A} {digest.date.day} {digest.date:%B %Y}"
     if not people:

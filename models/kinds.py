@@ -39,9 +39,15 @@ class Suggestion:
     thread: str = ""                     # an owed reply's conversation: one answer there serves all who wait
 
 
+QUOTE_MAX = 60   # characters of a subject quoted; a nomination pasted into the subject line is cut
+
+
 def quote(subject: str) -> str:
-    """A subject as context, without its Re:/AW:/Fwd: prefixes."""
-    subject = REPLY_PREFIX.sub("", subject).strip()
+    """A subject as context, without its Re:/AW:/Fwd: prefixes, cut at a word near QUOTE_MAX characters."""
+    subject = " ".join(REPLY_PREFIX.sub("", subject).split())
+    if len(subject) > QUOTE_MAX:
+        cut = subject[:QUOTE_MAX].rsplit(" ", 1)[0] if " " in subject[:QUOTE_MAX] else subject[:QUOTE_MAX]
+        subject = cut.rstrip(" ,;:-–") + "…"
     return f"“{subject}”" if subject else "no subject"
 
 

@@ -98,14 +98,16 @@ def focus_person(facts: dict[str, ContactFacts], scores: dict[str, ContactScore]
     """This week's person for a deliberate effort: valuable, with room to grow, relevant to a goal when one
     such tie is free this week — and a tie already, one that went both ways (mail or a one-to-one meeting)
     and has not gone dormant: a stranger who wrote twice, or a tie silent for a year, is no week's
-    deliberate step. When no goal-relevant tie is left (few goals, or the few relevant ties were the focus
+    deliberate step; nor is a sender the user has not written to (or met) for half a year of their mail.
+    When no goal-relevant tie is left (few goals, or the few relevant ties were the focus
     of the past weeks), the best other tie is the week's person: one each week, as principle 8 says."""
     skip = set(recent)
     best = fallback = None
     for cid in sorted(scores):
         s, f = scores[cid], facts[cid]
         mutual = f.two_way_threads or f.close or f.meetings_one_to_one
-        if s.noise or cid in skip or s.state in ("noise", "dormant") or not mutual or not s.valuable:
+        if s.noise or cid in skip or s.state in ("noise", "dormant") or not mutual or not s.valuable \
+                or not _user_still_takes_part(f):
             continue
         room = 1.0 - 0.5 * s.value
         goal = max(sorted(s.goal_fit), key=lambda g: s.goal_fit[g] * weights.get(g, 1.0)) if s.goal_fit else None
@@ -124,6 +126,18 @@ def focus_person(facts: dict[str, ContactFacts], scores: dict[str, ContactScore]
     reasons = (f"this week's focus for “{goal}”: {step}" if goal else f"this week's focus: {step}",)
     return Suggestion("focus", cid, f.contact.name, goal, reasons, f.last_subject, MINUTES["focus"], round(rank, 4),
                       f.contact.addresses)
+
+
+FOCUS_OWN_PART_DAYS = 180   # the user wrote to (or met one-to-one) a focus person within this long of the last contact
+
+
+def _user_still_takes_part(f: ContactFacts) -> bool:
+    """Not a tie the user only reads: a sender of daily reports the user last wrote to months ago is no
+    week's deliberate effort, however much mail it sends."""
+    if f.last_contact is None:
+        return False
+    own = [t for t in (f.last_sent, f.last_meeting[0] if f.last_meeting and f.meetings_one_to_one else None) if t]
+    return bool(own) and (f.last_contact - max(own)).days <= FOCUS_OWN_PART_DAYS
 
 
 def goal_networks(scores: dict[str, ContactScore], goals: Iterable[str],

@@ -238,6 +238,18 @@ def test_introduce_two_valuable_contacts_of_one_goal_who_never_met(db):
     assert len(intro) == 1 and {intro[0].contact_id, intro[0].other_id} == {MIRA.email, JONAS.email}
     assert "ask each of them first" in " ".join(intro[0].reasons)
     assert intro[0].reasons[0].startswith("both write about “payments”, and your mail shows them in no small thread")
+    from daemon.digest import heading
+    digest = digest_for(db, 60)
+    people = {s.contact_id for s in digest.suggestions} | {MIRA.email, JONAS.email}
+    assert f"— {len(people)} people," in heading(digest)                # both people of an introduction count
+
+
+def test_a_long_subject_is_quoted_cut_at_a_word():
+    from models.kinds import quote
+    long = ("Kn changes upstream on the 60 K to 92155 for the 5,000 and we bring in 3,000 for champians also Kn "
+            "92155 on the 201 ....no other changes")
+    assert quote("RE: " + long) == "“Kn changes upstream on the 60 K to 92155 for the 5,000 and…”"
+    assert quote("Fwd: Q3 pilot numbers") == "“Q3 pilot numbers”" and quote("Re:  ") == "no subject"
 
 
 def test_no_introduction_for_people_already_in_a_thread_together(db):
@@ -322,6 +334,17 @@ def test_a_focus_person_chosen_on_a_sunday_stays_until_saturday_then_another_com
         focus.append(digest.focus and digest.focus[0])
     assert focus[0] is not None and focus[:7] == [focus[0]] * 7      # Sunday to Saturday
     assert focus[7] is not None and focus[7] != focus[0]             # the next Sunday: a new week, a new person
+
+
+def test_a_report_sender_the_user_stopped_writing_to_is_not_the_weeks_focus(db):
+    reports = Address("reports@paybridge.example", "Mary Jones")
+    early = rhythm(reports, every=7, last=230, count=6, subject="Payments volumes")        # the user wrote, then stopped
+    daily = [message(700 + i, sender=reports, to=(ME,), subject=f"Payments actuals for day {i}", at=days_ago(1 + i))
+             for i in range(120)]
+    apply(db, early + daily)
+    assert digest_for(db).focus is None                     # all mail from her for months, none from the user
+    apply(db, rhythm(MIRA, every=14, last=3, count=5))
+    assert digest_for(db).focus[0] == MIRA.email
 
 
 def test_when_no_tie_is_relevant_to_a_goal_the_week_still_has_a_focus_person(db):
