@@ -37,11 +37,12 @@ class GoalNetwork:
 
 def introductions(facts: dict[str, ContactFacts], scores: dict[str, ContactScore],
                   weights: dict[str, float], goals: tuple[Goal, ...] = ()) -> list[Suggestion]:
-    """Pairs of valuable, currently active contacts who share a goal and have never met through the user."""
+    """Pairs of valuable, currently active contacts who share a goal and have never met through the user —
+    both ties of the user's own, that went both ways: nobody introduces a stranger who wrote once."""
     ranked = []
     needed = bar([s.value for s in scores.values() if not s.noise], INTRODUCE_MIN, TOP_INTRODUCE)
     people = [cid for cid, s in scores.items() if not s.noise and s.value >= needed and s.value > 0
-              and s.state in ("active", "new", "passive")]
+              and s.state in ("active", "new", "passive") and _mutual(facts[cid])]
     for i, a in enumerate(sorted(people)):
         for b in sorted(people)[i + 1:]:
             if facts[a].peers.get(b) or _same_organisation(facts[a], facts[b]):
@@ -58,6 +59,11 @@ def introductions(facts: dict[str, ContactFacts], scores: dict[str, ContactScore
         used |= {a, b}
         chosen.append(_introduction(facts[a], facts[b], goal, score, next((g for g in goals if g.name == goal), None)))
     return chosen
+
+
+def _mutual(f: ContactFacts) -> bool:
+    """A tie that went both ways: a two-way thread, mail each way, or a one-to-one meeting."""
+    return bool(f.two_way_threads or f.close or f.meetings_one_to_one)
 
 
 def _shared_goal(a: ContactScore, b: ContactScore, weights: dict[str, float]) -> tuple[str | None, float]:
@@ -105,8 +111,7 @@ def focus_person(facts: dict[str, ContactFacts], scores: dict[str, ContactScore]
     best = fallback = None
     for cid in sorted(scores):
         s, f = scores[cid], facts[cid]
-        mutual = f.two_way_threads or f.close or f.meetings_one_to_one
-        if s.noise or cid in skip or s.state in ("noise", "dormant") or not mutual or not s.valuable \
+        if s.noise or cid in skip or s.state in ("noise", "dormant") or not _mutual(f) or not s.valuable \
                 or not _user_still_takes_part(f):
             continue
         room = 1.0 - 0.5 * s.value

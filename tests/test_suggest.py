@@ -252,6 +252,24 @@ def test_a_long_subject_is_quoted_cut_at_a_word():
     assert quote("Fwd: Q3 pilot numbers") == "“Q3 pilot numbers”" and quote("Re:  ") == "no subject"
 
 
+def test_no_introduction_of_someone_who_only_wrote_to_the_user(db):
+    """However highly the model rates a stranger's first mails (0.87 on real mail), nobody introduces them."""
+    from dataclasses import replace as changed
+    from models.network import introductions
+    cold = Address("bhanlon@finlytics.example", "Bob Hanlon")
+    apply(db, rhythm(JONAS, every=14, last=4, subject="Payments") + [
+        message(800 + i, sender=cold, to=(ME,), subject=f"Payments offer {i}", at=days_ago(2 + 3 * i)) for i in range(3)])
+    store.refresh_own_addresses(db, [ME.email])
+    _, analysis = build_digest(db, config(60), TODAY)
+    scores = dict(analysis.scores)
+    assert scores[cold.email].goal_fit["Fintech"] >= 0.5 and scores[cold.email].state == "new"
+    scores[cold.email] = changed(scores[cold.email], value=0.87)
+    assert not introductions(analysis.facts, scores, {"Fintech": 2.0})
+    warm = analysis.facts[cold.email]
+    facts = {**analysis.facts, cold.email: changed(warm, two_way_threads=1)}      # had they answered each other …
+    assert introductions(facts, scores, {"Fintech": 2.0})                           # … the pair would be proposed
+
+
 def test_no_introduction_for_people_already_in_a_thread_together(db):
     together = message(7, to=(MIRA, JONAS), subject="Joint call", at=days_ago(30))
     apply(db, rhythm(MIRA, every=14, last=3, subject="Payments") + rhythm(JONAS, every=14, last=4, subject="Cards")
