@@ -123,6 +123,10 @@ def make(kind: str, f: ContactFacts, reasons: list[str], context: str, score: fl
                       f.contact.addresses)
 
 
+# subjects of receipts and notices that expect no answer (English and German)
+TRANSACTIONAL = re.compile(
+    r"\b(?:confirmation|receipt|invoice|itinerary|e-?ticke?\s?t|payment received|newsletter|password)\b"
+    r"|(?:bestätigung|bestaetigung|rechnung|quittung)\b", re.IGNORECASE)
 NOT_ANSWERED = ("has not answered", "replied to 0 ")     # their unanswered threads: beside a debt, a score to settle
 
 
@@ -137,6 +141,8 @@ def reply_owed(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | 
     if s.noise or not waiting or stranger or not known:
         return None
     last = waiting[0]
+    if not f.sent and TRANSACTIONAL.search(last.subject):
+        return None     # a booking confirmation or an itinerary notice from someone the user never wrote to
     waited = days_between(last.at, now)
     if waited > REPLY_OWED_MAX_DAYS:
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -114,6 +115,24 @@ def test_reply_owed_to_a_known_contact_but_not_to_a_cold_sender(db):
     assert all(s.contact_id != stranger.email for s in digest.suggestions)
     owed = [s for s in digest.suggestions if s.kind == "reply_owed"][0]
     assert "5 days ago" in owed.reasons[0] and "Intro to the Munich team" in owed.reasons[0]
+
+
+def test_no_reply_is_owed_to_a_booking_confirmation_from_someone_never_written_to(db):
+    agent = Address("madeleine@travelpark.example", "Madeleine Cardoso")
+    notices = [message(600 + i, sender=agent, to=(ME,), subject=subject, at=days_ago(d)) for i, (subject, d) in
+               enumerate([("Trip to Munich", 60), ("Flight options", 40), ("UPDATED E-TICKET ITINERARY", 2)])]
+    apply(db, rhythm(TOM, every=14, last=3) + notices)
+    store.refresh_own_addresses(db, [ME.email])
+    from daemon.analysis import analyse
+    from models.kinds import reply_owed
+    analysis = analyse(db, config(), TODAY)
+    f, s = analysis.facts[agent.email], analysis.scores[agent.email]
+    assert [t.subject for t in f.replies_owed][:1] == ["UPDATED E-TICKET ITINERARY"]
+    now = datetime.combine(TODAY + timedelta(days=1), datetime.min.time(), BERLIN)
+    valued = replace(s, valuable=True)               # the model may well rate a travel agent highly
+    assert reply_owed(f, valued, now) is None
+    asked = replace(f, replies_owed=[replace(f.replies_owed[0], subject="Flight options for March?")])
+    assert reply_owed(asked, valued, now) is not None                # a question of theirs is still owed
 
 
 def test_an_owed_reply_keeps_no_ledger_of_their_unanswered_threads(db):
