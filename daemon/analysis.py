@@ -6,6 +6,7 @@ everything dated up to the end of that local day is used, nothing after it.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from email.utils import getaddresses
@@ -353,7 +354,31 @@ def latest_evaluable_day(db: Database, config: Config, horizon_days: int) -> dat
     newest = newest_mail_day(db, config, strays=STRAYS_PER_MESSAGE)
     if newest:
         last_day = min(last_day, newest)
-    return last_day - timedelta(days=horizon_days)
+    latest = last_day - timedelta(days=horizon_days)
+    return _before_the_tail(db, config, latest, horizon_days) or latest
+
+
+TAIL_SHARE = 0.5        # a horizon holding less than this share of the mail of as long before it: an archive's tail
+TAIL_WEEKS = 52         # … looked past week by week, at most this far
+
+
+def _before_the_tail(db: Database, config: Config, day: date, horizon_days: int) -> date | None:
+    """The latest date, from `day` back week by week, whose horizon holds at least TAIL_SHARE of the mail of
+    as many days before it: an archive that dwindles over its last months (a mailbox being wound down) has
+    few two-way ties left to find in its tail, and a judgment measured there measures little. None when no
+    such date is found within TAIL_WEEKS (then the latest date stands)."""
+    times = [at for (at,) in db.execute("SELECT sent_at FROM messages ORDER BY sent_at")]
+
+    def mail(start: date, end: date) -> int:
+        return bisect_right(times, utc_text(end_of_day(end, config))) - bisect_right(
+            times, utc_text(end_of_day(start, config)))
+    span = timedelta(days=horizon_days)
+    for week in range(TAIL_WEEKS + 1):
+        candidate = day - timedelta(weeks=week)
+        before = mail(candidate - span, candidate)
+        if before and mail(candidate, candidate + span) >= TAIL_SHARE * before:
+            return candidate
+    return None
 
 
 STRAYS_PER_MESSAGE = 0.001   # the newest 0.1% may be strays: one message dated months after an archive ends …

@@ -243,6 +243,21 @@ def test_one_stray_message_months_after_an_archive_ends_does_not_move_evals_defa
     assert latest_evaluable_day(db, config, 90) == mail[-1].sent_at.date() - timedelta(days=90)
 
 
+def test_evals_default_date_stays_out_of_an_archives_dwindling_tail(db):
+    from daemon.analysis import latest_evaluable_day
+    me, anna = Address("me@home.example"), Address("anna@firm.example")
+    start = datetime(2001, 1, 1, 9, tzinfo=ZoneInfo("UTC"))
+    busy = [message(i, sender=anna, to=(me,), at=start + timedelta(hours=6 * i)) for i in range(4 * 365)]
+    wound_down = start + timedelta(days=365)
+    tail = [message(9000 + i, sender=anna, to=(me,), at=wound_down + timedelta(days=5 * i)) for i in range(1, 25)]
+    store.apply_batch(db, "t", Batch(messages=(*busy, *tail)))
+    config = parse(LABEL_CONFIG, Path("/tmp/kith-tail.toml"))
+    day = latest_evaluable_day(db, config, 90)
+    end = tail[-1].sent_at.date()
+    assert day < end - timedelta(days=90)                          # not the latest date the store could give …
+    assert wound_down.date() - timedelta(days=90) <= day <= wound_down.date() - timedelta(days=30)   # … its busy end
+
+
 def test_eval_says_when_the_horizon_runs_past_today(sample):
     kith, config = sample
     today = datetime.now(load(config).zone).date()
