@@ -1,8 +1,10 @@
 """Addresses → contacts: who is the user, who is one person, and which addresses are robots.
 
-Merging is conservative: explicit `[[people]]` aliases always merge; otherwise
-two addresses merge only when they carry the same full display name inside the
-same conversation (the evidence a person would trust).
+Merging is conservative: explicit `[[people]]` aliases always merge, and so do
+the forms of one address (`'anna'@x.org` is anna@x.org; a kernel.org B4 relay
+address is its sender's, see `person_address`); otherwise two addresses merge
+only when they carry the same full display name inside the same conversation
+(the evidence a person would trust).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parseaddr
 
@@ -35,7 +37,7 @@ ROBOT_HINT = re.compile(r"(^|[-._+])(noreply|no-reply|notifications?|alerts?|mai
 @functools.lru_cache(maxsize=1 << 17)
 def address_kind(email: str) -> str:
     """'noreply', 'role' or 'person', from the shape of the address alone (cached: asked several times per address)."""
-    local = email.split("@", 1)[0]
+    local = unquoted(email).split("@", 1)[0]
     if NO_REPLY.match(local) or ROBOT_HINT.search(local):
         return "noreply"
     base = re.split(r"[+]", local)[0]
@@ -45,16 +47,88 @@ def address_kind(email: str) -> str:
     return "person"
 
 
-LIST_HOSTS = {"vger.kernel.org", "googlegroups.com", "groups.io", "yahoogroups.com", "freelists.org"}
-LIST_LOCAL = re.compile(r"^owner-.+|.+-(owner|request|bounces)$")
+LIST_HOSTS = {"vger.kernel.org", "googlegroups.com", "groups.io", "yahoogroups.com", "freelists.org",
+              "nongnu.org"}   # GNU Savannah's lists (qemu-devel@nongnu.org): nobody has a mailbox there
+# a list's owner or robot, a list by its name (bcm-kernel-feedback-list@broadcom.com), or a team's patch inbox
+# CC'd on every patch (patches@opensource.cirrus.com): on no Enron or OpenBMC address of a person
+LIST_LOCAL = re.compile(r"^owner-.+|.+-(owner|request|bounces|list)$|^patches$")
+LIST_NAME = re.compile(r"^(?:(?:open|moderated|subscriber|closed)\s+)?list(?::|$)", re.IGNORECASE)
+# what scripts/get_maintainer.pl calls a list ("open list:ASPEED BMCs", "moderated list:ARM/…", "open list")
+_VIA = re.compile(r"\svia(?:\s|$)")
+# "Anna Berger via Qemu-devel" (a list that rewrote the sender for DMARC), "… via B4 Relay", and the same cut
+# short ("Cameron Esfahani via"); lower-case "via" only, as lists write it: "Maria Via" is a name
 
 
 def is_mailing_list(email: str, list_ids: set[str]) -> bool:
     """A mailing list's own address (or its owner's), not a person: named by a List-Id seen in the mail
-    (openbmc.lists.ozlabs.org → openbmc@lists.ozlabs.org), or on a list server (lists.…, vger.kernel.org, …)."""
+    (openbmc.lists.ozlabs.org → openbmc@lists.ozlabs.org), or on a list server (lists.…, vger.kernel.org,
+    a mailman host such as st-md-mailman.stormreply.com, …), or by its own name (…-list@, patches@). A host
+    called just "mailman" is a mail gateway as often as a list server: Enron's mailman.enron.com rewrote
+    people's addresses (robert.jones@mailman.enron.com), an ISP's mailman.ghg.net held its customers'."""
     local, _, domain = email.partition("@")
     list_server = domain.startswith(("lists.", "list.")) and domain.count(".") >= 2   # not list.com itself
-    return f"{local}.{domain}" in list_ids or list_server or domain in LIST_HOSTS or bool(LIST_LOCAL.match(local))
+    hosts = domain.split(".")[:-2]                                                   # not mailman.com itself
+    mailman = "mailman" in domain and any("mailman" in host and host != "mailman" for host in hosts)
+    return f"{local}.{domain}" in list_ids or list_server or mailman or domain in LIST_HOSTS \
+        or bool(LIST_LOCAL.match(local))
+
+
+def is_list_name(name: str) -> bool:
+    """A display name that only a list or a relay carries: get_maintainer's "open list:ASPEED BMCs", or a
+    sender rewritten "Anna Berger via Qemu-devel" (DMARC), "… via B4 Relay", or that cut short ("… via")."""
+    name = name.strip().strip("'\"").strip()
+    return bool(LIST_NAME.match(name) or _VIA.search(name))
+
+
+def unquoted(email: str) -> str:
+    """'david.delainey'@enron.com → david.delainey@enron.com: a local part wrapped in single quotes (a display
+    name's quotes that an export kept; 134 such addresses in 150 Enron mailboxes) is the address inside them.
+    Apostrophes that belong to an address stay (o'brien@x.com), and so do forms garbled beyond repair
+    (delainey'.'david@enron.com, 'delainey@enron.com)."""
+    if email[:1] != "'":
+        return email
+    local, at, domain = email.rpartition("@")
+    inner = local[1:-1]
+    return inner + at + domain if local[-1:] == "'" and any(c.isalnum() for c in inner) else email
+
+
+B4_RELAY_PREFIX, B4_RELAY_DOMAIN = "devnull+", "kernel.org"
+_SECOND_LEVEL = {"co", "com", "ac", "org", "net", "gov", "edu", "ne", "or", "go"}   # of co.uk, com.au, ac.jp …
+
+
+def relayed_sender(email: str, known: Container[str] = frozenset()) -> str | None:
+    """The sender a kernel.org B4 relay address stands for (`Anna via B4 Relay
+    <devnull+anna.berger.gmail.com@kernel.org>` is anna.berger@gmail.com: the relay writes the address with
+    its "@" as a "."), or None for any other address. Each "." is tried as the "@", from the right: the first
+    that gives a `known` address wins, else the first that leaves a domain with a dot (not "co.uk")."""
+    local, _, domain = email.rpartition("@")
+    if domain != B4_RELAY_DOMAIN or not local.startswith(B4_RELAY_PREFIX):
+        return None
+    encoded = local[len(B4_RELAY_PREFIX):]
+    splits = [f"{encoded[:i]}@{encoded[i + 1:]}" for i in range(len(encoded) - 2, 0, -1) if encoded[i] == "."]
+    for candidate in splits:
+        if candidate in known:
+            return candidate
+    for candidate in splits:
+        labels = candidate.rpartition("@")[2].split(".")
+        if len(labels) >= 2 and all(labels) and not (len(labels) == 2 and len(labels[1]) == 2
+                                                     and labels[0] in _SECOND_LEVEL):
+            return candidate
+    return None
+
+
+def person_address(email: str, known: Container[str] = frozenset()) -> str:
+    """The address of the person who writes from `email`: itself, unquoted (`unquoted`), or the sender a B4
+    relay address stands for (`relayed_sender`, which `known` addresses help)."""
+    return relayed_sender(email, known) or unquoted(email)
+
+
+def person_addresses(addresses: Iterable[str], own: Iterable[str] = ()) -> dict[str, str]:
+    """Each address → `person_address`, with the addresses seen (and the user's own) as the known ones."""
+    seen = list(addresses)
+    known = {*seen, *own}
+    known.update(unquoted(a) for a in seen if a[:1] == "'")
+    return {a: person_address(a, known) if a[:1] == "'" or a.startswith(B4_RELAY_PREFIX) else a for a in seen}
 
 
 FREE_MAIL = {"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com", "gmx.de",
@@ -66,7 +140,9 @@ def typed_address(text: str) -> str | None:
     lower-cased; None when there is no address in it."""
     email = parseaddr(text)[1].strip().lower()
     local, at, domain = email.partition("@")
-    return email if at and local and domain and "@" not in domain and not any(c.isspace() for c in email) else None
+    if not (at and local and domain and "@" not in domain and not any(c.isspace() for c in email)):
+        return None
+    return person_address(email)    # 'anna'@x.org is anna@x.org, as contacts hold it; a B4 relay its sender
 
 
 def domain_of(email: str) -> str:
@@ -88,14 +164,17 @@ def pretty_name(email: str) -> str:
     """A readable fallback name: 'anna.berger@x' → 'Anna Berger', 'jason.bass2@x' → 'Jason Bass'. An
     address of one word ('akatz@eei.org') stays as it is: "Akatz" would be a name nobody has."""
     local = email.split("@", 1)[0].split("+", 1)[0]
-    parts = [p.rstrip("0123456789") for p in re.split(r"[._-]+", local)]
+    parts = [p.strip("'").rstrip("0123456789") for p in re.split(r"[._-]+", local)]   # delainey'.'david: no quotes
     parts = [p for p in parts if p]
     return " ".join(p.capitalize() for p in parts) if len(parts) >= 2 else email
 
 
+_B4_RELAY_NAME = re.compile(r"\s+via\s+B4\s+Relay$", re.IGNORECASE)   # "Anna Berger via B4 Relay" is Anna Berger
+
+
 def usable_name(name: str, email: str) -> str:
     """A display name worth showing, or '' (drops names that are addresses or Notes paths)."""
-    name = name.strip().strip("'\"").strip()
+    name = _B4_RELAY_NAME.sub("", name.strip()).strip().strip("'\"").strip()
     if not name or "@" in name or "/" in name or "=" in name or name.lower() == email:
         return ""
     if "," in name:  # "Berger, Anna" → "Anna Berger"
@@ -133,20 +212,31 @@ def merge_contacts(
     name_sightings: Iterable[tuple[str, str, str]],
     aliases: Iterable[tuple[str, Iterable[str]]],
     volume: dict[str, int],
+    person: Mapping[str, str] | None = None,
 ) -> dict[str, Contact]:
     """Group addresses into contacts; returns address → Contact.
 
     `names` counts the display names seen per address; `name_sightings` are
     (conversation, display name, address) triples; `aliases` come from config.
-    The primary address is the one with the most interactions.
+    `person` maps an address to the person's own (`person_addresses`: 'anna'@x
+    is anna@x, a B4 relay address its sender's; by default `unquoted`): the
+    addresses of one person are one contact, which holds the person's addresses
+    only. The primary address is the one with the most interactions.
     """
     known = set(addresses)
+    person = {a: (person or {}).get(a) or unquoted(a) for a in known}
     uf = _UnionFind()
-    for email in known:
+    of_person: dict[str, list[str]] = defaultdict(list)
+    for email in sorted(known):
         uf.find(email)
+        of_person[person[email]].append(email)
+    for group in of_person.values():
+        for other in group[1:]:
+            uf.union(group[0], other)
     alias_names = {}
     for name, group in aliases:
-        group = [a.lower() for a in group if a.lower() in known]
+        typed = [a.lower() for a in group]      # as written, or the person's address ('anna'@x.org: anna@x.org)
+        group = sorted({a for t in typed for a in of_person.get(person_address(t), [])} | known.intersection(typed))
         for other in group[1:]:
             uf.union(group[0], other)
         for a in group:
@@ -154,7 +244,7 @@ def merge_contacts(
     by_thread_name: dict[tuple[str, str], set[str]] = defaultdict(set)
     for conversation, name, email in name_sightings:
         clean = usable_name(name, email).lower()
-        if email in known and len(clean.split()) >= 2 and address_kind(email) == "person":
+        if email in known and len(clean.split()) >= 2 and address_kind(person[email]) == "person":
             by_thread_name[(conversation, clean)].add(email)
     for group in by_thread_name.values():
         first, *rest = sorted(group)
@@ -166,7 +256,11 @@ def merge_contacts(
     result = {}
     for members in groups.values():
         members.sort(key=lambda a: (-volume.get(a, 0), a))
-        primary = members[0]
+        used: Counter = Counter()
+        for a in members:
+            used[person[a]] += volume.get(a, 0)
+        theirs = sorted(used, key=lambda a: (-used[a], a))
+        primary = theirs[0]
         name = next((alias_names[a] for a in members if alias_names.get(a)), "")
         if not name:
             counted = Counter()
@@ -176,7 +270,7 @@ def merge_contacts(
                     if clean:
                         counted[clean] += n
             name = min(counted, key=lambda k: (-counted[k], k)) if counted else pretty_name(primary)
-        contact = Contact(primary, tuple(members), name)
+        contact = Contact(primary, tuple(theirs), name)
         for a in members:
             result[a] = contact
     return result

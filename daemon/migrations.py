@@ -273,3 +273,16 @@ def m008_printable_names(db: Database) -> None:
     for table, column in (("messages", "sender_name"), ("messages", "subject"), ("recipients", "name"),
                           ("events", "organizer_name"), ("events", "summary"), ("attendees", "name")):
         db.execute(f"UPDATE {table} SET {column} = kith_printable({column}) WHERE {column} GLOB {unprintable}")
+
+
+@migrations()
+def m009_person_addresses_in_judgments(db: Database) -> None:
+    """The user's feedback and the suggestions made name a contact by the address the user typed or the
+    contact's primary one. A contact now holds the person's own addresses (`daemon.contacts.person_address`:
+    'anna'@x.org is anna@x.org, a B4 relay address its sender's), so such rows written before name it so too;
+    the synced mail itself keeps the addresses as they came."""
+    from daemon.contacts import person_address
+    db.conn.create_function("kith_person_address", 1, person_address, deterministic=True)
+    for table in ("feedback", "suggestions"):
+        db.execute(f"UPDATE {table} SET address = kith_person_address(address) "
+                   f"WHERE address GLOB '''*' OR address GLOB 'devnull+*@kernel.org'")

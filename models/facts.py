@@ -20,11 +20,13 @@ from operator import attrgetter, itemgetter
 
 from sqlite_utils import Database
 
-from daemon.contacts import Contact, address_kind, is_ignored, is_mailing_list, merge_contacts
+from daemon.contacts import (B4_RELAY_PREFIX, Contact, address_kind, is_ignored, is_list_name, is_mailing_list,
+                             merge_contacts, person_addresses, usable_name)
 from daemon.store import utc_text
 
 MIN_GAP_DAYS, MAX_GAP_DAYS = 7.0, 180.0
 EPISODE_DAYS = 2
+RHYTHM_MIN_EPISODES, RHYTHM_MIN_SPAN_DAYS = 4, 28   # conversations, over this many days at least, name a rhythm
 RECENT_THREADS = 4
 MAX_GROUP = 12  # threads and meetings larger than this are broadcasts, not acquaintance
 STRONG_EXCHANGES = 2  # a strong (close) contact: at least this many personal messages each way
@@ -128,10 +130,13 @@ def _load_facts(db: Database, own: set[str], cutoff: str, aliases, ignore_addres
     per_address = seen.per_address
     ignore_addresses = [a.lower() for a in ignore_addresses]
     lists = set().union(*seen.list_ids.values())
-    known = [a for a in per_address if not is_mailing_list(a, lists) and not _relayed(seen.names.get(a)) and (
-             not (ignore_addresses or ignore_domains) or not is_ignored(a, ignore_addresses, ignore_domains))]
+    person = person_addresses(per_address, own)     # 'anna'@x → anna@x; a B4 relay address → its sender's
+    ignoring = bool(ignore_addresses or ignore_domains)
+    known = [a for a in per_address if person[a] not in own and not is_mailing_list(person[a], lists)
+             and not _relayed(seen.names.get(a), a, person[a])
+             and not (ignoring and any(is_ignored(e, ignore_addresses, ignore_domains) for e in {a, person[a]}))]
     volume = {a: len(per_address[a]) for a in known}
-    contacts = merge_contacts(known, seen.names, seen.sightings, aliases, volume)
+    contacts = merge_contacts(known, seen.names, seen.sightings, aliases, volume, person)
     facts: dict[str, ContactFacts] = {}
     for address in known:
         contact = contacts[address]
@@ -160,13 +165,22 @@ def _user_wrote(touches_per_address: Iterable[list[Touch]]) -> dict[str, list[da
     return {conversation: sorted(at) for conversation, at in times.items()}
 
 
-_VIA = re.compile(r"\svia(\s|$)", re.IGNORECASE)
-
-
-def _relayed(names: Counter | None) -> bool:
-    """An address that sends as "Anna Berger via qemu-devel" or "… via B4 Relay": a list that rewrote the
-    sender (DMARC) or a relay, not a person; the person writes from their own address too."""
-    return bool(names) and sum(n for name, n in names.items() if _VIA.search(name)) * 2 > sum(names.values())
+def _relayed(names: Counter | None, address: str = "", person: str = "") -> bool:
+    """An address that sends as "Anna Berger via qemu-devel" or "… via B4 Relay", or that mail names as a list
+    ("open list:ASPEED BMCs", "Cameron Esfahani via": `daemon.contacts.is_list_name`) more often than as
+    anyone: a list that rewrote the sender (DMARC) or a relay, not a person; the person writes from their own
+    address too. Names that say nothing (the address, its local part) are not counted. A B4 relay address
+    that names its sender (`person`, see `daemon.contacts.relayed_sender`) is that person's, not a relay."""
+    if not names or (address.startswith(B4_RELAY_PREFIX) and person != address):
+        return False
+    local = address.partition("@")[0]
+    listed = anyone = 0
+    for name, n in names.items():
+        if is_list_name(name):
+            listed += n
+        elif (clean := usable_name(name, address)) and clean.lower() != local:
+            anyone += n
+    return listed > anyone
 
 
 @dataclass
@@ -338,7 +352,7 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
     personal = [t for t in touches if not t.bulk]
     if personal:
         item.first_contact, item.last_contact = personal[0].at, personal[-1].at
-        item.last_subject = next((t.subject for t in reversed(personal) if t.subject), "")
+        item.last_subject = personal[-1].subject     # the last contact's own: "last contact 19 days ago (…)"
     year_start = (as_of or (touches[-1].at if touches else datetime.max)) - timedelta(days=365)
     _summarise_threads(item, threads, year_start, user_wrote or {})
     if as_of is not None:       # owed for a month at most: what `explain` and the JSON say as the digest does
@@ -351,7 +365,7 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
     """Who starts the contact's threads, which went both ways, and which wait for the user."""
     started = []
     unanswered = _unanswered_series(threads.values())
-    ignored = item.sent == 0 and item.received_direct > IGNORED_AFTER
+    ignored = (item.sent == 0 and item.received_direct > IGNORED_AFTER) or _forwarding_account(threads.values())
     for thread in threads.values():
         first = thread[0]
         kinds = {t.kind for t in thread if not t.bulk}
@@ -373,6 +387,18 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
     started.sort()
     item.recent_threads = [(by_user, answered) for _, by_user, answered in started[-RECENT_THREADS:]]
     item.replies_owed.sort(key=_AT, reverse=True)
+
+
+_FORWARD = re.compile(r"^\s*(?:fwd?|wg)\s*:", re.IGNORECASE)
+FORWARDS_AFTER = 5       # direct mails, nearly all (FORWARD_SHARE) of them forwards: a forwarding account
+FORWARD_SHARE = 0.8
+
+
+def _forwarding_account(threads: Iterable[list[Touch]]) -> bool:
+    """A sender whose direct mail to the user is nearly all "Fwd: …" — a home account passing on newsletters
+    and offers, a relative's chain mail — hands things on and waits for no answer."""
+    direct = [t.subject for thread in threads for t in thread if t.kind == "received" and t.direct and not t.bulk]
+    return len(direct) >= FORWARDS_AFTER and sum(bool(_FORWARD.match(s)) for s in direct) >= FORWARD_SHARE * len(direct)
 
 
 def _unanswered_series(threads: Iterable[list[Touch]]) -> set[str]:
@@ -458,7 +484,8 @@ def usual_gap(touches: list[Touch]) -> float | None:
         if not episodes or (day - episodes[-1]).days > EPISODE_DAYS:
             episodes.append(day)
     episodes = episodes[-13:]
-    if len(episodes) < 3:
+    # a rhythm is seen in several conversations over months, not in one burst of mail about one deal
+    if len(episodes) < RHYTHM_MIN_EPISODES or (episodes[-1] - episodes[0]).days < RHYTHM_MIN_SPAN_DAYS:
         return None
     gaps = [(b - a).days for a, b in zip(episodes, episodes[1:])]
     return min(MAX_GAP_DAYS, max(MIN_GAP_DAYS, float(statistics.median(gaps))))

@@ -60,6 +60,17 @@ def test_usual_gap_is_the_median_of_recent_gaps(db):
     assert facts_at(db, T0 + timedelta(days=200))["anna@firm.example"].usual_gap_days == 21
 
 
+def test_one_burst_of_mail_about_one_deal_is_no_rhythm(db):
+    apply(db, *[m for i in range(5) for m in exchange(i + 1, i * 3, f"Deal step {i}")])     # 5 threads in 12 days
+    assert facts_at(db, T0 + timedelta(days=100))["anna@firm.example"].usual_gap_days is None
+
+
+def test_the_last_subject_is_the_last_contacts_own(db):
+    untitled = replace(message(3, sender=ANNA, to=(ME,), at=T0 + timedelta(days=5)), subject="")
+    apply(db, *exchange(1, 0, "Volunteer List"), untitled)
+    assert facts_at(db, T0 + timedelta(days=9))["anna@firm.example"].last_subject == ""      # not "Volunteer List"
+
+
 def test_reply_owed_when_they_wrote_last_directly(db):
     apply(db, *exchange(1, 0), message(5, sender=ANNA, to=(ME,), subject="Intro to the Munich team",
                                         at=T0 + timedelta(days=5)))
@@ -123,6 +134,18 @@ def test_no_reply_owed_to_a_series_the_user_never_answers(db):
           issue(5, "India newsdesk - May 2nd newsclips"), issue(6, "Budget 2027"), issue(7, "Budget 2027"))
     owed = facts_at(db, T0 + timedelta(days=9))["anna@firm.example"].replies_owed
     assert [t.subject for t in owed] == ["Budget 2027"]     # the same subject again: one thread, a nudge
+
+
+@pytest.mark.parametrize("own, forwards, owed", [(3, 2, True), (0, 5, False)])
+def test_nothing_is_owed_to_an_account_that_only_forwards(db, own, forwards, owed):
+    """A home account passing on newsletters ("Fwd: To MBA Or Not To MBA") waits for no answer; someone who
+    mostly writes their own mail and forwards a little still does."""
+    subjects = [f"Dinner plan {i}" for i in range(own)] + [f"Fwd: Weekly career update {i}" for i in range(forwards)]
+    mails = [message(10 + i, sender=ANNA, to=(ME,), subject=s, at=T0 + timedelta(days=10 + 2 * i))
+             for i, s in enumerate([*subjects, "Fwd: Double Miles and Travel Award Sale"])]
+    apply(db, *exchange(1, 0), *mails)
+    waiting = facts_at(db, T0 + timedelta(days=30))["anna@firm.example"].replies_owed
+    assert bool(waiting) is owed
 
 
 @pytest.mark.parametrize("mails, owed", [(5, True), (6, False)])

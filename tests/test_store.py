@@ -277,3 +277,26 @@ def test_a_database_path_that_is_a_folder_says_so(tmp_path):
     from daemon.errors import StoreError
     with pytest.raises(StoreError, match="is a folder, not a database file"):
         store.open_store(tmp_path)
+
+
+def test_judgments_stored_under_another_form_of_an_address_are_moved_to_the_person_on_opening(tmp_path):
+    """Feedback and suggestions written when 'anna'@x and a B4 relay address were contacts of their own name
+    the person's address (`daemon.contacts.person_address`) after m009; other addresses, and the synced mail,
+    stay as they are."""
+    db = store.open_store(tmp_path / "k.db")
+    for address in ("'david.delainey'@enron.com", "devnull+manojkiran.eda.gmail.com@kernel.org",
+                    "o'brien@x.example", "delainey'.'david@enron.com"):
+        db.execute("INSERT INTO feedback (address, verdict, at) VALUES (?, 'good', '2024-01-01T00:00:00Z')", [address])
+    db.execute("INSERT INTO suggestions (date, position, kind, address) VALUES ('2024-01-01', 0, 'reconnect', ?)",
+               ["'david.delainey'@enron.com"])
+    db.execute("INSERT INTO messages (key, hash, conversation, sent_at, sender) VALUES (1, 1, 'c', "
+               "'2024-01-01T00:00:00Z', ?)", ["'david.delainey'@enron.com"])
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm009_person_addresses_in_judgments'")
+    db.conn.commit()
+    db.conn.close()
+    reopened = store.open_store(tmp_path / "k.db")
+    assert table(reopened, "SELECT address FROM feedback ORDER BY id") == [
+        ("david.delainey@enron.com",), ("manojkiran.eda@gmail.com",), ("o'brien@x.example",),
+        ("delainey'.'david@enron.com",)]
+    assert table(reopened, "SELECT address FROM suggestions") == [("david.delainey@enron.com",)]
+    assert table(reopened, "SELECT sender FROM messages") == [("'david.delainey'@enron.com",)]

@@ -1,0 +1,212 @@
+"""Which addresses are one person, and which are lists or relays: quoted local parts (Enron), lists CC'd
+without a List-Id (kernel mail), and the kernel.org B4 relay — from real header bytes through the store."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from click.testing import CliRunner
+
+from connectors.headers import meta_from_header, parse_addresses
+from daemon import store
+from daemon.analysis import analyse, feedback_for, record_feedback, today_for
+from daemon.cli import cli
+from daemon.config import load as load_config
+from daemon.contacts import (is_list_name, is_mailing_list, pretty_name, relayed_sender, typed_address, unquoted,
+                             usable_name)
+from models.facts import load_facts
+from tests.conftest import T0, Batch
+
+ME = "me@home.example"
+
+
+def mail(n: int, sender: str, to: str, cc: str = "", subject: str = "") -> bytes:
+    """One message's header block, as a mailer wrote it (bytes: parsed as sync parses them)."""
+    at = T0 + timedelta(hours=n)
+    lines = [f"Message-ID: <m{n}@test>", f"Date: {at:%a, %d %b %Y %H:%M:%S} +0000", f"From: {sender}", f"To: {to}"]
+    lines += [f"Cc: {cc}"] if cc else []
+    lines.append(f"Subject: {subject or f'Topic {n}'}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+
+
+def synced(db, *blocks: bytes):
+    store.apply_batch(db, "mbox:test", Batch(messages=tuple(meta_from_header(b, scope="INBOX") for b in blocks)))
+
+
+def facts_of(db, **kw):
+    return load_facts(db, {ME}, T0 + timedelta(days=30), **kw)
+
+
+# ---------------------------------------------------------------- quoted local parts and names
+
+def test_a_local_part_in_single_quotes_is_the_address_inside_them():
+    assert unquoted("'david.delainey'@enron.com") == "david.delainey@enron.com"
+    assert unquoted("'dan.o'brien'@x.example") == "dan.o'brien@x.example"
+    for kept in ("o'brien@x.example", "delainey'.'david@enron.com", "'delainey@enron.com", "'.'@enron.com",
+                 "david.delainey@enron.com", "anna'@x.example"):
+        assert unquoted(kept) == kept
+
+
+def test_the_store_keeps_the_address_as_it_came():
+    """Normalising happens when contacts are built: a message's content key (its identity across folders)
+    comes from the addresses as parsed, and must not change between an older copy and a newer one."""
+    found = parse_addresses(b"'David W Delainey' <'david.delainey'@enron.com>, \"Conan O'Brien\" <o'brien@x.example>")
+    assert [(a.email, a.name) for a in found] == [("'david.delainey'@enron.com", "'David W Delainey'"),
+                                                  ("o'brien@x.example", "Conan O'Brien")]
+
+
+def test_names_lose_wrapping_quotes_and_keep_apostrophes():
+    assert usable_name("'David W Delainey'", "david.delainey@enron.com") == "David W Delainey"
+    assert usable_name("'Kitchen, Louise'", "louise.kitchen@enron.com") == "Louise Kitchen"
+    assert usable_name("Conan O'Brien", "o'brien@x.example") == "Conan O'Brien"
+    assert usable_name("Manojkiran Eda via B4 Relay", "devnull+manojkiran.eda.gmail.com@kernel.org") == "Manojkiran Eda"
+    assert pretty_name("delainey'.'david@enron.com") == "Delainey David"        # garbled, but no stray quotes
+    assert pretty_name("murray.o'neil@enron.com") == "Murray O'neil"
+
+
+def test_quoted_and_plain_forms_are_one_contact_with_a_clean_name(db):
+    synced(db, mail(1, ME, "'david.delainey'@enron.com", subject="PRC"),
+           mail(2, '"David W Delainey" <david.delainey@enron.com>', ME, subject="Re: PRC"),
+           mail(3, ME, "'david.delainey'@enron.com, 'janet.dietrich'@enron.com", subject="Budget"),
+           mail(4, "\"'Kitchen, Louise'\" <'louise.kitchen'@enron.com>", ME),
+           mail(5, "\"Conan O'Brien\" <o'brien@x.example>", ME))
+    facts = facts_of(db)
+    assert set(facts) == {"david.delainey@enron.com", "janet.dietrich@enron.com", "louise.kitchen@enron.com",
+                          "o'brien@x.example"}
+    david = facts["david.delainey@enron.com"]
+    assert (david.contact.addresses, david.contact.name, david.sent, david.received) == (
+        ("david.delainey@enron.com",), "David W Delainey", 2, 1)
+    assert facts["janet.dietrich@enron.com"].contact.name == "Janet Dietrich"     # from the address, unquoted
+    assert facts["louise.kitchen@enron.com"].contact.name == "Louise Kitchen"
+    assert facts["o'brien@x.example"].contact.name == "Conan O'Brien"
+    assert facts["david.delainey@enron.com"].peers == {"janet.dietrich@enron.com": 1}
+
+
+def test_aliases_and_ignores_in_either_form_apply_to_the_person(db):
+    synced(db, mail(1, ME, "'david.delainey'@enron.com"), mail(2, ME, "david.delainey@enron.com"),
+           mail(3, "dave@home.example", ME), mail(4, ME, "'spam.king'@x.example"))
+    facts = facts_of(db, aliases=[("Dave", ["david.delainey@enron.com", "dave@home.example"])],
+                     ignore_addresses=["spam.king@x.example"])
+    assert set(facts) == {"david.delainey@enron.com"}
+    assert facts["david.delainey@enron.com"].contact.addresses == ("david.delainey@enron.com", "dave@home.example")
+
+
+def test_typed_addresses_in_either_form_name_the_person():
+    assert typed_address("'david.delainey'@enron.com") == "david.delainey@enron.com"
+    assert typed_address("'David W Delainey' <'David.Delainey'@enron.com>") == "david.delainey@enron.com"
+    assert typed_address("o'brien@x.example") == "o'brien@x.example"
+    assert typed_address("devnull+manojkiran.eda.gmail.com@kernel.org") == "manojkiran.eda@gmail.com"
+
+
+def test_explain_and_feedback_find_the_person_by_either_form(tmp_path):
+    at = "Mon, 6 Jan 2025 09:0{n}:00 +0000"
+    (tmp_path / "inbox.mbox").write_text(
+        "".join(f"From x Mon Jan  6 09:00:00 2025\nMessage-ID: <{n}@x.example>\nDate: {at.format(n=n)}\n{head}\n"
+                f"Subject: Plan {n}\n\n" for n, head in enumerate([
+                    f"From: {ME}\nTo: 'david.delainey'@enron.com", f"From: {ME}\nTo: 'janet.dietrich'@enron.com",
+                    f"From: 'David W Delainey' <'david.delainey'@enron.com>\nTo: {ME}"])))
+    config = tmp_path / "kith.toml"
+    config.write_text(f'[user]\naddresses = ["{ME}"]\n[storage]\ndatabase = "{tmp_path / "k.db"}"\n'
+                      f'[[sources]]\ntype = "mbox"\nname = "m"\npath = "{tmp_path / "inbox.mbox"}"\n')
+    runner = CliRunner()
+
+    def kith(*args):
+        return runner.invoke(cli, ["--config", str(config), *args])
+
+    assert kith("sync").exit_code == 0
+    for typed in ("'david.delainey'@enron.com", "david.delainey@enron.com",
+                  "'David W Delainey' <'david.delainey'@enron.com>"):
+        done = kith("explain", typed, "--as-of", "2025-01-07")
+        assert done.exit_code == 0 and done.output.startswith("David W Delainey <david.delainey@enron.com>\n"), typed
+    assert kith("feedback", "'janet.dietrich'@enron.com", "good").exit_code == 0
+    assert kith("feedback", "david.delainey@enron.com", "noise").exit_code == 0
+    db = store.open_store(tmp_path / "k.db")
+    settings = load_config(config)
+    analysis = analyse(db, settings, today_for(settings))
+    assert analysis.scores["janet.dietrich@enron.com"].verdict == "good"
+    assert analysis.scores["david.delainey@enron.com"].verdict == "noise"
+
+
+# ---------------------------------------------------------------- lists and roles without a List-Id
+
+def test_list_addresses_by_host_and_name_and_people_on_similar_hosts_stay_people():
+    for listed in ("qemu-devel@nongnu.org", "linux-stm32@st-md-mailman.stormreply.com",
+                   "bcm-kernel-feedback-list@broadcom.com", "patches@amperecomputing.com",
+                   "patches@opensource.cirrus.com", "announce-list@sfx.com"):
+        assert is_mailing_list(listed, set()), listed
+    for person in ("robert.jones@mailman.enron.com", "bronika@mailman.ghg.net", "anna@mailman.example",
+                   "anna.list@x.example", "list@x.example.org", "patches.o'hara@x.example", "joe@patches.example"):
+        assert not is_mailing_list(person, set()), person
+
+
+def test_list_names_as_get_maintainer_and_dmarc_rewriting_write_them():
+    for name in ("open list:ASPEED BMCs", "moderated list:ARM/ASPEED MACHINE SUPPORT", "open list", "list:FOO",
+                 "subscriber list:BAR", "Cameron Esfahani via", "'Cameron Esfahani via'", "Anna Berger via Qemu-devel",
+                 "'Anna Berger' via golang-nuts", "Manojkiran Eda via B4 Relay"):
+        assert is_list_name(name), name
+    for name in ("Maria Via", "Giovanni Via Rossi", "Olivia Listowel", "List, John", "Listo Anna", "Sylvia Vial",
+                 "Conan O'Brien", "Delivery Team", "David W Delainey"):
+        assert not is_list_name(name), name
+
+
+def test_lists_cced_without_a_list_id_are_not_contacts(db):
+    """A developer's patch mail, CC'd to lists and team inboxes as get_maintainer.pl names them."""
+    cc = ('"Cameron Esfahani via" <qemu-devel@example.org>, "open list:ASPEED BMCs" <aspeed@example.org>, '
+          "linux-stm32@st-md-mailman.stormreply.com, bcm-kernel-feedback-list@broadcom.com, "
+          "patches@amperecomputing.com, \"Maria Via\" <maria@via.example>")
+    synced(db, mail(1, ME, "Anna Berger <anna@firm.example>", cc, subject="[PATCH] fix"),
+           mail(2, "Anna Berger <anna@firm.example>", ME, cc, subject="Re: [PATCH] fix"),
+           mail(3, ME, "Anna Berger <anna@firm.example>", cc, subject="Re: [PATCH] fix"))
+    assert set(facts_of(db)) == {"anna@firm.example", "maria@via.example"}
+
+
+def test_a_person_seen_once_under_a_list_name_stays_a_person(db):
+    synced(db, *[mail(n, "Anna Berger <anna@firm.example>", ME) for n in range(3)],
+           mail(5, ME, '"open list:FOO" <anna@firm.example>'))
+    assert set(facts_of(db)) == {"anna@firm.example"}
+
+
+# ---------------------------------------------------------------- the kernel.org B4 relay
+
+def test_a_b4_relay_address_stands_for_the_address_it_encodes():
+    relay = "devnull+manojkiran.eda.gmail.com@kernel.org"
+    assert relayed_sender(relay) == "manojkiran.eda@gmail.com"
+    assert relayed_sender(relay, {"manojkiran.eda@gmail.com"}) == "manojkiran.eda@gmail.com"
+    deep = "devnull+foo.bar.linux.intel.com@kernel.org"
+    assert relayed_sender(deep) == "foo.bar.linux@intel.com"                      # a guess …
+    assert relayed_sender(deep, {"foo.bar@linux.intel.com"}) == "foo.bar@linux.intel.com"   # … a known address wins
+    assert relayed_sender("devnull+jo.smith.example.co.uk@kernel.org") == "jo.smith@example.co.uk"
+    assert relayed_sender("devnull+localhost@kernel.org") is None
+    for other in ("devnull+anna.x.org@example.org", "anna.x.org@kernel.org", "manojkiran.eda@gmail.com"):
+        assert relayed_sender(other) is None
+
+
+def test_mail_through_the_b4_relay_is_the_senders(db):
+    relayed = "Manojkiran Eda via B4 Relay <devnull+manojkiran.eda.gmail.com@kernel.org>"
+    synced(db, mail(1, "Manojkiran Eda <manojkiran.eda@gmail.com>", ME, subject="[PATCH v1] mtd"),
+           mail(2, relayed, ME, subject="[PATCH v2] mtd"), mail(3, relayed, ME, subject="[PATCH v3] mtd"),
+           mail(4, "Yang Xiwen via B4 Relay <devnull+forbidden405.outlook.com@kernel.org>", ME),
+           mail(5, "Me via B4 Relay <devnull+me.home.example@kernel.org>", "anna@firm.example"),
+           mail(6, '"Anna Berger via Qemu-devel" <qemu-devel@example.org>', ME))
+    facts = facts_of(db)
+    assert set(facts) == {"manojkiran.eda@gmail.com", "forbidden405@outlook.com"}   # not the user, not a list
+    manoj = facts["manojkiran.eda@gmail.com"]
+    assert (manoj.contact.addresses, manoj.contact.name, manoj.received) == (
+        ("manojkiran.eda@gmail.com",), "Manojkiran Eda", 3)
+    assert facts["forbidden405@outlook.com"].contact.name == "Yang Xiwen"         # known by the relay only
+
+
+def test_feedback_on_a_relay_address_counts_for_its_sender(db, tmp_path):
+    synced(db, mail(1, "Manojkiran Eda via B4 Relay <devnull+manojkiran.eda.gmail.com@kernel.org>", ME))
+    config = tmp_path / "kith.toml"
+    config.write_text(f'[user]\naddresses = ["{ME}"]\n')
+    record_feedback(db, load_config(config), "devnull+manojkiran.eda.gmail.com@kernel.org", "good", None)
+    verdicts, _ = feedback_for(db, facts_of(db), T0 + timedelta(days=30) + timedelta(days=3650))
+    assert verdicts == {"manojkiran.eda@gmail.com": "good"}
+
+
+@pytest.mark.parametrize("sender", ["devnull+anna.firm.example@kernel.org", "'anna'@firm.example"])
+def test_the_users_own_address_in_another_form_is_not_a_contact(db, sender):
+    synced(db, mail(1, sender, "bob@firm.example"))
+    assert set(load_facts(db, {"anna@firm.example"}, T0 + timedelta(days=30))) == set()
