@@ -15,7 +15,7 @@ import numpy as np
 from sqlite_utils import Database
 
 from daemon.config import Config
-from daemon.contacts import organisations, typed_address
+from daemon.contacts import B4_RELAY_DOMAIN, B4_RELAY_PREFIX, organisations, typed_address
 from daemon.errors import UsageError
 from daemon.store import utc_text
 from models.facts import REPLY_OWED_MAX_DAYS, ContactFacts, collector_paused, load_facts, parse_utc
@@ -137,11 +137,15 @@ def holds_mail(db: Database) -> bool:
 
 
 def is_known(db: Database, email: str) -> bool:
-    """Whether any message or meeting in the store has this address on it."""
-    return db.execute("""SELECT EXISTS (SELECT 1 FROM messages WHERE sender = :e)
-                         OR EXISTS (SELECT 1 FROM recipients WHERE email = :e)
-                         OR EXISTS (SELECT 1 FROM attendees WHERE email = :e)
-                         OR EXISTS (SELECT 1 FROM events WHERE organizer = :e)""", {"e": email}).fetchone()[0] == 1
+    """Whether any message or meeting in the store has this address on it, in any form mail writes it in:
+    quoted ('anna'@x.example) or through the kernel.org B4 relay (see `daemon.contacts.person_address`)."""
+    local, _, domain = email.rpartition("@")
+    forms = (email, f"'{local}'@{domain}", f"{B4_RELAY_PREFIX}{email.replace('@', '.')}@{B4_RELAY_DOMAIN}")
+    return any(db.execute("""SELECT EXISTS (SELECT 1 FROM messages WHERE sender = :e)
+                             OR EXISTS (SELECT 1 FROM recipients WHERE email = :e)
+                             OR EXISTS (SELECT 1 FROM attendees WHERE email = :e)
+                             OR EXISTS (SELECT 1 FROM events WHERE organizer = :e)""", {"e": form}).fetchone()[0] == 1
+               for form in forms)
 
 
 def _recent_suggestions(db: Database, today: date, days: int, kind: str | None = None) -> dict[str, date]:

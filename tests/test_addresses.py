@@ -206,6 +206,15 @@ def test_feedback_on_a_relay_address_counts_for_its_sender(db, tmp_path):
     assert verdicts == {"manojkiran.eda@gmail.com": "good"}
 
 
+@pytest.mark.parametrize("stored", ["devnull+manojkiran.eda.gmail.com@kernel.org", "'manojkiran.eda'@gmail.com"])
+def test_feedback_knows_a_person_whose_mail_holds_only_another_form_of_the_address(db, tmp_path, stored):
+    synced(db, mail(1, f"Manojkiran Eda <{stored}>", ME))
+    config = tmp_path / "kith.toml"
+    config.write_text(f'[user]\naddresses = ["{ME}"]\n')
+    assert record_feedback(db, load_config(config), "manojkiran.eda@gmail.com", "good", None) is True
+    assert record_feedback(db, load_config(config), "nobody.yet@gmail.com", "good", None) is False
+
+
 @pytest.mark.parametrize("sender", ["devnull+anna.firm.example@kernel.org", "'anna'@firm.example"])
 def test_the_users_own_address_in_another_form_is_not_a_contact(db, sender):
     synced(db, mail(1, sender, "bob@firm.example"))
