@@ -38,6 +38,7 @@ from connectors.base import Batch, MessageMeta, coalesced
 from connectors.local_source import LocalSource, storable
 from connectors.folders import is_not_mail_folder, sent_labels
 from connectors.headers import meta_from_header
+from connectors.mbox import DOCUMENTS
 from daemon.errors import SourceError
 
 KIND = "maildir"
@@ -78,7 +79,13 @@ class MaildirSource(LocalSource):
         """Raise SourceError unless the path is a readable Maildir, or a folder with Maildirs below it."""
         where = self._check_exists("no such folder", FIX)
         if not self.path.is_dir():
+            if _starts_with_from_line(self.path):
+                raise SourceError("is an mbox file (it starts with a \"From \" line), not a Maildir", where=where,
+                                  fix='set type = "mbox" for this source')
             raise SourceError("is not a Maildir (it is a file, not a folder)", where=where, fix=FIX)
+        if self.path.name in (*MESSAGE_DIRS, "tmp") and _is_maildir(self.path.parent):
+            raise SourceError(f"is the {self.path.name}/ folder inside a Maildir, not a Maildir", where=where,
+                              fix=f"point path at the parent folder, {storable(str(self.path.parent))}")
         own = _is_maildir(self.path)
         needed = [self.path / d for d in MESSAGE_DIRS] if own else [self.path]
         if not all(os.access(p, os.R_OK | os.X_OK) for p in needed):
@@ -90,6 +97,11 @@ class MaildirSource(LocalSource):
                 raise SourceError(f"cannot be read ({problems[0].strerror or problems[0]})",
                                   where=storable(str(problems[0].filename or where)),
                                   fix="make it readable by the user Kith runs as")
+            mbox = mbox_files(self.path)
+            if mbox:
+                named = ", ".join(storable(name) for name in mbox[:3]) + (", …" if len(mbox) > 3 else "")
+                raise SourceError(f"is not a Maildir: it holds mbox files ({named}: files that start with a "
+                                  "\"From \" line)", where=where, fix='set type = "mbox" for this source')
             raise SourceError("is not a Maildir (it has no cur/ and new/ folders, and no folder below it has them)",
                               where=where, fix=FIX)
 
@@ -300,6 +312,40 @@ def _is_draft(name: str) -> bool:
 
 def _unsent_note(folder: str) -> str:
     return f"{folder}: drafts or junk, not read (never sent, or never wanted)"
+
+
+MBOX_LOOK = 200          # files looked at when telling a folder of mbox files from a wrong path
+
+
+def mbox_files(root: Path, limit: int = 4) -> list[str]:
+    """Up to `limit` files below root (by relative path, hidden ones and those named as documents aside, as the
+    mbox source leaves them) that start with a "From " line, as an mbox file does: the likely cause when a
+    Maildir source finds no Maildir. At most MBOX_LOOK files are looked at, so a large tree of other files is
+    not read through."""
+    found: list[str] = []
+    looked = 0
+    for parent, dirs, names in os.walk(root, onerror=lambda exc: None):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(n for n in names if not n.startswith(".")):
+            looked += 1
+            if Path(name).suffix.lower() not in DOCUMENTS and _starts_with_from_line(Path(parent, name)):
+                found.append(os.path.relpath(os.path.join(parent, name), root))
+            if len(found) >= limit or looked >= MBOX_LOOK:
+                return found
+    return found
+
+
+def _starts_with_from_line(path: Path) -> bool:
+    """Whether a regular file starts with "From " (a FIFO or device is never opened)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except OSError:
+        return False
+    with open(fd, "rb") as f:
+        try:
+            return S_ISREG(os.fstat(fd).st_mode) and f.read(5) == b"From "
+        except OSError:
+            return False
 
 
 def _is_maildir(path: Path) -> bool:

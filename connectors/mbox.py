@@ -37,7 +37,7 @@ from connectors.base import Batch, MessageMeta, coalesced
 from connectors.headers import (first_id, from_line_date, hash_source_id, meta_from_fields,
                                 received_date, scan_fields)
 from connectors.folders import is_not_mail_folder, sent_labels
-from connectors.local_source import LocalSource
+from connectors.local_source import LocalSource, storable
 from daemon.errors import SourceError
 
 KIND = "mbox"
@@ -93,6 +93,24 @@ class MboxSource(LocalSource):
                                       where=where, fix=FIX)
         elif not self.path.is_dir():
             raise SourceError("is neither a file nor a folder", where=where, fix=FIX)
+        else:
+            self._check_not_a_maildir(where)
+
+    def _check_not_a_maildir(self, where: str) -> None:
+        """Raise SourceError when the folder is a Maildir (it, or a folder right in it, holds cur/ and new/), or
+        the cur/, new/ or tmp/ of one, and holds no mbox file: read as mbox folders, they hold nothing. A
+        folder of mbox files beside a Maildir stays an mbox source."""
+        inside = self.path.name in ("cur", "new", "tmp") and _is_maildir(self.path.parent)
+        maildir = self.path.parent if inside else _maildir_at_or_in(self.path)
+        if maildir is None or (not inside and _holds_mbox_file(self.path)):
+            return
+        if inside:
+            raise SourceError(f"is the {self.path.name}/ folder inside a Maildir, not mbox files", where=where,
+                              fix=f'set type = "maildir" for this source, and point path at the parent folder, '
+                                  f'{storable(str(maildir))}')
+        holder = "it holds" if maildir == self.path else f"{storable(maildir.name)}/ in it holds"
+        raise SourceError(f"is a Maildir ({holder} cur/ and new/ folders), not mbox files", where=where,
+                          fix='set type = "maildir" for this source')
 
     def pull(self, cursor: str | None) -> Iterator[Batch]:
         """Batches of new and changed files (small ones merged); see the module docstring."""
@@ -315,6 +333,48 @@ def _is_candidate(path: Path) -> bool:
             return f.read(5) == b"From "
     except OSError:
         return True                 # a symlink loop, a dangling link, no permission: the pull notes it
+
+
+MAILDIR_DIRS = ("cur", "new")
+
+
+def _is_maildir(path: Path) -> bool:
+    return all(os.path.isdir(path / d) for d in MAILDIR_DIRS)
+
+
+def _maildir_at_or_in(folder: Path) -> Path | None:
+    """The folder itself when it holds cur/ and new/, else the first folder right in it that does (an account
+    folder as mbsync makes it: INBOX/, Sent/), else None."""
+    if _is_maildir(folder):
+        return folder
+    try:
+        with os.scandir(folder) as entries:
+            inner = sorted(e.name for e in entries if not e.name.startswith(".") and e.is_dir())
+    except OSError:
+        return None
+    return next((folder / name for name in inner if _is_maildir(folder / name)), None)
+
+
+MAILDIR_LOOK = 1000      # files looked at beside a Maildir's messages before it is taken for a Maildir alone
+
+
+def _holds_mbox_file(folder: Path) -> bool:
+    """Whether a file below the folder is an mbox file to read (`_is_candidate`), the cur/, new/ and tmp/ of its
+    Maildirs aside: their message files are not looked at, however many; nor more than MAILDIR_LOOK others
+    (a mail server's index files)."""
+    looked = 0
+    for parent, dirs, names in os.walk(folder, onerror=lambda exc: None):
+        skip = ("cur", "new", "tmp") if _is_maildir(Path(parent)) else ()
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in skip]
+        for name in names:
+            path = Path(parent, name)
+            if not name.startswith(".") and path.is_file():
+                if _is_candidate(path):
+                    return True
+                looked += 1
+                if looked >= MAILDIR_LOOK:
+                    return False
+    return False
 
 
 def _tail_hash(data: bytes, size: int) -> str:

@@ -110,6 +110,9 @@ def init(ctx: Context, force: bool) -> None:
     click.echo(f"Wrote {target}. Add your addresses, goals and sources, then run `kith sync`.")
 
 
+SYNC_WAIT_SECONDS = 600     # a second `kith sync` of one store waits this long for the first to end
+
+
 @cli.command()
 @click.option("--source", "only", default=None, help="Sync only the source with this name.")
 @click.pass_obj
@@ -122,7 +125,8 @@ def sync(ctx: Context, only: str | None) -> None:
                          fix=f"use one of: {', '.join(s.name for s in config.sources) or '(none configured)'}")
     from daemon.logs import QUIET_SYNC_FAILURES
     logging.getLogger("daemon.sync").addFilter(QUIET_SYNC_FAILURES)    # each failure is printed below, once
-    results = sync_all(ctx.db, config, only)
+    with _sync_lock(config):        # a second sync of the store waits: both would read and write the same mail
+        results = sync_all(ctx.db, config, only)
     if not results:
         disabled = [s.name for s in config.sources if not s.enabled and only in (None, s.name)]
         if disabled:
@@ -146,6 +150,23 @@ def sync(ctx: Context, only: str | None) -> None:
         sys.exit(3)
 
 
+def _sync_lock(config):
+    """The store's sync lock, waited for (saying so, with the pid) while another `kith sync` holds it."""
+    from daemon.lock import acquire_sync, sync_lock_path
+
+    def waiting(pid: int | None) -> None:
+        who = f"process {pid}" if pid else "another process"
+        click.echo(f"kith: waiting for the sync running in {who}… (at most {SYNC_WAIT_SECONDS // 60} minutes; "
+                   "Ctrl-C stops waiting)", err=True)
+    try:
+        return acquire_sync(config.database_path, wait=SYNC_WAIT_SECONDS, on_wait=waiting)
+    except OSError as exc:
+        raise StoreError(f"cannot create the sync lock ({exc.strerror or exc})",
+                         where=str(sync_lock_path(config.database_path)),
+                         fix="make the database's folder writable by you, or set [storage] database to a "
+                             "writable place") from None
+
+
 def plural(n: int, one: str, many: str | None = None) -> str:
     """"1 message", "2 messages", "0 messages"."""
     return f"{n} {one if n == 1 else many or one + 's'}"
@@ -153,15 +174,19 @@ def plural(n: int, one: str, many: str | None = None) -> str:
 
 def sync_summary(result) -> str:
     """What one source's sync wrote, told apart: messages new to the store, copies of messages it already held
-    (another folder or source has them, or they were read again), events new to the source or read again, and
-    copies and events the source no longer holds."""
+    (another folder or source has them, or they were read again), events new to the source or read again,
+    the cancelled occurrences among them (a cancelled series is expanded to every occurrence it cancels, which
+    would otherwise read as hundreds of new events), and copies and events the source no longer holds."""
     parts = []
     if result.messages:
         known = f", {result.known_messages} already known" if result.known_messages else ""
         parts.append(plural(result.new_messages, "new message") + known)
     if result.events:
-        known = f", {result.known_events} already known" if result.known_events else ""
-        parts.append(plural(result.new_events, "new event") + known)
+        known_events = result.known_events - result.cancelled_since
+        known = f", {known_events} already known" if known_events else ""
+        gone = result.new_cancelled + result.cancelled_since
+        parts.append(plural(result.new_events - result.new_cancelled, "new event") + known
+                     + (f", {plural(gone, 'cancelled occurrence')}" if gone else ""))
     if result.deleted:
         parts.append(f"{result.deleted} removed")
     return "; ".join(parts) or "nothing new"
@@ -178,18 +203,16 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
     from daemon.analysis import build_digest, today_for
     from daemon.deliver import deliver, render
     day = parse_day(as_of, ctx)
+    require_synced(ctx, "no digest was written or stored")
+    note_if_syncing(ctx)
     if force:
         ctx.db.execute("DELETE FROM suggestions WHERE date = ?", [day.isoformat()])
         ctx.db.execute("DELETE FROM digests WHERE date = ?", [day.isoformat()])
-    empty = warn_if_empty(ctx, "nothing was stored")
     result_digest, _ = build_digest(ctx.db, ctx.config, day)
-    if empty or day > today_for(ctx.config):    # storing it would mark the day delivered before its mail is in
+    if day > today_for(ctx.config):    # storing it would mark the day delivered before its mail is in
         payload = render(result_digest)
-        if not empty:
-            click.echo(f"kith: a preview — the digest for {day.isoformat()} is written on that day; "
-                       "nothing was stored", err=True)
-        if empty and not (as_json or to_stdout):
-            return
+        click.echo(f"kith: a preview — the digest for {day.isoformat()} is written on that day; "
+                   "nothing was stored", err=True)
         if as_json:
             emit_json(payload["json"])
         else:
@@ -205,15 +228,40 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
         click.echo(f"Digest for {day.isoformat()} {state}: {', '.join(str(f) for f in delivered.files)}")
 
 
-def warn_if_empty(ctx: Context, consequence: str = "") -> bool:
-    """Whether the store is empty, said on stderr: an empty digest is not a judgment of the user's mail
-    ("nothing needs you"), and storing it would use up the day's digest before the first sync."""
+def require_synced(ctx: Context, consequence: str = "") -> None:
+    """Refuse, in one line, to judge an empty store: an empty digest or contact list is not a judgment of the
+    user's mail ("nothing needs you", "no such contact"), and storing a digest would use up the day's digest
+    before the first sync."""
     from daemon.store import holds_anything
     if holds_anything(ctx.db):
-        return False
+        return
+    said = f" ({consequence})" if consequence else ""
+    running = _sync_running(ctx)
+    if running is not None:
+        who = f"process {running}" if running else "another process"
+        raise UsageError(f"no mail or calendar synced yet{said}: the sync running in {who} has stored nothing "
+                         "so far", fix="wait for it to end, then run this again")
     fix = "run `kith sync` first" if ctx.config.sources else "add [[sources]] to the config, then run `kith sync`"
-    click.echo(f"kith: no mail or calendar synced yet{f' ({consequence})' if consequence else ''} — {fix}",
-               err=True)
+    raise UsageError(f"no mail or calendar synced yet{said}", fix=fix)
+
+
+def _sync_running(ctx: Context) -> int | None:
+    """The pid of a sync running on this store (0 if unknown), or None: one look at its lock file."""
+    from daemon.lock import sync_holder
+    try:
+        return sync_holder(ctx.config.database_path)
+    except OSError:
+        return None
+
+
+def note_if_syncing(ctx: Context) -> bool:
+    """Say on stderr, in one line, that a sync is running: what it has not stored yet is not judged. Whether
+    one runs."""
+    running = _sync_running(ctx)
+    if running is None:
+        return False
+    who = f"process {running}" if running else "another process"
+    click.echo(f"kith: a sync is running ({who}): the figures may be incomplete until it ends", err=True)
     return True
 
 
@@ -233,7 +281,8 @@ def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, 
     from models.suggest import GOAL_THRESHOLD
     goal = goal_named(ctx.config, goal)
     day = parse_day(as_of, ctx)
-    empty = warn_if_empty(ctx)
+    require_synced(ctx)
+    syncing = note_if_syncing(ctx)
     analysis = analyse(ctx.db, ctx.config, day)
     rows = contact_rows(analysis, ctx.config)
     if goal is not None:
@@ -242,10 +291,11 @@ def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, 
         emit_json(rows[:limit] if limit else rows)
         return
     shown = rows if show_noise else [r for r in rows if not r["noise"]]
-    if not rows and goal is None and not empty:
+    if not rows and goal is None and not syncing:
         click.echo("kith: no contacts yet: none of the synced mail or meetings involves anyone but you", err=True)
     elif rows and not shown:
-        click.echo(f"kith: all {len(rows)} contacts are noise{_why_all_noise(analysis)} — "
+        # while a sync runs, the user's sent mail may simply not be read yet: no cause is guessed
+        click.echo(f"kith: all {len(rows)} contacts are noise{'' if syncing else _why_all_noise(analysis)} — "
                    "`kith contacts --all` lists them with the reason", err=True)
     # the order is by the second column: value weighted by the goals, or times the relevance to --goal
     order = "for goal" if goal else "weighted"
@@ -273,24 +323,48 @@ def _why_all_noise(analysis) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_obj
 def explain(ctx: Context, address: str, as_of: str | None, as_json: bool) -> None:
-    """Explain what Kith knows about one contact, and why it judges it so."""
+    """Explain what Kith knows about one contact (by address or name), and why it judges it so."""
     from daemon.analysis import analyse
-    from daemon.contacts import typed_address
-    from daemon.report import explain_contact
+    from daemon.contacts import is_mailing_list, typed_address
+    from daemon.report import contact_of, explain_contact, stored_list_ids, verdicts_after
     day = parse_day(as_of, ctx)
-    email = typed_address(address) or address.strip().lower()
+    require_synced(ctx)
+    note_if_syncing(ctx)
+    email = typed_address(address)
     analysis = analyse(ctx.db, ctx.config, day)
-    result = explain_contact(analysis, ctx.config, email)
-    if result is None and email in analysis.own:
+    if email is None and "@" not in address:         # a name: "Joel Stanley", "stanley"
+        email = _one_named(analysis.facts, address, f"as of {day.isoformat()}",
+                           "give one of their addresses: `kith explain ADDRESS`")
+    email = email or address.strip().lower()
+    found = contact_of(analysis, email)
+    if found is None and email in analysis.own:
         raise UsageError(f"{email} is one of your own addresses: Kith judges the people you write with, not you",
                          fix="give a contact's address; `kith contacts` lists them")
-    if result is None:
+    if found is None and is_mailing_list(email, stored_list_ids(ctx.db)):
+        raise UsageError(f"{email} is a mailing list's address, never a contact",
+                         fix="explain the people who post to it: `kith contacts` lists them")
+    if found is None:
         raise UsageError(f"no contact with the address {address} as of {day.isoformat()}",
                          fix="check the spelling, or run `kith contacts` to list the addresses Kith knows")
+    later = verdicts_after(ctx.db, found.contact.addresses, analysis.now, ctx.config.zone)
+    result = explain_contact(analysis, ctx.config, found.id, later)
     if as_json:
         emit_json(result)
     else:
         click.echo(result["text"])
+
+
+def _one_named(facts, name: str, when: str, fix: str) -> str:
+    """The address of the one contact called `name` (`daemon.report.contacts_named`); several or none are a
+    one-line error naming up to five of them, never a guess."""
+    from daemon.report import candidates, contacts_named
+    found = contacts_named(facts, name)
+    if not found:
+        raise UsageError(f"no contact has the name or address {name!r} {when}",
+                         fix="check the spelling, or run `kith contacts` to list the names and addresses Kith knows")
+    if len(found) > 1:
+        raise UsageError(f"{len(found)} contacts are named like {name!r}: {candidates(found)}", fix=fix)
+    return found[0].id
 
 
 @cli.command()
@@ -301,15 +375,39 @@ def explain(ctx: Context, address: str, as_of: str | None, as_json: bool) -> Non
 def feedback(ctx: Context, address: str, verdict: str, goal: str | None) -> None:
     """Tell Kith what you think of a contact: good, noise, not-now (snooze) or done."""
     from daemon.analysis import goal_named, record_feedback
+    from daemon.contacts import is_mailing_list, typed_address
+    from daemon.report import stored_list_ids
     goal = goal_named(ctx.config, goal)
+    if typed_address(address) is None and "@" not in address and address.strip() and "\n" not in address:
+        # a verdict is written: a name is never resolved to an address here, only named in the fix
+        raise UsageError(f"{address!r} is not an e-mail address", fix=_address_for_name(ctx, address, verdict))
     known = record_feedback(ctx.db, ctx.config, address, verdict, goal)
     meaning = {"good": "valuable", "noise": "noise", "not-now": "snoozed for 30 days", "done": "done for now"}[verdict]
     if goal and verdict in ("good", "noise"):
         meaning = ("relevant to" if verdict == "good" else "not relevant to") + f" “{goal}”"
     elif goal:
         meaning += " (for every goal: snoozing is per contact)"
+    email = typed_address(address)
+    if email and is_mailing_list(email, stored_list_ids(ctx.db)):
+        click.echo(f"{address}: {meaning} — stored, but with no effect: this is a mailing list's address, never "
+                   "a contact. Judge the people who post to it by their own addresses.")
+        return
     click.echo(f"{address}: {meaning}. It counts from the next digest on."
                + ("" if known else " Kith has no mail or meeting with this address yet; the judgment waits for one."))
+
+
+def _address_for_name(ctx: Context, name: str, verdict: str) -> str:
+    """The fix when `kith feedback` is given a name: the address of the contact so named, or of each."""
+    from daemon.analysis import end_of_day, facts_until, own_addresses, today_for
+    from daemon.report import candidates, contacts_named
+    today = today_for(ctx.config)
+    found = contacts_named(facts_until(ctx.db, ctx.config, own_addresses(ctx.db, ctx.config),
+                                       end_of_day(today, ctx.config)), name)
+    if len(found) == 1:
+        return f"write their address: `kith feedback {found[0].id} {verdict}` ({found[0].contact.name})"
+    if found:
+        return f"write the address of the one you mean: {len(found)} contacts are named so, {candidates(found)}"
+    return "write it as name@example.org (no contact has that name either)"
 
 
 @cli.group()
@@ -363,7 +461,12 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
     from daemon.analysis import (evaluate_store, holds_mail, horizon_complete, latest_evaluable_day,
                                  newest_mail_day)
     from models.learn import reach_days
-    day = parse_day(as_of, ctx) if as_of else latest_evaluable_day(ctx.db, ctx.config, horizon)
+    day = parse_day(as_of, ctx) if as_of else None
+    if not as_json and not holds_mail(ctx.db):     # only the reason: a report of 0 contacts would say nothing
+        click.echo("kith: no scores — the store holds no mail yet. Run `kith sync` first.", err=True)
+        return
+    note_if_syncing(ctx)
+    day = day or latest_evaluable_day(ctx.db, ctx.config, horizon)
     last_day, newest = day + timedelta(days=horizon), newest_mail_day(ctx.db, ctx.config)
     past = horizon_complete(ctx.config, day, horizon)
     complete = past and newest is not None and newest >= last_day
@@ -385,11 +488,8 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
                    f"{last_day.isoformat()}; later mail is not known, so some contacts count as without two-way mail "
                    "that may have had it.")
     if not 0 < result.positives < result.contacts:
-        if not holds_mail(ctx.db):
-            click.echo("No scores: the store holds no mail yet. Run `kith sync` first.")
-        else:
-            click.echo("No scores: they need contacts with and without two-way mail afterwards. "
-                       "Choose a date with mail before and after it, or a longer --horizon.")
+        click.echo("No scores: they need contacts with and without two-way mail afterwards. "
+                   "Choose a date with mail before and after it, or a longer --horizon.")
         return
     click.echo(f"{'ranking':<18} {'ROC AUC':>8} {'avg prec':>9} {'prec@20':>8}")
     for name, m in result.results.items():

@@ -5,18 +5,25 @@ crash or `kill -9` never leaves a stale lock behind and no pid-file cleanup
 logic is needed (lieer does the same). The file holds the holder's pid only so
 that a refused second start can say which process is running. The file is
 never deleted: deleting it would let two processes lock two different files.
+
+A sync takes the same kind of lock on a file next to the database (`kith.db.sync.lock`), one per store: a
+second `kith sync` on that store waits for the first one to end, and `kith contacts` or `kith digest`
+can tell that the figures they read may still be growing.
 """
 
 from __future__ import annotations
 
 import fcntl
 import os
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from daemon import paths
 from daemon.errors import KithError
 
 LOCK_NAME = "kith.lock"
+SYNC_LOCK_SUFFIX = ".sync.lock"
 
 
 class AlreadyRunning(KithError):
@@ -51,17 +58,81 @@ class InstanceLock:
 def acquire(path: Path | None = None) -> InstanceLock:
     """Take the lock and write our pid into it, or raise AlreadyRunning naming the holder."""
     path = path or lock_path()
-    paths.ensure_private_dir(path.parent)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
+    fd = _open(path)
+    if not _try_lock(fd):
         pid = _read_pid(fd)
         os.close(fd)
         who = f"process {pid}" if pid else "another process"
         raise AlreadyRunning(f"kith is already running ({who} holds the lock)", where=str(path),
                              fix="stop it first (`systemctl --user stop kith` if it runs as a service), "
-                                 "or use `kith status` to see what it does") from None
+                                 "or use `kith status` to see what it does")
+    return _claim(path, fd)
+
+
+class SyncRunning(KithError):
+    """Another sync of the same store still runs after the wait."""
+
+    exit_code = 6
+
+
+def sync_lock_path(database: Path) -> Path:
+    """The sync lock of one store: beside the database, so that two configs sharing a store share it."""
+    return database.with_name(database.name + SYNC_LOCK_SUFFIX)
+
+
+ANNOUNCE_AFTER = 0.3      # seconds: a holder gone by then (or a reader's brief probe, see `holder`) goes unsaid
+
+
+def acquire_sync(database: Path, *, wait: float, on_wait: Callable[[int | None], None] | None = None,
+                 poll: float = 0.1) -> InstanceLock:
+    """Take the store's sync lock, waiting up to `wait` seconds while another sync holds it; `on_wait(pid)` is
+    called once when the wait is more than a moment. Raises SyncRunning when the other sync still runs."""
+    path = sync_lock_path(database)
+    fd = _open(path)
+    started = time.monotonic()
+    announced = False
+    while not _try_lock(fd):
+        waited = time.monotonic() - started
+        if waited >= wait:
+            pid = _read_pid(fd)
+            os.close(fd)
+            who = f"process {pid}" if pid else "another process"
+            raise SyncRunning(f"another sync of this store is still running ({who}) after {_duration(wait)}",
+                              where=str(database), fix="let it finish (`kith status` shows the last syncs), "
+                                                       "then run `kith sync` again")
+        if not announced and waited >= ANNOUNCE_AFTER and on_wait is not None:
+            on_wait(_read_pid(fd))
+            announced = True
+        time.sleep(poll)
+    return _claim(path, fd)
+
+
+def sync_holder(database: Path) -> int | None:
+    """The pid of the sync running on this store (0 if unreadable), or None when none runs."""
+    return holder(sync_lock_path(database))
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 120:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds:.0f} second{'' if round(seconds) == 1 else 's'}"
+
+
+def _open(path: Path) -> int:
+    paths.ensure_private_dir(path.parent)
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+def _try_lock(fd: int) -> bool:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
+def _claim(path: Path, fd: int) -> InstanceLock:
+    """Write our pid into the locked file, so that a refused second holder can name us."""
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     os.fsync(fd)

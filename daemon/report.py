@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime, tzinfo
+
+from sqlite_utils import Database
+
 from daemon.analysis import Analysis
 from daemon.config import Config
 from daemon.contacts import organisations
+from daemon.store import utc_text
 from models.facts import ContactFacts, days_between
 from models.goals import marked_relevant, relevance_reasons, taught_domains
 from models.scorer import ContactScore, state_reason
@@ -71,8 +79,73 @@ def goal_reasons(analysis: Analysis, config: Config, f: ContactFacts, s: Contact
     return out
 
 
-def explain_contact(analysis: Analysis, config: Config, address: str) -> dict | None:
-    f = next((f for f in analysis.facts.values() if address in f.contact.addresses), None)
+def contact_of(analysis: Analysis, address: str) -> ContactFacts | None:
+    """The contact one of whose addresses is `address`, if any."""
+    return next((f for f in analysis.facts.values() if address in f.contact.addresses), None)
+
+
+def contacts_named(facts: dict[str, ContactFacts], text: str) -> list[ContactFacts]:
+    """The contacts called `text` (case, accents, punctuation and spacing aside: "joel stanley" finds "Joel
+    Stanley", "Juergen" "Jürgen"); if none is, those whose name holds each of its words ("Stanley"); failing
+    that, those whose name holds it as a part ("Stan"). The most mail first."""
+    wanted = _folded(text)
+    if not wanted:
+        return []
+    named = [(f, _folded(f.contact.name)) for f in facts.values()]
+    words = wanted.split()
+    tests = (lambda name: name == wanted, lambda name: all(w in name.split() for w in words),
+             lambda name: wanted in name)
+    for test in tests:
+        found = [f for f, name in named if name and test(name)]
+        if found:
+            return sorted(found, key=lambda f: (-(f.sent + f.received), f.id))
+    return []
+
+
+def _folded(text: str) -> str:
+    """A name as it is compared: case folded, "ä, ö, ü" as "ae, oe, ue" (as goals match), other accents dropped,
+    words only."""
+    text = text.casefold().replace("ä", "ae").replace("ö", "oe").replace("ü", "ue")
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    return " ".join(re.findall(r"\w+", plain))
+
+
+def candidates(found: Sequence[ContactFacts], shown: int = 5) -> str:
+    """"Joel Stanley <joel@jms.id.au>, Joel Stanley <joel.stanley@ibm.com> and 3 more": whom a name may mean."""
+    listed = ", ".join(f"{f.contact.name} <{f.id}>" for f in found[:shown])
+    return listed + (f" and {len(found) - shown} more" if len(found) > shown else "")
+
+
+def stored_list_ids(db: Database) -> set[str]:
+    """The List-Ids in the stored mail (`daemon.contacts.is_mailing_list` knows a list's address by them)."""
+    return {list_id for (list_id,) in db.execute("SELECT DISTINCT list_id FROM messages WHERE list_id != ''")}
+
+
+def verdicts_after(db: Database, addresses: Iterable[str], now: datetime, zone: tzinfo
+                   ) -> list[tuple[str, str | None, date]]:
+    """The user's verdicts on these addresses given after `now` (verdict, goal, local day): they count from the
+    moment they were given, so a judgment as of an earlier day does not use them."""
+    addresses = list(addresses)
+    rows = db.execute(f"SELECT verdict, goal, at FROM feedback WHERE address IN ({', '.join('?' * len(addresses))}) "
+                      "AND at > ? ORDER BY at, id", [*addresses, utc_text(now)]).fetchall()
+    return [(verdict, goal, datetime.fromisoformat(at).astimezone(zone).date()) for verdict, goal, at in rows]
+
+
+def later_verdicts_line(later: Sequence[tuple[str, str | None, date]], today: date) -> str:
+    """"Your verdict of 2026-03-10 (noise) counts from that day on: it is not used as of 2026-03-03." """
+    said = [f"{day.isoformat()} ({verdict.replace('-', ' ')}{f' for “{goal}”' if goal else ''})"
+            for verdict, goal, day in later]
+    if len(said) == 1:
+        return f"Your verdict of {said[0]} counts from that day on: it is not used as of {today.isoformat()}."
+    return (f"Your verdicts of {', '.join(said[:-1])} and {said[-1]} count from those days on: they are not used "
+            f"as of {today.isoformat()}.")
+
+
+def explain_contact(analysis: Analysis, config: Config, address: str,
+                    later: Sequence[tuple[str, str | None, date]] = ()) -> dict | None:
+    """What `kith explain` shows of the contact with `address`; `later`: the user's verdicts given after the
+    day judged (`verdicts_after`), which the judgment leaves out and the text says so."""
+    f = contact_of(analysis, address)
     if f is None:
         return None
     s = analysis.scores[f.id]
@@ -83,6 +156,10 @@ def explain_contact(analysis: Analysis, config: Config, address: str) -> dict | 
              + f"; value {s.value:.2f}" + (f" — noise: {s.noise_reason}" if s.noise else "")
              + (" — you marked them as good, which counts them among your most valuable ties"
                 if s.verdict == "good" else "")]
+    if later:
+        lines.append(later_verdicts_line(later, analysis.today))
+    row["later_feedback"] = [{"verdict": verdict, "goal": goal, "date": day.isoformat()}
+                             for verdict, goal, day in later]
     facts = [f"you wrote {plural(f.sent, 'message')}, received {f.received} ({f.received_bulk} bulk)",
              f"{plural(f.two_way_threads, 'conversation')} went both ways" if f.two_way_threads
              else "no conversation went both ways yet"]

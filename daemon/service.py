@@ -257,8 +257,15 @@ class Service:
 
     def _sync(self, sc: SourceConfig) -> Counts:
         source = self.build(sc, self.config)
-        result = sync_source(self.db, source, store_subjects=self.config.privacy.store_subjects,
-                             on_batch=self._between_batches)
+        try:
+            held = lock.acquire_sync(self.config.database_path, wait=0)
+        except lock.SyncRunning:
+            # a `kith sync` of the same store is doing this work now: this round leaves it to that one
+            log.info("%s: skipped this round: a `kith sync` of the same store is running", source_key(sc))
+            return 0, 0, 0
+        with held:
+            result = sync_source(self.db, source, store_subjects=self.config.privacy.store_subjects,
+                                 on_batch=self._between_batches)
         if result.error:
             raise SourceError(result.error)
         if result.notes:

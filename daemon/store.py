@@ -56,6 +56,8 @@ class Counts:
     deleted: int = 0            # copies and events removed because the source no longer holds them
     new_messages: int = 0       # of `messages`, those the store did not hold yet (a new row in `messages`)
     new_events: int = 0         # of `events`, those the source had not synced before
+    new_cancelled: int = 0      # of `new_events`, cancelled ones (a cancelled series: every occurrence it cancels)
+    cancelled_since: int = 0    # of the others, held before and cancelled now
     deleted_messages: int = 0   # forget: messages no other source holds, so deleted from the store
     kept_messages: int = 0      # forget: messages another source still holds, so kept
 
@@ -199,7 +201,8 @@ def apply_batch(db: Database, source: str, batch: Batch, *, store_subjects: bool
             counts.deleted += _sweep(db, source, batch)
             counts.deleted += _delete(db, source, batch.deleted)
             counts.messages, counts.new_messages = _upsert_messages(db, source, rows)
-            counts.events, counts.new_events = _upsert_events(db, source, batch.events, store_subjects)
+            counts.events, counts.new_events, counts.new_cancelled, counts.cancelled_since = _upsert_events(
+                db, source, batch.events, store_subjects)
             db.execute("UPDATE sync_state SET messages = messages + ?, events = events + ? WHERE source = ?",
                        [counts.messages, counts.events, source])
     except sqlite3.OperationalError as exc:
@@ -306,11 +309,14 @@ def _known_keys(conn: sqlite3.Connection, hashes: Iterable[int]) -> dict[int, in
         "SELECT m.hash, m.key FROM json_each(?) AS j JOIN messages AS m ON m.hash = j.value", [wanted]))
 
 
-def _upsert_events(db: Database, source: str, events: Iterable[EventMeta], store_subjects: bool) -> tuple[int, int]:
-    """Returns the events written and how many of them the source had not synced before."""
-    written = new = 0
+def _upsert_events(db: Database, source: str, events: Iterable[EventMeta],
+                   store_subjects: bool) -> tuple[int, int, int, int]:
+    """Returns the events written, how many of them the source had not synced before, and the cancelled ones:
+    among the new, and among those held before uncancelled (so that a sync can tell them apart)."""
+    written = new = new_cancelled = cancelled_since = 0
     for e in events:
-        row = db.execute("SELECT sequence FROM events WHERE source = ? AND source_id = ?", [source, e.source_id]).fetchone()
+        row = db.execute("SELECT sequence, cancelled FROM events WHERE source = ? AND source_id = ?",
+                         [source, e.source_id]).fetchone()
         if row is not None and row[0] > e.sequence:
             continue  # an older version of an updated invitation never overwrites the newer one
         organizer = e.organizer.email if e.organizer else None
@@ -333,7 +339,9 @@ def _upsert_events(db: Database, source: str, events: Iterable[EventMeta], store
             [(source, e.source_id, a.email, printable(a.name), partstat) for a, partstat in e.attendees])
         written += 1
         new += row is None
-    return written, new
+        new_cancelled += row is None and e.cancelled
+        cancelled_since += row is not None and e.cancelled and not row[1]
+    return written, new, new_cancelled, cancelled_since
 
 
 def forget_subjects(db: Database) -> int:

@@ -41,6 +41,8 @@ class SyncResult:
     notes: list[str] = field(default_factory=list)
     new_messages: int = 0       # of `messages`, those new to the store
     new_events: int = 0         # of `events`, those new to this source
+    new_cancelled: int = 0      # of `new_events`, cancelled occurrences
+    cancelled_since: int = 0    # of the events read again, those cancelled since
 
     @property
     def known_messages(self) -> int:
@@ -81,6 +83,8 @@ def sync_source(db: Database, source: Source, *, store_subjects: bool = True,
                 result.deleted += counts.deleted
                 result.new_messages += counts.new_messages
                 result.new_events += counts.new_events
+                result.new_cancelled += counts.new_cancelled
+                result.cancelled_since += counts.cancelled_since
                 result.batches += 1
                 result.notes += batch.notes
                 if on_batch:

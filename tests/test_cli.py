@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -146,11 +147,11 @@ def test_an_empty_store_says_why_the_digest_is_empty(tmp_path):
     config.write_text(f'[user]\naddresses = ["me@example.org"]\n[storage]\ndatabase = "{tmp_path / "kith.db"}"\n'
                       f'[digest]\ndirectory = "{tmp_path / "digests"}"\n')
     done = run_kith("--config", str(config), "digest", "--stdout")
-    assert done.returncode == 0 and "— no one today\n\nNothing needs you today." in done.stdout
-    assert done.stderr == ("kith: no mail or calendar synced yet (nothing was stored) — add [[sources]] to the "
-                           "config, then run `kith sync`\n")
+    assert done.returncode == 2 and done.stdout == ""                   # no "Nothing needs you today" digest
+    assert done.stderr == ("kith: no mail or calendar synced yet (no digest was written or stored) — add [[sources]] "
+                           "to the config, then run `kith sync`\n")
     written = run_kith("--config", str(config), "digest")           # the day's digest is not used up
-    assert written.returncode == 0 and written.stdout == "" and not (tmp_path / "digests").exists()
+    assert written.returncode == 2 and written.stdout == "" and not (tmp_path / "digests").exists()
     status = json.loads(run_kith("--config", str(config), "status", "--json").stdout)
     assert status["last_digest"] is None
 
@@ -445,3 +446,239 @@ def test_forget_counts_one_message_and_one_copy_in_the_singular(tmp_path):
                                           "store (1 message still held by other sources).\n")
     config.write_text(f'[storage]\ndatabase = "{tmp_path / "k.db"}"\n')
     assert kith("forget", "b").output == "Forgot maildir:b: 2 message copies dropped, 2 messages deleted from the store.\n"
+
+
+# ------------------------------------------------------------ what a new user runs into
+
+ME = "Me <me@home.example>"
+
+
+def mbox_of(*mails: tuple[str, str, str, str]) -> str:
+    """An mbox of (from, to, subject, extra header lines) mails, one a day from 6 January 2025 on."""
+    return "".join(f"From x Mon Jan  6 09:00:00 2025\nMessage-ID: <{n}@x.example>\n"
+                   f"Date: {6 + n} Jan 2025 09:00:00 +0000\nFrom: {sender}\nTo: {to}\nSubject: {subject}\n{extra}\n"
+                   for n, (sender, to, subject, extra) in enumerate(mails))
+
+
+def mail_kith(tmp_path, mbox: str):
+    """A config reading one mbox file (written from `mbox`) into a store in tmp_path; returns a CliRunner kith."""
+    (tmp_path / "inbox.mbox").write_text(mbox)
+    config = tmp_path / "kith.toml"
+    config.write_text(f'[user]\naddresses = ["me@home.example"]\n[storage]\ndatabase = "{tmp_path / "k.db"}"\n'
+                      f'[[sources]]\ntype = "mbox"\nname = "m"\npath = "{tmp_path / "inbox.mbox"}"\n')
+    runner = CliRunner()
+    return lambda *args: runner.invoke(cli, ["--config", str(config), *args])
+
+
+NAMESAKES = mbox_of(("Joel Stanley <joel@jms.example>", ME, "Patch review", ""),
+                    (ME, "Joel Stanley <joel@jms.example>", "Re: Patch review", ""),
+                    ("Joel Stanley <joel.stanley@ibm.example>", ME, "Board bringup", ""),
+                    (ME, "Joel Stanley <joel.stanley@ibm.example>", "Re: Board bringup", ""),
+                    ("Jürgen Müller <jm@bank.example>", ME, "Termin", ""),
+                    (ME, "Jürgen Müller <jm@bank.example>", "Re: Termin", ""),
+                    *[(f"Joel Nr{n} <joel{n}@x{n}.example>", ME, f"Hello {n}", "") for n in range(4)],
+                    ("Andrew Jeffery <andrew@aj.example>", "openbmc@lists.ozlabs.org", "[PATCH] gpio",
+                     "List-Id: <openbmc.lists.ozlabs.org>\n"))
+
+
+def test_explain_finds_a_contact_by_name_and_lists_namesakes_instead_of_guessing(tmp_path):
+    kith = mail_kith(tmp_path, NAMESAKES)
+    assert kith("sync").exit_code == 0
+    by_address = kith("explain", "jm@bank.example", "--as-of", "2025-02-01").output
+    for name in ("Jürgen Müller", "jürgen", "JUERGEN mueller", "Müll"):   # whole name, a word, a part; any case
+        done = kith("explain", name, "--as-of", "2025-02-01")
+        assert done.exit_code == 0 and done.output == by_address, name
+    two = kith("explain", "joel stanley", "--as-of", "2025-02-01")
+    assert two.exception.exit_code == 2 and str(two.exception) == (
+        "2 contacts are named like 'joel stanley': Joel Stanley <joel.stanley@ibm.example>, Joel Stanley "
+        "<joel@jms.example> — give one of their addresses: `kith explain ADDRESS`")
+    many = str(kith("explain", "Joel", "--as-of", "2025-02-01").exception)
+    assert many.startswith("6 contacts are named like 'Joel': Joel Stanley <") and many.count("<") == 5
+    assert " and 1 more — give one of their addresses" in many
+    nobody = kith("explain", "Zed Zero", "--as-of", "2025-02-01")
+    assert nobody.exception.exit_code == 2 and str(nobody.exception).startswith(
+        "no contact has the name or address 'Zed Zero' as of 2025-02-01 — check the spelling")
+    assert "no contact with the address nobody@x.example as of" in str(kith("explain", "nobody@x.example").exception)
+
+
+def test_feedback_never_guesses_whom_a_name_means_but_names_the_address_to_give(tmp_path):
+    kith = mail_kith(tmp_path, NAMESAKES)
+    assert kith("sync").exit_code == 0
+    one = kith("feedback", "Jürgen Müller", "good")
+    assert one.exception.exit_code == 2 and str(one.exception) == ("'Jürgen Müller' is not an e-mail address — write their "
+                                                         "address: `kith feedback jm@bank.example good` (Jürgen Müller)")
+    two = str(kith("feedback", "Joel Stanley", "noise").exception)
+    assert two.startswith("'Joel Stanley' is not an e-mail address — write the address of the one you mean: "
+                          "2 contacts are named so, Joel Stanley <")
+    assert "(no contact has that name either)" in str(kith("feedback", "Zed", "noise").exception)
+    assert store.open_store(tmp_path / "k.db").execute("SELECT count(*) FROM feedback").fetchone()[0] == 0
+
+
+def test_feedback_on_a_mailing_list_is_stored_but_says_it_has_no_effect(tmp_path):
+    kith = mail_kith(tmp_path, NAMESAKES)
+    assert kith("sync").exit_code == 0
+    done = kith("feedback", "openbmc@lists.ozlabs.org", "good")
+    assert done.exit_code == 0 and done.output == (
+        "openbmc@lists.ozlabs.org: valuable — stored, but with no effect: this is a mailing list's address, never "
+        "a contact. Judge the people who post to it by their own addresses.\n")
+    rows = store.open_store(tmp_path / "k.db").execute("SELECT address, verdict FROM feedback").fetchall()
+    assert [tuple(r) for r in rows] == [("openbmc@lists.ozlabs.org", "good")]
+    person = kith("feedback", "andrew@aj.example", "good")
+    assert person.output == "andrew@aj.example: valuable. It counts from the next digest on.\n"
+    listed = kith("explain", "openbmc@lists.ozlabs.org")
+    assert listed.exception.exit_code == 2 and "openbmc@lists.ozlabs.org is a mailing list's address, never a contact" in str(
+        listed.exception)
+
+
+def test_explain_as_of_a_day_before_a_verdict_says_it_counts_from_its_day(tmp_path):
+    kith = mail_kith(tmp_path, NAMESAKES)
+    assert kith("sync").exit_code == 0
+    assert kith("feedback", "jm@bank.example", "noise").exit_code == 0
+    db = store.open_store(tmp_path / "k.db")
+    db.execute("UPDATE feedback SET at = '2025-03-10T08:00:00+00:00'")
+    before = kith("explain", "jm@bank.example", "--as-of", "2025-02-01")
+    assert before.output.splitlines()[2] == ("Your verdict of 2025-03-10 (noise) counts from that day on: it is not "
+                                             "used as of 2025-02-01.")
+    assert "State: noise" not in before.output
+    data = json.loads(kith("explain", "jm@bank.example", "--as-of", "2025-02-01", "--json").output)
+    assert data["later_feedback"] == [{"verdict": "noise", "goal": None, "date": "2025-03-10"}]
+    after = kith("explain", "jm@bank.example", "--as-of", "2025-03-10").output
+    assert "State: noise" in after and "Your verdict" not in after
+    db.execute("INSERT INTO feedback (address, verdict, goal, at) VALUES ('jm@bank.example', 'not-now', NULL, "
+               "'2025-03-12T08:00:00+00:00')")
+    assert ("Your verdicts of 2025-03-10 (noise) and 2025-03-12 (not now) count from those days on: they are not "
+            "used as of 2025-02-01.") in kith("explain", "jm@bank.example", "--as-of", "2025-02-01").output
+
+
+@pytest.mark.parametrize("args", [("explain", "x@y.example"), ("explain", "Joel Stanley"), ("contacts",),
+                                  ("contacts", "--json"), ("digest", "--stdout"), ("digest", "--json")])
+def test_before_any_sync_each_judging_command_says_to_sync_first(tmp_path, args):
+    config = tmp_path / "kith.toml"
+    config.write_text(f'[user]\naddresses = ["me@home.example"]\n[storage]\ndatabase = "{tmp_path / "k.db"}"\n'
+                      f'[[sources]]\ntype = "mbox"\nname = "m"\npath = "{tmp_path / "inbox.mbox"}"\n')
+    done = run_kith("--config", str(config), *args)
+    assert done.returncode == 2 and done.stdout == "" and done.stderr.count("\n") == 1
+    assert done.stderr.startswith("kith: no mail or calendar synced yet") and "run `kith sync` first" in done.stderr
+    assert "spelling" not in done.stderr
+
+
+def test_eval_before_any_sync_is_the_one_line_and_no_half_report(tmp_path):
+    config = tmp_path / "kith.toml"
+    config.write_text(f'[user]\naddresses = ["me@home.example"]\n[storage]\ndatabase = "{tmp_path / "k.db"}"\n')
+    done = run_kith("--config", str(config), "eval")
+    assert done.stdout == "" and done.stderr == "kith: no scores — the store holds no mail yet. Run `kith sync` first.\n"
+
+
+# ------------------------------------------------------------ one sync at a time
+
+def hold_sync_lock(database, seconds: float) -> subprocess.Popen:
+    from tests.test_lock import hold_sync
+    return hold_sync(database, seconds)
+
+
+def test_a_second_sync_waits_for_the_running_one_and_then_reads_only_what_is_new(tmp_path):
+    kith = mail_kith(tmp_path, NAMESAKES)
+    child = hold_sync_lock(tmp_path / "k.db", 1.5)       # a sync of this store, in another process
+    try:
+        done = kith("sync")
+    finally:
+        child.kill()
+        child.wait(timeout=5)
+    assert done.exit_code == 0 and done.stdout == "mbox:m: 11 new messages\n"
+    assert done.stderr.startswith(f"kith: waiting for the sync running in process {child.pid}… (at most 10 minutes")
+    assert done.stderr.count("\n") == 1
+
+
+def test_a_second_sync_gives_up_after_the_wait_with_one_line(tmp_path, monkeypatch):
+    from daemon import cli as cli_module
+    monkeypatch.setattr(cli_module, "SYNC_WAIT_SECONDS", 1)
+    kith = mail_kith(tmp_path, NAMESAKES)
+    child = hold_sync_lock(tmp_path / "k.db", 60)
+    try:
+        done = kith("sync")
+    finally:
+        child.kill()
+        child.wait(timeout=5)
+    assert done.exception.exit_code == 6 and "\n" not in str(done.exception)
+    assert f"another sync of this store is still running (process {child.pid}) after 1 second" in str(done.exception)
+    assert "waiting for the sync running" in done.stderr
+    assert not (tmp_path / "k.db").exists() or not store.holds_anything(store.open_store(tmp_path / "k.db"))
+
+
+def test_two_syncs_started_together_read_the_mail_once(tmp_path):
+    many = mbox_of(*[(f"Person {n} <p{n}@x{n % 50}.example>", ME, f"Note {n}", "") for n in range(20000)])
+    (tmp_path / "inbox.mbox").write_text(many)
+    config = tmp_path / "kith.toml"
+    config.write_text(f'[user]\naddresses = ["me@home.example"]\n[storage]\ndatabase = "{tmp_path / "k.db"}"\n'
+                      f'[[sources]]\ntype = "mbox"\nname = "m"\npath = "{tmp_path / "inbox.mbox"}"\n')
+    command = [sys.executable, "-m", "daemon", "--config", str(config), "sync"]
+    both = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for _ in range(2)]
+    outputs = [p.communicate(timeout=120) for p in both]
+    assert [p.returncode for p in both] == [0, 0], outputs
+    assert sorted(out for out, _ in outputs) == ["mbox:m: 20000 new messages\n", "mbox:m: nothing new\n"]
+    assert all(err == "" or err.startswith("kith: waiting for the sync running in process") for _, err in outputs)
+
+
+def test_contacts_during_a_sync_say_so_without_waiting_or_guessing_why_all_are_noise(tmp_path):
+    kith = mail_kith(tmp_path, mbox_of(*[(f"Sender {n} <s{n}@shop{n}.example>", ME, f"Offer {n}", "")
+                                         for n in range(3)]))
+    assert kith("sync").exit_code == 0
+    child = hold_sync_lock(tmp_path / "k.db", 60)
+    try:
+        started = time.monotonic()
+        done = kith("contacts", "--as-of", "2025-03-01")
+        digest = kith("digest", "--as-of", "2025-03-01", "--stdout")
+        quick = time.monotonic() - started < 30
+    finally:
+        child.kill()
+        child.wait(timeout=5)
+    running = f"kith: a sync is running (process {child.pid}): the figures may be incomplete until it ends"
+    assert quick and done.exit_code == 0 and done.stdout == ""
+    assert done.stderr.splitlines() == [running, "kith: all 3 contacts are noise — `kith contacts --all` lists them "
+                                                 "with the reason"]
+    assert digest.exit_code == 0 and digest.stderr.splitlines()[0] == running
+    after = kith("contacts", "--as-of", "2025-03-01")                 # no sync running: the likely cause again
+    assert "none of the mail is from you" in after.stderr and "a sync is running" not in after.stderr
+
+
+# ------------------------------------------------------------ calendars: cancelled occurrences apart
+
+def calendar_kith(tmp_path):
+    config = tmp_path / "kith.toml"
+    config.write_text(f'[user]\naddresses = ["me@home.example"]\n[storage]\ndatabase = "{tmp_path / "k.db"}"\n'
+                      f'[[sources]]\ntype = "ics"\nname = "calendar"\npath = "{tmp_path / "cal"}"\n')
+    (tmp_path / "cal").mkdir()
+    runner = CliRunner()
+    return lambda *args: runner.invoke(cli, ["--config", str(config), *args])
+
+
+def invitation(path, uid: str, start: str, *, seq: int = 0, rule: str = "", method: str = "REQUEST") -> None:
+    status = "CANCELLED" if method == "CANCEL" else "CONFIRMED"
+    path.write_text(f"BEGIN:VCALENDAR\nVERSION:2.0\nMETHOD:{method}\nBEGIN:VEVENT\nUID:{uid}\nSEQUENCE:{seq}\n"
+                    f"DTSTART:{start}\nDTEND:{start[:-3]}59Z\nSTATUS:{status}\nSUMMARY:Sync\n"
+                    "ORGANIZER:mailto:olga@example.com\nATTENDEE;PARTSTAT=ACCEPTED:mailto:me@home.example\n"
+                    + (f"RRULE:{rule}\n" if rule else "") + "END:VEVENT\nEND:VCALENDAR\n")
+
+
+def test_a_sync_counts_the_occurrences_of_a_cancelled_series_apart(tmp_path):
+    kith = calendar_kith(tmp_path)
+    cal = tmp_path / "cal"
+    for n in range(4):
+        invitation(cal / f"single{n}.ics", f"single{n}", f"2025010{n + 1}T100000Z")
+    invitation(cal / "series.ics", "series", "20250106T100000Z", rule="FREQ=WEEKLY;INTERVAL=2;COUNT=12")
+    invitation(cal / "series-cancel.ics", "series", "20250106T100000Z", seq=1,
+               rule="FREQ=WEEKLY;INTERVAL=2;COUNT=12", method="CANCEL")
+    assert kith("sync").output == "ics:calendar: 4 new events, 12 cancelled occurrences\n"
+    assert kith("sync").output == "ics:calendar: nothing new\n"
+
+
+def test_a_series_cancelled_after_it_was_synced_is_counted_as_cancelled_not_as_known(tmp_path):
+    kith = calendar_kith(tmp_path)
+    cal = tmp_path / "cal"
+    invitation(cal / "single.ics", "single", "20250101T100000Z")
+    invitation(cal / "series.ics", "series", "20250106T100000Z", rule="FREQ=WEEKLY;INTERVAL=2;COUNT=12")
+    assert kith("sync").output == "ics:calendar: 13 new events\n"
+    invitation(cal / "series-cancel.ics", "series", "20250106T100000Z", seq=1,
+               rule="FREQ=WEEKLY;INTERVAL=2;COUNT=12", method="CANCEL")
+    assert kith("sync").output == "ics:calendar: 0 new events, 12 cancelled occurrences\n"

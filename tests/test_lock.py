@@ -6,10 +6,12 @@ import os
 import signal
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
-from daemon.lock import AlreadyRunning, acquire, holder
+from daemon.lock import AlreadyRunning, SyncRunning, acquire, acquire_sync, holder, sync_holder, sync_lock_path
 from tests.conftest import ROOT
 
 HOLD = "import sys, time; from pathlib import Path; from daemon.lock import acquire; " \
@@ -61,3 +63,80 @@ def test_holder_of_a_missing_or_leftover_file_is_nobody(tmp_path) -> None:
     assert holder(leftover) is None
     with acquire(leftover):
         assert leftover.read_text() == f"{os.getpid()}\n"
+
+
+# ------------------------------------------------------------ the sync lock of one store
+
+HOLD_SYNC = "import sys, time; from pathlib import Path; from daemon.lock import acquire_sync; " \
+            "lock = acquire_sync(Path(sys.argv[1]), wait=0); print('held', flush=True); time.sleep(float(sys.argv[2]))"
+
+
+def hold_sync(database, seconds: float) -> subprocess.Popen:
+    """Another process holding the store's sync lock for `seconds`, as a running sync does."""
+    child = subprocess.Popen([sys.executable, "-c", HOLD_SYNC, str(database), str(seconds)], cwd=ROOT,
+                             stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert child.stdout.readline() == "held\n"
+    return child
+
+
+def test_the_sync_lock_sits_beside_the_database_and_names_its_holder(tmp_path) -> None:
+    database = tmp_path / "data" / "kith.db"
+    assert sync_holder(database) is None                              # no lock file yet: nobody syncs
+    with acquire_sync(database, wait=0):
+        path = tmp_path / "data" / "kith.db.sync.lock"
+        assert sync_lock_path(database) == path and path.read_text() == f"{os.getpid()}\n"
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert sync_holder(database) == os.getpid()
+        assert holder(tmp_path / "data" / "kith.lock") is None         # not the daemon's lock
+    assert sync_holder(database) is None
+
+
+def test_a_second_sync_waits_for_the_first_to_end_and_says_so_once(tmp_path) -> None:
+    database = tmp_path / "kith.db"
+    child = hold_sync(database, 1.5)
+    told: list[int | None] = []
+    try:
+        started = time.monotonic()
+        with acquire_sync(database, wait=30, on_wait=told.append, poll=0.05):
+            waited = time.monotonic() - started
+            assert sync_holder(database) == os.getpid()
+    finally:
+        child.kill()
+        child.wait(timeout=5)
+    assert 0.5 < waited < 20 and told == [child.pid]
+
+
+def test_a_sync_that_outlasts_the_wait_is_a_one_line_error_naming_it(tmp_path) -> None:
+    database = tmp_path / "kith.db"
+    child = hold_sync(database, 60)
+    try:
+        with pytest.raises(SyncRunning) as refused:
+            acquire_sync(database, wait=0.5, poll=0.05)
+        assert sync_holder(database) == child.pid
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=5)
+    line = refused.value.line()
+    assert refused.value.exit_code == 6 and "\n" not in line
+    assert f"another sync of this store is still running (process {child.pid})" in line and str(database) in line
+    assert sync_holder(database) is None                              # killed: the kernel released it
+    with acquire_sync(database, wait=0):
+        pass
+
+
+def test_threads_holding_the_sync_lock_take_turns(tmp_path) -> None:
+    """Each holder opens the file anew, so two threads of one process exclude each other too."""
+    database, inside, overlaps = tmp_path / "kith.db", [], []
+
+    def sync() -> None:
+        with acquire_sync(database, wait=30, poll=0.01):
+            inside.append(1)
+            overlaps.append(len(inside))
+            time.sleep(0.2)
+            inside.pop()
+    workers = [threading.Thread(target=sync) for _ in range(3)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=30)
+    assert overlaps == [1, 1, 1]

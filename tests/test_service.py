@@ -130,6 +130,21 @@ def test_sources_sync_at_start_then_each_on_its_own_interval(db, tmp_path) -> No
     assert service.sleep_seconds() == 15              # the sync of a is due in 15 s
 
 
+def test_a_round_leaves_the_work_to_a_kith_sync_running_on_the_same_store(db, tmp_path, caplog) -> None:
+    from daemon import lock
+    clock = FakeClock(BERLIN_0600)
+    sources = {"a": FakeSource("a", batches("a"))}
+    config = make_config(tmp_path, sources={"a": 5})
+    service = service_for(db, config, clock, sources)
+    with lock.acquire_sync(config.database_path, wait=0), caplog.at_level("INFO"):
+        service.tick()                                   # `kith sync` holds the store's sync lock
+    assert sources["a"].pulls == 0 and "a `kith sync` of the same store is running" in caplog.text
+    assert not schedule_row(db, "mbox:a").get("last_error")
+    clock.advance(5)
+    service.tick()
+    assert sources["a"].pulls == 1 and db.execute("SELECT count(*) FROM message_copies").fetchone()[0] == 12
+
+
 def test_failing_source_backs_off_exponentially_and_never_stops_the_other(db, tmp_path, caplog) -> None:
     clock = FakeClock(BERLIN_0600)
     broken = FakeSource("broken", batches("x"), error=SourceError("no such folder", where="/nowhere", fix="fix it"))

@@ -85,12 +85,14 @@ def test_a_symlink_loop_and_a_fifo_in_a_maildir_are_notes_naming_them_and_the_re
 
 def test_a_folder_without_a_file_of_the_sources_kind_says_so_once(tmp_path):
     shutil.copytree(FIXTURES / "maildir" / "mixed_layouts", tmp_path / "Maildir")
+    (tmp_path / "Documents" / "old").mkdir(parents=True)           # no Maildir, no mbox file: a note
+    (tmp_path / "Documents" / "old" / "letter").write_text("Dear Anna,\n")
     mbox_files = 'mbox files (files that start with a "From " line)'
-    for source, kind in ((MboxSource("m", tmp_path / "Maildir"), mbox_files),
+    for source, kind in ((MboxSource("m", tmp_path / "Documents"), mbox_files),
                          (IcsSource("c", tmp_path / "Maildir", now=datetime(2024, 6, 1, tzinfo=UTC)), ".ics files")):
         state, cursor, batches = pull(source, None)
         assert state == {} and notes_of(batches) == [
-            f"no {kind} found in {tmp_path / 'Maildir'}: check that path points at them and that the type is right"]
+            f"no {kind} found in {source.path}: check that path points at them and that the type is right"]
         assert list(source.pull(cursor)) == []                # said on the first reading only
 
 
