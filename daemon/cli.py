@@ -146,8 +146,21 @@ def sync(ctx: Context, only: str | None) -> None:
             click.echo(f"  note: {one_line}", err=True)
         if len(r.notes) > 20:
             click.echo(f"  … and {len(r.notes) - 20} more notes", err=True)
+    _warn_of_unseen_addresses(ctx)
     if failed:
         sys.exit(3)
+
+
+def _warn_of_unseen_addresses(ctx: Context) -> None:
+    """A configured address of the user's that no synced mail carries — the starter file's you@example.com, a
+    typo — makes the user's own mail look like a stranger's: said once per sync, with where to fix it."""
+    from daemon.status import own_addresses_report
+    from daemon.store import holds_anything
+    unseen = [o["address"] for o in own_addresses_report(ctx.db, ctx.config)
+              if o["origin"] == "config" and not o["in_mail"]]
+    if unseen and holds_anything(ctx.db):
+        click.echo(f"kith: {', '.join(unseen)} (in [user] addresses) {'is' if len(unseen) == 1 else 'are'} in none "
+                   f"of the synced mail — is it yours? Fix [user] addresses in {ctx.config.path}", err=True)
 
 
 def _sync_lock(config):

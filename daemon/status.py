@@ -37,7 +37,32 @@ def status_report(db: Database, config: Config, now: datetime | None = None) -> 
         "next_digest_at": next_digest_at(db, config, now).isoformat(timespec="seconds"),
         "digest_waits_for_first_sync": not holds_anything(db),
         "last_digest": {"date": last[0], "delivered_at": last[1], "path": last[2]} if last else None,
+        "own_addresses": own_addresses_report(db, config),
     }
+
+
+ORIGINS = {"config": "from the config", "sent-folder": "found in your Sent folders",
+           "forwarded-to": "a home account you forward mail to"}
+
+
+def own_addresses_report(db: Database, config: Config) -> list[dict]:
+    """The user's addresses Kith works with — those of `[user] addresses` and those it found (senders of the
+    Sent folders, a home account the user forwards to) — and whether any synced mail carries each: a
+    configured address no mail shows (the starter file's you@example.com, a typo) is one to fix."""
+    rows = dict(db.execute("SELECT email, origin FROM own_addresses").fetchall())
+    for address in config.user.addresses:
+        rows.setdefault(address.strip().lower(), "config")
+    any_mail = holds_anything(db)
+    return [{"address": address, "origin": origin,
+             "in_mail": any_mail and in_mail(db, address)} for address, origin in sorted(rows.items())]
+
+
+def in_mail(db: Database, address: str) -> bool:
+    """Whether any synced message or meeting carries `address`, as sender, recipient, organiser or attendee."""
+    return db.execute("""SELECT EXISTS (SELECT 1 FROM messages WHERE sender = :e)
+                         OR EXISTS (SELECT 1 FROM recipients WHERE email = :e)
+                         OR EXISTS (SELECT 1 FROM attendees WHERE email = :e)
+                         OR EXISTS (SELECT 1 FROM events WHERE organizer = :e)""", {"e": address}).fetchone()[0] == 1
 
 
 def _source_status(db: Database, key: str, configured: bool, enabled: bool) -> dict:
@@ -106,6 +131,12 @@ def status_lines(report: dict, zone: tzinfo = UTC, now: datetime | None = None) 
         elif s["last_error"] and not (synced and s["error_at"] and s["error_at"] <= synced):   # else fixed since
             lines.append(f"    last error ({when(s['error_at']) if s['error_at'] else 'time unknown'}): "
                          f"{s['last_error']}")
+    own = report.get("own_addresses") or []
+    if own:
+        lines.append("Your addresses: " + ", ".join(
+            f"{o['address']} ({ORIGINS.get(o['origin'], o['origin'])}"
+            + ("; in none of the synced mail — check [user] addresses" if o["origin"] == "config" and not o["in_mail"]
+               and not report.get("digest_waits_for_first_sync") else "") + ")" for o in own))
     if report.get("digest_waits_for_first_sync"):
         lines.append("Next digest: once the first sync brings mail or meetings (nothing synced yet)")
     else:

@@ -426,14 +426,16 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
     surnames = {_surname(a) for a in configured | set(learned)} - {None}
     aliases = [sender for sender, n in counted if n == 1 and _surname(sender) in surnames]
     learned += [a for a in aliases if _written_to(db, configured | set(learned), a) < 2]   # not a namesake colleague
-    learned += _forwarded_home(db, configured | set(learned), surnames)
+    home = _forwarded_home(db, configured | set(learned), surnames)
     with db.atomic():
         db.execute("DELETE FROM own_addresses")
         db.conn.executemany("INSERT OR IGNORE INTO own_addresses (email, origin) VALUES (?, 'config')",
                             [(a,) for a in sorted(configured)])
         db.conn.executemany("INSERT OR IGNORE INTO own_addresses (email, origin) VALUES (?, 'sent-folder')",
                             [(a,) for a in learned])
-    return configured | set(learned)
+        db.conn.executemany("INSERT OR IGNORE INTO own_addresses (email, origin) VALUES (?, 'forwarded-to')",
+                            [(a,) for a in home])
+    return configured | set(learned) | set(home)
 
 
 FORWARDS_HOME = 5         # messages forwarded to an address alone, at least, before it may be the user's own

@@ -39,6 +39,22 @@ def test_sync_reports_counts_and_a_second_sync_reads_nothing(synced):
     assert again.output == "maildir:sample-mail: nothing new\nics:sample-calendar: nothing new\n"
 
 
+def test_status_lists_the_users_addresses_and_sync_warns_of_one_no_mail_carries(tmp_path):
+    config = sample_config(tmp_path)
+    config.write_text(config.read_text().replace('"sam@keller.example"]', '"sam@keller.example", "you@example.com"]'))
+    runner = CliRunner()
+    first = runner.invoke(cli, ["--config", str(config), "sync"])
+    assert first.exit_code == 0
+    assert first.stderr.count("you@example.com (in [user] addresses) is in none of the synced mail") == 1
+    report = json.loads(runner.invoke(cli, ["--config", str(config), "status", "--json"]).output)
+    own = {o["address"]: (o["origin"], o["in_mail"]) for o in report["own_addresses"]}
+    assert own == {"sam.keller@northwind.example": ("config", True), "sam@keller.example": ("config", True),
+                   "you@example.com": ("config", False)}
+    text = runner.invoke(cli, ["--config", str(config), "status"]).output
+    assert "you@example.com (from the config; in none of the synced mail — check [user] addresses)" in text
+    assert "sam.keller@northwind.example (from the config)," in text
+
+
 def test_contacts_json_contract(synced):
     rows = json.loads(synced("contacts", "--as-of", SAMPLE_DAY, "--json").output)
     assert len(rows) > 40

@@ -132,6 +132,8 @@ def test_an_address_the_user_keeps_forwarding_to_alone_and_that_holds_their_surn
             + forwards(30, "kim.shackleton@firm.example", 5, prefix="Re: "))                     # writes, not forwards
     store.apply_batch(db, "a", Batch(messages=tuple(mail)))
     assert store.refresh_own_addresses(db, [sara.email]) == {sara.email, "sshackl@home.example"}
+    assert dict(db.execute("SELECT email, origin FROM own_addresses").fetchall()) == {
+        sara.email: "config", "sshackl@home.example": "forwarded-to"}              # what `kith status` names
 
 
 def test_reply_prefixes_do_not_split_a_conversation():
