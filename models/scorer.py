@@ -123,7 +123,7 @@ def score_all(facts: dict[str, ContactFacts], goals: tuple[Goal, ...], as_of: da
         fit = fits[cid]
         value, peak = (0.0, 0.0) if reason else values[cid]
         goal_boost = sum(g.weight * fit[g.name] for g in goals) / total_weight
-        factor = 0.5 + goal_boost
+        factor = 0.5 + goal_boost if goals else 1.0      # without goals, value alone orders (not value × 0.5)
         scores[cid] = ContactScore(cid, value, reason is not None, "noise" if reason else state_of(f, as_of),
                                    fit, reason, round(value * factor, 4), peak, round(factor, 4),
                                    verdict=verdict if verdict in ("good", "noise") else None)

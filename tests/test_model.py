@@ -328,6 +328,8 @@ def test_goal_weights_decide_between_a_strong_contact_and_a_weaker_relevant_one(
     assert strong.value >= relevant.value and relevant.priority > strong.priority
     strong, relevant = scores(fintech=0.5, team=3.0)
     assert strong.priority > relevant.priority
+    without_goals = analyse(db, parse(GOALS_CONFIG.split("[[goals]]")[0], Path("/tmp/kith-goals.toml")), today).scores
+    assert all(s.priority == s.value and s.goal_factor == 1.0 for s in without_goals.values())   # not value × 0.5
 
 
 # 6. No false noise ---------------------------------------------------------------------------------------------
