@@ -7,6 +7,7 @@ import logging
 import math
 import sqlite3
 import sys
+import unicodedata
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -149,6 +150,19 @@ def sync(ctx: Context, only: str | None) -> None:
     _warn_of_unseen_addresses(ctx)
     if failed:
         sys.exit(3)
+
+
+def fit_width(text: str, width: int) -> str:
+    """`text` cut and padded to `width` terminal columns: East Asian wide characters (南野, 固件) take two, so
+    that a CJK name does not push the columns after it out of line."""
+    out, used = [], 0
+    for char in text:
+        cells = 2 if unicodedata.east_asian_width(char) in ("W", "F") else 0 if unicodedata.combining(char) else 1
+        if used + cells > width:
+            break
+        out.append(char)
+        used += cells
+    return "".join(out) + " " * (width - used)
 
 
 def _warn_of_unseen_addresses(ctx: Context) -> None:
@@ -317,8 +331,8 @@ def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, 
     for r in shown[:limit] if limit else shown:
         goals = ", ".join(g for g, v in r["goals"].items() if v >= GOAL_THRESHOLD)
         key = r["value"] * r["goals"][goal] if goal else r["priority"]
-        click.echo(f"{r['value']:<5.2f}  {key:<8.2f}  {r['state']:<8} {r['name'][:28]:<28} "
-                   f"{r['address'][:40]:<40} {r['last_contact'] or '-':<10}  {goals}")
+        click.echo(f"{r['value']:<5.2f}  {key:<8.2f}  {r['state']:<8} {fit_width(r['name'], 28)} "
+                   f"{fit_width(r['address'], 40)} {r['last_contact'] or '-':<10}  {goals}")
 
 
 def _why_all_noise(analysis) -> str:

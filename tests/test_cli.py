@@ -698,3 +698,10 @@ def test_a_series_cancelled_after_it_was_synced_is_counted_as_cancelled_not_as_k
     invitation(cal / "series-cancel.ics", "series", "20250106T100000Z", seq=1,
                rule="FREQ=WEEKLY;INTERVAL=2;COUNT=12", method="CANCEL")
     assert kith("sync").output == "ics:calendar: 0 new events, 12 cancelled occurrences\n"
+
+
+def test_wide_characters_keep_the_contacts_columns_in_line():
+    from daemon.cli import fit_width
+    assert fit_width("南野ムルシエラゴ", 10) == "南野ムルシ" and fit_width("Anna", 6) == "Anna  "
+    assert fit_width("固件二部喻", 9) == "固件二部 "           # a wide character never half fits
+    assert fit_width("Jürgen Müller", 13) == "Jürgen Müller"
