@@ -14,6 +14,7 @@ import os
 import sys
 import traceback
 from collections.abc import Mapping
+from datetime import datetime
 from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import TextIO
@@ -43,6 +44,14 @@ def write_crash_log() -> Path:
 def under_journald(env: Mapping[str, str]) -> bool:
     """systemd sets INVOCATION_ID for every unit and JOURNAL_STREAM when stderr is the journal."""
     return "JOURNAL_STREAM" in env or "INVOCATION_ID" in env
+
+
+class OffsetFormatter(logging.Formatter):
+    """Times as ISO 8601 with their UTC offset (2026-11-24T07:30:02+01:00): the machine's clock zone may not
+    be the `[user] timezone` that `kith status` and the digest time use, and the offset says which it is."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:  # noqa: N802
+        return datetime.fromtimestamp(record.created).astimezone().isoformat(timespec="seconds")
 
 
 class JournalFormatter(logging.Formatter):
@@ -82,14 +91,14 @@ def setup_service_logging(verbose: bool = False, *, path: Path | None = None,
     paths.ensure_private_dir(path.parent)
     level = logging.DEBUG if verbose else logging.INFO
     file_handler = PrivateRotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
-    file_handler.setFormatter(logging.Formatter(FILE_FORMAT))
+    file_handler.setFormatter(OffsetFormatter(FILE_FORMAT))
     file_handler.setLevel(level)
     stderr_handler = logging.StreamHandler(stream)
     if under_journald(env):
         stderr_handler.setFormatter(JournalFormatter("%(message)s"))
         stderr_handler.setLevel(level)
     else:
-        stderr_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        stderr_handler.setFormatter(OffsetFormatter("%(asctime)s %(levelname)s %(message)s"))
         chatty = verbose or (hasattr(stream, "isatty") and stream.isatty())
         stderr_handler.setLevel(level if chatty else logging.WARNING)
     root = logging.getLogger()

@@ -624,3 +624,25 @@ def test_a_full_disk_is_a_store_error_retried_later_and_nothing_is_lost(db, tmp_
     clean = open_store(tmp_path / "clean.db")
     sync_source(clean, FakeSource("a", batches("a", per=100)))
     assert content(db) == content(clean)
+
+
+def test_log_lines_carry_their_utc_offset(tmp_path) -> None:
+    import io
+    import logging
+    import re
+    from daemon.logs import setup_service_logging
+    stream = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        path = setup_service_logging(path=tmp_path / "kith.log", env={}, stream=stream)
+        logging.getLogger("daemon.test").warning("hello")
+        for handler in root.handlers:
+            handler.flush()
+    finally:
+        for handler in root.handlers:
+            handler.close()
+        root.handlers[:], root.level = saved[0], saved[1]
+    line = path.read_text().splitlines()[-1]
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d WARNING daemon.test: hello$", line), line
+    assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d\d:\d\d WARNING hello$", stream.getvalue().strip())
