@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shlex
 import sqlite3
 import sys
 import unicodedata
@@ -108,7 +109,8 @@ def init(ctx: Context, force: bool) -> None:
     except OSError as exc:
         raise UsageError(f"cannot write {target} ({exc.strerror or exc})",
                          fix="choose a place you can write to with --config PATH") from None
-    click.echo(f"Wrote {target}. Add your addresses, goals and sources, then run `kith sync`.")
+    sync = "kith sync" if target == paths.default_config_path() else f"kith --config {shlex.quote(str(target))} sync"
+    click.echo(f"Wrote {target}. Add your addresses, goals and sources, then run `{sync}`.")
 
 
 SYNC_WAIT_SECONDS = 600     # a second `kith sync` of one store waits this long for the first to end

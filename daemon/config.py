@@ -390,12 +390,21 @@ def _default(f: Any) -> Any:
     return f.default_factory() if callable(f.default_factory) else f.default
 
 
+def _shell_word(path: Path) -> str:
+    """A path as the user can paste it into a shell."""
+    import shlex
+    return shlex.quote(str(path))
+
+
 def load(path: Path) -> Config:
     """Read and validate the config file at `path`."""
     try:
         text = path.read_text(encoding="utf-8-sig")     # a byte-order mark (Windows editors) is not an error
     except FileNotFoundError:
-        raise ConfigError("no config file here", where=str(path), fix="run `kith init` to write one, or pass --config PATH") from None
+        from daemon.paths import default_config_path
+        init = "kith init" if path == default_config_path() else f"kith --config {_shell_word(path)} init"
+        raise ConfigError("no config file here", where=str(path),
+                          fix=f"run `{init}` to write one there, or pass --config PATH") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read the config ({exc.__class__.__name__})", where=str(path),
                           fix="check the file's permissions and that it is UTF-8 text") from None

@@ -297,8 +297,11 @@ def test_a_mistyped_command_line_is_one_line_naming_the_help_and_exit_2(args, sa
 
 def test_init_writes_a_starter_that_loads_and_refuses_to_overwrite(tmp_path):
     target = tmp_path / "conf" / "config.toml"
+    missing = run_kith("--config", str(target), "status")
+    assert f"run `kith --config {target} init` to write one there" in missing.stderr   # not the default path's
     runner = CliRunner()
-    assert runner.invoke(cli, ["--config", str(target), "init"]).exit_code == 0
+    wrote = runner.invoke(cli, ["--config", str(target), "init"])
+    assert wrote.exit_code == 0 and f"then run `kith --config {target} sync`" in wrote.output
     assert oct(target.stat().st_mode & 0o777) == "0o600"
     again = run_kith("--config", str(target), "init")
     assert again.returncode == 2 and "--force" in again.stderr

@@ -121,7 +121,7 @@ def test_goal_names_differing_only_in_case_are_the_same_goal(tmp_path):
 def test_missing_file_says_how_to_create_one(tmp_path):
     with pytest.raises(ConfigError) as info:
         cfg.load(tmp_path / "nope.toml")
-    assert "kith init" in info.value.line()
+    assert f"kith --config {tmp_path / 'nope.toml'} init" in info.value.line()
 
 
 def test_readme_config_reference_matches_the_schema():
