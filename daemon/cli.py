@@ -233,15 +233,15 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
     from daemon.deliver import deliver, render
     day = parse_day(as_of, ctx)
     require_synced(ctx, "no digest was written or stored")
-    note_if_syncing(ctx)
+    syncing = note_if_syncing(ctx)
     if force:
         ctx.db.execute("DELETE FROM suggestions WHERE date = ?", [day.isoformat()])
         ctx.db.execute("DELETE FROM digests WHERE date = ?", [day.isoformat()])
     result_digest, _ = build_digest(ctx.db, ctx.config, day)
-    if day > today_for(ctx.config):    # storing it would mark the day delivered before its mail is in
+    if day > today_for(ctx.config) or syncing:  # storing it would mark the day delivered before its mail is in
         payload = render(result_digest)
-        click.echo(f"kith: a preview — the digest for {day.isoformat()} is written on that day; "
-                   "nothing was stored", err=True)
+        why = "a sync is still reading your mail" if syncing else f"the digest for {day.isoformat()} is written on that day"
+        click.echo(f"kith: a preview — {why}; nothing was stored", err=True)
         if as_json:
             emit_json(payload["json"])
         else:

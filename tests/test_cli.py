@@ -657,6 +657,8 @@ def test_contacts_during_a_sync_say_so_without_waiting_or_guessing_why_all_are_n
     assert done.stderr.splitlines() == [running, "kith: all 3 contacts are noise — `kith contacts --all` lists them "
                                                  "with the reason"]
     assert digest.exit_code == 0 and digest.stderr.splitlines()[0] == running
+    assert digest.stderr.splitlines()[1] == "kith: a preview — a sync is still reading your mail; nothing was stored"
+    assert kith("digest", "--as-of", "2025-03-01").stdout.startswith("Digest for 2025-03-01 written")   # not used up
     after = kith("contacts", "--as-of", "2025-03-01")                 # no sync running: the likely cause again
     assert "none of the mail is from you" in after.stderr and "a sync is running" not in after.stderr
 
