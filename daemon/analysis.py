@@ -292,14 +292,17 @@ def _silence_notes(db: Database, analysis: Analysis) -> list[str]:
             return []
         return ["No mail from you is in the store: check [user] addresses in the config and that your sent mail "
                 "is synced (a Sent folder, or the source that holds it); until then no tie can look mutual."]
-    sent = sum(f.sent for f in analysis.facts.values())
+    # messages, not recipients: one mail to 56 people is one message of the user's
+    sent = db.execute(f"SELECT count(*) FROM messages WHERE sender IN ({marks}) AND n_recipients > 0 AND sent_at <= ?",
+                      [*own, now]).fetchone()[0]
     received = sum(f.received_personal for f in analysis.facts.values())
     if not received:
         return ["No mail to you is in the store, only yours: check that your inbox is synced too (a source "
                 "that holds only a Sent folder makes every tie look alike)."]
     if received >= LOPSIDED_AFTER and sent * 50 < received:
-        return [f"Little of your own mail is in the store ({sent} messages to contacts, against {received} "
-                "from them): check that your sent mail is synced; until then few ties can look mutual."]
+        mine = f"{sent} message{'' if sent == 1 else 's'} from you"
+        return [f"Little of your own mail is in the store ({mine}, against {received} to you): check that your "
+                "sent mail is synced; until then few ties can look mutual."]
     quiet = (analysis.now - parse_utc(last)).days
     if quiet < QUIET_DAYS:
         return _slowdown_note(db, analysis, own)

@@ -230,14 +230,17 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
     messages = db.execute("SELECT key, sent_at, sender, sender_name, subject, conversation, bulk, list_id, "
                           "n_recipients FROM messages WHERE sent_at < ? ORDER BY key", [cutoff]).fetchall()
     messages.sort(key=itemgetter(1))  # by time, then key: a stable sort here is cheaper than SQLite's sorter
+    copies: dict[tuple, list[datetime]] = {}
     for key, sent_at, sender, sender_name, subject, conversation, bulk, list_id, n in messages:
         at = parse_utc(sent_at)
+        rcpts = listed.get(key, ())
+        if _shifted_copy(copies, (sender, subject, conversation, n, own_count.get(key, 0), tuple(rcpts)), at):
+            continue
         others = n - own_count.get(key, 0)
         if sender_name:
             names[sender][sender_name] += 1
             if " " in sender_name:  # only full names are evidence that two addresses are one person
                 seen.sightings.add((conversation, sender_name, sender))
-        rcpts = listed.get(key, ())
         if sender in own:
             for role, email in rcpts:
                 per_address[email].append(Touch(at, "sent", conversation, subject, role == "to", False, others))
@@ -255,6 +258,20 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
         if members is not None:  # a broadcast says little about who knows whom
             members.update([email for _, email in rcpts])
     _add_recipient_names(db, cutoff, seen)
+
+
+def _shifted_copy(copies: dict[tuple, list[datetime]], signature: tuple, at: datetime) -> bool:
+    """Whether a message is a copy of an earlier one with the same sender, subject, conversation and
+    recipients, dated a whole number of hours (1 to 23) later to the second: one mail filed twice with its
+    Date rewritten in another time zone (the Enron corpus holds hundreds such pairs). As two mails it would
+    make the other side's answer "a second message in a row", an owed reply that is not owed."""
+    earlier = copies.setdefault(signature, [])
+    for before in earlier:
+        hours, rest = divmod((at - before).total_seconds(), 3600)
+        if rest == 0 and 1 <= hours <= 23:
+            return True
+    earlier.append(at)
+    return False
 
 
 def _list_discussions(db: Database) -> set[int]:

@@ -71,6 +71,20 @@ def test_the_last_subject_is_the_last_contacts_own(db):
     assert facts_at(db, T0 + timedelta(days=9))["anna@firm.example"].last_subject == ""      # not "Volunteer List"
 
 
+def test_a_copy_dated_whole_hours_later_is_one_message_not_a_second_one_in_a_row(db):
+    answer = message(2, sender=ANNA, to=(ME,), subject="Re: Dinner for the scholarship recipients",
+                     at=T0 + timedelta(days=3, hours=18, minutes=22))
+    copy = replace(answer, source_id="recruiting/m2", message_id="m2-copy@test", thread_key="m2-copy@test",
+                   sent_at=answer.sent_at + timedelta(hours=10))
+    apply(db, message(1, to=(ANNA,), subject="Dinner for the scholarship recipients", at=T0), answer, copy)
+    f = facts_at(db, T0 + timedelta(days=8))["anna@firm.example"]
+    assert f.received == 1 and f.replies_owed == []             # her answer closed the thread; the copy is no news
+    later = replace(answer, source_id="m3", message_id="m3@test", thread_key="m3@test",
+                    sent_at=answer.sent_at + timedelta(hours=10, minutes=5))     # not a whole hour: a new mail
+    apply(db, later)
+    assert facts_at(db, T0 + timedelta(days=8))["anna@firm.example"].received == 2
+
+
 def test_reply_owed_when_they_wrote_last_directly(db):
     apply(db, *exchange(1, 0), message(5, sender=ANNA, to=(ME,), subject="Intro to the Munich team",
                                         at=T0 + timedelta(days=5)))

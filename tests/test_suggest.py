@@ -626,6 +626,15 @@ def test_the_digest_notes_when_the_users_mail_collapsed_without_stopping(db):
     assert digest_for(db).notes == []
 
 
+def test_one_mail_of_the_users_to_a_crowd_does_not_hide_that_their_sent_mail_is_missing(db):
+    crowd = tuple(Address(f"p{i}@firm.example") for i in range(60))
+    inbound = [message(2000 + i, sender=Address(f"s{i % 40}@firm.example"), to=(ME,), subject=f"Question {i}",
+                       at=days_ago(1 + i % 80)) for i in range(260)]
+    apply(db, inbound + [message(1999, to=crowd, subject="Offsite agenda", at=days_ago(3))])
+    note = digest_for(db).notes
+    assert note and note[0].startswith("Little of your own mail is in the store (1 message from you, against 260")
+
+
 def test_the_digest_notes_when_no_mail_from_the_user_is_in_the_store(db):
     apply(db, [message(1 + i, sender=TOM, to=(ME,), subject=f"News {i}", at=days_ago(3 + i)) for i in range(3)])
     assert "No mail from you is in the store" in digest_for(db).notes[0]
