@@ -176,24 +176,32 @@ def _routine_repeats(db: Database, analysis: Analysis, today: date) -> dict[str,
     return result
 
 
-def _owed_shown(db: Database, analysis: Analysis, today: date, config: Config) -> dict[str, tuple[date, ...]]:
-    """Per contact: the digests of the past month that showed it an owed reply after the user's last mail
-    to it (see `models.suggest._owed_due`)."""
+def _owed_shown(db: Database, analysis: Analysis, today: date,
+                config: Config) -> tuple[dict[str, tuple[date, ...]], dict[str, tuple[date, ...]]]:
+    """The digests of the past month that showed owed replies (see `models.suggest._owed_due`): per contact,
+    those after the user's last mail to it; per conversation, those after its oldest mail waiting now (one
+    thread, shown under one of its people, is not news the next morning under another)."""
     by_address = {a: cid for cid, f in analysis.facts.items() for a in f.contact.addresses}
-    dates: dict[str, set[date]] = {}
-    for address, day in db.execute("SELECT address, date FROM suggestions WHERE kind = 'reply_owed' AND date >= ? "
-                                   "AND date < ?", [(today - timedelta(days=REPLY_OWED_MAX_DAYS)).isoformat(),
-                                                    today.isoformat()]):
+    waiting_since: dict[str, date] = {}
+    for f in analysis.facts.values():
+        for t in f.replies_owed:
+            day = t.at.astimezone(config.zone).date()
+            waiting_since[t.conversation] = min(day, waiting_since.get(t.conversation, day))
+    people: dict[str, set[date]] = {}
+    threads: dict[str, set[date]] = {}
+    for address, day, thread in db.execute(
+            "SELECT address, date, thread FROM suggestions WHERE kind = 'reply_owed' AND date >= ? AND date < ?",
+            [(today - timedelta(days=REPLY_OWED_MAX_DAYS)).isoformat(), today.isoformat()]):
+        shown = date.fromisoformat(day)
         cid = by_address.get(address)
         if cid is not None:
-            dates.setdefault(cid, set()).add(date.fromisoformat(day))
-    result = {}
-    for cid, days in dates.items():
-        wrote = analysis.facts[cid].last_sent
-        since = sorted(d for d in days if wrote is None or d > wrote.astimezone(config.zone).date())
-        if since:
-            result[cid] = tuple(since)
-    return result
+            wrote = analysis.facts[cid].last_sent
+            if wrote is None or shown > wrote.astimezone(config.zone).date():
+                people.setdefault(cid, set()).add(shown)
+        if thread in waiting_since and shown > waiting_since[thread]:
+            threads.setdefault(thread, set()).add(shown)
+    return ({cid: tuple(sorted(days)) for cid, days in people.items()},
+            {thread: tuple(sorted(days)) for thread, days in threads.items()})
 
 
 def _snoozed(db: Database, analysis: Analysis) -> set[str]:
@@ -256,10 +264,10 @@ def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Ana
     def by_contact(per_address: dict[str, date]) -> dict[str, date]:
         return {cid: d for cid, f in analysis.facts.items() for a in f.contact.addresses if (d := per_address.get(a))}
     recent = by_contact(_recent_suggestions(db, today, config.digest.repeat_days))
-    owed = _owed_shown(db, analysis, today, config)
+    owed, owed_threads = _owed_shown(db, analysis, today, config)
     focus_now, recent_focus = _focus_history(db, today)
     context = SuggestContext(recent, frozenset(_snoozed(db, analysis)), birthdays_near(db, today),
-                             recent_focus, focus_now, _routine_repeats(db, analysis, today), owed)
+                             recent_focus, focus_now, _routine_repeats(db, analysis, today), owed, owed_threads)
     suggestions = suggest(analysis.facts, analysis.scores, settings, today, config.zone, context)
     focus = weekly_focus(analysis.facts, analysis.scores, settings, context, suggestions)
     focus_line = None

@@ -54,10 +54,11 @@ def record(db: Database, digest: Digest, now: datetime | None = None) -> dict:
             return stored(db, digest.date)[0]
         db.execute("INSERT INTO digests (date, rendered_at, payload) VALUES (?, ?, ?)",
                    [day, utc_text(now or datetime.now(UTC)), json.dumps(payload, ensure_ascii=False)])
-        rows = [(day, i, s.kind, s.contact_id, s.goal) for i, s in enumerate(digest.suggestions)]
+        rows = [(day, i, s.kind, s.contact_id, s.goal, s.thread or None) for i, s in enumerate(digest.suggestions)]
         if digest.focus:
-            rows.append((day, FOCUS_POSITION, "focus", digest.focus[0], digest.focus[2]))
-        db.conn.executemany("INSERT INTO suggestions (date, position, kind, address, goal) VALUES (?, ?, ?, ?, ?)", rows)
+            rows.append((day, FOCUS_POSITION, "focus", digest.focus[0], digest.focus[2], None))
+        db.conn.executemany("INSERT INTO suggestions (date, position, kind, address, goal, thread) "
+                            "VALUES (?, ?, ?, ?, ?, ?)", rows)
     return payload
 
 

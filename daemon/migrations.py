@@ -286,3 +286,10 @@ def m009_person_addresses_in_judgments(db: Database) -> None:
     for table in ("feedback", "suggestions"):
         db.execute(f"UPDATE {table} SET address = kith_person_address(address) "
                    f"WHERE address GLOB '''*' OR address GLOB 'devnull+*@kernel.org'")
+
+
+@migrations()
+def m010_suggestion_threads(db: Database) -> None:
+    """Which conversation an owed reply was about, so that a thread shown under one person is not shown again
+    the next morning under another of its people (`models.suggest._owed_due`)."""
+    db.execute("ALTER TABLE suggestions ADD COLUMN thread TEXT")

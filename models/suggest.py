@@ -53,6 +53,8 @@ class Context:
     routine_repeats: dict[str, tuple[int, date]] = field(default_factory=dict)
     # per contact: the digests that showed it an owed reply since the user last wrote to it (see `_owed_due`)
     recently_owed: dict[str, tuple[date, ...]] = field(default_factory=dict)
+    # per conversation: the digests that showed an owed reply in it, under any of its people
+    owed_threads: dict[str, tuple[date, ...]] = field(default_factory=dict)
 
 
 def best_goal(score: ContactScore, weights: dict[str, float]) -> str | None:
@@ -77,6 +79,7 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
     now = datetime.combine(today + timedelta(days=1), datetime.min.time(), zone)
     weights = settings.goal_weights
     pool: list[Suggestion] = []
+    quiet: dict[str, list[str]] = {}      # thread → people waiting in it whose owed reply is not due today
     for cid in sorted(facts):
         if cid in context.snoozed:
             continue
@@ -88,37 +91,45 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
                 continue
             if option.kind == "reply_owed":
                 shown = context.recently_owed.get(cid, ())
-                if not _owed_due(shown, today):
+                in_thread = context.owed_threads.get(option.thread, ()) if option.thread else ()
+                if not (_owed_due(shown, today) and _owed_due(in_thread, today)):
+                    quiet.setdefault(option.thread, []).append(option.name)   # named beside the thread's first
                     continue
                 arrived = facts[cid].replies_owed[0].at.astimezone(zone).date()
-                if shown and max(shown) > arrived:
-                    owed = max(shown)
+                before = [d for d in shown if d > arrived] + list(in_thread)   # the thread's: since it waits
+                if before:
+                    owed = max(before)
                     when = "yesterday's digest" if (today - owed).days == 1 else f"the digest of {owed:%a %d %b}"
                     option = replace(option, reasons=(*option.reasons, f"still waiting: in {when} too"))
             pool.append(_with_goal(option, scores[cid], weights))
     pool += [i for i in introductions(facts, scores, weights, settings.goals)
              if not {i.contact_id, i.other_id} & (set(context.snoozed) | _recent(context, today, settings))]
-    chosen = _within_budget(_one_answer_per_thread(pool), settings)
+    chosen = _within_budget(_one_answer_per_thread(pool, quiet), settings)
     return [_topic_named(c, facts[c.contact_id], settings.goals) for c in chosen]
 
 
-def _one_answer_per_thread(pool: list[Suggestion]) -> list[Suggestion]:
+def _one_answer_per_thread(pool: list[Suggestion], quiet: dict[str, list[str]] | None = None) -> list[Suggestion]:
     """Owed replies to several people of one thread are one answer: the first of them (by score) stays and
-    names the others, who take no slot of their own."""
+    names the others, who take no slot of their own — also those whose own owed reply is not due today
+    (`quiet`: thread → names)."""
     firsts: dict[str, Suggestion] = {}
     others: dict[str, list[str]] = {}
+    quiet = quiet or {}
     for s in sorted(pool, key=lambda s: -s.score):
         if s.kind == "reply_owed" and s.thread:
             if s.thread in firsts:
                 others.setdefault(s.thread, []).append(s.name)
                 continue
             firsts[s.thread] = s
+    for thread in firsts:
+        others.setdefault(thread, []).extend(name for name in quiet.get(thread, ()) if name != firsts[thread].name)
+    others = {thread: names for thread, names in others.items() if names}
     merged = {}
     for thread, names in others.items():
         waits = "also waits" if len(names) == 1 else "also wait"
         first = firsts[thread]
-        merged[id(first)] = replace(first, reasons=(*first.reasons, f"{' and '.join(names)} {waits} for an answer "
-                                                    "in this thread"))
+        listed = " and ".join(names) if len(names) <= 2 else f"{', '.join(names[:-1])} and {names[-1]}"
+        merged[id(first)] = replace(first, reasons=(*first.reasons, f"{listed} {waits} for an answer in this thread"))
     return [merged.get(id(s), s) for s in pool
             if not (s.kind == "reply_owed" and s.thread and firsts[s.thread] is not s)]
 

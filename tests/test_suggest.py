@@ -162,6 +162,26 @@ def test_an_owed_reply_comes_back_after_three_days_then_weekly_and_says_it_is_st
     assert shown[2][1] == f"still waiting: in the digest of {later} too"
 
 
+def test_one_thread_is_not_shown_again_the_next_morning_under_another_of_its_people(db, tmp_path):
+    from daemon.deliver import deliver
+    apply(db, rhythm(TOM, every=20, last=10) + rhythm(ANNA, every=20, last=12) + rhythm(LENA, every=20, last=14) + [
+        message(1, sender=TOM, to=(ME, ANNA, LENA), subject="MDEA Commercial Issues", at=days_ago(6)),
+        message(2, sender=ANNA, to=(ME, TOM, LENA), subject="RE: MDEA Commercial Issues", at=days_ago(5, 20)),
+        message(3, sender=LENA, to=(ME, TOM, ANNA), subject="RE: MDEA Commercial Issues", at=days_ago(4, 20))])
+    store.refresh_own_addresses(db, [ME.email])
+    shown = {}
+    for day in range(5, -1, -1):
+        digest, _ = build_digest(db, config(60), TODAY - timedelta(days=day))
+        shown[5 - day] = [s for s in digest.suggestions if s.kind == "reply_owed"]
+        deliver(db, digest, tmp_path)
+    assert [d for d, owed in shown.items() if owed] == [0, 3]           # once, then 3 days later: one thread
+    first, again = shown[0][0], shown[3]
+    assert len(again) == 1 and again[0].reasons[-2].startswith("still waiting: in the digest of")
+    others = {"Tom Weiss", "Anna Berger", "Lena Koch"} - {again[0].name}
+    assert set(again[0].reasons[-1].removesuffix(" also wait for an answer in this thread").split(" and ")) == others
+    assert first.thread == again[0].thread
+
+
 def test_a_line_from_the_user_starts_owed_replies_afresh(db, tmp_path):
     from daemon.deliver import deliver
     apply(db, rhythm(TOM, every=40, last=20) + [
