@@ -269,7 +269,7 @@ def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Ana
     context = SuggestContext(recent, frozenset(_snoozed(db, analysis)), birthdays_near(db, today),
                              recent_focus, focus_now, _routine_repeats(db, analysis, today), owed, owed_threads)
     suggestions = suggest(analysis.facts, analysis.scores, settings, today, config.zone, context)
-    focus = weekly_focus(analysis.facts, analysis.scores, settings, context, suggestions)
+    focus = weekly_focus(analysis.facts, analysis.scores, settings, context, suggestions, analysis.now)
     focus_line = None
     if focus is not None:
         fit = analysis.scores[focus.contact_id].goal_fit

@@ -374,7 +374,10 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
     _summarise_threads(item, threads, year_start, user_wrote or {})
     if as_of is not None:       # owed for a month at most: what `explain` and the JSON say as the digest does
         item.replies_owed = [t for t in item.replies_owed if as_of - t.at <= timedelta(days=REPLY_OWED_MAX_DAYS)]
-    item.usual_gap_days = usual_gap(personal)
+    # "you usually talk every …": said of a tie that went both ways, from mail among a few people and meetings,
+    # not from a colleague's notices to 30 people or the user's announcements
+    mutual = item.two_way_threads or item.meetings_one_to_one or (item.sent_personal and item.received_personal)
+    item.usual_gap_days = usual_gap([t for t in personal if t.size <= OWED_MAX_PEOPLE]) if mutual else None
 
 
 def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year_start: datetime,

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from daemon.config import Goal
 from daemon.contacts import FREE_MAIL, domain_of
-from models.facts import ContactFacts
+from models.facts import OWED_MAX_PEOPLE, ContactFacts
 from models.goals import evidence, keywords_of
 from models.kinds import MINUTES, TOPIC_WORDS, Suggestion
-from models.scorer import ContactScore, bar
+from models.scorer import ContactScore, bar, one_sided_lately
 
 INTRODUCE_MIN = 0.5       # both must be at least this valuable and this relevant to the shared goal …
 TOP_INTRODUCE = 10        # … or, for value, among the user's ten most valuable ties (see `models.scorer.bar`)
@@ -100,11 +101,11 @@ def _introduction(a: ContactFacts, b: ContactFacts, goal: str, score: float, con
 
 
 def focus_person(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], weights: dict[str, float],
-                 recent: Iterable[str] = ()) -> Suggestion | None:
+                 recent: Iterable[str] = (), now: datetime | None = None) -> Suggestion | None:
     """This week's person for a deliberate effort: valuable, with room to grow, relevant to a goal when one
     such tie is free this week — and a tie already, one that went both ways (mail or a one-to-one meeting)
     and has not gone dormant: a stranger who wrote twice, or a tie silent for a year, is no week's
-    deliberate step; nor is a sender the user has not written to (or met) for half a year of their mail.
+    deliberate step; nor is a tie one side no longer keeps up (`_alive`).
     When no goal-relevant tie is left (few goals, or the few relevant ties were the focus
     of the past weeks), the best other tie is the week's person: one each week, as principle 8 says."""
     skip = set(recent)
@@ -112,7 +113,7 @@ def focus_person(facts: dict[str, ContactFacts], scores: dict[str, ContactScore]
     for cid in sorted(scores):
         s, f = scores[cid], facts[cid]
         if s.noise or cid in skip or s.state in ("noise", "dormant") or not _mutual(f) or not s.valuable \
-                or not _user_still_takes_part(f):
+                or not _alive(f, now):
             continue
         room = 1.0 - 0.5 * s.value
         goal = max(sorted(s.goal_fit), key=lambda g: s.goal_fit[g] * weights.get(g, 1.0)) if s.goal_fit else None
@@ -133,16 +134,20 @@ def focus_person(facts: dict[str, ContactFacts], scores: dict[str, ContactScore]
                       f.contact.addresses)
 
 
-FOCUS_OWN_PART_DAYS = 180   # the user wrote to (or met one-to-one) a focus person within this long of the last contact
+FOCUS_LIVE_DAYS = 120   # both sides wrote (to a few people) or met one-to-one within this long: a living tie
 
 
-def _user_still_takes_part(f: ContactFacts) -> bool:
-    """Not a tie the user only reads: a sender of daily reports the user last wrote to months ago is no
-    week's deliberate effort, however much mail it sends."""
-    if f.last_contact is None:
+def _alive(f: ContactFacts, now: datetime | None) -> bool:
+    """A tie both sides still keep up: each wrote to the other personally (among a few people, not in a notice
+    to 30 or an announcement to 130) or they met one-to-one, within FOCUS_LIVE_DAYS of `now` (of their last
+    contact without one), and the user's last threads did not all go unanswered. Not a sender of daily
+    reports the user last answered months ago, nor a tie kept "current" only by the user's broadcasts."""
+    if f.last_contact is None or one_sided_lately(f):
         return False
-    own = [t for t in (f.last_sent, f.last_meeting[0] if f.last_meeting and f.meetings_one_to_one else None) if t]
-    return bool(own) and (f.last_contact - max(own)).days <= FOCUS_OWN_PART_DAYS
+    since = (now or f.last_contact) - timedelta(days=FOCUS_LIVE_DAYS)
+    small = [t for t in f.touches if t.at >= since and not t.bulk and t.size <= OWED_MAX_PEOPLE]
+    met = any(t.kind == "meeting" and t.direct for t in small)
+    return met or ({"sent", "received"} <= {t.kind for t in small})
 
 
 def goal_networks(scores: dict[str, ContactScore], goals: Iterable[str],

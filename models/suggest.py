@@ -161,7 +161,7 @@ def _due_again(repeats: tuple[int, date] | None, last: date | None, today: date,
 
 
 def weekly_focus(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], settings: Settings,
-                 context: Context, today: Iterable[Suggestion] = ()) -> Suggestion | None:
+                 context: Context, today: Iterable[Suggestion] = (), now: datetime | None = None) -> Suggestion | None:
     """This week's focus person: kept all week once chosen, a new one (not a recent one) each week. A person
     the user said "not now" to (or marked done) is not proposed; if it was this week's, another one is. A new
     one is preferably not among `today`'s suggestions, which would name the same person twice in one digest."""
@@ -169,8 +169,8 @@ def weekly_focus(facts: dict[str, ContactFacts], scores: dict[str, ContactScore]
         cid = context.focus_shown_this_week
         return kinds.make("focus", facts[cid], [], "", 0.0)
     skip = context.recent_focus | context.snoozed
-    return focus_person(facts, scores, settings.goal_weights, skip | {s.contact_id for s in today}) \
-        or focus_person(facts, scores, settings.goal_weights, skip)
+    return focus_person(facts, scores, settings.goal_weights, skip | {s.contact_id for s in today}, now) \
+        or focus_person(facts, scores, settings.goal_weights, skip, now)
 
 
 def _recent(context: Context, today: date, settings: Settings) -> set[str]:

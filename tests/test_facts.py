@@ -65,6 +65,15 @@ def test_one_burst_of_mail_about_one_deal_is_no_rhythm(db):
     assert facts_at(db, T0 + timedelta(days=100))["anna@firm.example"].usual_gap_days is None
 
 
+def test_no_rhythm_is_read_from_a_colleagues_notices_to_a_crowd(db):
+    crowd = tuple(Address(f"p{i}@firm.example") for i in range(25))
+    notices = [message(10 + i, sender=ANNA, to=(ME, *crowd), subject=f"Trading track notice {i}",
+                       at=T0 + timedelta(days=7 * i)) for i in range(10)]
+    apply(db, *notices, message(3, to=(ANNA,), subject="Re: Trading track notice 2", at=T0 + timedelta(days=15)))
+    f = facts_at(db, T0 + timedelta(days=100))["anna@firm.example"]
+    assert f.received == 10 and f.usual_gap_days is None              # "you usually talk every 7 days" is false
+
+
 def test_the_last_subject_is_the_last_contacts_own(db):
     untitled = replace(message(3, sender=ANNA, to=(ME,), at=T0 + timedelta(days=5)), subject="")
     apply(db, *exchange(1, 0, "Volunteer List"), untitled)

@@ -404,6 +404,15 @@ def test_a_report_sender_the_user_stopped_writing_to_is_not_the_weeks_focus(db):
     assert digest_for(db).focus[0] == MIRA.email
 
 
+def test_a_tie_kept_current_only_by_the_users_announcements_is_not_the_weeks_focus(db):
+    crowd = tuple(Address(f"p{i}@finlytics.example") for i in range(130))
+    announcements = [message(900 + i, to=(ANNA, *crowd), subject=f"Operations update {i}", at=days_ago(2 + 10 * i))
+                     for i in range(2)]
+    apply(db, rhythm(ANNA, every=14, last=170, count=10) + announcements)
+    digest = digest_for(db)
+    assert digest.focus is None or digest.focus[0] != ANNA.email    # her last own mail is 170 days old
+
+
 def test_when_no_tie_is_relevant_to_a_goal_the_week_still_has_a_focus_person(db):
     apply(db, rhythm(LENA, every=14, last=3) + rhythm(Address("ben@elsewhere.example", "Ben Ode"), every=20, last=5))
     digest = digest_for(db)
