@@ -123,9 +123,11 @@ def make(kind: str, f: ContactFacts, reasons: list[str], context: str, score: fl
                       f.contact.addresses)
 
 
-# subjects of receipts and notices that expect no answer (English and German)
+# subjects of receipts, shop offers and system notices that expect no answer from the user (English and German)
 TRANSACTIONAL = re.compile(
-    r"\b(?:confirmation|receipt|invoice|itinerary|e-?ticke?\s?t|payment received|newsletter|password)\b"
+    r"\b(?:confirmation|receipt|invoice|itinerary|e-?ticke?\s?t|payment received|newsletter|password"
+    r"|clearance|save big|shop now|free shipping|ship for free|% off|overdue|past due|action requested"
+    r"|approval request|access request)\b"
     r"|(?:bestätigung|bestaetigung|rechnung|quittung)\b", re.IGNORECASE)
 NOT_ANSWERED = ("has not answered", "replied to 0 ")     # their unanswered threads: beside a debt, a score to settle
 
@@ -194,8 +196,8 @@ def reconnect(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | N
 def revive(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | None:
     """A dormant tie worth reviving, ranked by what it could bring to the user's goals."""
     best_fit = max(s.goal_fit.values(), default=0.0)
-    if s.state != "dormant" or not s.valuable or best_fit < VALUABLE:
-        return None
+    if s.state != "dormant" or not s.valuable or best_fit < VALUABLE or not f.two_way_threads:
+        return None     # "after 0 conversations both ways" is no tie to revive
     since = days_between(f.last_contact, now)
     reasons = [f"silent for {since} days, after {plural(f.two_way_threads, 'conversation')} both ways "
                f"(last: {quote(f.last_subject)})", "a personal note about what they work on now is a good restart"]

@@ -153,7 +153,9 @@ def _alive(f: ContactFacts, now: datetime | None) -> bool:
 def goal_networks(scores: dict[str, ContactScore], goals: Iterable[str],
                   facts: dict[str, ContactFacts]) -> list[GoalNetwork]:
     """Per goal, how many relevant contacts are in each state. A new contact counts once the user wrote to
-    them or met them: a stranger's unanswered first mail is a cold inbound, not a new member of the network."""
+    them (among a few people) or met them: a stranger's unanswered first mail is a cold inbound, not a new
+    member of the network, and nor are the 130 colleagues one announcement of the user's reached. Someone
+    the user's broadcasts alone reach (who never wrote, never met the user) is in no state of the network."""
     result = []
     for goal in goals:
         counts = {"active": 0, "passive": 0, "new": 0, "cooling": 0, "dormant": 0}
@@ -161,8 +163,10 @@ def goal_networks(scores: dict[str, ContactScore], goals: Iterable[str],
             if s.noise or s.goal_fit.get(goal, 0.0) < 0.3 or s.state not in counts:
                 continue
             f = facts[cid]
-            if s.state == "new" and not (f.sent or f.meetings_one_to_one or f.meetings_group):
+            if s.state == "new" and not (f.sent_personal or f.meetings_one_to_one or f.meetings_group):
                 continue
+            if not (f.sent_personal or f.received or f.meetings_one_to_one or f.meetings_group):
+                continue        # only ever on the user's mail to a crowd
             counts[s.state] += 1
         result.append(GoalNetwork(goal, **counts))
     return result

@@ -133,6 +133,8 @@ def test_no_reply_is_owed_to_a_booking_confirmation_from_someone_never_written_t
     assert reply_owed(f, valued, now) is None
     asked = replace(f, replies_owed=[replace(f.replies_owed[0], subject="Flight options for March?")])
     assert reply_owed(asked, valued, now) is not None                # a question of theirs is still owed
+    for notice in ("Save Big at Our Clearance Event", "Your Approval is Overdue: Access Request for SAP"):
+        assert reply_owed(replace(f, replies_owed=[replace(f.replies_owed[0], subject=notice)]), valued, now) is None
 
 
 def test_an_owed_reply_keeps_no_ledger_of_their_unanswered_threads(db):
@@ -335,9 +337,14 @@ def test_birthday_today_suggests_a_call_not_a_card(db):
 
 
 def test_revive_a_dormant_tie_relevant_to_a_goal(db):
+    from models.kinds import revive as revive_of
     apply(db, rhythm(ANNA, every=14, last=300, count=10))
     revive = [s for s in digest_for(db, 60).suggestions if s.contact_id == ANNA.email]
     assert revive and revive[0].kind == "revive"
+    _, analysis = build_digest(db, config(60), TODAY)
+    f, s = analysis.facts[ANNA.email], analysis.scores[ANNA.email]
+    assert revive_of(f, s, analysis.now) is not None
+    assert revive_of(replace(f, two_way_threads=0), s, analysis.now) is None   # "after 0 conversations both ways"
 
 
 def test_no_suggestion_ever_carries_message_text_or_asks_a_favour(db):
@@ -580,6 +587,10 @@ def test_a_new_contact_counts_in_the_network_once_the_user_engaged(db):
                       summary="payments intro"),)))
     network = digest_for(db).network["Fintech"]
     assert network["new"] == 2     # Tom (written to) and Jonas (met); not the cold sender
+    crowd = tuple(Address(f"p{i}@finlytics.example") for i in range(40))
+    apply(db, [message(4, to=crowd, subject="Risk operations announcement", at=days_ago(2))])
+    after = digest_for(db).network["Fintech"]
+    assert after == network        # 40 colleagues reached by one announcement joined no state of the network
 
 
 def test_ignore_lists_accept_an_address_as_mail_shows_it_and_a_domain_with_its_at(db):
