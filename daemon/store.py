@@ -416,13 +416,16 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
     "michelle.lokay", "mark.e.haedicke" beside "mark.haedicke") and the user
     wrote to it once at most: an alias, not a colleague of the same name. So is an
     address the user forwards mail to, alone, that holds the user's surname
-    (`_forwarded_home`).
+    (`_forwarded_home`). An assistant sending from the user's mailbox, whom the
+    user writes to often, stays a person (`_delegate`).
     """
     counted = db.execute(
         """SELECT m.sender, count(DISTINCT m.key) FROM message_copies c JOIN messages m ON m.key = c.key
            WHERE ' ' || c.labels || ' ' LIKE '% SENT %' GROUP BY m.sender""").fetchall()
     configured = {a.strip().lower() for a in configured if a.strip()}
     learned = [sender for sender, n in counted if n >= 2]
+    mine = {_surname(a) for a in configured} - {None}
+    learned = [a for a in learned if not _delegate(db, configured, mine, a)]
     surnames = {_surname(a) for a in configured | set(learned)} - {None}
     aliases = [sender for sender, n in counted if n == 1 and _surname(sender) in surnames]
     learned += [a for a in aliases if _written_to(db, configured | set(learned), a) < 2]   # not a namesake colleague
@@ -470,6 +473,18 @@ def _holds_surname(address: str, surnames: set[str]) -> bool:
     """Whether the local part holds one of the surnames whole (four letters or more), or its first five."""
     local = address.partition("@")[0].lower()
     return any((len(name) >= 4 and name in local) or (len(name) > 5 and name[:5] in local) for name in surnames)
+
+
+DELEGATE_AFTER = 10      # messages from the user's configured addresses to a Sent-folder sender: a delegate
+
+
+def _delegate(db: Database, configured: set[str], surnames: set[str], sender: str) -> bool:
+    """An assistant who sends from the user's mailbox ("on behalf of") is in its Sent folder, yet a person the
+    user writes to: 170 messages from Sally Beck to her assistant, whom she would lose as a contact. A Sent
+    sender the user wrote to DELEGATE_AFTER times or more, under another surname, is a delegate, not the user."""
+    if not configured or sender in configured or _surname(sender) in surnames:
+        return False
+    return _written_to(db, configured, sender) >= DELEGATE_AFTER
 
 
 def _written_to(db: Database, senders: set[str], address: str) -> int:

@@ -136,6 +136,17 @@ def test_an_address_the_user_keeps_forwarding_to_alone_and_that_holds_their_surn
         sara.email: "config", "sshackl@home.example": "forwarded-to"}              # what `kith status` names
 
 
+def test_an_assistant_sending_from_the_users_sent_folder_and_written_to_often_stays_a_person(db):
+    sally, patti = Address("sally.beck@firm.example"), Address("patti.thompson@firm.example")
+    on_behalf = [message(i, sender=patti, to=(Address("x@firm.example"),), labels=("SENT",), scope="Sent")
+                 for i in range(1, 4)]
+    to_patti = [message(10 + i, sender=sally, to=(patti,), subject=f"Calendar {i}") for i in range(12)]
+    store.apply_batch(db, "a", Batch(messages=(*on_behalf, *to_patti[:9])))
+    assert store.refresh_own_addresses(db, [sally.email]) == {sally.email, patti.email}     # 9: not yet
+    store.apply_batch(db, "a", Batch(messages=tuple(to_patti[9:])))
+    assert store.refresh_own_addresses(db, [sally.email]) == {sally.email}                  # a delegate
+
+
 def test_reply_prefixes_do_not_split_a_conversation():
     original = message(1, subject="Q3 pilot numbers")
     reply = replace(message(2, subject="AW: Re: Q3 pilot numbers"), thread_key=None)
