@@ -17,7 +17,7 @@ from models.facts import ContactFacts, days_between
 from models.goals import marked_relevant, relevance_reasons, taught_domains
 from models.scorer import ContactScore, state_reason
 from models.suggest import GOAL_THRESHOLD
-from models.kinds import ago, history_reasons, plural, quote
+from models.kinds import ago, history_reasons, last_touch, plural, quote
 
 
 SHOWN_RELEVANCE = 0.1   # below this, a goal's relevance is chance overlap of words, not worth a line
@@ -168,7 +168,7 @@ def explain_contact(analysis: Analysis, config: Config, address: str,
         facts.append(f"you started {f.user_threads} of the {threads} threads between you")
     facts += history_reasons(f, conversations=False)
     if f.last_contact:
-        facts.append(f"last contact {ago(since)} ({quote(f.last_subject)})")
+        facts.append(f"last contact {ago(since)} ({last_touch(f)})")
     if f.usual_gap_days:
         facts.append(f"you usually talk every {round(f.usual_gap_days)} days")
     if f.last_meeting:

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from daemon.store import REPLY_PREFIX
-from models.facts import REPLY_OWED_MAX_DAYS, ContactFacts, days_between
+from models.facts import OWED_MAX_PEOPLE, REPLY_OWED_MAX_DAYS, ContactFacts, days_between
 from models.scorer import DEFAULT_GAP_DAYS, VALUABLE, ContactScore
 
 MINUTES = {"reply_owed": 5, "follow_up": 5, "give_first": 10, "birthday": 10, "introduce": 10,
@@ -49,6 +49,17 @@ def quote(subject: str) -> str:
         cut = subject[:QUOTE_MAX].rsplit(" ", 1)[0] if " " in subject[:QUOTE_MAX] else subject[:QUOTE_MAX]
         subject = cut.rstrip(" ,;:-–") + "…"
     return f"“{subject}”" if subject else "no subject"
+
+
+def last_touch(f: ContactFacts) -> str:
+    """The last contact's subject, saying when it was mail to a crowd: "your mail to 53 people, “YOU HAVE 48
+    HOURS”" is not the personal exchange a bare subject would suggest."""
+    personal = [t for t in f.touches if not t.bulk]
+    last = personal[-1] if personal else None
+    if last is None or last.size <= OWED_MAX_PEOPLE or last.kind == "meeting":
+        return quote(f.last_subject)
+    whose = "your mail" if last.kind == "sent" else "their mail"
+    return f"{whose} to {last.size} people, {quote(last.subject)}"
 
 
 def plural(n: int, word: str) -> str:
@@ -183,7 +194,7 @@ def reconnect(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | N
     gap = f.usual_gap_days or DEFAULT_GAP_DAYS
     if since is None or since <= max(1.5 * gap, gap + 10):
         return None     # cooling because only the user still writes: the next move is theirs, not a reconnect
-    last = f"last contact {since} days ago ({quote(f.last_subject)})"
+    last = f"last contact {since} days ago ({last_touch(f)})"
     reasons = [f"you used to be in touch every {rhythm(gap)}; {last}" if f.usual_gap_days else last]
     reasons += history_reasons(f)
     if f.last_meeting:

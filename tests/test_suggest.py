@@ -427,6 +427,15 @@ def test_when_no_tie_is_relevant_to_a_goal_the_week_still_has_a_focus_person(db)
     assert digest.focus[2] is None                                   # no goal is named that it does not serve
 
 
+def test_a_reconnect_says_when_the_last_contact_was_mail_to_a_crowd(db):
+    crowd = tuple(Address(f"p{i}@firm.example") for i in range(52))
+    apply(db, rhythm(ANNA, every=14, last=71) + [message(990, to=(ANNA, *crowd), subject="YOU HAVE 48 HOURS",
+                                                         at=days_ago(60))])
+    reconnect = [s for s in digest_for(db, 60).suggestions if s.contact_id == ANNA.email]
+    assert reconnect and reconnect[0].kind == "reconnect"
+    assert "last contact 60 days ago (your mail to 53 people, “YOU HAVE 48 HOURS”)" in reconnect[0].reasons[0]
+
+
 def test_a_tie_where_only_the_user_still_writes_is_cooling(db):
     older = rhythm(LENA, every=10, last=60, count=6, subject="Chat")
     unanswered = [message(100 + i, to=(LENA,), subject=f"Ping {i}", at=days_ago(30 - 7 * i)) for i in range(4)]
