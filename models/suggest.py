@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from daemon.config import Goal
 from models import kinds
-from models.facts import ContactFacts
+from models.facts import ContactFacts, days_between
 from models.goals import evidence, keywords_of
 from models.kinds import Suggestion
 from models.network import focus_person, introductions
@@ -95,17 +95,25 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
                 if not (_owed_due(shown, today) and _owed_due(in_thread, today)):
                     quiet.setdefault(option.thread, []).append(option.name)   # named beside the thread's first
                     continue
-                arrived = facts[cid].replies_owed[0].at.astimezone(zone).date()
+                waiting = [t for t in facts[cid].replies_owed if days_between(t.at, now) >= 1]   # as the option's
+                arrived = waiting[0].at.astimezone(zone).date()
                 before = [d for d in shown if d > arrived] + list(in_thread)   # the thread's: since it waits
                 if before:
-                    owed = max(before)
-                    when = "yesterday's digest" if (today - owed).days == 1 else f"the digest of {owed:%a %d %b}"
-                    option = replace(option, reasons=(*option.reasons, f"still waiting: in {when} too"))
+                    said = f"still waiting: in {_digest_of(max(before), today)} too"
+                    option = replace(option, reasons=(*option.reasons, said))
+                elif shown and len(waiting) > 1 and max(shown) > waiting[1].at.astimezone(zone).date():
+                    # they wrote anew since an earlier one was shown: the earlier one is still unanswered
+                    said = f"also still unanswered: {kinds.quote(waiting[1].subject)}, in {_digest_of(max(shown), today)}"
+                    option = replace(option, reasons=(*option.reasons, said))
             pool.append(_with_goal(option, scores[cid], weights))
     pool += [i for i in introductions(facts, scores, weights, settings.goals)
              if not {i.contact_id, i.other_id} & (set(context.snoozed) | _recent(context, today, settings))]
     chosen = _within_budget(_one_answer_per_thread(pool, quiet), settings)
     return [_topic_named(c, facts[c.contact_id], settings.goals) for c in chosen]
+
+
+def _digest_of(day: date, today: date) -> str:
+    return "yesterday's digest" if (today - day).days == 1 else f"the digest of {day:%a %d %b}"
 
 
 def _one_answer_per_thread(pool: list[Suggestion], quiet: dict[str, list[str]] | None = None) -> list[Suggestion]:

@@ -184,6 +184,21 @@ def test_one_thread_is_not_shown_again_the_next_morning_under_another_of_its_peo
     assert first.thread == again[0].thread
 
 
+def test_a_new_mail_during_the_backoff_still_names_the_earlier_unanswered_one(db, tmp_path):
+    from daemon.deliver import deliver
+    apply(db, rhythm(TOM, every=40, last=20) + [
+        message(1, sender=TOM, to=(ME,), subject="Estate Fundamentals", at=days_ago(5))])
+    store.refresh_own_addresses(db, [ME.email])
+    first, _ = build_digest(db, config(), TODAY - timedelta(days=4))
+    deliver(db, first, tmp_path)
+    apply(db, [message(2, sender=TOM, to=(ME,), subject="mitch robinson", at=days_ago(3))])
+    again, _ = build_digest(db, config(), TODAY - timedelta(days=1))
+    owed = [s for s in again.suggestions if s.kind == "reply_owed"]
+    assert owed and "mitch robinson" in owed[0].reasons[0]
+    shown = (TODAY - timedelta(days=4)).strftime("%a %d %b")
+    assert owed[0].reasons[-1] == f"also still unanswered: “Estate Fundamentals”, in the digest of {shown}"
+
+
 def test_a_line_from_the_user_starts_owed_replies_afresh(db, tmp_path):
     from daemon.deliver import deliver
     apply(db, rhythm(TOM, every=40, last=20) + [
