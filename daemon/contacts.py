@@ -206,6 +206,11 @@ class _UnionFind:
             self.parent[max(ra, rb)] = min(ra, rb)
 
 
+# display names that robots share ("kernel test robot", "Jenkins Bot"): the same name in one thread is no
+# evidence that two addresses are one person
+_ROBOT_NAME = re.compile(r"\b(?:robot|bot|daemon|automation|notifications?|no-?reply|ci)\b")
+
+
 def merge_contacts(
     addresses: Iterable[str],
     names: dict[str, Counter],
@@ -244,7 +249,8 @@ def merge_contacts(
     by_thread_name: dict[tuple[str, str], set[str]] = defaultdict(set)
     for conversation, name, email in name_sightings:
         clean = usable_name(name, email).lower()
-        if email in known and len(clean.split()) >= 2 and address_kind(person[email]) == "person":
+        if email in known and len(clean.split()) >= 2 and address_kind(person[email]) == "person" \
+                and not _ROBOT_NAME.search(clean):
             by_thread_name[(conversation, clean)].add(email)
     for group in by_thread_name.values():
         first, *rest = sorted(group)

@@ -223,6 +223,16 @@ def test_same_name_in_same_thread_merges_addresses(db):
     assert "anna@other.example" in facts  # same name, no shared thread: not merged
 
 
+def test_a_robots_name_in_one_thread_merges_nobody(db):
+    robot = Address("lkp@intel.com", "kernel test robot")
+    person = Address("yujie.liu@intel.com", "kernel test robot")      # a human forwarding the robot's report
+    apply(db, message(1, sender=robot, to=(ME,), subject="[PATCH] arm: dts: build failure"),
+          message(2, sender=person, to=(ME,), subject="Re: [PATCH] arm: dts: build failure",
+                  at=T0 + timedelta(days=1)))
+    facts = facts_at(db, T0 + timedelta(days=2))
+    assert all(len(f.contact.addresses) == 1 for f in facts.values())
+
+
 def test_config_aliases_merge_and_ignores_drop(db):
     alias = Address("anna.private@mail.example")
     apply(db, message(1, sender=ANNA, to=(ME,)), message(2, sender=alias, to=(ME,)),
