@@ -134,6 +134,7 @@ class Service:
         self._last_tick: tuple[datetime, float] | None = None
         self._loop_error: str | None = None
         self._waiting_since: date | None = None       # the day whose digest waits for the first sync (logged)
+        self._said_waiting_for_sync = False            # the digest waits for a `kith sync` (logged once)
         self.schedule_sources()
 
     def minutes(self, n: float) -> timedelta:
@@ -293,9 +294,24 @@ class Service:
             return
         if day is None or self._before_first_sync(day):
             return
+        if self._manual_sync_running():
+            # a `kith sync` is reading mail into the store: the day's digest waits for it, not for a backoff
+            self.digest_retry_at = now + self.minutes(1)
+            return
         self._guarded(self.digest, partial(self._deliver, day, now))
         self.digest_retry_at = now + self.digest.delay() if self.digest.failures else None
         self._save(self.digest, self.digest_retry_at or digest_time_on(day + timedelta(days=1), self.config))
+
+    def _manual_sync_running(self) -> bool:
+        """Whether another process (`kith sync`) holds the store's sync lock: its mail is half read."""
+        try:
+            running = lock.sync_holder(self.config.database_path) is not None
+        except OSError:
+            return False
+        if running and not self._said_waiting_for_sync:
+            log.info("the digest waits for the `kith sync` running on the same store")
+        self._said_waiting_for_sync = running
+        return running
 
     def _before_first_sync(self, day: date) -> bool:
         """An empty store would give an empty digest and use up the day: the digest waits for the first sync."""

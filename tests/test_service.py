@@ -219,6 +219,23 @@ def test_digest_waits_for_its_local_time_then_is_delivered_once(db, tmp_path) ->
     assert next_digest_at(db, config, clock.now()) == datetime(2026, 3, 4, 6, 30, tzinfo=UTC)
 
 
+def test_the_digest_waits_for_a_kith_sync_running_on_the_same_store(db, tmp_path, caplog) -> None:
+    from daemon import lock
+    clock = FakeClock(BERLIN_0600)
+    config = make_config(tmp_path, sources={"a": 15})
+    service = service_for(db, config, clock, {"a": FakeSource("a", batches("a"))})
+    service.tick()                                     # synced: the digest is due at 07:30
+    clock.advance(90)
+    with lock.acquire_sync(config.database_path, wait=0), caplog.at_level("INFO"):
+        service.tick()                                 # 07:30, while `kith sync` holds the store
+    assert db.execute("SELECT count(*) FROM digests").fetchone()[0] == 0
+    assert "the digest waits for the `kith sync` running on the same store" in caplog.text
+    assert service.digest.failures == 0
+    clock.advance(1)
+    service.tick()                                     # the sync ended: delivered a minute later
+    assert table(db, "SELECT date FROM digests") == [("2026-03-03",)]
+
+
 def test_the_digest_waits_for_the_first_sync_instead_of_using_up_the_day(db, tmp_path, caplog) -> None:
     clock = FakeClock(datetime(2026, 3, 3, 9, 0, tzinfo=UTC))   # 10:00 Berlin: the digest is due
     config = make_config(tmp_path, sources={"a": 15})
