@@ -160,6 +160,17 @@ class Service:
             state.failures, state.last_ok_at, state.counts = row[0], row[1], tuple(row[2:])
         return state
 
+    def _adopt(self, state: JobState) -> None:
+        """Take a job's failures, error and last success from `schedules`, as the last sync (`kith sync`'s)
+        recorded them: a round the daemon left to it is neither a success nor a failure of its own."""
+        try:
+            row = self.db.execute("SELECT failures, last_ok_at, last_error FROM schedules WHERE job = ?",
+                                  [state.name]).fetchone()
+        except sqlite3.Error:
+            return
+        if row:
+            state.failures, state.last_ok_at, state.last_error = row[0] or 0, row[1], row[2]
+
     def tick(self) -> None:
         """One pass: notice a clock jump, run the due syncs, then the digest if it is due."""
         started = self.clock.now()
@@ -232,6 +243,9 @@ class Service:
             raise Stopping("stop requested")
         try:
             counts = work()
+        except SyncDeferred:
+            self._adopt(state)      # the outcome is that `kith sync`'s, which records its own (daemon.sync)
+            return
         except Exception as exc:  # noqa: BLE001 - one job must never take the daemon down
             if self.flags.stop:
                 raise Stopping("stop requested") from None
@@ -263,7 +277,7 @@ class Service:
         except lock.SyncRunning:
             # a `kith sync` of the same store is doing this work now: this round leaves it to that one
             log.info("%s: skipped this round: a `kith sync` of the same store is running", source_key(sc))
-            return 0, 0, 0
+            raise SyncDeferred from None
         with held:
             result = sync_source(self.db, source, store_subjects=self.config.privacy.store_subjects,
                                  on_batch=self._between_batches)
@@ -358,6 +372,10 @@ class Service:
                  store.utc_text(next_run) if next_run else None, state.last_error, *state.counts])
         except sqlite3.Error as exc:
             log.debug("could not record the state of %s: %s", state.name, exc)
+
+
+class SyncDeferred(Exception):
+    """A source's round left to the `kith sync` that holds the store's sync lock."""
 
 
 def describe(exc: BaseException) -> str:

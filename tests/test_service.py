@@ -140,9 +140,26 @@ def test_a_round_leaves_the_work_to_a_kith_sync_running_on_the_same_store(db, tm
         service.tick()                                   # `kith sync` holds the store's sync lock
     assert sources["a"].pulls == 0 and "a `kith sync` of the same store is running" in caplog.text
     assert not schedule_row(db, "mbox:a").get("last_error")
+    assert service.scheduler.jobs[0].state.failures == 0
     clock.advance(5)
     service.tick()
     assert sources["a"].pulls == 1 and db.execute("SELECT count(*) FROM message_copies").fetchone()[0] == 12
+
+
+def test_a_round_left_to_kith_sync_keeps_a_failure_that_sync_did_not_clear(db, tmp_path) -> None:
+    from daemon import lock
+    clock = FakeClock(BERLIN_0600)
+    failing = FakeSource("a", batches("a"))
+    failing.error = SourceError("mbox:a: no such file or folder")
+    config = make_config(tmp_path, sources={"a": 5})
+    service = service_for(db, config, clock, {"a": failing})
+    service.tick()
+    assert schedule_row(db, "mbox:a")["failures"] == 1
+    clock.advance(60)
+    with lock.acquire_sync(config.database_path, wait=0):
+        service.tick()                                  # left to a `kith sync` (that has not fixed anything)
+    row = schedule_row(db, "mbox:a")
+    assert row["failures"] == 1 and "no such file" in row["last_error"] and row["last_ok_at"] is None
 
 
 def test_failing_source_backs_off_exponentially_and_never_stops_the_other(db, tmp_path, caplog) -> None:
