@@ -234,7 +234,7 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
     day = parse_day(as_of, ctx)
     require_synced(ctx, "no digest was written or stored")
     syncing = note_if_syncing(ctx)
-    if force:
+    if force and not syncing:      # while a sync runs only a preview is made: the stored digest stays
         ctx.db.execute("DELETE FROM suggestions WHERE date = ?", [day.isoformat()])
         ctx.db.execute("DELETE FROM digests WHERE date = ?", [day.isoformat()])
     result_digest, _ = build_digest(ctx.db, ctx.config, day)

@@ -659,6 +659,14 @@ def test_contacts_during_a_sync_say_so_without_waiting_or_guessing_why_all_are_n
     assert digest.exit_code == 0 and digest.stderr.splitlines()[0] == running
     assert digest.stderr.splitlines()[1] == "kith: a preview — a sync is still reading your mail; nothing was stored"
     assert kith("digest", "--as-of", "2025-03-01").stdout.startswith("Digest for 2025-03-01 written")   # not used up
+    child = hold_sync_lock(tmp_path / "k.db", 60)
+    try:
+        forced = kith("digest", "--as-of", "2025-03-01", "--force", "--stdout")
+    finally:
+        child.kill()
+        child.wait(timeout=5)
+    assert "nothing was stored" in forced.stderr
+    assert kith("digest", "--as-of", "2025-03-01").stdout.startswith("Digest for 2025-03-01 already delivered")
     after = kith("contacts", "--as-of", "2025-03-01")                 # no sync running: the likely cause again
     assert "none of the mail is from you" in after.stderr and "a sync is running" not in after.stderr
 
