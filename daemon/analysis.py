@@ -120,7 +120,7 @@ def record_feedback(db: Database, config: Config, address: str, verdict: str, go
     goal = goal_named(config, goal)
     if len([a for _, a in getaddresses([address]) if "@" in a]) > 1 or "\n" in address.strip():
         raise UsageError(f"{address!r} holds more than one address", fix="give one address per `kith feedback`")
-    email = typed_address(address)
+    email = typed_address(address, StoreAddresses(db))
     if email is None:
         raise UsageError(f"{address!r} is not an e-mail address", fix="write it as name@example.org")
     if email in own_addresses(db, config):
@@ -136,11 +136,25 @@ def holds_mail(db: Database) -> bool:
     return db.execute("SELECT EXISTS (SELECT 1 FROM messages)").fetchone()[0] == 1
 
 
-def is_known(db: Database, email: str) -> bool:
+class StoreAddresses:
+    """The addresses the store's mail carries, as a container (`address in StoreAddresses(db)`): which reading
+    of a typed B4 relay address is a real correspondent (`daemon.contacts.relayed_sender`)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def __contains__(self, email: object) -> bool:
+        # as mail writes it itself, not through the relay: every reading of a relay address encodes alike
+        return isinstance(email, str) and is_known(self.db, email, relayed=False)
+
+
+def is_known(db: Database, email: str, relayed: bool = True) -> bool:
     """Whether any message or meeting in the store has this address on it, in any form mail writes it in:
-    quoted ('anna'@x.example) or through the kernel.org B4 relay (see `daemon.contacts.person_address`)."""
+    quoted ('anna'@x.example) or (`relayed`) through the kernel.org B4 relay (see
+    `daemon.contacts.person_address`)."""
     local, _, domain = email.rpartition("@")
-    forms = (email, f"'{local}'@{domain}", f"{B4_RELAY_PREFIX}{email.replace('@', '.')}@{B4_RELAY_DOMAIN}")
+    forms = (email, f"'{local}'@{domain}") + (
+        (f"{B4_RELAY_PREFIX}{email.replace('@', '.')}@{B4_RELAY_DOMAIN}",) if relayed else ())
     return any(db.execute("""SELECT EXISTS (SELECT 1 FROM messages WHERE sender = :e)
                              OR EXISTS (SELECT 1 FROM recipients WHERE email = :e)
                              OR EXISTS (SELECT 1 FROM attendees WHERE email = :e)

@@ -353,13 +353,13 @@ def _why_all_noise(analysis) -> str:
 @click.pass_obj
 def explain(ctx: Context, address: str, as_of: str | None, as_json: bool) -> None:
     """Explain what Kith knows about one contact (by address or name), and why it judges it so."""
-    from daemon.analysis import analyse
+    from daemon.analysis import StoreAddresses, analyse
     from daemon.contacts import is_mailing_list, typed_address
     from daemon.report import contact_of, explain_contact, stored_list_ids, verdicts_after
     day = parse_day(as_of, ctx)
     require_synced(ctx)
     note_if_syncing(ctx)
-    email = typed_address(address)
+    email = typed_address(address, StoreAddresses(ctx.db))
     analysis = analyse(ctx.db, ctx.config, day)
     if email is None and "@" not in address:         # a name: "Joel Stanley", "stanley"
         email = _one_named(analysis.facts, address, f"as of {day.isoformat()}",
@@ -403,7 +403,7 @@ def _one_named(facts, name: str, when: str, fix: str) -> str:
 @click.pass_obj
 def feedback(ctx: Context, address: str, verdict: str, goal: str | None) -> None:
     """Tell Kith what you think of a contact: good, noise, not-now (snooze) or done."""
-    from daemon.analysis import goal_named, record_feedback
+    from daemon.analysis import StoreAddresses, goal_named, record_feedback
     from daemon.contacts import is_mailing_list, typed_address
     from daemon.report import stored_list_ids
     goal = goal_named(ctx.config, goal)
@@ -416,7 +416,7 @@ def feedback(ctx: Context, address: str, verdict: str, goal: str | None) -> None
         meaning = ("relevant to" if verdict == "good" else "not relevant to") + f" “{goal}”"
     elif goal:
         meaning += " (for every goal: snoozing is per contact)"
-    email = typed_address(address)
+    email = typed_address(address, StoreAddresses(ctx.db))
     if email and is_mailing_list(email, stored_list_ids(ctx.db)):
         click.echo(f"{address}: {meaning} — stored, but with no effect: this is a mailing list's address, never "
                    "a contact. Judge the people who post to it by their own addresses.")

@@ -59,6 +59,9 @@ _VIA = re.compile(r"\svia(?:\s|$)")
 # short ("Cameron Esfahani via"); lower-case "via" only, as lists write it: "Maria Via" is a name
 
 
+_MAILMAN = re.compile(r"(?:^|-)mailman\d*(?:-|$)")
+
+
 def is_mailing_list(email: str, list_ids: set[str]) -> bool:
     """A mailing list's own address (or its owner's), not a person: named by a List-Id seen in the mail
     (openbmc.lists.ozlabs.org → openbmc@lists.ozlabs.org), or on a list server (lists.…, vger.kernel.org,
@@ -68,7 +71,9 @@ def is_mailing_list(email: str, list_ids: set[str]) -> bool:
     local, _, domain = email.partition("@")
     list_server = domain.startswith(("lists.", "list.")) and domain.count(".") >= 2   # not list.com itself
     hosts = domain.split(".")[:-2]                                                   # not mailman.com itself
-    mailman = "mailman" in domain and any("mailman" in host and host != "mailman" for host in hosts)
+    # a host label with "mailman" as one of its dash-separated words (st-md-mailman, mailman3-lists), not a
+    # company whose name starts so (mailmanagement.co.uk)
+    mailman = "mailman" in domain and any(host != "mailman" and _MAILMAN.search(host) for host in hosts)
     return f"{local}.{domain}" in list_ids or list_server or mailman or domain in LIST_HOSTS \
         or bool(LIST_LOCAL.match(local))
 
@@ -93,7 +98,8 @@ def unquoted(email: str) -> str:
 
 
 B4_RELAY_PREFIX, B4_RELAY_DOMAIN = "devnull+", "kernel.org"
-_SECOND_LEVEL = {"co", "com", "ac", "org", "net", "gov", "edu", "ne", "or", "go"}   # of co.uk, com.au, ac.jp …
+_SECOND_LEVEL = {"co", "com", "ac", "org", "net", "gov", "edu", "ne", "or", "go", "id", "ltd", "plc", "me", "nom",
+                 "sch", "asn"}   # of co.uk, com.au, ac.jp …
 
 
 def relayed_sender(email: str, known: Container[str] = frozenset()) -> str | None:
@@ -135,14 +141,15 @@ FREE_MAIL = {"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "yahoo
              "web.de", "posteo.de", "aol.com", "mail.com", "proton.me", "protonmail.com"}
 
 
-def typed_address(text: str) -> str | None:
+def typed_address(text: str, known: Container[str] = frozenset()) -> str | None:
     """The address in what the user typed on the command line, bare or as mail shows it ("Anna <a@x.org>"),
-    lower-cased; None when there is no address in it."""
+    lower-cased; None when there is no address in it. `known`: addresses the store holds, which decide how a
+    B4 relay address is read (see `relayed_sender`)."""
     email = parseaddr(text)[1].strip().lower()
     local, at, domain = email.partition("@")
     if not (at and local and domain and "@" not in domain and not any(c.isspace() for c in email)):
         return None
-    return person_address(email)    # 'anna'@x.org is anna@x.org, as contacts hold it; a B4 relay its sender
+    return person_address(email, known)    # 'anna'@x.org is anna@x.org, as contacts hold it; a B4 relay its sender
 
 
 def domain_of(email: str) -> str:

@@ -482,8 +482,9 @@ def _delegate(db: Database, configured: set[str], surnames: set[str], sender: st
     """An assistant who sends from the user's mailbox ("on behalf of") is in its Sent folder, yet a person the
     user writes to: 170 messages from Sally Beck to her assistant, whom she would lose as a contact. A Sent
     sender the user wrote to DELEGATE_AFTER times or more, under another surname, is a delegate, not the user."""
-    if not configured or sender in configured or _surname(sender) in surnames:
-        return False
+    surname = _surname(sender)
+    if not configured or sender in configured or surname is None or surname in surnames:
+        return False        # the user's own alias at home (sam@keller.example) names no other person
     return _written_to(db, configured, sender) >= DELEGATE_AFTER
 
 

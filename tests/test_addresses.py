@@ -206,6 +206,21 @@ def test_feedback_on_a_relay_address_counts_for_its_sender(db, tmp_path):
     assert verdicts == {"manojkiran.eda@gmail.com": "good"}
 
 
+def test_a_typed_relay_address_is_read_as_the_address_the_store_knows(db, tmp_path):
+    synced(db, mail(1, "Joel Stanley <joel@jms.id.au>", ME), mail(2, "Joel Stanley via B4 Relay "
+                                                                    "<devnull+joel.jms.id.au@kernel.org>", ME))
+    config = tmp_path / "kith.toml"
+    config.write_text(f'[user]\naddresses = ["{ME}"]\n')
+    record_feedback(db, load_config(config), "devnull+joel.jms.id.au@kernel.org", "noise", None)
+    assert db.execute("SELECT address FROM feedback").fetchall() == [("joel@jms.id.au",)]
+    assert relayed_sender("devnull+joel.jms.id.au@kernel.org") == "joel@jms.id.au"     # id.au: a second level
+
+
+def test_a_company_whose_name_starts_with_mailman_is_no_list_server():
+    assert not is_mailing_list("jo@mailmanagement.co.uk", set()) and not is_mailing_list("al@mailmanhq.com.au", set())
+    assert is_mailing_list("linux-stm32@st-md-mailman.stormreply.com", set())
+
+
 @pytest.mark.parametrize("stored", ["devnull+manojkiran.eda.gmail.com@kernel.org", "'manojkiran.eda'@gmail.com"])
 def test_feedback_knows_a_person_whose_mail_holds_only_another_form_of_the_address(db, tmp_path, stored):
     synced(db, mail(1, f"Manojkiran Eda <{stored}>", ME))

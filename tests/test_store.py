@@ -147,6 +147,15 @@ def test_an_assistant_sending_from_the_users_sent_folder_and_written_to_often_st
     assert store.refresh_own_addresses(db, [sally.email]) == {sally.email}                  # a delegate
 
 
+def test_the_users_home_alias_written_to_often_is_still_theirs(db):
+    work, home = Address("sam.keller@northwind.example"), Address("sam@keller.example")
+    from_home = [message(i, sender=home, to=(Address("anna@x.example"),), labels=("SENT",), scope="Sent")
+                 for i in range(1, 4)]
+    to_home = [message(10 + i, sender=work, to=(home,), subject=f"FW: item {i}") for i in range(12)]
+    store.apply_batch(db, "a", Batch(messages=(*from_home, *to_home)))
+    assert store.refresh_own_addresses(db, [work.email]) == {work.email, home.email}     # no surname: not a delegate
+
+
 def test_reply_prefixes_do_not_split_a_conversation():
     original = message(1, subject="Q3 pilot numbers")
     reply = replace(message(2, subject="AW: Re: Q3 pilot numbers"), thread_key=None)
