@@ -17,7 +17,7 @@ from sqlite_utils import Database
 from daemon.config import Config
 from daemon.contacts import B4_RELAY_DOMAIN, B4_RELAY_PREFIX, organisations, typed_address
 from daemon.errors import UsageError
-from daemon.store import utc_text
+from daemon.store import mail_carries, utc_text
 from models.facts import REPLY_OWED_MAX_DAYS, ContactFacts, collector_paused, load_facts, parse_utc
 from models.scorer import ContactScore, score_all
 from models.network import INTRODUCE_MIN, goal_networks
@@ -155,11 +155,7 @@ def is_known(db: Database, email: str, relayed: bool = True) -> bool:
     local, _, domain = email.rpartition("@")
     forms = (email, f"'{local}'@{domain}") + (
         (f"{B4_RELAY_PREFIX}{email.replace('@', '.')}@{B4_RELAY_DOMAIN}",) if relayed else ())
-    return any(db.execute("""SELECT EXISTS (SELECT 1 FROM messages WHERE sender = :e)
-                             OR EXISTS (SELECT 1 FROM recipients WHERE email = :e)
-                             OR EXISTS (SELECT 1 FROM attendees WHERE email = :e)
-                             OR EXISTS (SELECT 1 FROM events WHERE organizer = :e)""", {"e": form}).fetchone()[0] == 1
-               for form in forms)
+    return any(mail_carries(db, form) for form in forms)
 
 
 def _recent_suggestions(db: Database, today: date, days: int, kind: str | None = None) -> dict[str, date]:

@@ -14,7 +14,7 @@ from daemon.config import Config
 from daemon.lock import holder
 from daemon.logs import log_path
 from daemon.service import next_digest_at
-from daemon.store import holds_anything
+from daemon.store import holds_anything, mail_carries
 
 
 def status_report(db: Database, config: Config, now: datetime | None = None) -> dict:
@@ -54,15 +54,9 @@ def own_addresses_report(db: Database, config: Config) -> list[dict]:
         rows.setdefault(address.strip().lower(), "config")
     any_mail = holds_anything(db)
     return [{"address": address, "origin": origin,
-             "in_mail": any_mail and in_mail(db, address)} for address, origin in sorted(rows.items())]
+             "in_mail": any_mail and mail_carries(db, address)} for address, origin in sorted(rows.items())]
 
 
-def in_mail(db: Database, address: str) -> bool:
-    """Whether any synced message or meeting carries `address`, as sender, recipient, organiser or attendee."""
-    return db.execute("""SELECT EXISTS (SELECT 1 FROM messages WHERE sender = :e)
-                         OR EXISTS (SELECT 1 FROM recipients WHERE email = :e)
-                         OR EXISTS (SELECT 1 FROM attendees WHERE email = :e)
-                         OR EXISTS (SELECT 1 FROM events WHERE organizer = :e)""", {"e": address}).fetchone()[0] == 1
 
 
 def _source_status(db: Database, key: str, configured: bool, enabled: bool) -> dict:

@@ -344,6 +344,14 @@ def _upsert_events(db: Database, source: str, events: Iterable[EventMeta],
     return written, new, new_cancelled, cancelled_since
 
 
+def mail_carries(db: Database, email: str) -> bool:
+    """Whether any synced message or meeting carries `email`, as sender, recipient, organiser or attendee."""
+    return db.execute("""SELECT EXISTS (SELECT 1 FROM messages WHERE sender = :e)
+                         OR EXISTS (SELECT 1 FROM recipients WHERE email = :e)
+                         OR EXISTS (SELECT 1 FROM attendees WHERE email = :e)
+                         OR EXISTS (SELECT 1 FROM events WHERE organizer = :e)""", {"e": email}).fetchone()[0] == 1
+
+
 def forget_subjects(db: Database) -> int:
     """Blank every stored subject and meeting title (`store_subjects = false` set after a sync), in the
     digests kept too: what the setting promises holds for mail stored before it. Conversations stay
