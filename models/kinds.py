@@ -143,6 +143,11 @@ TRANSACTIONAL = re.compile(
 NOT_ANSWERED = ("has not answered", "replied to 0 ")     # their unanswered threads: beside a debt, a score to settle
 
 
+def waiting_replies(f: ContactFacts, now: datetime) -> list:
+    """The contact's owed mails that came before today (`now`: the end of today), newest first."""
+    return [t for t in f.replies_owed if days_between(t.at, now) >= 1]
+
+
 def reply_owed(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | None:
     """They wrote directly, last in the thread, and wait: only for people who matter. A stranger's first
     thread is a cold inbound, not a debt, however well its sender happens to score. Mail that came today
@@ -150,7 +155,7 @@ def reply_owed(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | 
     the end of today)."""
     stranger = not (f.sent or f.meetings_one_to_one or f.meetings_group) and f.their_threads <= 1
     known = f.sent or f.meetings_one_to_one or s.priority >= VALUABLE or s.valuable
-    waiting = [t for t in f.replies_owed if days_between(t.at, now) >= 1]
+    waiting = waiting_replies(f, now)
     if s.noise or not waiting or stranger or not known:
         return None
     last = waiting[0]

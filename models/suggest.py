@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from daemon.config import Goal
 from models import kinds
-from models.facts import ContactFacts, days_between
+from models.facts import ContactFacts
 from models.goals import evidence, keywords_of
 from models.kinds import Suggestion
 from models.network import focus_person, introductions
@@ -95,7 +95,7 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
                 if not (_owed_due(shown, today) and _owed_due(in_thread, today)):
                     quiet.setdefault(option.thread, []).append(option.name)   # named beside the thread's first
                     continue
-                waiting = [t for t in facts[cid].replies_owed if days_between(t.at, now) >= 1]   # as the option's
+                waiting = kinds.waiting_replies(facts[cid], now)      # the option's mail first
                 arrived = waiting[0].at.astimezone(zone).date()
                 before = [d for d in shown if d > arrived] + list(in_thread)   # the thread's: since it waits
                 if before:
