@@ -306,7 +306,7 @@ def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, 
              goal: str | None) -> None:
     """List contacts, most valuable for your goals first (value weighted by goal relevance)."""
     from daemon.analysis import analyse, goal_named
-    from daemon.report import contact_rows, serving
+    from daemon.report import contact_rows, serving, value_text
     from models.suggest import GOAL_THRESHOLD
     goal = goal_named(ctx.config, goal)
     day = parse_day(as_of, ctx)
@@ -329,11 +329,11 @@ def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, 
     # the order is by the second column: value weighted by the goals, or times the relevance to --goal
     order = "for goal" if goal else "weighted"
     if shown:
-        click.echo(f"{'value':<5}  {order:<8}  {'state':<8} {'name':<28} {'address':<40} {'last':<10}  goals")
+        click.echo(f"{'value':<6}  {order:<8}  {'state':<8} {'name':<28} {'address':<40} {'last':<10}  goals")
     for r in shown[:limit] if limit else shown:
         goals = ", ".join(g for g, v in r["goals"].items() if v >= GOAL_THRESHOLD)
         key = r["value"] * r["goals"][goal] if goal else r["priority"]
-        click.echo(f"{r['value']:<5.2f}  {key:<8.2f}  {r['state']:<8} {fit_width(r['name'], 28)} "
+        click.echo(f"{value_text(r['value']):<6}  {value_text(key):<8}  {r['state']:<8} {fit_width(r['name'], 28)} "
                    f"{fit_width(r['address'], 40)} {r['last_contact'] or '-':<10}  {goals}")
 
 

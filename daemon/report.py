@@ -23,6 +23,14 @@ from models.kinds import ago, history_reasons, last_touch, plural, quote
 SHOWN_RELEVANCE = 0.1   # below this, a goal's relevance is chance overlap of words, not worth a line
 
 
+def value_text(value: float) -> str:
+    """A value as text with the digits that tell it apart: on a mailing-list developer's mailbox even the
+    closest tie may have a 0.006 chance of mail both ways, and "0.00" for everyone says nothing."""
+    if value >= 0.095 or value == 0:
+        return f"{value:.2f}"
+    return f"{value:.3f}" if value >= 0.001 else "<0.001"
+
+
 def _local_date(moment, config: Config) -> str | None:
     return moment.astimezone(config.zone).date().isoformat() if moment else None
 
@@ -153,7 +161,7 @@ def explain_contact(analysis: Analysis, config: Config, address: str,
     since = days_between(f.last_contact, analysis.now)
     lines = [f"{f.contact.name} <{', '.join(f.contact.addresses)}>",
              f"State: {s.state}" + (f" ({why})" if (why := state_reason(f, s.state, analysis.now)) else "")
-             + f"; value {s.value:.2f}" + (f" — noise: {s.noise_reason}" if s.noise else "")
+             + f"; value {value_text(s.value)}" + (f" — noise: {s.noise_reason}" if s.noise else "")
              + (" — you marked them as good, which counts them among your most valuable ties"
                 if s.verdict == "good" else "")]
     if later:

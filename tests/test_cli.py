@@ -718,3 +718,10 @@ def test_wide_characters_keep_the_contacts_columns_in_line():
     assert fit_width("南野ムルシエラゴ", 10) == "南野ムルシ" and fit_width("Anna", 6) == "Anna  "
     assert fit_width("固件二部喻", 9) == "固件二部 "           # a wide character never half fits
     assert fit_width("Jürgen Müller", 13) == "Jürgen Müller"
+
+
+def test_small_values_keep_the_digits_that_tell_them_apart():
+    from daemon.report import value_text
+    # a list developer's closest ties: 0.006 and 0.003, not "0.00" twice
+    assert [value_text(v) for v in (0.35, 0.1, 0.0064, 0.0031, 0.0004, 0.0)] == \
+        ["0.35", "0.10", "0.006", "0.003", "<0.001", "0.00"]
