@@ -169,11 +169,14 @@ def in_organisations(email: str, domains: frozenset[str]) -> bool:
 
 def pretty_name(email: str) -> str:
     """A readable fallback name: 'anna.berger@x' → 'Anna Berger', 'jason.bass2@x' → 'Jason Bass'. An
-    address of one word ('akatz@eei.org') stays as it is: "Akatz" would be a name nobody has."""
+    address of one word ('akatz@eei.org') stays as it is: "Akatz" would be a name nobody has; so does a
+    machine's ('bb4eb72a-172de319-86256aaa-4c9060@'), whose parts are not words."""
     local = email.split("@", 1)[0].split("+", 1)[0]
     parts = [p.strip("'").rstrip("0123456789") for p in re.split(r"[._-]+", local)]   # delainey'.'david: no quotes
     parts = [p for p in parts if p]
-    return " ".join(p.capitalize() for p in parts) if len(parts) >= 2 else email
+    if len(parts) < 2 or not all(part.replace("'", "").isalpha() for part in parts):
+        return email
+    return " ".join(p.capitalize() for p in parts)
 
 
 _B4_RELAY_NAME = re.compile(r"\s+via\s+B4\s+Relay$", re.IGNORECASE)   # "Anna Berger via B4 Relay" is Anna Berger

@@ -63,6 +63,10 @@ def test_names_lose_wrapping_quotes_and_keep_apostrophes():
     assert usable_name("Manojkiran Eda via B4 Relay", "devnull+manojkiran.eda.gmail.com@kernel.org") == "Manojkiran Eda"
     assert pretty_name("delainey'.'david@enron.com") == "Delainey David"        # garbled, but no stray quotes
     assert pretty_name("murray.o'neil@enron.com") == "Murray O'neil"
+    # a machine's address is shown as it is, not as a made-up name with its digits dropped
+    for machine in ("bb4eb72a-172de319-86256aaa-4c9060@enron.com", "2.3758.c8-1utp_qhzzgrr.1@ummail1.example",
+                    "lyris-confirm-13662e@x.example"):
+        assert pretty_name(machine) == machine
 
 
 def test_quoted_and_plain_forms_are_one_contact_with_a_clean_name(db):
