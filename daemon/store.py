@@ -456,7 +456,9 @@ def _forwarded_home(db: Database, own: set[str], surnames: set[str]) -> list[str
     """Addresses outside the user's organisation that the user keeps forwarding mail to, alone ("FW: …" to a
     home account), whose local part holds the user's surname ("sshackl@swbell.net" for sara.shackleton,
     "jeffshankman@hotmail.com"). Forwarding alone is not enough: many users forward as much to a colleague
-    or an assistant, and a colleague's name may hold the user's ("p.sanders" and anderson)."""
+    or an assistant, and a colleague's name may hold the user's ("p.sanders" and anderson). So most mail to
+    it is such a forward, or the rest only copies it: a user who Cc's home on their own replies (590 mails
+    to vkaminski@aol.com alone, 477 of them forwards, 156 Cc's) writes to it among others hardly ever."""
     if not own or not surnames:
         return []
     senders = ",".join("?" * len(own))
@@ -470,11 +472,13 @@ def _forwarded_home(db: Database, own: set[str], surnames: set[str]) -> list[str
                   if email not in own and not in_organisations(email, domains) and _holds_surname(email, surnames)}
     if not candidates:
         return []
-    sent = dict(db.execute(
-        f"""SELECT r.email, count(*) FROM messages m CROSS JOIN recipients r ON r.key = m.key
+    mail = {email: (total, alone, to_among_others) for email, total, alone, to_among_others in db.execute(
+        f"""SELECT r.email, count(*), sum(m.n_recipients = 1), sum(r.role = 'to' AND m.n_recipients > 1)
+            FROM messages m CROSS JOIN recipients r ON r.key = m.key
             WHERE m.sender IN ({senders}) AND r.email IN ({",".join("?" * len(candidates))}) GROUP BY r.email""",
-        [*own, *candidates]).fetchall())
-    return sorted(email for email, n in candidates.items() if sent[email] >= FORWARDS_HOME and n >= 0.8 * sent[email])
+        [*own, *candidates]).fetchall()}
+    return sorted(email for email, n in candidates.items() if (total := mail[email][0]) >= FORWARDS_HOME
+                  and n >= 0.8 * mail[email][1] and (n >= 0.8 * total or mail[email][2] <= 0.1 * total))
 
 
 def _holds_surname(address: str, surnames: set[str]) -> bool:

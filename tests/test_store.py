@@ -136,6 +136,20 @@ def test_an_address_the_user_keeps_forwarding_to_alone_and_that_holds_their_surn
         sara.email: "config", "sshackl@home.example": "forwarded-to"}              # what `kith status` names
 
 
+def test_a_home_account_the_user_also_copies_on_their_replies_is_theirs(db):
+    """Enron's vkaminski@aol.com: 477 of 760 mails to it were forwards alone, most of the rest the user's
+    replies to people with it in Cc. Someone the user writes to among others stays a person."""
+    vince, anna = Address("vince.kaminski@firm.example"), Address("anna@x.example")
+    def mail(first, to, forwards, copies, among_others):
+        return ([message(first + i, sender=vince, to=(Address(to),), subject=f"FW: item {i}") for i in range(forwards)]
+                + [message(first + 20 + i, sender=vince, to=(anna,), cc=(Address(to),), subject=f"Re: q {i}")
+                   for i in range(copies)]
+                + [message(first + 40 + i, sender=vince, to=(anna, Address(to)), subject=f"Dinner {i}")
+                   for i in range(among_others)])
+    store.apply_batch(db, "a", Batch(messages=tuple(mail(0, "vkaminski@home.example", 12, 8, 1)
+                                                    + mail(100, "m.kaminski@home.example", 12, 0, 8))))
+    assert store.refresh_own_addresses(db, [vince.email]) == {vince.email, "vkaminski@home.example"}
+
 def test_an_assistant_sending_from_the_users_sent_folder_and_written_to_often_stays_a_person(db):
     sally, patti = Address("sally.beck@firm.example"), Address("patti.thompson@firm.example")
     on_behalf = [message(i, sender=patti, to=(Address("x@firm.example"),), labels=("SENT",), scope="Sent")
