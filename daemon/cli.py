@@ -9,7 +9,7 @@ import shlex
 import sqlite3
 import sys
 import unicodedata
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -504,9 +504,13 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
         emit_json({"as_of": day.isoformat(), "horizon_days": horizon, "horizon_complete": complete,
                    "newest_mail": newest.isoformat() if newest else None, **asdict(result)})
         return
+    oldest = ctx.db.execute("SELECT min(sent_at) FROM messages").fetchone()[0]
+    held = (day - datetime.fromisoformat(oldest).astimezone(ctx.config.zone).date()).days if oldest else 0
+    reach = reach_days(horizon)
+    history = (f"only {_months(held)} of mail before it, too little to learn from" if held < reach else
+               f"too little two-way mail in the {round(reach / 30)} months before it to learn from")
     trained = (f"trained on {result.training_rows} examples" if result.training_rows else
-               f"too little two-way mail in the {round(reach_days(horizon) / 30)} months before it to learn from, so the transparent "
-               "rule stood in for the learned model")
+               f"{history}, so the transparent rule stood in for the learned model")
     click.echo(f"As of {day.isoformat()}, horizon {horizon} days: {result.contacts} contacts, "
                f"{result.positives} with two-way mail afterwards; {trained}.")
     if not past:
@@ -525,6 +529,15 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
         click.echo(f"{name:<18} {m.roc_auc:>8.3f} {m.average_precision:>9.3f} {m.precision_at_20:>8.2f}")
     click.echo(f"How firm the lead is: the model's ROC AUC is above every baseline's in {result.model_leads_chance:.0%} "
                "of resamplings of these contacts.")
+
+
+def _months(days: int) -> str:
+    """"3 months", "1 month", "2 weeks": how much history a store holds, as a person would say it."""
+    if days < 45:
+        weeks = max(0, round(days / 7))
+        return f"{weeks} week{'' if weeks == 1 else 's'}"
+    months = round(days / 30.4)
+    return f"{months} month{'' if months == 1 else 's'}"
 
 
 @cli.command()

@@ -184,7 +184,9 @@ def test_eval_says_when_the_history_was_too_short_to_learn_from(sample):
     kith, _ = sample
     early = json.loads(kith("eval", "--as-of", "2025-01-20", "--json"))
     assert early["training_rows"] == 0 and early["positives"] > 0
-    assert "the transparent rule stood in for the learned model" in kith("eval", "--as-of", "2025-01-20")
+    text = kith("eval", "--as-of", "2025-01-20")
+    assert "the transparent rule stood in for the learned model" in text
+    assert "only 5 months of mail before it, too little to learn from" in text
     assert "trained on" in kith("eval", "--as-of", "2025-12-01")
 
 
