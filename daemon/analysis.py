@@ -323,7 +323,7 @@ def _silence_notes(db: Database, analysis: Analysis) -> list[str]:
                 "sent mail is synced; until then few ties can look mutual."]
     quiet = (analysis.now - parse_utc(last)).days
     if quiet < QUIET_DAYS:
-        return _slowdown_note(db, analysis, own)
+        return _slowdown_note(db, analysis, own) or _inbox_note(db, analysis, own)
     before = utc_text(parse_utc(last) - timedelta(days=90))
     busy = db.execute(f"SELECT count(*) FROM messages WHERE sender IN ({marks}) AND n_recipients > 0 AND sent_at > ? "
                       "AND sent_at <= ?", [*own, before, last]).fetchone()[0]
@@ -353,6 +353,33 @@ def _slowdown_note(db: Database, analysis: Analysis, own: list[str]) -> list[str
     return [f"Little mail from you in the past 30 days ({recent}, against about {round(usual)} a month before): if you "
             "were away, ties may look cooler than they are; if you have written since, check that your sent mail "
             "is synced."]
+
+
+def _inbox_note(db: Database, analysis: Analysis, own: list[str]) -> list[str]:
+    """A note when mail to the user stops or collapses while the user's own goes on: nothing in life does
+    that, an inbox that stopped syncing does, and every tie then looks one-sided (a reconnect for all)."""
+    marks = ",".join("?" * len(own))
+    count = lambda mine, start, end: db.execute(  # noqa: E731
+        f"SELECT count(*) FROM messages WHERE sender {'' if mine else 'NOT '}IN ({marks}) "
+        + ("AND n_recipients > 0 " if mine else "") + "AND sent_at > ? AND sent_at <= ?",
+        [*own, utc_text(start), utc_text(end)]).fetchone()[0]
+    now = analysis.now
+    last = db.execute(f"SELECT max(sent_at) FROM messages WHERE sender NOT IN ({marks}) AND sent_at <= ?",
+                      [*own, utc_text(now)]).fetchone()[0]
+    quiet = (now - parse_utc(last)).days
+    if quiet >= QUIET_DAYS:
+        sent = count(True, parse_utc(last), now)
+        if sent >= BUSY_BEFORE:
+            return [f"No mail to you since {parse_utc(last).astimezone(now.tzinfo):%d %B %Y} ({quiet} days), while you "
+                    f"sent {sent}: check that your inbox is synced; until then your ties look one-sided."]
+        return []
+    month = now - timedelta(days=30)
+    recent, sent = count(False, month, now), count(True, month, now)
+    usual = count(False, month - timedelta(days=30 * SLOWDOWN_MONTHS), month) / SLOWDOWN_MONTHS
+    if usual < BUSY_BEFORE or recent >= SLOWDOWN_SHARE * usual or sent < BUSY_BEFORE:
+        return []
+    return [f"Little mail to you in the past 30 days ({recent}, against about {round(usual)} a month before), while "
+            f"you sent {sent}: check that your inbox is synced; until then your ties look one-sided."]
 
 
 def evaluation_touches(db: Database, config: Config, as_of: date, horizon_days: int):

@@ -69,6 +69,7 @@ class ContactFacts:
     sent_personal: int = 0            # … to a few people (OWED_MAX_PEOPLE at most): not the user's broadcasts
     received: int = 0
     received_personal: int = 0
+    received_few: int = 0             # … of it to a few people, counted as sent_personal is
     received_direct: int = 0          # personal mail with the user in To
     received_bulk: int = 0
     two_way_threads: int = 0
@@ -248,6 +249,8 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
         else:
             if bulk and key in discussions and key in own_count and address_kind(sender) == "person":
                 bulk = 0    # a reply on a discussion list, addressed to the user by name: personal mail
+            elif not bulk and _blind_blast(sender, n, own_count.get(key, 0), rcpts):
+                bulk = 1
             per_address[sender].append(Touch(at, "received", conversation, subject, key in to_me and not bulk,
                                              bool(bulk), others + 1))
             if list_id:
@@ -258,6 +261,13 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
         if members is not None:  # a broadcast says little about who knows whom
             members.update([email for _, email in rcpts])
     _add_recipient_names(db, cutoff, seen)
+
+
+def _blind_blast(sender: str, n: int, own: int, others: Sequence[tuple[str, str]]) -> bool:
+    """A mail that names nobody but its sender (To: the sender, or no recipient at all) and reached the user
+    by Bcc: a broker's daily circular, a company announcement. Bulk, whatever its headers lack — not a
+    personal exchange, however regularly it comes. A mail to someone else that Bcc's the user is not one."""
+    return own == 0 and n <= 1 and all(email == sender for _, email in others)
 
 
 def _shifted_copy(copies: dict[tuple, set[datetime]], signature: tuple, at: datetime) -> bool:
@@ -358,6 +368,7 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
                 bulk += 1
             else:
                 item.last_received = t.at
+                item.received_few += t.size <= OWED_MAX_PEOPLE
             threads[t.conversation].append(t)
         else:
             one_to_one += t.direct
@@ -479,6 +490,8 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
         return False
     if user_wrote and user_wrote[-1] > last.at:        # the user wrote in the thread since, to someone: answered there
         return False
+    if _issues_in_a_row(thread):
+        return False
     if len(thread) >= 2 and thread[-2].kind == "received":
         return True
     before = bisect_left(user_wrote, last.at)          # the user's last message in the conversation before theirs
@@ -487,6 +500,21 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
     # months later, or one the user once wrote to someone else, is a new question
     return not (answered is not None and answered < last.at <= answered + timedelta(days=ANSWER_DAYS))
 
+
+SERIES_ISSUES = 3   # mails of one title from them in a row, on as many days, unanswered: issues of a series
+
+
+def _issues_in_a_row(thread: list[Touch]) -> bool:
+    """Whether the thread ends in SERIES_ISSUES or more fresh mails (no "Re:") of theirs with one subject, each
+    on its own day, none answered: "The Daily Quote" every business day, gathered by its title into the
+    thread of the user's one reply months ago, is a newsletter, not a question asked again and again."""
+    run = []
+    for t in reversed(thread):
+        if t.kind != "received":
+            break
+        run.append(t)
+    fresh = [t for t in run if not _REPLY_PREFIX.match(t.subject.lower())]
+    return len({t.at.date() for t in fresh}) >= SERIES_ISSUES and len({t.subject.strip().lower() for t in fresh}) == 1
 
 ANSWER_DAYS = 14
 REPLY_OWED_MAX_DAYS = 30    # an answer still owed after a month is no longer suggested or counted as owed

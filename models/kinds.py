@@ -21,6 +21,11 @@ MINUTES = {"reply_owed": 5, "follow_up": 5, "give_first": 10, "birthday": 10, "i
 URGENT = 10.0            # owed answers, fresh follow-ups and birthdays come before any reconnecting
 ROUTINE_MEETINGS = 3
 GIVE_FIRST_DAYS = 21
+# a subject that introduces people: "Intro: Anna <> Tom", "Introducing Mira", "Vorstellung", "Anna <> Tom";
+# whole words only ("Judge Cintron" is no intro) and not a course or a topic ("Intro to Java", "Introduction
+# to Derivatives")
+INTRODUCTION = re.compile(r"\b(?:intro|introduction|introducing|vorstellung|kennenlernen)\b"
+                          r"(?!\s+(?:to|in|into|zu|zur|zum|in die|in den)\b)|\S\s*<>\s*\S", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -119,7 +124,7 @@ def history_reasons(f: ContactFacts, conversations: bool = True) -> list[str]:
         if conversations:
             reasons.append(f"{plural(f.two_way_threads, 'conversation')} both ways")
     elif f.close:             # both ways, but never in one thread (archives without threading, new subjects)
-        reasons.append(f"{plural(f.received_personal, 'message')} from them, {f.sent_personal} from you")
+        reasons.append(f"{plural(f.received_few, 'message')} from them, {f.sent_personal} from you")
     elif threads:
         reasons.append("has not answered your one thread" if threads == 1 and not answered
                        else f"replied to {answered} of your {plural(threads, 'thread')}")
@@ -225,7 +230,7 @@ def give_first(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | 
     if s.noise or not s.valuable or not f.last_received:
         return None
     recent_help = [t for t in f.touches if t.kind == "received" and not t.bulk and t.size >= 2
-                   and (now - t.at).days <= GIVE_FIRST_DAYS and "intro" in t.subject.lower()]
+                   and (now - t.at).days <= GIVE_FIRST_DAYS and INTRODUCTION.search(t.subject)]
     one_sided = f.user_threads >= 4 and f.user_threads_answered >= 0.8 * f.user_threads and \
         f.their_threads <= f.user_threads // 4
     if recent_help:

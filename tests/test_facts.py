@@ -159,6 +159,20 @@ def test_no_reply_owed_to_a_series_the_user_never_answers(db):
     assert [t.subject for t in owed] == ["Budget 2027"]     # the same subject again: one thread, a nudge
 
 
+@pytest.mark.parametrize("subjects, owed", [(["The Daily Quote"] * 3, False),
+                                            (["The Daily Quote"] * 2, True),
+                                            (["Contract", "Re: Contract", "RE: Contract"], True)])
+def test_no_reply_owed_to_issues_of_one_title_gathered_into_an_old_thread(db, subjects, owed):
+    """A quote service's daily mail, one title every day, lands in the thread of the user's one reply
+    months ago (Enron's dailyquote@): a newsletter. Two mails of one title, or a question asked again in
+    replies, still wait."""
+    quote = Address("dailyquote@quotes.example")
+    mails = [message(10 + i, sender=quote, to=(ME,), subject=s, at=T0 + timedelta(days=120 + i))
+             for i, s in enumerate(subjects)]
+    apply(db, message(1, to=(quote,), subject="RE: The Daily Quote", at=T0), *mails)
+    waiting = facts_at(db, T0 + timedelta(days=125))["dailyquote@quotes.example"].replies_owed
+    assert bool(waiting) is owed
+
 @pytest.mark.parametrize("own, forwards, owed", [(3, 2, True), (0, 5, False)])
 def test_nothing_is_owed_to_an_account_that_only_forwards(db, own, forwards, owed):
     """A home account passing on newsletters ("Fwd: To MBA Or Not To MBA") waits for no answer; someone who

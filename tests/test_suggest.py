@@ -7,6 +7,8 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from daemon import store
 from daemon.analysis import build_digest
 from daemon.config import parse
@@ -342,6 +344,16 @@ def test_give_first_after_someone_introduced_the_user(db):
     assert give and give[0].contact_id == helper.email and "thank-you" in " ".join(give[0].reasons)
 
 
+
+@pytest.mark.parametrize("subject", ["FW: EL01-10 Letter to Judge Cintron", "Enroll in Intro to Java, Feb 12-16",
+                                     "Introduction to Derivatives"])
+def test_no_thanks_for_an_introduction_a_subject_only_seems_to_make(db, subject):
+    """A judge called Cintron or a course called "Intro to Java" introduces nobody (real Enron subjects)."""
+    helper = Address("helene@finlytics.example", "Hélène Roux")
+    mail = message(8, sender=helper, to=(ME, LENA), subject=subject, at=days_ago(10))
+    apply(db, rhythm(helper, every=20, last=30, subject="Product") + [mail])
+    assert not [s for s in digest_for(db, 60).suggestions if s.kind == "give_first" and "introduced" in s.reasons[0]]
+
 def test_birthday_today_suggests_a_call_not_a_card(db):
     apply(db, rhythm(ANNA, every=14, last=3),
           events=[event("bday", start=days_ago(0, 0), summary="Anna Berger's birthday", organizer=None)])
@@ -507,7 +519,7 @@ def test_the_reason_given_counts_conversations_when_they_answer_outside_your_thr
         f = ContactFacts(Contact("a@x.example", ("a@x.example",), "A"))
         f.user_threads, f.user_threads_answered, f.two_way_threads = user_threads, answered, two_way
         f.sent = f.sent_personal = sent
-        f.received_personal = received
+        f.received_personal = f.received_few = received
         return f
 
     assert history_reasons(facts(10, 10, 10)) == ["replied to all 10 of your threads"]
@@ -522,6 +534,19 @@ def test_the_reason_given_counts_conversations_when_they_answer_outside_your_thr
     assert history_reasons(facts(5, 0, 0, sent=5)) == ["replied to 0 of your 5 threads"]   # one-sided stays visible
     assert history_reasons(facts(1, 0, 0, sent=1)) == ["has not answered your one thread"]
 
+
+
+def test_messages_each_way_are_counted_by_one_rule():
+    """"N messages from them, M from you" counts both sides among a few people: a colleague's notice to 29
+    people is no more a message between the two than the user's announcement to 29 (Enron's susan.mara)."""
+    from daemon.contacts import Contact
+    from models.facts import ContactFacts, Touch, summarise
+    at = datetime(2001, 8, 1, tzinfo=ZoneInfo("UTC"))
+    f = ContactFacts(Contact("a@x.example", ("a@x.example",), "A"), [
+        Touch(at, "received", "c1", "Notice", False, False, 29), Touch(at, "sent", "c2", "News", True, False, 29),
+        Touch(at, "received", "c3", "Lunch?", True, False, 1), Touch(at, "sent", "c4", "Re: x", True, False, 1)])
+    summarise(f)
+    assert (f.received_personal, f.received_few, f.sent, f.sent_personal) == (2, 1, 2, 1)
 
 def test_the_reason_tells_how_the_past_year_differs_from_the_whole_tie():
     from daemon.contacts import Contact
@@ -689,6 +714,27 @@ def test_the_digest_notes_when_the_users_mail_collapsed_without_stopping(db):
     apply(db, rhythm(ANNA, every=2, last=1, count=10, subject="Back"))
     assert digest_for(db).notes == []
 
+
+def test_the_digest_notes_when_mail_to_the_user_stops_while_theirs_goes_on(db):
+    """An inbox that stopped syncing (Enron's arnold-j: 197 sent in 75 days, none received) makes every tie
+    look one-sided; nothing but the note tells why."""
+    mine = [message(3000 + i, to=(TOM,), subject=f"Plan {i}", at=days_ago(1 + i)) for i in range(40)]
+    apply(db, rhythm(ANNA, every=3, last=50, count=20) + mine)
+    note = digest_for(db).notes
+    assert note and note[0].startswith("No mail to you since ") and "(50 days), while you sent 40:" in note[0]
+    apply(db, [message(3999, sender=TOM, to=(ME,), subject="Re: Plan 1", at=days_ago(1, 15))])
+    assert digest_for(db).notes == []
+
+
+def test_the_digest_notes_when_mail_to_the_user_collapsed_while_theirs_goes_on(db):
+    mine = [message(3000 + i, to=(TOM,), subject=f"Plan {i}", at=days_ago(1 + i % 29)) for i in range(40)]
+    inbound = [message(4000 + i, sender=ANNA, to=(ME,), subject=f"Report {i}", at=days_ago(31 + i % 90))
+               for i in range(90)]
+    apply(db, mine + inbound + [message(4999, sender=ANNA, to=(ME,), subject="Hi", at=days_ago(2))])
+    note = digest_for(db).notes
+    assert note and note[0].startswith("Little mail to you in the past 30 days (1, against about 30 a month before)")
+    apply(db, [message(5000 + i, sender=ANNA, to=(ME,), subject=f"Back {i}", at=days_ago(1 + i)) for i in range(10)])
+    assert digest_for(db).notes == []
 
 def test_one_mail_of_the_users_to_a_crowd_does_not_hide_that_their_sent_mail_is_missing(db):
     crowd = tuple(Address(f"p{i}@firm.example") for i in range(60))
