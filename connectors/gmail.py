@@ -25,14 +25,14 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 from urllib.parse import quote
 
-import httplib2
-from googleapiclient.errors import HttpError
+from googleapiclient.errors import BatchError, HttpError
 from googleapiclient.http import HttpRequest
 
-from connectors.backoff import TokenBucket, delay_for
+from connectors.backoff import MAX_RETRY_AFTER, TokenBucket, delay_for
 from connectors.base import Batch, MessageMeta
-from connectors.google_auth import (GMAIL_METADATA, auth_errors, authorized_http, build_service, client_config,
-                                    execute, http_problem, is_temporary, load_credentials, new_batch, retry_after)
+from connectors.google_auth import (GMAIL_METADATA, NETWORK_ERRORS, NETWORK_FIX, auth_errors, authorized_http,
+                                    build_service, client_config, execute, http_problem, is_temporary,
+                                    load_credentials, new_batch, retry_after, source_key, wait_problem)
 from connectors.google_progress import Progress
 from connectors.headers import meta_from_fields
 from daemon.config import Config, SourceConfig
@@ -139,18 +139,24 @@ class GmailClient:
         pending, attempt = list(dict.fromkeys(ids)), 0
         while pending:
             chunk, pending = pending[:self.batch_size], pending[self.batch_size:]
-            retry, wait = self._fetch_batch(chunk, results, headers, fields)
+            retry, wait, dropped = self._fetch_batch(chunk, results, headers, fields)
             if retry:
+                if wait is not None and wait > MAX_RETRY_AFTER:
+                    raise wait_problem(self.source, "metadata requests", wait)
                 attempt = 0 if len(retry) < len(chunk) else attempt + 1
+                if attempt >= ATTEMPTS and dropped:
+                    raise SourceError(f"cannot reach Google ({dropped}) while reading message metadata",
+                                      where=source_key(self.source), fix=NETWORK_FIX)
                 if attempt >= ATTEMPTS:
                     raise SourceError("Gmail keeps refusing metadata requests (rate limit or server errors)",
-                                      where=self.source.name, fix="nothing to do: the next sync resumes here")
+                                      where=source_key(self.source), fix="nothing to do: the next sync resumes here")
                 self.sleep(delay_for(attempt, retry_after=wait))
                 pending = retry + pending
         return results
 
     def _fetch_batch(self, chunk: list[str], results: dict[str, dict | None], headers: list[str],
-                     fields: str) -> tuple[list[str], float | None]:
+                     fields: str) -> tuple[list[str], float | None, str | None]:
+        """One batch: (ids to send again, Retry-After asked for, name of the network error if any)."""
         retry: list[str] = []
         waits: list[float] = []
         failures: list[HttpError] = []
@@ -173,15 +179,19 @@ class GmailClient:
         self.requests += len(chunk)
         try:
             batch.execute()
+        except BatchError as exc:          # a 2xx answer the library cannot parse (resp may be None)
+            raise SourceError(f"Google answered something unreadable to a batch of metadata requests "
+                              f"({exc.reason})", where=source_key(self.source),
+                              fix="check api_endpoint and any proxy in between; the next sync tries again") from None
         except HttpError as exc:           # the batch as a whole was refused
             if not is_temporary(exc):
                 raise http_problem(exc, self.source, "a batch of metadata requests") from None
-            return chunk, retry_after(exc)
-        except (OSError, httplib2.HttpLib2Error):   # dropped connection, timeout: send it again
-            return chunk, None
+            return chunk, retry_after(exc), None
+        except NETWORK_ERRORS as exc:      # dropped connection, timeout, cut-off answer: send it again
+            return chunk, None, exc.__class__.__name__
         if failures:
             raise http_problem(failures[0], self.source, "a message's metadata")
-        return retry, max(waits, default=None)
+        return retry, max(waits, default=None), None
 
     def profile(self) -> dict:
         return self.call(self.users.getProfile(userId="me"), COST["profile"], "the mailbox profile")

@@ -10,6 +10,7 @@ digest goes to the Gmail inbox. Nothing here can send mail.
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import queue
@@ -34,7 +35,7 @@ from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
 
-from connectors.backoff import TokenBucket, parse_retry_after, with_backoff
+from connectors.backoff import TokenBucket, WaitTooLong, parse_retry_after, wait_text, with_backoff
 from daemon import paths
 from daemon.config import Config, SourceConfig
 from daemon.errors import AuthError, SourceError
@@ -53,6 +54,15 @@ RETRY_STATUS = {429, 500, 502, 503, 504}
 CLIENT_KEYS = ("client_id", "client_secret", "auth_uri", "token_uri")   # what a Desktop client JSON holds
 PASTE_PORT = 8080
 TIMEOUT = 60
+# Temporary network failures: refused or dropped connections and timeouts (OSError, httplib2's
+# own errors), and an answer cut off mid-body (http.client.IncompleteRead, which httplib2 lets through).
+NETWORK_ERRORS = (OSError, httplib2.HttpLib2Error, http.client.HTTPException)
+NETWORK_FIX = "check the network connection; the next sync resumes where this one stopped"
+
+
+def source_key(source: SourceConfig) -> str:
+    """Where a Google error happened: the source's key ("gmail:NAME"), which `kith sync` shows once."""
+    return f"{source.type}:{source.name}"
 
 
 def auth_fix(source: SourceConfig) -> str:
@@ -89,7 +99,7 @@ def load_credentials(source: SourceConfig, config: Config, *, need: list[str] | 
     try:
         info = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise AuthError("not signed in to Google yet", where=source.name, fix=auth_fix(source)) from None
+        raise AuthError("not signed in to Google yet", where=source_key(source), fix=auth_fix(source)) from None
     except (OSError, ValueError) as exc:
         raise AuthError(f"cannot read the Google token ({exc.__class__.__name__})", where=str(path),
                         fix=auth_fix(source)) from None
@@ -108,7 +118,7 @@ def load_credentials(source: SourceConfig, config: Config, *, need: list[str] | 
         creds.expiry = expiry  # the copy forgets it, and a stale token would look fresh
     missing = [s for s in (need or required_scopes(source, config)) if s not in granted]
     if missing:
-        raise AuthError(f"the Google token lacks the scope {', '.join(missing)}", where=source.name,
+        raise AuthError(f"the Google token lacks the scope {', '.join(missing)}", where=source_key(source),
                         fix=auth_fix(source))
     if refresh and not creds.valid:
         with auth_errors(source):
@@ -148,10 +158,10 @@ def auth_errors(source: SourceConfig) -> Iterator[None]:
         yield
     except RefreshError as exc:
         reason = str(exc.args[0] if exc.args else exc).splitlines()[0]
-        raise AuthError(f"Google refused the saved sign-in ({reason})", where=source.name,
+        raise AuthError(f"Google refused the saved sign-in ({reason})", where=source_key(source),
                         fix=auth_fix(source)) from None
     except TransportError as exc:
-        raise SourceError(f"cannot reach Google's sign-in server ({exc.__class__.__name__})", where=source.name,
+        raise SourceError(f"cannot reach Google's sign-in server ({exc.__class__.__name__})", where=source_key(source),
                           fix="check the network connection and sync again") from None
 
 
@@ -183,6 +193,8 @@ def error_reason(exc: HttpError) -> str:
 
 
 def is_temporary(exc: HttpError) -> bool:
+    if exc.resp is None:        # a BatchError about an answer the library could not parse
+        return False
     status = exc.resp.status
     return status in RETRY_STATUS or (status == 403 and error_reason(exc) in RATE_REASONS)
 
@@ -196,7 +208,7 @@ def classify(exc: Exception) -> float | bool:
     if isinstance(exc, HttpError) and is_temporary(exc):
         wait = retry_after(exc)
         return True if wait is None else wait
-    return isinstance(exc, (OSError, httplib2.HttpLib2Error))   # timeouts, refused or dropped connections
+    return isinstance(exc, NETWORK_ERRORS)
 
 
 def execute(request: Any, source: SourceConfig, what: str, *, bucket: TokenBucket, cost: float = 1,
@@ -215,25 +227,34 @@ def execute(request: Any, source: SourceConfig, what: str, *, bucket: TokenBucke
         if exc.resp.status in allow:
             raise
         raise http_problem(exc, source, what) from None
-    except (OSError, httplib2.HttpLib2Error) as exc:
-        raise SourceError(f"cannot reach Google ({exc.__class__.__name__}) while reading {what}", where=source.name,
-                          fix="check the network connection; the next sync resumes where this one stopped") from None
+    except WaitTooLong as exc:
+        raise wait_problem(source, what, exc.seconds) from None
+    except NETWORK_ERRORS as exc:
+        raise SourceError(f"cannot reach Google ({exc.__class__.__name__}) while reading {what}",
+                          where=source_key(source), fix=NETWORK_FIX) from None
+
+
+def wait_problem(source: SourceConfig, what: str, seconds: float) -> SourceError:
+    """Google throttles and asks for a longer pause than one sync waits (see backoff.MAX_RETRY_AFTER)."""
+    return SourceError(f"Google is throttling {what} and asks Kith to wait {wait_text(seconds)}",
+                       where=source_key(source),
+                       fix="nothing to do: the next sync after that wait resumes where this one stopped")
 
 
 def http_problem(exc: HttpError, source: SourceConfig, what: str) -> SourceError:
     """A permanent HTTP error as a one-line SourceError (AuthError for 401 and scope refusals)."""
     status, reason = exc.resp.status, error_reason(exc)
     if status == 401 or reason in ("insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT"):
-        return AuthError(f"Google refused {what} ({status} {reason or 'unauthorised'})", where=source.name,
+        return AuthError(f"Google refused {what} ({status} {reason or 'unauthorised'})", where=source_key(source),
                          fix=auth_fix(source))
     if reason == "accessNotConfigured":
-        return SourceError(f"the API for {what} is not enabled in your Google Cloud project", where=source.name,
+        return SourceError(f"the API for {what} is not enabled in your Google Cloud project", where=source_key(source),
                            fix="enable it in the Cloud console (APIs & Services → Library), then sync again")
     if is_temporary(exc):
         return SourceError(f"Google keeps refusing {what} ({status} {reason}); will try again later",
-                           where=source.name, fix="nothing to do: the next sync resumes where this one stopped")
-    return SourceError(f"Google answered {status} {reason} to {what}", where=source.name,
-                       fix="check the source settings; see the log for details")
+                           where=source_key(source), fix="nothing to do: the next sync resumes where this one stopped")
+    return SourceError(f"Google answered {status} {reason} to {what}", where=source_key(source),
+                       fix="check this source's settings in the config (api_endpoint, calendars)")
 
 
 # ---------------------------------------------------------------- interactive sign-in
@@ -243,7 +264,7 @@ def client_config(source: SourceConfig, config: Config) -> dict:
     path = config.resolve(source.credentials) if source.credentials else None
     fix = "download the OAuth client JSON (Desktop app) and set credentials = \"/path/to/client_secret.json\""
     if path is None:
-        raise SourceError("no OAuth client configured", where=source.name, fix=fix)
+        raise SourceError("no OAuth client configured", where=source_key(source), fix=fix)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -285,10 +306,10 @@ def run_google_auth(source: SourceConfig, config: Config, *, open_browser: bool 
             creds = _sign_in_without_browser(flow, port=port, read_line=read_line, out=out, timeout=timeout,
                                              again=f"{auth_fix(source)} again")
     except WSGITimeoutError:
-        raise AuthError(f"no answer from Google's sign-in page within {timeout:.0f} s", where=source.name,
+        raise AuthError(f"no answer from Google's sign-in page within {timeout:.0f} s", where=source_key(source),
                         fix=f"{auth_fix(source)} again (add --no-browser on a machine without one)") from None
     except Warning as exc:  # oauthlib: the user unticked some of the access asked for
-        raise AuthError(f"Google granted less access than Kith needs ({exc})", where=source.name,
+        raise AuthError(f"Google granted less access than Kith needs ({exc})", where=source_key(source),
                         fix=f"{auth_fix(source)} again and tick every box on the consent screen") from None
     path = token_path(source, config)
     save_credentials(creds, path)

@@ -7,6 +7,11 @@ calendar, so the store sweeps what is gone; later pulls send the calendar's
 become `deleted`). A 410 (token expired) means a full listing of that calendar
 again, by itself. `fields=` keeps description, location and attachments out of
 the response altogether: they never reach a record.
+
+A calendar that answers 404 or 403 (deleted, or no longer shared with the
+account) does not hold up the others: they are synced and stored, its events
+and sync token are kept as they were, and the pull ends with one SourceError
+naming it.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ from googleapiclient.errors import HttpError
 
 from connectors.backoff import TokenBucket
 from connectors.base import Address, Batch, EventMeta
-from connectors.google_auth import (CALENDAR_EVENTS, auth_errors, authorized_http, build_service, client_config,
-                                    execute, load_credentials)
+from connectors.google_auth import (CALENDAR_EVENTS, RATE_REASONS, auth_errors, authorized_http, build_service,
+                                    client_config, error_reason, execute, http_problem, load_credentials, source_key)
 from daemon.config import Config, SourceConfig
+from daemon.errors import SourceError
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +40,20 @@ PARTSTAT = {"accepted": "ACCEPTED", "declined": "DECLINED", "tentative": "TENTAT
 KEPT_TYPES = {"default", "fromGmail", "birthday"}   # out-of-office, focus time, working location: not meetings
 PAGE = 2500
 REQUESTS_PER_SECOND = 5.0                          # half the per-user limit of 600 a minute
+# 403 reasons about the whole source (token, API, quota), not about one calendar
+SOURCE_REASONS = {"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "accessNotConfigured", *RATE_REASONS}
 
 
 class SyncTokenExpired(Exception):
     """events.list said 410: the calendar must be listed again in full."""
+
+
+class CalendarUnavailable(Exception):
+    """events.list said 404 or 403 for this calendar alone: deleted, or no longer shared."""
+
+    def __init__(self, calendar: str, answer: str) -> None:
+        super().__init__(f"{calendar} ({answer})")
+        self.calendar, self.answer = calendar, answer
 
 
 def parse_cursor(text: str | None) -> dict[str, str]:
@@ -114,22 +130,37 @@ class GoogleCalendarSource:
         load_credentials(self.source, self.config, need=[CALENDAR_EVENTS], refresh=False)
 
     def pull(self, cursor: str | None) -> Iterator[Batch]:
-        """Each calendar in turn (changes since its token, or all of it); dropped calendars swept."""
+        """Each calendar in turn (changes since its token, or all of it); dropped calendars swept.
+
+        An unavailable calendar is skipped and reported after the others are done.
+        """
         tokens = parse_cursor(cursor)
         wipe = cursor is None or not tokens
+        unavailable: list[CalendarUnavailable] = []
         with auth_errors(self.source):
             http, session = (self._http, None) if self._http is not None else authorized_http(
                 self.source, self.config, need=[CALENDAR_EVENTS])
             self._events = build_service("calendar", self.source, http).events()
             for calendar in self.calendars:
-                for batch in self._pull_calendar(calendar, tokens, wipe):
-                    wipe = False
-                    yield batch
-                    if session:
-                        session.persist()
+                try:
+                    for batch in self._pull_calendar(calendar, tokens, wipe):
+                        wipe = False
+                        yield batch
+                        if session:
+                            session.persist()
+                except CalendarUnavailable as exc:   # raised before any of its batches: nothing half-done
+                    log.info("%s: a calendar answered %s; syncing the others", self.key, exc.answer)
+                    unavailable.append(exc)
             for calendar in [c for c in tokens if c not in self.calendars]:
                 del tokens[calendar]
                 yield Batch(scopes=(calendar,), cursor=dump_cursor(tokens))
+        if unavailable:
+            one = len(unavailable) == 1
+            others = "; the other calendars were synced" if len(unavailable) < len(self.calendars) else ""
+            raise SourceError(f"cannot read calendar {', '.join(map(str, unavailable))}{others}",
+                              where=source_key(self.source),
+                              fix=f"remove {'it' if one else 'them'} from `calendars` in the config, or check that "
+                                  f"{'it is' if one else 'they are'} still shared with this Google account")
 
     def _pull_calendar(self, calendar: str, tokens: dict[str, str], wipe: bool) -> Iterator[Batch]:
         token = tokens.get(calendar)
@@ -160,9 +191,14 @@ class GoogleCalendarSource:
                 params["syncToken"] = sync_token
             try:
                 reply = execute(self._events.list(**params), self.source, f"calendar {calendar}",
-                                bucket=self.bucket, sleep=self._sleep, allow=(410,))
-            except HttpError:
-                raise SyncTokenExpired() from None
+                                bucket=self.bucket, sleep=self._sleep, allow=(403, 404, 410))
+            except HttpError as exc:
+                status, reason = exc.resp.status, error_reason(exc)
+                if status == 410:
+                    raise SyncTokenExpired() from None
+                if status == 404 or reason not in SOURCE_REASONS:
+                    raise CalendarUnavailable(calendar, f"{status} {reason}".strip()) from None
+                raise http_problem(exc, self.source, f"calendar {calendar}") from None
             items += reply.get("items", [])
             page = reply.get("nextPageToken")
             if not page:

@@ -68,15 +68,15 @@ class OutlookCalendarSource:
             log.info("%s: calendar window moved; new pass", self.key)
             state = None
         state = state or self._new_state()
-        starting = "link" not in state
+        starting = restarted = "link" not in state
         while True:
             try:
                 page = self.graph.get(state.get("link") or self._initial(state), prefer=PREFER)
             except DeltaExpired:
-                if starting:
+                if starting or restarted:   # one restart per pull: a Graph that keeps forgetting must not loop us
                     raise SourceError("Graph rejected a new delta query", where=self.key, fix="try again later") from None
                 log.info("%s: calendar delta token expired; full sync", self.key)
-                state, starting = self._new_state(), True
+                state, starting, restarted = self._new_state(), True, True
                 continue
             following = page.get("@odata.nextLink")
             state["link"] = following or page.get("@odata.deltaLink") or state.get("link", "")

@@ -2,10 +2,11 @@
 
 It adds what every Graph call needs and nothing more: the bearer token (one
 forced refresh on a 401), immutable ids and page size in one `Prefer` header,
-retries of 429/5xx and network errors through `connectors.backoff` honouring
-`Retry-After`, and the mapping of Graph errors to one-line `SourceError`s.
-An expired delta token (`syncStateNotFound`, or 410 Gone with a Location) is
-raised as `DeltaExpired` so the connector can restart that folder's pass.
+retries of 429/5xx and network errors (a connection dropped mid-answer
+included) through `connectors.backoff` honouring `Retry-After`, and the mapping
+of Graph errors to one-line `SourceError`s. An expired delta token
+(`syncStateNotFound` in any letter case, or 410 Gone with a Location) is raised
+as `DeltaExpired` so the connector can restart that folder's pass.
 """
 
 from __future__ import annotations
@@ -18,16 +19,21 @@ from urllib.parse import quote, urlencode
 
 import requests
 
-from connectors.backoff import Retryable, parse_retry_after, with_backoff
+from connectors.backoff import Retryable, WaitTooLong, parse_retry_after, wait_text, with_backoff
 from daemon.errors import AuthError, SourceError
 
 log = logging.getLogger(__name__)
 
 VERSION = "v1.0"
 RETRY_STATUS = {429, 500, 502, 503, 504}
-EXPIRED_CODES = {"syncStateNotFound", "resyncRequired"}
+EXPIRED_CODES = {"syncstatenotfound", "resyncrequired"}   # lower case: Graph sends "SyncStateNotFound" too
 TIMEOUT = (10, 120)
 IMMUTABLE_IDS = 'IdType="ImmutableId"'
+# No answer, or an answer cut off or garbled on the way (ChunkedEncodingError covers a body
+# shorter than its Content-Length): all temporary network failures, worth another try.
+NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
+                  requests.exceptions.ContentDecodingError)
+NETWORK_FIX = "check the network connection; the next sync resumes where this one stopped"
 
 
 class DeltaExpired(Exception):
@@ -40,6 +46,10 @@ class DeltaExpired(Exception):
 
 class NotFound(SourceError):
     """Graph answered 404 for a folder or resource."""
+
+
+class Unreachable(Retryable):
+    """No usable answer reached us (network failure): retried, then reported as such."""
 
 
 class GraphClient:
@@ -85,9 +95,15 @@ class GraphClient:
         try:
             response = with_backoff(lambda: self._send(method, url, body, prefer),
                                     classify=_classify, attempts=self.attempts, sleep=self.sleep)
+        except Unreachable as exc:
+            raise SourceError(f"cannot reach Microsoft Graph ({exc})", where=self.where, fix=NETWORK_FIX) from None
         except Retryable as exc:
             raise SourceError(f"Microsoft Graph is unavailable ({exc})", where=self.where,
                               fix="Kith retries on the next sync; check graph_endpoint if this persists") from None
+        except WaitTooLong as exc:
+            raise SourceError(f"Microsoft Graph is throttling and asks Kith to wait {wait_text(exc.seconds)}",
+                              where=self.where, fix="nothing to do: the next sync after that wait resumes "
+                                                    "where this one stopped") from None
         return self._result(response)
 
     def _send(self, method: str, url: str, body: dict | None, prefer: str) -> requests.Response:
@@ -100,8 +116,8 @@ class GraphClient:
             self.requests += 1
             try:
                 response = self.session.request(method, url, json=body, headers=headers, timeout=TIMEOUT)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                raise Retryable(exc.__class__.__name__) from None
+            except NETWORK_ERRORS as exc:
+                raise Unreachable(exc.__class__.__name__) from None
             if response.status_code != 401:
                 break
         if response.status_code in RETRY_STATUS:
@@ -112,8 +128,8 @@ class GraphClient:
         status = response.status_code
         code, message = _error_of(response)
         if status < 300:
-            return response.json() if response.content else {}
-        if status == 410 or code in EXPIRED_CODES:
+            return _json_of(response, self.where) if response.content else {}
+        if status == 410 or code.lower() in EXPIRED_CODES:
             raise DeltaExpired(response.headers.get("Location"))
         if status == 401:
             raise AuthError(f"Microsoft Graph refused the token ({code})", where=self.where, fix=self.fix)
@@ -138,13 +154,27 @@ def _classify(exc: Exception) -> float | bool:
     return False
 
 
+def _json_of(response: requests.Response, where: str) -> dict:
+    """A success's JSON object; anything else came from something that is not Graph."""
+    try:
+        data = response.json()
+    except ValueError:      # requests' JSONDecodeError (also an OSError: it must not pass for a file problem)
+        data = None
+    if not isinstance(data, dict):
+        kind = response.headers.get("Content-Type", "").split(";")[0] or "no content type"
+        raise SourceError(f"got an answer that is not from Graph (HTTP {response.status_code}, {kind} instead of JSON)",
+                          where=where, fix="a proxy or captive portal may have answered instead: check the "
+                                           "network connection (sign in to the Wi-Fi portal) and graph_endpoint")
+    return data
+
+
 def _error_of(response: requests.Response) -> tuple[str, str]:
     """Graph's error code and message ("" when the body is not a Graph error)."""
     if response.status_code < 300:
         return "", ""
     try:
         error = response.json().get("error", {})
-    except ValueError:
+    except (ValueError, AttributeError):    # not JSON, or JSON that is not an object
         return "", ""
     if isinstance(error, dict):
         return str(error.get("code", "")), str(error.get("message", "")).splitlines()[0] if error.get("message") else ""

@@ -97,17 +97,17 @@ class OutlookMailSource:
     def _pull_folder(self, key: str, links: dict[str, str], *, full_resync: bool,
                      progress: Progress | None) -> Iterator[Batch]:
         link = links.get(key)
-        starting = link is None
+        starting = restarted = link is None
         url = link or self._initial(key)
         while True:
             try:
                 page = self.graph.get(url, prefer=f"odata.maxpagesize={PAGE_SIZE}")
             except DeltaExpired:
-                if starting:
+                if starting or restarted:   # one restart per pull: a Graph that keeps forgetting must not loop us
                     raise SourceError("Graph rejected a new delta query", where=self.key,
                                       fix="try again later") from None
                 log.info("%s: delta token of folder %s expired; full sync of that folder", self.key, _short(key))
-                url, starting = self._initial(key), True
+                url, starting, restarted = self._initial(key), True, True
                 continue
             except NotFound:
                 if not self.source.all_folders:
@@ -146,16 +146,12 @@ class OutlookMailSource:
     # ------------------------------------------------------------ folders
 
     def _folder_keys(self) -> list[str]:
-        """The configured folders, or every folder except drafts, deleted, junk and outbox."""
+        """The configured folders, or every folder except drafts, deleted, junk and outbox and their subfolders."""
         if not self.source.all_folders:
             return list(dict.fromkeys(self.source.folders))
         named = self._named_folder_ids()
-        keys = []
-        for folder in self._walk("/me/mailFolders"):
-            name = named.get(folder["id"])
-            if name not in SKIPPED_FOLDERS:
-                keys.append(name or folder["id"])
-        return keys
+        skipped = {fid for fid, name in named.items() if name in SKIPPED_FOLDERS}
+        return [named.get(folder["id"], folder["id"]) for folder in self._walk("/me/mailFolders", skipped)]
 
     def _named_folder_ids(self) -> dict[str, str]:
         """Folder id -> well-known name, so that those folders keep readable, stable keys."""
@@ -167,12 +163,16 @@ class OutlookMailSource:
                 continue
         return ids
 
-    def _walk(self, path: str) -> Iterator[dict]:
+    def _walk(self, path: str, skipped: set[str]) -> Iterator[dict]:
+        """Every folder below `path`, depth first, leaving out the `skipped` ones with all they hold:
+        a folder deleted in Outlook moves, with its mail, under Deleted Items."""
         params = {"$select": "id,displayName,childFolderCount", "$top": "100"}
         for folder in list(self.graph.pages(path, params=params)):
+            if folder["id"] in skipped:
+                continue
             yield folder
             if folder.get("childFolderCount"):
-                yield from self._walk(f"/me/mailFolders/{folder['id']}/childFolders")
+                yield from self._walk(f"/me/mailFolders/{folder['id']}/childFolders", skipped)
 
     def _progress(self, keys: list[str]) -> Progress | None:
         """A first-sync progress bar on stderr, only on a terminal (totals cost one request per folder)."""

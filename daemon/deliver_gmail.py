@@ -26,7 +26,7 @@ from googleapiclient.errors import HttpError
 from connectors.backoff import delay_for
 from connectors.gmail import COST, GmailClient
 from connectors.google_auth import (GMAIL_INSERT, GMAIL_METADATA, auth_errors, authorized_http, build_service,
-                                    http_problem, is_temporary, retry_after)
+                                    http_problem, is_temporary, retry_after, source_key)
 from daemon.config import Config, SourceConfig
 from daemon.errors import SourceError
 
@@ -102,5 +102,5 @@ def _insert_once(client: GmailClient, source: SourceConfig, day: date, subject: 
         except OSError:
             sleep_for = delay_for(attempt)
         client.sleep(sleep_for)
-    raise SourceError("Gmail kept refusing the digest", where=source.name,
+    raise SourceError("Gmail kept refusing the digest", where=source_key(source),
                       fix="nothing to do: delivery is tried again at the next run")

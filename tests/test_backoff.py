@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.backoff import Retryable, TokenBucket, delay_for, parse_retry_after, with_backoff
+from connectors.backoff import (MAX_RETRY_AFTER, Retryable, TokenBucket, WaitTooLong, delay_for, parse_retry_after,
+                               with_backoff)
 
 
 class FakeClock:
@@ -50,6 +51,25 @@ def test_retry_after_is_honoured():
 
     with_backoff(throttled, classify=classify, sleep=clock.sleep, rng=lambda: 0.5)
     assert clock.sleeps == [30.0]
+
+
+def test_a_retry_after_beyond_the_cap_gives_up_at_once_without_sleeping():
+    clock, calls = FakeClock(), []
+
+    def throttled(wait):
+        calls.append(wait)
+        if len(calls) == 1:
+            raise Retryable("429", retry_after=wait)
+        return "ok"
+
+    with pytest.raises(WaitTooLong) as caught:
+        with_backoff(lambda: throttled(3600), classify=classify, sleep=clock.sleep)
+    assert clock.sleeps == [] and calls == [3600] and caught.value.seconds == 3600
+    assert str(caught.value) == "asked to wait 60 min" and isinstance(caught.value.__cause__, Retryable)
+    calls.clear()
+    assert with_backoff(lambda: throttled(MAX_RETRY_AFTER), classify=classify, sleep=clock.sleep) == "ok"
+    assert clock.sleeps == [MAX_RETRY_AFTER], "a wait up to the cap is still honoured"
+    assert delay_for(0, retry_after=3600) == MAX_RETRY_AFTER, "no caller of delay_for sleeps longer"
 
 
 def test_permanent_errors_are_not_retried():

@@ -17,12 +17,14 @@ from pathlib import Path
 import pytest
 from googleapiclient.http import HttpMockSequence
 
+from connectors.backoff import MAX_RETRY_AFTER
 from connectors.base import Address, Batch, MessageMeta
 from connectors.gmail import FIELDS, HEADERS, GmailClient, GmailCursor, GmailSource, history_changes, to_meta
 from connectors.google_auth import build_service, new_batch
 from daemon.config import parse
 from daemon.errors import AuthError, SourceError
 from daemon.store import apply_batch, cursor_of
+from daemon.sync import sync_source
 from tests.contract import SourceContract, apply_to_memory, pull
 from tests.fakes.fake_gmail import FakeClock, FakeGoogle, google_config, sign_in
 
@@ -240,6 +242,19 @@ def test_a_resumed_pass_whose_page_token_expired_starts_over_and_sweeps_both_sco
     assert batches[-1].scopes == ("h4000", "h3000") and [m.scope for m in batches[-1].messages] == ["h5000"]
 
 
+def test_a_batch_answer_the_library_cannot_parse_is_one_line():
+    """A part without the "<response-… + id>" Content-ID: googleapiclient raises BatchError with resp None."""
+    broken = batch_part(f"{M}01", "200 OK", metadata(f"{M}01")).replace(" + ", "-")
+    source, _ = mock_source([({"status": "200"}, fixture("profile.json")), ({"status": "200"}, ONE_MESSAGE_PAGE),
+                             batch_reply(broken)])
+    with pytest.raises(SourceError) as caught:
+        list(source.pull(None))
+    line = str(caught.value)
+    assert line.startswith("gmail:me: Google answered something unreadable to a batch of metadata requests (")
+    assert line.endswith("— check api_endpoint and any proxy in between; the next sync tries again")
+    assert "\n" not in line
+
+
 def test_incremental_sync_from_canned_history():
     cursor = GmailCursor("incremental", "5000", "h4000").dump()
     source, _ = mock_source([
@@ -335,6 +350,39 @@ def test_a_gmail_that_stays_down_is_a_one_line_source_error(mailbox, tmp_path):
     with pytest.raises(SourceError) as caught:
         list(source_for(mailbox, tmp_path).pull(None))
     assert "\n" not in str(caught.value) and "503" in str(caught.value)
+
+
+def test_an_answer_cut_off_mid_body_is_retried_like_a_dropped_connection(mailbox, tmp_path):
+    clock = FakeClock()
+    mailbox.cut("GET", "/gmail/v1/users/me/messages")       # the message list
+    mailbox.cut("POST", "/batch")                           # the batch of metadata requests
+    state, _, _ = pull(source_for(mailbox, tmp_path, clock=clock), None)
+    assert set(state) == SHOWN
+    assert sum(1 for method, uri in mailbox.calls if uri.startswith("/gmail/v1/users/me/messages?")) == 2
+    assert mailbox.calls.count(("POST", "/batch")) == 2
+    assert len([s for s in clock.sleeps if s >= 1e-3]) >= 2, "each retry waited"
+
+
+@pytest.mark.parametrize("method,prefix,what", [("GET", "/gmail/v1/users/me/profile", "the mailbox profile"),
+                                                ("POST", "/batch", "message metadata")])
+def test_a_connection_that_keeps_dropping_says_google_cannot_be_reached(mailbox, tmp_path, db, method, prefix, what):
+    mailbox.cut(method, prefix, times=100)
+    result = sync_source(db, source_for(mailbox, tmp_path), contain_bugs=True)
+    assert result.error.startswith("gmail:me: cannot reach Google (")      # IncompleteRead, then maybe a broken pipe
+    assert result.error.endswith(f") while reading {what} — check the network connection; the next sync resumes "
+                                 "where this one stopped")
+
+
+@pytest.mark.parametrize("prefix,what,refused", [("/gmail/v1/users/me/profile", "the mailbox profile", 1),
+                                                 ("/gmail/v1/users/me/messages/", "metadata requests", 8)])
+def test_a_retry_after_beyond_the_cap_gives_up_this_round_at_once(mailbox, tmp_path, prefix, what, refused):
+    clock = FakeClock()
+    mailbox.fail("GET", prefix, 429, times=100, retry_after="3600", reason="rateLimitExceeded")
+    with pytest.raises(SourceError) as caught:
+        list(source_for(mailbox, tmp_path, clock=clock).pull(None))
+    assert str(caught.value) == (f"gmail:me: Google is throttling {what} and asks Kith to wait 60 min — nothing to "
+                                 "do: the next sync after that wait resumes where this one stopped")
+    assert max(clock.sleeps, default=0) < MAX_RETRY_AFTER and mailbox.statuses[429] == refused
 
 
 # ---------------------------------------------------------------- endpoints, tokens

@@ -197,7 +197,7 @@ def test_a_stale_token_is_refreshed_and_saved_a_revoked_one_names_the_command(fa
     fake.revoke("rt-test")
     with pytest.raises(AuthError) as caught:
         load_credentials(config.sources[0], config)
-    assert str(caught.value) == ("me: Google refused the saved sign-in (invalid_grant: Token has been expired or "
+    assert str(caught.value) == ("gmail:me: Google refused the saved sign-in (invalid_grant: Token has been expired or "
                                  "revoked.) — run `kith auth google --source me`")
 
 

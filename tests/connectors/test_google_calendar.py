@@ -21,6 +21,7 @@ from connectors.google_calendar import FIELDS, GoogleCalendarSource, dump_cursor
 from daemon.config import parse
 from daemon.errors import AuthError, SourceError
 from daemon.store import apply_batch, cursor_of
+from daemon.sync import sync_source
 from tests.contract import BODY_MARKER, SourceContract, pull, strings_in
 from tests.fakes.fake_gmail import FakeClock, FakeGoogle, google_config, sign_in
 
@@ -182,6 +183,32 @@ def test_a_calendar_dropped_from_the_config_is_swept(fake, tmp_path):
     after, cursor, batches = pull(source_for(fake, tmp_path, calendars=["primary"]), cursor, state)
     assert batches[-1].scopes == (TEAM,) and set(after) == {f"primary/{i}" for i in PRIMARY_IDS}
     assert list(json.loads(cursor)["calendars"]) == ["primary"]
+
+
+@pytest.mark.parametrize("status,reason", [(404, "notFound"), (403, "forbidden")])
+def test_a_calendar_deleted_or_unshared_does_not_stop_the_others(fake, tmp_path, db, status, reason):
+    source = source_for(fake, tmp_path, calendars=[TEAM, "primary"])      # the one that goes away comes first
+    assert sync_source(db, source).error is None
+    fake.delete_calendar(TEAM, status)
+    fake.put_event("primary", {"id": "new1", "status": "confirmed", "summary": "New",
+                               "start": {"dateTime": "2026-01-23T10:00:00Z"},
+                               "end": {"dateTime": "2026-01-23T11:00:00Z"}})
+    for _ in range(2):                                                    # and the next sync is not stuck either
+        result = sync_source(db, source)
+        assert result.error == (f"google_calendar:me: cannot read calendar {TEAM} ({status} {reason}); the other "
+                                "calendars were synced — remove it from `calendars` in the config, or check that it "
+                                "is still shared with this Google account")
+    rows = {r[0] for r in db.execute("SELECT source_id FROM events WHERE source = ?", [source.key])}
+    assert rows == ALL_IDS | {"primary/new1"}, "primary is synced; the unreadable calendar's events are kept"
+    assert set(json.loads(cursor_of(db, source.key))["calendars"]) == {TEAM, "primary"}
+
+
+def test_a_refusal_of_the_whole_source_is_not_blamed_on_one_calendar(fake, tmp_path):
+    fake.fail("GET", f"/calendar/v3/calendars/{TEAM.replace('@', '%40')}/events", 403, reason="insufficientPermissions")
+    with pytest.raises(AuthError) as caught:
+        pull(source_for(fake, tmp_path), None)
+    assert str(caught.value) == (f"google_calendar:me: Google refused calendar {TEAM} (403 insufficientPermissions) "
+                                 "— run `kith auth google --source me`")
 
 
 def test_429_with_retry_after_is_retried(fake, tmp_path):

@@ -139,7 +139,7 @@ def test_a_restart_mid_pass_resumes_from_the_next_link(fake, tmp_path):
     assert sum(1 for p in fake.paths() if "startDateTime" in p) == 1
 
 
-@pytest.mark.parametrize("how", ["syncStateNotFound", "gone"])
+@pytest.mark.parametrize("how", ["syncStateNotFound", "SyncStateNotFound", "gone"])
 def test_an_expired_token_starts_a_new_pass_that_sweeps(fake, tmp_path, how):
     for i in range(4):
         fake.put_event(event(i))

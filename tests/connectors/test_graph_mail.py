@@ -12,6 +12,7 @@ import pytest
 from connectors.graph_mail import SELECT, OutlookMailSource
 from daemon.errors import AuthError, SourceError
 from daemon.store import apply_batch, open_store
+from daemon.sync import sync_source
 from tests.contract import BODY_MARKER, SourceContract, apply_to_memory, pull, records_of
 from tests.fakes.fake_graph import FakeGraph, fixture, graph_config, message, sign_in
 
@@ -174,7 +175,7 @@ def test_a_folder_dropped_from_the_config_is_swept(fake, tmp_path):
     assert list(json.loads(cursor)["folders"]) == ["inbox"]
 
 
-@pytest.mark.parametrize("how", ["syncStateNotFound", "gone"])
+@pytest.mark.parametrize("how", ["syncStateNotFound", "SyncStateNotFound", "resyncRequired", "gone"])
 def test_an_expired_delta_token_resyncs_that_folder_alone(fake, tmp_path, how):
     for i in range(6):
         fake.put_message("inbox", message(i))
@@ -190,6 +191,32 @@ def test_an_expired_delta_token_resyncs_that_folder_alone(fake, tmp_path, how):
     assert sum(1 for p in fake.paths() if "sentitems" in p and "$select" in p) == 1   # sentitems not restarted
     again, _, batches = pull(source, cursor, state)
     assert again == state and not [r for b in batches for r in records_of(b)]
+
+
+def test_an_expired_next_link_restarts_the_folder(fake, tmp_path):
+    """Graph answers a stale $skiptoken link with 400 SyncStateNotFound, spelt as real Graph spells it."""
+    fake.max_page = 4
+    for i in range(10):
+        fake.put_message("inbox", message(i))
+    source = source_for(fake, tmp_path, folders=["inbox"])
+    first = next(iter(source.pull(None)))                              # the daemon is killed after one page
+    fake.fail("GET", r"skiptoken=", 400, body={"error": {"code": "SyncStateNotFound",
+                                                         "message": "The sync state generation is not found."}})
+    state, cursor, batches = pull(source, first.cursor, apply_to_memory({}, first))
+    assert batches[0].scopes == ("inbox",) and len(state) == 10
+    assert "$deltatoken=" in json.loads(cursor)["folders"]["inbox"]
+
+
+def test_a_graph_that_keeps_forgetting_the_sync_state_restarts_a_folder_once_then_stops(fake, tmp_path):
+    fake.max_page = 4
+    for i in range(10):
+        fake.put_message("inbox", message(i))
+    source = source_for(fake, tmp_path, folders=["inbox"])
+    first = next(iter(source.pull(None)))
+    fake.fail("GET", r"skiptoken=", 400, times=100, body={"error": {"code": "SyncStateNotFound", "message": "gone"}})
+    with pytest.raises(SourceError, match="Graph rejected a new delta query"):
+        pull(source, first.cursor, apply_to_memory({}, first))
+    assert len([p for p in fake.paths() if "skiptoken=" in p]) == 2, "the stale link, then the new pass's: no loop"
 
 
 def test_the_store_ends_equal_to_the_mailbox_after_a_resync(fake, tmp_path):
@@ -223,6 +250,19 @@ def test_all_folders_walks_child_folders_and_skips_drafts_junk_and_trash(fake, t
     assert state["sentitems/AAMkMSG0000001="].labels[0] == "SENT"
 
 
+def test_all_folders_leaves_out_everything_under_deleted_items_junk_drafts_and_outbox(fake, tmp_path):
+    team = fake.add_folder("Team", parent=fake.folder("inbox").id)
+    under = [fake.add_folder("Old project", parent=fake.folder(name).id)       # Outlook moves deleted folders here
+             for name in ("deleteditems", "junkemail", "drafts", "outbox")]
+    under.append(fake.add_folder("Deeper", parent=under[0]))
+    for n, folder in enumerate([team, *under]):
+        fake.put_message(folder, message(n))
+    state, _, _ = pull(source_for(fake, tmp_path, all_folders=True), None)
+    assert ids(state) == {f"{team}/AAMkMSG0000000="}
+    skipped = [fake.folder(name).id for name in ("deleteditems", "junkemail", "drafts", "outbox")]
+    assert not [p for p in fake.paths() if any(f in p for f in under) or any(f"{f}/" in p for f in skipped)]
+
+
 # ---------------------------------------------------------------- throttling, errors, tokens
 
 def test_429_honours_retry_after_and_503_backs_off(fake, tmp_path):
@@ -240,6 +280,42 @@ def test_a_graph_that_stays_down_is_one_line_error(fake, tmp_path):
     with pytest.raises(SourceError) as info:
         list(source_for(fake, tmp_path).pull(None))
     assert "unavailable" in str(info.value) and "\n" not in str(info.value)
+
+
+def test_a_retry_after_beyond_the_cap_gives_up_this_round_at_once(fake, tmp_path):
+    fake.put_message("inbox", message(1))
+    sleeps = Sleeps()
+    fake.fail("GET", r"/messages/delta", 429, headers={"Retry-After": "3600"}, times=100)
+    with pytest.raises(SourceError) as info:
+        list(source_for(fake, tmp_path, sleep=sleeps).pull(None))
+    assert str(info.value) == ("outlook:work: Microsoft Graph is throttling and asks Kith to wait 60 min — nothing "
+                               "to do: the next sync after that wait resumes where this one stopped")
+    assert sleeps == [] and len([p for p in fake.paths() if "/messages/delta" in p]) == 1
+
+
+def test_an_answer_cut_off_mid_body_is_retried_like_a_dropped_connection(fake, tmp_path):
+    fake.put_message("inbox", message(1))
+    sleeps = Sleeps()
+    fake.garble("GET", r"/inbox/messages/delta", "truncate")
+    state, _, _ = pull(source_for(fake, tmp_path, sleep=sleeps), None)
+    assert ids(state) == {"inbox/AAMkMSG0000001="} and len(sleeps) == 1
+    assert len([p for p in fake.paths() if "/inbox/messages/delta" in p]) == 2
+
+
+def test_a_connection_that_keeps_dropping_says_graph_cannot_be_reached(fake, tmp_path, db):
+    fake.garble("GET", r"/messages/delta", "truncate", times=100)
+    result = sync_source(db, source_for(fake, tmp_path), contain_bugs=True)
+    assert result.error.startswith("outlook:work: cannot reach Microsoft Graph (")       # ChunkedEncodingError
+    assert result.error.endswith(") — check the network connection; the next sync resumes where this one stopped")
+    assert len([p for p in fake.paths() if "/messages/delta" in p]) == 6, "retried before giving up"
+
+
+def test_a_web_page_instead_of_json_is_one_line_naming_a_proxy(fake, tmp_path, db):
+    fake.garble("GET", r"/messages/delta", "html")
+    result = sync_source(db, source_for(fake, tmp_path), contain_bugs=True)
+    assert result.error == ("outlook:work: got an answer that is not from Graph (HTTP 200, text/html instead of JSON) "
+                            "— a proxy or captive portal may have answered instead: check the network connection "
+                            "(sign in to the Wi-Fi portal) and graph_endpoint")
 
 
 def test_a_rejected_access_token_is_refreshed_once(fake, tmp_path):

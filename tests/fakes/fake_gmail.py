@@ -3,9 +3,11 @@
 It answers with JSON shaped like the real APIs: newest-first paging with opaque
 page tokens, history records of every kind, multipart/mixed batch responses,
 404 for a history id that is too old, 410 for an expired sync token, 429 when a
-per-user quota bucket runs dry, 401 for an expired access token, and
-`invalid_grant` for a revoked refresh token. Every request (batch parts too) is
-logged in `calls`, so tests can assert what was, and was not, asked for.
+per-user quota bucket runs dry, 401 for an expired access token,
+`invalid_grant` for a revoked refresh token, 404 or 403 for a calendar deleted
+or no longer shared, and answers cut off mid-body (`cut`, a dropped connection).
+Every request (batch parts too) is logged in `calls`, so tests can assert what
+was, and was not, asked for.
 """
 
 from __future__ import annotations
@@ -112,12 +114,14 @@ class FakeGoogle:
         self.events: dict[str, dict[str, dict]] = {}
         self.event_seq = 0
         self.sync_floors: dict[str, int] = {}  # per calendar: sync tokens below this answer 410
+        self.gone_calendars: dict[str, int] = {}  # calendar -> 404 (deleted) or 403 (no longer shared)
         self.quota = Quota(units_per_second, units_per_second * burst_seconds) if units_per_second else None
         self.require_auth = require_auth
         self.access_tokens: set[str] = set()
         self.refresh_tokens: dict[str, list[str]] = {}
         self.codes: dict[str, list[str]] = {}
         self.faults: list[Fault] = []
+        self.cuts: list[Fault] = []            # answers sent half-way, then the connection closes
         self.calls: list[tuple[str, str]] = []
         self.statuses: Counter[int] = Counter()
         self.spent: Counter[str] = Counter()   # successful quota-charged calls by kind
@@ -230,6 +234,10 @@ class FakeGoogle:
             self.events[calendar][event_id] = {"id": event_id, "status": "cancelled", "kind": "calendar#event",
                                                "_seq": self.event_seq}
 
+    def delete_calendar(self, calendar: str, status: int = 404) -> None:
+        """The calendar is gone (404 notFound) or no longer shared with this account (403 forbidden)."""
+        self.gone_calendars[calendar] = status
+
     def expire_sync_tokens(self, calendar: str | None = None) -> None:
         """Sync tokens handed out so far (for one calendar, or all) answer 410 from now on."""
         self.event_seq += 1
@@ -242,6 +250,19 @@ class FakeGoogle:
              reason: str = "") -> None:
         """The next `times` requests whose path starts with `prefix` answer `status`."""
         self.faults.append(Fault(method, prefix, status, times, retry_after, reason))
+
+    def cut(self, method: str, prefix: str, *, times: int = 1) -> None:
+        """The next `times` answers to requests whose path starts with `prefix` stop half-way through the
+        body and the connection closes (the client reads fewer bytes than Content-Length promised)."""
+        self.cuts.append(Fault(method, prefix, 200, times))
+
+    def take_cut(self, method: str, target: str) -> bool:
+        with self.lock:
+            for cut in self.cuts:
+                if cut.times > 0 and cut.method == method and target.partition("?")[0].startswith(cut.prefix):
+                    cut.times -= 1
+                    return True
+        return False
 
     def grant(self, scopes: list[str], *, refresh_token: str = "rt-1") -> str:
         """An authorisation code the token endpoint will exchange for these scopes."""
@@ -372,6 +393,9 @@ class FakeGoogle:
     # ------------------------------------------------------------ Calendar, token endpoint, batch
 
     def _events(self, calendar: str, q: dict) -> Reply:
+        if calendar in self.gone_calendars:
+            gone = self.gone_calendars[calendar] == 404
+            return error(404, "Not Found", "notFound") if gone else error(403, "Forbidden", "forbidden")
         items = sorted(self.events.get(calendar, {}).values(), key=lambda e: e["id"])
         token = q.get("syncToken", [None])[0]
         if token is not None:
@@ -461,6 +485,11 @@ def _handler(fake: FakeGoogle) -> type[BaseHTTPRequestHandler]:
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
+            if fake.take_cut(self.command, self.path):     # the connection drops mid-body
+                self.wfile.write(payload[:len(payload) // 2])
+                self.wfile.flush()
+                self.close_connection = True
+                return
             self.wfile.write(payload)
 
         do_GET = do_POST = do_PUT = do_DELETE = _serve

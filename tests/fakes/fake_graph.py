@@ -12,7 +12,10 @@ Responses are shaped like Graph's: `value`, `@odata.nextLink`, `@odata.deltaLink
 recorded in `requests`, so tests can assert what was (and was not) asked.
 Delta passes are snapshots held server-side; delta tokens remember the change
 sequence number they were issued at, and `expire_delta_tokens()` makes old ones
-fail as `syncStateNotFound` or as 410 Gone with a Location header. This module
+fail as 400 `syncStateNotFound` (or another code, e.g. the PascalCase
+`SyncStateNotFound` real Graph sends) or as 410 Gone with a Location header.
+`garble()` spoils answers on the wire: a body cut off mid-way (the connection
+drops) or an HTML page with status 200 (a captive portal or proxy). This module
 holds the server and its state; the answers are in `tests.fakes.graph_routes`.
 """
 
@@ -94,8 +97,9 @@ class FakeGraph:
         self.events: dict[str, dict] = {}
         self.passes: dict[str, tuple[list[dict], str]] = {}  # pass id -> (items, deltaLink at the end)
         self.tokens: dict[str, tuple[int, Any]] = {}         # delta token -> (seq, context)
-        self.expired: dict[str, str] = {}                    # delta token -> "syncStateNotFound" | "gone"
+        self.expired: dict[str, str] = {}                    # delta token -> error code (400) | "gone" (410)
         self.faults: list[list[Any]] = []                    # [method, pattern, status, headers, body, times]
+        self.garbles: list[list[Any]] = []                   # [method, pattern, "truncate" | "html", times]
         self.access: dict[str, set[str]] = {}                # access token -> scopes
         self.refresh: dict[str, set[str]] = {}               # refresh token -> consented scopes
         self.expires_in = 3600
@@ -206,7 +210,8 @@ class FakeGraph:
             self.put_event(item)
 
     def expire_delta_tokens(self, how: str = "syncStateNotFound", *, folder: str | None = None) -> None:
-        """Delta tokens issued so far (of one folder, or all) fail: `syncStateNotFound` (400) or `gone` (410)."""
+        """Delta tokens issued so far (of one folder, or all) fail: 400 with `how` as the error code
+        ("syncStateNotFound", "SyncStateNotFound", ...), or 410 Gone when `how` is "gone"."""
         fid = self.folder(folder).id if folder else None
         for token, (_, context) in self.tokens.items():
             if fid is None or context.get("folder") == fid:
@@ -218,6 +223,12 @@ class FakeGraph:
         body = body or {"error": {"code": {429: "TooManyRequests", 503: "ServiceUnavailable"}.get(status, "Error"),
                                   "message": "injected"}}
         self.faults.append([method, pattern, status, headers or {}, body, times])
+
+    def garble(self, method: str, pattern: str, how: str, *, times: int = 1) -> None:
+        """The next `times` answers to requests matching `pattern` are spoilt: "truncate" sends half
+        the body and closes the connection; "html" answers 200 with a web page instead of JSON."""
+        assert how in ("truncate", "html")
+        self.garbles.append([method, pattern, how, times])
 
     # ------------------------------------------------------------ tokens
 
@@ -278,6 +289,12 @@ class _Handler(BaseHTTPRequestHandler):
                     fault[5] -= 1
                     return self._send(fault[2], fault[4], fault[3])
             status, payload, headers = route(fake, seen)
+            garble = next((g for g in fake.garbles if g[0] == method and g[3] > 0 and re.search(g[1], seen.path)),
+                          None)
+            if garble:
+                garble[3] -= 1
+        if garble:
+            return self._spoil(garble[2], status, payload)
         self._send(status, payload, headers)
 
     def _send(self, status: int, payload: Any, headers: dict | None = None) -> None:
@@ -289,6 +306,22 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
+
+    def _spoil(self, how: str, status: int, payload: Any) -> None:
+        """A web page with 200 instead of Graph's answer, or Graph's answer cut off half-way."""
+        if how == "html":
+            status, kind, data = 200, "text/html", b"<html><body>Sign in to the hotel Wi-Fi</body></html>"
+        else:
+            kind, data = "application/json", json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", kind)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        if how == "truncate":          # the connection drops mid-body: fewer bytes than Content-Length said
+            data = data[:len(data) // 2]
+            self.close_connection = True
+        self.wfile.write(data)
+        self.wfile.flush()
 
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "graph"

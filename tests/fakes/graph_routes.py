@@ -133,7 +133,7 @@ def _delta(fake: FakeGraph, seen: Seen, base: str, context: dict, full, changed,
             if how == "gone":
                 return _error(410, "resyncRequired", "Resync required.", {"Location": location})
             if how:
-                return _error(400, "syncStateNotFound", "The sync state generation is not found.")
+                return _error(400, how, "The sync state generation is not found.")
             since, context = fake.tokens[token]
             items = changed(since, context)
         else:
