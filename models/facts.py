@@ -402,25 +402,29 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
         first = thread[0]
         kinds = {t.kind for t in thread if not t.bulk}
         item.two_way_threads += kinds == BOTH_WAYS
-        if first.kind == "sent":
+        # a thread whose first mail at hand is the user's "Re: …" was opened by a mail the store lacks
+        # (deleted, or before the synced history): nobody is known to have started it
+        unknown_opener = first.kind == "sent" and bool(_ANSWER.match(first.subject))
+        if first.kind == "sent" and not unknown_opener:
             item.user_threads += 1
             item.user_threads_answered += "received" in kinds
             if first.at >= year_start:
                 item.user_threads_year += 1
                 item.user_threads_answered_year += "received" in kinds
-        elif not first.bulk:
+        elif first.kind == "received" and not first.bulk:
             item.their_threads += 1
         wrote = user_wrote.get(first.conversation) or [t.at for t in thread if t.kind == "sent"]
         if not ignored and owes_reply(thread, item.last_sent, wrote) \
                 and not (unanswered and series_of(first.subject) in unanswered):
             item.replies_owed.append(thread[-1])
-        if not first.bulk:
+        if not first.bulk and not unknown_opener:
             started.append((first.at, first.kind == "sent", "received" in kinds))
     started.sort()
     item.recent_threads = [(by_user, answered) for _, by_user, answered in started[-RECENT_THREADS:]]
     item.replies_owed.sort(key=_AT, reverse=True)
 
 
+_ANSWER = re.compile(r"^\s*(?:re|aw|antw|sv|vs)(?:\[\d+\])?\s*:", re.IGNORECASE)   # an answer, not a forward
 _FORWARD = re.compile(r"^\s*(?:fwd?|wg)\s*:", re.IGNORECASE)
 FORWARDS_AFTER = 5       # direct mails, nearly all (FORWARD_SHARE) of them forwards: a forwarding account
 FORWARD_SHARE = 0.8

@@ -343,3 +343,14 @@ def test_an_answer_owed_for_more_than_a_month_is_no_longer_counted(db):
     apply(db, *exchange(1, 0), message(5, sender=ANNA, to=(ME,), subject="Numbers", at=T0 + timedelta(days=5)))
     assert len(facts_at(db, T0 + timedelta(days=30))["anna@firm.example"].replies_owed) == 1
     assert facts_at(db, T0 + timedelta(days=40))["anna@firm.example"].replies_owed == []
+
+
+def test_a_thread_opened_by_a_mail_the_store_lacks_was_started_by_nobody_known(db):
+    """The user's "RE: The Daily Quote" first, its original deleted: the user did not start that thread,
+    and an answer in it is no "replied to your one thread"."""
+    apply(db, message(1, to=(ANNA,), subject="RE: The Daily Quote", at=T0),
+          message(2, sender=ANNA, to=(ME,), subject="RE: The Daily Quote", at=T0 + timedelta(hours=3)),
+          *exchange(3, 2, subject="Budget"))
+    anna = facts_at(db, T0 + timedelta(days=5))["anna@firm.example"]
+    assert (anna.user_threads, anna.user_threads_answered, anna.their_threads, anna.two_way_threads) == (1, 1, 0, 2)
+    assert [by_user for by_user, _ in anna.recent_threads] == [True]
