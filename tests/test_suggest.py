@@ -139,6 +139,12 @@ def test_no_reply_is_owed_to_a_booking_confirmation_from_someone_never_written_t
         assert reply_owed(replace(f, replies_owed=[replace(f.replies_owed[0], subject=notice)]), valued, now) is None
 
 
+@pytest.mark.parametrize("subject, owed", [("Don't need to call me back", False), ("No reply needed: new number", False),
+                                           ("Nur zur Info: Termine", False), ("Can you call me back?", True)])
+def test_no_reply_is_owed_to_a_mail_whose_subject_says_none_is_wanted(db, subject, owed):
+    apply(db, rhythm(TOM, every=14, last=20) + [message(2, sender=TOM, to=(ME,), subject=subject, at=days_ago(3))])
+    assert (("reply_owed", TOM.email) in kinds(digest_for(db, 60))) is owed
+
 def test_an_owed_reply_keeps_no_ledger_of_their_unanswered_threads(db):
     apply(db, [message(1, to=(TOM,), subject="Coffee next week?", at=days_ago(30)),
                message(2, sender=TOM, to=(ME,), subject="Intro to the Munich team", at=days_ago(5))])
