@@ -356,16 +356,19 @@ def _slowdown_note(db: Database, analysis: Analysis, own: list[str]) -> list[str
 
 
 def _inbox_note(db: Database, analysis: Analysis, own: list[str]) -> list[str]:
-    """A note when mail to the user stops or collapses while the user's own goes on: nothing in life does
-    that, an inbox that stopped syncing does, and every tie then looks one-sided (a reconnect for all)."""
+    """A note when personal mail to the user stops or collapses while the user's own goes on: nothing in life
+    does that, an inbox that stopped syncing does, and every tie then looks one-sided (a reconnect for all).
+    List and bulk mail do not count: a list that went quiet, or one the user left, is no broken inbox."""
     marks = ",".join("?" * len(own))
     count = lambda mine, start, end: db.execute(  # noqa: E731
         f"SELECT count(*) FROM messages WHERE sender {'' if mine else 'NOT '}IN ({marks}) "
-        + ("AND n_recipients > 0 " if mine else "") + "AND sent_at > ? AND sent_at <= ?",
+        + ("AND n_recipients > 0 " if mine else "AND bulk = 0 ") + "AND sent_at > ? AND sent_at <= ?",
         [*own, utc_text(start), utc_text(end)]).fetchone()[0]
     now = analysis.now
-    last = db.execute(f"SELECT max(sent_at) FROM messages WHERE sender NOT IN ({marks}) AND sent_at <= ?",
+    last = db.execute(f"SELECT max(sent_at) FROM messages WHERE sender NOT IN ({marks}) AND bulk = 0 AND sent_at <= ?",
                       [*own, utc_text(now)]).fetchone()[0]
+    if last is None:        # only bulk mail to the user: no inbox of personal mail to miss
+        return []
     quiet = (now - parse_utc(last)).days
     if quiet >= QUIET_DAYS:
         sent = count(True, parse_utc(last), now)

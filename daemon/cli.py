@@ -507,7 +507,8 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
     oldest = ctx.db.execute("SELECT min(sent_at) FROM messages").fetchone()[0]
     held = (day - datetime.fromisoformat(oldest).astimezone(ctx.config.zone).date()).days if oldest else 0
     reach = reach_days(horizon)
-    history = (f"only {_months(held)} of mail before it, too little to learn from" if held < reach else
+    history = ("no mail before it to learn from" if held <= 0 else
+               f"only {_months(held)} before it, too little to learn from" if held < reach else
                f"too little two-way mail in the {round(reach / 30)} months before it to learn from")
     trained = (f"trained on {result.training_rows} examples" if result.training_rows else
                f"{history}, so the transparent rule stood in for the learned model")
@@ -532,12 +533,11 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
 
 
 def _months(days: int) -> str:
-    """"3 months", "1 month", "2 weeks": how much history a store holds, as a person would say it."""
-    if days < 45:
-        weeks = max(0, round(days / 7))
-        return f"{weeks} week{'' if weeks == 1 else 's'}"
-    months = round(days / 30.4)
-    return f"{months} month{'' if months == 1 else 's'}"
+    """"3 months of mail", "7 weeks of mail": how much history a store holds, as a person would say it."""
+    if days < 60:
+        weeks = max(1, round(days / 7))
+        return f"{weeks} week{'' if weeks == 1 else 's'} of mail"
+    return f"{round(days / 30.4)} months of mail"
 
 
 @cli.command()

@@ -98,9 +98,9 @@ class ContactFacts:
 
     @property
     def close(self) -> bool:
-        """A strong contact: personal mail both ways, at least STRONG_EXCHANGES messages each way (the user's
-        mail to crowds aside: a daily report to 16 people says nothing about one of them)."""
-        return self.sent_personal >= STRONG_EXCHANGES and self.received_personal >= STRONG_EXCHANGES
+        """A strong contact: personal mail both ways, at least STRONG_EXCHANGES messages each way among a few
+        people (mail to crowds aside, either way: a daily report to 16 people says nothing about one of them)."""
+        return self.sent_personal >= STRONG_EXCHANGES and self.received_few >= STRONG_EXCHANGES
 
 
 def load_facts(db: Database, own: set[str], as_of: datetime, *, aliases=(), ignore_addresses=(),
@@ -264,10 +264,11 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
 
 
 def _blind_blast(sender: str, n: int, own: int, others: Sequence[tuple[str, str]]) -> bool:
-    """A mail that names nobody but its sender (To: the sender, or no recipient at all) and reached the user
-    by Bcc: a broker's daily circular, a company announcement. Bulk, whatever its headers lack — not a
-    personal exchange, however regularly it comes. A mail to someone else that Bcc's the user is not one."""
-    return own == 0 and n <= 1 and all(email == sender for _, email in others)
+    """A mail addressed to its own sender alone that reached the user by Bcc: a broker's daily circular.
+    Bulk, whatever its headers lack — not a personal exchange, however regularly it comes. A mail to someone
+    else that Bcc's the user is not one; nor is a mail whose recipients could not be read at all (an
+    Exchange X.500 name, "undisclosed-recipients"): a personal answer may look like that."""
+    return own == 0 and n == 1 and len(others) == 1 and others[0][1] == sender
 
 
 def _shifted_copy(copies: dict[tuple, set[datetime]], signature: tuple, at: datetime) -> bool:
@@ -425,6 +426,9 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
 
 
 _ANSWER = re.compile(r"^\s*(?:re|aw|antw|sv|vs)(?:\[\d+\])?\s*:", re.IGNORECASE)   # an answer, not a forward
+# an answer or a forward, behind any tags a mail system puts first ("[EXTERNAL] Re:", "RE[2]:", "SV:")
+_ANSWER_OR_FORWARD = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*(?:re|aw|antw|sv|vs|tr|fwd?|wg)(?:\[\d+\])?\s*:",
+                                re.IGNORECASE)
 _FORWARD = re.compile(r"^\s*(?:fwd?|wg)\s*:", re.IGNORECASE)
 FORWARDS_AFTER = 5       # direct mails, nearly all (FORWARD_SHARE) of them forwards: a forwarding account
 FORWARD_SHARE = 0.8
@@ -494,7 +498,7 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
         return False
     if user_wrote and user_wrote[-1] > last.at:        # the user wrote in the thread since, to someone: answered there
         return False
-    if _issues_in_a_row(thread):
+    if _issues_in_a_row(thread, user_wrote):
         return False
     if len(thread) >= 2 and thread[-2].kind == "received":
         return True
@@ -508,17 +512,22 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
 SERIES_ISSUES = 3   # mails of one title from them in a row, on as many days, unanswered: issues of a series
 
 
-def _issues_in_a_row(thread: list[Touch]) -> bool:
-    """Whether the thread ends in SERIES_ISSUES or more fresh mails (no "Re:") of theirs with one subject, each
-    on its own day, none answered: "The Daily Quote" every business day, gathered by its title into the
-    thread of the user's one reply months ago, is a newsletter, not a question asked again and again."""
+def _issues_in_a_row(thread: list[Touch], user_wrote: Sequence[datetime]) -> bool:
+    """Whether the thread ends in SERIES_ISSUES or more fresh mails (no "Re:", "SV:", "[EXTERNAL] Re:" …) of
+    theirs with one subject, each on its own day, none answered, and not in answer to the user: "The Daily
+    Quote" every business day, gathered by its title into the thread of the user's one reply months ago, is
+    a newsletter. The same mails within ANSWER_DAYS of the user's question are a person asking again."""
     run = []
     for t in reversed(thread):
         if t.kind != "received":
             break
         run.append(t)
-    fresh = [t for t in run if not _REPLY_PREFIX.match(t.subject.lower())]
-    return len({t.at.date() for t in fresh}) >= SERIES_ISSUES and len({t.subject.strip().lower() for t in fresh}) == 1
+    fresh = [t for t in run if not _ANSWER_OR_FORWARD.match(t.subject)]
+    if len({t.at.date() for t in fresh}) < SERIES_ISSUES or len({t.subject.strip().lower() for t in fresh}) != 1:
+        return False
+    first = min(t.at for t in fresh)
+    asked = [at for at in user_wrote if at < first]
+    return not asked or first - asked[-1] > timedelta(days=ANSWER_DAYS)
 
 ANSWER_DAYS = 14
 REPLY_OWED_MAX_DAYS = 30    # an answer still owed after a month is no longer suggested or counted as owed

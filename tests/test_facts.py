@@ -354,3 +354,24 @@ def test_a_thread_opened_by_a_mail_the_store_lacks_was_started_by_nobody_known(d
     anna = facts_at(db, T0 + timedelta(days=5))["anna@firm.example"]
     assert (anna.user_threads, anna.user_threads_answered, anna.their_threads, anna.two_way_threads) == (1, 1, 0, 2)
     assert [by_user for by_user, _ in anna.recent_threads] == [True]
+
+
+@pytest.mark.parametrize("subjects", [["Contract draft"] * 3, ["SV: Contract draft"] * 3, ["RE[2]: Contract draft"] * 3,
+                                      ["[EXTERNAL] Re: Contract draft"] * 3])
+def test_a_person_writing_again_after_the_users_question_is_still_owed(db, subjects):
+    """Three mails of one title within two weeks of the user's question are a person asking again (in
+    Swedish, behind a counter or a tag, or re-sent as new), not issues of a newsletter."""
+    tom = Address("tom@firm.example")
+    apply(db, message(1, to=(tom,), subject="Contract draft", at=T0),
+          *[message(10 + i, sender=tom, to=(ME,), subject=s, at=T0 + timedelta(days=6 + i)) for i, s in enumerate(subjects)])
+    assert facts_at(db, T0 + timedelta(days=10))["tom@firm.example"].replies_owed
+
+
+@pytest.mark.parametrize("to, blast", [(("self",), True), ((), False), (("self", "other"), False)])
+def test_only_a_mail_to_its_own_sender_alone_is_a_blind_blast(db, to, blast):
+    """A broker's circular To: himself reached the user by Bcc; a mail whose recipients could not be read
+    (an Exchange X.500 name, "undisclosed-recipients") may be a personal answer and stays one."""
+    broker, other = Address("broker@carr.example"), Address("anna@x.example")
+    recipients = tuple(broker if r == "self" else other for r in to)
+    apply(db, message(1, sender=broker, to=recipients, subject="Daily charts", at=T0))
+    assert facts_at(db, T0 + timedelta(days=1))["broker@carr.example"].received_bulk == int(blast)

@@ -742,6 +742,14 @@ def test_the_digest_notes_when_mail_to_the_user_collapsed_while_theirs_goes_on(d
     apply(db, [message(5000 + i, sender=ANNA, to=(ME,), subject=f"Back {i}", at=days_ago(1 + i)) for i in range(10)])
     assert digest_for(db).notes == []
 
+def test_no_inbox_note_when_a_mailing_list_goes_quiet(db):
+    """150 list mails a month that stop (the user left the list) while personal mail goes on both ways."""
+    listed = [message(6000 + i, sender=Address(f"dev{i % 30}@lists.example"), to=(Address("dev@lists.example"),),
+                      subject=f"[PATCH {i}] fix", at=days_ago(31 + i % 90), bulk=True, list_id="dev.lists.example")
+              for i in range(450)]
+    apply(db, rhythm(ANNA, every=1, last=1, count=120) + listed)
+    assert not [n for n in digest_for(db).notes if "inbox" in n]
+
 def test_one_mail_of_the_users_to_a_crowd_does_not_hide_that_their_sent_mail_is_missing(db):
     crowd = tuple(Address(f"p{i}@firm.example") for i in range(60))
     inbound = [message(2000 + i, sender=Address(f"s{i % 40}@firm.example"), to=(ME,), subject=f"Question {i}",
