@@ -54,6 +54,7 @@ class Touch:
     direct: bool = True  # sent: in To; received: user in To and not bulk; meeting: one-to-one
     bulk: bool = False
     size: int = 1        # other people involved
+    introduces: bool = False  # received: names someone the user had no mail with before (an introduction's mark)
 
 
 @dataclass
@@ -232,6 +233,7 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
                           "n_recipients FROM messages WHERE sent_at < ? ORDER BY key", [cutoff]).fetchall()
     messages.sort(key=itemgetter(1))  # by time, then key: a stable sort here is cheaper than SQLite's sorter
     copies: dict[tuple, set[datetime]] = {}
+    acquainted: set[str] = set()    # addresses the user has had mail with so far, either way
     for key, sent_at, sender, sender_name, subject, conversation, bulk, list_id, n in messages:
         at = parse_utc(sent_at)
         rcpts = listed.get(key, ())
@@ -245,14 +247,18 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
         if sender in own:
             for role, email in rcpts:
                 per_address[email].append(Touch(at, "sent", conversation, subject, role == "to", False, others))
+            acquainted.update(email for _, email in rcpts)
             members = None if n > MAX_GROUP else participants[conversation]
         else:
             if bulk and key in discussions and key in own_count and address_kind(sender) == "person":
                 bulk = 0    # a reply on a discussion list, addressed to the user by name: personal mail
             elif not bulk and _blind_blast(sender, n, own_count.get(key, 0), rcpts):
                 bulk = 1
+            newcomer = not bulk and any(email != sender and email not in acquainted for _, email in rcpts)
             per_address[sender].append(Touch(at, "received", conversation, subject, key in to_me and not bulk,
-                                             bool(bulk), others + 1))
+                                             bool(bulk), others + 1, newcomer))
+            if not bulk:
+                acquainted.add(sender)
             if list_id:
                 seen.list_ids[sender].add(list_id)
             members = None if bulk or n > MAX_GROUP else participants[conversation]

@@ -21,11 +21,15 @@ MINUTES = {"reply_owed": 5, "follow_up": 5, "give_first": 10, "birthday": 10, "i
 URGENT = 10.0            # owed answers, fresh follow-ups and birthdays come before any reconnecting
 ROUTINE_MEETINGS = 3
 GIVE_FIRST_DAYS = 21
-# a subject that introduces people: "Intro: Anna <> Tom", "Introducing Mira", "Vorstellung", "Anna <> Tom";
-# whole words only ("Judge Cintron" is no intro) and not a course or a topic ("Intro to Java", "Introduction
-# to Derivatives")
-INTRODUCTION = re.compile(r"\b(?:intro|introduction|introducing|vorstellung|kennenlernen)\b"
-                          r"(?!\s+(?:to|in|into|zu|zur|zum|in die|in den)\b)|\S\s*<>\s*\S", re.IGNORECASE)
+# a subject that introduces people ("Intro: Anna <> Tom", "Intro to the Munich team", "Introducing Mira",
+# "Vorstellung Tom Weiss"), whole words only ("Judge Cintron" is none), not a policy, a call or a course
+# ("Introduction of the new expense policy", "Intro call", "Intro to Java course"); it counts only on a mail
+# that names someone new to the user (`Touch.introduces`)
+INTRODUCTION = re.compile(
+    r"\b(?:intros?|introductions?|introducing|introduce[sd]?|vorstellung|vorstellen|kennenlernen)\b"
+    r"(?!\s+(?:of|des|der|call|meeting)\b)|\w\s*<>\s*\w", re.IGNORECASE)
+COURSE = re.compile(r"\b(?:course|class|training|session|seminar|webinar|workshop|enroll|enrol|kurs|schulung)\b",
+                    re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -237,7 +241,8 @@ def give_first(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | 
     if s.noise or not s.valuable or not f.last_received:
         return None
     recent_help = [t for t in f.touches if t.kind == "received" and not t.bulk and t.size >= 2
-                   and (now - t.at).days <= GIVE_FIRST_DAYS and INTRODUCTION.search(t.subject)]
+                   and (now - t.at).days <= GIVE_FIRST_DAYS and t.introduces and INTRODUCTION.search(t.subject)
+                   and not COURSE.search(t.subject)]
     one_sided = f.user_threads >= 4 and f.user_threads_answered >= 0.8 * f.user_threads and \
         f.their_threads <= f.user_threads // 4
     if recent_help:

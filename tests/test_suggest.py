@@ -351,22 +351,22 @@ def test_give_first_after_someone_introduced_the_user(db):
 
 
 
-@pytest.mark.parametrize("subject", ["FW: EL01-10 Letter to Judge Cintron", "Enroll in Intro to Java, Feb 12-16",
-                                     "Introduction to Derivatives"])
-def test_no_thanks_for_an_introduction_a_subject_only_seems_to_make(db, subject):
-    """A judge called Cintron or a course called "Intro to Java" introduces nobody (real Enron subjects)."""
+@pytest.mark.parametrize("subject, newcomer, thanked", [
+    ("FW: EL01-10 Letter to Judge Cintron", True, False), ("Enroll in Intro to Java, Feb 12-16", True, False),
+    ("Introduction of the new expense policy", True, False), ("Intro to the Munich team", True, True),
+    ("Introductions: Sam and Lena", True, True), ("Kurze Vorstellung zu Lena Koch", True, True),
+    ("Introduction to Derivatives", False, False), ("Intro: Sam <> Lena", False, False)])
+def test_thanks_for_an_introduction_only_when_a_mail_introduces_someone(db, subject, newcomer, thanked):
+    """An introduction names someone new to the user and says so in its subject: a judge called Cintron,
+    a course called "Intro to Java" or a new policy introduce nobody (real Enron subjects), nor does a
+    mail among people the user already writes to."""
     helper = Address("helene@finlytics.example", "Hélène Roux")
+    known = [] if newcomer else [message(7, to=(LENA,), subject="Hello", at=days_ago(40))]
     mail = message(8, sender=helper, to=(ME, LENA), subject=subject, at=days_ago(10))
-    apply(db, rhythm(helper, every=20, last=30, subject="Product") + [mail])
-    assert not [s for s in digest_for(db, 60).suggestions if s.kind == "give_first" and "introduced" in s.reasons[0]]
-
-def test_birthday_today_suggests_a_call_not_a_card(db):
-    apply(db, rhythm(ANNA, every=14, last=3),
-          events=[event("bday", start=days_ago(0, 0), summary="Anna Berger's birthday", organizer=None)])
-    db.execute("UPDATE events SET birthday = 1, all_day = 1, start = ? WHERE source_id = 'bday'",
-               [f"{TODAY.isoformat()}T00:00:00+00:00"])
-    birthday = [s for s in digest_for(db, 60).suggestions if s.kind == "birthday"]
-    assert birthday and "call" in " ".join(birthday[0].reasons) and "card template" not in " ".join(birthday[0].reasons)
+    thanks = message(9, to=(helper,), subject=f"Re: {subject}", at=days_ago(10, 18))
+    apply(db, rhythm(helper, every=20, last=30, subject="Product") + known + [mail, thanks])
+    give = [s for s in digest_for(db, 60).suggestions if s.kind == "give_first" and "introduced" in s.reasons[0]]
+    assert bool(give) is thanked
 
 
 def test_revive_a_dormant_tie_relevant_to_a_goal(db):
