@@ -457,8 +457,10 @@ def _forwarded_home(db: Database, own: set[str], surnames: set[str]) -> list[str
     home account), whose local part holds the user's surname ("sshackl@swbell.net" for sara.shackleton,
     "jeffshankman@hotmail.com"). Forwarding alone is not enough: many users forward as much to a colleague
     or an assistant, and a colleague's name may hold the user's ("p.sanders" and anderson). So most mail to
-    it is such a forward, or the rest only copies it: a user who Cc's home on their own replies (590 mails
-    to vkaminski@aol.com alone, 477 of them forwards, 156 Cc's) writes to it among others hardly ever."""
+    it is such a forward; or the rest only copies it, and it begins with the user's own first name or
+    initial before the surname: a user who Cc's home on their own replies (590 mails to vkaminski@aol.com
+    alone, 477 of them forwards, 156 Cc's) writes to it among others hardly ever, and so does one who
+    copies a spouse of the same surname on family errands (maria.keller@ for sam.keller)."""
     if not own or not surnames:
         return []
     senders = ",".join("?" * len(own))
@@ -478,7 +480,23 @@ def _forwarded_home(db: Database, own: set[str], surnames: set[str]) -> list[str
             WHERE m.sender IN ({senders}) AND r.email IN ({",".join("?" * len(candidates))}) GROUP BY r.email""",
         [*own, *candidates]).fetchall()}
     return sorted(email for email, n in candidates.items() if (total := mail[email][0]) >= FORWARDS_HOME
-                  and n >= 0.8 * mail[email][1] and (n >= 0.8 * total or mail[email][2] <= 0.1 * total))
+                  and n >= 0.8 * mail[email][1] and (n >= 0.8 * total or (mail[email][2] <= 0.1 * total
+                                                                          and _initial_and_surname(email, own))))
+
+
+def _initial_and_surname(address: str, own: set[str]) -> bool:
+    """Whether the local part begins with the first name or initial of one of the user's name-shaped
+    addresses and the surname follows within a letter or two ("vkaminski" for vince.kaminski, "mawhitt"
+    for mark.whitt), not another first name ("mariakeller")."""
+    letters = re.sub(r"[^a-z]", "", address.partition("@")[0].lower())
+    for mine in own:
+        parts = [p for p in re.split(r"[._-]+", mine.partition("@")[0].lower()) if p]
+        if len(parts) < 2 or not letters:
+            continue
+        first, surname = parts[0], parts[-1][:5]
+        if letters.startswith(first + surname) or (letters[0] == first[0] and surname in letters[1:3 + len(surname)]):
+            return True
+    return False
 
 
 def _holds_surname(address: str, surnames: set[str]) -> bool:

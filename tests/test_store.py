@@ -147,7 +147,9 @@ def test_a_home_account_the_user_also_copies_on_their_replies_is_theirs(db):
                 + [message(first + 40 + i, sender=vince, to=(anna, Address(to)), subject=f"Dinner {i}")
                    for i in range(among_others)])
     store.apply_batch(db, "a", Batch(messages=tuple(mail(0, "vkaminski@home.example", 12, 8, 1)
-                                                    + mail(100, "m.kaminski@home.example", 12, 0, 8))))
+                                                    + mail(100, "m.kaminski@home.example", 12, 0, 8)
+                                                    + mail(200, "maria.kaminski@home.example", 12, 10, 0))))
+    # a spouse of the same surname, copied on family errands: another first name, a person
     assert store.refresh_own_addresses(db, [vince.email]) == {vince.email, "vkaminski@home.example"}
 
 def test_an_assistant_sending_from_the_users_sent_folder_and_written_to_often_stays_a_person(db):
