@@ -41,7 +41,9 @@ KEPT_TYPES = {"default", "fromGmail", "birthday"}   # out-of-office, focus time,
 PAGE = 2500
 REQUESTS_PER_SECOND = 5.0                          # half the per-user limit of 600 a minute
 # 403 reasons about the whole source (token, API, quota), not about one calendar
-SOURCE_REASONS = {"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "accessNotConfigured", *RATE_REASONS}
+SOURCE_REASONS = {"insufficientPermissions", "ACCESS_TOKEN_SCOPE_INSUFFICIENT", "accessNotConfigured", *RATE_REASONS,
+                  "dailyLimitExceeded", "quotaExceeded", "usageLimits", "limitExceeded", "userRateLimitExceededUnreg",
+                  "dailyLimitExceededUnreg"}
 
 
 class SyncTokenExpired(Exception):

@@ -68,13 +68,15 @@ class OutlookCalendarSource:
             log.info("%s: calendar window moved; new pass", self.key)
             state = None
         state = state or self._new_state()
-        starting = restarted = "link" not in state
+        starting, restarted = "link" not in state, False     # starting: this request is a new delta query
         while True:
             try:
                 page = self.graph.get(state.get("link") or self._initial(state), prefer=PREFER)
             except DeltaExpired:
                 if starting or restarted:   # one restart per pull: a Graph that keeps forgetting must not loop us
-                    raise SourceError("Graph rejected a new delta query", where=self.key, fix="try again later") from None
+                    problem = ("Graph rejected a new delta query" if starting else
+                               "Graph lost its place in the calendar twice in one sync")
+                    raise SourceError(problem, where=self.key, fix="try again later") from None
                 log.info("%s: calendar delta token expired; full sync", self.key)
                 state, starting, restarted = self._new_state(), True, True
                 continue

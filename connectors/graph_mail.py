@@ -97,15 +97,16 @@ class OutlookMailSource:
     def _pull_folder(self, key: str, links: dict[str, str], *, full_resync: bool,
                      progress: Progress | None) -> Iterator[Batch]:
         link = links.get(key)
-        starting = restarted = link is None
+        starting, restarted = link is None, False     # starting: this request is a new delta query
         url = link or self._initial(key)
         while True:
             try:
                 page = self.graph.get(url, prefer=f"odata.maxpagesize={PAGE_SIZE}")
             except DeltaExpired:
                 if starting or restarted:   # one restart per pull: a Graph that keeps forgetting must not loop us
-                    raise SourceError("Graph rejected a new delta query", where=self.key,
-                                      fix="try again later") from None
+                    problem = ("Graph rejected a new delta query" if starting else
+                               f"Graph lost its place in folder {_short(key)} twice in one sync")
+                    raise SourceError(problem, where=self.key, fix="try again later") from None
                 log.info("%s: delta token of folder %s expired; full sync of that folder", self.key, _short(key))
                 url, starting, restarted = self._initial(key), True, True
                 continue

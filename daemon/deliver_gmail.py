@@ -26,7 +26,7 @@ from googleapiclient.errors import HttpError
 from connectors.backoff import delay_for
 from connectors.gmail import COST, GmailClient
 from connectors.google_auth import (GMAIL_INSERT, GMAIL_METADATA, auth_errors, authorized_http, build_service,
-                                    http_problem, is_temporary, retry_after, source_key)
+                                    NETWORK_ERRORS, http_problem, is_temporary, retry_after, source_key)
 from daemon.config import Config, SourceConfig
 from daemon.errors import SourceError
 
@@ -99,7 +99,7 @@ def _insert_once(client: GmailClient, source: SourceConfig, day: date, subject: 
             if not is_temporary(exc):
                 raise http_problem(exc, source, "the digest") from None
             sleep_for = delay_for(attempt, retry_after=retry_after(exc))
-        except OSError:
+        except NETWORK_ERRORS:      # a dropped connection, or an answer cut off: the insert may have landed
             sleep_for = delay_for(attempt)
         client.sleep(sleep_for)
     raise SourceError("Gmail kept refusing the digest", where=source_key(source),

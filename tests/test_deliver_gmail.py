@@ -95,6 +95,13 @@ def test_an_insert_that_failed_temporarily_is_retried_once_only(fake, tmp_path):
     assert len(looks) == 3, "before every attempt, look whether an earlier one landed"
 
 
+def test_an_insert_whose_answer_is_cut_off_is_found_not_sent_twice(fake, tmp_path):
+    """The insert landed but its answer broke off mid-body: the next look finds it."""
+    config = delivering(fake, tmp_path)
+    fake.cut("POST", "/gmail/v1/users/me/messages")
+    deliver(config, FakeClock())
+    assert len(inserted(fake)) == 1
+
 def test_delivery_needs_the_insert_scope(fake, tmp_path):
     config = google_config(fake, tmp_path, deliver=("file", "gmail"))
     sign_in(fake, config, scopes=["https://www.googleapis.com/auth/gmail.metadata"])

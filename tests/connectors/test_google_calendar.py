@@ -211,6 +211,13 @@ def test_a_refusal_of_the_whole_source_is_not_blamed_on_one_calendar(fake, tmp_p
                                  "— run `kith auth google --source me`")
 
 
+@pytest.mark.parametrize("reason", ["dailyLimitExceeded", "quotaExceeded"])
+def test_a_used_up_quota_is_not_blamed_on_the_calendars(fake, tmp_path, reason):
+    fake.fail("GET", "/calendar/v3/calendars/primary/events", 403, reason=reason, times=100)
+    with pytest.raises(SourceError) as caught:
+        pull(source_for(fake, tmp_path), None)
+    assert reason in str(caught.value) and "remove" not in str(caught.value)
+
 def test_429_with_retry_after_is_retried(fake, tmp_path):
     clock = FakeClock()
     fake.fail("GET", "/calendar/v3/calendars/primary/events", 429, retry_after="3", reason="rateLimitExceeded")

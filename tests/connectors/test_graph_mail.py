@@ -214,9 +214,20 @@ def test_a_graph_that_keeps_forgetting_the_sync_state_restarts_a_folder_once_the
     source = source_for(fake, tmp_path, folders=["inbox"])
     first = next(iter(source.pull(None)))
     fake.fail("GET", r"skiptoken=", 400, times=100, body={"error": {"code": "SyncStateNotFound", "message": "gone"}})
-    with pytest.raises(SourceError, match="Graph rejected a new delta query"):
+    with pytest.raises(SourceError, match="Graph lost its place in folder .* twice in one sync"):
         pull(source, first.cursor, apply_to_memory({}, first))
     assert len([p for p in fake.paths() if "skiptoken=" in p]) == 2, "the stale link, then the new pass's: no loop"
+
+
+def test_a_stale_next_link_during_a_first_sync_restarts_the_folder_once(fake, tmp_path):
+    """A big first sync is when a $skiptoken goes stale: the folder starts over once, and all of it arrives."""
+    fake.max_page = 4
+    for i in range(10):
+        fake.put_message("inbox", message(i))
+    source = source_for(fake, tmp_path, folders=["inbox"])
+    fake.fail("GET", r"skiptoken=", 400, body={"error": {"code": "SyncStateNotFound", "message": "gone"}})
+    state, cursor, _ = pull(source, None, {})
+    assert len(state) == 10 and "$deltatoken=" in json.loads(cursor)["folders"]["inbox"]
 
 
 def test_the_store_ends_equal_to_the_mailbox_after_a_resync(fake, tmp_path):
