@@ -203,30 +203,51 @@ class _Recipients:
     own: dict[int, int]                         # how many of them are the user's addresses
     to_me: set[int]                             # messages with the user in To
     others: dict[int, list[tuple[str, str]]]    # (role, address) of the others, for the user's mail and small messages
+    lists: dict[int, int] = field(default_factory=dict)   # how many of them are mailing lists, not people
 
 
 def _read_recipients(db: Database, own: set[str]) -> _Recipients:
     """Most recipient rows belong to broadcasts, of which only the counts matter (`messages.n_recipients`);
     only the other recipients of the user's own mail and of small messages reach Python, in (role, address)
-    order."""
+    order. Mailing lists among the recipients are counted apart (`_list_addresses`): a patch review to five
+    lists and seven people went to seven people."""
     marks, own_list = ",".join("?" * len(own)), sorted(own)
     result = _Recipients({}, set(), defaultdict(list))
     for key, role in db.execute(f"SELECT key, role FROM recipients WHERE email IN ({marks})", own_list):
         result.own[key] = result.own.get(key, 0) + 1
         if role == "to":
             result.to_me.add(key)
+    lists = _list_addresses(db)
+    if lists:
+        list_marks = ",".join("?" * len(lists))
+        result.lists = dict(db.execute(f"SELECT key, count(*) FROM recipients WHERE email IN ({list_marks}) "
+                                       "GROUP BY key", sorted(lists)).fetchall())
     for key, role, email in db.execute(  # messages in key order, each one's recipients in primary-key order
             f"SELECT r.key, r.role, r.email FROM messages m JOIN recipients r ON r.key = m.key "
-            f"WHERE (m.n_recipients <= {MAX_GROUP} OR m.sender IN ({marks})) AND r.email NOT IN ({marks}) "
+            f"WHERE (m.n_recipients <= {MAX_GROUP} OR m.sender IN ({marks}) "
+            f"OR (m.list_id != '' AND m.n_recipients <= {LIST_GROUP})) AND r.email NOT IN ({marks}) "
             f"ORDER BY m.key, r.role, r.email", own_list * 2):
-        result.others[key].append((role, email))
+        if email not in lists:
+            result.others[key].append((role, email))
     return result
+
+
+LIST_GROUP = 3 * MAX_GROUP      # list mail read recipient by recipient: its lists aside, it may be a small group
+
+
+def _list_addresses(db: Database) -> set[str]:
+    """The mailing lists among all recipients, in a store with list mail (a List-Id): a list address in To or
+    Cc is no person in the group (see `daemon.contacts.is_mailing_list`)."""
+    list_ids = {list_id for list_id, in db.execute("SELECT DISTINCT list_id FROM messages WHERE list_id != ''")}
+    if not list_ids:
+        return set()
+    return {email for email, in db.execute("SELECT DISTINCT email FROM recipients") if is_mailing_list(email, list_ids)}
 
 
 def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None:
     """Each message before the cutoff as touches: one for its sender, or one per recipient of the user's mail."""
     recipients = _read_recipients(db, own)
-    own_count, to_me, listed = recipients.own, recipients.to_me, recipients.others
+    own_count, to_me, listed, lists_in = recipients.own, recipients.to_me, recipients.others, recipients.lists
     discussions = _list_discussions(db)
     per_address, participants, names = seen.per_address, seen.participants, seen.names
     messages = db.execute("SELECT key, sent_at, sender, sender_name, subject, conversation, bulk, list_id, "
@@ -235,6 +256,7 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
     copies: dict[tuple, set[datetime]] = {}
     acquainted: set[str] = set()    # addresses the user has had mail with so far, either way
     for key, sent_at, sender, sender_name, subject, conversation, bulk, list_id, n in messages:
+        n -= lists_in.get(key, 0)       # people, not lists
         at = parse_utc(sent_at)
         rcpts = listed.get(key, ())
         if _shifted_copy(copies, (sender, subject, conversation, n, own_count.get(key, 0), tuple(rcpts)), at):
@@ -262,6 +284,10 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
             if list_id:
                 seen.list_ids[sender].add(list_id)
             members = None if bulk or n > MAX_GROUP else participants[conversation]
+            if bulk and key in discussions and n <= MAX_GROUP:
+                # a list discussion among a few named people shows who knows whom, though it is bulk to the user;
+                # a patch thread gathers dozens over the years, so each such mail counts as a small group alone
+                members = participants[f"list-mail:{key}"]
             if members is not None:
                 members.add(sender)
         if members is not None:  # a broadcast says little about who knows whom

@@ -375,3 +375,21 @@ def test_only_a_mail_to_its_own_sender_alone_is_a_blind_blast(db, to, blast):
     recipients = tuple(broker if r == "self" else other for r in to)
     apply(db, message(1, sender=broker, to=recipients, subject="Daily charts", at=T0))
     assert facts_at(db, T0 + timedelta(days=1))["broker@carr.example"].received_bulk == int(blast)
+
+
+def test_mailing_lists_in_to_or_cc_are_not_people_in_the_group(db):
+    """A review of the user's patch to the user, five lists and six people went to seven people: a second
+    one in a row is owed, and the people it names know the reviewer."""
+    lists = tuple(Address(f"{name}@vger.kernel.org") for name in ("linux-kernel", "devicetree", "linux-i2c",
+                                                                    "linux-gpio", "linux-mmc"))
+    people = tuple(Address(f"dev{i}@firm.example") for i in range(6))
+    rob = Address("robh@kernel.org")
+    patch = message(1, to=(rob, *people[:3]), cc=lists, subject="[PATCH] dt-bindings: fix", at=T0, list_id="")
+    review = message(2, sender=rob, to=(ME,), cc=(*people, *lists), subject="Re: [PATCH] dt-bindings: fix",
+                     at=T0 + timedelta(days=1), bulk=True, list_id="linux-kernel.vger.kernel.org")
+    again = message(3, sender=rob, to=(ME,), cc=(*people, *lists), subject="Re: [PATCH] dt-bindings: fix",
+                    at=T0 + timedelta(days=2), bulk=True, list_id="linux-kernel.vger.kernel.org")
+    apply(db, patch, review, again)
+    facts = facts_at(db, T0 + timedelta(days=3))
+    assert [t.size for t in facts["robh@kernel.org"].touches] == [4, 7, 7]
+    assert facts["robh@kernel.org"].replies_owed and facts["robh@kernel.org"].peers.get("dev0@firm.example")
