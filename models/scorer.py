@@ -72,9 +72,19 @@ def state_of(f: ContactFacts, as_of: datetime) -> str:
         return "dormant"
     if mutual and (since > max(1.5 * gap, gap + 10) or one_sided_lately(f)):
         return "cooling"
-    if (f.two_way_threads >= 2 or f.meetings_one_to_one >= 2 or f.close) and since <= max(1.5 * gap, gap + 10):
+    window = max(1.5 * gap, gap + 10)
+    mine = days_between(f.last_sent, as_of)
+    # active is both ways: a tie only they keep writing to, the user silent for longer than its rhythm (a
+    # maintainer who left a project, still named in every review), is passive
+    if (f.two_way_threads >= 2 or f.meetings_one_to_one >= 2 or f.close) and since <= window \
+            and ((mine is not None and mine <= window) or _met_lately(f, as_of, window)):
         return "active"
     return "passive"
+
+
+def _met_lately(f: ContactFacts, as_of: datetime, days: float) -> bool:
+    """A meeting within `days`: a tie kept up in person needs no mail from the user."""
+    return f.last_meeting is not None and as_of - f.last_meeting[0] <= timedelta(days=days)
 
 
 def state_reason(f: ContactFacts, state: str, as_of: datetime) -> str | None:

@@ -790,3 +790,16 @@ def test_still_waiting_is_said_only_of_an_owed_reply_shown_before(db, tmp_path):
 def test_the_digest_notes_when_only_the_users_own_mail_is_in_the_store(db):
     apply(db, [message(1 + i, to=(TOM,), subject=f"Plan {i}", at=days_ago(3 + i)) for i in range(3)])
     assert "No mail to you is in the store" in digest_for(db).notes[0]
+
+
+def test_a_tie_only_the_other_side_keeps_writing_to_is_not_active(db):
+    """A maintainer who left the project is still named in every review: their mail goes on, his stopped."""
+    theirs = [message(7000 + i, sender=ANNA, to=(ME,), subject=f"Re: Review {i}", at=days_ago(2 + 7 * i))
+              for i in range(5)]
+    apply(db, rhythm(ANNA, every=14, last=120) + theirs)
+    store.refresh_own_addresses(db, [ME.email])
+    _, analysis = build_digest(db, config(), TODAY)
+    assert analysis.scores[ANNA.email].state == "passive"
+    apply(db, [message(7999, to=(ANNA,), subject="Re: Review 0", at=days_ago(1))])
+    _, analysis = build_digest(db, config(), TODAY)
+    assert analysis.scores[ANNA.email].state == "active"
