@@ -26,10 +26,11 @@ GIVE_FIRST_DAYS = 21
 # ("Introduction of the new expense policy", "Intro call", "Intro to Java course"); it counts only on a mail
 # that names someone new to the user (`Touch.introduces`)
 INTRODUCTION = re.compile(
-    r"\b(?:intros?|introductions?|introducing|introduce[sd]?|vorstellung|vorstellen|kennenlernen)\b"
+    r"\b(?:intros?|introductions?|introducing|vorstellung|vorstellen|kennenlernen)\b"
     r"(?!\s+(?:of|des|der|call|meeting)\b)|\w\s*<>\s*\w", re.IGNORECASE)
-COURSE = re.compile(r"\b(?:course|class|training|session|seminar|webinar|workshop|enroll|enrol|kurs|schulung)\b",
-                    re.IGNORECASE)
+# a course, or a patch ("[PATCH v2 4/5] hw: aspeed: Introduce common UART init", "[RFC] …"): no introduction
+COURSE = re.compile(r"\b(?:course|class|training|session|seminar|webinar|workshop|enroll|enrol|kurs|schulung)\b"
+                    r"|\[[^\]]*\b(?:PATCH|RFC)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -251,8 +252,9 @@ def give_first(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | 
                    f"a real thank-you, and a useful contact or article for {THEIR_TOPIC} in return"]
         return make("give_first", f, reasons, help_.subject, 3.0 + s.priority)
     if one_sided and (now - f.last_contact).days <= 120:
-        reasons = [f"answered {f.user_threads_answered} of your {f.user_threads} threads but started only "
-                   f"{f.their_threads} of their own", "the relationship leans your way: offer help before you ask again"]
+        own = f"started only {f.their_threads} of their own" if f.their_threads else "never started one of their own"
+        reasons = [f"answered {f.user_threads_answered} of your {f.user_threads} threads but {own}",
+                   "the relationship leans your way: offer help before you ask again"]
         return make("give_first", f, reasons, f.last_subject, 1.0 + s.priority)
     return None
 

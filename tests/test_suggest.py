@@ -355,7 +355,8 @@ def test_give_first_after_someone_introduced_the_user(db):
     ("FW: EL01-10 Letter to Judge Cintron", True, False), ("Enroll in Intro to Java, Feb 12-16", True, False),
     ("Introduction of the new expense policy", True, False), ("Intro to the Munich team", True, True),
     ("Introductions: Sam and Lena", True, True), ("Kurze Vorstellung zu Lena Koch", True, True),
-    ("Introduction to Derivatives", False, False), ("Intro: Sam <> Lena", False, False)])
+    ("Introduction to Derivatives", False, False), ("Intro: Sam <> Lena", False, False),
+    ("[PATCH v2 4/5] hw: aspeed: Introduce common UART init", True, False), ("tpm2: Introduce TIS tpm core", True, False)])
 def test_thanks_for_an_introduction_only_when_a_mail_introduces_someone(db, subject, newcomer, thanked):
     """An introduction names someone new to the user and says so in its subject: a judge called Cintron,
     a course called "Intro to Java" or a new policy introduce nobody (real Enron subjects), nor does a
@@ -504,6 +505,7 @@ def test_give_first_when_the_tie_leans_the_users_way(db):
     apply(db, rhythm(MIRA, every=14, last=3, subject="Payments"))
     give = [s for s in digest_for(db, 60).suggestions if s.kind == "give_first"]
     assert give and "offer help before you ask" in " ".join(give[0].reasons)
+    assert give[0].reasons[0] == "answered 8 of your 8 threads but never started one of their own"
 
 
 def test_a_weaker_contact_relevant_to_a_goal_ranks_above_a_stronger_irrelevant_one(db):
