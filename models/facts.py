@@ -21,7 +21,7 @@ from operator import attrgetter, itemgetter
 from sqlite_utils import Database
 
 from daemon.contacts import (B4_RELAY_PREFIX, Contact, address_kind, is_ignored, is_list_name, is_mailing_list,
-                             merge_contacts, person_addresses, usable_name)
+                             merge_contacts, person_addresses, robot_name, usable_name)
 from daemon.store import utc_text
 
 MIN_GAP_DAYS, MAX_GAP_DAYS = 7.0, 180.0
@@ -98,6 +98,11 @@ class ContactFacts:
         return self.contact.id
 
     @property
+    def robot(self) -> bool:
+        """An automated sender (no-reply address, or a name such as "kernel test robot"): never suggested."""
+        return "noreply" in self.kinds and "person" not in self.kinds
+
+    @property
     def close(self) -> bool:
         """A strong contact: personal mail both ways, at least STRONG_EXCHANGES messages each way among a few
         people (mail to crowds aside, either way: a daily report to 16 people says nothing about one of them)."""
@@ -148,6 +153,9 @@ def _load_facts(db: Database, own: set[str], cutoff: str, aliases, ignore_addres
         item.touches += per_address[address]
         item.kinds.add(address_kind(address))
         item.list_ids |= seen.list_ids.get(address, set())
+    for item in facts.values():
+        if robot_name(item.contact.name):
+            item.kinds = {"noreply"}
     _add_peers(facts, contacts, seen.participants)
     moment = parse_utc(cutoff)
     user_wrote = _user_wrote(per_address.values())

@@ -805,3 +805,20 @@ def test_a_tie_only_the_other_side_keeps_writing_to_is_not_active(db):
     apply(db, [message(7999, to=(ANNA,), subject="Re: Review 0", at=days_ago(1))])
     _, analysis = build_digest(db, config(), TODAY)
     assert analysis.scores[ANNA.email].state == "active"
+
+
+@pytest.mark.parametrize("replies", [1, 2])
+def test_a_robot_by_its_name_is_never_suggested_however_often_answered(db, replies):
+    """The kernel test robot (lkp@intel.com) writes like a person's address; its name says what it is. Noise
+    while the user answered it once; twice written to, it is not noise (the user's behaviour wins) but
+    still no relationship to care for."""
+    robot = Address("lkp@intel.com", "kernel test robot")
+    reports = [message(8000 + i, sender=robot, to=(ME,), subject=f"[linux:master] build failure {i}",
+                       at=days_ago(100 - 9 * i)) for i in range(10)]
+    answers = [message(8100 + i, to=(robot, TOM), subject=f"Re: [linux:master] build failure {i}",
+                       at=days_ago(100 - 9 * i, 15)) for i in range(replies)]
+    apply(db, reports + answers + rhythm(TOM, every=14, last=3))
+    store.refresh_own_addresses(db, [ME.email])
+    digest, analysis = build_digest(db, config(60), TODAY)
+    assert analysis.scores[robot.email].noise is (replies < 2)
+    assert robot.email not in {s.contact_id for s in digest.suggestions} | {s.other_id for s in digest.suggestions}
