@@ -393,3 +393,13 @@ def test_mailing_lists_in_to_or_cc_are_not_people_in_the_group(db):
     facts = facts_at(db, T0 + timedelta(days=3))
     assert [t.size for t in facts["robh@kernel.org"].touches] == [4, 7, 7]
     assert facts["robh@kernel.org"].replies_owed and facts["robh@kernel.org"].peers.get("dev0@firm.example")
+
+
+def test_no_rhythm_from_the_users_own_mail_that_the_contact_never_answered(db):
+    """Peter's patch series Cc'd Andrew every few days; Andrew answered once: no "every week or so"."""
+    andrew = Address("andrew@aj.example")
+    series = [message(10 + i, to=(andrew,), subject=f"[PATCH {i}/6] hw: fix", at=T0 + timedelta(days=7 + 7 * i))
+              for i in range(6)]
+    answer = message(30, sender=andrew, to=(ME,), subject="Re: [PATCH 0/6] hw: fix", at=T0 + timedelta(days=1))
+    apply(db, message(9, to=(andrew,), subject="[PATCH 0/6] hw: fix", at=T0), answer, *series)
+    assert facts_at(db, T0 + timedelta(days=60))["andrew@aj.example"].usual_gap_days is None
