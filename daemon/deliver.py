@@ -23,6 +23,7 @@ from daemon.digest import render_html, render_markdown, render_text, to_json
 from daemon.store import utc_text
 
 
+PARTNER_POSITION = 2000  # the second person of suggestion i is recorded at this position + i
 FOCUS_POSITION = 1000  # the week's focus person is recorded with the day's suggestions, after them
 
 
@@ -55,6 +56,9 @@ def record(db: Database, digest: Digest, now: datetime | None = None) -> dict:
         db.execute("INSERT INTO digests (date, rendered_at, payload) VALUES (?, ?, ?)",
                    [day, utc_text(now or datetime.now(UTC)), json.dumps(payload, ensure_ascii=False)])
         rows = [(day, i, s.kind, s.contact_id, s.goal, s.thread or None) for i, s in enumerate(digest.suggestions)]
+        # the second person of an introduction was suggested too: not asked about another one tomorrow
+        rows += [(day, PARTNER_POSITION + i, s.kind, s.other_id, s.goal, None)
+                 for i, s in enumerate(digest.suggestions) if s.other_id]
         if digest.focus:
             rows.append((day, FOCUS_POSITION, "focus", digest.focus[0], digest.focus[2], None))
         db.conn.executemany("INSERT INTO suggestions (date, position, kind, address, goal, thread) "

@@ -316,6 +316,17 @@ def test_a_long_subject_is_quoted_cut_at_a_word():
     assert quote("Fwd: Q3 pilot numbers") == "“Q3 pilot numbers”" and quote("Re:  ") == "no subject"
 
 
+def test_both_people_of_an_introduction_count_as_suggested(db, tmp_path):
+    """Asked about an introduction to one person today, nobody is asked about another one tomorrow."""
+    from daemon.analysis import _recent_suggestions
+    from daemon.deliver import deliver
+    apply(db, rhythm(MIRA, every=14, last=3, subject="Payments") + rhythm(JONAS, every=14, last=4, subject="Cards")
+          + rhythm(JONAS, every=14, last=5, count=2, subject="New payments flow"))
+    store.refresh_own_addresses(db, [ME.email])
+    digest, _ = build_digest(db, config(60), TODAY)
+    deliver(db, digest, tmp_path)
+    assert {MIRA.email, JONAS.email} <= set(_recent_suggestions(db, TODAY + timedelta(days=1), 14))
+
 def test_no_introduction_of_someone_who_only_wrote_to_the_user(db):
     """However highly the model rates a stranger's first mails (0.87 on real mail), nobody introduces them."""
     from dataclasses import replace as changed
