@@ -325,7 +325,7 @@ def test_both_people_of_an_introduction_count_as_suggested(db, tmp_path):
     store.refresh_own_addresses(db, [ME.email])
     digest, _ = build_digest(db, config(60), TODAY)
     deliver(db, digest, tmp_path)
-    assert {MIRA.email, JONAS.email} <= set(_recent_suggestions(db, TODAY + timedelta(days=1), 14))
+    assert {MIRA.email, JONAS.email} <= set(_recent_suggestions(db, TODAY + timedelta(days=1), 14, "introduce"))
 
 def test_no_introduction_of_someone_who_only_wrote_to_the_user(db):
     """However highly the model rates a stranger's first mails (0.87 on real mail), nobody introduces them."""
