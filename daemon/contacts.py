@@ -124,9 +124,10 @@ def relayed_sender(email: str, known: Container[str] = frozenset()) -> str | Non
 
 
 def person_address(email: str, known: Container[str] = frozenset()) -> str:
-    """The address of the person who writes from `email`: itself, unquoted (`unquoted`), or the sender a B4
-    relay address stands for (`relayed_sender`, which `known` addresses help)."""
-    return relayed_sender(email, known) or unquoted(email)
+    """The address of the person who writes from `email`: itself, unquoted (`unquoted`), the sender a B4
+    relay address stands for (`relayed_sender`, which `known` addresses help), or the mailbox of a known
+    sub-address (`_unplussed`)."""
+    return relayed_sender(email, known) or _unplussed(unquoted(email), known)
 
 
 def person_addresses(addresses: Iterable[str], own: Iterable[str] = ()) -> dict[str, str]:
@@ -134,7 +135,16 @@ def person_addresses(addresses: Iterable[str], own: Iterable[str] = ()) -> dict[
     seen = list(addresses)
     known = {*seen, *own}
     known.update(unquoted(a) for a in seen if a[:1] == "'")
-    return {a: person_address(a, known) if a[:1] == "'" or a.startswith(B4_RELAY_PREFIX) else a for a in seen}
+    return {a: person_address(a, known) if a[:1] == "'" or a.startswith(B4_RELAY_PREFIX) else _unplussed(a, known)
+            for a in seen}
+
+
+def _unplussed(email: str, known: Container[str]) -> str:
+    """A sub-address is its mailbox's ("krzk+dt@kernel.org" is krzk@kernel.org) when that address is known
+    too: the same person, who gives maintainers' scripts a tag to sort by."""
+    local, _, domain = email.partition("@")
+    base = local.split("+", 1)[0]
+    return f"{base}@{domain}" if base != local and base and f"{base}@{domain}" in known else email
 
 
 FREE_MAIL = {"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "yahoo.com", "icloud.com", "gmx.de",

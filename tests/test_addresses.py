@@ -69,6 +69,17 @@ def test_names_lose_wrapping_quotes_and_keep_apostrophes():
         assert pretty_name(machine) == machine
 
 
+def test_a_sub_address_is_its_mailbox_when_the_mailbox_is_known(db):
+    """krzk+dt@kernel.org is krzk@kernel.org (the tag is for the maintainer's filters); a tagged address
+    whose plain form never appears stays as it is."""
+    synced(db, mail(1, ME, "krzk+dt@kernel.org", subject="[PATCH] dts"),
+           mail(2, "Krzysztof Kozlowski <krzk@kernel.org>", ME, subject="Re: [PATCH] dts"),
+           mail(3, ME, "robh+dt@kernel.org", subject="[PATCH] bindings"))
+    facts = facts_of(db)
+    assert set(facts) == {"krzk@kernel.org", "robh+dt@kernel.org"}
+    assert (facts["krzk@kernel.org"].sent, facts["krzk@kernel.org"].received) == (1, 1)
+    assert typed_address("krzk+dt@kernel.org", {"krzk@kernel.org"}) == "krzk@kernel.org"     # `kith explain` finds it
+
 def test_quoted_and_plain_forms_are_one_contact_with_a_clean_name(db):
     synced(db, mail(1, ME, "'david.delainey'@enron.com", subject="PRC"),
            mail(2, '"David W Delainey" <david.delainey@enron.com>', ME, subject="Re: PRC"),
