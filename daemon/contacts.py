@@ -296,17 +296,27 @@ def merge_contacts(
         primary = theirs[0]
         name = next((alias_names[a] for a in members if alias_names.get(a)), "")
         if not name:
-            counted = Counter()
+            counted, echoes = Counter(), set()
             for a in members:
                 for raw, n in names.get(a, {}).items():
                     clean = usable_name(raw, a)
                     if clean:
                         counted[clean] += n
-            name = min(counted, key=lambda k: (-counted[k], k)) if counted else pretty_name(primary)
+                        if _echoes_address(clean, a):
+                            echoes.add(clean)
+            # a name that only repeats the address ("tomer.maimon", "peteryin") yields to a real one
+            name = min(counted, key=lambda k: (k in echoes, -counted[k], k)) if counted else pretty_name(primary)
         contact = Contact(primary, tuple(theirs), name)
         for a in members:
             result[a] = contact
     return result
+
+
+def _echoes_address(name: str, email: str) -> bool:
+    """Whether a display name is only the address's local part, or a piece of it ("peteryin" of
+    peteryin.openbmc@): a mailer's stand-in, not the name the person gives."""
+    letters = re.sub(r"[^\w]", "", name.lower())
+    return " " not in name.strip() and bool(letters) and letters in re.sub(r"[^\w]", "", email.partition("@")[0])
 
 
 def is_ignored(email: str, ignore_addresses: Iterable[str], ignore_domains: Iterable[str]) -> bool:

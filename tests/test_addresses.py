@@ -80,6 +80,15 @@ def test_a_sub_address_is_its_mailbox_when_the_mailbox_is_known(db):
     assert (facts["krzk@kernel.org"].sent, facts["krzk@kernel.org"].received) == (1, 1)
     assert typed_address("krzk+dt@kernel.org", {"krzk@kernel.org"}) == "krzk@kernel.org"     # `kith explain` finds it
 
+def test_a_real_display_name_wins_over_one_that_repeats_the_address():
+    from collections import Counter
+    from daemon.contacts import merge_contacts
+    names = {"tomer.maimon@nuvoton.example": Counter({"tomer.maimon": 6, "Tomer Maimon": 2}),
+             "peteryin.openbmc@gmail.example": Counter({"peteryin": 5, "Peter Yin": 1}),
+             "lintao1890@x.example": Counter({"lintao1890": 3})}
+    contacts = merge_contacts(list(names), names, (), (), {})
+    assert [contacts[a].name for a in names] == ["Tomer Maimon", "Peter Yin", "lintao1890"]
+
 def test_quoted_and_plain_forms_are_one_contact_with_a_clean_name(db):
     synced(db, mail(1, ME, "'david.delainey'@enron.com", subject="PRC"),
            mail(2, '"David W Delainey" <david.delainey@enron.com>', ME, subject="Re: PRC"),
