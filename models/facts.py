@@ -159,8 +159,9 @@ def _load_facts(db: Database, own: set[str], cutoff: str, aliases, ignore_addres
     _add_peers(facts, contacts, seen.participants)
     moment = parse_utc(cutoff)
     user_wrote = _user_wrote(per_address.values())
+    starter_wrote = _starter_wrote(per_address, seen.starters)
     for item in facts.values():
-        summarise(item, moment, user_wrote)
+        summarise(item, moment, user_wrote, starter_wrote)
     return facts
 
 
@@ -172,6 +173,20 @@ def _user_wrote(touches_per_address: Iterable[list[Touch]]) -> dict[str, list[da
         for t in touches:
             if t.kind == "sent":
                 times[t.conversation].add(t.at)
+    return {conversation: sorted(at) for conversation, at in times.items()}
+
+
+def _starter_wrote(per_address: dict[str, list[Touch]], starters: dict[str, str]) -> dict[str, list[datetime]]:
+    """When the person who started each conversation (someone else than the user) wrote in it, in order."""
+    started_by: dict[str, set[str]] = defaultdict(set)
+    for conversation, address in starters.items():
+        if address:         # "": the user started it
+            started_by[address].add(conversation)
+    times: dict[str, list[datetime]] = defaultdict(list)
+    for address, conversations in started_by.items():
+        for t in per_address.get(address, ()):
+            if t.kind == "received" and t.conversation in conversations:
+                times[t.conversation].append(t.at)
     return {conversation: sorted(at) for conversation, at in times.items()}
 
 
@@ -202,6 +217,7 @@ class _Seen:
     sightings: set[tuple[str, str, str]] = field(default_factory=set)   # (conversation, full name, address)
     list_ids: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     participants: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    starters: dict[str, str] = field(default_factory=dict)     # conversation → who wrote its first mail, not the user
 
 
 @dataclass
@@ -257,7 +273,7 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
     recipients = _read_recipients(db, own)
     own_count, to_me, listed, lists_in = recipients.own, recipients.to_me, recipients.others, recipients.lists
     discussions = _list_discussions(db)
-    per_address, participants, names = seen.per_address, seen.participants, seen.names
+    per_address, participants, names, starters = seen.per_address, seen.participants, seen.names, seen.starters
     messages = db.execute("SELECT key, sent_at, sender, sender_name, subject, conversation, bulk, list_id, "
                           "n_recipients FROM messages WHERE sent_at < ? ORDER BY key", [cutoff]).fetchall()
     messages.sort(key=itemgetter(1))  # by time, then key: a stable sort here is cheaper than SQLite's sorter
@@ -274,6 +290,7 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
             names[sender][sender_name] += 1
             if " " in sender_name:  # only full names are evidence that two addresses are one person
                 seen.sightings.add((conversation, sender_name, sender))
+        starters.setdefault(conversation, "" if sender in own else sender)
         if sender in own:
             for role, email in rcpts:
                 per_address[email].append(Touch(at, "sent", conversation, subject, role == "to", False, others))
@@ -389,7 +406,8 @@ def _add_peers(facts: dict[str, ContactFacts], contacts: dict[str, Contact], par
 
 
 def summarise(item: ContactFacts, as_of: datetime | None = None,
-              user_wrote: dict[str, list[datetime]] | None = None) -> None:
+              user_wrote: dict[str, list[datetime]] | None = None,
+              starter_wrote: dict[str, list[datetime]] | None = None) -> None:
     """Derive the counts and dates of one contact from its touches (`as_of`: the moment they are known at,
     for the past year's counts; by default the last touch; `user_wrote`: see `_user_wrote`)."""
     touches = sorted(item.touches, key=_AT)
@@ -424,7 +442,7 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
         item.first_contact, item.last_contact = personal[0].at, personal[-1].at
         item.last_subject = personal[-1].subject     # the last contact's own: "last contact 19 days ago (…)"
     year_start = (as_of or (touches[-1].at if touches else datetime.max)) - timedelta(days=365)
-    _summarise_threads(item, threads, year_start, user_wrote or {})
+    _summarise_threads(item, threads, year_start, user_wrote or {}, starter_wrote or {})
     if as_of is not None:       # owed for a month at most: what `explain` and the JSON say as the digest does
         item.replies_owed = [t for t in item.replies_owed if as_of - t.at <= timedelta(days=REPLY_OWED_MAX_DAYS)]
     # "you usually talk every …": said of a tie that went both ways, from mail among a few people and meetings,
@@ -437,7 +455,7 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
 
 
 def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year_start: datetime,
-                       user_wrote: dict[str, list[datetime]]) -> None:
+                       user_wrote: dict[str, list[datetime]], starter_wrote: dict[str, list[datetime]]) -> None:
     """Who starts the contact's threads, which went both ways, and which wait for the user."""
     started = []
     unanswered = _unanswered_series(threads.values())
@@ -458,7 +476,7 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
         elif first.kind == "received" and not first.bulk:
             item.their_threads += 1
         wrote = user_wrote.get(first.conversation) or [t.at for t in thread if t.kind == "sent"]
-        if not ignored and owes_reply(thread, item.last_sent, wrote) \
+        if not ignored and owes_reply(thread, item.last_sent, wrote, starter_wrote.get(first.conversation, ())) \
                 and not (unanswered and series_of(first.subject) in unanswered):
             item.replies_owed.append(thread[-1])
         if not first.bulk and not unknown_opener:
@@ -521,7 +539,8 @@ def series_of(subject: str) -> str | None:
     return words if len(words) >= 4 else None
 
 
-def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequence[datetime] = ()) -> bool:
+def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequence[datetime] = (),
+               starter_wrote: Sequence[datetime] = ()) -> bool:
     """They wrote to the user directly, last in the thread, and nothing went back since (`last_sent`: the
     user's last message to them; `user_wrote`: when the user wrote in this conversation, to anyone, in order).
 
@@ -543,6 +562,8 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
         return False
     if _issues_in_a_row(thread, user_wrote):
         return False
+    if last.size > 1 and _ANSWER.match(last.subject) and starter_wrote and starter_wrote[-1] > last.at:
+        return False    # a review answered by the patch's author since: their reply was to the one who started
     if len(thread) >= 2 and thread[-2].kind == "received":
         return True
     before = bisect_left(user_wrote, last.at)          # the user's last message in the conversation before theirs

@@ -403,3 +403,17 @@ def test_no_rhythm_from_the_users_own_mail_that_the_contact_never_answered(db):
     answer = message(30, sender=andrew, to=(ME,), subject="Re: [PATCH 0/6] hw: fix", at=T0 + timedelta(days=1))
     apply(db, message(9, to=(andrew,), subject="[PATCH 0/6] hw: fix", at=T0), answer, *series)
     assert facts_at(db, T0 + timedelta(days=60))["andrew@aj.example"].usual_gap_days is None
+
+
+@pytest.mark.parametrize("author_answered", [True, False])
+def test_a_review_the_patch_author_answered_is_no_debt_of_the_user(db, author_answered):
+    """Andrew reviews Anirudh's patch, To Anirudh and the user; Anirudh answers him: the user owes nothing."""
+    author, andrew = Address("anirudh@x.example"), Address("andrew@aj.example")
+    mails = [message(1, sender=author, to=(andrew, ME), subject="[PATCH] ARM: dts: add board", at=T0),
+             message(2, sender=andrew, to=(author, ME), subject="Re: [PATCH] ARM: dts: add board",
+                     at=T0 + timedelta(days=1))]
+    if author_answered:
+        mails.append(message(3, sender=author, to=(andrew,), cc=(ME,), subject="Re: [PATCH] ARM: dts: add board",
+                             at=T0 + timedelta(days=2)))
+    apply(db, *mails)
+    assert bool(facts_at(db, T0 + timedelta(days=4))["andrew@aj.example"].replies_owed) is not author_answered
