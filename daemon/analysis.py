@@ -414,15 +414,23 @@ def latest_evaluable_day(db: Database, config: Config, horizon_days: int) -> dat
 
 
 TAIL_SHARE = 0.5        # a horizon holding less than this share of the mail of as long before it: an archive's tail
-TAIL_WEEKS = 52         # … looked past week by week, at most this far
+TAIL_WEEKS = 156        # … looked past week by week, at most this far (three years)
+TAIL_OWN_MAIL = 10      # the user's own messages a horizon needs to measure anything (two or three is a tail)
 
 
 def _before_the_tail(db: Database, config: Config, day: date, horizon_days: int) -> date | None:
     """The latest date, from `day` back week by week, whose horizon holds at least TAIL_SHARE of the mail of
     as many days before it: an archive that dwindles over its last months (a mailbox being wound down) has
     few two-way ties left to find in its tail, and a judgment measured there measures little. None when no
-    such date is found within TAIL_WEEKS (then the latest date stands)."""
-    times = [at for (at,) in db.execute("SELECT sent_at FROM messages ORDER BY sent_at")]
+    such date is found within TAIL_WEEKS (then the latest date stands). The user's own mail decides when the
+    store holds some: on a list a maintainer left, the list goes on while his two-way ties ended."""
+    own = sorted(own_addresses(db, config))
+    marks = ",".join("?" * len(own))
+    times = [at for (at,) in db.execute(f"SELECT sent_at FROM messages WHERE sender IN ({marks}) ORDER BY sent_at",
+                                        own)] if own else []
+    by_own = bool(times)
+    if not by_own:
+        times = [at for (at,) in db.execute("SELECT sent_at FROM messages ORDER BY sent_at")]
 
     def mail(start: date, end: date) -> int:
         return bisect_right(times, utc_text(end_of_day(end, config))) - bisect_right(
@@ -430,8 +438,8 @@ def _before_the_tail(db: Database, config: Config, day: date, horizon_days: int)
     span = timedelta(days=horizon_days)
     for week in range(TAIL_WEEKS + 1):
         candidate = day - timedelta(weeks=week)
-        before = mail(candidate - span, candidate)
-        if before and mail(candidate, candidate + span) >= TAIL_SHARE * before:
+        before, after = mail(candidate - span, candidate), mail(candidate, candidate + span)
+        if before and after >= TAIL_SHARE * before and (not by_own or after >= TAIL_OWN_MAIL):
             return candidate
     return None
 

@@ -260,6 +260,19 @@ def test_evals_default_date_stays_out_of_an_archives_dwindling_tail(db):
     assert wound_down.date() - timedelta(days=90) <= day <= wound_down.date() - timedelta(days=30)   # … its busy end
 
 
+def test_evals_default_date_stays_before_the_user_stopped_writing(db):
+    """A maintainer who left a list: its mail goes on for years, his own stopped, and so did his two-way ties."""
+    from daemon.analysis import latest_evaluable_day
+    me, anna = Address("me@home.example"), Address("anna@firm.example")
+    start = datetime(2001, 1, 1, 9, tzinfo=ZoneInfo("UTC"))
+    listed = [message(i, sender=anna, to=(me,), at=start + timedelta(hours=12 * i)) for i in range(4 * 730)]
+    mine = [message(9000 + i, to=(anna,), at=start + timedelta(days=2 * i)) for i in range(300)]
+    store.apply_batch(db, "t", Batch(messages=(*listed, *mine)))
+    store.refresh_own_addresses(db, [me.email])
+    day = latest_evaluable_day(db, parse(LABEL_CONFIG, Path("/tmp/kith-left.toml")), 90)
+    stopped = mine[-1].sent_at.date()
+    assert stopped - timedelta(days=90) <= day <= stopped - timedelta(days=30)
+
 def test_eval_says_when_the_horizon_runs_past_today(sample):
     kith, config = sample
     today = datetime.now(load(config).zone).date()
