@@ -299,9 +299,11 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
         else:
             if bulk and key in discussions and key in own_count and address_kind(sender) == "person":
                 bulk = 0    # a reply on a discussion list, addressed to the user by name: personal mail
-            elif not bulk and _blind_blast(sender, n, own_count.get(key, 0), rcpts):
+            elif n == 1 and not bulk and _blind_blast(sender, n, own_count.get(key, 0), rcpts):
                 bulk = 1
-            newcomer = not bulk and any(email != sender and email not in acquainted for _, email in rcpts)
+            # whether it names someone new to the user: asked only of a subject that may introduce (it is slow)
+            newcomer = not bulk and _MAY_INTRODUCE.search(subject) is not None \
+                and any(email != sender and email not in acquainted for _, email in rcpts)
             per_address[sender].append(Touch(at, "received", conversation, subject, key in to_me and not bulk,
                                              bool(bulk), others + 1, newcomer))
             if not bulk:
@@ -318,6 +320,9 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
         if members is not None:  # a broadcast says little about who knows whom
             members.update([email for _, email in rcpts])
     _add_recipient_names(db, cutoff, seen)
+
+
+_MAY_INTRODUCE = re.compile(r"intro|vorstell|kennenlern|<>", re.IGNORECASE)   # see `models.kinds.INTRODUCTION`
 
 
 def _blind_blast(sender: str, n: int, own: int, others: Sequence[tuple[str, str]]) -> bool:
