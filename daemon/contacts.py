@@ -229,12 +229,13 @@ class _UnionFind:
 # display names that robots share ("kernel test robot", "Jenkins Bot"): the same name in one thread is no
 # evidence that two addresses are one person
 _ROBOT_NAME = re.compile(r"\b(?:robot|bot|daemon|automation|notifications?|no-?reply|ci)\b")
-_ROBOT_ONLY = re.compile(r"\b(?:robot|bot|daemon|automation|notifications?|no-?reply)\b")   # "CI" may be a name (Ci Li)
+# words only robots carry in a display name: "Bot", "Daemon" and "Ci" are surnames too (Ioana Bot, Ci Li)
+_ROBOT_ONLY = re.compile(r"\b(?:robot|automation|notifications?|no-?reply)\b|\[bot\]")
 
 
 def robot_name(name: str) -> bool:
-    """Whether a display name says its sender is a robot ("kernel test robot", "Jenkins Bot"), whatever the
-    address looks like (lkp@intel.com): replying to its reports makes no relationship."""
+    """Whether a display name says its sender is a robot ("kernel test robot", "dependabot[bot]"), whatever
+    the address looks like (lkp@intel.com): replying to its reports makes no relationship."""
     return bool(_ROBOT_ONLY.search(name.lower()))
 
 

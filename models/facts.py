@@ -55,6 +55,7 @@ class Touch:
     bulk: bool = False
     size: int = 1        # other people involved
     introduces: bool = False  # received: names someone the user had no mail with before (an introduction's mark)
+    via_list: bool = False    # received: came through a mailing list (a List-Id)
 
 
 @dataclass
@@ -64,6 +65,7 @@ class ContactFacts:
     kinds: set[str] = field(default_factory=set)          # address kinds: person, role, noreply
     list_ids: set[str] = field(default_factory=set)
     peers: Counter = field(default_factory=Counter)        # other contacts in the same threads/meetings
+    robot: bool = False       # its name says it is a robot ("kernel test robot"): never suggested
 
     # derived by summarise()
     sent: int = 0
@@ -96,11 +98,6 @@ class ContactFacts:
     @property
     def id(self) -> str:
         return self.contact.id
-
-    @property
-    def robot(self) -> bool:
-        """An automated sender (no-reply address, or a name such as "kernel test robot"): never suggested."""
-        return "noreply" in self.kinds and "person" not in self.kinds
 
     @property
     def close(self) -> bool:
@@ -154,8 +151,7 @@ def _load_facts(db: Database, own: set[str], cutoff: str, aliases, ignore_addres
         item.kinds.add(address_kind(address))
         item.list_ids |= seen.list_ids.get(address, set())
     for item in facts.values():
-        if robot_name(item.contact.name):
-            item.kinds = {"noreply"}
+        item.robot = robot_name(item.contact.name)
     _add_peers(facts, contacts, seen.participants)
     moment = parse_utc(cutoff)
     user_wrote = _user_wrote(per_address.values())
@@ -305,7 +301,7 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
             newcomer = not bulk and _MAY_INTRODUCE.search(subject) is not None \
                 and any(email != sender and email not in acquainted for _, email in rcpts)
             per_address[sender].append(Touch(at, "received", conversation, subject, key in to_me and not bulk,
-                                             bool(bulk), others + 1, newcomer))
+                                             bool(bulk), others + 1, newcomer, bool(list_id)))
             if not bulk:
                 acquainted.add(sender)
             if list_id:
@@ -567,8 +563,8 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
         return False
     if _issues_in_a_row(thread, user_wrote):
         return False
-    if last.size > 1 and _ANSWER.match(last.subject) and starter_wrote and starter_wrote[-1] > last.at:
-        return False    # a review answered by the patch's author since: their reply was to the one who started
+    if last.via_list and _ANSWER.match(last.subject) and starter_wrote and starter_wrote[-1] > last.at:
+        return False    # a review on a list, answered by the patch's author since: their reply was to the author
     if len(thread) >= 2 and thread[-2].kind == "received":
         return True
     before = bisect_left(user_wrote, last.at)          # the user's last message in the conversation before theirs

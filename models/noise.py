@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from daemon.contacts import address_kind, in_organisations
+from daemon.contacts import in_organisations
 from models.facts import ContactFacts, summarise
 
 ONE_WAY_VOLUME = 5  # received this many with no answer ever: a one-way sender
@@ -29,12 +29,12 @@ def noise_reason(facts: ContactFacts, now: datetime, organisations: frozenset[st
     if facts.sent >= 2:
         return None
     if facts.robot:     # an answer to a robot's report is no conversation
-        return ("an automated sender (no-reply address)" if any(address_kind(a) == "noreply" for a in
-                                                                facts.contact.addresses)
-                else f"an automated sender ({facts.contact.name})")
+        return f"an automated sender ({facts.contact.name})"
     if facts.meetings_one_to_one or (facts.sent and facts.received_personal and facts.two_way_threads):
         return None
     kinds = facts.kinds
+    if "person" not in kinds and "noreply" in kinds:
+        return "an automated sender (no-reply address)"
     if facts.received and facts.received_bulk == facts.received and not facts.meetings_group:
         return "mailing-list or bulk mail only" if facts.list_ids else "bulk mail only (newsletter or notifications)"
     if "person" not in kinds and facts.sent == 0:
@@ -54,6 +54,6 @@ def was_noise(facts: ContactFacts, moment: datetime, organisations: frozenset[st
     earlier = [t for t in facts.touches if t.at < moment]
     if not earlier:
         return False
-    past = ContactFacts(facts.contact, earlier, set(facts.kinds), set(facts.list_ids))
+    past = ContactFacts(facts.contact, earlier, set(facts.kinds), set(facts.list_ids), robot=facts.robot)
     summarise(past)
     return noise_reason(past, moment, organisations) is not None

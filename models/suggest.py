@@ -179,7 +179,8 @@ def weekly_focus(facts: dict[str, ContactFacts], scores: dict[str, ContactScore]
         cid = context.focus_shown_this_week
         return kinds.make("focus", facts[cid], [], "", 0.0)
     skip = context.recent_focus | context.snoozed
-    return focus_person(facts, scores, settings.goal_weights, skip | {s.contact_id for s in today}, now) \
+    named = {s.contact_id for s in today} | {s.other_id for s in today if s.other_id}
+    return focus_person(facts, scores, settings.goal_weights, skip | named, now) \
         or focus_person(facts, scores, settings.goal_weights, skip, now)
 
 

@@ -408,12 +408,24 @@ def test_no_rhythm_from_the_users_own_mail_that_the_contact_never_answered(db):
 @pytest.mark.parametrize("author_answered", [True, False])
 def test_a_review_the_patch_author_answered_is_no_debt_of_the_user(db, author_answered):
     """Andrew reviews Anirudh's patch, To Anirudh and the user; Anirudh answers him: the user owes nothing."""
-    author, andrew = Address("anirudh@x.example"), Address("andrew@aj.example")
-    mails = [message(1, sender=author, to=(andrew, ME), subject="[PATCH] ARM: dts: add board", at=T0),
-             message(2, sender=andrew, to=(author, ME), subject="Re: [PATCH] ARM: dts: add board",
-                     at=T0 + timedelta(days=1))]
+    author, andrew, lst = Address("anirudh@x.example"), Address("andrew@aj.example"), Address("openbmc@lists.ozlabs.org")
+    listed = {"bulk": True, "list_id": "openbmc.lists.ozlabs.org"}
+    mails = [message(1, sender=author, to=(andrew, ME), cc=(lst,), subject="[PATCH] ARM: dts: add board", at=T0,
+                     **listed),
+             message(2, sender=andrew, to=(author, ME), cc=(lst,), subject="Re: [PATCH] ARM: dts: add board",
+                     at=T0 + timedelta(days=1), **listed)]
     if author_answered:
-        mails.append(message(3, sender=author, to=(andrew,), cc=(ME,), subject="Re: [PATCH] ARM: dts: add board",
-                             at=T0 + timedelta(days=2)))
+        mails.append(message(3, sender=author, to=(andrew,), cc=(ME, lst), subject="Re: [PATCH] ARM: dts: add board",
+                             at=T0 + timedelta(days=2), **listed))
     apply(db, *mails)
     assert bool(facts_at(db, T0 + timedelta(days=4))["andrew@aj.example"].replies_owed) is not author_answered
+
+
+
+def test_in_an_ordinary_group_thread_the_starter_writing_again_answers_no_one_for_the_user(db):
+    """Tom starts "Offsite planning"; Lena asks the user; Tom then writes to Lena: Lena still waits."""
+    tom, lena = Address("tom@firm.example"), Address("lena@firm.example")
+    apply(db, message(1, sender=tom, to=(ME, lena), subject="Offsite planning", at=T0),
+          message(2, sender=lena, to=(ME,), cc=(tom,), subject="Re: Offsite planning", at=T0 + timedelta(days=1)),
+          message(3, sender=tom, to=(lena,), cc=(ME,), subject="Re: Offsite planning", at=T0 + timedelta(days=2)))
+    assert facts_at(db, T0 + timedelta(days=4))["lena@firm.example"].replies_owed

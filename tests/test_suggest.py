@@ -327,6 +327,16 @@ def test_both_people_of_an_introduction_count_as_suggested(db, tmp_path):
     deliver(db, digest, tmp_path)
     assert {MIRA.email, JONAS.email} <= set(_recent_suggestions(db, TODAY + timedelta(days=1), 14, "introduce"))
 
+def test_the_focus_is_not_either_person_of_the_days_introduction(db):
+    apply(db, rhythm(MIRA, every=14, last=3, subject="Payments") + rhythm(JONAS, every=14, last=4, subject="Cards")
+          + rhythm(JONAS, every=14, last=5, count=2, subject="New payments flow")
+          + [m for i in range(8) for m in (
+              message(8300 + i, sender=LENA, to=(ME,), subject=f"Payments idea {i}", at=days_ago(6 + 14 * i)),
+              message(8400 + i, to=(LENA,), subject=f"Re: Payments idea {i}", at=days_ago(6 + 14 * i, 15)))])
+    digest = digest_for(db, 60)
+    introduced = {p for s in digest.suggestions if s.kind == "introduce" for p in (s.contact_id, s.other_id)}
+    assert introduced and digest.focus and digest.focus[0] not in introduced
+
 def test_no_introduction_of_someone_who_only_wrote_to_the_user(db):
     """However highly the model rates a stranger's first mails (0.87 on real mail), nobody introduces them."""
     from dataclasses import replace as changed
@@ -816,6 +826,13 @@ def test_a_tie_only_the_other_side_keeps_writing_to_is_not_active(db):
     apply(db, [message(7999, to=(ANNA,), subject="Re: Review 0", at=days_ago(1))])
     _, analysis = build_digest(db, config(), TODAY)
     assert analysis.scores[ANNA.email].state == "active"
+
+
+def test_a_person_named_bot_is_a_person(db):
+    ioana = Address("ioana@firm.example", "Ioana Bot")
+    apply(db, rhythm(ioana, every=14, last=3) + [message(8200, sender=ioana, to=(ME,), subject="Quick question",
+                                                         at=days_ago(2))])
+    assert ("reply_owed", ioana.email) in kinds(digest_for(db, 60))
 
 
 @pytest.mark.parametrize("replies", [1, 2])
