@@ -170,6 +170,7 @@ def explain_contact(analysis: Analysis, config: Config, address: str,
                              for verdict, goal, day in later]
     facts = [f"you wrote {plural(f.sent, 'message')}, received {f.received} ({f.received_bulk} bulk)",
              f"{plural(f.two_way_threads, 'conversation')} went both ways" if f.two_way_threads
+             else "mail went both ways, though never in one thread" if f.close
              else "no conversation went both ways yet"]
     threads = f.user_threads + f.their_threads
     if threads >= 2:     # who reaches out: a tie where one side only asks stays visible as one

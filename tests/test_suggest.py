@@ -850,3 +850,15 @@ def test_a_robot_by_its_name_is_never_suggested_however_often_answered(db, repli
     digest, analysis = build_digest(db, config(60), TODAY)
     assert analysis.scores[robot.email].noise is (replies < 2)
     assert robot.email not in {s.contact_id for s in digest.suggestions} | {s.other_id for s in digest.suggestions}
+
+
+
+def test_explain_says_mail_went_both_ways_when_it_never_met_in_one_thread(db):
+    """An archive without threading: each side writes on its own subjects; that is still mail both ways."""
+    from daemon.report import explain_contact
+    apply(db, [message(8500 + i, to=(ANNA,), subject=f"Numbers {i}", at=days_ago(40 - 3 * i)) for i in range(5)]
+          + [message(8600 + i, sender=ANNA, to=(ME,), subject=f"Pilot {i}", at=days_ago(39 - 3 * i)) for i in range(5)])
+    store.refresh_own_addresses(db, [ME.email])
+    _, analysis = build_digest(db, config(), TODAY)
+    text = explain_contact(analysis, config(), ANNA.email)["text"]
+    assert "mail went both ways, though never in one thread" in text and "no conversation" not in text
