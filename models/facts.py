@@ -22,7 +22,7 @@ from sqlite_utils import Database
 
 from daemon.contacts import (B4_RELAY_PREFIX, Contact, address_kind, is_ignored, is_list_name, is_mailing_list,
                              merge_contacts, person_addresses, robot_name, usable_name)
-from daemon.store import utc_text
+from daemon.store import REPLY_PREFIX, utc_text
 
 MIN_GAP_DAYS, MAX_GAP_DAYS = 7.0, 180.0
 EPISODE_DAYS = 2
@@ -523,7 +523,6 @@ _CALENDAR_WORDS = (
     "januar februar maerz märz mai juni juli oktober dezember montag dienstag mittwoch donnerstag freitag "
     "samstag sonntag am pm kw").split()
 _DATED_PART = re.compile(r"\d+(?:st|nd|rd|th)?|\b(?:" + "|".join(_CALENDAR_WORDS) + r")\b")
-_REPLY_PREFIX = re.compile(r"^(?:\s*(?:re|fwd?|aw|wg)\s*:)+\s*")
 _DIGIT = re.compile(r"\d")
 
 
@@ -534,7 +533,7 @@ def series_of(subject: str) -> str | None:
     of are a newsletter written by hand: no issue of them is owed an answer."""
     if not _DIGIT.search(subject):
         return None
-    text = _REPLY_PREFIX.sub("", subject.lower())
+    text = REPLY_PREFIX.sub("", subject).lower()
     stripped = _DATED_PART.sub(" ", text)
     words = " ".join(re.findall(r"[^\W\d_]+", stripped))
     return words if len(words) >= 4 else None
