@@ -280,7 +280,7 @@ def merge_contacts(
         if email in known and len(clean.split()) >= 2 and address_kind(person[email]) == "person" \
                 and not _ROBOT_NAME.search(clean):
             by_thread_name[(conversation, clean)].add(email)
-    for group in by_thread_name.values():
+    for group in [*by_thread_name.values(), *_namesakes_at_one_firm(known, names, person)]:
         first, *rest = sorted(group)
         for other in rest:
             uf.union(first, other)
@@ -311,6 +311,32 @@ def merge_contacts(
         for a in members:
             result[a] = contact
     return result
+
+
+def _namesakes_at_one_firm(known: Iterable[str], names: dict[str, Counter], person: Mapping[str, str]
+                           ) -> list[set[str]]:
+    """Addresses at one organisation's domain whose usual display names give the same first name and
+    surname, each spelling that surname in its local part: tim.belden@enron.com and belden@enron.com, both
+    "Belden, Tim", are one person with two mailboxes even when no thread shows both. Free-mail domains
+    hold many namesakes and are left apart, as are robots' names ("Build Bot")."""
+    groups: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    for email in known:
+        local, _, domain = person[email].partition("@")
+        if domain in FREE_MAIL or address_kind(person[email]) != "person" or not names.get(email):
+            continue
+        counted: Counter = Counter()
+        for raw, n in names[email].items():
+            clean = usable_name(raw, email).lower()
+            if clean:
+                counted[clean] += n
+        if not counted:
+            continue
+        usual = min(counted, key=lambda k: (-counted[k], k))
+        words = re.findall(r"[^\W\d_]+", usual)
+        if len(words) < 2 or _ROBOT_NAME.search(usual) or words[-1] not in re.sub(r"[\W\d_]+", "", local):
+            continue
+        groups[(domain, words[0], words[-1])].add(email)
+    return [group for group in groups.values() if len(group) > 1]
 
 
 def _echoes_address(name: str, email: str) -> bool:

@@ -89,6 +89,23 @@ def test_a_real_display_name_wins_over_one_that_repeats_the_address():
     contacts = merge_contacts(list(names), names, (), (), {})
     assert [contacts[a].name for a in names] == ["Tomer Maimon", "Peter Yin", "lintao1890"]
 
+def test_one_name_at_one_firm_spelt_in_both_addresses_is_one_person():
+    """Enron's "belden@enron.com" and "tim.belden@enron.com" are one Tim Belden, though no thread shows both;
+    namesakes at a free-mail provider, a different first name, or a local part without the surname stay apart."""
+    from collections import Counter
+    from daemon.contacts import merge_contacts
+    names = {"tim.belden@enron.example": Counter({"Tim Belden": 5}), "belden@enron.example": Counter({"Belden, Tim": 2}),
+             "anna.belden@enron.example": Counter({"Anna Belden": 3}), "tb7@enron.example": Counter({"Tim Belden": 1}),
+             "tim.belden@gmail.com": Counter({"Tim Belden": 4}), "belden.tim@gmail.com": Counter({"Tim Belden": 1}),
+             "build.bot@enron.example": Counter({"Build Bot": 9}), "bot@enron.example": Counter({"Build Bot": 9})}
+    contacts = merge_contacts(list(names), names, (), (), {"tim.belden@enron.example": 5})
+    assert contacts["belden@enron.example"].addresses == ("tim.belden@enron.example", "belden@enron.example")
+    assert contacts["belden@enron.example"].name == "Tim Belden"
+    for alone in ("anna.belden@enron.example", "tb7@enron.example", "tim.belden@gmail.com", "belden.tim@gmail.com",
+                  "build.bot@enron.example", "bot@enron.example"):
+        assert contacts[alone].addresses == (alone,)
+
+
 def test_quoted_and_plain_forms_are_one_contact_with_a_clean_name(db):
     synced(db, mail(1, ME, "'david.delainey'@enron.com", subject="PRC"),
            mail(2, '"David W Delainey" <david.delainey@enron.com>', ME, subject="Re: PRC"),
