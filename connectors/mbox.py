@@ -1,8 +1,9 @@
 """Read-only mbox connector: one mbox file, or a folder tree of them.
 
 Each file is a scope (its path below the folder, without ".mbox"). The file is
-mapped into memory and split at lines that start with "From " (mboxo/mboxrd
-escape such body lines as ">From "); only each message's header block, up to
+mapped into memory and split at lines that start with "From " and a date
+(mboxrd escapes such body lines as ">From "; an mboxo writer may leave "From the
+desk of…" as it is, which is body); only each message's header block, up to
 its first empty line, is looked at. `mailbox.mbox` + `email` would parse every
 body and is two orders of magnitude slower.
 
@@ -26,6 +27,7 @@ import hashlib
 import json
 import mmap
 import os
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -280,21 +282,49 @@ def _header_span(data: bytes, begin: int, end: int, crlf: bool) -> tuple[int, in
     return eol + 1, end if head_end < 0 else head_end
 
 
+# an mbox separator: "From " and the sender, then a date ("Tue Jun  8 10:52:24 2021", "Sat Jan 10 …" with
+# Takeout's "+0000", "Mon, 2 Mar 2026 …"); or, after an empty line, "From " and an address alone or with a
+# date no one can read. A body line "From the desk of Bob:" an mboxo writer left unescaped is none, so a
+# quoted message's headers never reach the store.
+_SEPARATOR = re.compile(rb"From \S+[ \t]+(?:(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*,?[ \t]+)?"
+                        rb"(?:(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*[ \t]+\d"
+                        rb"|\d{1,2}[ \t]+(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec))", re.IGNORECASE)
+_UNDATED_SEPARATOR = re.compile(rb"From (?:[^\s:]+@[^\s:]+|-|MAILER-DAEMON)(?:[ \t][^\r\n]*)?\r?\n")
+
+
+def _is_separator(data: bytes, at: int) -> bool:
+    """Whether the "From " line at `at` starts a message (see `_SEPARATOR`)."""
+    if _SEPARATOR.match(data, at):
+        return True
+    after_empty_line = data[at - 2:at] == b"\n\n" or data[at - 3:at] == b"\n\r\n"
+    return after_empty_line and bool(_UNDATED_SEPARATOR.match(data, at))
+
+
 def _message_bounds(data: bytes, start: int) -> list[tuple[int, int]]:
-    """(begin, end) of each message from the first "From " line at or after `start`."""
+    """(begin, end) of each message from the first "From " line at or after `start`; a "From " line
+    that is no separator (see `_SEPARATOR`) belongs to the message before it."""
     find = data.find
     if data[start:start + 5] == b"From " and (start == 0 or data[start - 1:start] == b"\n"):
         begin = start
     else:
-        found = find(b"\nFrom ", start)
-        begin = found + 1 if found >= 0 else -1
+        begin = _next_separator(data, start)
     bounds = []
     while begin >= 0:
         nxt = find(b"\nFrom ", begin)
+        while nxt >= 0 and not _is_separator(data, nxt + 1):
+            nxt = find(b"\nFrom ", nxt + 1)
         end = nxt + 1 if nxt >= 0 else len(data)
         bounds.append((begin, end))
         begin = nxt + 1 if nxt >= 0 else -1
     return bounds
+
+
+def _next_separator(data: bytes, start: int) -> int:
+    """Offset of the first separator line after `start`, or -1."""
+    found = data.find(b"\nFrom ", start)
+    while found >= 0 and not _is_separator(data, found + 1):
+        found = data.find(b"\nFrom ", found + 1)
+    return found + 1 if found >= 0 else -1
 
 
 def _header_end(data: bytes, eol: int, end: int, crlf: bool) -> int:

@@ -340,6 +340,21 @@ def test_a_truncated_mbox_keeps_the_complete_messages(tmp_path):
     assert not batches[0].scopes and len(state) == 3
 
 
+@pytest.mark.parametrize("line", ["From the desk of Bob:", "From here on, we meet at 10:00 on Mondays.", "From Bob"])
+def test_a_body_line_starting_with_from_that_is_no_separator_stays_body(tmp_path, line):
+    """An mboxo writer leaves body lines as they are: a quoted message's headers after "From the desk of…"
+    must not become a stored message (its subject is body text), nor a line of prose a dateless one."""
+    quoted = ("From: Bob Secret <bob@secret.example>\nTo: board@x.example\nDate: Mon, 2 Mar 2026 09:00:00 +0000\n"
+              "Subject: Confidential\n\nbody\n")
+    first = message(1).replace("\n\nbody", f"\n\nSee below.\n{line}\n{quoted}\nbody", 1)
+    takeout = message(3).replace("Mon Jan  4 10:00:00 2027", "Mon Jan 04 10:00:00 +0000 2027", 1)
+    rfc_dated = message(4).replace("Mon Jan  4 10:00:00 2027", "Mon, 4 Jan 2027 10:00:00", 1)
+    (tmp_path / "inbox.mbox").write_text(first + message(2) + takeout + rfc_dated)
+    found, notes = only(tmp_path / "inbox.mbox")
+    assert [m.subject for m in found] == ["New 1", "New 2", "New 3", "New 4"] and notes == []
+    assert all(m.sender.email == "new@example.com" for m in found)
+
+
 @pytest.mark.parametrize("written", [3, 12])          # "Fro" and "From new@exa" of the next message
 def test_a_from_line_caught_half_written_is_read_when_finished(tmp_path, written):
     path = tmp_path / "inbox.mbox"
