@@ -113,6 +113,7 @@ def open_store(path: Path) -> Database:
                          fix="set [storage] database to a file path, such as ~/.local/share/kith/kith.db")
     try:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _make_private(path)
         conn = sqlite3.connect(str(path), timeout=30, isolation_level=None)
         db = Database(conn)
         db.execute("PRAGMA synchronous=NORMAL")
@@ -128,6 +129,18 @@ def open_store(path: Path) -> Database:
         raise StoreError(f"cannot create the database ({exc.strerror})", where=str(path),
                          fix="choose a writable path in [storage] database") from None
     return db
+
+
+def _make_private(path: Path) -> None:
+    """Readable by the user only, even a database copied in or made before Kith set its umask: SQLite gives
+    the -wal and -shm files the database's own mode, so a loose one would leak the whole store."""
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = file.stat().st_mode
+            if mode & 0o077:
+                file.chmod(mode & 0o700)
+        except OSError:     # absent, or someone else's: opening it says what is wrong
+            pass
 
 
 def normalise_subject(subject: str) -> str:

@@ -187,6 +187,19 @@ def test_database_file_is_private(tmp_path):
         assert mode & 0o077 == 0, name
 
 
+def test_a_database_made_readable_by_others_is_made_private_again(tmp_path):
+    """A store copied in with a loose mode (or made before Kith set its umask) would pass that mode to
+    SQLite's -wal and -shm files: opening it tightens the database and both."""
+    path = tmp_path / "k.db"
+    store.apply_batch(store.open_store(path), "a", Batch(messages=(message(1, to=(ANNA,)),)))
+    for name in ("k.db", "k.db-wal"):
+        (tmp_path / name).chmod(0o644)
+    db = store.open_store(path)
+    store.apply_batch(db, "a", Batch(messages=(message(2, to=(ANNA,)),)))
+    for name in ("k.db", "k.db-wal", "k.db-shm"):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600, name
+
+
 def test_opening_a_file_that_is_not_a_database_is_one_clear_error(tmp_path):
     bad = tmp_path / "k.db"
     bad.write_bytes(b"this is not sqlite" * 100)
