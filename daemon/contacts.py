@@ -151,11 +151,15 @@ FREE_MAIL = {"gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "yahoo
              "web.de", "posteo.de", "aol.com", "mail.com", "proton.me", "protonmail.com"}
 
 
+_SHOWN_ADDRESS = re.compile(r"[^<>@\"]*<([^<>\s]+@[^<>\s]+)>")
+
+
 def typed_address(text: str, known: Container[str] = frozenset()) -> str | None:
     """The address in what the user typed on the command line, bare or as mail shows it ("Anna <a@x.org>"),
     lower-cased; None when there is no address in it. `known`: addresses the store holds, which decide how a
     B4 relay address is read (see `relayed_sender`)."""
-    email = parseaddr(text)[1].strip().lower()
+    shown = _SHOWN_ADDRESS.fullmatch(text.strip())     # "Berger, Anna <a@x.org>": Outlook leaves the comma unquoted
+    email = (shown[1] if shown else parseaddr(text)[1]).strip().lower()
     local, at, domain = email.partition("@")
     if not (at and local and domain and "@" not in domain and not any(c.isspace() for c in email)):
         return None

@@ -137,6 +137,8 @@ def test_typed_addresses_in_either_form_name_the_person():
     assert typed_address("'david.delainey'@enron.com") == "david.delainey@enron.com"
     assert typed_address("'David W Delainey' <'David.Delainey'@enron.com>") == "david.delainey@enron.com"
     assert typed_address("o'brien@x.example") == "o'brien@x.example"
+    assert typed_address("Berger, Anna <Anna.Berger@x.example>") == "anna.berger@x.example"     # as Outlook shows it
+    assert typed_address("Berger, Anna") is None
     assert typed_address("devnull+manojkiran.eda.gmail.com@kernel.org") == "manojkiran.eda@gmail.com"
 
 
@@ -157,7 +159,7 @@ def test_explain_and_feedback_find_the_person_by_either_form(tmp_path):
 
     assert kith("sync").exit_code == 0
     for typed in ("'david.delainey'@enron.com", "david.delainey@enron.com",
-                  "'David W Delainey' <'david.delainey'@enron.com>"):
+                  "'David W Delainey' <'david.delainey'@enron.com>", "Delainey, David <david.delainey@enron.com>"):
         done = kith("explain", typed, "--as-of", "2025-01-07")
         assert done.exit_code == 0 and done.output.startswith("David W Delainey <david.delainey@enron.com>\n"), typed
     assert kith("feedback", "'janet.dietrich'@enron.com", "good").exit_code == 0
