@@ -66,6 +66,7 @@ class ContactFacts:
     list_ids: set[str] = field(default_factory=set)
     peers: Counter = field(default_factory=Counter)        # other contacts in the same threads/meetings
     robot: bool = False       # its name says it is a robot ("kernel test robot"): never suggested
+    unsubscribed: bool = False        # derived: the user asked them to stop sending (see UNSUBSCRIBE)
 
     # derived by summarise()
     sent: int = 0
@@ -297,6 +298,8 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
                 bulk = 0    # a reply on a discussion list, addressed to the user by name: personal mail
             elif n == 1 and not bulk and _blind_blast(sender, n, own_count.get(key, 0), rcpts):
                 bulk = 1
+            elif not bulk and AUTO_REPLY.search(subject):
+                bulk = 1    # an out-of-office notice answers nothing and waits for nothing
             # whether it names someone new to the user: asked only of a subject that may introduce (it is slow)
             newcomer = not bulk and _MAY_INTRODUCE.search(subject) is not None \
                 and any(email != sender and email not in acquainted for _, email in rcpts)
@@ -319,6 +322,21 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
 
 
 _MAY_INTRODUCE = re.compile(r"intro|vorstell|kennenlern|<>", re.IGNORECASE)   # see `models.kinds.INTRODUCTION`
+# an automatic answer: Exchange's "Out of Office AutoReply:", Outlook's "Automatic reply:", Lotus Notes'
+# "Anna Berger is out of the office.", and their German and French forms
+AUTO_REPLY = re.compile(
+    r"^\s*(?:out of (?:the )?office(?: autoreply)?|automatic reply|auto[- ]?reply|auto[- ]?response|auto"
+    r"|abwesenheitsnotiz|automatische antwort|r[ée]ponse automatique|absence)\s*:|\bis out of (?:the )?office\b",
+    re.IGNORECASE)
+# a meeting's reply or notice, sent by a calendar: "Accepted: Lunch", "Canceled: Lunch ...", "Zugesagt: …",
+# Google's "Invitation: … @ Mon 2 Mar" and "Updated invitation: …" — the calendar answers those
+CALENDAR_NOTICE = re.compile(
+    r"^\s*(?:accepted|declined|tentative(?:ly accepted)?|cancell?ed(?: event)?|updated invitation|invitation"
+    r"|new time proposed|zugesagt|abgesagt|abgelehnt|mit vorbehalt|akzeptiert|einladung|aktualisierte einladung"
+    r"|accept[ée]|refus[ée]|annul[ée])\s*:", re.IGNORECASE)
+# the user asking a sender to stop ("REMOVE FROM E-MAIL ADDRESS", "Unsubscribe"): no conversation
+UNSUBSCRIBE = re.compile(r"\bunsubscribe\b|\bremove me\b|^\W*(?:re:\s*)?remove\s+(?:from|me|my)\b|\babmelden\b"
+                         r"|\bopt[- ]?out\b", re.IGNORECASE)
 
 
 def _blind_blast(sender: str, n: int, own: int, others: Sequence[tuple[str, str]]) -> bool:
@@ -420,6 +438,7 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
             item.sent += 1
             item.sent_personal += t.size <= OWED_MAX_PEOPLE
             item.last_sent = t.at
+            item.unsubscribed = item.unsubscribed or UNSUBSCRIBE.search(t.subject) is not None
             threads[t.conversation].append(t)
         elif t.kind == "received":
             item.received += 1
@@ -503,17 +522,22 @@ def _forwarding_account(threads: Iterable[list[Touch]]) -> bool:
     return len(direct) >= FORWARDS_AFTER and sum(bool(_FORWARD.match(s)) for s in direct) >= FORWARD_SHARE * len(direct)
 
 
+SERIES_MANY, SERIES_ANSWERED_SHARE = 10, 0.1
+
+
 def _unanswered_series(threads: Iterable[list[Touch]]) -> set[str]:
-    """Series (see `series_of`) of which the contact started two threads or more and the user answered none."""
+    """Series (see `series_of`) of which the contact started two threads or more and the user answered none,
+    or SERIES_MANY or more and the user answered a tenth of them or less: a scheduler's daily "Actuals for <date>",
+    answered three times in 215 issues, is a report, not a question."""
     issues: Counter = Counter()
-    answered = set()
+    answered: Counter = Counter()
     for thread in threads:
         series = series_of(thread[0].subject) if thread[0].kind == "received" else None
         if series:
             issues[series] += 1
-            if any(t.kind == "sent" for t in thread):
-                answered.add(series)
-    return {series for series, n in issues.items() if n >= 2 and series not in answered}
+            answered[series] += any(t.kind == "sent" for t in thread)
+    return {series for series, n in issues.items()
+            if (n >= 2 and not answered[series]) or (n >= SERIES_MANY and answered[series] <= SERIES_ANSWERED_SHARE * n)}
 
 
 _CALENDAR_WORDS = (
@@ -554,7 +578,7 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
     is an announcement: nobody in particular owes it an answer.
     """
     last = thread[-1]
-    if last.kind != "received" or not last.direct or last.size > OWED_MAX_PEOPLE:
+    if last.kind != "received" or not last.direct or last.size > OWED_MAX_PEOPLE or CALENDAR_NOTICE.match(last.subject):
         return False
     if last_sent is not None and last_sent > last.at:
         return False

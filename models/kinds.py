@@ -165,16 +165,20 @@ def waiting_replies(f: ContactFacts, now: datetime) -> list:
 
 def reply_owed(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | None:
     """They wrote directly, last in the thread, and wait: only for people who matter. A stranger's first
-    thread is a cold inbound, not a debt, however well its sender happens to score. Mail that came today
-    is in the user's inbox and has had no time to wait: an answer is owed from the day after (`now` is
-    the end of today)."""
-    stranger = not (f.sent or f.meetings_one_to_one or f.meetings_group) and f.their_threads <= 1
-    known = f.sent or f.meetings_one_to_one or s.priority >= VALUABLE or s.valuable
+    thread is a cold inbound, not a debt, however well its sender happens to score; so is anything from
+    someone outside the user's organisation whom the user never wrote to or met (a realtor's second "Hi",
+    a supplier's clerk's reports) unless the user marked them good. Mail to a crowd is not writing to
+    someone: an executive's announcements make no employee "known". Mail that came today is in the
+    user's inbox and has had no time to wait: an answer is owed from the day after (`now` is the end of
+    today)."""
+    met_or_wrote = f.sent_personal or f.meetings_one_to_one or f.meetings_group or s.verdict == "good"
+    stranger = not met_or_wrote and (f.their_threads <= 1 or not s.colleague)
+    known = f.sent_personal or f.meetings_one_to_one or s.priority >= VALUABLE or s.valuable
     waiting = waiting_replies(f, now)
     if s.noise or not waiting or stranger or not known:
         return None
     last = waiting[0]
-    if not f.sent and TRANSACTIONAL.search(last.subject):
+    if not f.sent_personal and TRANSACTIONAL.search(last.subject):
         return None     # a booking confirmation or an itinerary notice from someone the user never wrote to
     if NO_ANSWER_WANTED.search(last.subject):
         return None

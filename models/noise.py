@@ -30,6 +30,8 @@ def noise_reason(facts: ContactFacts, now: datetime, organisations: frozenset[st
         return None
     if facts.robot:     # an answer to a robot's report is no conversation
         return f"an automated sender ({facts.contact.name})"
+    if facts.unsubscribed and not facts.meetings_one_to_one:
+        return "you asked to be taken off their mail"
     if facts.meetings_one_to_one or (facts.sent and facts.received_personal and facts.two_way_threads):
         return None
     kinds = facts.kinds

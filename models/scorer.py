@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from daemon.config import Goal
+from daemon.contacts import in_organisations
 from models.facts import ContactFacts, days_between
 from models.touches import collect, to_days
 from models.goals import goal_fits
@@ -35,6 +36,7 @@ class ContactScore:
     goal_factor: float = 1.0          # how much the user's goals weigh this contact (0.5 … 1.5)
     valuable: bool = False            # among the ties worth suggesting (see `bar`)
     verdict: str | None = None        # the user's own judgment when it decides ("good" or "noise")
+    colleague: bool = False           # an address in the user's own organisation
 
 
 VALUABLE = 0.3        # a value at which a tie is worth suggesting …
@@ -136,7 +138,8 @@ def score_all(facts: dict[str, ContactFacts], goals: tuple[Goal, ...], as_of: da
         factor = 0.5 + goal_boost if goals else 1.0      # without goals, value alone orders (not value × 0.5)
         scores[cid] = ContactScore(cid, value, reason is not None, "noise" if reason else state_of(f, as_of),
                                    fit, reason, round(value * factor, 4), peak, round(factor, 4),
-                                   verdict=verdict if verdict in ("good", "noise") else None)
+                                   verdict=verdict if verdict in ("good", "noise") else None,
+                                   colleague=any(in_organisations(a, organisations) for a in f.contact.addresses))
     _count_good_among_the_best(scores)
     needed = bar([s.peak for s in scores.values() if not s.noise], VALUABLE, TOP_VALUABLE)
     for s in scores.values():

@@ -134,9 +134,11 @@ def test_no_reply_is_owed_to_a_booking_confirmation_from_someone_never_written_t
     valued = replace(s, valuable=True)               # the model may well rate a travel agent highly
     assert reply_owed(f, valued, now) is None
     asked = replace(f, replies_owed=[replace(f.replies_owed[0], subject="Flight options for March?")])
-    assert reply_owed(asked, valued, now) is not None                # a question of theirs is still owed
+    assert reply_owed(asked, valued, now) is None       # an outsider never written to: a cold inbound, not a debt
+    marked = replace(valued, verdict="good")             # … until the user says she matters
+    assert reply_owed(asked, marked, now) is not None   # then a question of hers is owed
     for notice in ("Save Big at Our Clearance Event", "Your Approval is Overdue: Access Request for SAP"):
-        assert reply_owed(replace(f, replies_owed=[replace(f.replies_owed[0], subject=notice)]), valued, now) is None
+        assert reply_owed(replace(f, replies_owed=[replace(f.replies_owed[0], subject=notice)]), marked, now) is None
 
 
 @pytest.mark.parametrize("subject, owed", [("Don't need to call me back", False), ("No reply needed: new number", False),
@@ -626,7 +628,9 @@ def test_a_strangers_first_mail_is_never_owed_however_well_it_scores(db):
     assert f.replies_owed and not score.noise
     score.priority = score.value = 1.0                       # even if the model rated the sender highly
     assert reply_owed(f, score, analysis.now) is None
-    f.their_threads += 1                                     # a second thread of theirs: no longer a cold inbound
+    f.their_threads += 1                                     # a second thread of an outsider never written to:
+    assert reply_owed(f, score, analysis.now) is None         # still a cold inbound
+    score.colleague = True                                   # a colleague's second thread waits
     assert reply_owed(f, score, analysis.now) is not None
 
 
@@ -862,3 +866,69 @@ def test_explain_says_mail_went_both_ways_when_it_never_met_in_one_thread(db):
     _, analysis = build_digest(db, config(), TODAY)
     text = explain_contact(analysis, config(), ANNA.email)["text"]
     assert "mail went both ways, though never in one thread" in text and "no conversation" not in text
+
+
+def test_automatic_replies_and_calendar_notices_wait_for_no_answer(db):
+    """An out-of-office notice and a calendar's "Canceled: Lunch ..." from people the user writes to every
+    two weeks are no questions; a fresh question from a third such person is."""
+    from daemon.analysis import analyse
+    apply(db, rhythm(ANNA, every=14, last=5) + rhythm(LENA, every=14, last=5) + rhythm(TOM, every=14, last=5) + [
+        message(1, sender=ANNA, to=(ME,), subject="Out of Office AutoReply: Update 0", at=days_ago(2)),
+        message(2, sender=ANNA, to=(ME,), subject="Automatic reply: Payments roadmap", at=days_ago(2, 11)),
+        message(3, sender=LENA, to=(ME,), subject="Canceled: Lunch ...", at=days_ago(2)),
+        message(4, sender=TOM, to=(ME,), subject="Lunch next week?", at=days_ago(2))])
+    store.refresh_own_addresses(db, [ME.email])
+    facts = analyse(db, config(), TODAY).facts
+    assert facts[ANNA.email].replies_owed == [] and facts[LENA.email].replies_owed == []
+    assert [t.subject for t in facts[TOM.email].replies_owed] == ["Lunch next week?"]
+    auto = [t for t in facts[ANNA.email].touches if "Office" in t.subject or "Automatic" in t.subject]
+    assert len(auto) == 2 and all(t.bulk for t in auto)     # automated: neither a thread of theirs nor personal
+
+
+def test_a_sender_the_user_asked_to_stop_is_noise(db):
+    from daemon.analysis import analyse
+    hope = Address("supporters@hope.example", "Hope Supporters")
+    apply(db, rhythm(TOM, every=14, last=3) + [
+        message(1, sender=hope, to=(ME,), subject="The latest edition of our E-News", at=days_ago(200)),
+        message(2, to=(hope,), subject="REMOVE FROM E-MAIL ADDRESS. Re: The latest edition of our E-News",
+                at=days_ago(199)),
+        message(3, sender=hope, to=(ME,), subject="Our autumn E-News", at=days_ago(2))])
+    store.refresh_own_addresses(db, [ME.email])
+    score = analyse(db, config(), TODAY).scores[hope.email]
+    assert score.noise and score.noise_reason == "you asked to be taken off their mail"
+    assert not analyse(db, config(), TODAY).scores[TOM.email].noise
+
+
+@pytest.mark.parametrize("answered, owed", [(1, False), (2, True)])
+def test_daily_reports_answered_a_tenth_of_the_time_wait_for_no_answer(db, answered, owed):
+    """A colleague's "HPL Actuals for <date>" every day, answered once in ten, is a report; answered twice,
+    its latest issue may still be a question."""
+    from daemon.analysis import analyse
+    clerk = Address("mia.jones@home.example", "Mia Jones")
+    reports = [message(100 + d, sender=clerk, to=(ME,), subject=f"HPL Actuals for March {d}, 2026", at=days_ago(12 - d))
+               for d in range(1, 11)]
+    answers = [message(200 + d, to=(clerk,), subject=f"Re: HPL Actuals for March {d}, 2026", at=days_ago(12 - d, 15))
+               for d in range(1, 1 + answered)]
+    apply(db, rhythm(TOM, every=14, last=3) + reports + answers)
+    store.refresh_own_addresses(db, [ME.email])
+    f = analyse(db, config(), TODAY).facts[clerk.email]
+    assert bool(f.replies_owed) is owed
+
+
+def test_mail_to_a_crowd_makes_no_one_known_for_an_owed_reply(db):
+    """An executive's announcement to 30 colleagues is not writing to each: a one-off note back from one
+    of them, who scores low, is owed nothing; a note to a few people is writing to them."""
+    from daemon.analysis import analyse
+    from models.kinds import reply_owed
+    staff = tuple(Address(f"staff{i}@home.example", f"Staff Member{i}") for i in range(30))
+    apply(db, rhythm(TOM, every=14, last=3) + [
+        message(1, to=staff, subject="Executive Committee", at=days_ago(40)),
+        message(2, sender=staff[0], to=(ME,), subject="Good job", at=days_ago(9)),
+        message(3, sender=staff[0], to=(ME,), subject="Power trading group", at=days_ago(2))])
+    store.refresh_own_addresses(db, [ME.email])
+    analysis = analyse(db, config(), TODAY)
+    f, score = analysis.facts[staff[0].email], analysis.scores[staff[0].email]
+    low = replace(score, value=0.01, priority=0.01, valuable=False)
+    assert f.sent == 1 and f.sent_personal == 0 and f.replies_owed
+    assert reply_owed(f, low, analysis.now) is None
+    assert reply_owed(replace(f, sent_personal=1), low, analysis.now) is not None
