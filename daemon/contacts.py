@@ -196,10 +196,17 @@ def pretty_name(email: str) -> str:
 _B4_RELAY_NAME = re.compile(r"\s+via\s+B4\s+Relay$", re.IGNORECASE)   # "Anna Berger via B4 Relay" is Anna Berger
 
 
+_ROLE_NAMES = ROLE_LOCALS | ROLE_PARTS | {"credit", "e-mail", "email", "mail", "payroll", "treasury", "finance",
+                                         "accounting", "reception", "pr"}
+
+
 def usable_name(name: str, email: str) -> str:
-    """A display name worth showing, or '' (drops names that are addresses or Notes paths)."""
+    """A display name worth showing, or '' (drops names that are addresses or Notes paths, and a department
+    written as one lower-case word — "legal", "pr", "ets" — which names no one)."""
     name = _B4_RELAY_NAME.sub("", name.strip()).strip().strip("'\"").strip()
     if not name or "@" in name or "/" in name or "=" in name or name.lower() == email:
+        return ""
+    if name.islower() and " " not in name and (name in _ROLE_NAMES or len(name) <= 3):
         return ""
     if "," in name:  # "Berger, Anna" → "Anna Berger"
         last, _, first = name.partition(",")

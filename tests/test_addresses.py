@@ -62,6 +62,9 @@ def test_names_lose_wrapping_quotes_and_keep_apostrophes():
     assert usable_name("Conan O'Brien", "o'brien@x.example") == "Conan O'Brien"
     assert usable_name("Manojkiran Eda via B4 Relay", "devnull+manojkiran.eda.gmail.com@kernel.org") == "Manojkiran Eda"
     assert pretty_name("delainey'.'david@enron.com") == "Delainey David"        # garbled, but no stray quotes
+    for department in ("legal", "pr", "ets", "credit"):        # "legal <.taylor@enron.com>" names no one
+        assert usable_name(department, ".taylor@enron.com") == ""
+    assert [usable_name(n, "x@y.example") for n in ("joel", "Legal", "Ng", "wu li")] == ["joel", "Legal", "Ng", "wu li"]
     assert pretty_name("murray.o'neil@enron.com") == "Murray O'neil"
     # a machine's address is shown as it is, not as a made-up name with its digits dropped
     for machine in ("bb4eb72a-172de319-86256aaa-4c9060@enron.com", "2.3758.c8-1utp_qhzzgrr.1@ummail1.example",
