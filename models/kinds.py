@@ -237,7 +237,7 @@ def revive(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | None
         return None     # "after 0 conversations both ways" is no tie to revive
     since = days_between(f.last_contact, now)
     reasons = [f"silent for {since} days, after {plural(f.two_way_threads, 'conversation')} both ways "
-               f"(last: {quote(f.last_subject)})", "a personal note about what they work on now is a good restart"]
+               f"(last: {last_touch(f)})", "a personal note about what they work on now is a good restart"]
     return make("revive", f, reasons, f.last_subject, s.peak * best_fit * s.goal_factor)
 
 

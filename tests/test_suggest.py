@@ -402,6 +402,14 @@ def test_revive_a_dormant_tie_relevant_to_a_goal(db):
     f, s = analysis.facts[ANNA.email], analysis.scores[ANNA.email]
     assert revive_of(f, s, analysis.now) is not None
     assert revive_of(replace(f, two_way_threads=0), s, analysis.now) is None   # "after 0 conversations both ways"
+    assert "(last: “Update 0”)" in revive_of(f, s, analysis.now).reasons[0]
+    crowd = [Address(f"staff{i}@home.example", f"Staff Member{i}") for i in range(29)]
+    announced = replace(message(9, to=(ANNA, *crowd), subject="Thank you for the Charitygift", at=days_ago(250)))
+    apply(db, [announced])
+    _, analysis = build_digest(db, config(60), TODAY)
+    f, s = analysis.facts[ANNA.email], analysis.scores[ANNA.email]
+    said = revive_of(f, s, analysis.now).reasons[0]      # an announcement to a crowd is not the last conversation
+    assert "(last: your mail to 30 people, “Thank you for the Charitygift”)" in said, said
 
 
 def test_no_suggestion_ever_carries_message_text_or_asks_a_favour(db):
