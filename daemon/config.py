@@ -255,8 +255,12 @@ def parse(text: str, path: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = re.search(r"line (\d+)", str(exc))
-        where = f"{path}:{line.group(1)}" if line else str(path)
-        raise ConfigError(f"not valid TOML ({str(exc).split(' (at')[0]})", where=where,
+        reason = str(exc).split(" (at")[0]
+        if line is None:    # "(at end of document)": a bracket or quote opened earlier is never closed
+            last = max((n for n, text_line in enumerate(text.splitlines(), 1) if text_line.strip()), default=1)
+            raise ConfigError(f"not valid TOML ({reason} at the end of the file)", where=f"{path}:{last}",
+                              fix="close the bracket or quote that the last entries open") from None
+        raise ConfigError(f"not valid TOML ({reason})", where=f"{path}:{line.group(1)}",
                           fix="check quotes, brackets and '=' on that line") from None
     loc = _Locator(path, text)
     allowed = [*TABLES, *ARRAYS]

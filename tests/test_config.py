@@ -100,6 +100,9 @@ def test_local_source_without_path(tmp_path):
 def test_invalid_toml_gives_the_line(tmp_path):
     message = error_of(tmp_path, '[user]\nname = "unterminated\n')
     assert "config.toml:2" in message and "not valid TOML" in message
+    for cut_short in ('[user]\naddresses = ["me@x.example"\n', '[user]\naddresses = ["me@x.example",\n\n'):
+        message = error_of(tmp_path, cut_short)     # tomllib names no line: "at end of document"
+        assert "config.toml:2" in message and "at the end of the file" in message and "close the bracket" in message
 
 
 def test_bad_timezone_and_time(tmp_path):
