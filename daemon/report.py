@@ -136,7 +136,8 @@ def verdicts_after(db: Database, addresses: Iterable[str], now: datetime, zone: 
     addresses = list(addresses)
     rows = db.execute(f"SELECT verdict, goal, at FROM feedback WHERE address IN ({', '.join('?' * len(addresses))}) "
                       "AND at > ? ORDER BY at, id", [*addresses, utc_text(now)]).fetchall()
-    return [(verdict, goal, datetime.fromisoformat(at).astimezone(zone).date()) for verdict, goal, at in rows]
+    return list(dict.fromkeys(      # the same verdict given again the same day is one
+        (verdict, goal, datetime.fromisoformat(at).astimezone(zone).date()) for verdict, goal, at in rows))
 
 
 def later_verdicts_line(later: Sequence[tuple[str, str | None, date]], today: date) -> str:

@@ -559,6 +559,8 @@ def test_explain_as_of_a_day_before_a_verdict_says_it_counts_from_its_day(tmp_pa
     assert before.output.splitlines()[2] == ("Your verdict of 2025-03-10 (noise) counts from that day on: it is not "
                                              "used as of 2025-02-01.")
     assert "State: noise" not in before.output
+    db.execute("INSERT INTO feedback (address, verdict, goal, at) SELECT address, verdict, goal, at FROM feedback")
+    assert kith("explain", "jm@bank.example", "--as-of", "2025-02-01").output == before.output   # given twice: said once
     data = json.loads(kith("explain", "jm@bank.example", "--as-of", "2025-02-01", "--json").output)
     assert data["later_feedback"] == [{"verdict": "noise", "goal": None, "date": "2025-03-10"}]
     after = kith("explain", "jm@bank.example", "--as-of", "2025-03-10").output
