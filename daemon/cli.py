@@ -491,9 +491,8 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
                                  newest_mail_day)
     from models.learn import reach_days
     day = parse_day(as_of, ctx) if as_of else None
-    if not as_json and not holds_mail(ctx.db):     # only the reason: a report of 0 contacts would say nothing
-        click.echo("kith: no scores — the store holds no mail yet. Run `kith sync` first.", err=True)
-        return
+    if not holds_mail(ctx.db):     # only the reason, as the other judging commands: 0 contacts would say nothing
+        raise UsageError("no scores: the store holds no mail yet", fix="run `kith sync` first")
     note_if_syncing(ctx)
     day = day or latest_evaluable_day(ctx.db, ctx.config, horizon)
     last_day, newest = day + timedelta(days=horizon), newest_mail_day(ctx.db, ctx.config)

@@ -586,8 +586,10 @@ def test_before_any_sync_each_judging_command_says_to_sync_first(tmp_path, args)
 def test_eval_before_any_sync_is_the_one_line_and_no_half_report(tmp_path):
     config = tmp_path / "kith.toml"
     config.write_text(f'[user]\naddresses = ["me@home.example"]\n[storage]\ndatabase = "{tmp_path / "k.db"}"\n')
-    done = run_kith("--config", str(config), "eval")
-    assert done.stdout == "" and done.stderr == "kith: no scores — the store holds no mail yet. Run `kith sync` first.\n"
+    for json_too in ((), ("--json",)):      # exit 2 as every judging command: a script tells it from a result
+        done = run_kith("--config", str(config), "eval", *json_too)
+        assert done.returncode == 2 and done.stdout == ""
+        assert done.stderr == "kith: no scores: the store holds no mail yet — run `kith sync` first\n"
 
 
 # ------------------------------------------------------------ one sync at a time
