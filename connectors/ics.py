@@ -13,10 +13,11 @@ files that share a UID, so events are computed per UID from every file that hold
   occurrence of the UID, those only older versions or overrides produced included.
 
 A single event's id is its UID; an occurrence of a recurring event is `UID@<original start, UTC>`, so an
-override lands on the occurrence it replaces. Recurring events are expanded with recurring_ical_events
-(EXDATE and overrides applied) over a window from the event's earliest start (at most ten years back) to a
-year after `now`, lazily and at most MAX_OCCURRENCES per event, so a rule that fires every second is cut
-short with a note instead of filling memory. A single event is kept whatever its date.
+override lands on the occurrence it replaces, and so does a cancellation of a series dated on one occurrence
+without a rule. Recurring events are expanded with recurring_ical_events (EXDATE and overrides applied) over a
+window from the event's earliest start (at most ten years back) to a year after `now`, lazily and at most
+MAX_OCCURRENCES per event, so a rule that fires every second is cut short with a note instead of filling
+memory. A single event is kept whatever its date.
 
 The scope of an event is its UID (as `uid:<hash>`), not a file: when files change, every UID they held or
 hold is computed again from all the files that hold it, and the batch sweeps exactly those UIDs. The
@@ -99,7 +100,7 @@ class IcsSource(LocalSource):
         known = _load_cursor(cursor, self._root())
         self._check_not_emptied(files, len(known or {}))
         if known is None:
-            yield self._everything(files, resync=cursor is not None)
+            yield self._everything(files, old_cursor=cursor)
         else:
             yield from self._changes(files, known, cursor or "")
 
@@ -108,11 +109,11 @@ class IcsSource(LocalSource):
     def _root(self) -> str:
         return os.path.abspath(self.path)
 
-    def _everything(self, files: dict[str, Path], *, resync: bool) -> Batch:
+    def _everything(self, files: dict[str, Path], *, old_cursor: str | None) -> Batch:
         """Every file read, every UID computed, in one batch with full_resync. After a cursor that could not
-        be read, every id is also in `deleted`: what the store holds came from an unknown state, perhaps
-        with a higher SEQUENCE than the truth now."""
-        notes = ["cursor not understood (another source or an older format): re-read every file"] if resync \
+        be read (`old_cursor`), every id is also in `deleted`: what the store holds came from an unknown state,
+        perhaps with a higher SEQUENCE than the truth now (the store counts them as read again)."""
+        notes = [self._resync_note(old_cursor, "file")] if old_cursor is not None \
             else list(self._empty_folder_notes(files, ".ics files"))
         order = {rel: i for i, rel in enumerate(sorted(files))}
         state: dict[str, FileState] = {}
@@ -128,7 +129,7 @@ class IcsSource(LocalSource):
             for part in parts:
                 groups[part.key].append(part)
         events = _resolve_groups(groups, self.now, notes)
-        deleted = tuple(e.source_id for e in events) if resync else ()
+        deleted = tuple(e.source_id for e in events) if old_cursor is not None else ()
         return Batch(events=tuple(events), deleted=deleted, full_resync=True, notes=tuple(notes),
                      cursor=_dump_cursor(self._root(), state))
 
@@ -478,9 +479,10 @@ def _resolve(uid: str, parts: list[_Part], now: datetime, notes: list[str]) -> l
     out: dict[str, EventMeta] = {}
     base = winner.sequence if winner is not None else 0
     if winner is not None and not winner.recurring and not kept:
+        source_id = _single_id(uid, winner, parts)
         try:
-            out[uid] = _event(winner.component, source_id=uid, part=winner, cancelled=winner.cancelled,
-                              sequence=base)      # a single event, whatever its date
+            out[source_id] = _event(winner.component, source_id=source_id, part=winner, cancelled=winner.cancelled,
+                                    sequence=base)      # a single event, whatever its date
         except BAD_VALUE as exc:
             notes.append(f"{where}: event {uid[:60]} could not be read ({_short(exc)}), skipped")
     else:
@@ -504,6 +506,14 @@ def _resolve(uid: str, parts: list[_Part], now: datetime, notes: list[str]) -> l
         others = [p for p in parts if p is not winner and all(p is not k for k in kept)]
         _add_cancelled_leftovers(uid, others, out, winner, window, notes)
     return list(out.values())
+
+
+def _single_id(uid: str, winner: _Part, parts: list[_Part]) -> str:
+    """The id of a version without a rule: the UID, unless it cancels a series (METHOD:CANCEL without RRULE
+    or RECURRENCE-ID, dated on one occurrence): then it lands on that occurrence, `UID@<start>`, so that
+    the occurrence keeps its id when the cancellation arrives or goes, instead of being removed and new."""
+    series = any(p.recurring or p.recurrence_id is not None for p in parts)
+    return f"{uid}@{_iso(winner.start)}" if winner.cancelled and series else uid
 
 
 def _add_cancelled_leftovers(uid: str, others: list[_Part], out: dict[str, EventMeta], winner: _Part,

@@ -3,6 +3,7 @@ the first checks of its path. Each source adds what its format needs."""
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -67,6 +68,15 @@ class LocalSource:
                               where=str(self.path), fix="check the folder; if you emptied it on purpose, run "
                               f"`kith forget {self.name}` (with the source disabled) to drop what it synced")
 
+    def _resync_note(self, cursor: str, what: str) -> str:
+        """Why every {what} is read again when the stored cursor could not be used. A cursor of this kind
+        written for another absolute path means the folder was moved or the config points elsewhere: blaming
+        "another source or an older format" would send the user looking for a fault that is not there."""
+        before = _cursor_root(cursor, self.KIND)
+        if before is not None and before != os.path.abspath(self.path):
+            return f"the source's path changed (it was {storable(before)}): every {what} is read again"
+        return f"cursor not understood (another source or an older format): re-read every {what}"
+
     def _empty_folder_notes(self, files: dict[str, Path], what: str) -> tuple[str, ...]:
         """On a first reading, a folder without a single file of the source's kind is most likely the wrong
         folder (or a source of the wrong type): say so once, instead of a silent "0 messages"."""
@@ -79,6 +89,17 @@ def storable(name: str) -> str:
     """A file name as text the store can hold: bytes that are not UTF-8 (a Latin-1 name from an old archive
     or a Windows zip, "Gel\\xf6scht") are written as escapes, so that two such names stay apart."""
     return os.fsencode(name).decode("utf-8", "backslashreplace")
+
+
+def _cursor_root(cursor: str, kind: str) -> str | None:
+    """The path a cursor of this kind of source was written for, or None when it names none (damaged, or
+    another kind's)."""
+    try:
+        data = json.loads(cursor)
+    except ValueError:
+        return None
+    root = data.get("root") if isinstance(data, dict) and data.get("kind") == kind else None
+    return root if isinstance(root, str) else None
 
 
 def _first_visit(folder: Path, visited: set[str]) -> bool:

@@ -51,7 +51,6 @@ FIX = ("set path to a Maildir (the folder that holds cur/ and new/) or to the fo
 FIELD = "folder_states"        # "folders" before drafts were left out: such a cursor has every folder read once more
 RETRY = [-1, -1, -1]           # a state no folder has: the folder is read again on the next sync
 SKIPPED = [-2, -2, -2]         # a drafts or junk folder, said once and never read
-RESYNC_NOTE = "cursor not understood (another source or an older format): re-read every folder"
 UPGRADE_NOTE = "drafts are now left out: every folder is read once more"
 
 
@@ -196,7 +195,7 @@ class MaildirSource(LocalSource):
         file cannot be read, the batch does not hold everything: it sweeps only the folders read whole and
         keeps the old cursor, so that the next sync tries again and nothing stored is lost meanwhile."""
         messages: list[MessageMeta] = []
-        notes = [RESYNC_NOTE, *tree.unlisted]
+        notes = [self._resync_note(cursor, "folder"), *tree.unlisted]
         done: dict[str, list[int]] = {}
         whole = not tree.unlisted
         for folder in sorted(tree.folders):

@@ -132,7 +132,7 @@ class MboxSource(LocalSource):
                                     for rel in unsent), cursor=self._cursor({}) if cursor is None else cursor)
         if known is None:
             if cursor is not None:
-                yield self._full_resync(files)
+                yield self._full_resync(files, cursor)
                 return
             known = {}
             if not files:
@@ -207,10 +207,10 @@ class MboxSource(LocalSource):
         state = FileState(len(data), mtime_ns, _tail_hash(data, len(data)), parsed.resume)
         yield Batch(messages=tuple(parsed.messages[firsts[-1]:]), notes=tuple(parsed.notes)), state
 
-    def _full_resync(self, files: dict[str, Path]) -> Batch:
+    def _full_resync(self, files: dict[str, Path], cursor: str) -> Batch:
         """Everything in one batch with full_resync: the old cursor could not be read."""
         messages: list[MessageMeta] = []
-        notes = ["cursor not understood (another source or an older format): re-read every file"]
+        notes = [self._resync_note(cursor, "file")]
         done: dict[str, str] = {}
         for rel in sorted(files):
             for batch, state in self._pull_file(rel, files[rel], None):

@@ -212,10 +212,11 @@ def apply_batch(db: Database, source: str, batch: Batch, *, store_subjects: bool
                 [source, batch.cursor, utc_text(datetime.now(UTC))],
             )
             counts.deleted += _sweep(db, source, batch)
-            counts.deleted += _delete(db, source, batch.deleted)
+            rewritten = _rewritten_events(db, source, batch)
+            counts.deleted += _delete(db, source, batch.deleted) - len(rewritten)
             counts.messages, counts.new_messages = _upsert_messages(db, source, rows)
             counts.events, counts.new_events, counts.new_cancelled, counts.cancelled_since = _upsert_events(
-                db, source, batch.events, store_subjects)
+                db, source, batch.events, store_subjects, rewritten)
             db.execute("UPDATE sync_state SET messages = messages + ?, events = events + ? WHERE source = ?",
                        [counts.messages, counts.events, source])
     except sqlite3.OperationalError as exc:
@@ -322,16 +323,29 @@ def _known_keys(conn: sqlite3.Connection, hashes: Iterable[int]) -> dict[int, in
         "SELECT m.hash, m.key FROM json_each(?) AS j JOIN messages AS m ON m.hash = j.value", [wanted]))
 
 
-def _upsert_events(db: Database, source: str, events: Iterable[EventMeta],
-                   store_subjects: bool) -> tuple[int, int, int, int]:
+def _rewritten_events(db: Database, source: str, batch: Batch) -> dict[str, int]:
+    """The events the batch deletes and writes again, with their `cancelled` flag: a connector does so to get
+    past the SEQUENCE guard (the file that held the newest version is gone, or the cursor could not be read).
+    The source held them before and holds them after: they were read again, neither removed nor new."""
+    again = {e.source_id for e in batch.events}.intersection(batch.deleted)
+    if not again:
+        return {}
+    return dict(db.execute("SELECT source_id, cancelled FROM events WHERE source = ? AND source_id IN "
+                           "(SELECT value FROM json_each(?))", [source, json.dumps(sorted(again))]).fetchall())
+
+
+def _upsert_events(db: Database, source: str, events: Iterable[EventMeta], store_subjects: bool,
+                   rewritten: dict[str, int]) -> tuple[int, int, int, int]:
     """Returns the events written, how many of them the source had not synced before, and the cancelled ones:
-    among the new, and among those held before uncancelled (so that a sync can tell them apart)."""
+    among the new, and among those held before uncancelled (so that a sync can tell them apart). `rewritten`:
+    the events this batch deleted before writing them again, which count as held before."""
     written = new = new_cancelled = cancelled_since = 0
     for e in events:
         row = db.execute("SELECT sequence, cancelled FROM events WHERE source = ? AND source_id = ?",
                          [source, e.source_id]).fetchone()
         if row is not None and row[0] > e.sequence:
             continue  # an older version of an updated invitation never overwrites the newer one
+        was_cancelled = row[1] if row is not None else rewritten.get(e.source_id)     # None: new to the source
         organizer = e.organizer.email if e.organizer else None
         db.execute(
             """INSERT INTO events (source, source_id, scope, start, end, organizer, organizer_name, summary,
@@ -351,9 +365,9 @@ def _upsert_events(db: Database, source: str, events: Iterable[EventMeta],
             "INSERT OR IGNORE INTO attendees (source, source_id, email, name, partstat) VALUES (?, ?, ?, ?, ?)",
             [(source, e.source_id, a.email, printable(a.name), partstat) for a, partstat in e.attendees])
         written += 1
-        new += row is None
-        new_cancelled += row is None and e.cancelled
-        cancelled_since += row is not None and e.cancelled and not row[1]
+        new += was_cancelled is None
+        new_cancelled += was_cancelled is None and e.cancelled
+        cancelled_since += was_cancelled is not None and e.cancelled and not was_cancelled
     return written, new, new_cancelled, cancelled_since
 
 

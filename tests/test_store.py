@@ -220,6 +220,19 @@ def test_deletions_are_counted_once_per_copy(db):
     assert counts.deleted == 1
 
 
+def test_an_event_deleted_and_written_again_in_one_batch_is_read_again_not_removed_and_new(db):
+    """A connector lists an event in `deleted` and writes it again to get past the SEQUENCE guard: the
+    source held it before and holds it after."""
+    held, cancelled, gone = (event(uid, start=T0, sequence=3) for uid in ("a", "b", "c"))
+    store.apply_batch(db, "ics:a", Batch(events=(held, cancelled, gone)))
+    counts = store.apply_batch(db, "ics:a", Batch(
+        events=(replace(held, sequence=0), replace(cancelled, sequence=0, cancelled=True)),
+        deleted=("a", "b", "c", "never-there")))
+    assert (counts.events, counts.new_events, counts.new_cancelled, counts.cancelled_since, counts.deleted) == \
+        (2, 0, 0, 1, 1)
+    assert table(db, "SELECT source_id, sequence, cancelled FROM events ORDER BY 1") == [("a", 0, 0), ("b", 0, 1)]
+
+
 def test_a_second_copy_adds_no_recipients_and_merges_the_bulk_flag(db):
     plain = message(1, to=(ANNA,), cc=(Address("b@x.example"),), scope="INBOX")
     listed = replace(plain, source_id="Lists/m1", scope="Lists", bulk=True, list_id="team.example")

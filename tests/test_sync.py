@@ -229,3 +229,44 @@ def test_a_sync_tells_new_events_from_those_read_again(tmp_path):
     write(vevent("a", 2), vevent("b", 3), vevent("c", 4), vevent("d", 5))
     second = sync_source(db, IcsSource("c", tmp_path / "cal", now=now))
     assert second.error is None and (second.events, second.new_events, second.known_events) == (4, 2, 2)
+
+
+def test_sources_moved_to_a_new_path_are_read_again_as_known_and_say_their_path_changed(tmp_path, mailbox):
+    """The same files under a new absolute path (the folder moved, its config with it): every file is read
+    again, yet nothing is new or removed, and the note names the move instead of blaming the cursor."""
+    from datetime import UTC, datetime
+
+    from connectors.ics import IcsSource
+    from connectors.maildir import MaildirSource
+
+    old, new = tmp_path / "old", tmp_path / "new"
+    old.mkdir()
+    mailbox.rename(old / "mbox")
+    for n in range(3):
+        deliver(old / "Maildir", n)
+    (old / "cal").mkdir()
+    (old / "cal" / "work.ics").write_text(
+        "BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nUID:weekly\nSEQUENCE:2\nDTSTART:20260302T100000Z\n"
+        "DTEND:20260302T110000Z\nRRULE:FREQ=WEEKLY;COUNT=4\nSUMMARY:Weekly\nORGANIZER:mailto:olga@example.com\n"
+        "ATTENDEE;PARTSTAT=ACCEPTED:mailto:ann@example.com\nEND:VEVENT\nBEGIN:VEVENT\nUID:weekly\nSEQUENCE:2\n"
+        "RECURRENCE-ID:20260309T100000Z\nDTSTART:20260309T100000Z\nDTEND:20260309T110000Z\nSTATUS:CANCELLED\n"
+        "SUMMARY:Weekly\nORGANIZER:mailto:olga@example.com\nEND:VEVENT\nEND:VCALENDAR\n")
+
+    def sources(root: Path) -> list:
+        return [MboxSource("m", root / "mbox"), MaildirSource("d", root / "Maildir"),
+                IcsSource("c", root / "cal", now=datetime(2026, 3, 1, tzinfo=UTC))]
+
+    db = store.open_store(tmp_path / "k.db")
+    first = [sync_source(db, source) for source in sources(old)]
+    assert [(r.new_messages, r.new_events, r.new_cancelled) for r in first] == [(42, 0, 0), (3, 0, 0), (0, 4, 1)]
+    before = dump(db)
+    old.rename(new)
+    moved = [sync_source(db, source) for source in sources(new)]
+    assert [(r.error, r.new_messages, r.known_messages, r.new_events, r.known_events, r.cancelled_since, r.deleted)
+            for r in moved] == [(None, 0, 42, 0, 0, 0, 0), (None, 0, 3, 0, 0, 0, 0), (None, 0, 0, 0, 4, 0, 0)]
+    assert [r.notes for r in moved] == [
+        [f"the source's path changed (it was {old / 'mbox'}): every file is read again"],
+        [f"the source's path changed (it was {old / 'Maildir'}): every folder is read again"],
+        [f"the source's path changed (it was {old / 'cal'}): every file is read again"]]
+    assert dump(db) == before
+    assert [sync_source(db, source).notes for source in sources(new)] == [[], [], []]

@@ -143,6 +143,26 @@ def test_removing_a_file_whose_events_another_file_also_holds_equals_a_clean_syn
     assert [r[0] for r in db_rows(db)] == ["x"]
 
 
+def test_a_series_cancellation_without_a_rule_keeps_the_ids_of_the_occurrences_it_cancels(tmp_path):
+    """A METHOD:CANCEL without RRULE or RECURRENCE-ID, dated on the first occurrence, cancels the series. The
+    occurrences keep their ids when it arrives and when it goes: the source holds the same four all along."""
+    folder = tmp_path / "cal"
+    folder.mkdir()
+    write(folder / "a.ics", vevent("s", "20240101T100000Z", rule="FREQ=WEEKLY;COUNT=4"))
+    ids = [f"s@2024-01-{d:02d}T10:00:00Z" for d in (1, 8, 15, 22)]
+    db = store.open_store(tmp_path / "kith.db")
+    source = IcsSource("c", folder, now=NOW)
+    assert sync_source(db, source).new_events == 4
+    write(folder / "cancel.ics", vevent("s", "20240101T100000Z", seq=1, status="CANCELLED"), method="CANCEL")
+    cancelled = sync_source(db, source)
+    assert (cancelled.new_events, cancelled.known_events, cancelled.cancelled_since, cancelled.deleted) == (0, 4, 4, 0)
+    assert [(r[0], r[4]) for r in db_rows(db)] == [(i, 1) for i in ids] and sorted(state_of(folder)) == ids
+    (folder / "cancel.ics").unlink()
+    restored = sync_source(db, source)
+    assert (restored.new_events, restored.known_events, restored.deleted) == (0, 4, 0)
+    assert [(r[0], r[4]) for r in db_rows(db)] == [(i, 0) for i in ids]
+
+
 def test_a_pull_reads_only_the_changed_files_and_those_sharing_a_uid(tmp_path, monkeypatch):
     for n in range(5):
         write(tmp_path / f"f{n}.ics", vevent(f"u{n}", "20240101T100000Z"))
