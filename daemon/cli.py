@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import shlex
 import sqlite3
 import sys
@@ -54,6 +55,8 @@ def parse_day(value: str | None, ctx: Context) -> date:
     if value is None:
         return today_for(ctx.config)
     try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):     # "2026-W10" and "20260303" are ISO too, but no one's date
+            raise ValueError(value)
         day = date.fromisoformat(value)
     except ValueError:
         raise UsageError(f"--as-of {value!r} is not a date", fix="write it as YYYY-MM-DD, e.g. --as-of 2026-03-03") from None

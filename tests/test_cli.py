@@ -276,9 +276,11 @@ def test_a_sync_note_stays_on_one_line_whatever_the_file_name(tmp_path):
         "  note: INBOX/cur/bad\\nname:2,S: message has no usable Date, skipped"]
 
 
-def test_a_bad_date_is_one_line(tmp_path):
+@pytest.mark.parametrize("typed", ["03/03/2026", "2026-W10", "20260303", "2026-3-3"])
+def test_a_bad_date_is_one_line(tmp_path, typed):
+    """Only YYYY-MM-DD, as the error asks: Python would read "2026-W10" as a Monday nobody meant."""
     config = sample_config(tmp_path)
-    done = run_kith("--config", str(config), "digest", "--as-of", "03/03/2026")
+    done = run_kith("--config", str(config), "digest", "--as-of", typed)
     assert done.returncode == 2 and "YYYY-MM-DD" in done.stderr and "Traceback" not in done.stderr
 
 
