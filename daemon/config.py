@@ -296,6 +296,11 @@ def _validate(config: Config, loc: _Locator, raw_sources: list[dict]) -> None:
         if not goal.name.strip() or goal.name != goal.name.strip() or not goal.name.isprintable():
             raise ConfigError(f"goals[{index}].name {goal.name!r} is empty, padded or has a line break",
                               where=loc.where("goals", index, "name"), fix='write name = "Investors" (shown in the digest)')
+    for index, goal in enumerate(config.goals):
+        for name in ("keywords", "organizations", "domains"):
+            if any(not item.strip() for item in getattr(goal, name)):
+                raise ConfigError(f"goals[{index}].{name} has an empty entry", where=loc.where("goals", index, name),
+                                  fix="remove the empty string")
     for address in config.user.addresses:
         if not re.fullmatch(r"[^@\s<>]+@[^@\s<>]+", address.strip()):    # me@localhost, jdoe@corp too
             raise ConfigError(f"user.addresses has {address!r}, which is not an address",
@@ -311,9 +316,22 @@ def _validate(config: Config, loc: _Locator, raw_sources: list[dict]) -> None:
             raise ConfigError(f"privacy.ignore_addresses has {address!r}, which is not an address",
                               where=loc.where("privacy", None, "ignore_addresses"),
                               fix="write name@example.org; a whole domain goes in ignore_domains")
+    for domain in config.privacy.ignore_domains:
+        if not re.fullmatch(r"@?[\w-]+(\.[\w-]+)+", domain.strip()):
+            raise ConfigError(f"privacy.ignore_domains has {domain!r}, which is not a domain",
+                              where=loc.where("privacy", None, "ignore_domains"),
+                              fix='write ignore_domains = ["example.org"] (a single address goes in ignore_addresses)')
+    own = {a.strip().lower() for a in config.user.addresses}
     owner: dict[str, int] = {}
     for index, person in enumerate(config.people):
         for address in person.addresses:
+            if not re.search(r"[^@\s<]+@[^@\s>]+", address):
+                raise ConfigError(f"people[{index}].addresses has {address!r}, which is not an address",
+                                  where=loc.where("people", index, "addresses"), fix="write name@example.org")
+            if address.strip().lower() in own:
+                raise ConfigError(f"people[{index}].addresses has {address!r}, one of your own addresses",
+                                  where=loc.where("people", index, "addresses"),
+                                  fix="list your own addresses under [user] addresses only")
             first = owner.setdefault(address.strip().lower(), index)
             if first != index:
                 raise ConfigError(f"people[{index}] repeats {address!r}, already in people[{first}]",

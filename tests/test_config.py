@@ -201,3 +201,23 @@ def test_a_home_folder_of_an_unknown_user_is_a_config_error(tmp_path):
     path.write_text('[storage]\ndatabase = "~no-such-user-here/kith.db"\n')
     with pytest.raises(ConfigError, match="storage.database '~no-such-user-here/kith.db' names an unknown user's"):
         cfg.load(path)
+
+
+@pytest.mark.parametrize("text, says, line", [
+    ('[privacy]\nignore_domains = ["not a domain!"]\n', "privacy.ignore_domains has 'not a domain!', which is not a domain", 2),
+    ('[user]\naddresses = ["me@x.example"]\n[[people]]\nname = "A"\naddresses = ["not an address"]\n',
+     "people[0].addresses has 'not an address', which is not an address", 5),
+    ('[user]\naddresses = ["me@x.example"]\n[[people]]\nname = "Me"\naddresses = ["Me@x.example", "a@y.example"]\n',
+     "people[0].addresses has 'Me@x.example', one of your own addresses", 5),
+    ('[[goals]]\nname = "Boards"\nkeywords = ["board", ""]\n', "goals[0].keywords has an empty entry", 3),
+])
+def test_lists_of_addresses_domains_and_keywords_are_checked(tmp_path, text, says, line):
+    message = error_of(tmp_path, text)
+    assert says in message and f"config.toml:{line}" in message
+
+
+def test_well_formed_lists_pass(tmp_path):
+    (tmp_path / "config.toml").write_text('[user]\naddresses = ["me@x.example"]\n[privacy]\n'
+                                          'ignore_domains = ["@news.example", "mail.bank.example"]\n'
+                                          '[[people]]\nname = "Anna"\naddresses = ["Anna <anna@y.example>"]\n')
+    assert cfg.load(tmp_path / "config.toml").privacy.ignore_domains == ["@news.example", "mail.bank.example"]
