@@ -468,7 +468,8 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
     # "you usually talk every …": said of a tie that went both ways, from mail among a few people and meetings,
     # not from a colleague's notices to 30 people or the user's announcements
     # — and from conversations they took part in: the user's own patch series that Cc'd them is no rhythm
-    mutual = item.two_way_threads or item.meetings_one_to_one or (item.sent_personal and item.received_personal)
+    # — and never of a robot, nor of someone who wrote much to the user who wrote once: that is no "talk"
+    mutual = not item.robot and (item.two_way_threads or item.meetings_one_to_one or item.close)
     small = [t for t in personal if t.size <= OWED_MAX_PEOPLE]
     theirs = {t.conversation for t in small if t.kind != "sent"}
     item.usual_gap_days = usual_gap([t for t in small if t.conversation in theirs]) if mutual else None

@@ -74,6 +74,24 @@ def test_no_rhythm_is_read_from_a_colleagues_notices_to_a_crowd(db):
     assert f.received == 10 and f.usual_gap_days is None              # "you usually talk every 7 days" is false
 
 
+def test_no_rhythm_with_someone_the_user_wrote_to_once_nor_with_a_robot(db):
+    """A developer whose patches reached the user 10 times, in threads of their own, answered once in
+    another thread: "no conversation went both ways yet" and "you usually talk every 21 days" contradict
+    each other. A robot answered in its threads has no rhythm either."""
+    bot = Address("lkp@intel.example", "kernel test robot")
+    patches = [message(10 + i, sender=ANNA, to=(ME,), subject=f"[PATCH v{i}] fix", at=T0 + timedelta(days=21 * i))
+               for i in range(10)]
+    reports = [message(40 + i, sender=bot, to=(ME,), subject=f"build report {i}", at=T0 + timedelta(days=21 * i))
+               for i in range(10)]
+    answers = [message(70 + i, to=(bot,), subject=f"Re: build report {i}", at=T0 + timedelta(days=21 * i, hours=1))
+               for i in range(10)]
+    apply(db, *patches, *reports, *answers, message(3, to=(ANNA,), subject="Question", at=T0 + timedelta(days=30)))
+    facts = facts_at(db, T0 + timedelta(days=220))
+    anna, robot = facts["anna@firm.example"], facts["lkp@intel.example"]
+    assert (anna.sent, anna.two_way_threads, anna.usual_gap_days) == (1, 0, None)
+    assert robot.two_way_threads == 10 and robot.robot and robot.usual_gap_days is None
+
+
 def test_the_last_subject_is_the_last_contacts_own(db):
     untitled = replace(message(3, sender=ANNA, to=(ME,), at=T0 + timedelta(days=5)), subject="")
     apply(db, *exchange(1, 0, "Volunteer List"), untitled)
