@@ -524,8 +524,10 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
                    f"{last_day.isoformat()}; later mail is not known, so some contacts count as without two-way mail "
                    "that may have had it.")
     if not 0 < result.positives < result.contacts:
+        advice = ("a shorter --horizon, so that the date can lie later" if held <= 0 else
+                  "a longer --horizon" if result.positives == 0 else "a shorter --horizon")
         click.echo("No scores: they need contacts with and without two-way mail afterwards. "
-                   "Choose a date with mail before and after it, or a longer --horizon.")
+                   f"Choose a date with mail before and after it, or {advice}.")
         return
     click.echo(f"{'ranking':<18} {'ROC AUC':>8} {'avg prec':>9} {'prec@20':>8}")
     for name, m in result.results.items():

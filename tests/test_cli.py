@@ -731,3 +731,11 @@ def test_small_values_keep_the_digits_that_tell_them_apart():
     # a list developer's closest ties: 0.006 and 0.003, not "0.00" twice
     assert [value_text(v) for v in (0.35, 0.1, 0.0064, 0.0031, 0.0004, 0.0)] == \
         ["0.35", "0.10", "0.006", "0.003", "<0.001", "0.00"]
+
+
+def test_eval_with_a_horizon_longer_than_the_mail_advises_a_shorter_one(synced):
+    """Ten years ahead of the sample's 18 months puts the date before all mail: a longer horizon would
+    only make that worse."""
+    done = synced("eval", "--horizon", "3650")
+    assert done.exit_code == 0 and "no mail before it" in done.output
+    assert "a shorter --horizon" in done.output and "a longer --horizon" not in done.output
