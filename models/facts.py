@@ -158,7 +158,7 @@ def _load_facts(db: Database, own: set[str], cutoff: str, aliases, ignore_addres
     user_wrote = _user_wrote(per_address.values())
     starter_wrote = _starter_wrote(per_address, seen.starters)
     for item in facts.values():
-        summarise(item, moment, user_wrote, starter_wrote)
+        summarise(item, moment, user_wrote, starter_wrote, seen.answers)
     return facts
 
 
@@ -215,6 +215,26 @@ class _Seen:
     list_ids: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     participants: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     starters: dict[str, str] = field(default_factory=dict)     # conversation → who wrote its first mail, not the user
+    answers: _Answers = field(default_factory=lambda: _Answers())
+
+
+@dataclass
+class _Answers:
+    """Who put a question to whom besides the user, and who answered it: Chris asks Marie and the user,
+    Marie answers Chris — Chris waits for the user no more. Only mail among a few people, To only."""
+
+    asked: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))   # (conv, asker) → To
+    replies: dict[tuple[str, str], list[tuple[datetime, str]]] = field(default_factory=lambda: defaultdict(list))
+
+    def add(self, conversation: str, sender: str, to: set[str], at: datetime) -> None:
+        self.asked[(conversation, sender)] |= to
+        for email in to:
+            self.replies[(conversation, email)].append((at, sender))
+
+    def since(self, conversation: str, addresses: Iterable[str]) -> list[datetime]:
+        """When one of the people the contact (`addresses`) wrote to in To answered them there, in To."""
+        asked = set().union(*(self.asked.get((conversation, a), ()) for a in addresses))
+        return [at for a in addresses for at, by in self.replies.get((conversation, a), ()) if by in asked]
 
 
 @dataclass
@@ -309,6 +329,8 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
                 acquainted.add(sender)
             if list_id:
                 seen.list_ids[sender].add(list_id)
+            if not bulk and n <= OWED_MAX_PEOPLE and rcpts:
+                seen.answers.add(conversation, sender, {e for role, e in rcpts if role == "to" and e != sender}, at)
             members = None if bulk or n > MAX_GROUP else participants[conversation]
             if bulk and key in discussions and n <= MAX_GROUP:
                 # a list discussion among a few named people shows who knows whom, though it is bulk to the user;
@@ -426,9 +448,11 @@ def _add_peers(facts: dict[str, ContactFacts], contacts: dict[str, Contact], par
 
 def summarise(item: ContactFacts, as_of: datetime | None = None,
               user_wrote: dict[str, list[datetime]] | None = None,
-              starter_wrote: dict[str, list[datetime]] | None = None) -> None:
+              starter_wrote: dict[str, list[datetime]] | None = None,
+              answers: _Answers | None = None) -> None:
     """Derive the counts and dates of one contact from its touches (`as_of`: the moment they are known at,
-    for the past year's counts; by default the last touch; `user_wrote`: see `_user_wrote`)."""
+    for the past year's counts; by default the last touch; `user_wrote`: see `_user_wrote`; `answers`: see
+    `_Answers`)."""
     touches = sorted(item.touches, key=_AT)
     item.touches = touches
     threads: dict[str, list[Touch]] = defaultdict(list)
@@ -462,7 +486,7 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
         item.first_contact, item.last_contact = personal[0].at, personal[-1].at
         item.last_subject = personal[-1].subject     # the last contact's own: "last contact 19 days ago (…)"
     year_start = (as_of or (touches[-1].at if touches else datetime.max)) - timedelta(days=365)
-    _summarise_threads(item, threads, year_start, user_wrote or {}, starter_wrote or {})
+    _summarise_threads(item, threads, year_start, user_wrote or {}, starter_wrote or {}, answers or _Answers())
     if as_of is not None:       # owed for a month at most: what `explain` and the JSON say as the digest does
         item.replies_owed = [t for t in item.replies_owed if as_of - t.at <= timedelta(days=REPLY_OWED_MAX_DAYS)]
     # "you usually talk every …": said of a tie that went both ways, from mail among a few people and meetings,
@@ -476,7 +500,8 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
 
 
 def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year_start: datetime,
-                       user_wrote: dict[str, list[datetime]], starter_wrote: dict[str, list[datetime]]) -> None:
+                       user_wrote: dict[str, list[datetime]], starter_wrote: dict[str, list[datetime]],
+                       answers: _Answers) -> None:
     """Who starts the contact's threads, which went both ways, and which wait for the user."""
     started = []
     unanswered = _unanswered_series(threads.values())
@@ -497,7 +522,8 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
         elif first.kind == "received" and not first.bulk:
             item.their_threads += 1
         wrote = user_wrote.get(first.conversation) or [t.at for t in thread if t.kind == "sent"]
-        if not ignored and owes_reply(thread, item.last_sent, wrote, starter_wrote.get(first.conversation, ())) \
+        if not ignored and owes_reply(thread, item.last_sent, wrote, starter_wrote.get(first.conversation, ()),
+                                      answers.since(first.conversation, item.contact.addresses)) \
                 and not (unanswered and series_of(first.subject) in unanswered):
             item.replies_owed.append(thread[-1])
         if not first.bulk and not unknown_opener:
@@ -565,7 +591,7 @@ def series_of(subject: str) -> str | None:
 
 
 def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequence[datetime] = (),
-               starter_wrote: Sequence[datetime] = ()) -> bool:
+               starter_wrote: Sequence[datetime] = (), others_answered: Iterable[datetime] = ()) -> bool:
     """They wrote to the user directly, last in the thread, and nothing went back since (`last_sent`: the
     user's last message to them; `user_wrote`: when the user wrote in this conversation, to anyone, in order).
 
@@ -576,7 +602,9 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
     in the conversation since, to anyone. A thread they started, or a
     second message of theirs in a row, is waiting for the user. A mail to a
     crowd (more than OWED_MAX_PEOPLE others besides the user, sender included)
-    is an announcement: nobody in particular owes it an answer.
+    is an announcement: nobody in particular owes it an answer. Nor does a
+    question they also put to someone else, who answered them since
+    (`others_answered`, see `_Answers`): a colleague took care of it.
     """
     last = thread[-1]
     if last.kind != "received" or not last.direct or last.size > OWED_MAX_PEOPLE or CALENDAR_NOTICE.match(last.subject):
@@ -589,6 +617,8 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
         return False
     if last.via_list and _ANSWER.match(last.subject) and starter_wrote and starter_wrote[-1] > last.at:
         return False    # a review on a list, answered by the patch's author since: their reply was to the author
+    if any(at > last.at for at in others_answered):
+        return False    # a colleague on the thread answered them since, to them: the question is taken care of
     if len(thread) >= 2 and thread[-2].kind == "received":
         return True
     before = bisect_left(user_wrote, last.at)          # the user's last message in the conversation before theirs

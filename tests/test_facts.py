@@ -92,6 +92,22 @@ def test_no_rhythm_with_someone_the_user_wrote_to_once_nor_with_a_robot(db):
     assert robot.two_way_threads == 10 and robot.robot and robot.usual_gap_days is None
 
 
+def test_a_question_a_colleague_answered_to_its_asker_waits_no_more(db):
+    """Chris asks Marie and the user; Marie answers Chris, the user in Cc: Chris no longer waits for the
+    user. Had Marie written only to the user, Chris's question would still wait."""
+    chris, marie = Address("chris@firm.example", "Chris Gaffney"), Address("marie@firm.example", "Marie Heard")
+    asked = message(1, sender=chris, to=(marie, ME), subject="Netting agreements", at=T0)
+    answered = message(2, sender=marie, to=(chris,), cc=(ME,), subject="RE: Netting agreements",
+                       at=T0 + timedelta(hours=1))
+    apply(db, asked, answered)
+    assert facts_at(db, T0 + timedelta(days=2))["chris@firm.example"].replies_owed == []
+    aside = replace(answered, to=(ME,), cc=(), source_id="INBOX/m3", message_id="m3@test", thread_key="m3@test")
+    store.apply_batch(db, "test", Batch(deleted=(answered.source_id,)))
+    apply(db, aside)
+    assert [t.subject for t in facts_at(db, T0 + timedelta(days=2))["chris@firm.example"].replies_owed] == [
+        "Netting agreements"]
+
+
 def test_the_last_subject_is_the_last_contacts_own(db):
     untitled = replace(message(3, sender=ANNA, to=(ME,), at=T0 + timedelta(days=5)), subject="")
     apply(db, *exchange(1, 0, "Volunteer List"), untitled)

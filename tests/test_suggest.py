@@ -178,8 +178,8 @@ def test_one_thread_is_not_shown_again_the_next_morning_under_another_of_its_peo
     from daemon.deliver import deliver
     apply(db, rhythm(TOM, every=20, last=10) + rhythm(ANNA, every=20, last=12) + rhythm(LENA, every=20, last=14) + [
         message(1, sender=TOM, to=(ME, ANNA, LENA), subject="MDEA Commercial Issues", at=days_ago(6)),
-        message(2, sender=ANNA, to=(ME, TOM, LENA), subject="RE: MDEA Commercial Issues", at=days_ago(5, 20)),
-        message(3, sender=LENA, to=(ME, TOM, ANNA), subject="RE: MDEA Commercial Issues", at=days_ago(4, 20))])
+        message(2, sender=ANNA, to=(ME,), cc=(TOM, LENA), subject="RE: MDEA Commercial Issues", at=days_ago(5, 20)),
+        message(3, sender=LENA, to=(ME,), cc=(TOM, ANNA), subject="RE: MDEA Commercial Issues", at=days_ago(4, 20))])
     store.refresh_own_addresses(db, [ME.email])
     shown = {}
     for day in range(5, -1, -1):
@@ -192,6 +192,17 @@ def test_one_thread_is_not_shown_again_the_next_morning_under_another_of_its_peo
     others = {"Tom Weiss", "Anna Berger", "Lena Koch"} - {again[0].name}
     assert set(again[0].reasons[-1].removesuffix(" also wait for an answer in this thread").split(" and ")) == others
     assert first.thread == again[0].thread
+
+
+def test_in_a_reply_all_discussion_only_the_last_unanswered_question_waits(db):
+    """Tom asks Anna, Lena and the user; Anna answers Tom and Lena, Lena answers Anna and Tom: Tom's and
+    Anna's questions were answered by the people they asked, and only Lena's waits for the user."""
+    apply(db, rhythm(TOM, every=20, last=10) + rhythm(ANNA, every=20, last=12) + rhythm(LENA, every=20, last=14) + [
+        message(1, sender=TOM, to=(ME, ANNA, LENA), subject="MDEA Commercial Issues", at=days_ago(6)),
+        message(2, sender=ANNA, to=(ME, TOM, LENA), subject="RE: MDEA Commercial Issues", at=days_ago(5, 20)),
+        message(3, sender=LENA, to=(ME, TOM, ANNA), subject="RE: MDEA Commercial Issues", at=days_ago(4, 20))])
+    owed = [s for s in digest_for(db, 60).suggestions if s.kind == "reply_owed"]
+    assert [s.name for s in owed] == ["Lena Koch"] and not any("also wait" in r for r in owed[0].reasons)
 
 
 def test_a_new_mail_during_the_backoff_still_names_the_earlier_unanswered_one(db, tmp_path):
@@ -802,8 +813,8 @@ def test_the_digest_notes_when_no_mail_from_the_user_is_in_the_store(db):
 def test_owed_replies_to_two_people_of_one_thread_are_one_answer(db):
     apply(db, rhythm(TOM, every=20, last=10) + rhythm(ANNA, every=20, last=12) + [
         message(1, sender=TOM, to=(ME, ANNA), subject="Monarch Steel response", at=days_ago(3)),
-        message(2, sender=ANNA, to=(ME, TOM), subject="RE: Monarch Steel response", at=days_ago(2))])
-    owed = [s for s in digest_for(db, 60).suggestions if s.kind == "reply_owed"]
+        message(2, sender=ANNA, to=(ME,), cc=(TOM,), subject="RE: Monarch Steel response", at=days_ago(2))])
+    owed = [s for s in digest_for(db, 60).suggestions if s.kind == "reply_owed"]      # Anna asks the user, not Tom
     assert len(owed) == 1 and owed[0].contact_id in (TOM.email, ANNA.email)
     other = "Anna Berger" if owed[0].contact_id == TOM.email else "Tom Weiss"
     assert owed[0].reasons[-1] == f"{other} also waits for an answer in this thread"
