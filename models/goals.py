@@ -1,10 +1,11 @@
 """Relevance of each contact to each of the user's goals.
 
 Evidence that explanations can name: the contact's domain or organisation is
-the goal's; the share of shared subjects and meeting titles that mention the
-goal's keywords; the TF-IDF similarity (scikit-learn) between those subjects
-and the goal's words; and the user's `--goal` feedback, which decides for the
-contact judged and teaches the goal about similar ones. Values are in [0, 1].
+the goal's; the share of shared subjects and meeting titles (`shared_subjects`:
+of mail and meetings among a few people, not crowds) that mention the goal's
+keywords; the TF-IDF similarity (scikit-learn) between those subjects and the
+goal's words; and the user's `--goal` feedback, which decides for the contact
+judged and teaches the goal about similar ones. Values are in [0, 1].
 
 German and English both work because matching is on word pieces, not whole
 words. Text is folded: lower case, "ä, ö, ü, ß" spelled "ae, oe, ue, ss" as
@@ -29,7 +30,7 @@ from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 
 from daemon.config import Goal
 from daemon.contacts import FREE_MAIL, domain_of, in_organisations
-from models.facts import ContactFacts
+from models.facts import OWED_MAX_PEOPLE, ContactFacts
 
 
 TOPIC_FLOOR = 0.08   # cosine similarity of word pieces below this is chance overlap ("rder" in "order")
@@ -123,34 +124,45 @@ class Evidence:
     of: int                     # subjects in all
 
 
-def folded_subjects(facts: ContactFacts) -> str:
+def shared_subjects(facts: ContactFacts) -> list[str]:
+    """The subjects and meeting titles the user shares with the contact: of mail and meetings with at most
+    OWED_MAX_PEOPLE others, as "personal" means elsewhere. A crowd's (the user's announcement to 75 people,
+    a colleague's notice to 70) is every recipient's alike and says nothing of what ties this one to a goal."""
+    return [t.subject for t in facts.touches if t.subject and t.size <= OWED_MAX_PEOPLE]
+
+
+def folded_subjects(subjects: list[str]) -> str:
     """One subject per line (a line break inside a subject would make two)."""
-    return fold("\n".join(" ".join(s.splitlines()) for s in facts.subjects))
+    return fold("\n".join(" ".join(s.splitlines()) for s in subjects))
 
 
 def evidence(facts: ContactFacts, goal: Goal, keywords: Keywords | None = None,
-             taught_domains: frozenset[str] = frozenset(), subjects: str | None = None) -> Evidence:
-    """`subjects`: `folded_subjects(facts)`, when it was computed already (once for all goals)."""
+             taught_domains: frozenset[str] = frozenset(), subjects: list[str] | None = None,
+             folded: str | None = None) -> Evidence:
+    """`subjects`, `folded`: `shared_subjects(facts)` and `folded_subjects` of them, when they were computed
+    already (once for all goals)."""
     addresses = facts.contact.addresses
+    subjects = shared_subjects(facts) if subjects is None else subjects
     found, mentioning = [], 0
-    if keywords is not None and facts.subjects:
-        subjects = folded_subjects(facts) if subjects is None else subjects
+    if keywords is not None and subjects:
+        folded = folded_subjects(subjects) if folded is None else folded
         # a plain substring test first: most contacts mention no keyword, and it is several times faster
-        if any(w in subjects for w in keywords.said) and (hits := keywords.anywhere.findall(subjects)):
+        if any(w in folded for w in keywords.said) and (hits := keywords.anywhere.findall(folded)):
             found = [k for k, _ in Counter(keywords.said.get(hit, hit) for hit in hits).most_common()]
-            mentioning = len(keywords.lines.findall(subjects))
+            mentioning = len(keywords.lines.findall(folded))
     return Evidence(
         domains=sorted({domain_of(a) for a in addresses if _matches_domain(a, goal.domains)}),
         organizations=[o for o in goal.organizations if _names_organisation(facts, o)],
         taught=sorted({domain_of(a) for a in addresses if domain_of(a) in taught_domains}),
-        keywords=found, subjects=mentioning, of=len(facts.subjects))
+        keywords=found, subjects=mentioning, of=len(subjects))
 
 
 def relevance(facts: ContactFacts, goal: Goal, keywords: Keywords | None = None, topic: float = 0.0,
-              taught_domains: frozenset[str] = frozenset(), subjects: str | None = None) -> float:
+              taught_domains: frozenset[str] = frozenset(), subjects: list[str] | None = None,
+              folded: str | None = None) -> float:
     """How relevant one contact is to one goal, from domains, organisations, keywords and topic similarity.
     `taught_domains` are those of contacts the user marked relevant to the goal: weaker than configured ones."""
-    return _combine(evidence(facts, goal, keywords, taught_domains, subjects), topic)
+    return _combine(evidence(facts, goal, keywords, taught_domains, subjects, folded), topic)
 
 
 def _combine(e: Evidence, topic: float) -> float:
@@ -191,7 +203,7 @@ def closest_subject(facts: ContactFacts, goal: Goal) -> str | None:
     goal_words = " ".join([*goal.keywords, goal.description, goal.name])
     wanted, matching = set(_content_pieces(goal_words, _pieces)), set(_content_pieces(goal_words, _goal_pieces))
     best, best_share = None, CLOSEST_SHARE
-    for subject in dict.fromkeys(reversed(facts.subjects[-MAX_SUBJECTS:])):
+    for subject in dict.fromkeys(reversed(shared_subjects(facts)[-MAX_SUBJECTS:])):
         pieces = set(_content_pieces(subject, _pieces))
         if pieces & matching and len(pieces & wanted) / len(pieces) > best_share:
             best, best_share = subject, len(pieces & wanted) / len(pieces)
@@ -204,16 +216,18 @@ def _content_pieces(text: str, cut: Callable[[str], tuple[str, ...]]) -> list[st
 
 def topic_similarity(facts: dict[str, ContactFacts], goals: tuple[Goal, ...],
                      examples: list[list[str]] | None = None) -> dict[str, list[float]]:
-    """Cosine similarity of each contact's subjects with each goal's keywords and description, and with the
-    subjects of the contacts the user marked relevant to the goal (`examples`: contact ids per goal)."""
-    people = [cid for cid in sorted(facts) if facts[cid].subjects and (facts[cid].sent or facts[cid].meetings_one_to_one
-                                                                       or facts[cid].meetings_group)]
+    """Cosine similarity of each contact's shared subjects with each goal's keywords and description, and with
+    those of the contacts the user marked relevant to the goal (`examples`: contact ids per goal)."""
+    wrote = [cid for cid in sorted(facts) if facts[cid].sent or facts[cid].meetings_one_to_one
+             or facts[cid].meetings_group]
+    subjects = {cid: shared_subjects(facts[cid]) for cid in wrote}
+    people = [cid for cid in wrote if subjects[cid]]
     examples = examples or [[] for _ in goals]
     said = [" ".join([*g.keywords, g.description, g.name]) for g in goals]
-    shown = [" ".join(_document(facts[cid]) for cid in marked) for marked in examples]
+    shown = [" ".join(_document(shared_subjects(facts[cid])) for cid in marked) for marked in examples]
     if not people or not any(q.strip() for q in said + shown):
         return {}
-    documents = [_document(facts[cid]) for cid in people]
+    documents = [_document(subjects[cid]) for cid in people]
     pieces = _piece_counts(documents + shown + said, goal_words_from=len(documents) + len(shown))
     if not pieces.shape[1]:     # not one word of two letters in any text ("?", "!!"): nothing to compare
         return {cid: [0.0] * len(goals) for cid in people}
@@ -223,8 +237,8 @@ def topic_similarity(facts: dict[str, ContactFacts], goals: tuple[Goal, ...],
     return {cid: [float(v) for v in row] for cid, row in zip(people, similarity)}
 
 
-def _document(facts: ContactFacts) -> str:
-    return " ".join(dict.fromkeys(facts.subjects[-MAX_SUBJECTS:]))
+def _document(subjects: list[str]) -> str:
+    return " ".join(dict.fromkeys(subjects[-MAX_SUBJECTS:]))
 
 
 def _piece_counts(texts: list[str], goal_words_from: int) -> sparse.csr_matrix:
@@ -286,8 +300,9 @@ def goal_fits(facts: dict[str, ContactFacts], goals: tuple[Goal, ...],
     none = [0.0] * len(goals)
     fits = {}
     for cid, f in facts.items():
-        subjects = folded_subjects(f) if f.subjects and any(keywords) else None
-        fits[cid] = {g.name: relevance(f, g, k, topics.get(cid, none)[i], taught[i], subjects)
+        subjects = shared_subjects(f)
+        folded = folded_subjects(subjects) if subjects and any(keywords) else None
+        fits[cid] = {g.name: relevance(f, g, k, topics.get(cid, none)[i], taught[i], subjects, folded)
                      for i, (g, k) in enumerate(zip(goals, keywords))}
     for (cid, name), good in verdicts.items():
         if name in fits[cid]:

@@ -142,3 +142,25 @@ def test_a_line_break_inside_a_subject_still_counts_one_subject():
     goal = Goal(name="Funding", keywords=["seed", "round"])
     f = contact("a@x.example", ["Seed\nround", "Lunch"])
     assert relevance_reasons(f, goal, 0.9)[0] == "1 of 2 subjects mention “seed”, “round”"
+
+
+def test_mail_and_meetings_with_a_crowd_are_not_subjects_shared_with_each_of_its_people():
+    """The user's announcement to 30 people names a goal's keyword; only a personal exchange on it counts."""
+    goal = Goal(name="Boards", keywords=["board"])
+
+    def person(cid: str, touches: list[Touch]) -> ContactFacts:
+        f = ContactFacts(Contact(cid, (cid,), cid.split("@")[0]), touches=touches)
+        f.subjects, f.sent = [t.subject for t in touches], sum(t.kind == "sent" for t in touches)
+        return f
+
+    crowd = [Touch(AT, "sent", "s:crowd", "Board meeting change", False, size=30),
+             Touch(AT, "meeting", "event:all-hands", "Board update all hands", False, size=40)]
+    staff = person("staff@x.example", [*crowd, Touch(AT, "sent", "s:lunch", "Lunch")])
+    member = person("member@x.example", [*crowd, Touch(AT, "sent", "s:seat", "Your board seat"),
+                                         Touch(AT, "received", "s:seat", "Re: Your board seat", size=2),
+                                         Touch(AT, "meeting", "event:prep", "Lunch", size=1)])
+    fits = goal_fits({f.id: f for f in (staff, member)}, (goal,))
+    assert fits["staff@x.example"]["Boards"] == 0.0 and relevance_reasons(staff, goal, 0.0) == []
+    assert fits["member@x.example"]["Boards"] >= 0.8
+    assert relevance_reasons(member, goal, fits["member@x.example"]["Boards"])[0] == \
+        "2 of 3 subjects mention “board”"
