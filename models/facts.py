@@ -524,7 +524,7 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
         wrote = user_wrote.get(first.conversation) or [t.at for t in thread if t.kind == "sent"]
         if not ignored and owes_reply(thread, item.last_sent, wrote, starter_wrote.get(first.conversation, ()),
                                       answers.since(first.conversation, item.contact.addresses)) \
-                and not (unanswered and series_of(first.subject) in unanswered):
+                and not (unanswered and _issue_of(first.subject, unanswered)):
             item.replies_owed.append(thread[-1])
         if not first.bulk and not unknown_opener:
             started.append((first.at, first.kind == "sent", "received" in kinds))
@@ -550,6 +550,16 @@ def _forwarding_account(threads: Iterable[list[Touch]]) -> bool:
 
 
 SERIES_MANY, SERIES_ANSWERED_SHARE = 10, 0.1
+
+
+def _issue_of(subject: str, series: set[str]) -> bool:
+    """Whether a subject is an issue of one of `series`, also under a title grown by a word or two
+    ("ENRON / HPL NOM FOR OCTOBER 28" and "REVISION #1 - HPL NOM FOR …" of the series "HPL Nom for …")."""
+    key = series_of(subject)
+    if key is None:
+        return False
+    words = set(key.split())
+    return key in series or any(len(s.split()) >= 2 and set(s.split()) <= words for s in series)
 
 
 def _unanswered_series(threads: Iterable[list[Touch]]) -> set[str]:

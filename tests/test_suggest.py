@@ -926,6 +926,8 @@ def test_daily_reports_answered_a_tenth_of_the_time_wait_for_no_answer(db, answe
     clerk = Address("mia.jones@home.example", "Mia Jones")
     reports = [message(100 + d, sender=clerk, to=(ME,), subject=f"HPL Actuals for March {d}, 2026", at=days_ago(12 - d))
                for d in range(1, 11)]
+    reports.append(message(199, sender=clerk, to=(ME,), subject="REVISION #1 - HPL ACTUALS FOR MARCH 10, 2026",
+                           at=days_ago(1)))         # a title grown by a word is an issue all the same
     answers = [message(200 + d, to=(clerk,), subject=f"Re: HPL Actuals for March {d}, 2026", at=days_ago(12 - d, 15))
                for d in range(1, 1 + answered)]
     apply(db, rhythm(TOM, every=14, last=3) + reports + answers)
