@@ -486,7 +486,8 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
         item.first_contact, item.last_contact = personal[0].at, personal[-1].at
         item.last_subject = personal[-1].subject     # the last contact's own: "last contact 19 days ago (…)"
     year_start = (as_of or (touches[-1].at if touches else datetime.max)) - timedelta(days=365)
-    _summarise_threads(item, threads, year_start, user_wrote or {}, starter_wrote or {}, answers or _Answers())
+    reports = _summarise_threads(item, threads, year_start, user_wrote or {}, starter_wrote or {},
+                                 answers or _Answers())
     if as_of is not None:       # owed for a month at most: what `explain` and the JSON say as the digest does
         item.replies_owed = [t for t in item.replies_owed if as_of - t.at <= timedelta(days=REPLY_OWED_MAX_DAYS)]
     # "you usually talk every …": said of a tie that went both ways, from mail among a few people and meetings,
@@ -495,15 +496,17 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
     # — and never of a robot, nor of someone who wrote much to the user who wrote once: that is no "talk"
     mutual = not item.robot and (item.two_way_threads or item.meetings_one_to_one or item.close)
     small = [t for t in personal if t.size <= OWED_MAX_PEOPLE]
-    theirs = {t.conversation for t in small if t.kind != "sent"}
+    theirs = {t.conversation for t in small if t.kind != "sent"} - reports     # a daily report is no talk
     item.usual_gap_days = usual_gap([t for t in small if t.conversation in theirs]) if mutual else None
 
 
 def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year_start: datetime,
                        user_wrote: dict[str, list[datetime]], starter_wrote: dict[str, list[datetime]],
-                       answers: _Answers) -> None:
-    """Who starts the contact's threads, which went both ways, and which wait for the user."""
-    started = []
+                       answers: _Answers) -> set[str]:
+    """Who starts the contact's threads, which went both ways, and which wait for the user. Returns the
+    conversations that are issues of a long series (SERIES_MANY) the user (nearly) never answers: reports,
+    not talk (a few unanswered "Answer 1", "Answer 2" may be a tie without threading headers)."""
+    started, reports = [], set()
     unanswered = _unanswered_series(threads.values())
     ignored = (item.sent == 0 and item.received_direct > IGNORED_AFTER) or _forwarding_account(threads.values())
     for thread in threads.values():
@@ -522,15 +525,19 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
         elif first.kind == "received" and not first.bulk:
             item.their_threads += 1
         wrote = user_wrote.get(first.conversation) or [t.at for t in thread if t.kind == "sent"]
-        if not ignored and owes_reply(thread, item.last_sent, wrote, starter_wrote.get(first.conversation, ()),
-                                      answers.since(first.conversation, item.contact.addresses)) \
-                and not (unanswered and _issue_of(first.subject, unanswered)):
+        series = _issue_of(first.subject, unanswered) if unanswered and first.kind == "received" else None
+        report = series is not None
+        if report and unanswered[series] >= SERIES_MANY:
+            reports.add(first.conversation)
+        if not ignored and not report and owes_reply(thread, item.last_sent, wrote, starter_wrote.get(
+                first.conversation, ()), answers.since(first.conversation, item.contact.addresses)):
             item.replies_owed.append(thread[-1])
         if not first.bulk and not unknown_opener:
             started.append((first.at, first.kind == "sent", "received" in kinds))
     started.sort()
     item.recent_threads = [(by_user, answered) for _, by_user, answered in started[-RECENT_THREADS:]]
     item.replies_owed.sort(key=_AT, reverse=True)
+    return reports
 
 
 _ANSWER = re.compile(r"^\s*(?:re|aw|antw|sv|vs)(?:\[\d+\])?\s*:", re.IGNORECASE)   # an answer, not a forward
@@ -552,20 +559,22 @@ def _forwarding_account(threads: Iterable[list[Touch]]) -> bool:
 SERIES_MANY, SERIES_ANSWERED_SHARE = 10, 0.1
 
 
-def _issue_of(subject: str, series: set[str]) -> bool:
-    """Whether a subject is an issue of one of `series`, also under a title grown by a word or two
-    ("ENRON / HPL NOM FOR OCTOBER 28" and "REVISION #1 - HPL NOM FOR …" of the series "HPL Nom for …")."""
+def _issue_of(subject: str, series: Iterable[str]) -> str | None:
+    """Which of `series` a subject is an issue of, also under a title grown by a word or two ("ENRON / HPL
+    NOM FOR OCTOBER 28" and "REVISION #1 - HPL NOM FOR …" of the series "HPL Nom for …"), or None."""
     key = series_of(subject)
     if key is None:
-        return False
+        return None
+    if key in series:
+        return key
     words = set(key.split())
-    return key in series or any(len(s.split()) >= 2 and set(s.split()) <= words for s in series)
+    return next((s for s in series if len(s.split()) >= 2 and set(s.split()) <= words), None)
 
 
-def _unanswered_series(threads: Iterable[list[Touch]]) -> set[str]:
+def _unanswered_series(threads: Iterable[list[Touch]]) -> dict[str, int]:
     """Series (see `series_of`) of which the contact started two threads or more and the user answered none,
     or SERIES_MANY or more and the user answered a tenth of them or less: a scheduler's daily "Actuals for <date>",
-    answered three times in 215 issues, is a report, not a question."""
+    answered three times in 215 issues, is a report, not a question. Each such series with its number of issues."""
     issues: Counter = Counter()
     answered: Counter = Counter()
     for thread in threads:
@@ -573,7 +582,7 @@ def _unanswered_series(threads: Iterable[list[Touch]]) -> set[str]:
         if series:
             issues[series] += 1
             answered[series] += any(t.kind == "sent" for t in thread)
-    return {series for series, n in issues.items()
+    return {series: n for series, n in issues.items()
             if (n >= 2 and not answered[series]) or (n >= SERIES_MANY and answered[series] <= SERIES_ANSWERED_SHARE * n)}
 
 

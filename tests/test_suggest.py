@@ -920,20 +920,22 @@ def test_a_sender_the_user_asked_to_stop_is_noise(db):
 
 @pytest.mark.parametrize("answered, owed", [(1, False), (2, True)])
 def test_daily_reports_answered_a_tenth_of_the_time_wait_for_no_answer(db, answered, owed):
-    """A colleague's "HPL Actuals for <date>" every day, answered once in ten, is a report; answered twice,
-    its latest issue may still be a question."""
+    """A colleague's "HPL Actuals for <date>" every few days, answered once in eleven, is a report, and no
+    rhythm of talk either; answered twice, its latest issue may still be a question."""
     from daemon.analysis import analyse
     clerk = Address("mia.jones@home.example", "Mia Jones")
-    reports = [message(100 + d, sender=clerk, to=(ME,), subject=f"HPL Actuals for March {d}, 2026", at=days_ago(12 - d))
+    reports = [message(100 + d, sender=clerk, to=(ME,), subject=f"HPL Actuals for March {d}, 2026", at=days_ago(44 - 4 * d))
                for d in range(1, 11)]
     reports.append(message(199, sender=clerk, to=(ME,), subject="REVISION #1 - HPL ACTUALS FOR MARCH 10, 2026",
                            at=days_ago(1)))         # a title grown by a word is an issue all the same
-    answers = [message(200 + d, to=(clerk,), subject=f"Re: HPL Actuals for March {d}, 2026", at=days_ago(12 - d, 15))
+    answers = [message(200 + d, to=(clerk,), subject=f"Re: HPL Actuals for March {d}, 2026",
+                       at=days_ago(44 - 4 * d, 15))
                for d in range(1, 1 + answered)]
     apply(db, rhythm(TOM, every=14, last=3) + reports + answers)
     store.refresh_own_addresses(db, [ME.email])
     f = analyse(db, config(), TODAY).facts[clerk.email]
     assert bool(f.replies_owed) is owed
+    assert (f.usual_gap_days is None) is not owed          # "you usually talk every 7 days" of reports is false
 
 
 def test_mail_to_a_crowd_makes_no_one_known_for_an_owed_reply(db):
