@@ -231,10 +231,11 @@ class _Answers:
         for email in to:
             self.replies[(conversation, email)].append((at, sender))
 
-    def since(self, conversation: str, addresses: Iterable[str]) -> list[datetime]:
-        """When one of the people the contact (`addresses`) wrote to in To answered them there, in To."""
+    def since(self, conversation: str, addresses: Iterable[str], moment: datetime) -> bool:
+        """Whether one of the people the contact (`addresses`) wrote to in To there answered them, in To,
+        after `moment`: a colleague took care of their question."""
         asked = set().union(*(self.asked.get((conversation, a), ()) for a in addresses))
-        return [at for a in addresses for at, by in self.replies.get((conversation, a), ()) if by in asked]
+        return any(at > moment and by in asked for a in addresses for at, by in self.replies.get((conversation, a), ()))
 
 
 @dataclass
@@ -318,7 +319,7 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
                 bulk = 0    # a reply on a discussion list, addressed to the user by name: personal mail
             elif n == 1 and not bulk and _blind_blast(sender, n, own_count.get(key, 0), rcpts):
                 bulk = 1
-            elif not bulk and AUTO_REPLY.search(subject):
+            elif not bulk and _auto_reply(subject):
                 bulk = 1    # an out-of-office notice answers nothing and waits for nothing
             # whether it names someone new to the user: asked only of a subject that may introduce (it is slow)
             newcomer = not bulk and _MAY_INTRODUCE.search(subject) is not None \
@@ -347,9 +348,18 @@ _MAY_INTRODUCE = re.compile(r"intro|vorstell|kennenlern|<>", re.IGNORECASE)   # 
 # an automatic answer: Exchange's "Out of Office AutoReply:", Outlook's "Automatic reply:", Lotus Notes'
 # "Anna Berger is out of the office.", and their German and French forms
 AUTO_REPLY = re.compile(
-    r"^\s*(?:out of (?:the )?office(?: autoreply)?|automatic reply|auto[- ]?reply|auto[- ]?response|auto"
-    r"|abwesenheitsnotiz|automatische antwort|r[ée]ponse automatique|absence)\s*:|\bis out of (?:the )?office\b",
-    re.IGNORECASE)
+    r"\s*(?:out of (?:the )?office(?: autoreply)?|automatic reply|auto[- ]?reply|auto[- ]?response|auto"
+    r"|abwesenheitsnotiz|automatische antwort|r[ée]ponse automatique|absence)\s*:", re.IGNORECASE)
+_OUT_OF_OFFICE = re.compile(r"\bis out of (?:the )?office\b", re.IGNORECASE)
+
+
+def _auto_reply(subject: str) -> bool:
+    """Whether a subject is an automatic answer's (see AUTO_REPLY); the scan for Lotus Notes' sentence only
+    when "office" is in it, as it rarely is: this runs on every received mail."""
+    return AUTO_REPLY.match(subject) is not None or (
+        ("ffice" in subject or "FFICE" in subject) and _OUT_OF_OFFICE.search(subject) is not None)
+
+
 # a meeting's reply or notice, sent by a calendar: "Accepted: Lunch", "Canceled: Lunch ...", "Zugesagt: …",
 # Google's "Invitation: … @ Mon 2 Mar" and "Updated invitation: …" — the calendar answers those
 CALENDAR_NOTICE = re.compile(
@@ -530,7 +540,7 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
         if report and unanswered[series] >= SERIES_MANY:
             reports.add(first.conversation)
         if not ignored and not report and owes_reply(thread, item.last_sent, wrote, starter_wrote.get(
-                first.conversation, ()), answers.since(first.conversation, item.contact.addresses)):
+                first.conversation, ())) and not answers.since(first.conversation, item.contact.addresses, thread[-1].at):
             item.replies_owed.append(thread[-1])
         if not first.bulk and not unknown_opener:
             started.append((first.at, first.kind == "sent", "received" in kinds))
@@ -610,7 +620,7 @@ def series_of(subject: str) -> str | None:
 
 
 def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequence[datetime] = (),
-               starter_wrote: Sequence[datetime] = (), others_answered: Iterable[datetime] = ()) -> bool:
+               starter_wrote: Sequence[datetime] = ()) -> bool:
     """They wrote to the user directly, last in the thread, and nothing went back since (`last_sent`: the
     user's last message to them; `user_wrote`: when the user wrote in this conversation, to anyone, in order).
 
@@ -621,9 +631,8 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
     in the conversation since, to anyone. A thread they started, or a
     second message of theirs in a row, is waiting for the user. A mail to a
     crowd (more than OWED_MAX_PEOPLE others besides the user, sender included)
-    is an announcement: nobody in particular owes it an answer. Nor does a
-    question they also put to someone else, who answered them since
-    (`others_answered`, see `_Answers`): a colleague took care of it.
+    is an announcement: nobody in particular owes it an answer. (Nor does a
+    question they also put to someone else, who answered them since: see `_Answers`.)
     """
     last = thread[-1]
     if last.kind != "received" or not last.direct or last.size > OWED_MAX_PEOPLE or CALENDAR_NOTICE.match(last.subject):
@@ -636,8 +645,6 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
         return False
     if last.via_list and _ANSWER.match(last.subject) and starter_wrote and starter_wrote[-1] > last.at:
         return False    # a review on a list, answered by the patch's author since: their reply was to the author
-    if any(at > last.at for at in others_answered):
-        return False    # a colleague on the thread answered them since, to them: the question is taken care of
     if len(thread) >= 2 and thread[-2].kind == "received":
         return True
     before = bisect_left(user_wrote, last.at)          # the user's last message in the conversation before theirs
