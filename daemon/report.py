@@ -17,7 +17,7 @@ from models.facts import ContactFacts, days_between
 from models.goals import marked_relevant, relevance_reasons, taught_domains
 from models.scorer import ContactScore, state_reason
 from models.suggest import GOAL_THRESHOLD
-from models.kinds import ago, history_reasons, last_touch, plural, quote
+from models.kinds import ago, history_reasons, last_touch, may_owe, plural, quote
 
 
 SHOWN_RELEVANCE = 0.1   # below this, a goal's relevance is chance overlap of words, not worth a line
@@ -187,7 +187,7 @@ def explain_contact(analysis: Analysis, config: Config, address: str,
     if close:
         names = ", ".join(close[:3]) + (f" and {plural(len(close) - 3, 'other')}" if len(close) > 3 else "")
         facts.append(f"in threads or meetings with {plural(len(close), 'close contact')} of yours: {names}")
-    if f.replies_owed:
+    if f.replies_owed and may_owe(f, s):
         owed, more = f.replies_owed[0], len(f.replies_owed) - 1
         facts.append(f"they wrote {ago(days_between(owed.at, analysis.now))} ({quote(owed.subject)}) and wait for "
                      "your answer" + (f", as in {plural(more, 'other thread')}" if more else ""))

@@ -526,8 +526,8 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
         # a thread whose first mail at hand is the user's "Re: …" was opened by a mail the store lacks
         # (deleted, or before the synced history): nobody is known to have started it
         unknown_opener = first.kind == "sent" and bool(_ANSWER.match(first.subject))
-        if first.kind == "sent" and not unknown_opener:
-            item.user_threads += 1
+        if first.kind == "sent" and not unknown_opener and first.size <= OWED_MAX_PEOPLE:
+            item.user_threads += 1      # an announcement to a crowd is no thread of the user's with each of them
             item.user_threads_answered += "received" in kinds
             if first.at >= year_start:
                 item.user_threads_year += 1
@@ -542,7 +542,7 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
         if not ignored and not report and owes_reply(thread, item.last_sent, wrote, starter_wrote.get(
                 first.conversation, ())) and not answers.since(first.conversation, item.contact.addresses, thread[-1].at):
             item.replies_owed.append(thread[-1])
-        if not first.bulk and not unknown_opener:
+        if not first.bulk and not unknown_opener and not (first.kind == "sent" and first.size > OWED_MAX_PEOPLE):
             started.append((first.at, first.kind == "sent", "received" in kinds))
     started.sort()
     item.recent_threads = [(by_user, answered) for _, by_user, answered in started[-RECENT_THREADS:]]

@@ -163,6 +163,16 @@ def waiting_replies(f: ContactFacts, now: datetime) -> list:
     return [t for t in f.replies_owed if days_between(t.at, now) >= 1]
 
 
+def may_owe(f: ContactFacts, s: ContactScore) -> bool:
+    """Whether the user can owe this contact an answer at all (see `reply_owed`): not noise, not a stranger,
+    and someone who matters. `kith explain` asks it too, so that it never says "wait for your answer"
+    of someone the digest owes nothing."""
+    met_or_wrote = f.sent_personal or f.meetings_one_to_one or f.meetings_group or s.verdict == "good"
+    stranger = not met_or_wrote and (f.their_threads <= 1 or not s.colleague)
+    known = f.sent_personal or f.meetings_one_to_one or s.priority >= VALUABLE or s.valuable
+    return bool(not s.noise and not stranger and known)
+
+
 def reply_owed(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | None:
     """They wrote directly, last in the thread, and wait: only for people who matter. A stranger's first
     thread is a cold inbound, not a debt, however well its sender happens to score; so is anything from
@@ -171,11 +181,8 @@ def reply_owed(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | 
     someone: an executive's announcements make no employee "known". Mail that came today is in the
     user's inbox and has had no time to wait: an answer is owed from the day after (`now` is the end of
     today)."""
-    met_or_wrote = f.sent_personal or f.meetings_one_to_one or f.meetings_group or s.verdict == "good"
-    stranger = not met_or_wrote and (f.their_threads <= 1 or not s.colleague)
-    known = f.sent_personal or f.meetings_one_to_one or s.priority >= VALUABLE or s.valuable
     waiting = waiting_replies(f, now)
-    if s.noise or not waiting or stranger or not known:
+    if not waiting or not may_owe(f, s):
         return None
     last = waiting[0]
     if not f.sent_personal and TRANSACTIONAL.search(last.subject):

@@ -914,8 +914,12 @@ def test_a_sender_the_user_asked_to_stop_is_noise(db):
                 at=days_ago(199)),
         message(3, sender=hope, to=(ME,), subject="Our autumn E-News", at=days_ago(2))])
     store.refresh_own_addresses(db, [ME.email])
-    score = analyse(db, config(), TODAY).scores[hope.email]
+    analysis = analyse(db, config(), TODAY)
+    score = analysis.scores[hope.email]
     assert score.noise and score.noise_reason == "you asked to be taken off their mail"
+    from daemon.report import explain_contact
+    told = explain_contact(analysis, config(), hope.email)["text"]
+    assert analysis.facts[hope.email].replies_owed and "wait for your answer" not in told     # as the digest says
     assert not analyse(db, config(), TODAY).scores[TOM.email].noise
 
 
@@ -954,5 +958,6 @@ def test_mail_to_a_crowd_makes_no_one_known_for_an_owed_reply(db):
     f, score = analysis.facts[staff[0].email], analysis.scores[staff[0].email]
     low = replace(score, value=0.01, priority=0.01, valuable=False)
     assert f.sent == 1 and f.sent_personal == 0 and f.replies_owed
+    assert f.user_threads == 0 and f.their_threads == 2      # the announcement is no thread of the user's with them
     assert reply_owed(f, low, analysis.now) is None
     assert reply_owed(replace(f, sent_personal=1), low, analysis.now) is not None
