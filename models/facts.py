@@ -360,10 +360,11 @@ def _auto_reply(subject: str) -> bool:
         ("ffice" in subject or "FFICE" in subject) and _OUT_OF_OFFICE.search(subject) is not None)
 
 
-# a meeting's reply or notice, sent by a calendar: "Accepted: Lunch", "Canceled: Lunch ...", "Zugesagt: …",
+# a meeting's reply or notice, sent by a calendar: "Accepted: Lunch", "Canceled: Lunch ...", "Updated: Staff
+# Meeting" (Outlook's moved meeting), "Zugesagt: …",
 # Google's "Invitation: … @ Mon 2 Mar" and "Updated invitation: …" — the calendar answers those
 CALENDAR_NOTICE = re.compile(
-    r"^\s*(?:accepted|declined|tentative(?:ly accepted)?|cancell?ed(?: event)?|updated invitation|invitation"
+    r"^\s*(?:accepted|declined|tentative(?:ly accepted)?|cancell?ed(?: event)?|updated(?: invitation)?|invitation"
     r"|new time proposed|zugesagt|abgesagt|abgelehnt|mit vorbehalt|akzeptiert|einladung|aktualisierte einladung"
     r"|accept[ée]|refus[ée]|annul[ée])\s*:", re.IGNORECASE)
 # the user asking a sender to stop ("REMOVE FROM E-MAIL ADDRESS", "Unsubscribe"): no conversation
@@ -584,7 +585,9 @@ def _issue_of(subject: str, series: Iterable[str]) -> str | None:
 def _unanswered_series(threads: Iterable[list[Touch]]) -> dict[str, int]:
     """Series (see `series_of`) of which the contact started two threads or more and the user answered none,
     or SERIES_MANY or more and the user answered a tenth of them or less: a scheduler's daily "Actuals for <date>",
-    answered three times in 215 issues, is a report, not a question. Each such series with its number of issues."""
+    answered three times in 215 issues, is a report, not a question. So is every dated mail of a sender of
+    SERIES_MANY or more of them, of which the user answered a tenth or less. Each such series with its number
+    of issues (for a reporter, all of their dated mails)."""
     issues: Counter = Counter()
     answered: Counter = Counter()
     for thread in threads:
@@ -592,6 +595,11 @@ def _unanswered_series(threads: Iterable[list[Touch]]) -> dict[str, int]:
         if series:
             issues[series] += 1
             answered[series] += any(t.kind == "sent" for t in thread)
+    total, replies = sum(issues.values()), sum(answered.values())
+    if total >= SERIES_MANY and replies <= SERIES_ANSWERED_SHARE * total:
+        # a reporter: their dated titles come in many spellings ("HPL Nom for …", "Enron / HPL Acutals for …",
+        # "The Actuals for …"), each one a report like the rest
+        return {series: total for series in issues}
     return {series: n for series, n in issues.items()
             if (n >= 2 and not answered[series]) or (n >= SERIES_MANY and answered[series] <= SERIES_ANSWERED_SHARE * n)}
 

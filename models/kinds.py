@@ -150,11 +150,14 @@ TRANSACTIONAL = re.compile(
     r"|clearance|save big|shop now|free shipping|ship for free|% off|overdue|past due|action requested"
     r"|approval request|access request)\b"
     r"|(?:bestätigung|bestaetigung|rechnung|quittung)\b", re.IGNORECASE)
-# a subject that says itself no answer is wanted ("Don't need to call me back", "No reply needed", "Nur zur Info")
+# a subject that says itself no answer is wanted ("Don't need to call me back", "No reply needed", "Nur zur Info"),
+# and a thank-you without a question ("Thanks a bunch - from Becky"; not "Thanks! Can we meet Tuesday?")
 NO_ANSWER_WANTED = re.compile(
     r"\b(?:(?:don'?t|do not|no) need to (?:reply|respond|answer|call(?: me)? back|get back)"
     r"|no (?:reply|response|answer) (?:needed|necessary|required|expected)|fyi only|for your information only"
-    r"|nur zur info|keine antwort (?:nötig|noetig|erforderlich))\b", re.IGNORECASE)
+    r"|nur zur info|keine antwort (?:nötig|noetig|erforderlich))\b"
+    r"|^\W*(?:(?:re|aw|fwd?|wg)\s*:\s*)*(?:thanks|thank you|many thanks|danke|vielen dank)\b(?![^?]*\?)",
+    re.IGNORECASE)
 NOT_ANSWERED = ("has not answered", "replied to 0 ")     # their unanswered threads: beside a debt, a score to settle
 
 

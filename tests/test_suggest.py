@@ -137,7 +137,10 @@ def test_no_reply_is_owed_to_a_booking_confirmation_from_someone_never_written_t
     assert reply_owed(asked, valued, now) is None       # an outsider never written to: a cold inbound, not a debt
     marked = replace(valued, verdict="good")             # … until the user says she matters
     assert reply_owed(asked, marked, now) is not None   # then a question of hers is owed
-    for notice in ("Save Big at Our Clearance Event", "Your Approval is Overdue: Access Request for SAP"):
+    thanked = replace(f, replies_owed=[replace(f.replies_owed[0], subject="Thanks! Can we meet Tuesday?")])
+    assert reply_owed(thanked, marked, now) is not None  # a thank-you with a question is one
+    for notice in ("Save Big at Our Clearance Event", "Your Approval is Overdue: Access Request for SAP",
+                   "Thanks a bunch - from Becky", "RE: Thank you!"):
         assert reply_owed(replace(f, replies_owed=[replace(f.replies_owed[0], subject=notice)]), marked, now) is None
 
 
@@ -896,6 +899,7 @@ def test_automatic_replies_and_calendar_notices_wait_for_no_answer(db):
         message(2, sender=ANNA, to=(ME,), subject="Automatic reply: Payments roadmap", at=days_ago(2, 11)),
         message(5, sender=ANNA, to=(ME,), subject="Anna Berger is out of the office.", at=days_ago(2, 12)),
         message(3, sender=LENA, to=(ME,), subject="Canceled: Lunch ...", at=days_ago(2)),
+        message(6, sender=LENA, to=(ME,), subject="Updated: Staff Meeting", at=days_ago(2, 12)),
         message(4, sender=TOM, to=(ME,), subject="Lunch next week?", at=days_ago(2))])
     store.refresh_own_addresses(db, [ME.email])
     facts = analyse(db, config(), TODAY).facts
@@ -933,6 +937,8 @@ def test_daily_reports_answered_a_tenth_of_the_time_wait_for_no_answer(db, answe
                for d in range(1, 11)]
     reports.append(message(199, sender=clerk, to=(ME,), subject="REVISION #1 - HPL ACTUALS FOR MARCH 10, 2026",
                            at=days_ago(1)))         # a title grown by a word is an issue all the same
+    reports.append(message(198, sender=clerk, to=(ME,), subject="The Acutals for March 11-12, 2026",
+                           at=days_ago(1, 12)))     # and so is a misspelt one of a sender of reports
     answers = [message(200 + d, to=(clerk,), subject=f"Re: HPL Actuals for March {d}, 2026",
                        at=days_ago(44 - 4 * d, 15))
                for d in range(1, 1 + answered)]
