@@ -103,9 +103,14 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
                 if before:
                     said = f"still waiting: in {_digest_of(max(before), today)} too"
                     option = replace(option, reasons=(*option.reasons, said))
-                elif shown and len(waiting) > 1 and max(shown) > waiting[1].at.astimezone(zone).date():
-                    # they wrote anew since an earlier one was shown: the earlier one is still unanswered
-                    said = f"also still unanswered: {kinds.quote(waiting[1].subject)}, in {_digest_of(max(shown), today)}"
+                elif shown and len(waiting) > 1:
+                    earlier = waiting[1]
+                    if max(shown) > earlier.at.astimezone(zone).date():
+                        # they wrote anew since an earlier one was shown: the earlier one is still unanswered
+                        said = (f"also still unanswered: {kinds.quote(earlier.subject)}, "
+                                f"in {_digest_of(max(shown), today)}")
+                    else:   # it came while their debts were quiet, and was never shown: named here, not lost
+                        said = f"also unanswered: {kinds.quote(earlier.subject)} ({kinds.ago(kinds.days_between(earlier.at, now))})"
                     option = replace(option, reasons=(*option.reasons, said))
             pool.append(_with_goal(option, scores[cid], weights))
     pool += [i for i in introductions(facts, scores, weights, settings.goals)

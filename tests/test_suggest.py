@@ -208,6 +208,23 @@ def test_in_a_reply_all_discussion_only_the_last_unanswered_question_waits(db):
     assert [s.name for s in owed] == ["Lena Koch"] and not any("also wait" in r for r in owed[0].reasons)
 
 
+def test_a_question_that_came_while_the_sender_was_quiet_is_named_with_the_next_one(db, tmp_path):
+    """Shown on one day for "Meter 9707", Tom then asks something new during the quiet days, and again
+    something else before he is due: the middle question was never shown and must not be lost."""
+    from daemon.deliver import deliver
+    apply(db, rhythm(TOM, every=40, last=20) + [
+        message(1, sender=TOM, to=(ME,), subject="Meter 9707", at=days_ago(8))])
+    store.refresh_own_addresses(db, [ME.email])
+    first, _ = build_digest(db, config(), TODAY - timedelta(days=7))
+    deliver(db, first, tmp_path)
+    apply(db, [message(2, sender=TOM, to=(ME,), subject="November prelim estimate", at=days_ago(6)),
+               message(3, sender=TOM, to=(ME,), subject="Spot deals", at=days_ago(3))])
+    again, _ = build_digest(db, config(), TODAY - timedelta(days=2))
+    owed = [s for s in again.suggestions if s.kind == "reply_owed"]
+    assert owed and "Spot deals" in owed[0].reasons[0]
+    assert owed[0].reasons[-1] == "also unanswered: “November prelim estimate” (4 days ago)"
+
+
 def test_a_new_mail_during_the_backoff_still_names_the_earlier_unanswered_one(db, tmp_path):
     from daemon.deliver import deliver
     apply(db, rhythm(TOM, every=40, last=20) + [
