@@ -28,9 +28,11 @@ GIVE_FIRST_DAYS = 21
 INTRODUCTION = re.compile(
     r"\b(?:intros?|introductions?|introducing|vorstellung|vorstellen|kennenlernen)\b"
     r"(?!\s+(?:of|des|der|call|meeting)\b)|\w\s*<>\s*\w", re.IGNORECASE)
-# a course, or a patch ("[PATCH v2 4/5] hw: aspeed: Introduce common UART init", "[RFC] …"): no introduction
+# a course, a patch ("[PATCH v2 4/5] hw: aspeed: Introduce common UART init", "[RFC] …"), an event named an
+# introduction, or a forwarded flyer ("FW: … Cheerleader Introduction event"): no introduction
 COURSE = re.compile(r"\b(?:course|class|training|session|seminar|webinar|workshop|enroll|enrol|kurs|schulung)\b"
-                    r"|\[[^\]]*\b(?:PATCH|RFC)\b", re.IGNORECASE)
+                    r"|\[[^\]]*\b(?:PATCH|RFC)\b|\bintroduction\s+(?:event|party|night|ceremony|reception|day)"
+                    r"|^\W*(?:fwd?|wg)\s*:", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

@@ -410,7 +410,9 @@ def test_give_first_after_someone_introduced_the_user(db):
     ("Introduction of the new expense policy", True, False), ("Intro to the Munich team", True, True),
     ("Introductions: Sam and Lena", True, True), ("Kurze Vorstellung zu Lena Koch", True, True),
     ("Introduction to Derivatives", False, False), ("Intro: Sam <> Lena", False, False),
-    ("[PATCH v2 4/5] hw: aspeed: Introduce common UART init", True, False), ("tpm2: Introduce TIS tpm core", True, False)])
+    ("[PATCH v2 4/5] hw: aspeed: Introduce common UART init", True, False), ("tpm2: Introduce TIS tpm core", True, False),
+    ("FW: Houston Texans Uniform Unveiling and Cheerleader Introduction eve nt", True, False),
+    ("Cheerleader Introduction event on Sunday", True, False)])
 def test_thanks_for_an_introduction_only_when_a_mail_introduces_someone(db, subject, newcomer, thanked):
     """An introduction names someone new to the user and says so in its subject: a judge called Cintron,
     a course called "Intro to Java" or a new policy introduce nobody (real Enron subjects), nor does a
