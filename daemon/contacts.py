@@ -331,18 +331,15 @@ def _namesakes_at_one_firm(known: Iterable[str], names: dict[str, Counter], pers
     "Belden, Tim", are one person with two mailboxes even when no thread shows both. Free-mail domains
     hold many namesakes and are left apart, as are robots' names ("Build Bot")."""
     groups: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    per_domain = Counter(person[email].partition("@")[2] for email in known)
     for email in known:
         local, _, domain = person[email].partition("@")
-        if domain in FREE_MAIL or address_kind(person[email]) != "person" or not names.get(email):
+        if per_domain[domain] < 2 or domain in FREE_MAIL or not names.get(email) \
+                or address_kind(person[email]) != "person":
             continue
-        counted: Counter = Counter()
-        for raw, n in names[email].items():
-            clean = usable_name(raw, email).lower()
-            if clean:
-                counted[clean] += n
-        if not counted:
-            continue
-        usual = min(counted, key=lambda k: (-counted[k], k))
+        seen = names[email]
+        usual = next((clean for raw in sorted(seen, key=lambda k: (-seen[k], k))      # the name given most
+                      if (clean := usable_name(raw, email).lower())), "")
         words = re.findall(r"[^\W\d_]+", usual)
         if len(words) < 2 or _ROBOT_NAME.search(usual) or words[-1] not in re.sub(r"[\W\d_]+", "", local):
             continue

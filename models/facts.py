@@ -6,6 +6,7 @@ Everything the digest says ("replied to all 9 of your threads", "last contact
 
 from __future__ import annotations
 
+import functools
 import gc
 import re
 import statistics
@@ -66,7 +67,6 @@ class ContactFacts:
     list_ids: set[str] = field(default_factory=set)
     peers: Counter = field(default_factory=Counter)        # other contacts in the same threads/meetings
     robot: bool = False       # its name says it is a robot ("kernel test robot"): never suggested
-    unsubscribed: bool = False        # derived: the user asked them to stop sending (see UNSUBSCRIBE)
 
     # derived by summarise()
     sent: int = 0
@@ -99,6 +99,12 @@ class ContactFacts:
     @property
     def id(self) -> str:
         return self.contact.id
+
+    @property
+    def unsubscribed(self) -> bool:
+        """The user asked them to stop sending (see UNSUBSCRIBE); asked only where it decides, as it reads
+        every subject of the user's."""
+        return any(t.kind == "sent" and UNSUBSCRIBE.search(t.subject) for t in self.touches)
 
     @property
     def close(self) -> bool:
@@ -473,7 +479,6 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
             item.sent += 1
             item.sent_personal += t.size <= OWED_MAX_PEOPLE
             item.last_sent = t.at
-            item.unsubscribed = item.unsubscribed or UNSUBSCRIBE.search(t.subject) is not None
             threads[t.conversation].append(t)
         elif t.kind == "received":
             item.received += 1
@@ -614,6 +619,7 @@ _DATED_PART = re.compile(r"\d+(?:st|nd|rd|th)?|\b(?:" + "|".join(_CALENDAR_WORDS
 _DIGIT = re.compile(r"\d")
 
 
+@functools.lru_cache(maxsize=65536)
 def series_of(subject: str) -> str | None:
     """What a dated subject is an issue of — "From the India newsdesk - April 27th newsclips" and
     "… - May 2nd newsclips" are one series, as are "Weekly report 47" and "Weekly report 48" — or None
