@@ -174,7 +174,10 @@ def may_owe(f: ContactFacts, s: ContactScore) -> bool:
     of someone the digest owes nothing."""
     met_or_wrote = f.sent_personal or f.meetings_one_to_one or f.meetings_group or s.verdict == "good"
     stranger = not met_or_wrote and (f.their_threads <= 1 or not s.colleague)
-    known = f.sent_personal or f.meetings_one_to_one or s.priority >= VALUABLE or s.valuable
+    # among the user's most valuable ties by the mailbox's own bar (`scorer.bar`) only with mail both ways:
+    # after months of silence every value sinks, and the twentieth best may be 0.002
+    known = f.sent_personal or f.meetings_one_to_one or s.priority >= VALUABLE or s.verdict == "good" \
+        or (s.valuable and (f.two_way_threads or f.close))
     return bool(not s.noise and not stranger and known)
 
 

@@ -985,4 +985,6 @@ def test_mail_to_a_crowd_makes_no_one_known_for_an_owed_reply(db):
     assert f.sent == 1 and f.sent_personal == 0 and f.replies_owed
     assert f.user_threads == 0 and f.their_threads == 2      # the announcement is no thread of the user's with them
     assert reply_owed(f, low, analysis.now) is None
+    # among the "most valuable" only by a mailbox's sunken bar, with no mail both ways: still owed nothing
+    assert reply_owed(f, replace(low, valuable=True), analysis.now) is None
     assert reply_owed(replace(f, sent_personal=1), low, analysis.now) is not None
