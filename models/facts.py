@@ -104,7 +104,7 @@ class ContactFacts:
     def unsubscribed(self) -> bool:
         """The user asked them to stop sending (see UNSUBSCRIBE); asked only where it decides, as it reads
         every subject of the user's."""
-        return any(t.kind == "sent" and UNSUBSCRIBE.search(t.subject) for t in self.touches)
+        return any(t.kind == "sent" and UNSUBSCRIBE.search(REPLY_PREFIX.sub("", t.subject)) for t in self.touches)
 
     @property
     def close(self) -> bool:
@@ -373,9 +373,24 @@ CALENDAR_NOTICE = re.compile(
     r"^\s*(?:accepted|declined|tentative(?:ly accepted)?|cancell?ed(?: event)?|updated(?: invitation)?|invitation"
     r"|new time proposed|zugesagt|abgesagt|abgelehnt|mit vorbehalt|akzeptiert|einladung|aktualisierte einladung"
     r"|accept[ée]|refus[ée]|annul[ée])\s*:", re.IGNORECASE)
+# a subject that says itself no answer is wanted ("Don't need to call me back", "No reply needed", "Nur zur Info"),
+# and a thank-you without a question ("Thanks a bunch - from Becky"; not "Thanks! Can we meet Tuesday?")
+NO_ANSWER_WANTED = re.compile(
+    r"\b(?:(?:don'?t|do not|no) need to (?:reply|respond|answer|call(?: me)? back|get back)"
+    r"|no (?:reply|response|answer) (?:needed|necessary|required|expected)|fyi only|for your information only"
+    r"|nur zur info|keine antwort (?:nötig|noetig|erforderlich))\b"
+    r"|^\W*(?:thanks|thank you|many thanks|danke|vielen dank)\b(?![^?]*\?)", re.IGNORECASE)
 # the user asking a sender to stop ("REMOVE FROM E-MAIL ADDRESS", "Unsubscribe"): no conversation
-UNSUBSCRIBE = re.compile(r"\bunsubscribe\b|\bremove me\b|^\W*(?:re:\s*)?remove\s+(?:from|me|my)\b|\babmelden\b"
+UNSUBSCRIBE = re.compile(r"\bunsubscribe\b|\bremove me\b|^\W*remove\s+(?:from|me|my)\b|\babmelden\b"
                          r"|\bopt[- ]?out\b", re.IGNORECASE)
+
+
+def wants_no_answer(subject: str) -> bool:
+    """Whether a mail's subject, behind its "Re:"/"AW:" prefixes, says no answer is wanted: a calendar's
+    notice (CALENDAR_NOTICE), a thank-you, "No reply needed" (NO_ANSWER_WANTED). Judged per thread, so a
+    thank-you never hides an older question of the same person, and `explain` says what the digest does."""
+    text = REPLY_PREFIX.sub("", subject)
+    return CALENDAR_NOTICE.match(text) is not None or NO_ANSWER_WANTED.search(text) is not None
 
 
 def _blind_blast(sender: str, n: int, own: int, others: Sequence[tuple[str, str]]) -> bool:
@@ -649,7 +664,7 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
     question they also put to someone else, who answered them since: see `_Answers`.)
     """
     last = thread[-1]
-    if last.kind != "received" or not last.direct or last.size > OWED_MAX_PEOPLE or CALENDAR_NOTICE.match(last.subject):
+    if last.kind != "received" or not last.direct or last.size > OWED_MAX_PEOPLE or wants_no_answer(last.subject):
         return False
     if last_sent is not None and last_sent > last.at:
         return False

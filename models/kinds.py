@@ -152,14 +152,6 @@ TRANSACTIONAL = re.compile(
     r"|clearance|save big|shop now|free shipping|ship for free|% off|overdue|past due|action requested"
     r"|approval request|access request)\b"
     r"|(?:bestätigung|bestaetigung|rechnung|quittung)\b", re.IGNORECASE)
-# a subject that says itself no answer is wanted ("Don't need to call me back", "No reply needed", "Nur zur Info"),
-# and a thank-you without a question ("Thanks a bunch - from Becky"; not "Thanks! Can we meet Tuesday?")
-NO_ANSWER_WANTED = re.compile(
-    r"\b(?:(?:don'?t|do not|no) need to (?:reply|respond|answer|call(?: me)? back|get back)"
-    r"|no (?:reply|response|answer) (?:needed|necessary|required|expected)|fyi only|for your information only"
-    r"|nur zur info|keine antwort (?:nötig|noetig|erforderlich))\b"
-    r"|^\W*(?:(?:re|aw|fwd?|wg)\s*:\s*)*(?:thanks|thank you|many thanks|danke|vielen dank)\b(?![^?]*\?)",
-    re.IGNORECASE)
 NOT_ANSWERED = ("has not answered", "replied to 0 ")     # their unanswered threads: beside a debt, a score to settle
 
 
@@ -195,8 +187,6 @@ def reply_owed(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | 
     last = waiting[0]
     if not f.sent_personal and TRANSACTIONAL.search(last.subject):
         return None     # a booking confirmation or an itinerary notice from someone the user never wrote to
-    if NO_ANSWER_WANTED.search(last.subject):
-        return None
     waited = days_between(last.at, now)
     if waited > REPLY_OWED_MAX_DAYS:
         return None

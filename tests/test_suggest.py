@@ -139,16 +139,31 @@ def test_no_reply_is_owed_to_a_booking_confirmation_from_someone_never_written_t
     assert reply_owed(asked, marked, now) is not None   # then a question of hers is owed
     thanked = replace(f, replies_owed=[replace(f.replies_owed[0], subject="Thanks! Can we meet Tuesday?")])
     assert reply_owed(thanked, marked, now) is not None  # a thank-you with a question is one
-    for notice in ("Save Big at Our Clearance Event", "Your Approval is Overdue: Access Request for SAP",
-                   "Thanks a bunch - from Becky", "RE: Thank you!"):
+    for notice in ("Save Big at Our Clearance Event", "Your Approval is Overdue: Access Request for SAP"):
         assert reply_owed(replace(f, replies_owed=[replace(f.replies_owed[0], subject=notice)]), marked, now) is None
 
 
 @pytest.mark.parametrize("subject, owed", [("Don't need to call me back", False), ("No reply needed: new number", False),
-                                           ("Nur zur Info: Termine", False), ("Can you call me back?", True)])
+                                           ("Nur zur Info: Termine", False), ("Can you call me back?", True),
+                                           ("Thanks a bunch - from Becky", False), ("RE: Thank you!", False),
+                                           ("Thanks! Can we meet Tuesday?", True)])
 def test_no_reply_is_owed_to_a_mail_whose_subject_says_none_is_wanted(db, subject, owed):
     apply(db, rhythm(TOM, every=14, last=20) + [message(2, sender=TOM, to=(ME,), subject=subject, at=days_ago(3))])
     assert (("reply_owed", TOM.email) in kinds(digest_for(db, 60))) is owed
+
+
+def test_a_thank_you_hides_no_older_question_of_the_same_person(db):
+    """Tom asks on Monday and thanks the user for something else on Tuesday: the question still waits, and
+    `explain` names it, not the thank-you."""
+    from daemon.analysis import analyse
+    apply(db, rhythm(TOM, every=14, last=20) + [
+        message(2, sender=TOM, to=(ME,), subject="Can you review the pilot plan?", at=days_ago(4)),
+        message(3, sender=TOM, to=(ME,), subject="Thanks for the intro to Lena", at=days_ago(3))])
+    store.refresh_own_addresses(db, [ME.email])
+    owed = [s for s in digest_for(db, 60).suggestions if s.kind == "reply_owed"]
+    assert [s.context for s in owed] == ["Can you review the pilot plan?"]
+    assert [t.subject for t in analyse(db, config(), TODAY).facts[TOM.email].replies_owed] == [
+        "Can you review the pilot plan?"]
 
 def test_an_owed_reply_keeps_no_ledger_of_their_unanswered_threads(db):
     apply(db, [message(1, to=(TOM,), subject="Coffee next week?", at=days_ago(30)),
