@@ -281,6 +281,9 @@ def parse(text: str, path: Path) -> Config:
     return config
 
 
+_HOLDS_ADDRESS = re.compile(r"[^@\s<]+@[^@\s>]+")     # bare, or as mail shows it ("Anna <anna@x.org>")
+
+
 def _validate(config: Config, loc: _Locator, raw_sources: list[dict]) -> None:
     """Checks that span keys: time formats, zones, unique names, paths, and source settings that cannot work
     (a Microsoft source without client_id, endpoints that are not URLs, delivery through no source)."""
@@ -296,7 +299,6 @@ def _validate(config: Config, loc: _Locator, raw_sources: list[dict]) -> None:
         if not goal.name.strip() or goal.name != goal.name.strip() or not goal.name.isprintable():
             raise ConfigError(f"goals[{index}].name {goal.name!r} is empty, padded or has a line break",
                               where=loc.where("goals", index, "name"), fix='write name = "Investors" (shown in the digest)')
-    for index, goal in enumerate(config.goals):
         for name in ("keywords", "organizations", "domains"):
             if any(not item.strip() for item in getattr(goal, name)):
                 raise ConfigError(f"goals[{index}].{name} has an empty entry", where=loc.where("goals", index, name),
@@ -312,7 +314,7 @@ def _validate(config: Config, loc: _Locator, raw_sources: list[dict]) -> None:
                               where=loc.where("sources", index, "name"),
                               fix='write name = "mail" (it names the source in `kith status` and `kith forget`)')
     for address in config.privacy.ignore_addresses:
-        if not re.search(r"[^@\s<]+@[^@\s>]+", address):
+        if not _HOLDS_ADDRESS.search(address):
             raise ConfigError(f"privacy.ignore_addresses has {address!r}, which is not an address",
                               where=loc.where("privacy", None, "ignore_addresses"),
                               fix="write name@example.org; a whole domain goes in ignore_domains")
@@ -325,7 +327,7 @@ def _validate(config: Config, loc: _Locator, raw_sources: list[dict]) -> None:
     owner: dict[str, int] = {}
     for index, person in enumerate(config.people):
         for address in person.addresses:
-            if not re.search(r"[^@\s<]+@[^@\s>]+", address):
+            if not _HOLDS_ADDRESS.search(address):
                 raise ConfigError(f"people[{index}].addresses has {address!r}, which is not an address",
                                   where=loc.where("people", index, "addresses"), fix="write name@example.org")
             if address.strip().lower() in own:

@@ -110,7 +110,8 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
                         said = (f"also still unanswered: {kinds.quote(earlier.subject)}, "
                                 f"in {_digest_of(max(shown), today)}")
                     else:   # it came while their debts were quiet, and was never shown: named here, not lost
-                        said = f"also unanswered: {kinds.quote(earlier.subject)} ({kinds.ago(kinds.days_between(earlier.at, now))})"
+                        came = kinds.ago(kinds.days_between(earlier.at, now))
+                        said = f"also unanswered: {kinds.quote(earlier.subject)} ({came})"
                     option = replace(option, reasons=(*option.reasons, said))
             pool.append(_with_goal(option, scores[cid], weights))
     pool += [i for i in introductions(facts, scores, weights, settings.goals)
