@@ -181,14 +181,25 @@ def in_organisations(email: str, domains: frozenset[str]) -> bool:
     return any(domain == d or domain.endswith("." + d) for d in domains)
 
 
+# words that make an address a group's, a desk's or a campaign's, never a person's name
+# ("employee.services", "undisclosed.recipients", "europe.dl-lon", "ohi_supporters", "expedia.com_007739")
+_GROUP_WORDS = ROLE_LOCALS | ROLE_PARTS | {
+    "services", "recipients", "dl", "com", "net", "org", "request", "requests", "reservations", "supporters",
+    "members", "group", "staff", "desk", "department", "dept", "ops", "operations", "center", "centre",
+}
+_NAME_PARTS_MAX = 5   # "Laura A De La Torre"; "Gjones Houston Fannin Po Central Dom" is no one's name
+
+
 def pretty_name(email: str) -> str:
     """A readable fallback name: 'anna.berger@x' → 'Anna Berger', 'jason.bass2@x' → 'Jason Bass'. An
     address of one word ('akatz@eei.org') stays as it is: "Akatz" would be a name nobody has; so does a
-    machine's ('bb4eb72a-172de319-86256aaa-4c9060@'), whose parts are not words."""
+    machine's ('bb4eb72a-172de319-86256aaa-4c9060@'), whose parts are not words, and a group's
+    ('employee.services@'): the address says more than a made-up name."""
     local = email.split("@", 1)[0].split("+", 1)[0]
     parts = [p.strip("'").rstrip("0123456789") for p in re.split(r"[._-]+", local)]   # delainey'.'david: no quotes
     parts = [p for p in parts if p]
-    if len(parts) < 2 or not all(part.replace("'", "").isalpha() for part in parts):
+    if not 2 <= len(parts) <= _NAME_PARTS_MAX or not all(part.replace("'", "").isalpha() for part in parts) \
+            or any(part.lower() in _GROUP_WORDS for part in parts):
         return email
     return " ".join(p.capitalize() for p in parts)
 

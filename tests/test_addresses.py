@@ -70,6 +70,13 @@ def test_names_lose_wrapping_quotes_and_keep_apostrophes():
     for machine in ("bb4eb72a-172de319-86256aaa-4c9060@enron.com", "2.3758.c8-1utp_qhzzgrr.1@ummail1.example",
                     "lyris-confirm-13662e@x.example"):
         assert pretty_name(machine) == machine
+    # nor is a group's, a desk's or a campaign's address a person with a made-up name
+    for group in ("employee.services@enron.com", "undisclosed.recipients@x.example", "europe.dl-lon@enron.com",
+                  "ohi_supporters@operationhope.org", "team.holcomb-maint@enron.com", "my-login-request@x.example",
+                  "mir_ir-news.um.a.b@joinmail.example"):
+        assert pretty_name(group) == group
+    assert pretty_name("laura.a.de.la.torre@x.example") == "Laura A De La Torre"
+    assert pretty_name("gjones.houston_fannin1_po.central_dom@x.example") == "gjones.houston_fannin1_po.central_dom@x.example"
 
 
 def test_a_sub_address_is_its_mailbox_when_the_mailbox_is_known(db):
