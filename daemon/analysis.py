@@ -293,6 +293,8 @@ def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Ana
 QUIET_DAYS = 14         # this long without mail from a user who wrote …
 BUSY_BEFORE = 20        # … this many messages in the 90 days before: away, or the sent mail is not synced
 LOPSIDED_AFTER = 200    # personal messages received before fewer than 1 in 50 sent says the Sent folder is missing
+INBOX_SHARE = 20        # and messages sent before fewer than 1 personal received in 20 says the inbox is (on 150
+                        # Enron mailboxes: 4 that hold almost only Sent folders; the next received 1 in 13)
 
 
 def _silence_notes(db: Database, analysis: Analysis) -> list[str]:
@@ -321,6 +323,9 @@ def _silence_notes(db: Database, analysis: Analysis) -> list[str]:
         mine = f"{sent} message{'' if sent == 1 else 's'} from you"
         return [f"Little of your own mail is in the store ({mine}, against {received} to you): check that your "
                 "sent mail is synced; until then few ties can look mutual."]
+    if sent >= LOPSIDED_AFTER and received * INBOX_SHARE < sent:
+        return [f"Little mail to you is in the store ({received} personal, against {sent} from you): check that your "
+                "inbox is synced; until then few ties can look mutual, and no one seems to wait for an answer."]
     quiet = (analysis.now - parse_utc(last)).days
     if quiet < QUIET_DAYS:
         return _slowdown_note(db, analysis, own) or _inbox_note(db, analysis, own)

@@ -193,13 +193,14 @@ _NAME_PARTS_MAX = 5   # "Laura A De La Torre"; "Gjones Houston Fannin Po Central
 def pretty_name(email: str) -> str:
     """A readable fallback name: 'anna.berger@x' → 'Anna Berger', 'jason.bass2@x' → 'Jason Bass'. An
     address of one word ('akatz@eei.org') stays as it is: "Akatz" would be a name nobody has; so does a
-    machine's ('bb4eb72a-172de319-86256aaa-4c9060@'), whose parts are not words, and a group's
-    ('employee.services@'): the address says more than a made-up name."""
+    machine's ('bb4eb72a-172de319-86256aaa-4c9060@'), whose parts are not words, a group's
+    ('employee.services@'), and one with a name left out ('t..hodge@' is Jeffrey T. Hodge, not "T Hodge"):
+    the address says more than a made-up name."""
     local = email.split("@", 1)[0].split("+", 1)[0]
     parts = [p.strip("'").rstrip("0123456789") for p in re.split(r"[._-]+", local)]   # delainey'.'david: no quotes
     parts = [p for p in parts if p]
     if not 2 <= len(parts) <= _NAME_PARTS_MAX or not all(part.replace("'", "").isalpha() for part in parts) \
-            or any(part.lower() in _GROUP_WORDS for part in parts):
+            or any(part.lower() in _GROUP_WORDS for part in parts) or ".." in local:
         return email
     return " ".join(p.capitalize() for p in parts)
 

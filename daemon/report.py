@@ -54,7 +54,7 @@ def contact_row(f: ContactFacts, s: ContactScore, config: Config) -> dict:
         "two_way_threads": f.two_way_threads,
         "meetings": f.meetings_one_to_one + f.meetings_group,
         "usual_gap_days": f.usual_gap_days,
-        "replies_owed": len(f.replies_owed),
+        "replies_owed": len(f.replies_owed) if may_owe(f, s) else 0,     # as explain and the digest say
         "valuable": s.valuable,
         "verdict": s.verdict,
     }

@@ -842,6 +842,20 @@ def test_one_mail_of_the_users_to_a_crowd_does_not_hide_that_their_sent_mail_is_
     assert note and note[0].startswith("Little of your own mail is in the store (1 message from you, against 260")
 
 
+def test_the_digest_notes_when_almost_no_mail_to_the_user_is_in_the_store(db):
+    """An executive's archive holding his Sent folders and a trickle of inbound mail: every tie looks one-sided,
+    and "Nothing needs you today" must not pass for the truth."""
+    crowd = [Address(f"p{i}@firm.example") for i in range(40)]
+    mine = [message(3000 + i, to=(crowd[i % 40],), subject=f"Plan {i}", at=days_ago(1 + i % 80)) for i in range(210)]
+    apply(db, mine + [message(4000 + i, sender=crowd[i], to=(ME,), subject=f"Re: Plan {i}", at=days_ago(5 + i))
+                      for i in range(6)])
+    note = digest_for(db).notes
+    assert note and note[0].startswith("Little mail to you is in the store (6 personal, against 210 from you)")
+    apply(db, [message(5000 + i, sender=crowd[i % 40], to=(ME,), subject=f"Question {i}", at=days_ago(2 + i % 60))
+               for i in range(10)])
+    assert not [n for n in digest_for(db).notes if n.startswith("Little mail to you is")]     # 16 in 210: enough
+
+
 def test_the_digest_notes_when_no_mail_from_the_user_is_in_the_store(db):
     apply(db, [message(1 + i, sender=TOM, to=(ME,), subject=f"News {i}", at=days_ago(3 + i)) for i in range(3)])
     assert "No mail from you is in the store" in digest_for(db).notes[0]
@@ -958,6 +972,8 @@ def test_a_sender_the_user_asked_to_stop_is_noise(db):
     from daemon.report import explain_contact
     told = explain_contact(analysis, config(), hope.email)["text"]
     assert analysis.facts[hope.email].replies_owed and "wait for your answer" not in told     # as the digest says
+    from daemon.report import contact_row
+    assert contact_row(analysis.facts[hope.email], score, config())["replies_owed"] == 0        # and so does the JSON
     assert not analyse(db, config(), TODAY).scores[TOM.email].noise
 
 
