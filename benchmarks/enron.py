@@ -13,6 +13,7 @@ import argparse
 import gzip
 import json
 import os
+import shutil
 from collections.abc import Iterable, Iterator
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -33,10 +34,11 @@ def read_owner(owner: str) -> Iterator[dict]:
 
 
 def plain_name(x_from: str | None) -> str:
-    """x_from when it is a person's name, not an Exchange DN, Notes path or address."""
-    if not x_from or any(ch in x_from for ch in "<>/@=\""):
-        return ""
-    return x_from.strip()
+    """The display name in x_from, as the mail showed it: 'Taylor, Mark E (Legal)' of an Exchange sender
+    ('Taylor, Mark E (Legal) </O=ENRON/OU=NA/CN=RECIPIENTS/CN=MTAYLOR>'), 'Jeff Smith' of '"Jeff Smith"
+    <jsmith@…>'; nothing for a bare address or Notes path ('Mark Taylor/HOU/ECT')."""
+    name = (x_from or "").split("<", 1)[0].strip().strip('"').strip()
+    return "" if any(ch in name for ch in "<>/@=\"") else name
 
 
 def header_block(record: dict) -> str:
@@ -77,15 +79,20 @@ def config_text(names: Iterable[str], out: Path, database: Path) -> str:
             f'\n[digest]\ndirectory = "{database.parent / "digests"}"\n{sources}')
 
 
+CONVERTER = "2"       # the conversion's version: owners converted by an older one are converted again
+
+
 def prepare(names: list[str], out: Path = CACHE / "mbox") -> int:
-    """Convert the owners not converted yet (a marker file per owner); returns messages written now."""
+    """Convert the owners not converted yet by this version (a marker file per owner); returns messages
+    written now."""
     written = 0
     for owner in names:
         marker = out / f".{owner}.done"
-        if marker.exists():
+        if marker.exists() and marker.read_text() == CONVERTER:
             continue
+        shutil.rmtree(out / owner, ignore_errors=True)
         written += write_owner(owner, out)
-        marker.write_text("ok")
+        marker.write_text(CONVERTER)
     return written
 
 

@@ -212,6 +212,9 @@ _ROLE_NAMES = ROLE_LOCALS | ROLE_PARTS | {"credit", "e-mail", "email", "mail", "
                                          "accounting", "reception", "pr"}
 
 
+_DEPARTMENT = re.compile(r"\s*\([^()]*\)$")
+
+
 def usable_name(name: str, email: str) -> str:
     """A display name worth showing, or '' (drops names that are addresses or Notes paths, and a department
     written as one lower-case word — "legal", "pr", "ets" — which names no one)."""
@@ -220,6 +223,7 @@ def usable_name(name: str, email: str) -> str:
         return ""
     if name.islower() and " " not in name and (name in _ROLE_NAMES or len(name) <= 3):
         return ""
+    name = _DEPARTMENT.sub("", name) or name       # "Taylor, Mark E (Legal)": the department is no part of the name
     if "," in name:  # "Berger, Anna" → "Anna Berger"
         last, _, first = name.partition(",")
         name = f"{first.strip()} {last.strip()}".strip()

@@ -59,6 +59,9 @@ def test_the_store_keeps_the_address_as_it_came():
 def test_names_lose_wrapping_quotes_and_keep_apostrophes():
     assert usable_name("'David W Delainey'", "david.delainey@enron.com") == "David W Delainey"
     assert usable_name("'Kitchen, Louise'", "louise.kitchen@enron.com") == "Louise Kitchen"
+    assert usable_name("Taylor, Mark E (Legal)", "mark.taylor@enron.com") == "Mark E Taylor"
+    assert usable_name("Anna Berger (Acme)", "anna@acme.example") == "Anna Berger"
+    assert usable_name("(Legal)", "x@acme.example") == "(Legal)"
     assert usable_name("Conan O'Brien", "o'brien@x.example") == "Conan O'Brien"
     assert usable_name("Manojkiran Eda via B4 Relay", "devnull+manojkiran.eda.gmail.com@kernel.org") == "Manojkiran Eda"
     assert pretty_name("delainey'.'david@enron.com") == "Delainey David"        # garbled, but no stray quotes
