@@ -293,3 +293,10 @@ def m010_suggestion_threads(db: Database) -> None:
     """Which conversation an owed reply was about, so that a thread shown under one person is not shown again
     the next morning under another of its people (`models.suggest._owed_due`)."""
     db.execute("ALTER TABLE suggestions ADD COLUMN thread TEXT")
+
+
+@migrations()
+def m011_delegates(db: Database) -> None:
+    """Assistants who send from the user's mailbox (`daemon.store._delegate`): what they file in its Sent
+    folders is the user's mail, and they are no relationship to suggest."""
+    db.execute("CREATE TABLE delegates (email TEXT PRIMARY KEY)")

@@ -165,8 +165,11 @@ def explain_contact(analysis: Analysis, config: Config, address: str,
              + f"; value {value_text(s.value)}" + (f" — noise: {s.noise_reason}" if s.noise else "")
              + (" — you marked them as good, which counts them among your most valuable ties"
                 if s.verdict == "good" else "")]
+    if f.delegate:
+        lines.append("Your assistant: sends mail from your mailbox, which counts as yours; never suggested")
     if later:
         lines.append(later_verdicts_line(later, analysis.today))
+    row["delegate"] = f.delegate
     row["later_feedback"] = [{"verdict": verdict, "goal": goal, "date": day.isoformat()}
                              for verdict, goal, day in later]
     facts = [f"you wrote {plural(f.sent, 'message')}, received {f.received} ({f.received_bulk} bulk)",
@@ -183,7 +186,8 @@ def explain_contact(analysis: Analysis, config: Config, address: str,
         facts.append(f"you usually talk every {round(f.usual_gap_days)} days")
     if f.last_meeting:
         facts.append(f"last meeting {quote(f.last_meeting[1])} on {f.last_meeting[0]:%d %b %Y}")
-    close = sorted(analysis.facts[p].contact.name for p in f.peers if p in analysis.facts and analysis.facts[p].close)
+    close = sorted(analysis.facts[p].contact.name for p in f.peers
+                   if p in analysis.facts and analysis.facts[p].close and not analysis.facts[p].delegate)
     if close:
         names = ", ".join(close[:3]) + (f" and {plural(len(close) - 3, 'other')}" if len(close) > 3 else "")
         facts.append(f"in threads or meetings with {plural(len(close), 'close contact')} of yours: {names}")

@@ -452,7 +452,8 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
     wrote to it once at most: an alias, not a colleague of the same name. So is an
     address the user forwards mail to, alone, that holds the user's surname
     (`_forwarded_home`). An assistant sending from the user's mailbox, whom the
-    user writes to often, stays a person (`_delegate`).
+    user writes to often, stays a person (`_delegate`), listed in `delegates`: what
+    they file in Sent is the user's mail (`models.facts`).
     """
     counted = db.execute(
         """SELECT m.sender, count(DISTINCT m.key) FROM message_copies c JOIN messages m ON m.key = c.key
@@ -460,7 +461,8 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
     configured = {a.strip().lower() for a in configured if a.strip()}
     learned = [sender for sender, n in counted if n >= 2]
     mine = {_surname(a) for a in configured} - {None}
-    learned = [a for a in learned if not _delegate(db, configured, mine, a)]
+    delegates = [a for a in learned if _delegate(db, configured, mine, a)]
+    learned = [a for a in learned if a not in delegates]
     surnames = {_surname(a) for a in configured | set(learned)} - {None}
     aliases = [sender for sender, n in counted if n == 1 and _surname(sender) in surnames]
     learned += [a for a in aliases if _written_to(db, configured | set(learned), a) < 2]   # not a namesake colleague
@@ -473,6 +475,8 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
                             [(a,) for a in learned])
         db.conn.executemany("INSERT OR IGNORE INTO own_addresses (email, origin) VALUES (?, 'forwarded-to')",
                             [(a,) for a in home])
+        db.execute("DELETE FROM delegates")
+        db.conn.executemany("INSERT OR IGNORE INTO delegates (email) VALUES (?)", [(a,) for a in delegates])
     return configured | set(learned) | set(home)
 
 

@@ -12,7 +12,7 @@ import re
 import statistics
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -67,6 +67,7 @@ class ContactFacts:
     list_ids: set[str] = field(default_factory=set)
     peers: Counter = field(default_factory=Counter)        # other contacts in the same threads/meetings
     robot: bool = False       # its name says it is a robot ("kernel test robot"): never suggested
+    delegate: bool = False    # an assistant who sends from the user's mailbox: staff, never suggested
 
     # derived by summarise()
     sent: int = 0
@@ -99,6 +100,11 @@ class ContactFacts:
     @property
     def id(self) -> str:
         return self.contact.id
+
+    @property
+    def never_suggested(self) -> bool:
+        """A robot's reports or an assistant's errands: no relationship to care for, however much mail."""
+        return self.robot or self.delegate
 
     @property
     def unsubscribed(self) -> bool:
@@ -136,7 +142,8 @@ def collector_paused() -> Iterator[None]:
 def _load_facts(db: Database, own: set[str], cutoff: str, aliases, ignore_addresses, ignore_domains
                 ) -> dict[str, ContactFacts]:
     seen = _Seen()
-    _add_messages(db, own, cutoff, seen)
+    delegates = {email for email, in db.execute("SELECT email FROM delegates")} - own
+    _add_messages(db, own, cutoff, seen, delegates)
     _add_meetings(db, own, cutoff, seen)
     per_address = seen.per_address
     ignore_addresses = [a.lower() for a in ignore_addresses]
@@ -159,6 +166,7 @@ def _load_facts(db: Database, own: set[str], cutoff: str, aliases, ignore_addres
         item.list_ids |= seen.list_ids.get(address, set())
     for item in facts.values():
         item.robot = robot_name(item.contact.name)
+        item.delegate = not delegates.isdisjoint(item.contact.addresses)
     _add_peers(facts, contacts, seen.participants)
     moment = parse_utc(cutoff)
     user_wrote = _user_wrote(per_address.values())
@@ -254,11 +262,12 @@ class _Recipients:
     lists: dict[int, int] = field(default_factory=dict)   # how many of them are mailing lists, not people
 
 
-def _read_recipients(db: Database, own: set[str]) -> _Recipients:
+def _read_recipients(db: Database, own: set[str], on_behalf: Collection[int] = ()) -> _Recipients:
     """Most recipient rows belong to broadcasts, of which only the counts matter (`messages.n_recipients`);
     only the other recipients of the user's own mail and of small messages reach Python, in (role, address)
     order. Mailing lists among the recipients are counted apart (`_list_addresses`): a patch review to five
-    lists and seven people went to seven people."""
+    lists and seven people went to seven people. `on_behalf`: messages that are the user's though another
+    sent them (`_on_behalf`)."""
     marks, own_list = ",".join("?" * len(own)), sorted(own)
     result = _Recipients({}, set(), defaultdict(list))
     for key, role in db.execute(f"SELECT key, role FROM recipients WHERE email IN ({marks})", own_list):
@@ -277,6 +286,10 @@ def _read_recipients(db: Database, own: set[str]) -> _Recipients:
             f"ORDER BY m.key, r.role, r.email", own_list * 2):
         if email not in lists:
             result.others[key].append((role, email))
+    for key in sorted(set(on_behalf) - result.others.keys()):      # a broadcast of the user's, sent by an assistant
+        result.others[key] = [(role, email) for role, email in db.execute(
+            f"SELECT role, email FROM recipients WHERE key = ? AND email NOT IN ({marks}) ORDER BY role, email",
+            [key, *own_list]) if email not in lists]
     return result
 
 
@@ -292,9 +305,23 @@ def _list_addresses(db: Database) -> set[str]:
     return {email for email, in db.execute("SELECT DISTINCT email FROM recipients") if is_mailing_list(email, list_ids)}
 
 
-def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None:
-    """Each message before the cutoff as touches: one for its sender, or one per recipient of the user's mail."""
-    recipients = _read_recipients(db, own)
+def _on_behalf(db: Database, delegates: set[str]) -> set[int]:
+    """The messages an assistant sent from the user's mailbox (a copy in a Sent folder): the user's mail, as
+    the assistant's "Re: Macerich Conferences" to a board member is Jeff Skilling's answer."""
+    if not delegates:
+        return set()
+    return {key for key, in db.execute(
+        f"""SELECT DISTINCT m.key FROM messages m JOIN message_copies c ON c.key = m.key
+            WHERE m.sender IN ({",".join("?" * len(delegates))}) AND ' ' || c.labels || ' ' LIKE '% SENT %'""",
+        sorted(delegates))}
+
+
+def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen, delegates: set[str] = frozenset()
+                  ) -> None:
+    """Each message before the cutoff as touches: one for its sender, or one per recipient of the user's mail
+    (and of the mail `delegates` sent from the user's mailbox)."""
+    on_behalf = _on_behalf(db, delegates)
+    recipients = _read_recipients(db, own, on_behalf)
     own_count, to_me, listed, lists_in = recipients.own, recipients.to_me, recipients.others, recipients.lists
     discussions = _list_discussions(db)
     per_address, participants, names, starters = seen.per_address, seen.participants, seen.names, seen.starters
@@ -307,15 +334,18 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
         n -= lists_in.get(key, 0)       # people, not lists
         at = parse_utc(sent_at)
         rcpts = listed.get(key, ())
-        if _shifted_copy(copies, (sender, subject, conversation, n, own_count.get(key, 0), tuple(rcpts)), at):
+        mine = sender in own or key in on_behalf
+        # the user's mail is one signature whoever sent it: the assistant's copy and the user's, hours apart
+        if _shifted_copy(copies, ("" if mine else sender, subject, conversation, n, own_count.get(key, 0),
+                                  tuple(rcpts)), at):
             continue
         others = n - own_count.get(key, 0)
         if sender_name:
             names[sender][sender_name] += 1
             if " " in sender_name:  # only full names are evidence that two addresses are one person
                 seen.sightings.add((conversation, sender_name, sender))
-        starters.setdefault(conversation, "" if sender in own else sender)
-        if sender in own:
+        starters.setdefault(conversation, "" if mine else sender)
+        if mine:
             for role, email in rcpts:
                 per_address[email].append(Touch(at, "sent", conversation, subject, role == "to", False, others))
             acquainted.update(email for _, email in rcpts)

@@ -43,7 +43,7 @@ def introductions(facts: dict[str, ContactFacts], scores: dict[str, ContactScore
     ranked = []
     needed = bar([s.value for s in scores.values() if not s.noise], INTRODUCE_MIN, TOP_INTRODUCE)
     people = [cid for cid, s in scores.items() if not s.noise and s.value >= needed and s.value > 0
-              and s.state in ("active", "new", "passive") and _mutual(facts[cid]) and not facts[cid].robot]
+              and s.state in ("active", "new", "passive") and _mutual(facts[cid]) and not facts[cid].never_suggested]
     for i, a in enumerate(sorted(people)):
         for b in sorted(people)[i + 1:]:
             if facts[a].peers.get(b) or _same_organisation(facts[a], facts[b]):
@@ -113,7 +113,7 @@ def focus_person(facts: dict[str, ContactFacts], scores: dict[str, ContactScore]
     for cid in sorted(scores):
         s, f = scores[cid], facts[cid]
         if s.noise or cid in skip or s.state in ("noise", "dormant") or not _mutual(f) or not s.valuable \
-                or f.robot or not _alive(f, now):
+                or f.never_suggested or not _alive(f, now):
             continue
         room = 1.0 - 0.5 * s.value
         goal = max(sorted(s.goal_fit), key=lambda g: s.goal_fit[g] * weights.get(g, 1.0)) if s.goal_fit else None

@@ -66,8 +66,8 @@ def best_goal(score: ContactScore, weights: dict[str, float]) -> str | None:
 
 def candidates_for(f: ContactFacts, s: ContactScore, today: date, now: datetime, zone: ZoneInfo,
                    context: Context) -> list[Suggestion]:
-    if f.robot:
-        return []       # a robot's reports, however often answered, are no relationship to care for
+    if f.never_suggested:
+        return []       # a robot's reports or an assistant's errands, however often answered
     options = (kinds.reply_owed(f, s, now), kinds.follow_up(f, s, today, zone),
                kinds.birthday(f, s, list(context.birthdays), today), kinds.give_first(f, s, now),
                kinds.reconnect(f, s, now), kinds.revive(f, s, now))

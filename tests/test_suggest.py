@@ -1019,3 +1019,29 @@ def test_mail_to_a_crowd_makes_no_one_known_for_an_owed_reply(db):
     # among the "most valuable" only by a mailbox's sunken bar, with no mail both ways: still owed nothing
     assert reply_owed(f, replace(low, valuable=True), analysis.now) is None
     assert reply_owed(replace(f, sent_personal=1), low, analysis.now) is not None
+
+
+def test_an_assistants_mail_from_the_users_mailbox_is_the_users_and_she_is_never_suggested(db):
+    """Sherri Sera sends from Jeff Skilling's mailbox (copies in his Sent folder) and he writes to her daily:
+    her "Re: Dinner Monday" to a venture capitalist is his answer, and she is no tie to grow or to answer."""
+    from daemon.analysis import analyse
+    from daemon.report import explain_contact
+    sherri, jim = Address("sherri.sera@home.example", "Sherri Sera"), Address("jim@ventures.example", "Jim Vale")
+    sent = dict(labels=("SENT",), scope="Sent")
+    on_behalf = [message(1, sender=sherri, to=(jim,), subject="Dinner Monday", at=days_ago(20), **sent),
+                 message(2, sender=jim, to=(ME,), subject="Re: Dinner Monday", at=days_ago(19)),
+                 message(3, sender=sherri, to=(jim,), subject="Re: Dinner Monday", at=days_ago(18), **sent),
+                 message(4, sender=jim, to=(ME,), subject="Board seat?", at=days_ago(3))]
+    errands = [m for i in range(12) for m in conversation(sherri, 4 + 7 * i, f"Calendar {i}")]
+    apply(db, on_behalf + errands + [message(5, sender=sherri, to=(ME,), subject="PEP password?", at=days_ago(2))])
+    digest = digest_for(db)
+    assert db.execute("SELECT email FROM delegates").fetchall() == [(sherri.email,)]
+    analysis = analyse(db, config(), TODAY)
+    vc, assistant = analysis.facts[jim.email], analysis.facts[sherri.email]
+    assert (vc.sent, vc.two_way_threads) == (2, 1)                 # her mail from his mailbox is his
+    assert assistant.delegate and assistant.received == 13         # her own mail to him only
+    named = {s.contact_id for s in digest.suggestions} | {s.other_id for s in digest.suggestions}
+    assert sherri.email not in named and digest.focus and digest.focus[0] != sherri.email
+    assert ("reply_owed", jim.email) in kinds(digest)             # the tie her mail built is his
+    told = explain_contact(analysis, config(), sherri.email)
+    assert "Your assistant" in told["text"] and told["delegate"] is True
