@@ -250,7 +250,16 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
         else:
             click.echo(payload["text"], nl=False)
         return
-    delivered = deliver(ctx.db, result_digest, ctx.config.digest_dir, config=ctx.config)
+    # only today's digest goes to the user's inbox: a replay of an earlier day is for reading, not a backdated mail
+    today = day == today_for(ctx.config)
+    delivered = deliver(ctx.db, result_digest, ctx.config.digest_dir, config=ctx.config if today else None)
+    mailboxes = [t for t in ctx.config.digest.deliver if t != "file"]
+    if not today and mailboxes and not delivered.already:
+        click.echo(f"kith: the digest for an earlier day goes to the digest folder only, not to "
+                   f"{' or '.join(mailboxes)}", err=True)
+    if delivered.already and (as_json or to_stdout):
+        click.echo(f"kith: the digest stored for {day.isoformat()}; --force renders it again from the mail now held",
+                   err=True)
     if as_json:
         emit_json(delivered.payload["json"])
     elif to_stdout:

@@ -139,3 +139,18 @@ def test_kiths_digest_is_never_stored_as_an_interaction(fake, tmp_path):
     state, _, _ = pull(GmailSource(config.sources[0], config, sleep=FakeClock().sleep), None)
     assert len(state) == 1 and all(m.sender.email != "kith-digest@localhost" for m in state.values())
     assert json.dumps([m.subject for m in state.values()]) == '["Hello"]'
+
+
+def test_only_todays_digest_goes_to_the_inbox_a_replay_of_an_earlier_day_does_not(fake, tmp_path):
+    from click.testing import CliRunner
+
+    from daemon.cli import cli
+    config = delivering(fake, tmp_path)
+    kith = lambda *args: CliRunner().invoke(cli, ["--config", str(config.path), *args])  # noqa: E731
+    assert kith("sync").exit_code == 0
+    replay = kith("digest", "--as-of", "2026-01-15", "--stdout")
+    assert replay.exit_code == 0 and inserted(fake) == []
+    assert "goes to the digest folder only, not to gmail" in replay.stderr
+    again = kith("digest", "--as-of", "2026-01-15", "--stdout")
+    assert "the digest stored for 2026-01-15; --force renders it again" in again.stderr
+    assert kith("digest").exit_code == 0 and len(inserted(fake)) == 1        # today's: in the inbox

@@ -532,6 +532,7 @@ def google_config(fake: FakeGoogle, directory: Path, *, kind: str = "gmail", del
             "token_uri": f"{fake.url}/token", **keys}
     lines = ["[user]", 'addresses = ["me@example.com"]', "[digest]", f"deliver = {json.dumps(list(deliver))}",
              "[[sources]]", f'type = "{kind}"', 'name = "me"', *[f"{k} = {json.dumps(v)}" for k, v in keys.items()]]
+    (directory / "config.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")    # for the CLI, too
     return parse("\n".join(lines) + "\n", directory / "config.toml")
 
 
