@@ -17,7 +17,7 @@ from sqlite_utils import Database
 from daemon.config import Config
 from daemon.contacts import B4_RELAY_DOMAIN, B4_RELAY_PREFIX, organisations, typed_address
 from daemon.errors import UsageError
-from daemon.store import mail_carries, utc_text
+from daemon.store import keep_own_addresses_current, mail_carries, utc_text
 from models.facts import REPLY_OWED_MAX_DAYS, ContactFacts, collector_paused, load_facts, parse_utc
 from models.scorer import ContactScore, score_all
 from models.network import INTRODUCE_MIN, goal_networks
@@ -56,6 +56,7 @@ def today_for(config: Config, now: datetime | None = None) -> date:
 
 
 def own_addresses(db: Database, config: Config) -> set[str]:
+    keep_own_addresses_current(db, config.user.addresses)
     learned = {r[0] for r in db.execute("SELECT email FROM own_addresses")}
     return learned | {a.strip().lower() for a in config.user.addresses}
 

@@ -14,7 +14,7 @@ from daemon.config import Config
 from daemon.lock import holder
 from daemon.logs import log_path
 from daemon.service import next_digest_at
-from daemon.store import holds_anything, mail_carries
+from daemon.store import holds_anything, keep_own_addresses_current, mail_carries
 
 
 def status_report(db: Database, config: Config, now: datetime | None = None) -> dict:
@@ -49,6 +49,7 @@ def own_addresses_report(db: Database, config: Config) -> list[dict]:
     """The user's addresses Kith works with — those of `[user] addresses` and those it found (senders of the
     Sent folders, a home account the user forwards to) — and whether any synced mail carries each: a
     configured address no mail shows (the starter file's you@example.com, a typo) is one to fix."""
+    keep_own_addresses_current(db, config.user.addresses)
     rows = dict(db.execute("SELECT email, origin FROM own_addresses").fetchall())
     for address in config.user.addresses:
         rows.setdefault(address.strip().lower(), "config")

@@ -480,6 +480,20 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
     return configured | set(learned) | set(home)
 
 
+def configured_addresses_changed(db: Database, configured: Iterable[str]) -> bool:
+    """Whether `[user] addresses` differ from those the user's addresses were last found with: an address
+    taken out of the config is no longer the user's, from the next command on, not from the next sync."""
+    now = {a.strip().lower() for a in configured if a.strip()}
+    return now != {a for (a,) in db.execute("SELECT email FROM own_addresses WHERE origin = 'config'")}
+
+
+def keep_own_addresses_current(db: Database, configured: Iterable[str]) -> None:
+    """Find the user's addresses again when the config's changed since the last sync (read commands and the
+    daemon's digest judge with them)."""
+    if holds_anything(db) and configured_addresses_changed(db, configured):
+        refresh_own_addresses(db, configured)
+
+
 FORWARDS_HOME = 5         # messages forwarded to an address alone, at least, before it may be the user's own
 
 

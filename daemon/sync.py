@@ -162,8 +162,7 @@ def sync_all(db: Database, config: Config, only: str | None = None) -> list[Sync
             continue
         source = build_source(source_config, config)
         results.append(sync_source(db, source, store_subjects=config.privacy.store_subjects, contain_bugs=True))
-    configured = {a.strip().lower() for a in config.user.addresses if a.strip()}
-    stored = {a for (a,) in db.execute("SELECT email FROM own_addresses WHERE origin = 'config'")}
-    if any(r.messages or r.deleted for r in results) or configured != stored:   # else nothing to learn anew
+    if any(r.messages or r.deleted for r in results) \
+            or store.configured_addresses_changed(db, config.user.addresses):   # else nothing to learn anew
         store.refresh_own_addresses(db, config.user.addresses)
     return results

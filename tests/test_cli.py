@@ -739,3 +739,18 @@ def test_eval_with_a_horizon_longer_than_the_mail_advises_a_shorter_one(synced):
     done = synced("eval", "--horizon", "3650")
     assert done.exit_code == 0 and "no mail before it" in done.output
     assert "a shorter --horizon" in done.output and "a longer --horizon" not in done.output
+
+
+def test_an_address_taken_out_of_the_config_is_no_longer_the_users_before_the_next_sync(tmp_path):
+    config = sample_config(tmp_path)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["--config", str(config), "sync"]).exit_code == 0
+    tom = "tom.weiss@paybridge.example"
+    config.write_text(config.read_text().replace('"sam@keller.example"]', f'"sam@keller.example", "{tom}"]'))
+    report = json.loads(runner.invoke(cli, ["--config", str(config), "status", "--json"]).output)
+    assert "tom.weiss@paybridge.example" in {o["address"] for o in report["own_addresses"]}
+    config.write_text(config.read_text().replace(f', "{tom}"]', "]"))
+    rows = json.loads(runner.invoke(cli, ["--config", str(config), "contacts", "--as-of", SAMPLE_DAY, "--json"]).output)
+    assert "tom.weiss@paybridge.example" in {r["address"] for r in rows}              # a contact again, without a sync
+    report = json.loads(runner.invoke(cli, ["--config", str(config), "status", "--json"]).output)
+    assert "tom.weiss@paybridge.example" not in {o["address"] for o in report["own_addresses"]}
