@@ -304,7 +304,7 @@ def run_google_auth(source: SourceConfig, config: Config, *, open_browser: bool 
                 success_message="Kith is signed in. You can close this tab.")
         else:
             creds = _sign_in_without_browser(flow, port=port, read_line=read_line, out=out, timeout=timeout,
-                                             again=f"{auth_fix(source)} again")
+                                             again=f"{auth_fix(source)[:-1]} --no-browser` again")
     except WSGITimeoutError:
         raise AuthError(f"no answer from Google's sign-in page within {timeout:.0f} s", where=source_key(source),
                         fix=f"{auth_fix(source)} again (add --no-browser on a machine without one)") from None
@@ -327,12 +327,12 @@ def _has_browser(name: str | None) -> bool:
 def _sign_in_without_browser(flow: InstalledAppFlow, *, port: int, read_line: Callable[[str], str],
                              out: TextIO, timeout: float, again: str) -> Credentials:
     """Print the URL; take the redirect through an SSH tunnel to 127.0.0.1:port, or pasted back."""
-    answers: queue.Queue[str] = queue.Queue()
+    answers: queue.Queue[str | None] = queue.Queue()
     server = _redirect_listener(port, answers)
     flow.redirect_uri = f"http://127.0.0.1:{server.server_address[1]}/"
     url, state = flow.authorization_url(prompt="consent")
     print(_NO_BROWSER_HELP.format(url=url, port=server.server_address[1]), file=out)
-    threading.Thread(target=lambda: answers.put(read_line("Address: ")), daemon=True).start()
+    threading.Thread(target=_read_answer, args=(read_line, answers), daemon=True).start()
     try:
         answer = answers.get(timeout=timeout)
     except queue.Empty:
@@ -340,6 +340,8 @@ def _sign_in_without_browser(flow: InstalledAppFlow, *, port: int, read_line: Ca
     finally:
         server.shutdown()
         server.server_close()
+    if answer is None:
+        raise AuthError("no address was pasted (the input ended)", fix=again)
     query = parse_qs(urlsplit(answer.strip()).query)
     if "error" in query:
         raise AuthError(f"Google sign-in was not completed ({query['error'][0]})", fix=again)
@@ -347,6 +349,15 @@ def _sign_in_without_browser(flow: InstalledAppFlow, *, port: int, read_line: Ca
         raise AuthError("that address is not the one Google redirected to", fix=again)
     flow.fetch_token(code=query["code"][0])
     return flow.credentials
+
+
+def _read_answer(read_line: Callable[[str], str], answers: queue.Queue[str | None]) -> None:
+    """The address pasted at the prompt, or None when the input ends (Ctrl-D, no terminal): a sign-in that
+    cannot be finished says so at once instead of waiting out the timeout."""
+    try:
+        answers.put(read_line("Address: "))
+    except EOFError:
+        answers.put(None)
 
 
 _NO_BROWSER_HELP = """\
@@ -361,7 +372,7 @@ Google then sends the browser to http://127.0.0.1:{port}/?state=…&code=…
    address bar and paste it here."""
 
 
-def _redirect_listener(port: int, answers: queue.Queue[str]) -> HTTPServer:
+def _redirect_listener(port: int, answers: queue.Queue[str | None]) -> HTTPServer:
     """A one-page server on 127.0.0.1 that hands the redirect's address to `answers`."""
 
     class Handler(BaseHTTPRequestHandler):

@@ -145,8 +145,21 @@ def test_a_wrong_or_refused_answer_is_one_line(fake, tmp_path, tamper, message):
     with pytest.raises(AuthError, match=re.escape(message)) as caught:
         run_google_auth(config.sources[0], config, open_browser=False, out=out, port=0, timeout=10,
                         read_line=lambda prompt: tamper(consent(fake, printed_url(out))))
-    assert "\n" not in str(caught.value) and "run `kith auth google --source me` again" in str(caught.value)
+    assert "\n" not in str(caught.value) and "run `kith auth google --source me --no-browser` again" in str(caught.value)
     assert not (tmp_path / "google-gmail.json").exists()
+
+
+def test_input_ending_at_the_prompt_is_one_line_at_once(fake, tmp_path):
+    """Ctrl-D at "Address:", or no terminal at all: no traceback from the reading thread, no wait for the timeout."""
+    config = google_config(fake, tmp_path)
+
+    def ended(prompt):
+        raise EOFError
+
+    with pytest.raises(AuthError, match="no address was pasted") as caught:
+        run_google_auth(config.sources[0], config, open_browser=False, out=io.StringIO(), port=0, timeout=600,
+                        read_line=ended)
+    assert "--no-browser` again" in str(caught.value)
 
 
 def test_granting_less_than_asked_is_refused_with_the_fix(fake, tmp_path):
