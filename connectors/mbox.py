@@ -266,10 +266,11 @@ def _content(m: MessageMeta) -> tuple:
 
 
 def _fallback(data: bytes, begin: int, end: int, crlf: bool) -> Callable[[], datetime | None]:
-    """Date fallbacks, in order: the "From " line, then the first Received field."""
+    """Date fallbacks, in order: the topmost Received field (when the mail arrived), then the "From " line
+    (which exporters and download tools may fill with their own time)."""
     def date() -> datetime | None:
         head, head_end = _header_span(data, begin, end, crlf)
-        return from_line_date(data[begin:head]) or received_date(data, head, head_end)
+        return received_date(data, head, head_end) or from_line_date(data[begin:head])
     return date
 
 

@@ -501,3 +501,13 @@ def test_mbox_files_named_freely_by_mail_clients_are_read(tmp_path):
     found, notes = only(tmp_path)
     assert {m.scope for m in found} == {"Inbox", "Inbox.sbd/Lists.openbmc", "Inbox.sbd/OpenBMC v2.11"}
     assert len(found) == 3 * len([m for m in found if m.scope == "Inbox"]) and notes == []
+
+
+def test_the_received_field_comes_before_the_from_line_when_date_is_unusable(tmp_path):
+    """An exporter may write its own time on the "From " line; the Received field says when the mail came."""
+    path = tmp_path / "export.mbox"
+    path.write_text("From x@y Mon Jan  5 10:00:00 2015\nMessage-ID: <r1@example.com>\nDate: soon\n"
+                    "From: Alice <alice@example.com>\nTo: bob@example.com\nSubject: Hi\n"
+                    "Received: from mx by mail; Tue, 3 Mar 2020 09:00:00 +0000\n\nbody\n")
+    found, _ = only(path)
+    assert [m.sent_at for m in found] == [datetime(2020, 3, 3, 9, 0, tzinfo=UTC)]
