@@ -12,7 +12,7 @@ import re
 import statistics
 from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,8 +21,8 @@ from operator import attrgetter, itemgetter
 
 from sqlite_utils import Database
 
-from daemon.contacts import (B4_RELAY_PREFIX, Contact, address_kind, is_ignored, is_list_name, is_mailing_list,
-                             merge_contacts, person_addresses, robot_name, usable_name)
+from daemon.contacts import (B4_RELAY_PREFIX, FREE_MAIL, Contact, address_kind, domain_of, is_ignored, is_list_name,
+                             is_mailing_list, merge_contacts, person_addresses, robot_name, usable_name)
 from daemon.store import REPLY_PREFIX, utc_text
 
 MIN_GAP_DAYS, MAX_GAP_DAYS = 7.0, 180.0
@@ -169,22 +169,35 @@ def _load_facts(db: Database, own: set[str], cutoff: str, aliases, ignore_addres
         item.delegate = not delegates.isdisjoint(item.contact.addresses)
     _add_peers(facts, contacts, seen.participants)
     moment = parse_utc(cutoff)
-    user_wrote = _user_wrote(per_address.values())
+    user_wrote, user_wrote_to = _user_wrote(per_address)
     starter_wrote = _starter_wrote(per_address, seen.starters)
     for item in facts.values():
-        summarise(item, moment, user_wrote, starter_wrote, seen.answers)
+        summarise(item, moment, user_wrote, starter_wrote, seen.answers, user_wrote_to)
     return facts
 
 
-def _user_wrote(touches_per_address: Iterable[list[Touch]]) -> dict[str, list[datetime]]:
+def _user_wrote(per_address: Mapping[str, list[Touch]]
+                ) -> tuple[dict[str, list[datetime]], dict[str, list[tuple[datetime, str]]]]:
     """When the user wrote in each conversation, to anyone, in order: a reply there from someone who was not
-    on that mail answers the user all the same."""
+    on that mail answers the user all the same. And to whom (see `_answered_since`)."""
     times: dict[str, set[datetime]] = defaultdict(set)
-    for touches in touches_per_address:
+    to: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for email, touches in per_address.items():
         for t in touches:
             if t.kind == "sent":
                 times[t.conversation].add(t.at)
-    return {conversation: sorted(at) for conversation, at in times.items()}
+                to[t.conversation].append((t.at, email))
+    return {conversation: sorted(at) for conversation, at in times.items()}, to
+
+
+def _answered_since(last: Touch, addresses: Collection[str], wrote_to: Iterable[tuple[datetime, str]]) -> bool:
+    """Whether the user wrote in the conversation after `last` to someone who could be its answer's reader:
+    the person, anyone when theirs was a mail among several (a reply to another of them answers in the thread),
+    or a colleague of theirs (their other address, an assistant). Conversations are grouped by subject: Ben's
+    "Quick question" answered is not Anna's, a stranger to Ben, who asked the same words alone."""
+    domains = {domain_of(a) for a in addresses} - FREE_MAIL
+    return any(at > last.at and (last.size > 1 or email in addresses or domain_of(email) in domains)
+               for at, email in wrote_to)
 
 
 def _starter_wrote(per_address: dict[str, list[Touch]], starters: dict[str, str]) -> dict[str, list[datetime]]:
@@ -511,10 +524,11 @@ def _add_peers(facts: dict[str, ContactFacts], contacts: dict[str, Contact], par
 def summarise(item: ContactFacts, as_of: datetime | None = None,
               user_wrote: dict[str, list[datetime]] | None = None,
               starter_wrote: dict[str, list[datetime]] | None = None,
-              answers: _Answers | None = None) -> None:
+              answers: _Answers | None = None,
+              user_wrote_to: dict[str, list[tuple[datetime, str]]] | None = None) -> None:
     """Derive the counts and dates of one contact from its touches (`as_of`: the moment they are known at,
-    for the past year's counts; by default the last touch; `user_wrote`: see `_user_wrote`; `answers`: see
-    `_Answers`)."""
+    for the past year's counts; by default the last touch; `user_wrote`, `user_wrote_to`: see `_user_wrote`;
+    `answers`: see `_Answers`)."""
     touches = sorted(item.touches, key=_AT)
     item.touches = touches
     threads: dict[str, list[Touch]] = defaultdict(list)
@@ -548,7 +562,7 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
         item.last_subject = personal[-1].subject     # the last contact's own: "last contact 19 days ago (…)"
     year_start = (as_of or (touches[-1].at if touches else datetime.max)) - timedelta(days=365)
     reports = _summarise_threads(item, threads, year_start, user_wrote or {}, starter_wrote or {},
-                                 answers or _Answers())
+                                 answers or _Answers(), user_wrote_to)
     if as_of is not None:       # owed for a month at most: what `explain` and the JSON say as the digest does
         item.replies_owed = [t for t in item.replies_owed if as_of - t.at <= timedelta(days=REPLY_OWED_MAX_DAYS)]
     # "you usually talk every …": said of a tie that went both ways, from mail among a few people and meetings,
@@ -563,7 +577,8 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
 
 def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year_start: datetime,
                        user_wrote: dict[str, list[datetime]], starter_wrote: dict[str, list[datetime]],
-                       answers: _Answers) -> set[str]:
+                       answers: _Answers, user_wrote_to: dict[str, list[tuple[datetime, str]]] | None = None
+                       ) -> set[str]:
     """Who starts the contact's threads, which went both ways, and which wait for the user. Returns the
     conversations that are issues of a long series (SERIES_MANY) the user (nearly) never answers: reports,
     not talk (a few unanswered "Answer 1", "Answer 2" may be a tie without threading headers)."""
@@ -590,8 +605,11 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
         report = series is not None
         if report and unanswered[series] >= SERIES_MANY:
             reports.add(first.conversation)
+        answered = None if user_wrote_to is None else _answered_since(
+            thread[-1], item.contact.addresses, user_wrote_to.get(first.conversation, ()))
         if not ignored and not report and owes_reply(thread, item.last_sent, wrote, starter_wrote.get(
-                first.conversation, ())) and not answers.since(first.conversation, item.contact.addresses, thread[-1].at):
+                first.conversation, ()), answered) \
+                and not answers.since(first.conversation, item.contact.addresses, thread[-1].at):
             item.replies_owed.append(thread[-1])
         if not first.bulk and not unknown_opener and not (first.kind == "sent" and first.size > OWED_MAX_PEOPLE):
             started.append((first.at, first.kind == "sent", "received" in kinds))
@@ -679,15 +697,17 @@ def series_of(subject: str) -> str | None:
 
 
 def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequence[datetime] = (),
-               starter_wrote: Sequence[datetime] = ()) -> bool:
+               starter_wrote: Sequence[datetime] = (), answered_since: bool | None = None) -> bool:
     """They wrote to the user directly, last in the thread, and nothing went back since (`last_sent`: the
-    user's last message to them; `user_wrote`: when the user wrote in this conversation, to anyone, in order).
+    user's last message to them; `user_wrote`: when the user wrote in this conversation, to anyone, in order;
+    `answered_since`: whether a mail of the user's since answers theirs, see `_answered_since` — by default
+    any mail of the user's in the conversation since).
 
     Their answer to the user's message closes it ("thanks, here you go"), in a
     thread either side started, and so does a first message from them in a
     conversation the user started with others — an answer being one that comes
     within ANSWER_DAYS of the user's message; and anything once the user wrote
-    in the conversation since, to anyone. A thread they started, or a
+    in the conversation since, to them or to anyone who reads it (`_answered_since`). A thread they started, or a
     second message of theirs in a row, is waiting for the user. A mail to a
     crowd (more than OWED_MAX_PEOPLE others besides the user, sender included)
     is an announcement: nobody in particular owes it an answer. (Nor does a
@@ -698,8 +718,8 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
         return False
     if last_sent is not None and last_sent > last.at:
         return False
-    if user_wrote and user_wrote[-1] > last.at:        # the user wrote in the thread since, to someone: answered there
-        return False
+    if answered_since if answered_since is not None else (user_wrote and user_wrote[-1] > last.at):
+        return False        # the user wrote in the thread since, to someone who reads it: answered there
     if _issues_in_a_row(thread, user_wrote):
         return False
     if last.via_list and _ANSWER.match(last.subject) and starter_wrote and starter_wrote[-1] > last.at:

@@ -1045,3 +1045,18 @@ def test_an_assistants_mail_from_the_users_mailbox_is_the_users_and_she_is_never
     assert ("reply_owed", jim.email) in kinds(digest)             # the tie her mail built is his
     told = explain_contact(analysis, config(), sherri.email)
     assert "Your assistant" in told["text"] and told["delegate"] is True
+
+
+@pytest.mark.parametrize("among_several", [False, True])
+def test_answering_one_person_does_not_answer_another_who_asked_in_the_same_words(db, among_several):
+    """Threads are grouped by subject: Anna's and Tom's "Quick question" are one conversation in the store. The
+    user's answer to Tom answers Anna only when she asked among several, where a reply to another reads as hers."""
+    from daemon.analysis import analyse
+    apply(db, rhythm(ANNA, every=14, last=30) + rhythm(TOM, every=14, last=31) + [
+        message(1, sender=ANNA, to=(ME, TOM) if among_several else (ME,), subject="Quick question", at=days_ago(4)),
+        message(2, sender=TOM, to=(ME,), subject="Quick question", at=days_ago(4, 11)),
+        message(3, to=(TOM,), subject="Re: Quick question", at=days_ago(3))])
+    store.refresh_own_addresses(db, [ME.email])
+    facts = analyse(db, config(), TODAY).facts
+    assert facts[TOM.email].replies_owed == []
+    assert bool(facts[ANNA.email].replies_owed) is not among_several
