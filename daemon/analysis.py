@@ -247,13 +247,13 @@ def birthdays_near(db: Database, today: date) -> tuple[tuple[date, str], ...]:
     return tuple(sorted((d, s) for d, s in found if 0 <= (d - today).days <= 1))
 
 
-FOCUS_DAYS = 7             # a focus person stays for a week from the day they were first proposed …
-RECENT_FOCUS_DAYS = 28     # … and is not proposed again for four weeks
+RECENT_FOCUS_DAYS = 28     # a week's focus person is not proposed again for four weeks
 
 
 def _focus_history(db: Database, today: date) -> tuple[str | None, frozenset[str]]:
-    """This week's focus person — proposed first less than FOCUS_DAYS ago, so that one chosen on a Sunday
-    stays until Saturday — if there is one, and the focus people of the past four weeks."""
+    """This week's focus person — first proposed this calendar week (from Monday), so that each week has one
+    and the week does not drift with the days nobody was due — if there is one, and the focus people of
+    the past four weeks."""
     rows = db.execute("SELECT date, address FROM suggestions WHERE kind = 'focus' AND date >= ? AND date < ? "
                       "ORDER BY date DESC", [(today - timedelta(days=RECENT_FOCUS_DAYS)).isoformat(),
                                              today.isoformat()]).fetchall()
@@ -261,10 +261,9 @@ def _focus_history(db: Database, today: date) -> tuple[str | None, frozenset[str
     if rows:
         # the latest: one chosen after the user snoozed the first stays for the rest of its week
         latest = rows[0][1]
-        fortnight = today - timedelta(days=2 * FOCUS_DAYS)
-        first = min((date.fromisoformat(d) for d, address in rows
-                     if address == latest and date.fromisoformat(d) > fortnight), default=None)
-        current = latest if first and (today - first).days < FOCUS_DAYS else None
+        monday = today - timedelta(days=today.weekday())
+        proposed = {date.fromisoformat(d) for d, address in rows if address == latest}
+        current = latest if any(day >= monday for day in proposed) else None
     return current, frozenset(address for _, address in rows)
 
 

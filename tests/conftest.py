@@ -15,6 +15,15 @@ ME = Address("me@home.example", "Me")
 T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def private_home(tmp_path_factory, monkeypatch):
+    """Kith's per-user folders (XDG) in a temporary place: a test whose config leaves a path to its default
+    never reads or writes the real user's store, digests, config or tokens."""
+    home = tmp_path_factory.mktemp("xdg")
+    for name in ("XDG_DATA_HOME", "XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        monkeypatch.setenv(name, str(home / name.lower()))
+
+
 @pytest.fixture
 def db(tmp_path):
     return open_store(tmp_path / "kith.db")

@@ -146,6 +146,8 @@ def test_only_todays_digest_goes_to_the_inbox_a_replay_of_an_earlier_day_does_no
 
     from daemon.cli import cli
     config = delivering(fake, tmp_path)
+    text = config.path.read_text().replace("[digest]\n", f'[digest]\ndirectory = "{tmp_path / "digests"}"\n')
+    config.path.write_text(f'[storage]\ndatabase = "{tmp_path / "kith.db"}"\n' + text)      # not the user's store
     kith = lambda *args: CliRunner().invoke(cli, ["--config", str(config.path), *args])  # noqa: E731
     assert kith("sync").exit_code == 0
     replay = kith("digest", "--as-of", "2026-01-15", "--stdout")

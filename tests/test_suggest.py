@@ -485,6 +485,21 @@ def test_a_weeks_focus_person_is_kept_all_week(db, tmp_path):
     assert first.focus is not None and later.focus == first.focus
 
 
+def test_the_focus_week_is_the_calendar_week(db, tmp_path):
+    """One chosen on Sunday is that week's; Monday brings the next week's person, and it does not drift."""
+    from daemon.deliver import deliver
+    apply(db, rhythm(ANNA, every=14, last=3) + rhythm(MIRA, every=14, last=3) + rhythm(JONAS, every=14, last=2))
+    store.refresh_own_addresses(db, [ME.email])
+    sunday = TODAY - timedelta(days=TODAY.weekday() + 1)
+    chosen = []
+    for day in range(9):        # a Sunday, the week from Monday to Sunday, the next Monday
+        digest, _ = build_digest(db, config(), sunday + timedelta(days=day))
+        deliver(db, digest, tmp_path)
+        chosen.append(digest.focus and digest.focus[0])
+    assert None not in chosen and chosen[1] != chosen[0] and chosen[1:8] == [chosen[1]] * 7
+    assert chosen[8] != chosen[1]                                   # the next Monday: a new week, a new person
+
+
 def test_not_now_to_the_weeks_focus_person_brings_another_one_for_the_rest_of_the_week(db, tmp_path):
     from daemon.analysis import record_feedback
     from daemon.deliver import deliver
@@ -497,20 +512,6 @@ def test_not_now_to_the_weeks_focus_person_brings_another_one_for_the_rest_of_th
         deliver(db, later, tmp_path)
         focus.append(later.focus[0])
     assert focus[0] != first.focus[0] and focus == [focus[0]] * 3
-
-
-def test_a_focus_person_chosen_on_a_sunday_stays_until_saturday_then_another_comes(db, tmp_path):
-    from daemon.deliver import deliver
-    apply(db, rhythm(ANNA, every=14, last=3) + rhythm(MIRA, every=14, last=3) + rhythm(JONAS, every=14, last=2))
-    store.refresh_own_addresses(db, [ME.email])
-    sunday = TODAY - timedelta(days=TODAY.weekday() + 1)
-    focus = []
-    for day in range(8):
-        digest, _ = build_digest(db, config(), sunday + timedelta(days=day))
-        deliver(db, digest, tmp_path)
-        focus.append(digest.focus and digest.focus[0])
-    assert focus[0] is not None and focus[:7] == [focus[0]] * 7      # Sunday to Saturday
-    assert focus[7] is not None and focus[7] != focus[0]             # the next Sunday: a new week, a new person
 
 
 def test_a_report_sender_the_user_stopped_writing_to_is_not_the_weeks_focus(db):
