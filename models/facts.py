@@ -570,7 +570,8 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
     # — and from conversations they took part in: the user's own patch series that Cc'd them is no rhythm
     # — and never of a robot, nor of someone who wrote much to the user who wrote once: that is no "talk"
     mutual = not item.robot and (item.two_way_threads or item.meetings_one_to_one or item.close)
-    small = [t for t in personal if t.size <= OWED_MAX_PEOPLE]
+    # — and from mail to the user, not mail that only copied them: a brother's family rounds with the user in Cc
+    small = [t for t in personal if t.size <= OWED_MAX_PEOPLE and (t.kind != "received" or t.direct)]
     theirs = {t.conversation for t in small if t.kind != "sent"} - reports     # a daily report is no talk
     item.usual_gap_days = usual_gap([t for t in small if t.conversation in theirs]) if mutual else None
 

@@ -1061,3 +1061,18 @@ def test_answering_one_person_does_not_answer_another_who_asked_in_the_same_word
     facts = analyse(db, config(), TODAY).facts
     assert facts[TOM.email].replies_owed == []
     assert bool(facts[ANNA.email].replies_owed) is not among_several
+
+
+def test_mail_that_only_copied_the_user_makes_no_rhythm(db):
+    """A brother's family rounds to four relatives with the user in Cc, every two weeks; the user wrote to him
+    three times a year ago: "you usually talk every 14 days" would be made up."""
+    from daemon.analysis import analyse
+    mark, family = Address("mark@family.example", "Mark Skilling"), (TOM, LENA, ANNA)
+    topics = ("Pictures", "Thanksgiving", "Mom's birthday", "Lake house", "Ski trip", "Graduation", "Recipes",
+              "Dad's knee", "Reunion", "Boat")
+    rounds = [message(800 + i, sender=mark, to=family, cc=(ME,), subject=topic, at=days_ago(3 + 14 * i))
+              for i, topic in enumerate(topics)]
+    apply(db, rounds + [m for i in range(3) for m in conversation(mark, 380 + 30 * i, f"Hi Mark {i}")])
+    store.refresh_own_addresses(db, [ME.email])
+    f = analyse(db, config(), TODAY).facts[mark.email]
+    assert f.two_way_threads == 3 and f.usual_gap_days is None
