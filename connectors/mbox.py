@@ -76,6 +76,8 @@ class Parsed:
     ends: list[int]
     notes: list[str]
     resume: int
+    more: bool = False      # stopped at its limit of messages: more follow from `resume` …
+    number: int = 0         # … numbered on from this one (as notes name them: "message 3 has no usable Date")
 
 
 class MboxSource(LocalSource):
@@ -179,9 +181,26 @@ class MboxSource(LocalSource):
                         and _tail_hash(data, old.size) == old.tail:
                     yield from self._append(rel, data, old, stat.st_mtime_ns)
                     return
+                if old is None and _looks_like_mbox(data[:5]):
+                    yield from self._first_reading(rel, data, stat.st_mtime_ns)
+                    return
                 yield self._whole(rel, data, stat.st_mtime_ns)
         except OSError as exc:
             yield Batch(notes=(f"{rel}: cannot be read ({exc.strerror or exc}), skipped",)), None
+
+    def _first_reading(self, rel: str, data: bytes, mtime_ns: int) -> Iterator[tuple[Batch, FileState]]:
+        """A file never read, in chunks as an append from its start: a Takeout mbox of 300,000 mails
+        interrupted halfway keeps its first half, and memory holds one chunk at a time. A file of one chunk
+        is its whole scope, as a changed file's reading is."""
+        chunks = self._append(rel, data, FileState(0, 0, "", 0), mtime_ns)
+        batch, state = next(chunks)
+        following = next(chunks, None)
+        if following is None:
+            yield replace(batch, scopes=(_scope(rel),)), state
+            return
+        yield batch, state
+        yield following
+        yield from chunks
 
     def _whole(self, rel: str, data: bytes, mtime_ns: int) -> tuple[Batch, FileState | None]:
         """The whole file as one batch with its scope (the store sweeps what is gone)."""
@@ -196,16 +215,19 @@ class MboxSource(LocalSource):
         return Batch(messages=tuple(parsed.messages), scopes=(_scope(rel),), notes=tuple(parsed.notes)), state
 
     def _append(self, rel: str, data: bytes, old: FileState, mtime_ns: int) -> Iterator[tuple[Batch, FileState]]:
-        """Only the messages after the old end, in chunks, each with a cursor valid after it."""
-        parsed = self._parse(rel, data, old.resume)
-        firsts = range(0, max(len(parsed.messages), 1), BATCH_MESSAGES)
-        for first in firsts[:-1]:
-            # A state as if the file ended after this chunk: the next pull resumes there.
-            end = parsed.ends[first + BATCH_MESSAGES - 1]
-            yield (Batch(messages=tuple(parsed.messages[first:first + BATCH_MESSAGES])),
-                   FileState(end, 0, _tail_hash(data, end), end))
-        state = FileState(len(data), mtime_ns, _tail_hash(data, len(data)), parsed.resume)
-        yield Batch(messages=tuple(parsed.messages[firsts[-1]:]), notes=tuple(parsed.notes)), state
+        """Only the messages after the old end, in chunks parsed one at a time, each with a cursor valid after
+        it. A copy of a message in a later chunk under the same id reaches the store as an append's would."""
+        start, number = old.resume, 1
+        while True:
+            parsed = self._parse(rel, data, start, limit=BATCH_MESSAGES, number=number)
+            if not parsed.more:
+                state = FileState(len(data), mtime_ns, _tail_hash(data, len(data)), parsed.resume)
+                yield Batch(messages=tuple(parsed.messages), notes=tuple(parsed.notes)), state
+                return
+            # a state as if the file ended after this chunk: the next pull resumes there
+            start, number = parsed.resume, parsed.number
+            yield (Batch(messages=tuple(parsed.messages), notes=tuple(parsed.notes)),
+                   FileState(start, 0, _tail_hash(data, start), start))
 
     def _full_resync(self, files: dict[str, Path], cursor: str) -> Batch:
         """Everything in one batch with full_resync: the old cursor could not be read."""
@@ -223,8 +245,9 @@ class MboxSource(LocalSource):
 
     # ------------------------------------------------------------ parsing
 
-    def _parse(self, rel: str, data: bytes, start: int) -> Parsed:
-        """Header blocks of the messages from offset `start` (the first "From " line at or after it)."""
+    def _parse(self, rel: str, data: bytes, start: int, limit: int | None = None, number: int = 1) -> Parsed:
+        """Header blocks of the messages from offset `start` (the first "From " line at or after it); with
+        `limit`, of that many messages at most (`more` then says that others follow from `resume`)."""
         scope = _scope(rel)
         labels = sent_labels(scope, self.sent_folders)
         # Resume at the start of an unfinished last line: it may be a "From " line being written.
@@ -232,7 +255,10 @@ class MboxSource(LocalSource):
         seen: dict[str, int] = {}      # source id -> its place in out.messages
         bounds = _message_bounds(data, start)
         crlf = b"\r\n" in data[start:start + 4096]
-        for number, (begin, end) in enumerate(bounds, 1):
+        for number, (begin, end) in enumerate(bounds, number):
+            if limit is not None and len(out.messages) >= limit:
+                out.resume, out.more, out.number = begin, True, number
+                break
             if end == len(data) and _header_end(data, begin, end, crlf) < 0:
                 out.notes.append(f"{rel}: message {number} is cut off inside its header, skipped for now")
                 out.resume = begin
@@ -301,23 +327,21 @@ def _is_separator(data: bytes, at: int) -> bool:
     return after_empty_line and bool(_UNDATED_SEPARATOR.match(data, at))
 
 
-def _message_bounds(data: bytes, start: int) -> list[tuple[int, int]]:
-    """(begin, end) of each message from the first "From " line at or after `start`; a "From " line
-    that is no separator (see `_SEPARATOR`) belongs to the message before it."""
+def _message_bounds(data: bytes, start: int) -> Iterator[tuple[int, int]]:
+    """(begin, end) of each message from the first "From " line at or after `start`, found as they are
+    asked for; a "From " line that is no separator (see `_SEPARATOR`) belongs to the message before it."""
     find = data.find
     if data[start:start + 5] == b"From " and (start == 0 or data[start - 1:start] == b"\n"):
         begin = start
     else:
         begin = _next_separator(data, start)
-    bounds = []
     while begin >= 0:
         nxt = find(b"\nFrom ", begin)
         while nxt >= 0 and not _is_separator(data, nxt + 1):
             nxt = find(b"\nFrom ", nxt + 1)
         end = nxt + 1 if nxt >= 0 else len(data)
-        bounds.append((begin, end))
+        yield begin, end
         begin = nxt + 1 if nxt >= 0 else -1
-    return bounds
 
 
 def _next_separator(data: bytes, start: int) -> int:

@@ -408,8 +408,8 @@ def test_an_append_is_read_from_the_old_end_only(tmp_path, monkeypatch):
         f.write(message(1) + message(2))
     starts: list[int] = []
     real_parse = MboxSource._parse
-    monkeypatch.setattr(MboxSource, "_parse", lambda self, rel, data, start: starts.append(start)
-                        or real_parse(self, rel, data, start))
+    monkeypatch.setattr(MboxSource, "_parse", lambda self, rel, data, start, **kw: starts.append(start)
+                        or real_parse(self, rel, data, start, **kw))
     state, cursor, batches = pull(source, cursor, state)
     assert starts == [old_size]
     assert [m.source_id for m in messages_of(batches)] == [sid("inbox/new1@example.com"),
@@ -445,6 +445,22 @@ def test_a_long_append_comes_in_chunks_each_with_a_resumable_cursor(tmp_path, mo
     for batch in batches:
         apply_to_memory(state, batch)
     assert len(state) == 8 and list(source.pull(batches[-1].cursor)) == []
+
+
+def test_a_long_first_reading_comes_in_chunks_and_an_interrupted_one_keeps_what_it_read(tmp_path, monkeypatch):
+    """A Takeout mbox read for the first time, interrupted halfway: the next sync goes on from the chunk it
+    had stored, reading nothing twice; a note about message 5 names it so whatever chunk it fell in."""
+    monkeypatch.setattr(mbox, "BATCH_MESSAGES", 2)
+    path = tmp_path / "inbox.mbox"
+    undated = message(9).replace("Date: ", "X-Was-Date: ").replace(" Mon Jan  4 10:00:00 2027", "")
+    path.write_text("".join(message(n) for n in range(1, 5)) + undated + message(6))
+    source = MboxSource("i", path)
+    batches = list(source.pull(None))
+    assert [len(b.messages) for b in batches] == [2, 2, 1] and [b.scopes for b in batches] == [(), (), ()]
+    assert [n for b in batches for n in b.notes] == ["inbox.mbox: message 5 has no usable Date, skipped"]
+    rest = messages_of(list(source.pull(batches[0].cursor)))          # killed after the first chunk was stored
+    assert [m.source_id for m in rest] == [sid(f"inbox/new{n}@example.com") for n in (3, 4, 6)]
+    assert list(source.pull(batches[-1].cursor)) == []
 
 
 def test_only_changed_files_of_a_folder_are_read_and_vanished_ones_swept(tmp_path):
