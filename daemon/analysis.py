@@ -82,13 +82,19 @@ def analyse(db: Database, config: Config, today: date, facts: dict[str, ContactF
 
 
 def feedback_for(db: Database, facts: dict[str, ContactFacts], now: datetime):
-    """The user's latest verdict per contact (good/noise), and per (contact, goal), given before `now`."""
+    """The user's latest verdict per contact (good/noise), and per (contact, goal), given before `now`; "clear"
+    withdraws the contact's (or, with a goal, that goal's)."""
     by_address = {a: cid for cid, f in facts.items() for a in f.contact.addresses}
     verdicts: dict[str, str] = {}
     goal_verdicts: dict[tuple[str, str], bool] = {}
     for address, verdict, goal in db.execute(
             "SELECT address, verdict, goal FROM feedback WHERE at <= ? ORDER BY at, id", [utc_text(now)]):
         cid = by_address.get(address)
+        if cid is not None and verdict == "clear":
+            if goal:
+                goal_verdicts.pop((cid, goal), None)
+            else:
+                verdicts.pop(cid, None)
         if cid is None or verdict not in ("good", "noise"):
             continue
         if goal:
@@ -216,13 +222,14 @@ def _owed_shown(db: Database, analysis: Analysis, today: date,
 
 
 def _snoozed(db: Database, analysis: Analysis) -> set[str]:
-    """Contacts the user said 'not now' to recently, or marked done since their last interaction."""
+    """Contacts the user said 'not now' to recently, or marked done since their last interaction (and did not
+    clear since)."""
     since = utc_text(analysis.now - timedelta(days=SNOOZE_DAYS))
     by_address = {a: cid for cid, f in analysis.facts.items() for a in f.contact.addresses}
     snoozed = set()
     for address, verdict, at in db.execute(
-            "SELECT address, verdict, max(at) FROM feedback WHERE verdict IN ('not-now', 'done') AND at <= ? "
-            "GROUP BY address", [utc_text(analysis.now)]):
+            "SELECT address, verdict, max(at) FROM feedback WHERE (verdict IN ('not-now', 'done') OR (verdict = "
+            "'clear' AND goal IS NULL)) AND at <= ? GROUP BY address", [utc_text(analysis.now)]):
         cid = by_address.get(address)
         if cid is None:
             continue

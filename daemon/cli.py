@@ -410,11 +410,11 @@ def _one_named(facts, name: str, when: str, fix: str) -> str:
 
 @cli.command()
 @click.argument("address")
-@click.argument("verdict", type=click.Choice(["good", "noise", "not-now", "done"]))
+@click.argument("verdict", type=click.Choice(["good", "noise", "not-now", "done", "clear"]))
 @click.option("--goal", default=None, help="The judgment is about this goal only (good: relevant; noise: not relevant).")
 @click.pass_obj
 def feedback(ctx: Context, address: str, verdict: str, goal: str | None) -> None:
-    """Tell Kith what you think of a contact: good, noise, not-now (snooze) or done."""
+    """Tell Kith what you think of a contact: good, noise, not-now (snooze) or done; clear withdraws it."""
     from daemon.analysis import StoreAddresses, goal_named, record_feedback
     from daemon.contacts import is_mailing_list, typed_address
     from daemon.report import stored_list_ids
@@ -423,9 +423,11 @@ def feedback(ctx: Context, address: str, verdict: str, goal: str | None) -> None
         # a verdict is written: a name is never resolved to an address here, only named in the fix
         raise UsageError(f"{address!r} is not an e-mail address", fix=_address_for_name(ctx, address, verdict))
     known = record_feedback(ctx.db, ctx.config, address, verdict, goal)
-    meaning = {"good": "valuable", "noise": "noise", "not-now": "snoozed for 30 days", "done": "done for now"}[verdict]
-    if goal and verdict in ("good", "noise"):
-        meaning = ("relevant to" if verdict == "good" else "not relevant to") + f" “{goal}”"
+    meaning = {"good": "valuable", "noise": "noise", "not-now": "snoozed for 30 days", "done": "done for now",
+               "clear": "your verdicts withdrawn (the model judges again)"}[verdict]
+    if goal and verdict in ("good", "noise", "clear"):
+        meaning = {"good": "relevant to", "noise": "not relevant to",
+                   "clear": "your verdict withdrawn for"}[verdict] + f" “{goal}”"
     elif goal:
         meaning += " (for every goal: snoozing is per contact)"
     email = typed_address(address, StoreAddresses(ctx.db))

@@ -128,6 +128,25 @@ def test_feedback_overrides_the_model_and_moves_similar_contacts(tmp_path):
     assert rank(after, similar) < rank(before, similar)
 
 
+def test_clear_withdraws_a_verdict_given_by_mistake(tmp_path):
+    kith, config = sample_kith(tmp_path)
+    before = contacts(kith)
+    strong = "luca.rossi@posteo.example"
+    kith("feedback", strong, "noise")
+    kith("feedback", strong, "not-now")
+    said = kith("feedback", strong, "clear")
+    assert "withdrawn" in said
+    db = store.open_store(load(config).database_path)
+    with db.conn:       # given in that order on the sample's morning
+        for n, verdict in enumerate(("noise", "not-now", "clear")):
+            db.conn.execute("UPDATE feedback SET at = ? WHERE verdict = ?", [f"{SAMPLE_DAY}T06:0{n}:00Z", verdict])
+    after = contacts(kith)
+    assert not after[strong]["noise"] and after[strong]["verdict"] is None
+    assert after[strong]["value"] == before[strong]["value"]            # the model judges as if never told
+    from daemon.analysis import _snoozed
+    assert strong not in _snoozed(db, analyse(db, load(config), date.fromisoformat(SAMPLE_DAY)))
+
+
 def test_feedback_takes_an_address_as_mail_shows_it_refuses_a_non_address_and_says_when_nobody_is_known(tmp_path):
     kith, config = sample_kith(tmp_path)
     said = kith("feedback", "Luca Rossi <Luca.Rossi@posteo.example>", "not-now")
