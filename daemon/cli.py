@@ -431,11 +431,12 @@ def feedback(ctx: Context, address: str, verdict: str, goal: str | None) -> None
     elif goal:
         meaning += " (for every goal: snoozing is per contact)"
     email = typed_address(address, StoreAddresses(ctx.db))
+    named = email or address        # "Gina" <gina@x.org> is stored, and said, as gina@x.org
     if email and is_mailing_list(email, stored_list_ids(ctx.db)):
-        click.echo(f"{address}: {meaning} — stored, but with no effect: this is a mailing list's address, never "
+        click.echo(f"{named}: {meaning} — stored, but with no effect: this is a mailing list's address, never "
                    "a contact. Judge the people who post to it by their own addresses.")
         return
-    click.echo(f"{address}: {meaning}. It counts from the next digest on."
+    click.echo(f"{named}: {meaning}. It counts from the next digest on."
                + ("" if known else " Kith has no mail or meeting with this address yet; the judgment waits for one."))
 
 

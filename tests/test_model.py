@@ -150,7 +150,7 @@ def test_clear_withdraws_a_verdict_given_by_mistake(tmp_path):
 def test_feedback_takes_an_address_as_mail_shows_it_refuses_a_non_address_and_says_when_nobody_is_known(tmp_path):
     kith, config = sample_kith(tmp_path)
     said = kith("feedback", "Luca Rossi <Luca.Rossi@posteo.example>", "not-now")
-    assert "snoozed" in said and "no mail or meeting" not in said
+    assert said.startswith("luca.rossi@posteo.example: snoozed") and "no mail or meeting" not in said
     said = kith("feedback", "someone.new@elsewhere.example", "good")
     assert "no mail or meeting with this address yet" in said
     refused = CliRunner().invoke(cli, ["--config", str(config), "feedback", "Luca Rossi", "good"])
