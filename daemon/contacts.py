@@ -342,15 +342,16 @@ def merge_contacts(
 
 def _namesakes_at_one_firm(known: Iterable[str], names: dict[str, Counter], person: Mapping[str, str]
                            ) -> list[set[str]]:
-    """Addresses at one organisation's domain whose usual display names give the same first name and
+    """Addresses at one organisation's domains whose usual display names give the same first name and
     surname, each spelling that surname in its local part: tim.belden@enron.com and belden@enron.com, both
-    "Belden, Tim", are one person with two mailboxes even when no thread shows both. Free-mail domains
-    hold many namesakes and are left apart, as are robots' names ("Build Bot")."""
+    "Belden, Tim", are one person with two mailboxes even when no thread shows both; so are
+    kevin.hannon@enron.com and kevin_hannon@enron.net (see `_firm`). Free-mail domains hold many
+    namesakes and are left apart, as are robots' names ("Build Bot")."""
     groups: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-    per_domain = Counter(person[email].partition("@")[2] for email in known)
+    per_firm = Counter(_firm(person[email].partition("@")[2]) for email in known)
     for email in known:
         local, _, domain = person[email].partition("@")
-        if per_domain[domain] < 2 or domain in FREE_MAIL or not names.get(email) \
+        if per_firm[_firm(domain)] < 2 or domain in FREE_MAIL or not names.get(email) \
                 or address_kind(person[email]) != "person":
             continue
         seen = names[email]
@@ -359,8 +360,17 @@ def _namesakes_at_one_firm(known: Iterable[str], names: dict[str, Counter], pers
         words = re.findall(r"[^\W\d_]+", usual)
         if len(words) < 2 or _ROBOT_NAME.search(usual) or words[-1] not in re.sub(r"[\W\d_]+", "", local):
             continue
-        groups[(domain, words[0], words[-1])].add(email)
+        groups[(_firm(domain), words[0], words[-1])].add(email)
     return [group for group in groups.values() if len(group) > 1]
+
+
+def _firm(domain: str) -> str:
+    """The organisation's name in a domain: "enron" of enron.com, enron.net and ect.enron.com, "acme" of
+    acme.co.uk — the label before the country's or the registry's suffix."""
+    labels = domain.split(".")
+    if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2:
+        return labels[-3]
+    return labels[-2] if len(labels) >= 2 else domain
 
 
 def _echoes_address(name: str, email: str) -> bool:

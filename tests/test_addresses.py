@@ -120,6 +120,18 @@ def test_one_name_at_one_firm_spelt_in_both_addresses_is_one_person():
         assert contacts[alone].addresses == (alone,)
 
 
+def test_one_name_at_one_firms_two_domains_is_one_person():
+    """kevin.hannon@enron.com and kevin_hannon@enron.net, both "Kevin Hannon"; not a namesake at another firm."""
+    from collections import Counter
+    from daemon.contacts import _firm, merge_contacts
+    names = {"kevin.hannon@enron.com": Counter({"Kevin Hannon": 5}), "kevin_hannon@enron.net": Counter({"Kevin Hannon": 2}),
+             "kevin.hannon@other.example": Counter({"Kevin Hannon": 1}), "anna@other.example": Counter({"Anna Ek": 1})}
+    contacts = merge_contacts(list(names), names, (), (), {"kevin.hannon@enron.com": 5})
+    assert contacts["kevin_hannon@enron.net"].addresses == ("kevin.hannon@enron.com", "kevin_hannon@enron.net")
+    assert contacts["kevin.hannon@other.example"].addresses == ("kevin.hannon@other.example",)
+    assert [_firm(d) for d in ("ect.enron.com", "acme.co.uk", "acme.de", "localhost")] == ["enron", "acme", "acme", "localhost"]
+
+
 def test_quoted_and_plain_forms_are_one_contact_with_a_clean_name(db):
     synced(db, mail(1, ME, "'david.delainey'@enron.com", subject="PRC"),
            mail(2, '"David W Delainey" <david.delainey@enron.com>', ME, subject="Re: PRC"),
