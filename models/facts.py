@@ -10,7 +10,7 @@ import functools
 import gc
 import re
 import statistics
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -187,17 +187,20 @@ def _user_wrote(per_address: Mapping[str, list[Touch]]
             if t.kind == "sent":
                 times[t.conversation].add(t.at)
                 to[t.conversation].append((t.at, email))
-    return {conversation: sorted(at) for conversation, at in times.items()}, to
+    return ({conversation: sorted(at) for conversation, at in times.items()},
+            {conversation: sorted(writes) for conversation, writes in to.items()})
 
 
-def _answered_since(last: Touch, addresses: Collection[str], wrote_to: Iterable[tuple[datetime, str]]) -> bool:
+def _answered_since(last: Touch, addresses: Collection[str], wrote_to: Sequence[tuple[datetime, str]]) -> bool:
     """Whether the user wrote in the conversation after `last` to someone who could be its answer's reader:
     the person, anyone when theirs was a mail among several (a reply to another of them answers in the thread),
     or a colleague of theirs (their other address, an assistant). Conversations are grouped by subject: Ben's
     "Quick question" answered is not Anna's, a stranger to Ben, who asked the same words alone."""
+    later = wrote_to[bisect_right(wrote_to, (last.at, "\uffff")):]        # in time order: only what came after
+    if not later or last.size > 1:
+        return bool(later)
     domains = {domain_of(a) for a in addresses} - FREE_MAIL
-    return any(at > last.at and (last.size > 1 or email in addresses or domain_of(email) in domains)
-               for at, email in wrote_to)
+    return any(email in addresses or domain_of(email) in domains for _, email in later)
 
 
 def _starter_wrote(per_address: dict[str, list[Touch]], starters: dict[str, str]) -> dict[str, list[datetime]]:
@@ -606,8 +609,9 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
         report = series is not None
         if report and unanswered[series] >= SERIES_MANY:
             reports.add(first.conversation)
-        answered = None if user_wrote_to is None else _answered_since(
-            thread[-1], item.contact.addresses, user_wrote_to.get(first.conversation, ()))
+        last = thread[-1]
+        answered = None if user_wrote_to is None or last.kind != "received" or not last.direct else _answered_since(
+            last, item.contact.addresses, user_wrote_to.get(first.conversation, ()))
         if not ignored and not report and owes_reply(thread, item.last_sent, wrote, starter_wrote.get(
                 first.conversation, ()), answered) \
                 and not answers.since(first.conversation, item.contact.addresses, thread[-1].at):
