@@ -560,9 +560,10 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
     item.meetings_one_to_one, item.meetings_group = one_to_one, meetings - one_to_one
     item.subjects = [t.subject for t in touches if t.subject]
     personal = [t for t in touches if not t.bulk]
-    if personal:
-        item.first_contact, item.last_contact = personal[0].at, personal[-1].at
-        item.last_subject = personal[-1].subject     # the last contact's own: "last contact 19 days ago (…)"
+    kept = contact_touches(personal)
+    if kept:
+        item.first_contact, item.last_contact = kept[0].at, kept[-1].at
+        item.last_subject = kept[-1].subject     # the last contact's own: "last contact 19 days ago (…)"
     year_start = (as_of or (touches[-1].at if touches else datetime.max)) - timedelta(days=365)
     reports = _summarise_threads(item, threads, year_start, user_wrote or {}, starter_wrote or {},
                                  answers or _Answers(), user_wrote_to)
@@ -577,6 +578,14 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
     small = [t for t in personal if t.size <= OWED_MAX_PEOPLE and (t.kind != "received" or t.direct)]
     theirs = {t.conversation for t in small if t.kind != "sent"} - reports     # a daily report is no talk
     item.usual_gap_days = usual_gap([t for t in small if t.conversation in theirs]) if mutual else None
+
+
+def contact_touches(touches: Sequence[Touch]) -> Sequence[Touch]:
+    """The touches that date a contact (first and last contact), of its personal ones: the user's mail to a
+    crowd (an invitation to 104 people, sent by an assistant) keeps no tie warm; only a tie known by such
+    mail alone is dated by it."""
+    kept = [t for t in touches if t.kind != "sent" or t.size <= OWED_MAX_PEOPLE]
+    return kept or touches
 
 
 def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year_start: datetime,

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from daemon.store import REPLY_PREFIX
-from models.facts import OWED_MAX_PEOPLE, REPLY_OWED_MAX_DAYS, ContactFacts, days_between
+from models.facts import OWED_MAX_PEOPLE, REPLY_OWED_MAX_DAYS, ContactFacts, contact_touches, days_between
 from models.scorer import DEFAULT_GAP_DAYS, VALUABLE, ContactScore
 
 MINUTES = {"reply_owed": 5, "follow_up": 5, "give_first": 10, "birthday": 10, "introduce": 10,
@@ -64,10 +64,10 @@ def quote(subject: str) -> str:
 
 
 def last_touch(f: ContactFacts) -> str:
-    """The last contact's subject, saying when it was mail to a crowd: "your mail to 53 people, “YOU HAVE 48
-    HOURS”" is not the personal exchange a bare subject would suggest."""
-    personal = [t for t in f.touches if not t.bulk]
-    last = personal[-1] if personal else None
+    """The last contact's subject (`facts.contact_touches`), saying when it was mail to a crowd: "their mail
+    to 53 people, “YOU HAVE 48 HOURS”" is not the personal exchange a bare subject would suggest."""
+    dated = contact_touches([t for t in f.touches if not t.bulk])
+    last = dated[-1] if dated else None
     if last is None or last.size <= OWED_MAX_PEOPLE or last.kind == "meeting":
         return quote(f.last_subject)
     whose = "your mail" if last.kind == "sent" else "their mail"

@@ -457,7 +457,7 @@ def test_revive_a_dormant_tie_relevant_to_a_goal(db):
     _, analysis = build_digest(db, config(60), TODAY)
     f, s = analysis.facts[ANNA.email], analysis.scores[ANNA.email]
     said = revive_of(f, s, analysis.now).reasons[0]      # an announcement to a crowd is not the last conversation
-    assert "(last: your mail to 30 people, “Thank you for the Charitygift”)" in said, said
+    assert said.startswith("silent for 300 days") and "(last: “Update 0”)" in said, said
 
 
 def test_no_suggestion_ever_carries_message_text_or_asks_a_favour(db):
@@ -541,13 +541,24 @@ def test_when_no_tie_is_relevant_to_a_goal_the_week_still_has_a_focus_person(db)
     assert digest.focus[2] is None                                   # no goal is named that it does not serve
 
 
-def test_a_reconnect_says_when_the_last_contact_was_mail_to_a_crowd(db):
+def test_the_users_mail_to_a_crowd_keeps_no_tie_warm(db):
+    """An invitation to 53 people, sent by the user or their assistant, is no contact with each of them: the
+    reconnect counts from the last personal mail."""
     crowd = tuple(Address(f"p{i}@firm.example") for i in range(52))
     apply(db, rhythm(ANNA, every=14, last=71) + [message(990, to=(ANNA, *crowd), subject="YOU HAVE 48 HOURS",
+                                                         at=days_ago(20))])
+    reconnect = [s for s in digest_for(db, 60).suggestions if s.contact_id == ANNA.email]
+    assert reconnect and reconnect[0].kind == "reconnect"
+    assert "last contact 71 days ago (“Update 0”)" in reconnect[0].reasons[0]
+
+
+def test_a_reconnect_says_when_the_last_contact_was_their_mail_to_a_crowd(db):
+    crowd = tuple(Address(f"p{i}@firm.example") for i in range(52))
+    apply(db, rhythm(ANNA, every=14, last=71) + [message(990, sender=ANNA, to=(ME, *crowd), subject="WE MOVED",
                                                          at=days_ago(60))])
     reconnect = [s for s in digest_for(db, 60).suggestions if s.contact_id == ANNA.email]
     assert reconnect and reconnect[0].kind == "reconnect"
-    assert "last contact 60 days ago (your mail to 53 people, “YOU HAVE 48 HOURS”)" in reconnect[0].reasons[0]
+    assert "last contact 60 days ago (their mail to 53 people, “WE MOVED”)" in reconnect[0].reasons[0]
 
 
 def test_a_tie_where_only_the_user_still_writes_is_cooling(db):
