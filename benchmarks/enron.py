@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterable, Iterator
-from email.utils import parsedate_to_datetime
+from email.utils import parseaddr, parsedate_to_datetime
 from pathlib import Path
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "enron"
@@ -44,6 +44,8 @@ def plain_name(x_from: str | None) -> str:
 def header_block(record: dict) -> str:
     lines = [f"Message-ID: {record['message_id']}", f"Date: {record['date']}"]
     sender = record["from"] or ""
+    if "<" in sender:       # 'legal <.schuler@enron.com>': a From that carries a name of its own
+        sender = parseaddr(sender)[1] or sender
     name = plain_name(record.get("x_from"))
     lines.append(f'From: "{name}" <{sender}>' if name and sender else f"From: {sender}")
     for field, header in (("to", "To"), ("cc", "Cc"), ("subject", "Subject")):
@@ -79,7 +81,7 @@ def config_text(names: Iterable[str], out: Path, database: Path) -> str:
             f'\n[digest]\ndirectory = "{database.parent / "digests"}"\n{sources}')
 
 
-CONVERTER = "2"       # the conversion's version: owners converted by an older one are converted again
+CONVERTER = "3"       # the conversion's version: owners converted by an older one are converted again
 
 
 def prepare(names: list[str], out: Path = CACHE / "mbox") -> int:
