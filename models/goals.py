@@ -39,6 +39,7 @@ MAX_SUBJECTS = 200   # the most recent subjects per contact are enough to know i
 CLOSEST_SHARE = 0.2  # an explanation quotes a subject only when this share of its word pieces is the goal's
 PIECES = (4, 5, 6)   # lengths of the word pieces compared (a word's start and end marked by a space)
 INSIDE_WORD = 6      # keywords this long (folded) also match inside a word: German compounds
+WHOLE_WORD = 3       # keywords this short match a whole word only (a plural "s" aside): "PR" is not "PRC"
 ENDINGS = ("en", "s", "n")    # plural endings a keyword is also matched without (longer forms match anyway) …
 MIN_STEM = 4                  # … when at least this many letters remain ("news" stays "news")
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
@@ -106,9 +107,11 @@ def keywords_of(goal: Goal) -> Keywords | None:
     said = {_stem(w): kept for w, kept in folded.items()} | folded
     by_length = sorted(said, key=lambda w: (-len(w), w))      # the longest keyword that matches is the one named
     long_ = [re.escape(w) for w in by_length if len(w) >= INSIDE_WORD]
-    short = [re.escape(w) for w in by_length if len(w) < INSIDE_WORD]
+    short = [re.escape(w) for w in by_length if WHOLE_WORD < len(w) < INSIDE_WORD]
+    tiny = [re.escape(w) for w in by_length if len(w) <= WHOLE_WORD]
     # one look-behind before all the short ones: several times faster than one before each
-    either = "|".join(long_ + ([r"(?<!\w)(?:" + "|".join(short) + ")"] if short else []))
+    either = "|".join(long_ + ([r"(?<!\w)(?:" + "|".join(short) + ")"] if short else [])
+                      + ([r"(?<!\w)(?:" + "|".join(tiny) + r")s?(?!\w)"] if tiny else []))
     return Keywords(re.compile(either), re.compile(f"(?m)^.*?(?:{either})"), said)
 
 

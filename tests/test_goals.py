@@ -77,6 +77,16 @@ def test_short_keywords_match_only_at_the_start_of_a_word():
     assert fit == 0.0 and relevance_reasons(keyboards, goal, fit) == []
 
 
+def test_an_acronym_keyword_matches_a_whole_word_only():
+    """"PR" is in "PR plan" and "PRs", not in "July 24 PRC" or "Presentation"; "OU" not in "outage"."""
+    goal = Goal(name="Public relations", keywords=["PR", "OU"])
+    facts = {"a@x.example": contact("a@x.example", ["PR plan for the launch", "New PRs"]),
+             "b@x.example": contact("b@x.example", ["July 24 PRC", "Presentation", "hedging for outage options"])}
+    fits = goal_fits(facts, (goal,))
+    assert fits["a@x.example"]["Public relations"] >= 0.8
+    assert fits["b@x.example"]["Public relations"] < 0.1          # no keyword; a trace of topic at most
+
+
 def test_goal_feedback_wins_for_the_contact_and_teaches_the_goal_about_similar_ones():
     goal = Goal(name="Investors", description="Seed round")
     facts = {
