@@ -568,7 +568,8 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
     reports = _summarise_threads(item, threads, year_start, user_wrote or {}, starter_wrote or {},
                                  answers or _Answers(), user_wrote_to)
     if as_of is not None:       # owed for a month at most: what `explain` and the JSON say as the digest does
-        item.replies_owed = [t for t in item.replies_owed if as_of - t.at <= timedelta(days=REPLY_OWED_MAX_DAYS)]
+        item.replies_owed = [t for t in item.replies_owed if as_of - t.at <= timedelta(days=REPLY_OWED_MAX_DAYS)
+                             and not (SAME_DAY.search(t.subject) and as_of - t.at > timedelta(days=SAME_DAY_DAYS))]
     # "you usually talk every …": said of a tie that went both ways, from mail among a few people and meetings,
     # not from a colleague's notices to 30 people or the user's announcements
     # — and from conversations they took part in: the user's own patch series that Cc'd them is no rhythm
@@ -638,6 +639,10 @@ _ANSWER = re.compile(r"^\s*(?:re|aw|antw|sv|vs)(?:\[\d+\])?\s*:", re.IGNORECASE)
 _ANSWER_OR_FORWARD = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*(?:re|aw|antw|sv|vs|tr|fwd?|wg)(?:\[\d+\])?\s*:",
                                 re.IGNORECASE)
 _FORWARD = re.compile(r"^\s*(?:fwd?|wg)\s*:", re.IGNORECASE)
+# a mail about the day it was sent ("1 pm phone call today", "Lunch heute?"): after SAME_DAY_DAYS, moot
+SAME_DAY = re.compile(r"\b(?:today|tonight|this (?:morning|afternoon|evening)|heute|heute abend)\b", re.IGNORECASE)
+SAME_DAY_DAYS = 2
+FORWARD_GROUP = 3        # people on a forward, its sender included, besides the user: passed on for reading
 FORWARDS_AFTER = 5       # direct mails, nearly all (FORWARD_SHARE) of them forwards: a forwarding account
 FORWARD_SHARE = 0.8
 
@@ -730,6 +735,8 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
     last = thread[-1]
     if last.kind != "received" or not last.direct or last.size > OWED_MAX_PEOPLE or wants_no_answer(last.subject):
         return False
+    if last.size >= FORWARD_GROUP and _FORWARD.match(last.subject):
+        return False        # a press story forwarded to a few executives is for reading, not a question
     if last_sent is not None and last_sent > last.at:
         return False
     if answered_since if answered_since is not None else (user_wrote and user_wrote[-1] > last.at):

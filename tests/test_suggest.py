@@ -1087,3 +1087,29 @@ def test_mail_that_only_copied_the_user_makes_no_rhythm(db):
     store.refresh_own_addresses(db, [ME.email])
     f = analyse(db, config(), TODAY).facts[mark.email]
     assert f.two_way_threads == 3 and f.usual_gap_days is None
+
+
+def test_a_story_forwarded_to_a_few_people_waits_for_no_answer(db):
+    """Ken Lay's "FW: AFL-CIO Press Release" to four executives is for reading; a forward to the user alone
+    may be a question ("FW: can you take this?") and still waits."""
+    from daemon.analysis import analyse
+    apply(db, rhythm(TOM, every=14, last=30) + [
+        message(1, sender=TOM, to=(ME, ANNA, LENA), subject="FW: AFL-CIO Press Release", at=days_ago(3)),
+        message(2, sender=TOM, to=(ME,), subject="FW: Supplier contract", at=days_ago(2))])
+    store.refresh_own_addresses(db, [ME.email])
+    owed = analyse(db, config(), TODAY).facts[TOM.email].replies_owed
+    assert [t.subject for t in owed] == ["FW: Supplier contract"]
+
+
+def test_a_mail_about_its_own_day_is_owed_no_longer_than_two_days(db):
+    """"1 pm phone call today" stayed an owed reply for 22 days: the day it was about is gone."""
+    from daemon.analysis import analyse
+    apply(db, rhythm(TOM, every=14, last=30) + [
+        message(1, sender=TOM, to=(ME,), subject="1 pm phone call today", at=days_ago(2)),
+        message(2, sender=TOM, to=(ME,), subject="Lunch heute?", at=days_ago(5)),
+        message(3, sender=TOM, to=(ME,), subject="Budget for the trip", at=days_ago(6))])
+    store.refresh_own_addresses(db, [ME.email])
+    assert [t.subject for t in analyse(db, config(), TODAY).facts[TOM.email].replies_owed] == [
+        "Budget for the trip"]
+    assert [t.subject for t in analyse(db, config(), TODAY - timedelta(days=1)).facts[TOM.email].replies_owed] == [
+        "1 pm phone call today", "Budget for the trip"]
