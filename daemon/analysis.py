@@ -332,7 +332,7 @@ def _silence_notes(db: Database, analysis: Analysis) -> list[str]:
                 "sent mail is synced; until then few ties can look mutual."]
     if sent >= LOPSIDED_AFTER and received * INBOX_SHARE < sent:
         return [f"Little mail to you is in the store ({received} personal, against {sent} from you): check that your "
-                "inbox is synced; until then few ties can look mutual, and no one seems to wait for an answer."]
+                "inbox is synced; until then few ties can look mutual, and few answers can look owed."]
     quiet = (analysis.now - parse_utc(last)).days
     if quiet < QUIET_DAYS:
         return _slowdown_note(db, analysis, own) or _inbox_note(db, analysis, own)

@@ -57,6 +57,7 @@ def contact_row(f: ContactFacts, s: ContactScore, config: Config) -> dict:
         "replies_owed": len(f.replies_owed) if may_owe(f, s) else 0,     # as explain and the digest say
         "valuable": s.valuable,
         "verdict": s.verdict,
+        "delegate": f.delegate,     # an assistant sending from the user's mailbox: never suggested
     }
 
 
@@ -169,7 +170,6 @@ def explain_contact(analysis: Analysis, config: Config, address: str,
         lines.append("Your assistant: sends mail from your mailbox, which counts as yours; never suggested")
     if later:
         lines.append(later_verdicts_line(later, analysis.today))
-    row["delegate"] = f.delegate
     row["later_feedback"] = [{"verdict": verdict, "goal": goal, "date": day.isoformat()}
                              for verdict, goal, day in later]
     facts = [f"you wrote {plural(f.sent, 'message')}, received {f.received} ({f.received_bulk} bulk)",
