@@ -131,7 +131,7 @@ def history_reasons(f: ContactFacts, conversations: bool = True) -> list[str]:
         if conversations:
             reasons.append(f"{plural(f.two_way_threads, 'conversation')} both ways")
     elif f.close:             # both ways, but never in one thread (archives without threading, new subjects)
-        reasons.append(f"{plural(f.received_few, 'message')} from them, {f.sent_personal} from you")
+        reasons.append(f"{plural(f.received_few, 'message')} from them, {f.sent_personal} from you, among a few people")
     elif threads:
         reasons.append("has not answered your one thread" if threads == 1 and not answered
                        else f"replied to {answered} of your {plural(threads, 'thread')}")

@@ -629,7 +629,7 @@ def test_the_reason_given_counts_conversations_when_they_answer_outside_your_thr
     assert history_reasons(facts(197, 0, 4)) == ["4 conversations both ways"]
     assert history_reasons(facts(197, 0, 4), conversations=False) == []       # `kith explain` counts them itself
     # or never in a thread with you at all, though mail goes both ways
-    assert history_reasons(facts(20, 0, 0, sent=25, received=6)) == ["6 messages from them, 25 from you"]
+    assert history_reasons(facts(20, 0, 0, sent=25, received=6)) == ["6 messages from them, 25 from you, among a few people"]
     assert history_reasons(facts(5, 0, 0, sent=5)) == ["replied to 0 of your 5 threads"]   # one-sided stays visible
     assert history_reasons(facts(1, 0, 0, sent=1)) == ["has not answered your one thread"]
 
@@ -681,7 +681,7 @@ def test_mail_both_ways_without_a_shared_thread_is_still_a_mutual_tie(db):
     assert analysis.scores[ANNA.email].state == "active"
     assert analysis.scores[TOM.email].state in ("cooling", "dormant")       # lapsed weeks ago, no longer passive
     tom = [s for s in digest_for(db).suggestions if s.contact_id == TOM.email]
-    assert tom and tom[0].kind == "reconnect" and "6 messages from them, 6 from you" in tom[0].reasons
+    assert tom and tom[0].kind == "reconnect" and "6 messages from them, 6 from you, among a few people" in tom[0].reasons
 
 
 def test_a_strangers_first_mail_is_never_owed_however_well_it_scores(db):
