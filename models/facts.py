@@ -171,8 +171,10 @@ def _load_facts(db: Database, own: set[str], cutoff: str, aliases, ignore_addres
     moment = parse_utc(cutoff)
     user_wrote, user_wrote_to = _user_wrote(per_address)
     starter_wrote = _starter_wrote(per_address, seen.starters)
+    answers = seen.answers
+    answers.team_series = _team_series(per_address.values())
     for item in facts.values():
-        summarise(item, moment, user_wrote, starter_wrote, seen.answers, user_wrote_to)
+        summarise(item, moment, user_wrote, starter_wrote, answers, user_wrote_to)
     return facts
 
 
@@ -255,6 +257,7 @@ class _Answers:
 
     asked: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))   # (conv, asker) → To
     replies: dict[tuple[str, str], list[tuple[datetime, str]]] = field(default_factory=lambda: defaultdict(list))
+    team_series: dict[str, int] = field(default_factory=dict)   # series a team sends and nobody answers
 
     def add(self, conversation: str, sender: str, to: set[str], at: datetime) -> None:
         self.asked[(conversation, sender)] |= to
@@ -598,6 +601,10 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
     not talk (a few unanswered "Answer 1", "Answer 2" may be a tie without threading headers)."""
     started, reports = [], set()
     unanswered = _unanswered_series(threads.values())
+    for thread in threads.values():     # a team's reports this contact took a turn at (`_team_series`)
+        series = series_of(thread[0].subject) if thread[0].kind == "received" else None
+        if series in answers.team_series:
+            unanswered[series] = max(unanswered.get(series, 0), answers.team_series[series])
     ignored = (item.sent == 0 and item.received_direct > IGNORED_AFTER) or _forwarding_account(threads.values())
     for thread in threads.values():
         first = thread[0]
@@ -667,6 +674,35 @@ def _issue_of(subject: str, series: Iterable[str]) -> str | None:
         return key
     words = set(key.split())
     return next((s for s in series if len(s.split()) >= 2 and set(s.split()) <= words), None)
+
+
+TEAM_SERIES = 5         # issues of one series from several senders, none answered: a team's report …
+TEAM_TITLE_WORDS = 3    # … whose title has this many words besides its date ("EHS weekly report week ending"):
+                        # "Question 3" from eight people is eight questions
+
+
+def _team_series(touches_per_address: Iterable[list[Touch]]) -> dict[str, int]:
+    """Series (see `series_of`) of threads others started, over all senders: a team's "EHS Weekly Report -
+    Week ending …" sent by three people in turn is a report however few issues each of them sent. Kept are
+    those titled with TEAM_TITLE_WORDS words or more, of TEAM_SERIES issues or more of which the user answered
+    none, or SERIES_MANY or more of which a tenth or less."""
+    first: dict[str, Touch] = {}
+    answered: set[str] = set()
+    for touches in touches_per_address:
+        for t in touches:
+            if t.kind == "sent":
+                answered.add(t.conversation)
+            elif t.kind == "received" and not t.bulk and (t.conversation not in first or t.at < first[t.conversation].at):
+                first[t.conversation] = t
+    issues: Counter = Counter()
+    replies: Counter = Counter()
+    for conversation, t in first.items():
+        if (series := series_of(t.subject)) is not None and len(series.split()) >= TEAM_TITLE_WORDS:
+            issues[series] += 1
+            replies[series] += conversation in answered
+    return {series: n for series, n in issues.items()
+            if (n >= TEAM_SERIES and not replies[series])
+            or (n >= SERIES_MANY and replies[series] <= SERIES_ANSWERED_SHARE * n)}
 
 
 def _unanswered_series(threads: Iterable[list[Touch]]) -> dict[str, int]:

@@ -1113,3 +1113,19 @@ def test_a_mail_about_its_own_day_is_owed_no_longer_than_two_days(db):
         "Budget for the trip"]
     assert [t.subject for t in analyse(db, config(), TODAY - timedelta(days=1)).facts[TOM.email].replies_owed] == [
         "1 pm phone call today", "Budget for the trip"]
+
+
+def test_a_teams_weekly_report_sent_in_turn_is_owed_no_answer(db):
+    """Five people send "EHS Weekly Report - Week ending <date>" in turn, one issue each, none ever answered:
+    a report however few issues each sent; a question of one of them still waits."""
+    from daemon.analysis import analyse
+    team = [TOM, ANNA, LENA, MIRA, JONAS]
+    reports = [message(700 + week, sender=team[week], to=(ME,), at=days_ago(1 + 7 * week),
+                       subject=f"EHS Weekly Report - Week ending {(TODAY - timedelta(days=1 + 7 * week)):%m/%d/%y}")
+               for week in range(5)]
+    apply(db, [m for p in team for m in rhythm(p, every=20, last=40, subject=f"Chat {p.name}")] + reports
+          + [message(799, sender=ANNA, to=(ME,), subject="Can you review the audit plan?", at=days_ago(2))])
+    store.refresh_own_addresses(db, [ME.email])
+    facts = analyse(db, config(), TODAY).facts
+    owed = {p.email: [t.subject for t in facts[p.email].replies_owed] for p in team}
+    assert owed == {p.email: ["Can you review the audit plan?"] if p == ANNA else [] for p in team}
