@@ -93,8 +93,9 @@ def feedback_for(db: Database, facts: dict[str, ContactFacts], now: datetime):
         if cid is not None and verdict == "clear":
             if goal:
                 goal_verdicts.pop((cid, goal), None)
-            else:
+            else:           # every verdict on the contact, its goals' too
                 verdicts.pop(cid, None)
+                goal_verdicts = {key: v for key, v in goal_verdicts.items() if key[0] != cid}
         if cid is None or verdict not in ("good", "noise"):
             continue
         if goal:
@@ -133,6 +134,10 @@ def record_feedback(db: Database, config: Config, address: str, verdict: str, go
     if email in own_addresses(db, config):
         raise UsageError(f"{email} is one of your own addresses: Kith judges the people you write with, not you",
                          fix="give a contact's address; `kith contacts` lists them")
+    if verdict == "clear" and not db.execute("SELECT EXISTS (SELECT 1 FROM feedback WHERE address = ?)",
+                                             [email]).fetchone()[0]:
+        raise UsageError(f"you have given no verdict on {email} to withdraw",
+                         fix="give the address you judged them under (`kith explain` lists a contact's addresses)")
     db.execute("INSERT INTO feedback (address, verdict, goal, at) VALUES (?, ?, ?, ?)",
                [email, verdict, goal, utc_text(at or datetime.now(UTC))])
     return is_known(db, email)
@@ -226,13 +231,14 @@ def _snoozed(db: Database, analysis: Analysis) -> set[str]:
     clear since)."""
     since = utc_text(analysis.now - timedelta(days=SNOOZE_DAYS))
     by_address = {a: cid for cid, f in analysis.facts.items() for a in f.contact.addresses}
-    snoozed = set()
+    latest: dict[str, tuple[str, str]] = {}        # per contact, whichever of its addresses was judged
     for address, verdict, at in db.execute(
-            "SELECT address, verdict, max(at) FROM feedback WHERE (verdict IN ('not-now', 'done') OR (verdict = "
-            "'clear' AND goal IS NULL)) AND at <= ? GROUP BY address", [utc_text(analysis.now)]):
-        cid = by_address.get(address)
-        if cid is None:
-            continue
+            "SELECT address, verdict, at FROM feedback WHERE (verdict IN ('not-now', 'done') OR (verdict = "
+            "'clear' AND goal IS NULL)) AND at <= ? ORDER BY at, id", [utc_text(analysis.now)]):
+        if (cid := by_address.get(address)) is not None:
+            latest[cid] = (verdict, at)
+    snoozed = set()
+    for cid, (verdict, at) in latest.items():
         last = analysis.facts[cid].last_contact
         if (verdict == "not-now" and at >= since) or (verdict == "done" and (last is None or utc_text(last) <= at)):
             snoozed.add(cid)

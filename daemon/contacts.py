@@ -351,7 +351,7 @@ def _namesakes_at_one_firm(known: Iterable[str], names: dict[str, Counter], pers
     per_firm = Counter(_firm(person[email].partition("@")[2]) for email in known)
     for email in known:
         local, _, domain = person[email].partition("@")
-        if per_firm[_firm(domain)] < 2 or domain in FREE_MAIL or not names.get(email) \
+        if per_firm[_firm(domain)] < 2 or _firm(domain) in _FREE_MAIL_FIRMS or not names.get(email) \
                 or address_kind(person[email]) != "person":
             continue
         seen = names[email]
@@ -364,9 +364,14 @@ def _namesakes_at_one_firm(known: Iterable[str], names: dict[str, Counter], pers
     return [group for group in groups.values() if len(group) > 1]
 
 
+_FREE_MAIL_FIRMS = frozenset(d.split(".")[-2] for d in FREE_MAIL)   # yahoo.co.uk and yahoo.fr are yahoo too
+
+
 def _firm(domain: str) -> str:
     """The organisation's name in a domain: "enron" of enron.com, enron.net and ect.enron.com, "acme" of
     acme.co.uk — the label before the country's or the registry's suffix."""
+    if domain.startswith("["):         # an address literal ([10.0.0.1]) names no organisation
+        return domain
     labels = domain.split(".")
     if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2:
         return labels[-3]

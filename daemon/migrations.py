@@ -298,5 +298,8 @@ def m010_suggestion_threads(db: Database) -> None:
 @migrations()
 def m011_delegates(db: Database) -> None:
     """Assistants who send from the user's mailbox (`daemon.store._delegate`): what they file in its Sent
-    folders is the user's mail, and they are no relationship to suggest."""
+    folders is the user's mail, and they are no relationship to suggest. The user's addresses are found again
+    by the next command (`daemon.store.keep_own_addresses_current`), which fills the table for a store synced
+    before it, however long no new mail comes."""
     db.execute("CREATE TABLE delegates (email TEXT PRIMARY KEY)")
+    db.execute("DELETE FROM own_addresses WHERE origin = 'config'")

@@ -645,7 +645,7 @@ _ANSWER = re.compile(r"^\s*(?:re|aw|antw|sv|vs)(?:\[\d+\])?\s*:", re.IGNORECASE)
 # an answer or a forward, behind any tags a mail system puts first ("[EXTERNAL] Re:", "RE[2]:", "SV:")
 _ANSWER_OR_FORWARD = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*(?:re|aw|antw|sv|vs|tr|fwd?|wg)(?:\[\d+\])?\s*:",
                                 re.IGNORECASE)
-_FORWARD = re.compile(r"^\s*(?:fwd?|wg)\s*:", re.IGNORECASE)
+_FORWARD = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*(?:fwd?|wg|tr)(?:\[\d+\])?\s*:", re.IGNORECASE)   # "[EXTERNAL] FW:"
 # a mail about the day it was sent ("1 pm phone call today", "Lunch heute?"): after SAME_DAY_DAYS, moot
 SAME_DAY = re.compile(r"\b(?:today|tonight|this (?:morning|afternoon|evening)|heute|heute abend)\b", re.IGNORECASE)
 SAME_DAY_DAYS = 2

@@ -107,8 +107,9 @@ def keywords_of(goal: Goal) -> Keywords | None:
     said = {_stem(w): kept for w, kept in folded.items()} | folded
     by_length = sorted(said, key=lambda w: (-len(w), w))      # the longest keyword that matches is the one named
     long_ = [re.escape(w) for w in by_length if len(w) >= INSIDE_WORD]
-    short = [re.escape(w) for w in by_length if WHOLE_WORD < len(w) < INSIDE_WORD]
-    tiny = [re.escape(w) for w in by_length if len(w) <= WHOLE_WORD]
+    # a whole word: an acronym ending in a letter or digit ("PR"), not "C++", which "C++17" holds
+    tiny = [re.escape(w) for w in by_length if len(w) <= WHOLE_WORD and w[-1:].isalnum()]
+    short = [re.escape(w) for w in by_length if len(w) < INSIDE_WORD and re.escape(w) not in tiny]
     # one look-behind before all the short ones: several times faster than one before each
     either = "|".join(long_ + ([r"(?<!\w)(?:" + "|".join(short) + ")"] if short else [])
                       + ([r"(?<!\w)(?:" + "|".join(tiny) + r")s?(?!\w)"] if tiny else []))

@@ -129,6 +129,11 @@ def test_one_name_at_one_firms_two_domains_is_one_person():
     contacts = merge_contacts(list(names), names, (), (), {"kevin.hannon@enron.com": 5})
     assert contacts["kevin_hannon@enron.net"].addresses == ("kevin.hannon@enron.com", "kevin_hannon@enron.net")
     assert contacts["kevin.hannon@other.example"].addresses == ("kevin.hannon@other.example",)
+    strangers = {f"john.smith@{d}": Counter({"John Smith": 2}) for d in ("yahoo.co.uk", "yahoo.fr", "[10.0.0.1]",
+                                                                            "[192.168.0.1]")}
+    strangers |= {"ann@yahoo.fr": Counter({"Ann Lee": 1}), "bo@yahoo.co.uk": Counter({"Bo Li": 1})}
+    apart = merge_contacts(list(strangers), strangers, (), (), {})     # free mail in any country; no firm at all
+    assert all(apart[a].addresses == (a,) for a in strangers)
     assert [_firm(d) for d in ("ect.enron.com", "acme.co.uk", "acme.de", "localhost")] == ["enron", "acme", "acme", "localhost"]
 
 

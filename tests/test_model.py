@@ -147,6 +147,22 @@ def test_clear_withdraws_a_verdict_given_by_mistake(tmp_path):
     assert strong not in _snoozed(db, analyse(db, load(config), date.fromisoformat(SAMPLE_DAY)))
 
 
+def test_clear_withdraws_goal_verdicts_too_and_refuses_an_address_never_judged(tmp_path):
+    kith, config = sample_kith(tmp_path)
+    jonas = "jonas.hart@paybridge.example"
+    before = contacts(kith)[jonas]["goals"]["Fintech customers"]
+    kith("feedback", jonas, "noise", "--goal", "fintech customers")
+    kith("feedback", jonas, "clear")
+    db = store.open_store(load(config).database_path)
+    with db.conn:
+        for n, verdict in enumerate(("noise", "clear")):
+            db.conn.execute("UPDATE feedback SET at = ? WHERE verdict = ?", [f"{SAMPLE_DAY}T06:0{n}:00Z", verdict])
+    assert contacts(kith)[jonas]["goals"]["Fintech customers"] == before > 0.5
+    refused = CliRunner().invoke(cli, ["--config", str(config), "feedback", "nobody@elsewhere.example", "clear"])
+    assert refused.exception.exit_code == 2
+    assert "no verdict on nobody@elsewhere.example to withdraw" in str(refused.exception)
+
+
 def test_feedback_takes_an_address_as_mail_shows_it_refuses_a_non_address_and_says_when_nobody_is_known(tmp_path):
     kith, config = sample_kith(tmp_path)
     said = kith("feedback", "Luca Rossi <Luca.Rossi@posteo.example>", "not-now")
