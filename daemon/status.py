@@ -38,6 +38,8 @@ def status_report(db: Database, config: Config, now: datetime | None = None) -> 
         "digest_waits_for_first_sync": not holds_anything(db),
         "last_digest": {"date": last[0], "delivered_at": last[1], "path": last[2]} if last else None,
         "own_addresses": own_addresses_report(db, config),
+        # assistants sending from the user's mailbox: their Sent mail is the user's, they are never suggested
+        "assistants": [email for email, in db.execute("SELECT email FROM delegates ORDER BY email")],
     }
 
 
@@ -132,6 +134,9 @@ def status_lines(report: dict, zone: tzinfo = UTC, now: datetime | None = None) 
             f"{o['address']} ({ORIGINS.get(o['origin'], o['origin'])}"
             + ("; in none of the synced mail — check [user] addresses" if o["origin"] == "config" and not o["in_mail"]
                and not report.get("digest_waits_for_first_sync") else "") + ")" for o in own))
+    if report.get("assistants"):
+        lines.append("Your assistants (what they file in your Sent folders counts as yours; never suggested): "
+                     + ", ".join(report["assistants"]))
     if report.get("digest_waits_for_first_sync"):
         lines.append("Next digest: once the first sync brings mail or meetings (nothing synced yet)")
     else:

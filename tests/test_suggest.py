@@ -1062,6 +1062,10 @@ def test_an_assistants_mail_from_the_users_mailbox_is_the_users_and_she_is_never
     db.execute("DELETE FROM delegates")
     db.execute("DELETE FROM own_addresses WHERE origin = 'config'")
     assert analyse(db, config(), TODAY).facts[sherri.email].delegate
+    from daemon.status import status_lines, status_report
+    report = status_report(db, config())
+    assert report["assistants"] == [sherri.email]
+    assert any(line.startswith("Your assistants (") and line.endswith(sherri.email) for line in status_lines(report))
 
 
 @pytest.mark.parametrize("among_several", [False, True])
