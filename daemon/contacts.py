@@ -183,10 +183,10 @@ def in_organisations(email: str, domains: frozenset[str]) -> bool:
 
 # words that make an address a group's, a desk's or a campaign's, never a person's name
 # ("employee.services", "undisclosed.recipients", "europe.dl-lon", "ohi_supporters", "expedia.com_007739")
-_GROUP_WORDS = ROLE_LOCALS | ROLE_PARTS | {
+_GROUP_WORDS = (ROLE_LOCALS | ROLE_PARTS | {
     "services", "recipients", "dl", "com", "net", "org", "mail", "request", "requests", "reservations", "supporters",
     "members", "group", "staff", "desk", "department", "dept", "ops", "operations", "center", "centre",
-}
+}) - {"jobs", "root", "mailer", "press", "store", "shop", "order"}    # surnames too: steve.jobs@, joe.root@
 _NAME_PARTS_MAX = 5   # "Laura A De La Torre"; "Gjones Houston Fannin Po Central Dom" is no one's name
 
 

@@ -79,6 +79,7 @@ def test_names_lose_wrapping_quotes_and_keep_apostrophes():
                   "mir_ir-news.um.a.b@joinmail.example"):
         assert pretty_name(group) == group
     assert pretty_name("laura.a.de.la.torre@x.example") == "Laura A De La Torre"
+    assert [pretty_name(f"{n}@x.example") for n in ("steve.jobs", "joe.root")] == ["Steve Jobs", "Joe Root"]
     assert pretty_name("t..hodge@enron.com") == "t..hodge@enron.com"    # Jeffrey T. Hodge: the first name is left out
     assert pretty_name("gjones.houston_fannin1_po.central_dom@x.example") == "gjones.houston_fannin1_po.central_dom@x.example"
 
