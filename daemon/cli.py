@@ -29,6 +29,7 @@ class Context:
         self.config_path = config_path
         self._config = None
         self._db = None
+        self.read_only = False      # a command that only reads: it creates no database (see `db`)
 
     @property
     def config(self):
@@ -40,8 +41,10 @@ class Context:
     @property
     def db(self):
         if self._db is None:
-            from daemon.store import open_store
-            self._db = open_store(self.config.database_path)
+            from daemon.store import empty_store, open_store
+            path = self.config.database_path
+            # before the first sync (or with a mistyped path) a read command reads an empty store in memory
+            self._db = empty_store() if self.read_only and not path.exists() else open_store(path)
         return self._db
 
 
@@ -232,6 +235,7 @@ def sync_summary(result) -> str:
 @click.pass_obj
 def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, force: bool) -> None:
     """Write the digest for today (or --as-of) to the digest folder."""
+    ctx.read_only = True
     from daemon.analysis import build_digest, today_for
     from daemon.deliver import deliver, render
     day = parse_day(as_of, ctx)
@@ -317,6 +321,7 @@ def note_if_syncing(ctx: Context) -> bool:
 def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, show_noise: bool,
              goal: str | None) -> None:
     """List contacts, most valuable for your goals first (value weighted by goal relevance)."""
+    ctx.read_only = True
     from daemon.analysis import analyse, goal_named
     from daemon.report import contact_rows, serving, value_text
     from models.suggest import GOAL_THRESHOLD
@@ -365,6 +370,7 @@ def _why_all_noise(analysis) -> str:
 @click.pass_obj
 def explain(ctx: Context, address: str, as_of: str | None, as_json: bool) -> None:
     """Explain what Kith knows about one contact (by address or name), and why it judges it so."""
+    ctx.read_only = True
     from daemon.analysis import StoreAddresses, analyse
     from daemon.contacts import is_mailing_list, typed_address
     from daemon.report import contact_of, explain_contact, stored_list_ids, verdicts_after
@@ -500,6 +506,7 @@ def microsoft(ctx: Context, name: str | None, device_code: bool | None) -> None:
 @click.pass_obj
 def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> None:
     """Measure the model against simple baselines on your own mail (time-split)."""
+    ctx.read_only = True
     from dataclasses import asdict
 
     from daemon.analysis import (evaluate_store, holds_mail, horizon_complete, latest_evaluable_day,
@@ -593,6 +600,7 @@ def forget_summary(counts) -> str:
 @click.pass_obj
 def status(ctx: Context, as_json: bool) -> None:
     """Show the daemon, each source's last sync, errors and next run, and the next and last digest."""
+    ctx.read_only = True
     from daemon.status import status_report
     report = status_report(ctx.db, ctx.config)
     if as_json:

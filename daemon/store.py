@@ -131,6 +131,15 @@ def open_store(path: Path) -> Database:
     return db
 
 
+def empty_store() -> Database:
+    """An empty store in memory, with the schema: what a read command sees before anything was synced,
+    without creating a database file, or the folders of a mistyped `[storage] database` path."""
+    db = Database(memory=True)
+    migrations.apply(db)
+    db.executescript(TRIGGERS)
+    return db
+
+
 def _make_private(path: Path) -> None:
     """Readable by the user only, even a database copied in or made before Kith set its umask: SQLite gives
     the -wal and -shm files the database's own mode, so a loose one would leak the whole store."""

@@ -754,3 +754,17 @@ def test_an_address_taken_out_of_the_config_is_no_longer_the_users_before_the_ne
     assert "tom.weiss@paybridge.example" in {r["address"] for r in rows}              # a contact again, without a sync
     report = json.loads(runner.invoke(cli, ["--config", str(config), "status", "--json"]).output)
     assert "tom.weiss@paybridge.example" not in {o["address"] for o in report["own_addresses"]}
+
+
+def test_read_commands_before_the_first_sync_create_no_database_nor_its_folders(tmp_path):
+    """A mistyped `[storage] database` path: `status` and `contacts` say nothing is synced, and create nothing."""
+    config = sample_config(tmp_path)
+    database = tmp_path / "typo" / "deeper" / "kith.db"
+    config.write_text(config.read_text().replace(f'database = "{tmp_path / "kith.db"}"', f'database = "{database}"'))
+    runner = CliRunner()
+    status = runner.invoke(cli, ["--config", str(config), "status"])
+    assert status.exit_code == 0 and "once the first sync brings mail" in status.output
+    listed = runner.invoke(cli, ["--config", str(config), "contacts"])
+    assert listed.exception.exit_code == 2 and "no mail or calendar synced yet" in str(listed.exception)
+    assert not (tmp_path / "typo").exists()
+    assert runner.invoke(cli, ["--config", str(config), "sync"]).exit_code == 0 and database.exists()
