@@ -357,6 +357,10 @@ def _validate(config: Config, loc: _Locator, raw_sources: list[dict]) -> None:
             except RuntimeError:   # "~someone" for a user this system does not know
                 raise ConfigError(f"{_label(section, index, name)} {value!r} names an unknown user's home folder",
                                   where=loc.where(section, index, name), fix="write the path in full, or as ~/…") from None
+    if config.database_path.is_dir():
+        raise ConfigError(f"storage.database {str(config.database_path)!r} is a folder, not a database file",
+                          where=loc.where("storage", None, "database"),
+                          fix='name a file in it, such as database = "~/.local/share/kith/kith.db"')
     for index, source in enumerate(config.sources):
         _check_type_keys(source, index, raw_sources[index], loc)
         if source.type in LOCAL_SOURCE_TYPES and not source.path:

@@ -164,6 +164,14 @@ def test_numbers_names_and_lists_out_of_range_are_one_line_errors(tmp_path, text
 OUTLOOK = '[[sources]]\ntype = "outlook"\nname = "o"\nclient_id = "00000000-0000-0000-0000-000000000000"\n'
 
 
+def test_a_database_path_that_is_a_folder_names_its_line(tmp_path):
+    path = tmp_path / "config.toml"
+    path.write_text(f'[user]\naddresses = ["me@x.example"]\n\n[storage]\ndatabase = "{tmp_path}"\n')
+    with pytest.raises(ConfigError, match="is a folder, not a database file") as caught:
+        cfg.load(path)
+    assert f"{path}:5" in str(caught.value) and "\n" not in str(caught.value)
+
+
 @pytest.mark.parametrize("text, says, line", [
     ('[[sources]]\ntype = "outlook"\nname = "o"\n', "sources[0] (outlook) has no client_id", 1),
     (OUTLOOK + 'authority = "not a url"\n', "sources[0].authority 'not a url' is not an https URL", 5),
