@@ -402,7 +402,9 @@ def forget_subjects(db: Database) -> int:
     return blanked
 
 
-_QUOTED_SUBJECT = re.compile("“[^”]*”")      # how the digest quotes a subject (`models.kinds.quote`)
+# how the digest quotes a subject (`models.kinds.quote`); a goal's name, the user's own words, is quoted so too
+# in "Your network for “Funding”" and "this week's focus for “Funding”", and stays
+_QUOTED_SUBJECT = re.compile("(?<!network for )(?<!focus for )“[^”]*”")
 
 
 def _without_subjects(payload: str) -> str:

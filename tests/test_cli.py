@@ -404,6 +404,7 @@ def test_store_subjects_false_later_blanks_the_subjects_in_stored_digests_too(tm
     config.write_text(config.read_text().replace("store_subjects = true", "store_subjects = false"))
     assert kith("sync").exit_code == 0
     assert not any(s in payload() for s in subjects) and "“…”" in payload()
+    assert "Your network for “Fintech customers”" in payload()          # a goal's name is no subject
     assert db.execute("SELECT count(*) FROM messages WHERE subject != ''").fetchone()[0] == 0
 
 
