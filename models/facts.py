@@ -647,7 +647,8 @@ _ANSWER_OR_FORWARD = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*(?:re|aw|antw|sv|vs|tr|f
                                 re.IGNORECASE)
 _FORWARD = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*(?:fwd?|wg|tr)(?:\[\d+\])?\s*:", re.IGNORECASE)   # "[EXTERNAL] FW:"
 # a mail about the day it was sent ("1 pm phone call today", "Lunch heute?"): after SAME_DAY_DAYS, moot
-SAME_DAY = re.compile(r"\b(?:today|tonight|this (?:morning|afternoon|evening)|heute|heute abend)\b", re.IGNORECASE)
+SAME_DAY = re.compile(r"\b(?:(?<!usa )(?<!psychology )today|tonight|this (?:morning|afternoon|evening)|heute)\b",
+                      re.IGNORECASE)      # "USA Today" is a newspaper
 SAME_DAY_DAYS = 2
 FORWARD_GROUP = 3        # people on a forward, its sender included, besides the user: passed on for reading
 FORWARDS_AFTER = 5       # direct mails, nearly all (FORWARD_SHARE) of them forwards: a forwarding account

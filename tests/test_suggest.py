@@ -1117,12 +1117,13 @@ def test_a_mail_about_its_own_day_is_owed_no_longer_than_two_days(db):
     apply(db, rhythm(TOM, every=14, last=30) + [
         message(1, sender=TOM, to=(ME,), subject="1 pm phone call today", at=days_ago(2)),
         message(2, sender=TOM, to=(ME,), subject="Lunch heute?", at=days_ago(5)),
-        message(3, sender=TOM, to=(ME,), subject="Budget for the trip", at=days_ago(6))])
+        message(3, sender=TOM, to=(ME,), subject="Budget for the trip", at=days_ago(6)),
+        message(4, sender=TOM, to=(ME,), subject="Our story in USA Today - thoughts?", at=days_ago(7))])
     store.refresh_own_addresses(db, [ME.email])
     assert [t.subject for t in analyse(db, config(), TODAY).facts[TOM.email].replies_owed] == [
-        "Budget for the trip"]
+        "Budget for the trip", "Our story in USA Today - thoughts?"]
     assert [t.subject for t in analyse(db, config(), TODAY - timedelta(days=1)).facts[TOM.email].replies_owed] == [
-        "1 pm phone call today", "Budget for the trip"]
+        "1 pm phone call today", "Budget for the trip", "Our story in USA Today - thoughts?"]
 
 
 def test_a_teams_weekly_report_sent_in_turn_is_owed_no_answer(db):
