@@ -345,13 +345,14 @@ def _namesakes_at_one_firm(known: Iterable[str], names: dict[str, Counter], pers
     """Addresses at one organisation's domains whose usual display names give the same first name and
     surname, each spelling that surname in its local part: tim.belden@enron.com and belden@enron.com, both
     "Belden, Tim", are one person with two mailboxes even when no thread shows both; so are
-    kevin.hannon@enron.com and kevin_hannon@enron.net (see `_firm`). Free-mail domains hold many
+    kevin.hannon@enron.com and kevin_hannon@enron.net (see `firm_of`). Free-mail domains hold many
     namesakes and are left apart, as are robots' names ("Build Bot")."""
     groups: dict[tuple[str, str, str], set[str]] = defaultdict(set)
-    per_firm = Counter(_firm(person[email].partition("@")[2]) for email in known)
+    per_firm = Counter(firm_of(person[email].partition("@")[2]) for email in known)
     for email in known:
         local, _, domain = person[email].partition("@")
-        if per_firm[_firm(domain)] < 2 or _firm(domain) in _FREE_MAIL_FIRMS or not names.get(email) \
+        firm = firm_of(domain)
+        if per_firm[firm] < 2 or firm in FREE_MAIL_FIRMS or not names.get(email) \
                 or address_kind(person[email]) != "person":
             continue
         seen = names[email]
@@ -360,14 +361,11 @@ def _namesakes_at_one_firm(known: Iterable[str], names: dict[str, Counter], pers
         words = re.findall(r"[^\W\d_]+", usual)
         if len(words) < 2 or _ROBOT_NAME.search(usual) or words[-1] not in re.sub(r"[\W\d_]+", "", local):
             continue
-        groups[(_firm(domain), words[0], words[-1])].add(email)
+        groups[(firm, words[0], words[-1])].add(email)
     return [group for group in groups.values() if len(group) > 1]
 
 
-_FREE_MAIL_FIRMS = frozenset(d.split(".")[-2] for d in FREE_MAIL)   # yahoo.co.uk and yahoo.fr are yahoo too
-
-
-def _firm(domain: str) -> str:
+def firm_of(domain: str) -> str:
     """The organisation's name in a domain: "enron" of enron.com, enron.net and ect.enron.com, "acme" of
     acme.co.uk — the label before the country's or the registry's suffix."""
     if domain.startswith("["):         # an address literal ([10.0.0.1]) names no organisation
@@ -376,6 +374,9 @@ def _firm(domain: str) -> str:
     if len(labels) >= 3 and labels[-2] in _SECOND_LEVEL and len(labels[-1]) == 2:
         return labels[-3]
     return labels[-2] if len(labels) >= 2 else domain
+
+
+FREE_MAIL_FIRMS = frozenset(firm_of(d) for d in FREE_MAIL)   # yahoo.co.uk and yahoo.fr are yahoo too
 
 
 def _echoes_address(name: str, email: str) -> bool:

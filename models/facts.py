@@ -12,7 +12,7 @@ import re
 import statistics
 from bisect import bisect_left, bisect_right
 from collections import Counter, defaultdict
-from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,8 +21,8 @@ from operator import attrgetter, itemgetter
 
 from sqlite_utils import Database
 
-from daemon.contacts import (B4_RELAY_PREFIX, FREE_MAIL, Contact, address_kind, domain_of, is_ignored, is_list_name,
-                             is_mailing_list, merge_contacts, person_addresses, robot_name, usable_name)
+from daemon.contacts import (B4_RELAY_PREFIX, FREE_MAIL_FIRMS, Contact, address_kind, domain_of, firm_of, is_ignored,
+                             is_list_name, is_mailing_list, merge_contacts, person_addresses, robot_name, usable_name)
 from daemon.store import REPLY_PREFIX, utc_text
 
 MIN_GAP_DAYS, MAX_GAP_DAYS = 7.0, 180.0
@@ -171,10 +171,9 @@ def _load_facts(db: Database, own: set[str], cutoff: str, aliases, ignore_addres
     moment = parse_utc(cutoff)
     user_wrote, user_wrote_to = _user_wrote(per_address)
     starter_wrote = _starter_wrote(per_address, seen.starters)
-    answers = seen.answers
-    answers.team_series = _team_series(per_address.values())
+    team_series = _team_series(per_address.values(), user_wrote)
     for item in facts.values():
-        summarise(item, moment, user_wrote, starter_wrote, answers, user_wrote_to)
+        summarise(item, moment, user_wrote, starter_wrote, seen.answers, user_wrote_to, team_series)
     return facts
 
 
@@ -196,13 +195,14 @@ def _user_wrote(per_address: Mapping[str, list[Touch]]
 def _answered_since(last: Touch, addresses: Collection[str], wrote_to: Sequence[tuple[datetime, str]]) -> bool:
     """Whether the user wrote in the conversation after `last` to someone who could be its answer's reader:
     the person, anyone when theirs was a mail among several (a reply to another of them answers in the thread),
-    or a colleague of theirs (their other address, an assistant). Conversations are grouped by subject: Ben's
-    "Quick question" answered is not Anna's, a stranger to Ben, who asked the same words alone."""
+    or a colleague of theirs at the same organisation (their other address, an assistant). Conversations are
+    grouped by subject: Ben's "Quick question" answered is not Anna's, a stranger to Ben, who asked the same
+    words alone."""
     later = wrote_to[bisect_right(wrote_to, (last.at, "\uffff")):]        # in time order: only what came after
     if not later or last.size > 1:
         return bool(later)
-    domains = {domain_of(a) for a in addresses} - FREE_MAIL
-    return any(email in addresses or domain_of(email) in domains for _, email in later)
+    firms = {firm_of(domain_of(a)) for a in addresses} - FREE_MAIL_FIRMS
+    return any(email in addresses or firm_of(domain_of(email)) in firms for _, email in later)
 
 
 def _starter_wrote(per_address: dict[str, list[Touch]], starters: dict[str, str]) -> dict[str, list[datetime]]:
@@ -257,7 +257,6 @@ class _Answers:
 
     asked: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))   # (conv, asker) → To
     replies: dict[tuple[str, str], list[tuple[datetime, str]]] = field(default_factory=lambda: defaultdict(list))
-    team_series: dict[str, int] = field(default_factory=dict)   # series a team sends and nobody answers
 
     def add(self, conversation: str, sender: str, to: set[str], at: datetime) -> None:
         self.asked[(conversation, sender)] |= to
@@ -531,10 +530,11 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
               user_wrote: dict[str, list[datetime]] | None = None,
               starter_wrote: dict[str, list[datetime]] | None = None,
               answers: _Answers | None = None,
-              user_wrote_to: dict[str, list[tuple[datetime, str]]] | None = None) -> None:
+              user_wrote_to: dict[str, list[tuple[datetime, str]]] | None = None,
+              team_series: Mapping[str, int] | None = None) -> None:
     """Derive the counts and dates of one contact from its touches (`as_of`: the moment they are known at,
     for the past year's counts; by default the last touch; `user_wrote`, `user_wrote_to`: see `_user_wrote`;
-    `answers`: see `_Answers`)."""
+    `answers`: see `_Answers`; `team_series`: see `_team_series`)."""
     touches = sorted(item.touches, key=_AT)
     item.touches = touches
     threads: dict[str, list[Touch]] = defaultdict(list)
@@ -569,7 +569,7 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
         item.last_subject = kept[-1].subject     # the last contact's own: "last contact 19 days ago (…)"
     year_start = (as_of or (touches[-1].at if touches else datetime.max)) - timedelta(days=365)
     reports = _summarise_threads(item, threads, year_start, user_wrote or {}, starter_wrote or {},
-                                 answers or _Answers(), user_wrote_to)
+                                 answers or _Answers(), user_wrote_to, team_series)
     if as_of is not None:       # owed for a month at most: what `explain` and the JSON say as the digest does
         item.replies_owed = [t for t in item.replies_owed if as_of - t.at <= timedelta(days=REPLY_OWED_MAX_DAYS)
                              and not (SAME_DAY.search(t.subject) and as_of - t.at > timedelta(days=SAME_DAY_DAYS))]
@@ -594,17 +594,18 @@ def contact_touches(touches: Sequence[Touch]) -> Sequence[Touch]:
 
 def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year_start: datetime,
                        user_wrote: dict[str, list[datetime]], starter_wrote: dict[str, list[datetime]],
-                       answers: _Answers, user_wrote_to: dict[str, list[tuple[datetime, str]]] | None = None
-                       ) -> set[str]:
+                       answers: _Answers, user_wrote_to: dict[str, list[tuple[datetime, str]]] | None = None,
+                       team_series: Mapping[str, int] | None = None) -> set[str]:
     """Who starts the contact's threads, which went both ways, and which wait for the user. Returns the
     conversations that are issues of a long series (SERIES_MANY) the user (nearly) never answers: reports,
     not talk (a few unanswered "Answer 1", "Answer 2" may be a tie without threading headers)."""
     started, reports = [], set()
     unanswered = _unanswered_series(threads.values())
+    team_series = team_series or {}
     for thread in threads.values():     # a team's reports this contact took a turn at (`_team_series`)
         series = series_of(thread[0].subject) if thread[0].kind == "received" else None
-        if series in answers.team_series:
-            unanswered[series] = max(unanswered.get(series, 0), answers.team_series[series])
+        if series in team_series:
+            unanswered[series] = max(unanswered.get(series, 0), team_series[series])
     ignored = (item.sent == 0 and item.received_direct > IGNORED_AFTER) or _forwarding_account(threads.values())
     for thread in threads.values():
         first = thread[0]
@@ -645,7 +646,7 @@ _ANSWER = re.compile(r"^\s*(?:re|aw|antw|sv|vs)(?:\[\d+\])?\s*:", re.IGNORECASE)
 # an answer or a forward, behind any tags a mail system puts first ("[EXTERNAL] Re:", "RE[2]:", "SV:")
 _ANSWER_OR_FORWARD = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*(?:re|aw|antw|sv|vs|tr|fwd?|wg)(?:\[\d+\])?\s*:",
                                 re.IGNORECASE)
-_FORWARD = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*(?:fwd?|wg|tr)(?:\[\d+\])?\s*:", re.IGNORECASE)   # "[EXTERNAL] FW:"
+FORWARD = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*(?:fwd?|wg|tr)(?:\[\d+\])?\s*:", re.IGNORECASE)   # "[EXTERNAL] FW:"
 # a mail about the day it was sent ("1 pm phone call today", "Lunch heute?"): after SAME_DAY_DAYS, moot
 SAME_DAY = re.compile(r"\b(?:(?<!usa )(?<!psychology )today|tonight|this (?:morning|afternoon|evening)|heute)\b",
                       re.IGNORECASE)      # "USA Today" is a newspaper
@@ -659,7 +660,7 @@ def _forwarding_account(threads: Iterable[list[Touch]]) -> bool:
     """A sender whose direct mail to the user is nearly all "Fwd: …" — a home account passing on newsletters
     and offers, a relative's chain mail — hands things on and waits for no answer."""
     direct = [t.subject for thread in threads for t in thread if t.kind == "received" and t.direct and not t.bulk]
-    return len(direct) >= FORWARDS_AFTER and sum(bool(_FORWARD.match(s)) for s in direct) >= FORWARD_SHARE * len(direct)
+    return len(direct) >= FORWARDS_AFTER and sum(bool(FORWARD.match(s)) for s in direct) >= FORWARD_SHARE * len(direct)
 
 
 SERIES_MANY, SERIES_ANSWERED_SHARE = 10, 0.1
@@ -682,25 +683,22 @@ TEAM_TITLE_WORDS = 3    # … whose title has this many words besides its date (
                         # "Question 3" from eight people is eight questions
 
 
-def _team_series(touches_per_address: Iterable[list[Touch]]) -> dict[str, int]:
+def _team_series(touches_per_address: Iterable[list[Touch]], user_wrote: Container[str]) -> dict[str, int]:
     """Series (see `series_of`) of threads others started, over all senders: a team's "EHS Weekly Report -
     Week ending …" sent by three people in turn is a report however few issues each of them sent. Kept are
     those titled with TEAM_TITLE_WORDS words or more, of TEAM_SERIES issues or more of which the user answered
-    none, or SERIES_MANY or more of which a tenth or less."""
+    none, or SERIES_MANY or more of which a tenth or less. `user_wrote`: the conversations the user wrote in."""
     first: dict[str, Touch] = {}
-    answered: set[str] = set()
     for touches in touches_per_address:
         for t in touches:
-            if t.kind == "sent":
-                answered.add(t.conversation)
-            elif t.kind == "received" and not t.bulk and (t.conversation not in first or t.at < first[t.conversation].at):
+            if t.kind == "received" and not t.bulk and (t.conversation not in first or t.at < first[t.conversation].at):
                 first[t.conversation] = t
     issues: Counter = Counter()
     replies: Counter = Counter()
     for conversation, t in first.items():
         if (series := series_of(t.subject)) is not None and len(series.split()) >= TEAM_TITLE_WORDS:
             issues[series] += 1
-            replies[series] += conversation in answered
+            replies[series] += conversation in user_wrote
     return {series: n for series, n in issues.items()
             if (n >= TEAM_SERIES and not replies[series])
             or (n >= SERIES_MANY and replies[series] <= SERIES_ANSWERED_SHARE * n)}
@@ -772,7 +770,7 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
     last = thread[-1]
     if last.kind != "received" or not last.direct or last.size > OWED_MAX_PEOPLE or wants_no_answer(last.subject):
         return False
-    if last.size >= FORWARD_GROUP and _FORWARD.match(last.subject):
+    if last.size >= FORWARD_GROUP and FORWARD.match(last.subject):
         return False        # a press story forwarded to a few executives is for reading, not a question
     if last_sent is not None and last_sent > last.at:
         return False

@@ -13,7 +13,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from daemon.store import REPLY_PREFIX
-from models.facts import OWED_MAX_PEOPLE, REPLY_OWED_MAX_DAYS, ContactFacts, contact_touches, days_between
+from models.facts import (FORWARD, OWED_MAX_PEOPLE, REPLY_OWED_MAX_DAYS, ContactFacts, contact_touches,
+                          days_between)
 from models.scorer import DEFAULT_GAP_DAYS, VALUABLE, ContactScore
 
 MINUTES = {"reply_owed": 5, "follow_up": 5, "give_first": 10, "birthday": 10, "introduce": 10,
@@ -28,11 +29,11 @@ GIVE_FIRST_DAYS = 21
 INTRODUCTION = re.compile(
     r"\b(?:intros?|introductions?|introducing|vorstellung|vorstellen|kennenlernen)\b"
     r"(?!\s+(?:of|des|der|call|meeting)\b)|\w\s*<>\s*\w", re.IGNORECASE)
-# a course, a patch ("[PATCH v2 4/5] hw: aspeed: Introduce common UART init", "[RFC] …"), an event named an
-# introduction, or a forwarded flyer ("FW: … Cheerleader Introduction event"): no introduction
+# a course, a patch ("[PATCH v2 4/5] hw: aspeed: Introduce common UART init", "[RFC] …") or an event named an
+# introduction: no introduction (nor is a forwarded flyer, "FW: … Cheerleader Introduction": `facts.FORWARD`)
 COURSE = re.compile(r"\b(?:course|class|training|session|seminar|webinar|workshop|enroll|enrol|kurs|schulung)\b"
-                    r"|\[[^\]]*\b(?:PATCH|RFC)\b|\bintroduction\s+(?:event|party|night|ceremony|reception|day)"
-                    r"|^\W*(?:fwd?|wg)\s*:", re.IGNORECASE)
+                    r"|\[[^\]]*\b(?:PATCH|RFC)\b|\bintroduction\s+(?:event|party|night|ceremony|reception|day)",
+                    re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -252,7 +253,7 @@ def give_first(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | 
         return None
     recent_help = [t for t in f.touches if t.kind == "received" and not t.bulk and t.size >= 2
                    and (now - t.at).days <= GIVE_FIRST_DAYS and t.introduces and INTRODUCTION.search(t.subject)
-                   and not COURSE.search(t.subject)]
+                   and not COURSE.search(t.subject) and not FORWARD.match(t.subject)]
     one_sided = f.user_threads >= 4 and f.user_threads_answered >= 0.8 * f.user_threads and \
         f.their_threads <= f.user_threads // 4
     if recent_help:

@@ -124,7 +124,7 @@ def test_one_name_at_one_firm_spelt_in_both_addresses_is_one_person():
 def test_one_name_at_one_firms_two_domains_is_one_person():
     """kevin.hannon@enron.com and kevin_hannon@enron.net, both "Kevin Hannon"; not a namesake at another firm."""
     from collections import Counter
-    from daemon.contacts import _firm, merge_contacts
+    from daemon.contacts import firm_of, merge_contacts
     names = {"kevin.hannon@enron.com": Counter({"Kevin Hannon": 5}), "kevin_hannon@enron.net": Counter({"Kevin Hannon": 2}),
              "kevin.hannon@other.example": Counter({"Kevin Hannon": 1}), "anna@other.example": Counter({"Anna Ek": 1})}
     contacts = merge_contacts(list(names), names, (), (), {"kevin.hannon@enron.com": 5})
@@ -135,7 +135,7 @@ def test_one_name_at_one_firms_two_domains_is_one_person():
     strangers |= {"ann@yahoo.fr": Counter({"Ann Lee": 1}), "bo@yahoo.co.uk": Counter({"Bo Li": 1})}
     apart = merge_contacts(list(strangers), strangers, (), (), {})     # free mail in any country; no firm at all
     assert all(apart[a].addresses == (a,) for a in strangers)
-    assert [_firm(d) for d in ("ect.enron.com", "acme.co.uk", "acme.de", "localhost")] == ["enron", "acme", "acme", "localhost"]
+    assert [firm_of(d) for d in ("ect.enron.com", "acme.co.uk", "acme.de", "localhost")] == ["enron", "acme", "acme", "localhost"]
 
 
 def test_quoted_and_plain_forms_are_one_contact_with_a_clean_name(db):
