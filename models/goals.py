@@ -14,6 +14,10 @@ to 6-letter pieces of each word; a long keyword also matches inside a word,
 and a keyword also matches without a plural ending. So "Förderung" finds
 "Forschungsförderung" and "Foerderantrag", "Finanzierung" finds
 "Finanzierungsrunde", "investor" finds "Investoren", "Kunden" finds "Kundin".
+Keywords of three letters or fewer are words of their own: written in capitals
+they are acronyms, matched as written ("IT" is not "it", "PR" not "PRC");
+capitalised they are nouns that start compounds ("Öl" finds "Ölpreis");
+in lower case, whole words.
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ MAX_SUBJECTS = 200   # the most recent subjects per contact are enough to know i
 CLOSEST_SHARE = 0.2  # an explanation quotes a subject only when this share of its word pieces is the goal's
 PIECES = (4, 5, 6)   # lengths of the word pieces compared (a word's start and end marked by a space)
 INSIDE_WORD = 6      # keywords this long (folded) also match inside a word: German compounds
-WHOLE_WORD = 3       # keywords this short match a whole word only (a plural "s" aside): "PR" is not "PRC"
+WHOLE_WORD = 3       # keywords this short are words of their own (see the module's docstring)
 ENDINGS = ("en", "s", "n")    # plural endings a keyword is also matched without (longer forms match anyway) …
 MIN_STEM = 4                  # … when at least this many letters remain ("news" stays "news")
 _UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss"})
@@ -81,11 +85,13 @@ def _names_organisation(facts: ContactFacts, organisation: str) -> bool:
 
 @dataclass(frozen=True)
 class Keywords:
-    """A goal's keywords, ready to search a contact's folded subjects (one per line) in two calls."""
+    """A goal's keywords, ready to search a contact's subjects (one per line): folded, in two calls, and
+    as written for acronyms."""
 
-    anywhere: re.Pattern[str]       # each mention: at the start of a word, or anywhere for a long keyword
-    lines: re.Pattern[str]          # each line (subject) with at least one mention
-    said: dict[str, str]            # folded keyword → as the user wrote it
+    anywhere: re.Pattern[str] | None   # each mention in folded text: at a word's start, anywhere if long
+    lines: re.Pattern[str] | None      # each folded line (subject) with at least one mention
+    said: dict[str, str]               # folded keyword → as the user wrote it
+    acronyms: re.Pattern[str] | None = None   # each acronym ("IT", "PRs") in the subjects as written
 
 
 def _stem(keyword: str) -> str:
@@ -100,20 +106,48 @@ def _stem(keyword: str) -> str:
     return keyword
 
 
+def is_acronym(keyword: str) -> bool:
+    """A keyword of three letters or fewer written in capitals, ending in a letter or digit: "IT", "PR", "5G"
+    (not "C++", which "C++17" holds)."""
+    return len(keyword) <= WHOLE_WORD and keyword.isupper() and keyword[-1].isalnum()
+
+
 def keywords_of(goal: Goal) -> Keywords | None:
-    folded = {fold(w.strip()): w.strip() for w in goal.keywords if w.strip()}
-    if not folded:
+    written = [w.strip() for w in goal.keywords if w.strip()]
+    if not written:
         return None
+    acronyms = sorted({w for w in written if is_acronym(w)}, key=lambda w: (-len(w), w))
+    folded = {fold(w): w for w in written if not is_acronym(w)}
     said = {_stem(w): kept for w, kept in folded.items()} | folded
     by_length = sorted(said, key=lambda w: (-len(w), w))      # the longest keyword that matches is the one named
     long_ = [re.escape(w) for w in by_length if len(w) >= INSIDE_WORD]
-    # a whole word: an acronym ending in a letter or digit ("PR"), not "C++", which "C++17" holds
-    tiny = [re.escape(w) for w in by_length if len(w) <= WHOLE_WORD and w[-1:].isalnum()]
+    # a whole word: a short keyword in lower case; a capitalised one ("Öl") starts words, as short ones do
+    tiny = [re.escape(w) for w in by_length if len(w) <= WHOLE_WORD and w[-1:].isalnum() and not said[w].istitle()]
     short = [re.escape(w) for w in by_length if len(w) < INSIDE_WORD and re.escape(w) not in tiny]
     # one look-behind before all the short ones: several times faster than one before each
     either = "|".join(long_ + ([r"(?<!\w)(?:" + "|".join(short) + ")"] if short else [])
                       + ([r"(?<!\w)(?:" + "|".join(tiny) + r")s?(?!\w)"] if tiny else []))
-    return Keywords(re.compile(either), re.compile(f"(?m)^.*?(?:{either})"), said)
+    return Keywords(re.compile(either) if either else None, re.compile(f"(?m)^.*?(?:{either})") if either else None,
+                    said, re.compile(r"(?<!\w)(" + "|".join(map(re.escape, acronyms)) + r")s?(?!\w)")
+                    if acronyms else None)
+
+
+def mentions(keywords: Keywords, lines: str, folded: str) -> tuple[list[str], int]:
+    """The keywords the subjects mention, as the user wrote them, the most mentioned first, and how many
+    subjects mention one. `lines`: the subjects one per line as written; `folded`: the same folded."""
+    hits = []
+    # a plain substring test first: most contacts mention no keyword, and it is several times faster
+    if keywords.anywhere and any(w in folded for w in keywords.said):
+        hits = [keywords.said.get(hit, hit) for hit in keywords.anywhere.findall(folded)]
+    acronyms = keywords.acronyms.findall(lines) if keywords.acronyms else []
+    if not hits and not acronyms:
+        return [], 0
+    if not acronyms:
+        subjects = len(keywords.lines.findall(folded))
+    else:
+        subjects = sum(1 for written, low in zip(lines.split("\n"), folded.split("\n"))
+                       if keywords.acronyms.search(written) or keywords.anywhere and keywords.anywhere.search(low))
+    return [k for k, _ in Counter(hits + acronyms).most_common()], subjects
 
 
 @dataclass
@@ -135,25 +169,22 @@ def shared_subjects(facts: ContactFacts) -> list[str]:
     return [t.subject for t in facts.touches if t.subject and t.size <= OWED_MAX_PEOPLE]
 
 
-def folded_subjects(subjects: list[str]) -> str:
-    """One subject per line (a line break inside a subject would make two)."""
-    return fold("\n".join(" ".join(s.splitlines()) for s in subjects))
+def subject_lines(subjects: list[str]) -> tuple[str, str]:
+    """The subjects one per line (a line break inside a subject would make two), as written and folded."""
+    lines = "\n".join(" ".join(s.splitlines()) for s in subjects)
+    return lines, fold(lines)
 
 
 def evidence(facts: ContactFacts, goal: Goal, keywords: Keywords | None = None,
              taught_domains: frozenset[str] = frozenset(), subjects: list[str] | None = None,
-             folded: str | None = None) -> Evidence:
-    """`subjects`, `folded`: `shared_subjects(facts)` and `folded_subjects` of them, when they were computed
+             lines: tuple[str, str] | None = None) -> Evidence:
+    """`subjects`, `lines`: `shared_subjects(facts)` and `subject_lines` of them, when they were computed
     already (once for all goals)."""
     addresses = facts.contact.addresses
     subjects = shared_subjects(facts) if subjects is None else subjects
     found, mentioning = [], 0
     if keywords is not None and subjects:
-        folded = folded_subjects(subjects) if folded is None else folded
-        # a plain substring test first: most contacts mention no keyword, and it is several times faster
-        if any(w in folded for w in keywords.said) and (hits := keywords.anywhere.findall(folded)):
-            found = [k for k, _ in Counter(keywords.said.get(hit, hit) for hit in hits).most_common()]
-            mentioning = len(keywords.lines.findall(folded))
+        found, mentioning = mentions(keywords, *(lines or subject_lines(subjects)))
     return Evidence(
         domains=sorted({domain_of(a) for a in addresses if _matches_domain(a, goal.domains)}),
         organizations=[o for o in goal.organizations if _names_organisation(facts, o)],
@@ -163,10 +194,10 @@ def evidence(facts: ContactFacts, goal: Goal, keywords: Keywords | None = None,
 
 def relevance(facts: ContactFacts, goal: Goal, keywords: Keywords | None = None, topic: float = 0.0,
               taught_domains: frozenset[str] = frozenset(), subjects: list[str] | None = None,
-              folded: str | None = None) -> float:
+              lines: tuple[str, str] | None = None) -> float:
     """How relevant one contact is to one goal, from domains, organisations, keywords and topic similarity.
     `taught_domains` are those of contacts the user marked relevant to the goal: weaker than configured ones."""
-    return _combine(evidence(facts, goal, keywords, taught_domains, subjects, folded), topic)
+    return _combine(evidence(facts, goal, keywords, taught_domains, subjects, lines), topic)
 
 
 def _combine(e: Evidence, topic: float) -> float:
@@ -227,7 +258,8 @@ def topic_similarity(facts: dict[str, ContactFacts], goals: tuple[Goal, ...],
     subjects = {cid: shared_subjects(facts[cid]) for cid in wrote}
     people = [cid for cid in wrote if subjects[cid]]
     examples = examples or [[] for _ in goals]
-    said = [" ".join([*g.keywords, g.description, g.name]) for g in goals]
+    # acronyms are left to the keyword rule: folded, "IT" would be every "it"
+    said = [" ".join([*(w for w in g.keywords if not is_acronym(w.strip())), g.description, g.name]) for g in goals]
     shown = [" ".join(_document(shared_subjects(facts[cid])) for cid in marked) for marked in examples]
     if not people or not any(q.strip() for q in said + shown):
         return {}
@@ -305,8 +337,8 @@ def goal_fits(facts: dict[str, ContactFacts], goals: tuple[Goal, ...],
     fits = {}
     for cid, f in facts.items():
         subjects = shared_subjects(f)
-        folded = folded_subjects(subjects) if subjects and any(keywords) else None
-        fits[cid] = {g.name: relevance(f, g, k, topics.get(cid, none)[i], taught[i], subjects, folded)
+        lines = subject_lines(subjects) if subjects and any(keywords) else None
+        fits[cid] = {g.name: relevance(f, g, k, topics.get(cid, none)[i], taught[i], subjects, lines)
                      for i, (g, k) in enumerate(zip(goals, keywords))}
     for (cid, name), good in verdicts.items():
         if name in fits[cid]:

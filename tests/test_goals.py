@@ -87,6 +87,30 @@ def test_an_acronym_keyword_matches_a_whole_word_only():
     assert fits["b@x.example"]["Public relations"] < 0.1          # no keyword; a trace of topic at most
 
 
+def test_an_acronym_in_capitals_is_not_the_everyday_word_it_spells():
+    """"IT" and "US" are not "can you send it" or "join us"; as written, and in "IT's" or "US-Markt", they are."""
+    goal = Goal(name="Infrastructure", keywords=["IT", "US"])
+    facts = {"a@x.example": contact("a@x.example", ["IT budget 2027", "US-Markt: Zahlen", "Lunch"]),
+             "b@x.example": contact("b@x.example", ["can you send it", "join us on Friday", "it is done"])}
+    fits = goal_fits(facts, (goal,))
+    assert fits["a@x.example"]["Infrastructure"] >= 0.8
+    assert fits["b@x.example"]["Infrastructure"] == 0.0       # neither the keyword rule nor the topic finds it
+    assert relevance_reasons(facts["a@x.example"], goal, fits["a@x.example"]["Infrastructure"])[0] \
+        == "2 of 3 subjects mention “IT”, “US”"
+
+
+def test_a_capitalised_short_keyword_starts_compounds_and_a_lower_case_one_is_a_word():
+    """"Öl" finds "Ölpreis" and "Oelpreis" (a German noun starts compounds); "ai" finds "AI" but not "aim"."""
+    oil, ai = Goal(name="Oil", keywords=["Öl"]), Goal(name="AI", keywords=["ai"])
+    facts = {"a@x.example": contact("a@x.example", ["Ölpreis steigt", "Oelmarkt"]),
+             "b@x.example": contact("b@x.example", ["AI roadmap", "Re: ai"]),
+             "c@x.example": contact("c@x.example", ["Our aim for Q3", "Boiler"])}
+    fits = goal_fits(facts, (oil, ai))
+    assert fits["a@x.example"]["Oil"] >= 0.8 and fits["b@x.example"]["AI"] >= 0.8
+    assert fits["c@x.example"]["Oil"] < 0.1 and fits["c@x.example"]["AI"] < 0.1
+    assert fits["b@x.example"]["Oil"] < 0.1 and fits["a@x.example"]["AI"] < 0.1
+
+
 def test_goal_feedback_wins_for_the_contact_and_teaches_the_goal_about_similar_ones():
     goal = Goal(name="Investors", description="Seed round")
     facts = {
