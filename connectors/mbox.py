@@ -29,6 +29,7 @@ import mmap
 import os
 import re
 from collections.abc import Callable, Iterator
+from itertools import takewhile
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -217,7 +218,7 @@ class MboxSource(LocalSource):
     def _append(self, rel: str, data: bytes, old: FileState, mtime_ns: int) -> Iterator[tuple[Batch, FileState]]:
         """Only the messages after the old end, in chunks parsed one at a time, each with a cursor valid after
         it. A copy of a message in a later chunk under the same id reaches the store as an append's would."""
-        start, number = old.resume, 1
+        start, number = old.resume, 0     # 0: numbered as the file's messages, counted if a note needs it
         while True:
             parsed = self._parse(rel, data, start, limit=BATCH_MESSAGES, number=number)
             if not parsed.more:
@@ -247,7 +248,8 @@ class MboxSource(LocalSource):
 
     def _parse(self, rel: str, data: bytes, start: int, limit: int | None = None, number: int = 1) -> Parsed:
         """Header blocks of the messages from offset `start` (the first "From " line at or after it); with
-        `limit`, of that many messages at most (`more` then says that others follow from `resume`)."""
+        `limit`, of that many messages at most (`more` then says that others follow from `resume`). Notes
+        number the messages on from `number`; 0: as in the whole file (counted only when a note needs it)."""
         scope = _scope(rel)
         labels = sent_labels(scope, self.sent_folders)
         # Resume at the start of an unfinished last line: it may be a "From " line being written.
@@ -255,12 +257,20 @@ class MboxSource(LocalSource):
         seen: dict[str, int] = {}      # source id -> its place in out.messages
         bounds = _message_bounds(data, start)
         crlf = b"\r\n" in data[start:start + 4096]
-        for number, (begin, end) in enumerate(bounds, number):
+        first = number
+
+        def numbered(index: int) -> int:
+            nonlocal first
+            if not first:
+                first = 1 + sum(1 for _ in takewhile(lambda bound: bound[0] < start, _message_bounds(data, 0)))
+            return first + index
+
+        for index, (begin, end) in enumerate(bounds):
             if limit is not None and len(out.messages) >= limit:
-                out.resume, out.more, out.number = begin, True, number
+                out.resume, out.more, out.number = begin, True, first and first + index
                 break
             if end == len(data) and _header_end(data, begin, end, crlf) < 0:
-                out.notes.append(f"{rel}: message {number} is cut off inside its header, skipped for now")
+                out.notes.append(f"{rel}: message {numbered(index)} is cut off inside its header, skipped for now")
                 out.resume = begin
                 break
             fields = scan_fields(data, begin, end)        # stops at the empty line: the body is skipped
@@ -270,7 +280,7 @@ class MboxSource(LocalSource):
             meta = meta_from_fields(fields, source_id=source_id, scope=scope, labels=labels, message_id=message_id,
                                     fallback_date=_fallback(data, begin, end, crlf), dated_id=True)
             if isinstance(meta, str):
-                out.notes.append(f"{rel}: message {number} {meta}, skipped")
+                out.notes.append(f"{rel}: message {numbered(index)} {meta}, skipped")
                 continue
             first = seen.get(meta.source_id)
             if first is not None:       # a second copy under the same id: what the store makes of it after an append

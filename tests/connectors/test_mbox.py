@@ -333,8 +333,12 @@ def test_a_truncated_mbox_keeps_the_complete_messages(tmp_path):
     state, cursor, batches = pull(source, None)
     assert set(state) == {sid("truncated/m1@example.com"), sid("truncated/m2@example.com")}
     assert batches[0].notes == ("truncated.mbox: message 3 is cut off inside its header, skipped for now",)
+    with open(path, "a") as f:                                  # the writer goes on, still inside the header
+        f.write("ice <alice@example.com>\n")
+    state, cursor, batches = pull(source, cursor, state)        # the resumed reading names it as the file's 3rd
+    assert batches[0].notes == ("truncated.mbox: message 3 is cut off inside its header, skipped for now",)
     with open(path, "a") as f:                                  # the writer finishes the message
-        f.write("ice <alice@example.com>\nSubject: done\n\nbody\n\n")
+        f.write("Subject: done\n\nbody\n\n")
     state, _, batches = pull(source, cursor, state)
     assert [m.source_id for m in messages_of(batches)] == [sid("truncated/m3@example.com")]
     assert not batches[0].scopes and len(state) == 3
@@ -458,8 +462,9 @@ def test_a_long_first_reading_comes_in_chunks_and_an_interrupted_one_keeps_what_
     batches = list(source.pull(None))
     assert [len(b.messages) for b in batches] == [2, 2, 1] and [b.scopes for b in batches] == [(), (), ()]
     assert [n for b in batches for n in b.notes] == ["inbox.mbox: message 5 has no usable Date, skipped"]
-    rest = messages_of(list(source.pull(batches[0].cursor)))          # killed after the first chunk was stored
-    assert [m.source_id for m in rest] == [sid(f"inbox/new{n}@example.com") for n in (3, 4, 6)]
+    resumed = list(source.pull(batches[0].cursor))                     # killed after the first chunk was stored
+    assert [m.source_id for m in messages_of(resumed)] == [sid(f"inbox/new{n}@example.com") for n in (3, 4, 6)]
+    assert [n for b in resumed for n in b.notes] == ["inbox.mbox: message 5 has no usable Date, skipped"]
     assert list(source.pull(batches[-1].cursor)) == []
 
 
