@@ -31,6 +31,7 @@ from google.auth.exceptions import RefreshError, TransportError
 from google.auth.transport.requests import Request
 from google.oauth2.credentials import Credentials
 from google_auth_oauthlib.flow import InstalledAppFlow, WSGITimeoutError
+from oauthlib.oauth2.rfc6749.errors import AccessDeniedError, OAuth2Error
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from googleapiclient.http import BatchHttpRequest
@@ -220,7 +221,10 @@ def execute(request: Any, source: SourceConfig, what: str, *, bucket: TokenBucke
     """
     def once() -> dict:
         bucket.take(cost)
-        return request.execute(num_retries=0)
+        reply = request.execute(num_retries=0)
+        if not isinstance(reply, dict):     # a Wi-Fi sign-in page or a proxy's answered instead: the client
+            raise NotGoogle()               # hands back its text
+        return reply
     try:
         return with_backoff(once, classify=classify, attempts=attempts, sleep=sleep)
     except HttpError as exc:
@@ -232,6 +236,14 @@ def execute(request: Any, source: SourceConfig, what: str, *, bucket: TokenBucke
     except NETWORK_ERRORS as exc:
         raise SourceError(f"cannot reach Google ({exc.__class__.__name__}) while reading {what}",
                           where=source_key(source), fix=NETWORK_FIX) from None
+    except NotGoogle:
+        raise SourceError(f"got an answer that is not from Google while reading {what}", where=source_key(source),
+                          fix="sign in to the network's Wi-Fi portal in a browser, or check the proxy; "
+                              "the next sync tries again") from None
+
+
+class NotGoogle(Exception):
+    """A reply that is no JSON object: not Google's API speaking."""
 
 
 def wait_problem(source: SourceConfig, what: str, seconds: float) -> SourceError:
@@ -311,6 +323,15 @@ def run_google_auth(source: SourceConfig, config: Config, *, open_browser: bool 
     except Warning as exc:  # oauthlib: the user unticked some of the access asked for
         raise AuthError(f"Google granted less access than Kith needs ({exc})", where=source_key(source),
                         fix=f"{auth_fix(source)} again and tick every box on the consent screen") from None
+    except AccessDeniedError:   # "Cancel" on the consent screen
+        raise AuthError("Google sign-in was cancelled", where=source_key(source),
+                        fix=f"{auth_fix(source)} again and allow access") from None
+    except OAuth2Error as exc:  # an expired or already used code (invalid_grant), a refused client
+        raise AuthError(f"Google refused the sign-in ({exc.error})", where=source_key(source),
+                        fix=f"{auth_fix(source)} again and finish within a few minutes (a code works once)") from None
+    except NETWORK_ERRORS as exc:
+        raise AuthError(f"cannot reach Google to finish the sign-in ({exc.__class__.__name__})",
+                        where=source_key(source), fix=NETWORK_FIX) from None
     path = token_path(source, config)
     save_credentials(creds, path)
     return path

@@ -255,6 +255,16 @@ def test_a_batch_answer_the_library_cannot_parse_is_one_line():
     assert "\n" not in line
 
 
+def test_a_wi_fi_portal_page_instead_of_google_is_one_line():
+    """A hotel's sign-in page answers 200 text/html; the client library hands back its text."""
+    portal = ({"status": "200", "content-type": "text/html"}, "<html><body>Sign in to the hotel Wi-Fi</body></html>")
+    source, _ = mock_source([portal])
+    with pytest.raises(SourceError) as caught:
+        list(source.pull(None))
+    assert str(caught.value).startswith("gmail:me: got an answer that is not from Google while reading")
+    assert "Wi-Fi portal" in str(caught.value) and "\n" not in str(caught.value)
+
+
 def test_incremental_sync_from_canned_history():
     cursor = GmailCursor("incremental", "5000", "h4000").dump()
     source, _ = mock_source([

@@ -149,6 +149,39 @@ def test_a_wrong_or_refused_answer_is_one_line(fake, tmp_path, tamper, message):
     assert not (tmp_path / "google-gmail.json").exists()
 
 
+def test_a_code_pasted_twice_or_too_late_is_one_line(fake, tmp_path):
+    """Google refuses a used or expired code (invalid_grant) at its token endpoint: no traceback."""
+    config = google_config(fake, tmp_path)
+    out = io.StringIO()
+
+    def stale(prompt):
+        address = consent(fake, printed_url(out))
+        return re.sub(r"code=[^&]+", "code=4/0AeaYSHexpired", address)
+
+    with pytest.raises(AuthError, match=re.escape("Google refused the sign-in (invalid_grant)")) as caught:
+        run_google_auth(config.sources[0], config, open_browser=False, out=out, port=0, timeout=10, read_line=stale)
+    assert "\n" not in str(caught.value) and "run `kith auth google --source me` again" in str(caught.value)
+    assert not (tmp_path / "google-gmail.json").exists()
+
+
+class CancellingBrowser(webbrowser.BaseBrowser):
+    """The user clicks Cancel on Google's consent screen: Google redirects with error=access_denied."""
+
+    def open(self, url, new=0, autoraise=True):
+        query = parse_qs(urlsplit(url).query)
+        visit(f"{query['redirect_uri'][0]}?error=access_denied&state={query['state'][0]}")
+        return True
+
+
+def test_cancelling_consent_in_the_browser_is_one_line(fake, tmp_path):
+    webbrowser.register("kith-test-cancelling", None, CancellingBrowser("kith-test-cancelling"))
+    config = google_config(fake, tmp_path)
+    with pytest.raises(AuthError, match="Google sign-in was cancelled") as caught:
+        run_google_auth(config.sources[0], config, open_browser=True, browser="kith-test-cancelling",
+                        out=io.StringIO(), timeout=10)
+    assert "\n" not in str(caught.value) and "again and allow access" in str(caught.value)
+
+
 def test_input_ending_at_the_prompt_is_one_line_at_once(fake, tmp_path):
     """Ctrl-D at "Address:", or no terminal at all: no traceback from the reading thread, no wait for the timeout."""
     config = google_config(fake, tmp_path)
