@@ -57,6 +57,7 @@ class EventMeta:
     scope: str = ""             # calendar the event lives in (ics: its UID, as `uid:<hash>`), for mark-and-sweep
     sequence: int = 0           # iCalendar SEQUENCE: a lower one never overwrites a higher one
     online: bool = False        # an online meeting (Teams, Meet, …): a call rather than a coffee
+    guests_hidden: bool = False  # the organizer hid the guest list: the attendees shown are not all who came
 
 
 @dataclass(frozen=True, slots=True)

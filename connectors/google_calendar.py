@@ -34,8 +34,12 @@ from daemon.errors import SourceError
 
 log = logging.getLogger(__name__)
 
-FIELDS = ("nextPageToken,nextSyncToken,items(id,status,eventType,summary,start,end,sequence,"
-          "organizer(email,displayName),attendees(email,displayName,responseStatus,resource))")
+FIELDS = ("nextPageToken,nextSyncToken,items(id,status,eventType,summary,start,end,sequence,attendeesOmitted,"
+          "guestsCanSeeOtherGuests,organizer(email,displayName,self),attendees(email,displayName,responseStatus,"
+          "resource))")
+# Google's stand-ins, not people: a shared calendar as organizer (…@group.calendar.google.com), rooms
+# (…@resource.calendar.google.com), the organizer of events Gmail adds (unknownorganizer@calendar.google.com)
+PLACEHOLDER_DOMAIN = "calendar.google.com"
 PARTSTAT = {"accepted": "ACCEPTED", "declined": "DECLINED", "tentative": "TENTATIVE", "needsAction": "NEEDS-ACTION"}
 KEPT_TYPES = {"default", "fromGmail", "birthday"}   # out-of-office, focus time, working location: not meetings
 PAGE = 2500
@@ -81,7 +85,10 @@ def moment(value: dict) -> tuple[datetime, bool]:
 
 def address(person: dict | None) -> Address | None:
     email = (person or {}).get("email", "").strip().lower()
-    return Address(email, (person or {}).get("displayName", "")) if "@" in email else None
+    domain = email.rpartition("@")[2]
+    if not domain or domain == PLACEHOLDER_DOMAIN or domain.endswith("." + PLACEHOLDER_DOMAIN):
+        return None
+    return Address(email, (person or {}).get("displayName", ""))
 
 
 def to_event(item: dict, calendar: str) -> EventMeta | None:
@@ -96,7 +103,14 @@ def to_event(item: dict, calendar: str) -> EventMeta | None:
                      organizer=address(item.get("organizer")), attendees=attendees,
                      summary=item.get("summary", ""), all_day=all_day,
                      birthday=item.get("eventType") == "birthday", calendar=calendar, scope=calendar,
-                     sequence=int(item.get("sequence", 0)))
+                     sequence=int(item.get("sequence", 0)), guests_hidden=guests_hidden(item))
+
+
+def guests_hidden(item: dict) -> bool:
+    """Whether the attendees listed are not all: the organizer hid the guest list from guests (the user's copy
+    then lists the user alone), or Google left some out."""
+    hidden = item.get("guestsCanSeeOtherGuests") is False and not (item.get("organizer") or {}).get("self")
+    return bool(item.get("attendeesOmitted")) or hidden
 
 
 def split_items(items: list[dict], calendar: str) -> tuple[tuple[EventMeta, ...], tuple[str, ...]]:

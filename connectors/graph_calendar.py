@@ -138,7 +138,9 @@ def event_meta(item: dict) -> EventMeta | None:
     return EventMeta(source_id=item["id"], start=start, end=end, organizer=address_of(item.get("organizer")),
                      attendees=tuple(attendees), summary=item.get("subject") or "",
                      cancelled=bool(item.get("isCancelled")), all_day=all_day, calendar="Calendar", scope=SCOPE,
-                     online=bool(item.get("isOnlineMeeting")))
+                     online=bool(item.get("isOnlineMeeting")),
+                     # a hidden guest list: each attendee's copy lists only themselves (the organizer's, all)
+                     guests_hidden=bool(item.get("hideAttendees")) and not item.get("isOrganizer"))
 
 
 def _when(value: Any, all_day: bool) -> datetime | None:

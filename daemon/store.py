@@ -358,17 +358,17 @@ def _upsert_events(db: Database, source: str, events: Iterable[EventMeta], store
         organizer = e.organizer.email if e.organizer else None
         db.execute(
             """INSERT INTO events (source, source_id, scope, start, end, organizer, organizer_name, summary,
-                                   cancelled, all_day, birthday, calendar, sequence, online)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                   cancelled, all_day, birthday, calendar, sequence, online, guests_hidden)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT(source, source_id) DO UPDATE SET scope = excluded.scope, start = excluded.start,
                    end = excluded.end, organizer = excluded.organizer, organizer_name = excluded.organizer_name,
                    summary = excluded.summary, cancelled = excluded.cancelled, all_day = excluded.all_day,
                    birthday = excluded.birthday, calendar = excluded.calendar, sequence = excluded.sequence,
-                   online = excluded.online""",
+                   online = excluded.online, guests_hidden = excluded.guests_hidden""",
             [source, e.source_id, e.scope, utc_text(e.start), utc_text(e.end), organizer,
              printable(e.organizer.name) if e.organizer else "", printable(e.summary) if store_subjects else "",
              int(e.cancelled),
-             int(e.all_day), int(e.birthday), e.calendar, e.sequence, int(e.online)])
+             int(e.all_day), int(e.birthday), e.calendar, e.sequence, int(e.online), int(e.guests_hidden)])
         db.execute("DELETE FROM attendees WHERE source = ? AND source_id = ?", [source, e.source_id])
         db.conn.executemany(
             "INSERT OR IGNORE INTO attendees (source, source_id, email, name, partstat) VALUES (?, ?, ?, ?, ?)",

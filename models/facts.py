@@ -491,8 +491,8 @@ def _add_meetings(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
             "SELECT a.source, a.source_id, a.email, a.name, a.partstat FROM attendees a JOIN events e "
             "ON e.source = a.source AND e.source_id = a.source_id WHERE e.start < ?", [cutoff]):
         attendees[(source, source_id)].append((email, name, partstat))
-    for source, source_id, start, organizer, organizer_name, summary in db.execute(
-            "SELECT source, source_id, start, organizer, organizer_name, summary FROM events "
+    for source, source_id, start, organizer, organizer_name, summary, hidden in db.execute(
+            "SELECT source, source_id, start, organizer, organizer_name, summary, guests_hidden FROM events "
             "WHERE start < ? AND cancelled = 0 AND birthday = 0 ORDER BY start, source_id", [cutoff]):
         people = attendees.get((source, source_id), [])
         if any(e in own and p == "DECLINED" for e, _, p in people):
@@ -503,11 +503,12 @@ def _add_meetings(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
         if not others:
             continue
         conversation = f"event:{source_id}"
+        size = MAX_GROUP + 1 if hidden else len(others)     # a hidden guest list: a crowd's, not a one-to-one
         for email, (name, _) in others.items():
             if name:
                 seen.names[email][name] += 1
             seen.per_address[email].append(Touch(parse_utc(start), "meeting", conversation, summary,
-                                                 len(others) == 1, False, len(others)))
+                                                 size == 1, False, size))
             seen.participants[conversation].add(email)
 
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 
 from daemon import store
-from models.facts import load_facts
+from models.facts import MAX_GROUP, load_facts
 from tests.conftest import ME, T0, Address, Batch, event, message
 
 ANNA = Address("anna@firm.example", "Anna Berger")
@@ -251,6 +251,17 @@ def test_meetings_count_one_to_one_and_group_and_skip_cancelled_and_declined(db)
     assert (anna.meetings_one_to_one, anna.meetings_group) == (1, 1)
     assert anna.last_meeting[1] == "Team"
     assert facts["bob@firm.example"].peers["anna@firm.example"] == 1
+
+
+def test_a_meeting_with_a_hidden_guest_list_is_a_crowds_not_a_one_to_one(db):
+    """A town hall whose organizer hid the guests lists the user alone: the organizer is no close tie for it."""
+    from dataclasses import replace
+    town_hall = event("th", start=T0, attendees=[(ME, "ACCEPTED")], organizer=ANNA, summary="Town hall")
+    apply(db, events=[replace(town_hall, guests_hidden=True),
+                      event("c", start=T0 + timedelta(days=1), attendees=[(ME, "ACCEPTED")], organizer=ANNA)])
+    anna = facts_at(db, T0 + timedelta(days=10))["anna@firm.example"]
+    assert (anna.meetings_one_to_one, anna.meetings_group) == (1, 1)
+    assert [t.size for t in anna.touches if t.kind == "meeting"] == [MAX_GROUP + 1, 1]
 
 
 def test_bulk_mail_is_counted_apart(db):

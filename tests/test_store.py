@@ -295,6 +295,22 @@ def test_a_store_from_before_sequential_keys_is_migrated_intact(tmp_path):
     assert table(db, "SELECT count(*) FROM recipients WHERE key = 2") == [(0,)]
 
 
+def test_a_store_from_before_hidden_guest_lists_lists_its_cloud_calendars_again(tmp_path):
+    """m012: cloud calendars lose their cursor, so that the next sync learns which meetings hid their guests."""
+    path = tmp_path / "old.db"
+    old = Database(str(path))
+    migrations.apply(old, stop_before="m012_hidden_guest_lists")
+    old.execute("INSERT INTO sync_state (source, cursor) VALUES ('google_calendar:cal', 'x'), "
+                "('outlook_calendar:work', 'y'), ('gmail:me', 'z'), ('ics:calendar', 'w')")
+    old.conn.commit()
+    old.close()
+    db = store.open_store(path)
+    assert table(db, "SELECT source, cursor FROM sync_state ORDER BY source") == [
+        ("gmail:me", "z"), ("google_calendar:cal", None), ("ics:calendar", "w"), ("outlook_calendar:work", None)]
+    store.apply_batch(db, "ics:calendar", Batch(events=(event("e", start=T0),)))
+    assert table(db, "SELECT guests_hidden FROM events") == [(0,)]
+
+
 def test_an_address_listed_twice_in_one_header_is_one_recipient(db):
     bob = Address("bob@x.example")
     store.apply_batch(db, "a", Batch(messages=(message(1, to=(ANNA, ANNA, bob), cc=(ANNA,)),)))

@@ -130,6 +130,27 @@ def test_full_listing_maps_attendees_organizer_birthdays_and_keeps_no_descriptio
     assert json.loads(batch.cursor)["calendars"] == {"primary": "CPDAlvWDx70CEPDAlvWDx70CGAU="}
 
 
+def test_hidden_guest_lists_are_flagged_and_googles_stand_ins_are_no_people():
+    """A town hall with the guests hidden lists the user alone; a shared calendar as organizer, a room and the
+    "Unknown Organizer" of a flight Gmail added are Google's placeholders, not people."""
+    def item(n, **extra):
+        return {"id": f"e{n}", "status": "confirmed", "summary": f"Event {n}",
+                "start": {"dateTime": "2026-01-07T17:00:00Z"}, "end": {"dateTime": "2026-01-07T18:00:00Z"},
+                "organizer": {"email": "ceo@example.com", "displayName": "Cora"},
+                "attendees": [{"email": "me@example.com", "self": True, "responseStatus": "accepted"}], **extra}
+    items = [item(1, guestsCanSeeOtherGuests=False), item(2, attendeesOmitted=True), item(3),
+             item(4, guestsCanSeeOtherGuests=False, organizer={"email": "me@example.com", "self": True}),
+             item(5, organizer={"email": "c_7f3a1b2c9d@group.calendar.google.com", "displayName": "Platform team"},
+                  attendees=[{"email": "me@example.com"}, {"email": "room4@resource.calendar.google.com"}]),
+             item(6, eventType="fromGmail", organizer={"email": "unknownorganizer@calendar.google.com",
+                                                       "displayName": "Unknown Organizer"})]
+    (batch,) = list(mock_source([({"status": "200"}, json.dumps({"items": items, "nextSyncToken": "t"}))]).pull(None))
+    events = {e.source_id: e for e in batch.events}
+    assert [events[f"primary/e{n}"].guests_hidden for n in range(1, 5)] == [True, True, False, False]
+    assert events["primary/e5"].organizer is None and events["primary/e6"].organizer is None
+    assert [a.email for a, _ in events["primary/e5"].attendees] == ["me@example.com"]
+
+
 def test_requests_expand_recurrences_and_ask_for_no_description():
     source = mock_source([])
     request = build_service("calendar", source.source, HttpMockSequence([])).events().list(

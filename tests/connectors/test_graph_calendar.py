@@ -179,6 +179,14 @@ def test_a_grant_without_calendar_consent_asks_to_sign_in_again(fake, tmp_path):
         list(source.pull(None))
 
 
+def test_a_hidden_guest_list_is_flagged_unless_the_user_organises():
+    """hideAttendees: each attendee's copy lists only themselves; the organizer's lists everyone."""
+    from connectors.graph_calendar import event_meta
+    assert event_meta(event(1, hideAttendees=True)).guests_hidden is True
+    assert event_meta(event(2, hideAttendees=True, isOrganizer=True)).guests_hidden is False
+    assert event_meta(event(3)).guests_hidden is False
+
+
 def test_the_online_meeting_flag_is_kept():
     import json
     from pathlib import Path
