@@ -231,7 +231,8 @@ def to_meta(data: dict, scope: str) -> MessageMeta | str:
     def received() -> datetime | None:
         return datetime.fromtimestamp(int(internal) / 1000, UTC) if internal else None
 
-    meta = meta_from_fields(fields, source_id=data["id"], scope=scope, labels=labels, fallback_date=received)
+    meta = meta_from_fields(fields, source_id=data["id"], scope=scope, labels=labels, fallback_date=received,
+                            arrived=received)
     if isinstance(meta, str):
         return meta
     return replace(meta, thread_key=data.get("threadId") or meta.thread_key)

@@ -32,6 +32,7 @@ from datetime import UTC, date, datetime
 from typing import Any, TextIO
 
 from connectors.base import Address, Batch, MessageMeta
+from connectors.headers import within_arrival
 from connectors.graph_client import DeltaExpired, GraphClient, NotFound, is_link
 from connectors.microsoft_auth import READ_SCOPES, MicrosoftAuth, auth_fix
 from daemon.config import Config, SourceConfig
@@ -221,7 +222,10 @@ def message_meta(item: dict, key: str) -> MessageMeta | str | None:
     sender = address_of(item.get("from")) or address_of(item.get("sender"))
     if sender is None:
         return "has no sender"
-    sent_at = parse_time(item.get("sentDateTime") or item.get("receivedDateTime"))
+    arrived = parse_time(item.get("receivedDateTime"))
+    sent_at = parse_time(item.get("sentDateTime")) or arrived
+    if sent_at is not None:
+        sent_at = within_arrival(sent_at, arrived)
     if sent_at is None:
         return "has no date"
     classification = (item.get("inferenceClassification") or "").upper()

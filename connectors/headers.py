@@ -320,17 +320,22 @@ def is_bulk(fields: Fields) -> bool:
 
 def meta_from_fields(fields: Fields, *, source_id: str, scope: str = "", labels: tuple[str, ...] = (),
                      fallback_date: Callable[[], datetime | None] | None = None,
-                     message_id: str | None = None, dated_id: bool = False) -> MessageMeta | str:
+                     message_id: str | None = None, dated_id: bool = False,
+                     arrived: Callable[[], datetime | None] | None = None) -> MessageMeta | str:
     """Build the record from scanned fields, or return why it cannot be built.
 
     The reason (a short phrase) lets each caller write its own one-line note.
     `fallback_date` is called only when the Date field is missing or unreadable.
     `message_id`, when the caller has already read it, saves reading it again.
     `dated_id` appends the Date field's time (UTC, to the second) to `source_id` when there are both.
+    `arrived`: when the mail server received the message, which a Date from a wrong clock may not pass
+    (`within_arrival`).
     """
     sent_at = dated = parse_date(fields.get(b"date"))
     if sent_at is None and fallback_date is not None:
         sent_at = fallback_date()
+    elif sent_at is not None and arrived is not None:
+        sent_at = within_arrival(sent_at, arrived())
     if sent_at is None:
         return "has no usable Date"
     senders = parse_addresses(fields.get(b"from", b""))
@@ -349,6 +354,16 @@ def meta_from_fields(fields: Fields, *, source_id: str, scope: str = "", labels:
         subject=decode_rfc2047(subject) if "=?" in subject else subject,
         in_reply_to=in_reply_to, bulk=is_bulk(fields), list_id=list_id_of(fields.get(b"list-id")),
         labels=labels, scope=scope)
+
+
+CLOCK_SKEW = timedelta(days=1)
+
+
+def within_arrival(sent_at: datetime, arrived: datetime | None) -> datetime:
+    """The sender's Date, unless it lies after the server received the mail (beyond a day of clock skew): a
+    sender's clock set years ahead would hide the mail from every judgment until then, so the arrival stands.
+    A Date long before the arrival stays: imported and delayed mail arrive late."""
+    return arrived if arrived is not None and sent_at > arrived + CLOCK_SKEW else sent_at
 
 
 def meta_from_header(block: bytes, *, scope: str = "", source_id: str | None = None,

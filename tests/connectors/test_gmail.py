@@ -12,6 +12,7 @@ import io
 import json
 import shutil
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,18 @@ def test_metadata_reply_becomes_a_whitelisted_record():
         sent_at=datetime(2026, 1, 5, 8, 12, tzinfo=UTC), sender=Address("anna@example.org", "Anna Schmidt"),
         to=(Address("me@example.com", "Me"),), subject="Coffee next week?",
         labels=("IMPORTANT", "CATEGORY_PERSONAL", "INBOX"), scope="h1")      # UNREAD is not kept
+
+
+@pytest.mark.parametrize("date, kept", [("Tue, 03 Mar 2037 10:00:00 +0000", False),    # a clock years ahead
+                                         ("Mon, 05 Jan 2026 20:00:00 +0000", True),     # hours ahead: skew
+                                         ("Sun, 06 Jan 1980 08:00:00 +0000", True)])    # imported, delayed: kept
+def test_a_date_after_google_received_the_mail_yields_to_the_arrival(date, kept):
+    data = json.loads(fixture("message_metadata_reply.json"))
+    for header in data["payload"]["headers"]:
+        if header["name"] == "Date":
+            header["value"] = date
+    arrival = datetime.fromtimestamp(int(data["internalDate"]) / 1000, UTC)
+    assert to_meta(data, "h1").sent_at == (parsedate_to_datetime(date) if kept else arrival)
 
 
 def test_labels_stay_labels_and_bulk_comes_from_headers(mailbox, tmp_path):

@@ -119,6 +119,15 @@ def test_drafts_and_kiths_own_digest_are_skipped(fake, tmp_path):
     assert ids(state) == {"inbox/AAMkAGI2TG93AAA="}
 
 
+def test_a_sent_time_after_the_server_received_the_mail_yields_to_the_arrival():
+    """A sender's clock set to 2037 would hide the mail from every judgment until then."""
+    from connectors.graph_mail import message_meta
+    ahead = message(1, sentDateTime="2037-03-03T10:00:00Z", receivedDateTime="2026-03-02T09:00:00Z")
+    early = message(2, sentDateTime="2026-02-27T10:00:00Z", receivedDateTime="2026-03-02T09:00:00Z")
+    assert message_meta(ahead, "inbox").sent_at == datetime(2026, 3, 2, 9, tzinfo=UTC)
+    assert message_meta(early, "inbox").sent_at == datetime(2026, 2, 27, 10, tzinfo=UTC)
+
+
 def test_requests_select_metadata_only_with_immutable_ids(fake, tmp_path):
     fake.put_message("inbox", message(1))
     pull(source_for(fake, tmp_path), None)
