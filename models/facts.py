@@ -588,7 +588,7 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
 def contact_touches(touches: Sequence[Touch]) -> Sequence[Touch]:
     """The touches that date a contact (first and last contact), of its personal ones: the user's mail to a
     crowd (an invitation to 104 people, sent by an assistant) keeps no tie warm; only a tie known by such
-    mail alone is dated by it."""
+    mail alone is dated by it. Their mail to a crowd does date it, and says so ("their mail to 53 people")."""
     kept = [t for t in touches if t.kind != "sent" or t.size <= OWED_MAX_PEOPLE]
     return kept or touches
 
@@ -608,6 +608,7 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
         if series in team_series:
             unanswered[series] = max(unanswered.get(series, 0), team_series[series])
     ignored = (item.sent == 0 and item.received_direct > IGNORED_AFTER) or _forwarding_account(threads.values())
+    notices = _sends_notices(threads.values(), user_wrote)
     for thread in threads.values():
         first = thread[0]
         kinds = {t.kind for t in thread if not t.bulk}
@@ -631,7 +632,8 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
         last = thread[-1]
         answered = None if user_wrote_to is None or last.kind != "received" or not last.direct else _answered_since(
             last, item.contact.addresses, user_wrote_to.get(first.conversation, ()))
-        if not ignored and not report and owes_reply(thread, item.last_sent, wrote, starter_wrote.get(
+        notice = notices and thread[-1].size >= FORWARD_GROUP
+        if not ignored and not report and not notice and owes_reply(thread, item.last_sent, wrote, starter_wrote.get(
                 first.conversation, ()), answered) \
                 and not answers.since(first.conversation, item.contact.addresses, thread[-1].at):
             item.replies_owed.append(thread[-1])
@@ -648,13 +650,28 @@ _ANSWER = re.compile(r"^\s*(?:re|aw|antw|sv|vs)(?:\[\d+\])?\s*:", re.IGNORECASE)
 _ANSWER_OR_FORWARD = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*(?:re|aw|antw|sv|vs|tr|fwd?|wg)(?:\[\d+\])?\s*:",
                                 re.IGNORECASE)
 FORWARD = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*(?:fwd?|wg|tr)(?:\[\d+\])?\s*:", re.IGNORECASE)   # "[EXTERNAL] FW:"
-# a mail about the day it was sent ("1 pm phone call today", "Lunch heute?"): after SAME_DAY_DAYS, moot
-SAME_DAY = re.compile(r"\b(?:(?<!usa )(?<!psychology )today|tonight|this (?:morning|afternoon|evening)|heute)\b",
-                      re.IGNORECASE)      # "USA Today" is a newspaper
+# a mail about the day it was sent or the next ("1 pm phone call today", "Lunch heute?", "Reminder: WEFA
+# meeting tomorrow morning"): after SAME_DAY_DAYS, moot
+SAME_DAY = re.compile(r"\b(?:(?<!usa )(?<!psychology )today|tonight|tomorrow|this (?:morning|afternoon|evening)"
+                      r"|heute|morgen|reminder|erinnerung)\b", re.IGNORECASE)      # "USA Today" is a newspaper
 SAME_DAY_DAYS = 2
 FORWARD_GROUP = 3        # people on a forward, its sender included, besides the user: passed on for reading
 FORWARDS_AFTER = 5       # direct mails, nearly all (FORWARD_SHARE) of them forwards: a forwarding account
 FORWARD_SHARE = 0.8
+
+
+NOTICES_AFTER = 5        # threads they opened to the user and two others or more, none answered: notices
+
+
+def _sends_notices(threads: Iterable[list[Touch]], user_wrote: Mapping[str, list[datetime]]) -> bool:
+    """Whether the contact's mail to a group is notices: NOTICES_AFTER threads or more they opened to the user
+    and FORWARD_GROUP others or more (a team assistant's "Payroll Distribution Notice", "Out Sick Today" to the
+    team of nine), none of which the user ever answered, to them or to anyone in it. The next is no debt either;
+    their mail to the user alone still is."""
+    group = [thread for thread in threads if thread[0].kind == "received" and not thread[0].bulk
+             and thread[0].size >= FORWARD_GROUP]
+    return len(group) >= NOTICES_AFTER and not any(
+        any(t.kind == "sent" for t in thread) or user_wrote.get(thread[0].conversation) for thread in group)
 
 
 def _forwarding_account(threads: Iterable[list[Touch]]) -> bool:

@@ -104,15 +104,16 @@ def focus_person(facts: dict[str, ContactFacts], scores: dict[str, ContactScore]
                  recent: Iterable[str] = (), now: datetime | None = None) -> Suggestion | None:
     """This week's person for a deliberate effort: valuable, with room to grow, relevant to a goal when one
     such tie is free this week — and a tie already, one that went both ways (mail or a one-to-one meeting)
-    and has not gone dormant: a stranger who wrote twice, or a tie silent for a year, is no week's
-    deliberate step; nor is a tie one side no longer keeps up (`_alive`).
+    and has not gone cooling or dormant: a stranger who wrote twice, or a tie silent three months against a
+    rhythm of two weeks, is no week's deliberate step (a lapsed tie is for "Reconnect"); nor is a tie one
+    side no longer keeps up (`_alive`).
     When no goal-relevant tie is left (few goals, or the few relevant ties were the focus
     of the past weeks), the best other tie is the week's person: one each week, as principle 8 says."""
     skip = set(recent)
     best = fallback = None
     for cid in sorted(scores):
         s, f = scores[cid], facts[cid]
-        if s.noise or cid in skip or s.state in ("noise", "dormant") or not _mutual(f) or not s.valuable \
+        if s.noise or cid in skip or s.state in ("noise", "cooling", "dormant") or not _mutual(f) or not s.valuable \
                 or f.never_suggested or not _alive(f, now):
             continue
         room = 1.0 - 0.5 * s.value

@@ -534,6 +534,13 @@ def test_a_tie_kept_current_only_by_the_users_announcements_is_not_the_weeks_foc
     assert digest.focus is None or digest.focus[0] != ANNA.email    # her last own mail is 170 days old
 
 
+def test_a_tie_gone_silent_against_its_rhythm_is_for_reconnect_not_the_weeks_focus(db):
+    """Every two weeks for months, then 90 days of silence: cooling. The focus is a tie both still keep up."""
+    apply(db, rhythm(ANNA, every=14, last=90, count=10) + rhythm(LENA, every=14, last=3, count=4))
+    digest = digest_for(db)
+    assert ("reconnect", ANNA.email) in kinds(digest) and digest.focus[0] == LENA.email
+
+
 def test_when_no_tie_is_relevant_to_a_goal_the_week_still_has_a_focus_person(db):
     apply(db, rhythm(LENA, every=14, last=3) + rhythm(Address("ben@elsewhere.example", "Ben Ode"), every=20, last=5))
     digest = digest_for(db)
@@ -1118,12 +1125,32 @@ def test_a_mail_about_its_own_day_is_owed_no_longer_than_two_days(db):
         message(1, sender=TOM, to=(ME,), subject="1 pm phone call today", at=days_ago(2)),
         message(2, sender=TOM, to=(ME,), subject="Lunch heute?", at=days_ago(5)),
         message(3, sender=TOM, to=(ME,), subject="Budget for the trip", at=days_ago(6)),
-        message(4, sender=TOM, to=(ME,), subject="Our story in USA Today - thoughts?", at=days_ago(7))])
+        message(4, sender=TOM, to=(ME,), subject="Our story in USA Today - thoughts?", at=days_ago(7)),
+        message(5, sender=TOM, to=(ME,), subject="Reminder: WEFA meeting tomorrow morning", at=days_ago(8))])
     store.refresh_own_addresses(db, [ME.email])
     assert [t.subject for t in analyse(db, config(), TODAY).facts[TOM.email].replies_owed] == [
         "Budget for the trip", "Our story in USA Today - thoughts?"]
     assert [t.subject for t in analyse(db, config(), TODAY - timedelta(days=1)).facts[TOM.email].replies_owed] == [
         "1 pm phone call today", "Budget for the trip", "Our story in USA Today - thoughts?"]
+
+
+def test_a_team_assistants_notices_the_user_never_answers_are_owed_nothing_but_her_own_question_is(db):
+    """26 notices to the team of nine ("Payroll Distribution Notice", "Out Sick Today"), none ever answered:
+    the next is no debt. Her mail to the user alone still waits for an answer."""
+    from daemon.analysis import analyse
+    team = tuple(Address(f"t{i}@finlytics.example") for i in range(7))
+    titles = ["Toy Closet", "Payroll Distribution Notice", "Company Plane Schedule", "Time Reports are Due",
+              "Lunch with Stan Horton", "Parking garage closed"]
+    notices = [message(800 + i, sender=ANNA, to=(ME, *team), subject=title, at=days_ago(3 + 4 * i))
+               for i, title in enumerate(titles)]
+    question = message(1, sender=ANNA, to=(ME,), subject="Can you cover Friday?", at=days_ago(2))
+    apply(db, rhythm(ANNA, every=14, last=30) + notices + [question])
+    store.refresh_own_addresses(db, [ME.email])
+    owed = [t.subject for t in analyse(db, config(), TODAY).facts[ANNA.email].replies_owed]
+    assert owed == ["Can you cover Friday?"]
+    apply(db, [message(2, to=(ANNA, *team), subject="Re: Parking garage closed", at=days_ago(22))])  # one answered
+    owed = [t.subject for t in analyse(db, config(), TODAY).facts[ANNA.email].replies_owed]
+    assert owed[0] == "Can you cover Friday?" and "Toy Closet" in owed
 
 
 def test_a_teams_weekly_report_sent_in_turn_is_owed_no_answer(db):
