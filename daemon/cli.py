@@ -160,17 +160,21 @@ def sync(ctx: Context, only: str | None) -> None:
         sys.exit(3)
 
 
-def fit_width(text: str, width: int) -> str:
-    """`text` cut and padded to `width` terminal columns: East Asian wide characters (南野, 固件) take two, so
-    that a CJK name does not push the columns after it out of line."""
+def fit_width(text: str, width: int, whole: bool = False) -> str:
+    """`text` padded to `width` terminal columns, and cut with "…" where longer (`whole`: never cut, an address
+    the user copies into `kith explain`): East Asian wide characters (南野, 固件) take two, so that a CJK name
+    does not push the columns after it out of line."""
+    cells = [2 if unicodedata.east_asian_width(c) in ("W", "F") else 0 if unicodedata.combining(c) else 1
+             for c in text]
+    if whole or sum(cells) <= width:
+        return text + " " * (width - sum(cells))
     out, used = [], 0
-    for char in text:
-        cells = 2 if unicodedata.east_asian_width(char) in ("W", "F") else 0 if unicodedata.combining(char) else 1
-        if used + cells > width:
+    for char, size in zip(text, cells):
+        if used + size > width - 1:
             break
         out.append(char)
-        used += cells
-    return "".join(out) + " " * (width - used)
+        used += size
+    return "".join(out) + "…" + " " * (width - 1 - used)
 
 
 def _warn_of_unseen_addresses(ctx: Context) -> None:
@@ -351,7 +355,7 @@ def contacts(ctx: Context, as_of: str | None, as_json: bool, limit: int | None, 
         goals = ", ".join(g for g, v in r["goals"].items() if v >= GOAL_THRESHOLD)
         key = r["value"] * r["goals"][goal] if goal else r["priority"]
         click.echo(f"{value_text(r['value']):<6}  {value_text(key):<8}  {r['state']:<8} {fit_width(r['name'], 28)} "
-                   f"{fit_width(r['address'], 40)} {r['last_contact'] or '-':<10}  {goals}")
+                   f"{fit_width(r['address'], 40, whole=True)} {r['last_contact'] or '-':<10}  {goals}")
 
 
 def _why_all_noise(analysis) -> str:

@@ -722,8 +722,11 @@ def test_a_series_cancelled_after_it_was_synced_is_counted_as_cancelled_not_as_k
 
 def test_wide_characters_keep_the_contacts_columns_in_line():
     from daemon.cli import fit_width
-    assert fit_width("南野ムルシエラゴ", 10) == "南野ムルシ" and fit_width("Anna", 6) == "Anna  "
-    assert fit_width("固件二部喻", 9) == "固件二部 "           # a wide character never half fits
+    assert fit_width("南野ムルシエラゴ", 10) == "南野ムル… " and fit_width("Anna", 6) == "Anna  "
+    assert fit_width("固件二部喻", 9) == "固件二部…" and fit_width("固件二部喻", 10) == "固件二部喻"
+    assert fit_width("固件二部喻", 8) == "固件二… "           # a wide character never half fits; "…" marks the cut
+    long = "confirm_4_7ee084c2f1_dfarmer770@newman.oscar.aol.com"
+    assert fit_width(long, 40, whole=True) == long            # an address is what `kith explain` is given
     assert fit_width("Jürgen Müller", 13) == "Jürgen Müller"
 
 
