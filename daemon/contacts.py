@@ -31,7 +31,9 @@ ROLE_PARTS = {"announcement", "announcements", "announce", "hotline", "helpdesk"
 # a word that makes "enron.announcements", "it.helpdesk", "office.chairman" a role, not a name
 NO_REPLY = re.compile(r"^(no[-._]?reply|do[-._]?not[-._]?reply|donotreply|noreply|no[-._]?address|mailer[-._]daemon|"
                       r"bounces?|bounce[-+].*|.*[-+.]bounces?([-+].*)?|notifications?[-+.].*|.*[-.]noreply)$")
-ROBOT_HINT = re.compile(r"(^|[-._+])(noreply|no-reply|notifications?|alerts?|mailer|bounces?|automated|robot|bot)($|[-._+])")
+ROBOT_HINT = re.compile(r"(^|[-._+])(noreply|no-reply|notifications?|alerts?|mailer|bounces?|automated|robot|bot|"
+                        r"confirm|confirmations?|verify|verification)($|[-._+])"
+                        r"|^[a-z]+systems?$")    # a workflow's address: "arsystem" (requests and approvals)
 
 
 @functools.lru_cache(maxsize=1 << 17)

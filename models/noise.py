@@ -32,11 +32,11 @@ def noise_reason(facts: ContactFacts, now: datetime, organisations: frozenset[st
         return f"an automated sender ({facts.contact.name})"
     if facts.unsubscribed and not facts.meetings_one_to_one:
         return "you asked to be taken off their mail"
+    kinds = facts.kinds
+    if "person" not in kinds and "noreply" in kinds:     # one answer (a confirmation, an approval) is no tie
+        return "an automated sender (no-reply address)"
     if facts.meetings_one_to_one or (facts.sent and facts.received_personal and facts.two_way_threads):
         return None
-    kinds = facts.kinds
-    if "person" not in kinds and "noreply" in kinds:
-        return "an automated sender (no-reply address)"
     if facts.received and facts.received_bulk == facts.received and not facts.meetings_group:
         return "mailing-list or bulk mail only" if facts.list_ids else "bulk mail only (newsletter or notifications)"
     if "person" not in kinds and facts.sent == 0:

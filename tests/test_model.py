@@ -403,6 +403,26 @@ def test_nobody_the_user_wrote_to_twice_is_noise_however_robotic(db):
     assert me.email not in scores
 
 
+def test_one_answer_to_a_workflow_or_a_confirmation_robot_makes_no_tie(db):
+    """Approving a request by replying to "arsystem@", or confirming an account to "confirm_4_…@": noise still,
+    with no owed reply; a person answered once is a tie."""
+    me, person = Address("me@home.example"), Address("anna@vendor.example")
+    workflow, confirm = Address("arsystem@mailman.corp.example"), Address("confirm_4_7ee084c2_me@mail.aol.example")
+    start = datetime(2026, 2, 1, 9, tzinfo=ZoneInfo("UTC"))
+    mail = []
+    for i, who in enumerate((workflow, confirm, person)):
+        mail += [message(10 * i + 1, sender=who, to=(me,), subject=f"Request {i}", at=start),
+                 message(10 * i + 2, sender=me, to=(who,), subject=f"Re: Request {i}", at=start + timedelta(hours=1)),
+                 message(10 * i + 3, sender=who, to=(me,), subject=f"Request Submitted {i}", at=start + timedelta(days=5))]
+    store.apply_batch(db, "t", Batch(messages=tuple(mail)))
+    store.refresh_own_addresses(db, [me.email])
+    analysis = analyse(db, parse(LABEL_CONFIG, Path("/tmp/kith-noise.toml")), date(2026, 2, 8))
+    for robot in (workflow, confirm):
+        assert analysis.scores[robot.email].noise_reason == "an automated sender (no-reply address)"
+    assert not analysis.scores[person.email].noise
+    assert [t.subject for t in analysis.facts[person.email].replies_owed] == ["Request Submitted 2"]
+
+
 def test_a_colleague_who_writes_directly_is_not_noise_however_rarely_answered(db):
     me = Address("me@home.example")
     colleague, outsider, subsidiary = (Address("kim@home.example"), Address("pitch@vendor.example"),
