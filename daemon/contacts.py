@@ -27,7 +27,7 @@ ROLE_LOCALS = {
 }
 ROLE_PARTS = {"announcement", "announcements", "announce", "hotline", "helpdesk", "newsletter", "newsletters",
               "bulletin", "notices", "office", "chairman", "officeofthechairman", "administrator", "postoffice",
-              "postmaster", "webmaster"}
+              "postmaster", "webmaster", "relations", "center", "centre", "administration"}
 # a word that makes "enron.announcements", "it.helpdesk", "office.chairman" a role, not a name
 NO_REPLY = re.compile(r"^(no[-._]?reply|do[-._]?not[-._]?reply|donotreply|noreply|no[-._]?address|mailer[-._]daemon|"
                       r"bounces?|bounce[-+].*|.*[-+.]bounces?([-+].*)?|notifications?[-+.].*|.*[-.]noreply)$")
@@ -39,11 +39,12 @@ ROBOT_HINT = re.compile(r"(^|[-._+])(noreply|no-reply|notifications?|alerts?|mai
 @functools.lru_cache(maxsize=1 << 17)
 def address_kind(email: str) -> str:
     """'noreply', 'role' or 'person', from the shape of the address alone (cached: asked several times per address)."""
-    local = unquoted(email).split("@", 1)[0]
+    local, _, domain = unquoted(email).partition("@")
     if NO_REPLY.match(local) or ROBOT_HINT.search(local):
         return "noreply"
     base = re.split(r"[+]", local)[0]
     if base in ROLE_LOCALS or re.sub(r"[-._]?\d+$", "", base) in ROLE_LOCALS \
+            or (domain and re.sub(r"[\d\W_]+", "", base) == firm_of(domain)) \
             or not ROLE_PARTS.isdisjoint(part.rstrip("0123456789") for part in re.split(r"[-._]+", base)):
         return "role"
     return "person"

@@ -364,6 +364,12 @@ def test_address_shapes_tell_people_from_roles_and_robots():
                                       "alerts.bank@x.example", "exchange.administrator@enron.com",
                                       "postoffice@bluemountain.example")] == [
         "person", "role", "role", "role", "role", "role", "role", "role", "noreply", "noreply", "role", "role"]
+    # a firm's own broadcast desks and its name as an address; workflows and confirmation robots
+    assert [address_kind(a) for a in ("public.relations@enron.com", "community-relations@enron.com",
+                                      "ets.center@enron.com", "administration.enron@enron.com", "40enron@enron.com",
+                                      "acme@acme.co.uk", "arsystem@mailman.enron.com", "confirm_4_7ee0_d@aol.com",
+                                      "kim.center@x.example", "tom.enron@enron.com")] == [
+        "role", "role", "role", "role", "role", "role", "noreply", "noreply", "role", "person"]
 
 
 def test_the_users_broadcasts_are_not_personal_mail_to_each_reader(db):
