@@ -246,10 +246,20 @@ def parse_time(text: str | None) -> datetime | None:
 
 
 def address_of(value: Any) -> Address | None:
-    """Graph's {"emailAddress": {"name", "address"}} as an Address (lower-cased), or None."""
+    """Graph's {"emailAddress": {"name", "address"}} as an Address (lower-cased), or None when it holds no
+    email address: Graph gives some people (departed colleagues, hybrid mailboxes, attendees) as an
+    Exchange directory name instead, which would become a contact of its own beside the real address."""
     email = ((value or {}).get("emailAddress") or {}) if isinstance(value, dict) else {}
     address = (email.get("address") or "").strip().lower()
-    return Address(address, (email.get("name") or "").strip()) if address else None
+    return Address(address, (email.get("name") or "").strip()) if is_email(address) else None
+
+
+def is_email(address: str) -> bool:
+    """Whether `address` is a mailbox (local@domain, as connectors.headers requires), not an Exchange
+    X500 name ("/o=ExchangeLabs/ou=…/cn=Recipients/cn=…") nor one wrapped as SMTP ("imceaex-_o=…@…")."""
+    local, at, domain = address.rpartition("@")
+    return (bool(at and local and domain) and address.isprintable() and not any(c.isspace() for c in address)
+            and not local.startswith("imceaex-"))
 
 
 def _addresses(values: Any) -> tuple[Address, ...]:

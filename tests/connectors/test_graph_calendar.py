@@ -94,6 +94,18 @@ def test_attendees_responses_organizer_and_no_body_or_location(fake, tmp_path):
     assert not [s for s in strings_in(occurrence) if "SECRET" in s]      # agenda, room, join link all dropped
 
 
+def test_exchange_directory_names_are_neither_organizer_nor_attendee(fake, tmp_path):
+    x500 = "/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=bdc77b18-kristina"
+    person = lambda address: {"emailAddress": {"name": "Kristina M", "address": address}}  # noqa: E731
+    fake.put_event(event(1, organizer=person(x500), attendees=[
+        {"type": "optional", "status": {"response": "none"}, **person(x500)},
+        {"type": "required", "status": {"response": "accepted"}, **person("kristina@example.com")}]))
+    state, _, _ = pull(source_for(fake, tmp_path), None)
+    meeting = state["AAMkEVT000001="]
+    assert meeting.organizer is None and [(a.email, p) for a, p in meeting.attendees] == [
+        ("kristina@example.com", "ACCEPTED")]
+
+
 def test_series_master_skipped_cancelled_all_day_and_time_zones(fake, tmp_path):
     for name in ("event_series_master", "event_cancelled_meeting", "event_all_day_offsite", "event_in_pacific_time"):
         fake.put_event(fixture(name))

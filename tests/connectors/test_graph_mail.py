@@ -132,6 +132,28 @@ def test_requests_select_metadata_only_with_immutable_ids(fake, tmp_path):
     assert "Mail.ReadBasic" in token_request.body and "Mail.ReadWrite" not in token_request.body
 
 
+X500 = "/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=bdc77b18-kristina"
+
+
+def test_an_exchange_directory_name_is_not_an_address_and_from_falls_back_to_sender(fake, tmp_path):
+    """Graph gives departed colleagues and hybrid mailboxes as X500 names: they would become contacts of their own."""
+    person = lambda name, address: {"emailAddress": {"name": name, "address": address}}  # noqa: E731
+    first, second = message(1), message(2)
+    first.update({"from": person("Kristina M", X500), "sender": person("Kristina M", "Kristina@Example.com"),
+                  "toRecipients": [person("Me", "me@example.com"), person("Bo", X500.upper())],
+                  "ccRecipients": [person("Cy", "IMCEAEX-_o=ExchangeLabs_cn=Recipients_cn=cy@eurprd01.prod.outlook.com"),
+                                   person("Di", "di@example.com")]})
+    second.update({"from": person("Old", X500), "sender": person("Old", X500)})
+    fake.put_message("inbox", first)
+    fake.put_message("inbox", second)
+    state, _, batches = pull(source_for(fake, tmp_path, folders=["inbox"]), None)
+    mail = state["inbox/AAMkMSG0000001="]
+    assert (mail.sender.email, mail.sender.name) == ("kristina@example.com", "Kristina M")
+    assert [a.email for a in mail.to] == ["me@example.com"] and [a.email for a in mail.cc] == ["di@example.com"]
+    assert "inbox/AAMkMSG0000002=" not in state
+    assert [n for b in batches for n in b.notes] == ["outlook:work: message kMSG0000002= skipped: has no sender"]
+
+
 # ---------------------------------------------------------------- paging, cursors, changes
 
 def test_each_page_is_a_batch_and_a_restart_resumes_the_pass(fake, tmp_path):
