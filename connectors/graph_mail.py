@@ -13,11 +13,13 @@ IdType="ImmutableId"`); a copy's source_id is "<folder>/<id>", so a message
 moved between folders is a delete in one scope and an add in the other, in
 whichever order the folders are read.
 
-An expired delta token restarts that folder alone. Its pass's first page is
-sent with `scopes=(folder,)`, which sweeps the folder's rows not on that page;
-the rows of later pages come back with them ("sweep first": the end state is
-exact, in between the folder is incomplete). A pass-level mark-and-sweep in
-the store (not there yet) would remove that window.
+An expired delta token restarts that folder alone. Its new pass marks the
+folder's stored copies stale on its first page (`Batch.stale_scopes`), and
+every copy the pass reads again is unmarked as it is written; the last page of
+the pull's last folder sweeps what is still stale (`STALE`). An unreadable
+cursor marks the whole source the same way (`all_stale`), and only a first
+sync, with nothing stored, clears it (`full_resync`). So a pass interrupted
+after its first page loses nothing: the copies stay until a later sync ends it.
 """
 
 from __future__ import annotations
@@ -28,10 +30,11 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any, TextIO
 
-from connectors.base import Address, Batch, MessageMeta
+from connectors.base import STALE, Address, Batch, MessageMeta
 from connectors.graph_client import DeltaExpired, GraphClient, NotFound, is_link
 from connectors.microsoft_auth import READ_SCOPES, MicrosoftAuth, auth_fix
 from daemon.config import Config, SourceConfig
@@ -77,25 +80,29 @@ class OutlookMailSource:
         self.check()
         links = _read_cursor(cursor)
         fresh = links is None
-        if fresh and cursor is not None:
-            log.info("%s: unreadable cursor; full resync", self.key)
+        opening = {}                        # what the pull's first batch says about the copies stored before
+        if fresh:
+            opening = {"full_resync": True} if cursor is None else {"all_stale": True}
+            if cursor is not None:
+                log.info("%s: unreadable cursor; full resync", self.key)
         links = links or {}
         keys = self._folder_keys()
         for gone in [k for k in links if k not in keys]:
             del links[gone]
             yield Batch(scopes=(gone,), cursor=_dump(links))
         progress = self._progress(keys) if fresh else None
-        for key in keys:
-            for batch in self._pull_folder(key, links, full_resync=fresh, progress=progress):
-                fresh = False
-                yield batch
+        for n, key in enumerate(keys):
+            last = (STALE,) if n == len(keys) - 1 else ()     # the pull's end: every folder's pass is complete
+            for batch in self._pull_folder(key, links, progress=progress, sweep_at_end=last):
+                yield replace(batch, **opening) if opening else batch
+                opening = {}
         if progress:
             progress.close()
 
     # ------------------------------------------------------------ one folder
 
-    def _pull_folder(self, key: str, links: dict[str, str], *, full_resync: bool,
-                     progress: Progress | None) -> Iterator[Batch]:
+    def _pull_folder(self, key: str, links: dict[str, str], *, progress: Progress | None,
+                     sweep_at_end: tuple[str, ...]) -> Iterator[Batch]:
         link = links.get(key)
         starting, restarted = link is None, False     # starting: this request is a new delta query
         url = link or self._initial(key)
@@ -115,18 +122,18 @@ class OutlookMailSource:
                     raise SourceError(f"no mail folder {key!r}", where=self.key,
                                       fix="use well-known names (inbox, sentitems, archive) or folder ids in `folders`")
                 links.pop(key, None)
-                yield Batch(scopes=(key,), cursor=_dump(links))
+                yield Batch(scopes=(key, *sweep_at_end), cursor=_dump(links))
                 return
             following = page.get("@odata.nextLink")
             links[key] = following or page.get("@odata.deltaLink") or url
             messages, deleted, notes = self._parse(page.get("value", []), key)
             yield Batch(messages=messages, deleted=deleted, notes=notes, cursor=_dump(links),
-                        scopes=(key,) if starting and not full_resync else (), full_resync=full_resync and starting)
+                        stale_scopes=(key,) if starting else (), scopes=() if following else sweep_at_end)
             if progress:
                 progress.add(len(messages) + len(deleted))
             if not following:
                 return
-            url, starting, full_resync = following, False, False
+            url, starting = following, False
 
     def _initial(self, key: str) -> str:
         return self.graph.url(f"/me/mailFolders/{key}/messages/delta?$select={SELECT}")

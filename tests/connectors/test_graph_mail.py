@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.base import STALE
 from connectors.graph_mail import SELECT, OutlookMailSource
 from daemon.errors import AuthError, SourceError
 from daemon.store import apply_batch, open_store
@@ -170,7 +171,8 @@ def test_each_page_is_a_batch_and_a_restart_resumes_the_pass(fake, tmp_path):
     before = len(fake.paths())
     state, cursor, rest = pull(source, batches[0].cursor, apply_to_memory({}, batches[0]))
     assert [len(b.messages) for b in rest] == [4, 2]
-    assert not any(b.full_resync or b.scopes for b in rest)
+    assert not any(b.full_resync or b.all_stale or b.stale_scopes for b in rest)
+    assert [b.scopes for b in rest] == [(), (STALE,)]                  # the pull's end sweeps what a pass marked
     assert all("$select" not in p for p in fake.paths()[before:])     # resumed, not restarted
     assert len(state) == 10 and "$deltatoken=" in json.loads(cursor)["folders"]["inbox"]
 
@@ -208,7 +210,7 @@ def test_an_expired_delta_token_resyncs_that_folder_alone(fake, tmp_path, how):
     fake.folder("inbox").messages.pop("AAMkMSG0000004=")          # vanishes without a delta entry
     fake.expire_delta_tokens(how, folder="inbox")
     state, cursor, batches = pull(source, cursor, state)
-    assert batches[0].scopes == ("inbox",) and not batches[0].full_resync
+    assert batches[0].stale_scopes == ("inbox",) and not (batches[0].full_resync or batches[0].all_stale)
     assert ids(state) == {f"inbox/AAMkMSG{i:07d}=" for i in (0, 1, 2, 3, 5)} | {"sentitems/AAMkMSG0000099="}
     assert sum(1 for p in fake.paths() if "sentitems" in p and "$select" in p) == 1   # sentitems not restarted
     again, _, batches = pull(source, cursor, state)
@@ -225,7 +227,7 @@ def test_an_expired_next_link_restarts_the_folder(fake, tmp_path):
     fake.fail("GET", r"skiptoken=", 400, body={"error": {"code": "SyncStateNotFound",
                                                          "message": "The sync state generation is not found."}})
     state, cursor, batches = pull(source, first.cursor, apply_to_memory({}, first))
-    assert batches[0].scopes == ("inbox",) and len(state) == 10
+    assert batches[0].stale_scopes == ("inbox",) and len(state) == 10
     assert "$deltatoken=" in json.loads(cursor)["folders"]["inbox"]
 
 
@@ -267,6 +269,42 @@ def test_the_store_ends_equal_to_the_mailbox_after_a_resync(fake, tmp_path):
         apply_batch(db, source.key, batch)
     rows = sorted(r[0] for r in db.execute("SELECT source_id FROM message_copies"))
     assert rows == [f"inbox/AAMkMSG{i:07d}=" for i in range(1, 5)]
+
+
+def test_a_folder_pass_that_fails_on_page_2_keeps_its_mail_and_the_next_sync_sweeps_what_is_gone(fake, tmp_path):
+    for i in range(10):
+        fake.put_message("inbox", message(i))
+    fake.put_message("sentitems", message(99))
+    db = open_store(tmp_path / "kith.db")
+    sync_source(db, source_for(fake, tmp_path))
+    fake.max_page = 3
+    fake.folder("inbox").messages.pop("AAMkMSG0000004=")          # vanishes without a delta entry
+    fake.expire_delta_tokens(folder="inbox")
+    fake.fail("GET", r"/messages/delta\?\$skiptoken", 503, times=6)   # page 2 of the inbox's new pass
+    failed = sync_source(db, source_for(fake, tmp_path))
+    copies = lambda: sorted(r[0] for r in db.execute("SELECT source_id FROM message_copies"))  # noqa: E731
+    assert failed.error and failed.deleted == 0 and len(copies()) == 11, "nothing lost"
+    done = sync_source(db, source_for(fake, tmp_path))
+    assert done.error is None and done.deleted == 1 and done.new_messages == 0
+    assert copies() == sorted([f"inbox/AAMkMSG{i:07d}=" for i in range(10) if i != 4] + ["sentitems/AAMkMSG0000099="])
+    assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 10
+    assert {r[0] for r in db.execute("SELECT scope FROM message_copies")} == {"inbox", "sentitems"}
+
+
+def test_an_unreadable_cursor_keeps_the_mail_until_the_new_pass_ends(fake, tmp_path):
+    for i in range(6):
+        fake.put_message("inbox", message(i))
+    fake.put_message("sentitems", message(99))
+    db = open_store(tmp_path / "kith.db")
+    sync_source(db, source_for(fake, tmp_path))
+    fake.delete_message("inbox", "AAMkMSG0000000=")
+    db.execute("UPDATE sync_state SET cursor = '{\"kind\": \"outlook\", \"v\": 0}'")
+    fake.fail("GET", r"/sentitems/messages/delta", 503, times=6)   # the pass fails in its second folder
+    assert sync_source(db, source_for(fake, tmp_path)).error
+    assert db.execute("SELECT count(*) FROM message_copies").fetchone()[0] == 7
+    done = sync_source(db, source_for(fake, tmp_path))
+    assert done.error is None and done.deleted == 1 and done.new_messages == 0
+    assert db.execute("SELECT count(*) FROM message_copies").fetchone()[0] == 6
 
 
 # ---------------------------------------------------------------- all folders
