@@ -76,7 +76,9 @@ class Batch:
     whole source) moves the rows stored before into the scope STALE, where they
     stay and count; each row read again gets its own scope back when written; the
     batch that ends the pass names STALE in `scopes`, which sweeps the rows no
-    longer there.
+    longer there. `stale_ids` marks single rows so: a copy that left its folder,
+    removed only after the other folders were read, so that a message moved to
+    one of them is never missing from the store in between.
     """
 
     messages: tuple[MessageMeta, ...] = ()
@@ -88,6 +90,7 @@ class Batch:
     notes: tuple[str, ...] = field(default=())  # one-line warnings (skipped bad items)
     stale_scopes: tuple[str, ...] = ()  # a new pass over these scopes starts: their rows are marked STALE
     all_stale: bool = False             # a new pass over the whole source starts (after an unreadable cursor)
+    stale_ids: tuple[str, ...] = ()     # source_ids gone from where they were, perhaps moved: marked STALE too
 
 
 class Source(Protocol):
@@ -112,7 +115,8 @@ def coalesced(batches: Iterable[Batch], max_messages: int = 5000) -> Iterator[Ba
     pending: list[Batch] = []
     size = 0
     for batch in batches:
-        if batch.deleted or batch.full_resync or batch.events or batch.stale_scopes or batch.all_stale:
+        if (batch.deleted or batch.full_resync or batch.events or batch.stale_scopes or batch.all_stale
+                or batch.stale_ids):
             yield from _merge(pending)
             pending, size = [], 0
             yield batch

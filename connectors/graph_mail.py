@@ -7,19 +7,28 @@ Batch whose cursor holds, per folder, the link to fetch next: the deltaLink
 once a round is complete, or the nextLink in the middle of one, so a restart
 resumes the pass where it stopped instead of starting over.
 
+By default every folder is read except Drafts, Deleted Items, Junk Email and
+Outbox (and the folders inside them): Outlook's Archive button, the mobile
+swipe and the user's rules file kept mail away from the inbox, and a folder
+Kith does not read is, for Kith, a deletion.
+
 Only metadata is asked for (`$select`, allowed under Mail.ReadBasic) and only
 whitelisted fields leave this module. Ids are immutable (`Prefer:
 IdType="ImmutableId"`); a copy's source_id is "<folder>/<id>", so a message
-moved between folders is a delete in one scope and an add in the other, in
-whichever order the folders are read.
+moved between folders is an `@removed` in one folder and an add in the other.
+The removed copy is only marked stale (`Batch.stale_ids`) and swept at the end
+of the pull, when every folder has been read: the store holds one message for
+all its copies, so a message moved to a folder Kith reads stays, as the same
+message, whichever folder is read first.
 
 An expired delta token restarts that folder alone. Its new pass marks the
 folder's stored copies stale on its first page (`Batch.stale_scopes`), and
-every copy the pass reads again is unmarked as it is written; the last page of
-the pull's last folder sweeps what is still stale (`STALE`). An unreadable
-cursor marks the whole source the same way (`all_stale`), and only a first
-sync, with nothing stored, clears it (`full_resync`). So a pass interrupted
-after its first page loses nothing: the copies stay until a later sync ends it.
+every copy the pass reads again is unmarked as it is written; the pull's last
+batch, once every folder is read, sweeps what is still stale (`STALE`). An
+unreadable cursor marks the whole source the same way (`all_stale`), and only
+a first sync, with nothing stored, clears it (`full_resync`). So a pass
+interrupted after its first page loses nothing: the copies stay until a later
+sync ends it.
 """
 
 from __future__ import annotations
@@ -91,18 +100,19 @@ class OutlookMailSource:
             del links[gone]
             yield Batch(scopes=(gone,), cursor=_dump(links))
         progress = self._progress(keys) if fresh else None
-        for n, key in enumerate(keys):
-            last = (STALE,) if n == len(keys) - 1 else ()     # the pull's end: every folder's pass is complete
-            for batch in self._pull_folder(key, links, progress=progress, sweep_at_end=last):
+        for key in keys:
+            for batch in self._pull_folder(key, links, progress=progress):
                 yield replace(batch, **opening) if opening else batch
                 opening = {}
         if progress:
             progress.close()
+        # Every folder is read: sweep the copies still stale. A batch of its own, after the last folder's
+        # messages are written, so that a copy moved into that folder keeps its message.
+        yield Batch(scopes=(STALE,), cursor=_dump(links), **opening)
 
     # ------------------------------------------------------------ one folder
 
-    def _pull_folder(self, key: str, links: dict[str, str], *, progress: Progress | None,
-                     sweep_at_end: tuple[str, ...]) -> Iterator[Batch]:
+    def _pull_folder(self, key: str, links: dict[str, str], *, progress: Progress | None) -> Iterator[Batch]:
         link = links.get(key)
         starting, restarted = link is None, False     # starting: this request is a new delta query
         url = link or self._initial(key)
@@ -118,19 +128,19 @@ class OutlookMailSource:
                 url, starting, restarted = self._initial(key), True, True
                 continue
             except NotFound:
-                if not self.source.all_folders:
+                if not self._reads_all:
                     raise SourceError(f"no mail folder {key!r}", where=self.key,
                                       fix="use well-known names (inbox, sentitems, archive) or folder ids in `folders`")
                 links.pop(key, None)
-                yield Batch(scopes=(key, *sweep_at_end), cursor=_dump(links))
+                yield Batch(scopes=(key,), cursor=_dump(links))
                 return
             following = page.get("@odata.nextLink")
             links[key] = following or page.get("@odata.deltaLink") or url
-            messages, deleted, notes = self._parse(page.get("value", []), key)
-            yield Batch(messages=messages, deleted=deleted, notes=notes, cursor=_dump(links),
-                        stale_scopes=(key,) if starting else (), scopes=() if following else sweep_at_end)
+            messages, removed, notes = self._parse(page.get("value", []), key)
+            yield Batch(messages=messages, stale_ids=removed, notes=notes, cursor=_dump(links),
+                        stale_scopes=(key,) if starting else ())
             if progress:
-                progress.add(len(messages) + len(deleted))
+                progress.add(len(messages) + len(removed))
             if not following:
                 return
             url, starting = following, False
@@ -139,23 +149,29 @@ class OutlookMailSource:
         return self.graph.url(f"/me/mailFolders/{key}/messages/delta?$select={SELECT}")
 
     def _parse(self, items: list[dict], key: str) -> tuple[tuple[MessageMeta, ...], tuple[str, ...], tuple[str, ...]]:
-        messages, deleted, notes = [], [], []
+        """The page's messages, the copies removed from the folder (deleted, or moved), and notes."""
+        messages, removed, notes = [], [], []
         for item in items:
             if "@removed" in item:
-                deleted.append(f"{key}/{item['id']}")
+                removed.append(f"{key}/{item['id']}")
                 continue
             meta = message_meta(item, key)
             if isinstance(meta, str):
                 notes.append(f"{self.key}: message {item.get('id', '?')[-12:]} skipped: {meta}")
             elif meta is not None:
                 messages.append(meta)
-        return tuple(messages), tuple(deleted), tuple(notes)
+        return tuple(messages), tuple(removed), tuple(notes)
 
     # ------------------------------------------------------------ folders
 
+    @property
+    def _reads_all(self) -> bool:
+        """Every folder (the default), unless `folders` names some and `all_folders` is off."""
+        return self.source.all_folders or not self.source.folders
+
     def _folder_keys(self) -> list[str]:
         """The configured folders, or every folder except drafts, deleted, junk and outbox and their subfolders."""
-        if not self.source.all_folders:
+        if not self._reads_all:
             return list(dict.fromkeys(self.source.folders))
         named = self._named_folder_ids()
         skipped = {fid for fid, name in named.items() if name in SKIPPED_FOLDERS}

@@ -238,6 +238,10 @@ def apply_batch(db: Database, source: str, batch: Batch, *, store_subjects: bool
 def _mark_stale(db: Database, source: str, batch: Batch) -> None:
     """A new pass starts: the rows stored before stay, in the scope STALE, until the batch that ends the pass
     sweeps it; each one the pass reads again leaves it when it is written (see Batch)."""
+    if batch.stale_ids:
+        rows = [(STALE, source, source_id) for source_id in batch.stale_ids]
+        for table in ("message_copies", "events"):
+            db.conn.executemany(f"UPDATE {table} SET scope = ? WHERE source = ? AND source_id = ?", rows)
     if batch.all_stale:
         where, params = "source = ?", [source]
     elif batch.stale_scopes:

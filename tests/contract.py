@@ -45,9 +45,9 @@ def apply_to_memory(state: State, batch: Batch) -> State:
     """Apply one batch like the store: mark, sweep, delete, then upsert (highest SEQUENCE wins)."""
     incoming = records_of(batch)
     seen = {r.source_id for r in incoming}
-    if batch.all_stale or batch.stale_scopes:
+    if batch.all_stale or batch.stale_scopes or batch.stale_ids:
         for source_id, record in list(state.items()):
-            if batch.all_stale or record.scope in batch.stale_scopes:
+            if batch.all_stale or record.scope in batch.stale_scopes or source_id in batch.stale_ids:
                 state[source_id] = dataclasses.replace(record, scope=STALE)
     if batch.full_resync:
         for source_id in [s for s in state if s not in seen]:

@@ -96,6 +96,23 @@ def test_a_pass_that_marks_keeps_every_row_until_its_end_sweeps_what_it_did_not_
     assert table(db, "SELECT count(*) FROM messages") == [(4,)]
 
 
+def test_a_copy_marked_stale_keeps_its_message_until_a_copy_elsewhere_takes_over(db):
+    inbox = message(1, to=(ANNA,), scope="inbox")
+    archived = replace(inbox, source_id="archive/m1", scope="archive")
+    store.apply_batch(db, "outlook:a", Batch(messages=(inbox, message(2, to=(ANNA,), scope="inbox"))))
+    store.apply_batch(db, "outlook:b", Batch(messages=(inbox,)))
+    key = table(db, "SELECT key FROM messages WHERE message_id = 'm1@test'")
+    store.apply_batch(db, "outlook:a", Batch(stale_ids=("inbox/m1",)))      # Graph: @removed from the inbox
+    assert table(db, "SELECT source, scope FROM message_copies WHERE source_id = 'inbox/m1' ORDER BY source") == [
+        ("outlook:a", STALE), ("outlook:b", "inbox")]
+    counts = store.apply_batch(db, "outlook:a", Batch(messages=(archived,)))  # and found in the archive
+    assert (counts.messages, counts.new_messages) == (1, 0)
+    assert store.apply_batch(db, "outlook:a", Batch(scopes=(STALE,))).deleted == 1
+    assert table(db, "SELECT key FROM messages WHERE message_id = 'm1@test'") == key
+    assert table(db, "SELECT source_id FROM message_copies WHERE source = 'outlook:a' ORDER BY 1") == [
+        ("archive/m1",), ("inbox/m2",)]
+
+
 def test_marking_the_whole_source_covers_every_scope_and_an_event_kept_by_its_sequence(db):
     newer = event("uid1", start=T0, summary="Moved", sequence=2, scope="primary")
     store.apply_batch(db, "cal:a", Batch(events=(newer, event("uid2", start=T0, scope="old")),

@@ -22,8 +22,10 @@ def test_deletions_events_full_resyncs_and_marks_pass_alone_and_in_order():
     resync = Batch(messages=(message(3),), full_resync=True, cursor="c4")
     marking = Batch(messages=(message(4),), stale_scopes=("INBOX",), cursor="c5")
     marking_all = Batch(messages=(message(5),), all_stale=True, cursor="c6")
-    merged = list(coalesced([first, deleting, second, resync, marking, second, marking_all], max_messages=100))
-    assert merged == [first, deleting, second, resync, marking, second, marking_all]
+    marking_ids = Batch(messages=(message(6),), stale_ids=("INBOX/m2",), cursor="c7")
+    merged = list(coalesced([first, deleting, second, resync, marking, second, marking_all, marking_ids],
+                            max_messages=100))
+    assert merged == [first, deleting, second, resync, marking, second, marking_all, marking_ids]
 
 
 def test_an_empty_pull_gives_no_batch():
