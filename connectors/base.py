@@ -60,6 +60,9 @@ class EventMeta:
     guests_hidden: bool = False  # the organizer hid the guest list: the attendees shown are not all who came
 
 
+STALE = "~"     # the scope of rows a pass in progress has not read again yet (see Batch)
+
+
 @dataclass(frozen=True, slots=True)
 class Batch:
     """A unit the store applies atomically, with the cursor valid after it.
@@ -68,6 +71,15 @@ class Batch:
     scopes": rows of this source in those scopes that are not in the batch are
     deleted (mark-and-sweep for one file or folder). `full_resync` says the same
     for the whole source and may only be used on a batch that holds everything.
+
+    A pass that spans many batches (a Graph delta pass) marks instead, so that an
+    interrupted pass loses nothing: `stale_scopes` (or `all_stale`, for the
+    whole source) moves the rows stored before into the scope STALE, where they
+    stay and count; each row read again gets its own scope back when written; the
+    batch that ends the pass names STALE in `scopes`, which sweeps the rows no
+    longer there. `stale_ids` marks single rows so: a copy that left its folder,
+    removed only after the other folders were read, so that a message moved to
+    one of them is never missing from the store in between.
     """
 
     messages: tuple[MessageMeta, ...] = ()
@@ -77,6 +89,9 @@ class Batch:
     scopes: tuple[str, ...] = ()
     full_resync: bool = False
     notes: tuple[str, ...] = field(default=())  # one-line warnings (skipped bad items)
+    stale_scopes: tuple[str, ...] = ()  # a new pass over these scopes starts: their rows are marked STALE
+    all_stale: bool = False             # a new pass over the whole source starts (after an unreadable cursor)
+    stale_ids: tuple[str, ...] = ()     # source_ids gone from where they were, perhaps moved: marked STALE too
 
 
 class Source(Protocol):
@@ -94,14 +109,15 @@ def coalesced(batches: Iterable[Batch], max_messages: int = 5000) -> Iterator[Ba
 
     A folder of many small mbox files or Maildir folders would otherwise cost one
     transaction each. The merged batch carries the last batch's cursor, so it is
-    exactly as safe to commit. Batches that delete ids or resync the whole source
-    are passed on alone, so that the store's sweep-delete-upsert order never
-    reorders the pieces' effects.
+    exactly as safe to commit. Batches that delete ids, resync the whole source
+    or mark rows stale are passed on alone, so that the store's
+    mark-sweep-delete-upsert order never reorders the pieces' effects.
     """
     pending: list[Batch] = []
     size = 0
     for batch in batches:
-        if batch.deleted or batch.full_resync or batch.events:
+        if (batch.deleted or batch.full_resync or batch.events or batch.stale_scopes or batch.all_stale
+                or batch.stale_ids):
             yield from _merge(pending)
             pending, size = [], 0
             yield batch

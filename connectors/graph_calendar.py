@@ -9,8 +9,14 @@ window's future end gets near, or when `days_back`/`days_ahead` change.
 
 Calendar view delta cannot `$select`, so Graph sends bodies, previews and
 locations: they are dropped here, and only the whitelisted fields of
-`EventMeta` leave this module. A new pass (first sync, new window, expired
-token) sweeps first, as the mail connector does (see graph_mail).
+`EventMeta` leave this module.
+
+A new pass (new window, expired token, unreadable cursor) marks the stored
+events stale on its first page and sweeps the stale ones on its last
+(`Batch.all_stale`, `STALE`): a pass interrupted after page 1, such as the
+re-baseline every `days_ahead / 2` days meeting a throttled Graph, keeps every
+event until a later sync finishes it. Only the very first sync, with nothing
+stored yet, clears the source (`full_resync`).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from connectors.base import Batch, EventMeta
+from connectors.base import STALE, Batch, EventMeta
 from connectors.graph_client import DeltaExpired, GraphClient, is_link
 from connectors.graph_mail import address_of
 from connectors.microsoft_auth import READ_SCOPES, MicrosoftAuth, auth_fix
@@ -61,14 +67,14 @@ class OutlookCalendarSource:
         """One batch per Graph page, each carrying the link to fetch next and its window."""
         self.check()
         state = _read_cursor(cursor)
-        fresh = state is None
-        if fresh and cursor is not None:
+        if state is None and cursor is not None:
             log.info("%s: unreadable cursor; full resync", self.key)
         if state is not None and self._stale(state):
             log.info("%s: calendar window moved; new pass", self.key)
             state = None
         state = state or self._new_state()
         starting, restarted = "link" not in state, False     # starting: this request is a new delta query
+        wipe = cursor is None                                 # nothing stored yet: the first page may clear
         while True:
             try:
                 page = self.graph.get(state.get("link") or self._initial(state), prefer=PREFER)
@@ -84,10 +90,11 @@ class OutlookCalendarSource:
             state["link"] = following or page.get("@odata.deltaLink") or state.get("link", "")
             events, deleted = _parse(page.get("value", []))
             yield Batch(events=events, deleted=deleted, cursor=json.dumps(state, sort_keys=True),
-                        full_resync=fresh and starting, scopes=(SCOPE,) if starting and not fresh else ())
+                        full_resync=starting and wipe, all_stale=starting and not wipe,
+                        scopes=() if following else (STALE,))     # the pass's end sweeps what it did not see
             if not following:
                 return
-            starting = fresh = False
+            starting = wipe = False
 
     def _now(self) -> datetime:
         return (self.now or datetime.now(UTC)).astimezone(UTC)

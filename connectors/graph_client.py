@@ -34,6 +34,9 @@ IMMUTABLE_IDS = 'IdType="ImmutableId"'
 NETWORK_ERRORS = (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError,
                   requests.exceptions.ContentDecodingError)
 NETWORK_FIX = "check the network connection; the next sync resumes where this one stopped"
+# A web page where JSON was due: a hotel or train Wi-Fi answering every request with its sign-in page.
+PORTAL_FIX = ("a proxy or captive portal may have answered instead: check the network connection "
+              "(sign in to the Wi-Fi portal)")
 
 
 class DeltaExpired(Exception):
@@ -163,8 +166,7 @@ def _json_of(response: requests.Response, where: str) -> dict:
     if not isinstance(data, dict):
         kind = response.headers.get("Content-Type", "").split(";")[0] or "no content type"
         raise SourceError(f"got an answer that is not from Graph (HTTP {response.status_code}, {kind} instead of JSON)",
-                          where=where, fix="a proxy or captive portal may have answered instead: check the "
-                                           "network connection (sign in to the Wi-Fi portal) and graph_endpoint")
+                          where=where, fix=f"{PORTAL_FIX} and graph_endpoint")
     return data
 
 

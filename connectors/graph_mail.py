@@ -7,17 +7,28 @@ Batch whose cursor holds, per folder, the link to fetch next: the deltaLink
 once a round is complete, or the nextLink in the middle of one, so a restart
 resumes the pass where it stopped instead of starting over.
 
+By default every folder is read except Drafts, Deleted Items, Junk Email and
+Outbox (and the folders inside them): Outlook's Archive button, the mobile
+swipe and the user's rules file kept mail away from the inbox, and a folder
+Kith does not read is, for Kith, a deletion.
+
 Only metadata is asked for (`$select`, allowed under Mail.ReadBasic) and only
 whitelisted fields leave this module. Ids are immutable (`Prefer:
 IdType="ImmutableId"`); a copy's source_id is "<folder>/<id>", so a message
-moved between folders is a delete in one scope and an add in the other, in
-whichever order the folders are read.
+moved between folders is an `@removed` in one folder and an add in the other.
+The removed copy is only marked stale (`Batch.stale_ids`) and swept at the end
+of the pull, when every folder has been read: the store holds one message for
+all its copies, so a message moved to a folder Kith reads stays, as the same
+message, whichever folder is read first.
 
-An expired delta token restarts that folder alone. Its pass's first page is
-sent with `scopes=(folder,)`, which sweeps the folder's rows not on that page;
-the rows of later pages come back with them ("sweep first": the end state is
-exact, in between the folder is incomplete). A pass-level mark-and-sweep in
-the store (not there yet) would remove that window.
+An expired delta token restarts that folder alone. Its new pass marks the
+folder's stored copies stale on its first page (`Batch.stale_scopes`), and
+every copy the pass reads again is unmarked as it is written; the pull's last
+batch, once every folder is read, sweeps what is still stale (`STALE`). An
+unreadable cursor marks the whole source the same way (`all_stale`), and only
+a first sync, with nothing stored, clears it (`full_resync`). So a pass
+interrupted after its first page loses nothing: the copies stay until a later
+sync ends it.
 """
 
 from __future__ import annotations
@@ -28,10 +39,11 @@ import re
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from typing import Any, TextIO
 
-from connectors.base import Address, Batch, MessageMeta
+from connectors.base import STALE, Address, Batch, MessageMeta
 from connectors.headers import within_arrival
 from connectors.graph_client import DeltaExpired, GraphClient, NotFound, is_link
 from connectors.microsoft_auth import READ_SCOPES, MicrosoftAuth, auth_fix
@@ -78,8 +90,11 @@ class OutlookMailSource:
         self.check()
         links = _read_cursor(cursor)
         fresh = links is None
-        if fresh and cursor is not None:
-            log.info("%s: unreadable cursor; full resync", self.key)
+        opening = {}                        # what the pull's first batch says about the copies stored before
+        if fresh:
+            opening = {"full_resync": True} if cursor is None else {"all_stale": True}
+            if cursor is not None:
+                log.info("%s: unreadable cursor; full resync", self.key)
         links = links or {}
         keys = self._folder_keys()
         for gone in [k for k in links if k not in keys]:
@@ -87,16 +102,18 @@ class OutlookMailSource:
             yield Batch(scopes=(gone,), cursor=_dump(links))
         progress = self._progress(keys) if fresh else None
         for key in keys:
-            for batch in self._pull_folder(key, links, full_resync=fresh, progress=progress):
-                fresh = False
-                yield batch
+            for batch in self._pull_folder(key, links, progress=progress):
+                yield replace(batch, **opening) if opening else batch
+                opening = {}
         if progress:
             progress.close()
+        # Every folder is read: sweep the copies still stale. A batch of its own, after the last folder's
+        # messages are written, so that a copy moved into that folder keeps its message.
+        yield Batch(scopes=(STALE,), cursor=_dump(links), **opening)
 
     # ------------------------------------------------------------ one folder
 
-    def _pull_folder(self, key: str, links: dict[str, str], *, full_resync: bool,
-                     progress: Progress | None) -> Iterator[Batch]:
+    def _pull_folder(self, key: str, links: dict[str, str], *, progress: Progress | None) -> Iterator[Batch]:
         link = links.get(key)
         starting, restarted = link is None, False     # starting: this request is a new delta query
         url = link or self._initial(key)
@@ -112,7 +129,7 @@ class OutlookMailSource:
                 url, starting, restarted = self._initial(key), True, True
                 continue
             except NotFound:
-                if not self.source.all_folders:
+                if not self._reads_all:
                     raise SourceError(f"no mail folder {key!r}", where=self.key,
                                       fix="use well-known names (inbox, sentitems, archive) or folder ids in `folders`")
                 links.pop(key, None)
@@ -120,36 +137,42 @@ class OutlookMailSource:
                 return
             following = page.get("@odata.nextLink")
             links[key] = following or page.get("@odata.deltaLink") or url
-            messages, deleted, notes = self._parse(page.get("value", []), key)
-            yield Batch(messages=messages, deleted=deleted, notes=notes, cursor=_dump(links),
-                        scopes=(key,) if starting and not full_resync else (), full_resync=full_resync and starting)
+            messages, removed, notes = self._parse(page.get("value", []), key)
+            yield Batch(messages=messages, stale_ids=removed, notes=notes, cursor=_dump(links),
+                        stale_scopes=(key,) if starting else ())
             if progress:
-                progress.add(len(messages) + len(deleted))
+                progress.add(len(messages) + len(removed))
             if not following:
                 return
-            url, starting, full_resync = following, False, False
+            url, starting = following, False
 
     def _initial(self, key: str) -> str:
         return self.graph.url(f"/me/mailFolders/{key}/messages/delta?$select={SELECT}")
 
     def _parse(self, items: list[dict], key: str) -> tuple[tuple[MessageMeta, ...], tuple[str, ...], tuple[str, ...]]:
-        messages, deleted, notes = [], [], []
+        """The page's messages, the copies removed from the folder (deleted, or moved), and notes."""
+        messages, removed, notes = [], [], []
         for item in items:
             if "@removed" in item:
-                deleted.append(f"{key}/{item['id']}")
+                removed.append(f"{key}/{item['id']}")
                 continue
             meta = message_meta(item, key)
             if isinstance(meta, str):
                 notes.append(f"{self.key}: message {item.get('id', '?')[-12:]} skipped: {meta}")
             elif meta is not None:
                 messages.append(meta)
-        return tuple(messages), tuple(deleted), tuple(notes)
+        return tuple(messages), tuple(removed), tuple(notes)
 
     # ------------------------------------------------------------ folders
 
+    @property
+    def _reads_all(self) -> bool:
+        """Every folder (the default), unless `folders` names some and `all_folders` is off."""
+        return self.source.all_folders or not self.source.folders
+
     def _folder_keys(self) -> list[str]:
         """The configured folders, or every folder except drafts, deleted, junk and outbox and their subfolders."""
-        if not self.source.all_folders:
+        if not self._reads_all:
             return list(dict.fromkeys(self.source.folders))
         named = self._named_folder_ids()
         skipped = {fid for fid, name in named.items() if name in SKIPPED_FOLDERS}
@@ -250,10 +273,20 @@ def parse_time(text: str | None) -> datetime | None:
 
 
 def address_of(value: Any) -> Address | None:
-    """Graph's {"emailAddress": {"name", "address"}} as an Address (lower-cased), or None."""
+    """Graph's {"emailAddress": {"name", "address"}} as an Address (lower-cased), or None when it holds no
+    email address: Graph gives some people (departed colleagues, hybrid mailboxes, attendees) as an
+    Exchange directory name instead, which would become a contact of its own beside the real address."""
     email = ((value or {}).get("emailAddress") or {}) if isinstance(value, dict) else {}
     address = (email.get("address") or "").strip().lower()
-    return Address(address, (email.get("name") or "").strip()) if address else None
+    return Address(address, (email.get("name") or "").strip()) if is_email(address) else None
+
+
+def is_email(address: str) -> bool:
+    """Whether `address` is a mailbox (local@domain, as connectors.headers requires), not an Exchange
+    X500 name ("/o=ExchangeLabs/ou=…/cn=Recipients/cn=…") nor one wrapped as SMTP ("imceaex-_o=…@…")."""
+    local, at, domain = address.rpartition("@")
+    return (bool(at and local and domain) and address.isprintable() and not any(c.isspace() for c in address)
+            and not local.startswith("imceaex-"))
 
 
 def _addresses(values: Any) -> tuple[Address, ...]:

@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 import msal
 import requests
 
+from connectors.graph_client import PORTAL_FIX
 from daemon import paths
 from daemon.config import Config, SourceConfig
 from daemon.errors import AuthError, ConfigError, SourceError
@@ -190,6 +191,8 @@ class MicrosoftAuth:
         except requests.RequestException as exc:
             raise SourceError(f"cannot reach the Microsoft sign-in service ({exc.__class__.__name__})",
                               where=self.where, fix="check the network connection and `authority`") from None
+        except json.JSONDecodeError:            # the token endpoint's answer was a web page
+            raise not_from_microsoft(self.where) from None
         finally:
             self.file.save(self.cache)
         if not result or "access_token" not in result:
@@ -227,9 +230,33 @@ def build_app(source: SourceConfig, cache: msal.SerializableTokenCache, http: An
         raise SourceError(f"cannot reach the authority {source.authority} ({exc.__class__.__name__})", where=where,
                           fix="check the network connection and `authority`") from None
     except ValueError as exc:
+        if _not_json(exc):      # MSAL calls any failed discovery a bad authority; a web page is the network's
+            raise not_from_microsoft(where) from None
         raise ConfigError(f"authority {source.authority!r} is not usable ({str(exc).splitlines()[0][:100]})",
                           where=where, fix="use https://login.microsoftonline.com/common, /organizations, "
                                            "/consumers or /<tenant id>") from None
+
+
+def not_from_microsoft(where: str) -> SourceError:
+    """The sign-in service answered with something that is not JSON: what Graph calls say in that case."""
+    return SourceError("got an answer that is not from the Microsoft sign-in service (a web page or other text "
+                       "instead of JSON)", where=where, fix=f"{PORTAL_FIX} and `authority`")
+
+
+def _not_json(exc: BaseException) -> bool:
+    """Whether MSAL failed on an answer that is not JSON, raised as is or under MSAL's own ValueError."""
+    return isinstance(exc, json.JSONDecodeError) or isinstance(exc.__context__, json.JSONDecodeError)
+
+
+class _QuietNotJson(logging.Filter):
+    """MSAL logs a token answer that is not JSON with a traceback and the page's text before raising; Kith
+    reports it in one line (`not_from_microsoft`), and a traceback must not reach the terminal."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Token response is not in json format")
+
+
+logging.getLogger("msal.oauth2cli.oauth2").addFilter(_QuietNotJson())
 
 
 def browser_available() -> bool:
@@ -260,6 +287,8 @@ def run_microsoft_auth(source: SourceConfig, config: Config, *, device_code: boo
     except requests.RequestException as exc:
         raise SourceError(f"cannot reach the Microsoft sign-in service ({exc.__class__.__name__})",
                           where=auth.where, fix="check the network connection and `authority`") from None
+    except json.JSONDecodeError:
+        raise not_from_microsoft(auth.where) from None
     if "access_token" not in result:
         raise AuthError(f"sign-in failed ({_first_line(result)})", where=auth.where,
                         fix=_retry_fix(source, use_device))

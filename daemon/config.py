@@ -101,9 +101,11 @@ class SourceConfig:
                            types=MICROSOFT)
     graph_endpoint: str = key("https://graph.microsoft.com", "Microsoft: Graph base URL (national clouds, tests).",
                               types=MICROSOFT)
-    folders: list[str] = key(["inbox", "sentitems"], "Outlook: mail folders to read (well-known names or ids).",
-                             types=("outlook",))
-    all_folders: bool = key(False, "Outlook: read every mail folder, not only `folders`.", types=("outlook",))
+    folders: list[str] = key([], "Outlook: mail folders to read (well-known names such as inbox, sentitems, "
+                                 "archive, or folder ids); empty: every folder except drafts, deleted items, junk "
+                                 "and outbox.", types=("outlook",))
+    all_folders: bool = key(False, "Outlook: read every mail folder except drafts, deleted items, junk and outbox, "
+                                   "even when `folders` names some.", types=("outlook",))
     days_back: int = key(730, "Outlook calendar: how many days of past events to read.", types=("outlook_calendar",),
                          bounds=(0, 3650))
     days_ahead: int = key(30, "Outlook calendar: how many days of future events to read.", types=("outlook_calendar",),

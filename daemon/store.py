@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from connectors.base import Batch, EventMeta, MessageMeta
+from connectors.base import STALE, Batch, EventMeta, MessageMeta
 from daemon.contacts import in_organisations, organisations
 from daemon.errors import StoreError
 from daemon.migrations import migrations
@@ -220,6 +220,7 @@ def apply_batch(db: Database, source: str, batch: Batch, *, store_subjects: bool
                    ON CONFLICT(source) DO UPDATE SET cursor = excluded.cursor, synced_at = excluded.synced_at""",
                 [source, batch.cursor, utc_text(datetime.now(UTC))],
             )
+            _mark_stale(db, source, batch)
             counts.deleted += _sweep(db, source, batch)
             rewritten = _rewritten_events(db, source, batch)
             counts.deleted += _delete(db, source, batch.deleted) - len(rewritten)
@@ -232,6 +233,24 @@ def apply_batch(db: Database, source: str, batch: Batch, *, store_subjects: bool
         raise StoreError(f"cannot write to the database ({exc})", where=source,
                          fix="free disk space or stop the other program using the database, then sync again") from None
     return counts
+
+
+def _mark_stale(db: Database, source: str, batch: Batch) -> None:
+    """A new pass starts: the rows stored before stay, in the scope STALE, until the batch that ends the pass
+    sweeps it; each one the pass reads again leaves it when it is written (see Batch)."""
+    if batch.stale_ids:
+        rows = [(STALE, source, source_id) for source_id in batch.stale_ids]
+        for table in ("message_copies", "events"):
+            db.conn.executemany(f"UPDATE {table} SET scope = ? WHERE source = ? AND source_id = ?", rows)
+    if batch.all_stale:
+        where, params = "source = ?", [source]
+    elif batch.stale_scopes:
+        where, params = f"source = ? AND scope IN ({','.join('?' * len(batch.stale_scopes))})", [
+            source, *batch.stale_scopes]
+    else:
+        return
+    for table in ("message_copies", "events"):
+        db.execute(f"UPDATE {table} SET scope = ? WHERE {where}", [STALE, *params])
 
 
 def _sweep(db: Database, source: str, batch: Batch) -> int:
@@ -353,7 +372,10 @@ def _upsert_events(db: Database, source: str, events: Iterable[EventMeta], store
         row = db.execute("SELECT sequence, cancelled FROM events WHERE source = ? AND source_id = ?",
                          [source, e.source_id]).fetchone()
         if row is not None and row[0] > e.sequence:
-            continue  # an older version of an updated invitation never overwrites the newer one
+            # an older version of an updated invitation never overwrites the newer one; but read again, it is not stale
+            db.execute("UPDATE events SET scope = ? WHERE source = ? AND source_id = ? AND scope = ?",
+                       [e.scope, source, e.source_id, STALE])
+            continue
         was_cancelled = row[1] if row is not None else rewritten.get(e.source_id)     # None: new to the source
         organizer = e.organizer.email if e.organizer else None
         db.execute(

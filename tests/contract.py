@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import Address, Batch, EventMeta, MessageMeta, Source
+from connectors.base import STALE, Address, Batch, EventMeta, MessageMeta, Source
 from daemon.errors import SourceError
 
 Record = MessageMeta | EventMeta
@@ -42,9 +42,13 @@ def records_of(batch: Batch) -> tuple[Record, ...]:
 
 
 def apply_to_memory(state: State, batch: Batch) -> State:
-    """Apply one batch like the store: sweep, delete, then upsert (highest SEQUENCE wins)."""
+    """Apply one batch like the store: mark, sweep, delete, then upsert (highest SEQUENCE wins)."""
     incoming = records_of(batch)
     seen = {r.source_id for r in incoming}
+    if batch.all_stale or batch.stale_scopes or batch.stale_ids:
+        for source_id, record in list(state.items()):
+            if batch.all_stale or record.scope in batch.stale_scopes or source_id in batch.stale_ids:
+                state[source_id] = dataclasses.replace(record, scope=STALE)
     if batch.full_resync:
         for source_id in [s for s in state if s not in seen]:
             del state[source_id]
@@ -57,6 +61,8 @@ def apply_to_memory(state: State, batch: Batch) -> State:
         old = state.get(record.source_id)
         if old is None or getattr(record, "sequence", 0) >= getattr(old, "sequence", 0):
             state[record.source_id] = record
+        elif old.scope == STALE:
+            state[record.source_id] = dataclasses.replace(old, scope=record.scope)
     return state
 
 
@@ -176,7 +182,7 @@ class SourceContract:
         stale[some.source_id] = dataclasses.replace(some, scope="moved-scope")
         resynced, cursor, batches = pull(source, garbage, stale)
         assert resynced == fresh
-        assert batches and any(b.full_resync for b in batches)
+        assert batches and any(b.full_resync or b.all_stale for b in batches)
         again, _, batches = pull(source, cursor, resynced)
         assert [r for b in batches for r in records_of(b)] == [] and again == fresh
 

@@ -9,6 +9,7 @@ from dataclasses import replace
 import pytest
 from sqlite_utils import Database
 
+from connectors.base import STALE
 from daemon import store
 from daemon.migrations import migrations
 from tests.conftest import ME, T0, Address, Batch, event, message
@@ -77,6 +78,50 @@ def test_full_resync_sweeps_only_its_own_source(db):
     store.apply_batch(db, "a", Batch(messages=(message(2, to=(ANNA,)),), full_resync=True))
     assert sorted(r[0] for r in db.execute("SELECT source || ' ' || source_id FROM message_copies")) == [
         "a INBOX/m2", "b INBOX/m3"]
+
+
+def test_a_pass_that_marks_keeps_every_row_until_its_end_sweeps_what_it_did_not_read_again(db):
+    inbox = [message(i, to=(ANNA,), scope="inbox") for i in range(4)]
+    sent = message(9, to=(ANNA,), scope="sent")
+    store.apply_batch(db, "outlook:a", Batch(messages=(*inbox, sent)))
+    store.apply_batch(db, "outlook:b", Batch(messages=(message(7, to=(ANNA,), scope="inbox"),)))
+    counts = store.apply_batch(db, "outlook:a", Batch(messages=(inbox[0],), stale_scopes=("inbox",)))
+    assert counts.deleted == 0 and table(db, "SELECT count(*) FROM message_copies WHERE source = 'outlook:a'") == [(5,)]
+    assert table(db, "SELECT scope, count(*) FROM message_copies GROUP BY source, scope ORDER BY source, scope") == [
+        ("inbox", 1), ("sent", 1), (STALE, 3), ("inbox", 1)]          # outlook:b is not touched
+    store.apply_batch(db, "outlook:a", Batch(messages=(inbox[2],)))  # a later page
+    counts = store.apply_batch(db, "outlook:a", Batch(scopes=(STALE,)))
+    assert counts.deleted == 2 and sorted(r[0] for r in db.execute(
+        "SELECT source_id FROM message_copies WHERE source = 'outlook:a'")) == ["inbox/m0", "inbox/m2", "sent/m9"]
+    assert table(db, "SELECT count(*) FROM messages") == [(4,)]
+
+
+def test_a_copy_marked_stale_keeps_its_message_until_a_copy_elsewhere_takes_over(db):
+    inbox = message(1, to=(ANNA,), scope="inbox")
+    archived = replace(inbox, source_id="archive/m1", scope="archive")
+    store.apply_batch(db, "outlook:a", Batch(messages=(inbox, message(2, to=(ANNA,), scope="inbox"))))
+    store.apply_batch(db, "outlook:b", Batch(messages=(inbox,)))
+    key = table(db, "SELECT key FROM messages WHERE message_id = 'm1@test'")
+    store.apply_batch(db, "outlook:a", Batch(stale_ids=("inbox/m1",)))      # Graph: @removed from the inbox
+    assert table(db, "SELECT source, scope FROM message_copies WHERE source_id = 'inbox/m1' ORDER BY source") == [
+        ("outlook:a", STALE), ("outlook:b", "inbox")]
+    counts = store.apply_batch(db, "outlook:a", Batch(messages=(archived,)))  # and found in the archive
+    assert (counts.messages, counts.new_messages) == (1, 0)
+    assert store.apply_batch(db, "outlook:a", Batch(scopes=(STALE,))).deleted == 1
+    assert table(db, "SELECT key FROM messages WHERE message_id = 'm1@test'") == key
+    assert table(db, "SELECT source_id FROM message_copies WHERE source = 'outlook:a' ORDER BY 1") == [
+        ("archive/m1",), ("inbox/m2",)]
+
+
+def test_marking_the_whole_source_covers_every_scope_and_an_event_kept_by_its_sequence(db):
+    newer = event("uid1", start=T0, summary="Moved", sequence=2, scope="primary")
+    store.apply_batch(db, "cal:a", Batch(events=(newer, event("uid2", start=T0, scope="old")),
+                                         messages=(message(1, scope="x"),)))
+    store.apply_batch(db, "cal:a", Batch(events=(replace(newer, sequence=1, summary="Original"),), all_stale=True))
+    assert table(db, "SELECT source_id, scope, summary FROM events ORDER BY source_id") == [
+        ("uid1", "primary", "Moved"), ("uid2", STALE, "Meeting")]
+    assert store.apply_batch(db, "cal:a", Batch(scopes=(STALE,))).deleted == 2
+    assert table(db, "SELECT source_id FROM events") == [("uid1",)] and table(db, "SELECT count(*) FROM messages") == [(0,)]
 
 
 def test_an_older_invitation_never_overwrites_a_newer_one(db):

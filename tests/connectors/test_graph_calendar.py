@@ -9,8 +9,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from connectors.base import STALE
 from connectors.graph_calendar import OutlookCalendarSource
 from daemon.errors import AuthError, SourceError
+from daemon.store import open_store
+from daemon.sync import sync_source
 from tests.contract import BODY_MARKER, SourceContract, pull, records_of, strings_in
 from tests.fakes.fake_graph import FakeGraph, event, fixture, graph_config, sign_in
 
@@ -94,6 +97,18 @@ def test_attendees_responses_organizer_and_no_body_or_location(fake, tmp_path):
     assert not [s for s in strings_in(occurrence) if "SECRET" in s]      # agenda, room, join link all dropped
 
 
+def test_exchange_directory_names_are_neither_organizer_nor_attendee(fake, tmp_path):
+    x500 = "/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=bdc77b18-kristina"
+    person = lambda address: {"emailAddress": {"name": "Kristina M", "address": address}}  # noqa: E731
+    fake.put_event(event(1, organizer=person(x500), attendees=[
+        {"type": "optional", "status": {"response": "none"}, **person(x500)},
+        {"type": "required", "status": {"response": "accepted"}, **person("kristina@example.com")}]))
+    state, _, _ = pull(source_for(fake, tmp_path), None)
+    meeting = state["AAMkEVT000001="]
+    assert meeting.organizer is None and [(a.email, p) for a, p in meeting.attendees] == [
+        ("kristina@example.com", "ACCEPTED")]
+
+
 def test_series_master_skipped_cancelled_all_day_and_time_zones(fake, tmp_path):
     for name in ("event_series_master", "event_cancelled_meeting", "event_all_day_offsite", "event_in_pacific_time"):
         fake.put_event(fixture(name))
@@ -135,7 +150,8 @@ def test_a_restart_mid_pass_resumes_from_the_next_link(fake, tmp_path):
     first = next(iter(source.pull(None)))
     assert first.full_resync and "$skiptoken=" in json.loads(first.cursor)["link"]
     state, cursor, rest = pull(source, first.cursor, {e.source_id: e for e in first.events})
-    assert len(state) == 5 and not any(b.full_resync or b.scopes for b in rest)
+    assert len(state) == 5 and not any(b.full_resync or b.all_stale or b.scopes for b in rest[:-1])
+    assert rest[-1].scopes == (STALE,) and not rest[-1].all_stale          # resumed, not restarted; it ends the pass
     assert sum(1 for p in fake.paths() if "startDateTime" in p) == 1
 
 
@@ -148,7 +164,8 @@ def test_an_expired_token_starts_a_new_pass_that_sweeps(fake, tmp_path, how):
     fake.events.pop("AAMkEVT000003=")                                  # gone without a delta entry
     fake.expire_delta_tokens(how)
     state, cursor, batches = pull(source, cursor, state)
-    assert batches[0].scopes == ("primary",) and set(state) == {f"AAMkEVT{i:06d}=" for i in range(3)}
+    assert batches[0].all_stale and not batches[0].full_resync and batches[-1].scopes == (STALE,)
+    assert set(state) == {f"AAMkEVT{i:06d}=" for i in range(3)}
     assert not [r for b in pull(source, cursor, state)[2] for r in records_of(b)]
 
 
@@ -159,9 +176,46 @@ def test_the_window_is_rebaselined_as_time_passes_and_when_config_changes(fake, 
     assert sum(1 for p in fake.paths() if "startDateTime" in p) == 1    # still inside the window
     _, later, batches = pull(source_for(fake, tmp_path, now=NOW + timedelta(days=20)), cursor, state)
     windows = [window_of(p) for p in fake.paths() if "startDateTime" in p]
-    assert len(windows) == 2 and windows[1][0] == "2024-03-21T00:00:00Z" and batches[0].scopes == ("primary",)
+    assert len(windows) == 2 and windows[1][0] == "2024-03-21T00:00:00Z" and batches[0].all_stale
     pull(source_for(fake, tmp_path, now=NOW + timedelta(days=20), days_ahead=90), later, state)
     assert sum(1 for p in fake.paths() if "startDateTime" in p) == 3
+
+
+def test_a_rebaseline_that_fails_on_page_2_keeps_every_event_and_the_next_sync_sweeps_what_is_gone(fake, tmp_path):
+    """The window moves every days_ahead/2 days; a throttled page 2 must not leave one page of the calendar."""
+    fake.max_page = 10
+    for i in range(25):
+        fake.put_event(event(i, start="2025-12-01T09:00:00"))
+    db = open_store(tmp_path / "kith.db")
+    assert sync_source(db, source_for(fake, tmp_path)).new_events == 25
+    fake.delete_event("AAMkEVT000003=")                                 # gone before the new pass lists the window
+    fake.fail("GET", r"calendarView/delta\?\$skiptoken", 503, times=6)  # page 2 of the new pass, every retry
+    later = NOW + timedelta(days=20)
+    failed = sync_source(db, source_for(fake, tmp_path, now=later))
+    assert "unavailable (HTTP 503)" in failed.error and failed.deleted == 0
+    stored = lambda: sorted(r[0] for r in db.execute("SELECT source_id FROM events"))  # noqa: E731
+    assert len(stored()) == 25, "page 1 is applied, nothing is lost"
+    done = sync_source(db, source_for(fake, tmp_path, now=later))
+    assert done.error is None and done.deleted == 1 and done.new_events == 0   # nothing read twice as new
+    assert stored() == [f"AAMkEVT{i:06d}=" for i in range(25) if i != 3]
+    assert {r[0] for r in db.execute("SELECT scope FROM events")} == {"primary"}
+    windows = {window_of(p) for p in fake.paths() if "startDateTime" in p}
+    assert len(windows) == 2, "the second sync finished the new pass, it did not start a third"
+
+
+def test_an_unreadable_cursor_keeps_the_calendar_until_the_new_pass_ends(fake, tmp_path):
+    fake.max_page = 2
+    for i in range(5):
+        fake.put_event(event(i))
+    db = open_store(tmp_path / "kith.db")
+    sync_source(db, source_for(fake, tmp_path))
+    fake.delete_event("AAMkEVT000004=")
+    db.execute("UPDATE sync_state SET cursor = 'not json{'")
+    fake.fail("GET", r"calendarView/delta\?\$skiptoken", 503, times=6)
+    assert sync_source(db, source_for(fake, tmp_path)).error
+    assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 5
+    assert sync_source(db, source_for(fake, tmp_path)).deleted == 1
+    assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 4
 
 
 def test_a_refused_permission_is_one_line_naming_the_fix(fake, tmp_path):

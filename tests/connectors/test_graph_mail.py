@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors.base import STALE
 from connectors.graph_mail import SELECT, OutlookMailSource
 from daemon.errors import AuthError, SourceError
 from daemon.store import apply_batch, open_store
@@ -132,13 +133,35 @@ def test_requests_select_metadata_only_with_immutable_ids(fake, tmp_path):
     fake.put_message("inbox", message(1))
     pull(source_for(fake, tmp_path), None)
     graph = [r for r in fake.requests if r.path.startswith("/v1.0/")]
-    first = graph[0]
-    assert first.path.split("$select=")[1] == SELECT
+    delta = [r for r in graph if "/messages/delta" in r.path]
+    assert delta[0].path.split("$select=")[1] == SELECT
     assert not set(SELECT.split(",")) & {"body", "bodyPreview", "uniqueBody", "internetMessageHeaders"}
-    for r in graph:
-        assert 'IdType="ImmutableId"' in r.headers["prefer"] and "odata.maxpagesize=" in r.headers["prefer"]
+    assert all('IdType="ImmutableId"' in r.headers["prefer"] for r in graph)
+    assert all("odata.maxpagesize=" in r.headers["prefer"] for r in delta)
     token_request = next(r for r in fake.requests if r.path.endswith("/oauth2/v2.0/token"))
     assert "Mail.ReadBasic" in token_request.body and "Mail.ReadWrite" not in token_request.body
+
+
+X500 = "/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Recipients/cn=bdc77b18-kristina"
+
+
+def test_an_exchange_directory_name_is_not_an_address_and_from_falls_back_to_sender(fake, tmp_path):
+    """Graph gives departed colleagues and hybrid mailboxes as X500 names: they would become contacts of their own."""
+    person = lambda name, address: {"emailAddress": {"name": name, "address": address}}  # noqa: E731
+    first, second = message(1), message(2)
+    first.update({"from": person("Kristina M", X500), "sender": person("Kristina M", "Kristina@Example.com"),
+                  "toRecipients": [person("Me", "me@example.com"), person("Bo", X500.upper())],
+                  "ccRecipients": [person("Cy", "IMCEAEX-_o=ExchangeLabs_cn=Recipients_cn=cy@eurprd01.prod.outlook.com"),
+                                   person("Di", "di@example.com")]})
+    second.update({"from": person("Old", X500), "sender": person("Old", X500)})
+    fake.put_message("inbox", first)
+    fake.put_message("inbox", second)
+    state, _, batches = pull(source_for(fake, tmp_path, folders=["inbox"]), None)
+    mail = state["inbox/AAMkMSG0000001="]
+    assert (mail.sender.email, mail.sender.name) == ("kristina@example.com", "Kristina M")
+    assert [a.email for a in mail.to] == ["me@example.com"] and [a.email for a in mail.cc] == ["di@example.com"]
+    assert "inbox/AAMkMSG0000002=" not in state
+    assert [n for b in batches for n in b.notes] == ["outlook:work: message kMSG0000002= skipped: has no sender"]
 
 
 # ---------------------------------------------------------------- paging, cursors, changes
@@ -156,8 +179,9 @@ def test_each_page_is_a_batch_and_a_restart_resumes_the_pass(fake, tmp_path):
     assert "$skiptoken=" in json.loads(batches[0].cursor)["folders"]["inbox"]
     before = len(fake.paths())
     state, cursor, rest = pull(source, batches[0].cursor, apply_to_memory({}, batches[0]))
-    assert [len(b.messages) for b in rest] == [4, 2]
-    assert not any(b.full_resync or b.scopes for b in rest)
+    assert [len(b.messages) for b in rest] == [4, 2, 0]
+    assert not any(b.full_resync or b.all_stale or b.stale_scopes for b in rest)
+    assert [b.scopes for b in rest] == [(), (), (STALE,)]              # the pull's end sweeps what a pass marked
     assert all("$select" not in p for p in fake.paths()[before:])     # resumed, not restarted
     assert len(state) == 10 and "$deltatoken=" in json.loads(cursor)["folders"]["inbox"]
 
@@ -170,7 +194,7 @@ def test_removed_entries_become_deletes_and_moves_work_in_any_folder_order(fake,
         state, cursor, _ = pull(source, None)
         fake.move_message("AAMkMSG0000001=", "inbox", "archive")
         state, cursor, batches = pull(source, cursor, state)
-        assert "inbox/AAMkMSG0000001=" in {d for b in batches for d in b.deleted}
+        assert "inbox/AAMkMSG0000001=" in {d for b in batches for d in b.stale_ids}
         assert ids(state) == {"inbox/AAMkMSG0000000=", "inbox/AAMkMSG0000002=", "archive/AAMkMSG0000001="}
         fake.move_message("AAMkMSG0000001=", "archive", "inbox")
 
@@ -178,7 +202,7 @@ def test_removed_entries_become_deletes_and_moves_work_in_any_folder_order(fake,
 def test_a_folder_dropped_from_the_config_is_swept(fake, tmp_path):
     fake.put_message("inbox", message(1))
     fake.put_message("sentitems", message(2))
-    state, cursor, _ = pull(source_for(fake, tmp_path), None)
+    state, cursor, _ = pull(source_for(fake, tmp_path, folders=["inbox", "sentitems"]), None)
     state, cursor, batches = pull(source_for(fake, tmp_path, folders=["inbox"]), cursor, state)
     assert batches[0].scopes == ("sentitems",) and ids(state) == {"inbox/AAMkMSG0000001="}
     assert list(json.loads(cursor)["folders"]) == ["inbox"]
@@ -195,9 +219,9 @@ def test_an_expired_delta_token_resyncs_that_folder_alone(fake, tmp_path, how):
     fake.folder("inbox").messages.pop("AAMkMSG0000004=")          # vanishes without a delta entry
     fake.expire_delta_tokens(how, folder="inbox")
     state, cursor, batches = pull(source, cursor, state)
-    assert batches[0].scopes == ("inbox",) and not batches[0].full_resync
+    assert batches[0].stale_scopes == ("inbox",) and not (batches[0].full_resync or batches[0].all_stale)
     assert ids(state) == {f"inbox/AAMkMSG{i:07d}=" for i in (0, 1, 2, 3, 5)} | {"sentitems/AAMkMSG0000099="}
-    assert sum(1 for p in fake.paths() if "sentitems" in p and "$select" in p) == 1   # sentitems not restarted
+    assert sum(1 for p in fake.paths() if "sentitems/messages/delta?$select" in p) == 1   # sentitems not restarted
     again, _, batches = pull(source, cursor, state)
     assert again == state and not [r for b in batches for r in records_of(b)]
 
@@ -212,7 +236,7 @@ def test_an_expired_next_link_restarts_the_folder(fake, tmp_path):
     fake.fail("GET", r"skiptoken=", 400, body={"error": {"code": "SyncStateNotFound",
                                                          "message": "The sync state generation is not found."}})
     state, cursor, batches = pull(source, first.cursor, apply_to_memory({}, first))
-    assert batches[0].scopes == ("inbox",) and len(state) == 10
+    assert batches[0].stale_scopes == ("inbox",) and len(state) == 10
     assert "$deltatoken=" in json.loads(cursor)["folders"]["inbox"]
 
 
@@ -256,7 +280,94 @@ def test_the_store_ends_equal_to_the_mailbox_after_a_resync(fake, tmp_path):
     assert rows == [f"inbox/AAMkMSG{i:07d}=" for i in range(1, 5)]
 
 
+def test_a_folder_pass_that_fails_on_page_2_keeps_its_mail_and_the_next_sync_sweeps_what_is_gone(fake, tmp_path):
+    for i in range(10):
+        fake.put_message("inbox", message(i))
+    fake.put_message("sentitems", message(99))
+    db = open_store(tmp_path / "kith.db")
+    sync_source(db, source_for(fake, tmp_path))
+    fake.max_page = 3
+    fake.folder("inbox").messages.pop("AAMkMSG0000004=")          # vanishes without a delta entry
+    fake.expire_delta_tokens(folder="inbox")
+    fake.fail("GET", r"/messages/delta\?\$skiptoken", 503, times=6)   # page 2 of the inbox's new pass
+    failed = sync_source(db, source_for(fake, tmp_path))
+    copies = lambda: sorted(r[0] for r in db.execute("SELECT source_id FROM message_copies"))  # noqa: E731
+    assert failed.error and failed.deleted == 0 and len(copies()) == 11, "nothing lost"
+    done = sync_source(db, source_for(fake, tmp_path))
+    assert done.error is None and done.deleted == 1 and done.new_messages == 0
+    assert copies() == sorted([f"inbox/AAMkMSG{i:07d}=" for i in range(10) if i != 4] + ["sentitems/AAMkMSG0000099="])
+    assert db.execute("SELECT count(*) FROM messages").fetchone()[0] == 10
+    assert {r[0] for r in db.execute("SELECT scope FROM message_copies")} == {"inbox", "sentitems"}
+
+
+def test_an_unreadable_cursor_keeps_the_mail_until_the_new_pass_ends(fake, tmp_path):
+    for i in range(6):
+        fake.put_message("inbox", message(i))
+    fake.put_message("sentitems", message(99))
+    db = open_store(tmp_path / "kith.db")
+    sync_source(db, source_for(fake, tmp_path))
+    fake.delete_message("inbox", "AAMkMSG0000000=")
+    db.execute("UPDATE sync_state SET cursor = '{\"kind\": \"outlook\", \"v\": 0}'")
+    fake.fail("GET", r"/sentitems/messages/delta", 503, times=6)   # the pass fails in its second folder
+    assert sync_source(db, source_for(fake, tmp_path)).error
+    assert db.execute("SELECT count(*) FROM message_copies").fetchone()[0] == 7
+    done = sync_source(db, source_for(fake, tmp_path))
+    assert done.error is None and done.deleted == 1 and done.new_messages == 0
+    assert db.execute("SELECT count(*) FROM message_copies").fetchone()[0] == 6
+
+
 # ---------------------------------------------------------------- all folders
+
+def test_by_default_every_folder_is_read_except_drafts_deleted_items_junk_and_outbox(fake, tmp_path):
+    projects = fake.add_folder("Projects")
+    for n, folder in enumerate(["inbox", "sentitems", "archive", projects, "drafts", "junkemail", "deleteditems",
+                                "outbox"]):
+        fake.put_message(folder, message(n))
+    state, _, _ = pull(source_for(fake, tmp_path), None)
+    assert ids(state) == {"inbox/AAMkMSG0000000=", "sentitems/AAMkMSG0000001=", "archive/AAMkMSG0000002=",
+                          f"{projects}/AAMkMSG0000003="}
+    named, _, _ = pull(source_for(fake, tmp_path, folders=["inbox", "archive"]), None)
+    assert ids(named) == {"inbox/AAMkMSG0000000=", "archive/AAMkMSG0000002="}     # naming folders reads only those
+
+
+def test_archived_mail_stays_the_same_message_whichever_folder_is_read_first(fake, tmp_path):
+    """Outlook's Archive button moves a message out of the inbox, and Graph reports it @removed there."""
+    for i in range(5):
+        fake.put_message("inbox", message(i))
+    db = open_store(tmp_path / "kith.db")
+    sync_source(db, source_for(fake, tmp_path))
+    keys = lambda: dict(db.execute("SELECT message_id, key FROM messages").fetchall())  # noqa: E731
+    scopes = lambda: dict(db.execute(  # noqa: E731
+        "SELECT scope, count(*) FROM message_copies GROUP BY scope").fetchall())
+    before = keys()
+    for i in range(4):                                              # inbox zero: archive what was dealt with
+        fake.move_message(f"AAMkMSG{i:07d}=", "inbox", "archive")
+    archived = sync_source(db, source_for(fake, tmp_path))         # the inbox is read before the archive
+    assert archived.error is None and (archived.new_messages, archived.deleted) == (0, 4)
+    assert keys() == before and scopes() == {"inbox": 1, "archive": 4}, "never deleted and stored again"
+    fake.move_message("AAMkMSG0000000=", "archive", "inbox")        # back: now the add is read first
+    back = sync_source(db, source_for(fake, tmp_path))
+    assert (back.new_messages, back.deleted) == (0, 1) and keys() == before
+    assert scopes() == {"inbox": 2, "archive": 3}
+    fake.move_message("AAMkMSG0000001=", "archive", "deleteditems")  # a folder Kith does not read: deleted
+    assert sync_source(db, source_for(fake, tmp_path)).deleted == 1
+    assert len(keys()) == 4 and "m1@example.com" not in keys()
+
+
+def test_a_sync_that_fails_between_the_two_folders_of_a_move_keeps_the_message(fake, tmp_path):
+    fake.put_message("inbox", message(1))
+    db = open_store(tmp_path / "kith.db")
+    sync_source(db, source_for(fake, tmp_path))
+    key = db.execute("SELECT key FROM messages").fetchall()
+    fake.move_message("AAMkMSG0000001=", "inbox", "archive")
+    fake.fail("GET", r"FOLDER-archive=/messages/delta", 503, times=6)    # after the inbox said @removed
+    assert sync_source(db, source_for(fake, tmp_path)).error
+    assert db.execute("SELECT key FROM messages").fetchall() == key
+    assert sync_source(db, source_for(fake, tmp_path)).error is None
+    assert db.execute("SELECT key FROM messages").fetchall() == key
+    assert [r[0] for r in db.execute("SELECT source_id FROM message_copies")] == ["archive/AAMkMSG0000001="]
+
+
 
 def test_all_folders_walks_child_folders_and_skips_drafts_junk_and_trash(fake, tmp_path):
     fake.max_page = 2                                               # folder lists page too

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import stat
@@ -12,7 +13,7 @@ import pytest
 from connectors.microsoft_auth import (READ_SCOPES, MicrosoftAuth, browser_available, cache_path, run_microsoft_auth,
                                        scopes_for)
 from daemon.config import parse
-from daemon.errors import AuthError, ConfigError
+from daemon.errors import AuthError, ConfigError, SourceError
 from tests.fakes.fake_graph import FakeGraph, graph_config, sign_in
 
 
@@ -174,3 +175,46 @@ def test_no_display_means_the_device_code_flow(fake, tmp_path, monkeypatch, caps
     config = graph_config(fake, tmp_path)
     run_microsoft_auth(config.sources[0], config, http_client=fake.session())     # device_code=None: decide
     assert "KITH-CODE" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- a captive portal instead of the sign-in service
+
+PORTAL = ("outlook:work: got an answer that is not from the Microsoft sign-in service (a web page or other text "
+          "instead of JSON) — a proxy or captive portal may have answered instead: check the network connection "
+          "(sign in to the Wi-Fi portal) and `authority`")
+
+
+def test_a_web_page_from_the_token_endpoint_is_the_network_error_graph_calls_give(fake, tmp_path, caplog):
+    caplog.set_level(logging.DEBUG)
+    fake.expires_in = 60                                    # the next token is a silent refresh
+    config = graph_config(fake, tmp_path)
+    sign_in(fake, config)
+    fake.garble("POST", r"/oauth2/v2.0/token", "html")
+    with pytest.raises(SourceError) as info:
+        MicrosoftAuth(config.sources[0], config, http_client=fake.session()).token(READ_SCOPES)
+    assert not isinstance(info.value, AuthError) and str(info.value) == PORTAL
+    assert not [r for r in caplog.records if r.exc_info], "MSAL's traceback stays out of the log and terminal"
+    assert MicrosoftAuth(config.sources[0], config, http_client=fake.session()).token(READ_SCOPES)  # grant kept
+
+
+def test_a_web_page_from_oidc_discovery_is_a_network_error_not_a_wrong_authority(fake, tmp_path):
+    config = graph_config(fake, tmp_path)
+    sign_in(fake, config)
+    fake.garble("GET", r"openid-configuration", "html")
+    with pytest.raises(SourceError) as info:
+        MicrosoftAuth(config.sources[0], config, http_client=fake.session()).token(READ_SCOPES)
+    assert not isinstance(info.value, ConfigError) and str(info.value) == PORTAL
+    fake.garble("POST", r"/devicecode", "html")             # and while signing in
+    with pytest.raises(SourceError, match="not from the Microsoft sign-in service"):
+        run_microsoft_auth(config.sources[0], config, device_code=True, http_client=fake.session())
+
+
+def test_an_authority_the_service_does_not_know_is_still_a_config_error(fake, tmp_path):
+    config = graph_config(fake, tmp_path)
+    sign_in(fake, config)
+    wrong = dataclasses.replace(config.sources[0], authority=f"{fake.url}/no-such-tenant")     # discovery: 404
+    with pytest.raises(ConfigError) as info:
+        MicrosoftAuth(wrong, config, http_client=fake.session()).token(READ_SCOPES)
+    assert str(info.value).startswith(f"outlook:work: authority '{fake.url}/no-such-tenant' is not usable (")
+    assert str(info.value).endswith("— use https://login.microsoftonline.com/common, /organizations, /consumers "
+                                    "or /<tenant id>")
