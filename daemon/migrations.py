@@ -309,7 +309,8 @@ def m011_delegates(db: Database) -> None:
 def m012_hidden_guest_lists(db: Database) -> None:
     """A meeting whose organizer hid the guest list (a town hall, a webinar) lists the user alone: it is a
     crowd's, not a meeting with the organizer alone. Cloud calendars are listed again on the next sync to learn
-    which (the events are known, so nothing counts as new); .ics files say nothing of it."""
+    which (the events are known, so nothing counts as new); .ics files say nothing of it. The cursor becomes
+    unreadable, not absent: a source with a cursor keeps what it holds until the new pass has ended."""
     db.execute("ALTER TABLE events ADD COLUMN guests_hidden INTEGER NOT NULL DEFAULT 0")
-    db.execute("UPDATE sync_state SET cursor = NULL WHERE source GLOB 'google_calendar:*' "
-               "OR source GLOB 'outlook_calendar:*'")
+    db.execute("UPDATE sync_state SET cursor = '' WHERE cursor IS NOT NULL AND (source GLOB 'google_calendar:*' "
+               "OR source GLOB 'outlook_calendar:*')")

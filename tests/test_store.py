@@ -351,7 +351,7 @@ def test_a_store_from_before_hidden_guest_lists_lists_its_cloud_calendars_again(
     old.close()
     db = store.open_store(path)
     assert table(db, "SELECT source, cursor FROM sync_state ORDER BY source") == [
-        ("gmail:me", "z"), ("google_calendar:cal", None), ("ics:calendar", "w"), ("outlook_calendar:work", None)]
+        ("gmail:me", "z"), ("google_calendar:cal", ""), ("ics:calendar", "w"), ("outlook_calendar:work", "")]
     store.apply_batch(db, "ics:calendar", Batch(events=(event("e", start=T0),)))
     assert table(db, "SELECT guests_hidden FROM events") == [(0,)]
 
