@@ -554,9 +554,13 @@ def test_the_users_mail_to_a_crowd_keeps_no_tie_warm(db):
     crowd = tuple(Address(f"p{i}@firm.example") for i in range(52))
     apply(db, rhythm(ANNA, every=14, last=71) + [message(990, to=(ANNA, *crowd), subject="YOU HAVE 48 HOURS",
                                                          at=days_ago(20))])
-    reconnect = [s for s in digest_for(db, 60).suggestions if s.contact_id == ANNA.email]
-    assert reconnect and reconnect[0].kind == "reconnect"
-    assert "last contact 71 days ago (“Update 0”)" in reconnect[0].reasons[0]
+    from daemon.analysis import analyse
+    from models.kinds import reconnect
+    store.refresh_own_addresses(db, [ME.email])
+    analysis = analyse(db, config(60), TODAY)
+    now = datetime.combine(TODAY, datetime.max.time(), BERLIN)
+    suggestion = reconnect(analysis.facts[ANNA.email], analysis.scores[ANNA.email], now)
+    assert suggestion is not None and "last contact 71 days ago (“Update 0”)" in suggestion.reasons[0]
 
 
 def test_a_reconnect_says_when_the_last_contact_was_their_mail_to_a_crowd(db):
