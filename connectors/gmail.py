@@ -11,7 +11,9 @@ Mark-and-sweep across a pass that spans thousands of batches: every copy is
 stored with scope "h<history id at pass start>". The pass's last batch names
 the previous passes' scopes in `Batch.scopes`, so the store deletes what the
 mailbox no longer holds. With no cursor at all the first batch says
-`full_resync`, which clears whatever the source held before.
+`full_resync`, which clears whatever the source held before; with one that
+cannot be read, the first batch marks what is stored (`Batch.all_stale`) and
+the last sweeps it, so that a pass of hours leaves the store whole meanwhile.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from googleapiclient.errors import BatchError, HttpError
 from googleapiclient.http import HttpRequest
 
 from connectors.backoff import MAX_RETRY_AFTER, TokenBucket, delay_for
-from connectors.base import Batch, MessageMeta
+from connectors.base import STALE, Batch, MessageMeta
 from connectors.google_auth import (GMAIL_METADATA, NETWORK_ERRORS, NETWORK_FIX, auth_errors, authorized_http,
                                     build_service, client_config, execute, http_problem, is_temporary,
                                     load_credentials, new_batch, retry_after, source_key, wait_problem)
@@ -285,7 +287,7 @@ class GmailSource:
         """Incremental from the history id when possible, else a (resumed) full pass."""
         with auth_errors(self.source):
             session = self._connect()
-            for batch in self._pull(GmailCursor.parse(cursor)):
+            for batch in self._pull(GmailCursor.parse(cursor), stored=cursor is not None):
                 yield batch
                 if session:
                     session.persist()
@@ -297,18 +299,21 @@ class GmailSource:
         self.client = GmailClient(self.source, api, sleep=self._sleep, clock=self._clock)
         return session
 
-    def _pull(self, state: GmailCursor | None) -> Iterator[Batch]:
+    def _pull(self, state: GmailCursor | None, stored: bool = False) -> Iterator[Batch]:
         if state is not None and state.phase == INCREMENTAL:
             try:
                 yield from self._incremental(state)
                 return
             except HistoryExpired:
                 log.info("%s: stored history id is too old; starting a full sync", self.key)
-        wipe = state is None            # no earlier pass known: the first batch clears the source
+        wipe = state is None and not stored     # nothing stored yet: the first batch may clear the source
+        mark = state is None and stored         # an unreadable cursor: what is stored stays until the pass ends
         if state is None or state.phase == INCREMENTAL:
             state = self._start_pass(state)
+            if mark:
+                state = replace(state, stale=(*state.stale, STALE))
         try:
-            state = yield from self._backfill(state, wipe)
+            state = yield from self._backfill(state, wipe, mark)
         except PageExpired:             # a resume after a long pause: the list page is no more
             log.info("%s: the saved list page has expired; starting the full sync again", self.key)
             state = yield from self._backfill(self._start_pass(state), False)
@@ -325,7 +330,7 @@ class GmailSource:
         return GmailCursor(BACKFILL, str(profile["historyId"]), scope, stale=tuple(s for s in stale if s != scope),
                            total=int(profile.get("messagesTotal", 0)))
 
-    def _backfill(self, state: GmailCursor, wipe: bool) -> Iterator[Batch]:
+    def _backfill(self, state: GmailCursor, wipe: bool, mark: bool = False) -> Iterator[Batch]:
         """List newest first, fetch in batches, one Batch (and cursor) per fetch batch."""
         progress = Progress(self.key, state.total, state.done, stream=self._progress_stream, clock=self._clock)
         while True:
@@ -342,9 +347,9 @@ class GmailSource:
                     state = replace(state, page_token=next_token, after=None)
                 last = end_of_page and next_token is None
                 after = GmailCursor(INCREMENTAL, state.history_id, state.scope) if last else state
-                yield Batch(messages=messages, deleted=gone, cursor=after.dump(), full_resync=wipe,
+                yield Batch(messages=messages, deleted=gone, cursor=after.dump(), full_resync=wipe, all_stale=mark,
                             scopes=state.stale if last else (), notes=notes)
-                wipe = False
+                wipe = mark = False
                 progress.update(state.done)
             if next_token is None:
                 progress.close()

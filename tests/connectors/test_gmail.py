@@ -319,6 +319,24 @@ def test_full_pass_is_newest_first_in_batches_of_at_most_50_and_resumes_after_a_
     assert json.loads(rest[-1].cursor)["phase"] == "incremental"
 
 
+def test_an_unreadable_cursor_keeps_the_store_whole_until_the_new_pass_ends(fake, tmp_path, db):
+    """A pass of hours after the cursor was damaged: the store keeps what it held meanwhile (a kill after the
+    first batch loses nothing); the pass's end sweeps what the mailbox no longer has."""
+    fake.populate(230)
+    source = source_for(fake, tmp_path, quota_units_per_minute=60_000)
+    for batch in source.pull(None):
+        apply_batch(db, source.key, batch)
+    gone = db.execute("SELECT source_id FROM message_copies ORDER BY source_id LIMIT 1").fetchone()[0]
+    fake.delete_message(gone)
+    count = lambda: db.execute("SELECT count(*) FROM message_copies").fetchone()[0]  # noqa: E731
+    first = next(iter(source_for(fake, tmp_path, quota_units_per_minute=60_000).pull("{damaged")))
+    apply_batch(db, source.key, first)                     # killed after the first batch of the new pass
+    assert count() == 230 and json.loads(first.cursor)["phase"] == "backfill"
+    for batch in source_for(fake, tmp_path, quota_units_per_minute=60_000).pull(first.cursor):
+        apply_batch(db, source.key, batch)
+    assert count() == 229 and not db.execute("SELECT 1 FROM message_copies WHERE source_id = ?", [gone]).fetchone()
+
+
 def test_a_new_pass_after_an_expired_history_id_leaves_the_store_equal_to_the_mailbox(mailbox, tmp_path, db):
     source = source_for(mailbox, tmp_path)
     for batch in source.pull(None):
