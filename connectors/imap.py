@@ -21,7 +21,8 @@ A sync, folder by folder, with the cursor of imap_cursor.py:
    on every server.)
 3. New mail: UID SEARCH for UIDs above the last one read, then the headers in FETCHes of at most
    `batch_size` messages, one Batch each, each carrying the cursor that covers exactly what it holds.
-4. Gone mail: only when the count says some went, UID SEARCH ALL, compared with the UIDs in the cursor.
+4. Gone mail: only when the count says some went, a UID SEARCH of every UID, compared with the UIDs in the
+   cursor. (Searches go in windows of UIDs: imaplib refuses an answer line over 1 MB, some 140,000 UIDs.)
 Deletions and sweeps are applied after every folder's new mail, so that a message moved between two
 folders is stored from its new folder before it leaves the old one.
 """
@@ -46,6 +47,7 @@ from daemon.config import Config, SourceConfig
 from daemon.errors import SourceError
 
 BATCH = 500                     # messages per FETCH, and per Batch
+WINDOW = 50_000                 # UIDs per SEARCH: its one-line answer must stay below imaplib's 1 MB line limit
 DELETIONS = 5000                # tombstones per Batch
 FIELDS = " ".join(name.decode().upper() for name in (*WANTED, b"x-kith-digest"))
 HEADERS = f"BODY.PEEK[HEADER.FIELDS ({FIELDS})]"
@@ -130,10 +132,10 @@ class ImapSource:
         if held.uidnext is not None and (held.uidnext, held.exists) == (now.uidnext, now.exists):
             return
         known = from_sequence_set(held.uids)
-        new = [uid for uid in client.search(["UID", f"{held.last_uid + 1}:*"]) if uid > held.last_uid]
+        new = uids_from(client, held.last_uid + 1, now.uidnext)
         gone: set[int] = set()
         if exists != len(known) + len(new):                     # some of the known mail went
-            current = set(client.search("ALL"))
+            current = set(uids_from(client, 1, now.uidnext))
             gone = known - current
             new = sorted(uid for uid in current if uid > held.last_uid)
         chunks = [new[i:i + self.batch_size] for i in range(0, len(new), self.batch_size)] or [[]]
@@ -232,6 +234,19 @@ class ImapSource:
             elif meta:
                 notes.append(f"{folder.name}: message UID {uid} {meta}, skipped")
         return tuple(messages), tuple(notes), set(rows)
+
+
+def uids_from(client: IMAPClient, low: int, uidnext: int | None) -> list[int]:
+    """The UIDs of the selected folder from `low` up, by UID SEARCH in windows of WINDOW UIDs below UIDNEXT,
+    the last one open-ended (`n:*`, which always answers the highest message: those below `low` are dropped)."""
+    found: list[int] = []
+    while True:
+        last = uidnext is None or low + WINDOW > uidnext - 1
+        answer = client.search(["UID", f"{low}:*" if last else f"{low}:{low + WINDOW - 1}"])
+        found += sorted(uid for uid in answer if uid >= low)
+        if last:
+            return found
+        low += WINDOW
 
 
 def _record(uid: int, row: dict, scope: str, labels: tuple[str, ...]) -> MessageMeta | str | None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from connectors import imap
 from connectors.imap import ImapSource
 from daemon import store
 from daemon.errors import SourceError
@@ -231,3 +232,52 @@ def test_an_unchanged_mailbox_costs_one_examine_per_folder(mailbox):
     (session,) = mailbox.server.sessions(mailbox.user) - before
     commands = [line.split()[2].upper() for line in session.read_text().splitlines() if len(line.split()) > 2]
     assert "SEARCH" not in commands and "UID" not in commands and commands.count("EXAMINE") == 2
+
+
+def test_uids_are_searched_in_windows_so_no_answer_outgrows_a_line(mailbox, db, monkeypatch):
+    """imaplib refuses an answer line over 1 MB (some 140,000 UIDs): searches go in windows of UIDs."""
+    monkeypatch.setattr(imap, "WINDOW", 2)
+    uids = [mailbox.append("INBOX", n) for n in range(1, 8)]
+    before = mailbox.server.sessions(mailbox.user)
+    assert sync_source(db, mailbox.source()).new_messages == 7
+    mailbox.delete("INBOX", uids[2])
+    mailbox.append("INBOX", 8)
+    result = sync_source(db, mailbox.source())
+    assert (result.error, result.new_messages, result.deleted) == (None, 1, 1)
+    first, second = sorted(mailbox.server.sessions(mailbox.user) - before)
+    searches = lambda session: [line.split(" ", 2)[2] for line in session.read_text().splitlines()  # noqa: E731
+                                if " UID SEARCH " in line]
+    assert searches(first) == ["UID SEARCH UID 1:2", "UID SEARCH UID 3:4", "UID SEARCH UID 5:6", "UID SEARCH UID 7:*"]
+    assert searches(second) == ["UID SEARCH UID 8:*", "UID SEARCH UID 1:2", "UID SEARCH UID 3:4",
+                                "UID SEARCH UID 5:6", "UID SEARCH UID 7:*"]
+
+
+def test_a_connection_the_server_drops_mid_sync_is_one_line_and_the_next_sync_resumes(mailbox, db):
+    mailbox.create("Archive")
+    for n in range(1, 4):
+        mailbox.append("INBOX", n)
+    mailbox.append("Archive", 4)
+
+    class Kicked:
+        """The source, with the server ending the session after the first batch (as a restart would)."""
+        key = "imap:mail"
+
+        def __init__(self, inner: ImapSource) -> None:
+            self.inner = inner
+
+        def check(self) -> None:
+            self.inner.check()
+
+        def pull(self, cursor):
+            for n, batch in enumerate(self.inner.pull(cursor)):
+                yield batch
+                if n == 0:
+                    mailbox.server.doveadm("kick", mailbox.user)
+
+    failed = sync_source(db, Kicked(mailbox.source(batch_size=1)))
+    assert failed.error and failed.error.startswith(f"imap:mail: the connection to 127.0.0.1:{mailbox.server.port} "
+                                                    "broke (") and "\n" not in failed.error
+    assert failed.error.endswith("— the next sync resumes where this one stopped")
+    assert failed.messages == 1, failed.error
+    rerun = sync_source(db, mailbox.source())
+    assert (rerun.error, rerun.new_messages) == (None, 3)
