@@ -8,7 +8,7 @@ EXPUNGE, COPY, MOVE, CREATE, DELETE) is in this module.
 
 Which folders: those named in `folders`; by default every folder of the user's own namespace except
 drafts, junk and trash (flagged \\Drafts, \\Junk or \\Trash by SPECIAL-USE, or named as folders.py knows
-drafts and junk folders), and the folders inside those. The \\Sent folder, or one named like a Sent
+drafts, junk and trash folders), and the folders inside those. The \\Sent folder, or one named like a Sent
 folder, holds the user's sent mail. Messages flagged \\Draft are skipped wherever they are.
 
 A sync, folder by folder, with the cursor of imap_cursor.py:
@@ -39,7 +39,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from connectors.base import Batch, MessageMeta
-from connectors.folders import is_not_mail_folder, is_sent_folder
+from connectors.folders import is_not_mail_folder, is_sent_folder, is_trash_folder
 from connectors.headers import WANTED, meta_from_header
 from connectors.imap_cursor import FolderState, ImapCursor, from_sequence_set, scope_of, to_sequence_set
 from connectors.imap_session import read_password, reason, signed_in, source_key
@@ -186,7 +186,8 @@ class ImapSource:
             if UNSELECTABLE & set(flags) or any(name.startswith(prefix) for prefix in others):
                 continue
             path = _path(name, delimiter)
-            if is_not_mail_folder(path) or any(path == p or path.startswith(p + "/") for p in left_out):
+            if is_not_mail_folder(path) or is_trash_folder(path) or any(path == p or path.startswith(p + "/")
+                                                                        for p in left_out):
                 skipped.append(name)
                 continue
             folders.append(Folder(name, self._is_sent(path, flags)))
