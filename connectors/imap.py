@@ -176,18 +176,18 @@ class ImapSource:
 
     def _folders(self, client: IMAPClient) -> tuple[list[Folder], list[str]]:
         """The folders to read, and those left out as drafts, junk or trash."""
-        listed = {name: (tuple(f.lower() for f in flags), delimiter) for flags, delimiter, name in client.list_folders()}
+        listed = {name: (tuple(f.lower() for f in flags), delimiter)
+                  for flags, delimiter, name in client.list_folders()}
         if self.source.folders:
             return [self._configured(name, listed) for name in dict.fromkeys(self.source.folders)], []
         others = _other_namespaces(client)
-        left_out = [_path(name, delimiter) for name, (flags, delimiter) in listed.items() if LEFT_OUT & set(flags)]
+        flagged = [_path(name, delimiter) for name, (flags, delimiter) in listed.items() if LEFT_OUT & set(flags)]
         folders, skipped = [], []
         for name, (flags, delimiter) in sorted(listed.items()):
             if UNSELECTABLE & set(flags) or any(name.startswith(prefix) for prefix in others):
                 continue
             path = _path(name, delimiter)
-            if is_not_mail_folder(path) or is_trash_folder(path) or any(path == p or path.startswith(p + "/")
-                                                                        for p in left_out):
+            if _left_out(path, flagged):
                 skipped.append(name)
                 continue
             folders.append(Folder(name, self._is_sent(path, flags)))
@@ -266,6 +266,12 @@ def _record(uid: int, row: dict, scope: str, labels: tuple[str, ...]) -> Message
         return internal.astimezone(UTC) if isinstance(internal, datetime) and internal.tzinfo else None
 
     return meta_from_header(block, scope=scope, source_id=f"{scope}/{uid}", labels=labels, fallback_date=arrived)
+
+
+def _left_out(path: str, flagged: list[str]) -> bool:
+    """Drafts, junk or trash: by name, or flagged so by the server (the folder or one it is inside)."""
+    return (is_not_mail_folder(path) or is_trash_folder(path)
+            or any(path == p or path.startswith(p + "/") for p in flagged))
 
 
 def _path(name: str, delimiter: bytes | str | None) -> str:

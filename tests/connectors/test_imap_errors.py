@@ -3,6 +3,7 @@ no body is ever fetched, nothing marked read, nothing written."""
 
 from __future__ import annotations
 
+import ast
 import re
 import ssl
 import time
@@ -18,6 +19,11 @@ from tests.servers import Dovecot, dovecot  # noqa: F401 - the session's Dovecot
 from tests.test_sync import dump
 
 READ_ONLY_COMMANDS = {"CAPABILITY", "LIST", "NAMESPACE", "EXAMINE", "UID SEARCH", "UID FETCH", "LOGOUT"}
+WRITING_METHODS = {"append", "multiappend", "store", "add_flags", "remove_flags", "set_flags", "add_gmail_labels",
+                   "set_gmail_labels", "remove_gmail_labels", "expunge", "uid_expunge", "delete_messages", "move",
+                   "copy", "create_folder", "delete_folder", "rename_folder", "subscribe_folder",
+                   "unsubscribe_folder", "setquota", "set_quota", "_raw_command", "_command_and_check"}
+CONNECTOR = Path(__file__).resolve().parents[2] / "connectors"
 
 
 @pytest.fixture
@@ -108,7 +114,8 @@ def test_tls_to_a_port_that_speaks_plain_imap_is_one_line(mailbox):
 
 def test_a_certificate_the_system_does_not_trust_is_one_line(mailbox):
     error = failure(mailbox.source(tls=True, port=mailbox.server.tls_port))
-    assert "the TLS certificate of 127.0.0.1" in error.line() and "not trusted (self-signed certificate)" in error.line()
+    assert "the TLS certificate of 127.0.0.1" in error.line()
+    assert "not trusted (self-signed certificate)" in error.line()
     assert "add its certificate authority" in error.line()
 
 
@@ -156,3 +163,16 @@ def test_only_headers_are_read_nothing_is_marked_read_and_nothing_is_written(mai
     assert BODY_MARKER not in str(dump(db))
     assert {r[0] for r in db.execute("SELECT message_id FROM messages")} == {
         "m1@example.org", "m3@example.org", "m5@example.org"}         # 2 deleted, 3 moved, the draft never read
+
+
+def test_the_connector_calls_no_client_method_that_writes_and_selects_read_only():
+    """What the rawlog shows for one run, the code shows for every run: no call on the client can write."""
+    calls = [node for path in sorted(CONNECTOR.glob("imap*.py")) for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+             and isinstance(node.func.value, ast.Name) and node.func.value.id == "client"]
+    assert {c.func.attr for c in calls} == {"search", "fetch", "select_folder", "list_folders", "has_capability",
+                                            "namespace", "login", "logout"}
+    assert not {c.func.attr for c in calls} & WRITING_METHODS
+    selects = [c for c in calls if c.func.attr == "select_folder"]
+    assert selects and all(any(k.arg == "readonly" and getattr(k.value, "value", None) is True for k in c.keywords)
+                           for c in selects)
