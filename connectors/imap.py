@@ -178,6 +178,9 @@ class ImapSource:
         """The folders to read, and those left out as drafts, junk or trash."""
         listed = {name: (tuple(f.lower() for f in flags), delimiter)
                   for flags, delimiter, name in client.list_folders()}
+        if not any(name.upper() == "INBOX" for name in listed):     # every account has one (RFC 3501)
+            raise SourceError("the server lists no INBOX (a fault on its side?); nothing is removed meanwhile",
+                              where=self.key, fix="the next sync tries again; if this stays, check the account")
         if self.source.folders:
             return [self._configured(name, listed) for name in dict.fromkeys(self.source.folders)], []
         others = _other_namespaces(client)

@@ -283,3 +283,26 @@ def test_a_connection_the_server_drops_mid_sync_is_one_line_and_the_next_sync_re
     assert failed.messages == 1, failed.error
     rerun = sync_source(db, mailbox.source())
     assert (rerun.error, rerun.new_messages) == (None, 3)
+
+
+def test_a_server_that_lists_no_inbox_removes_nothing(mailbox):
+    """A folder list without INBOX is a fault on the server's side, not an empty account: the mail stays."""
+
+    class NoFolders:
+        """The real client, but for a LIST that answers nothing."""
+
+        def __init__(self, client) -> None:
+            self.client = client
+
+        def __getattr__(self, name):
+            return getattr(self.client, name)
+
+        def list_folders(self):
+            return []
+
+    mailbox.append("INBOX", 1)
+    source = mailbox.source()
+    _, cursor, _ = pull(source, None)
+    batches = source._new_mail(NoFolders(mailbox.client), imap.ImapCursor.parse(cursor, source.account), False, {})
+    with pytest.raises(SourceError, match="the server lists no INBOX"):
+        next(batches)                       # before any batch: no folder becomes stale, nothing is swept
