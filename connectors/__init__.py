@@ -16,6 +16,7 @@ REGISTRY: dict[str, str] = {
     "google_calendar": "connectors.google_calendar:GoogleCalendarSource",
     "outlook": "connectors.graph_mail:OutlookMailSource",
     "outlook_calendar": "connectors.graph_calendar:OutlookCalendarSource",
+    "imap": "connectors.imap:ImapSource",
 }
 
 

@@ -31,6 +31,15 @@ NOT_MAIL_FOLDERS = frozenset({
     "spamverdacht", "courrier_indésirable", "indésirables", "correo_no_deseado", "lixo_eletrônico",
     "posta_indesiderata", "ongewenste_e_mail", "skräppost", "søppelpost", "roskaposti", "спам",
 })
+# deleted mail. Local sources read it (an archive's trash still happened); an IMAP account leaves it out, as its
+# provider empties it after a few weeks: by the \Trash flag, or by these names on servers without SPECIAL-USE
+TRASH_FOLDERS = frozenset({
+    "trash", "deleted", "deleted_items", "deleted_messages", "papierkorb", "gelöschte_elemente",
+    "gelöschte_objekte", "corbeille", "éléments_supprimés", "papelera", "elementos_eliminados", "lixeira",
+    "lixo", "itens_excluídos", "cestino", "posta_eliminata", "prullenbak", "verwijderde_items", "papperskorgen",
+    "borttagna_objekt", "papirkurv", "slettet", "roskakori", "poistetut", "kosz", "elementy_usunięte", "koš",
+    "корзина", "удаленные",
+})
 _GMAIL = ("[gmail]", "[google_mail]")
 _FOLDER_SEPARATORS = re.compile(r"[\s.\-]+")
 _MUTF7 = re.compile(r"&([A-Za-z0-9+,]*)-")
@@ -89,6 +98,11 @@ def is_sent_folder(folder: str, sent_folders: Iterable[str] | None = None) -> bo
 def is_not_mail_folder(folder: str) -> bool:
     """Whether a folder holds drafts or junk: mail that was never sent to anyone, or never wanted."""
     return _leading(normalise_folder(folder)).split("/")[-1] in NOT_MAIL_FOLDERS
+
+
+def is_trash_folder(folder: str) -> bool:
+    """Whether a folder's name says it holds deleted mail (the folders inside it included)."""
+    return _leading(normalise_folder(folder)).split("/")[-1] in TRASH_FOLDERS
 
 
 def sent_labels(folder: str, sent_folders: Sequence[str] | None) -> tuple[str, ...]:

@@ -466,7 +466,7 @@ def _address_for_name(ctx: Context, name: str, verdict: str) -> str:
 
 @cli.group()
 def auth() -> None:
-    """Connect Kith to a Google or Microsoft account (read-only metadata scopes)."""
+    """Connect Kith to a Google or Microsoft account (read-only metadata scopes), or keep an IMAP password."""
 
 
 def _provider_source(ctx: Context, name: str | None, types: tuple[str, ...], provider: str):
@@ -499,6 +499,31 @@ def microsoft(ctx: Context, name: str | None, device_code: bool | None) -> None:
     for source in _provider_source(ctx, name, ("outlook", "outlook_calendar"), "Microsoft"):
         path = run_microsoft_auth(source, ctx.config, device_code=device_code or None)
         click.echo(f"{source.name}: signed in; token cache saved to {path} (readable by you only).")
+
+
+@auth.command(name="imap")
+@click.option("--source", "name", default=None, help="The IMAP source to keep the password of (default: every one).")
+@click.pass_obj
+def imap_password(ctx: Context, name: str | None) -> None:
+    """Ask for an IMAP source's password (an app password), check it with the server, and keep it in a file
+    readable by you only."""
+    from connectors.imap_session import save_password, try_login
+    from daemon.errors import AuthError, SourceError
+    for source in _provider_source(ctx, name, ("imap",), "IMAP"):
+        if source.password_env:
+            raise UsageError(f"source {source.name!r} reads its password from the environment variable "
+                             f"{source.password_env}", where=str(ctx.config.path),
+                             fix="set that variable instead, or remove password_env to keep the password in a file")
+        password = click.prompt(f"{source.name}: password for {source.username} at {source.host} (an app password)",
+                                hide_input=True, err=True)
+        try:
+            try_login(source, password)
+        except AuthError:
+            raise                       # a refused password is not kept
+        except SourceError as exc:      # the server could not be asked: keep it, and say so
+            click.echo(f"{source.name}: could not check the password now ({exc.problem})", err=True)
+        path = save_password(source, ctx.config, password)
+        click.echo(f"{source.name}: password kept in {path} (readable by you only).")
 
 
 @cli.command(name="eval")

@@ -19,7 +19,7 @@ from daemon import paths
 from daemon.errors import ConfigError
 
 LOCAL_SOURCE_TYPES = ("mbox", "maildir", "ics")
-SOURCE_TYPES = (*LOCAL_SOURCE_TYPES, "gmail", "google_calendar", "outlook", "outlook_calendar")
+SOURCE_TYPES = (*LOCAL_SOURCE_TYPES, "gmail", "google_calendar", "outlook", "outlook_calendar", "imap")
 DELIVERY_TARGETS = ("file", "gmail", "outlook")
 
 
@@ -74,18 +74,21 @@ class Person:
 
 GOOGLE = ("gmail", "google_calendar")
 MICROSOFT = ("outlook", "outlook_calendar")
+IMAP = ("imap",)
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
 class SourceConfig:
-    type: str = key(None, "Kind of source: mbox, maildir, ics, gmail, google_calendar, outlook or outlook_calendar.",
+    type: str = key(None, "Kind of source: mbox, maildir, ics, gmail, google_calendar, outlook, outlook_calendar or "
+                          "imap.",
                     required=True, choices=SOURCE_TYPES)
     name: str = key(None, "A unique name for this source, e.g. \"work-mail\".", required=True)
     enabled: bool = key(True, "Set to false to keep a source configured but not synced.")
     interval: int = key(15, "Minutes between syncs of this source when the daemon runs.", bounds=(1, 10080))
     path: str = key("", "File or folder to read; relative to this config file.", types=LOCAL_SOURCE_TYPES)
     sent_folders: list[str] = key([], "Extra folder names that hold your sent mail (common names are known).",
-                                  types=("mbox", "maildir"))
+                                  types=("mbox", "maildir", "imap"))
     credentials: str = key("", "Google: the OAuth client secrets JSON you downloaded (see README).", types=GOOGLE)
     token: str = key("", "Google: where the OAuth token is kept (default: in your state directory).", types=GOOGLE)
     api_endpoint: str = key("", "Google: API base URL override, for proxies and tests (default: Google's).", types=GOOGLE)
@@ -101,15 +104,25 @@ class SourceConfig:
                            types=MICROSOFT)
     graph_endpoint: str = key("https://graph.microsoft.com", "Microsoft: Graph base URL (national clouds, tests).",
                               types=MICROSOFT)
-    folders: list[str] = key([], "Outlook: mail folders to read (well-known names such as inbox, sentitems, "
-                                 "archive, or folder ids); empty: every folder except drafts, deleted items, junk "
-                                 "and outbox.", types=("outlook",))
+    folders: list[str] = key([], "Mail folders to read. Outlook: well-known names such as inbox, sentitems, "
+                                 "archive, or folder ids; empty: every folder except drafts, deleted items, junk and "
+                                 "outbox. IMAP: folder names as the server lists them; empty: every folder but drafts, "
+                                 "junk and trash.", types=("outlook", "imap"))
     all_folders: bool = key(False, "Outlook: read every mail folder except drafts, deleted items, junk and outbox, "
                                    "even when `folders` names some.", types=("outlook",))
     days_back: int = key(730, "Outlook calendar: how many days of past events to read.", types=("outlook_calendar",),
                          bounds=(0, 3650))
     days_ahead: int = key(30, "Outlook calendar: how many days of future events to read.", types=("outlook_calendar",),
                           bounds=(1, 3650))
+    host: str = key("", "IMAP: the server's name, e.g. imap.fastmail.com.", types=IMAP)
+    port: int = key(993, "IMAP: the server's port (993 is IMAP over TLS).", types=IMAP, bounds=(1, 65535))
+    username: str = key("", "IMAP: the login name, usually your address.", types=IMAP)
+    tls: bool = key(True, "IMAP: connect over TLS; false (no encryption) only to 127.0.0.1 or localhost.", types=IMAP)
+    password_file: str = key("", "IMAP: file holding the password (an app password), readable by you only "
+                             "(default: `imap-NAME.password` in your state directory, written by `kith auth imap`).",
+                             types=IMAP)
+    password_env: str = key("", "IMAP: name of an environment variable holding the password, instead of a file.",
+                            types=IMAP)
 
 
 @dataclass(frozen=True)
@@ -237,6 +250,11 @@ def _build(cls: type, data: Any, section: str, index: int | None, loc: _Locator)
         raise ConfigError(f"{_label(section, index)} must be a table", where=where, fix=fix)
     known = {f.name: f for f in fields(cls)}
     for name in data:
+        if name == "password" and cls is SourceConfig:
+            raise ConfigError(f"{_label(section, index, name)}: a password is never written in the config",
+                              where=loc.where(section, index, name),
+                              fix="remove it, and run `kith auth imap` to keep it in a file readable by you only, "
+                                  "or name a file (password_file) or an environment variable (password_env)")
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
             fix = f"did you mean {close[0]!r}?" if close else f"known keys: {', '.join(known)}"
@@ -351,7 +369,7 @@ def _validate(config: Config, loc: _Locator, raw_sources: list[dict]) -> None:
                                   where=loc.where(kind, index, "name"), fix="give every entry its own name")
     places = [("storage", None, "database", config.storage.database), ("digest", None, "directory", config.digest.directory)]
     places += [("sources", i, name, getattr(source, name)) for i, source in enumerate(config.sources)
-               for name in ("path", "credentials", "token", "token_cache")]
+               for name in ("path", "credentials", "token", "token_cache", "password_file")]
     for section, index, name, value in places:
         if value.startswith("~") and not value.startswith(("~/", "~\\")) and value != "~":
             try:
@@ -373,6 +391,8 @@ def _validate(config: Config, loc: _Locator, raw_sources: list[dict]) -> None:
                               fix='add client_id = "…", the Application (client) ID of your app registration '
                                   '(README: Microsoft 365)')
         _check_urls(source, index, loc)
+        if source.type in IMAP:
+            _check_imap(source, index, loc)
     targets = {"gmail": GOOGLE[:1], "outlook": MICROSOFT[:1]}
     for target in config.digest.deliver:
         if target in targets and not any(s.type in targets[target] and s.enabled for s in config.sources):
@@ -381,6 +401,32 @@ def _validate(config: Config, loc: _Locator, raw_sources: list[dict]) -> None:
                               where=loc.where("digest", None, "deliver"),
                               fix=(f'set enabled = true on the {target} source' if disabled else
                                    f'add a [[sources]] block with type = "{target}"') + f', or remove "{target}"')
+
+
+def _check_imap(source: SourceConfig, index: int, loc: _Locator) -> None:
+    """An IMAP source names its server and login, where its password is (never in the config), and sends that
+    password unencrypted to no other machine."""
+    where = loc.where("sources", index)
+    for name, example in (("host", '"imap.fastmail.com"'), ("username", '"you@example.org"')):
+        if source.enabled and not getattr(source, name).strip():
+            raise ConfigError(f"sources[{index}] (imap) has no {name}", where=where, fix=f"add {name} = {example}")
+    host = source.host.strip()
+    if re.search(r"[/\s]", host) or (host.count(":") == 1):
+        raise ConfigError(f"sources[{index}].host {source.host!r} is not a server name",
+                          where=loc.where("sources", index, "host"),
+                          fix='write the name alone, e.g. host = "imap.fastmail.com", and the port in port = 993')
+    if source.password_file and source.password_env:
+        raise ConfigError(f"sources[{index}] (imap) has both password_file and password_env",
+                          where=loc.where("sources", index, "password_env"), fix="keep one of them")
+    if source.password_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", source.password_env):
+        raise ConfigError(f"sources[{index}].password_env is not the name of an environment variable (not repeated "
+                          "here, in case it is the password)", where=loc.where("sources", index, "password_env"),
+                          fix='write the name, not the password: password_env = "KITH_IMAP_PASSWORD"')
+    if not source.tls and source.host.strip().lower().strip("[]") not in LOOPBACK_HOSTS:
+        raise ConfigError(f"sources[{index}].tls = false would send your password unencrypted to {source.host}",
+                          where=loc.where("sources", index, "tls"),
+                          fix="remove tls = false and use the server's TLS port (993); plain IMAP is only for a "
+                              "server on this machine (127.0.0.1, localhost)")
 
 
 URL_KEYS = ("api_endpoint", "token_uri", "authority", "graph_endpoint")

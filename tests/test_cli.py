@@ -145,9 +145,9 @@ def test_explain_gives_facts_in_plain_words(synced):
     assert "sam.keller@northwind.example is one of your own addresses" in str(own.exception)
 
 
-def run_kith(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_kith(*args: str, env: dict | None = None, input: str | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "daemon", *args], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, cwd=ROOT, timeout=120)
+                          env={**os.environ, **(env or {})}, cwd=ROOT, timeout=120, input=input)
 
 
 def test_a_broken_config_is_one_line_and_exit_2(tmp_path):

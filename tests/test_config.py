@@ -229,3 +229,41 @@ def test_well_formed_lists_pass(tmp_path):
                                           'ignore_domains = ["@news.example", "mail.bank.example"]\n'
                                           '[[people]]\nname = "Anna"\naddresses = ["Anna <anna@y.example>"]\n')
     assert cfg.load(tmp_path / "config.toml").privacy.ignore_domains == ["@news.example", "mail.bank.example"]
+
+
+IMAP = '[[sources]]\ntype = "imap"\nname = "fastmail"\nhost = "imap.fastmail.com"\nusername = "me@fastmail.com"\n'
+
+
+def test_an_imap_source_has_tls_on_port_993_and_reads_every_folder_by_default(tmp_path):
+    config = load_text(tmp_path, IMAP + '\n[[sources]]\ntype = "outlook"\nname = "o"\nclient_id = "x"\n')
+    imap, outlook = config.sources
+    assert (imap.port, imap.tls, imap.folders, imap.password_file, imap.password_env) == (993, True, [], "", "")
+    assert outlook.folders == []                              # Outlook too: every folder but drafts, junk, trash
+
+
+@pytest.mark.parametrize("extra, line, wanted", [
+    ('password = "hunter2"\n', 6, "sources[0].password: a password is never written in the config — remove it"),
+    ('password_file = "~/p"\npassword_env = "P"\n', 7, "has both password_file and password_env"),
+    ('password_env = "hunter2!"\n', 6, "is not the name of an environment variable"),
+    ('tls = false\n', 6, "tls = false would send your password unencrypted to imap.fastmail.com"),
+    ('port = 99999\n', 6, "sources[0].port must be between 1 and 65535"),
+    ('path = "~/Mail"\n', 6, "sources[0].path does not apply to type 'imap'"),
+])
+def test_imap_mistakes_are_one_line_errors(tmp_path, extra, line, wanted):
+    message = error_of(tmp_path, IMAP + extra)
+    assert f"config.toml:{line}" in message and wanted in message
+    assert "hunter2" not in message
+
+
+@pytest.mark.parametrize("host", ["imaps://imap.fastmail.com", "imap.fastmail.com:993", "imap fastmail"])
+def test_an_imap_host_is_a_name_alone(tmp_path, host):
+    message = error_of(tmp_path, IMAP.replace('"imap.fastmail.com"', f'"{host}"'))
+    assert "config.toml:4" in message and "is not a server name" in message and "port = 993" in message
+
+
+def test_an_imap_source_needs_a_host_and_a_username_and_plain_imap_stays_on_this_machine(tmp_path):
+    assert "(imap) has no host" in error_of(tmp_path, IMAP.replace('host = "imap.fastmail.com"\n', ""))
+    assert "(imap) has no username" in error_of(tmp_path, IMAP.replace('username = "me@fastmail.com"\n', ""))
+    for host in ("127.0.0.1", "localhost", "::1"):
+        config = load_text(tmp_path, IMAP.replace("imap.fastmail.com", host) + "tls = false\nport = 1143\n")
+        assert config.sources[0].tls is False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.folders import decode_imap_name, is_not_mail_folder, is_sent_folder
+from connectors.folders import decode_imap_name, is_not_mail_folder, is_sent_folder, is_trash_folder
 
 @pytest.mark.parametrize("folder, sent", [
     ("sent_items", True), ("_sent_mail", True), ("sent", True), ("_sent", True),
@@ -50,3 +50,12 @@ def test_modified_utf7_names_decode_and_bad_ones_stay():
 ])
 def test_drafts_and_junk_are_not_mail(folder, not_mail):
     assert is_not_mail_folder(folder) is not_mail
+
+
+@pytest.mark.parametrize("folder, trash", [
+    ("Trash", True), ("Deleted Items", True), ("Deleted Messages", True), ("INBOX.Trash", True), ("Trash/2019", True),
+    ("[Gmail]/Trash", True), ("Papierkorb", True), ("Gel&APY-schte Elemente", True), ("Корзина", True),
+    ("Archive/Trash", False), ("Trash Talk", False), ("INBOX", False), ("Sent", False),
+])
+def test_trash_is_known_by_name_for_servers_without_special_use(folder, trash):
+    assert is_trash_folder(folder) is trash

@@ -1,0 +1,160 @@
+"""Signing in to an IMAP server: the password from where the config says, the connection, and every way
+either can fail as one line that says what to fix.
+
+The password is never in the config. It comes from a file only its owner can read (`password_file`, by
+default the one `kith auth imap` writes into the state directory) or from an environment variable
+(`password_env`). A password file other users could read is refused rather than used: it would have been
+exposed already, and the fix, `chmod 600`, takes a second.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import ssl
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+
+from daemon import paths
+from daemon.config import Config, SourceConfig
+from daemon.errors import AuthError, SourceError
+
+TIMEOUT = 60            # seconds to connect, and to wait for any one answer
+
+
+def source_key(source: SourceConfig) -> str:
+    return f"{source.type}:{source.name}"
+
+
+def password_path(source: SourceConfig, config: Config) -> Path:
+    """The password file: `password_file`, or imap-<name>.password in the state directory."""
+    if source.password_file:
+        return config.resolve(source.password_file)
+    return paths.state_dir() / f"imap-{source.name}.password"
+
+
+def read_password(source: SourceConfig, config: Config) -> str:
+    """The password, from the environment variable or the file the config names; SourceError with the fix
+    when it is missing, empty, or in a file other users may read."""
+    where = source_key(source)
+    auth = f"run `kith auth imap --source {source.name}`"
+    if source.password_env:
+        value = os.environ.get(source.password_env, "")
+        if not value:
+            raise SourceError(f"the environment variable {source.password_env} (password_env) is not set", where=where,
+                              fix="set it where Kith runs (the daemon's service too), or remove password_env and "
+                                  f"{auth} to keep the password in a file readable by you only")
+        return value
+    path = password_path(source, config)
+    try:
+        info = path.stat()
+        if os.name == "posix" and stat.S_ISREG(info.st_mode) and info.st_mode & 0o077:
+            raise SourceError(f"the password file {path} can be read or changed by other users "
+                              f"(mode {stat.S_IMODE(info.st_mode):04o})", where=where, fix=f"run `chmod 600 {path}`")
+        if not stat.S_ISREG(info.st_mode):
+            raise SourceError(f"the password file {path} is not a file", where=where,
+                              fix=f"point password_file at a file, or {auth}")
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise SourceError(f"no password file at {path}", where=where,
+                          fix=f"{auth} (it asks for the password and keeps it readable by you only)") from None
+    except UnicodeDecodeError:
+        raise SourceError(f"the password file {path} is not UTF-8 text", where=where, fix=auth) from None
+    except OSError as exc:
+        raise SourceError(f"cannot read the password file {path} ({exc.strerror or exc})", where=where,
+                          fix=f"make it readable by you (`chmod 600 {path}`), or {auth}") from None
+    password = text.split("\n", 1)[0].removesuffix("\r")
+    if not password:
+        raise SourceError(f"the password file {path} is empty", where=where,
+                          fix=f"{auth}, or write the password on its first line")
+    return password
+
+
+def save_password(source: SourceConfig, config: Config, password: str) -> Path:
+    """Keep the password in the source's password file, readable by the user only; the file's path."""
+    path = password_path(source, config)
+    paths.write_private(path, password + "\n")
+    return path
+
+
+def try_login(source: SourceConfig, password: str, *, ssl_context: ssl.SSLContext | None = None) -> None:
+    """Log in and out again: AuthError when the server refuses the password, SourceError when it cannot
+    be reached."""
+    with signed_in(source, password, ssl_context=ssl_context):
+        pass
+
+
+@contextmanager
+def signed_in(source: SourceConfig, password: str, *, ssl_context: ssl.SSLContext | None = None,
+              timeout: float = TIMEOUT) -> Iterator[IMAPClient]:
+    """A client logged in to the source's server, logged out afterwards; every failure, while connecting
+    or later in the `with` block, is raised as a one-line SourceError (AuthError for a refused login)."""
+    with imap_errors(source):
+        context = (ssl_context or ssl.create_default_context()) if source.tls else None
+        client = IMAPClient(source.host.strip(), port=source.port, ssl=source.tls, ssl_context=context,
+                            timeout=timeout)
+        try:
+            client.normalise_times = False          # INTERNALDATE with its zone, not as naive local time
+            client.login(source.username, password)
+            yield client
+        finally:
+            try:
+                client.logout()
+            except (IMAPClientError, OSError):      # the connection is gone already: nothing to close
+                pass
+
+
+@contextmanager
+def imap_errors(source: SourceConfig) -> Iterator[None]:
+    """IMAP, TLS and network exceptions as SourceError lines naming the server and the fix."""
+    where, server = source_key(source), f"{source.host}:{source.port}"
+    again = "the next sync resumes where this one stopped"
+    try:
+        yield
+    except LoginError as exc:
+        where_password = (f"the variable {source.password_env}" if source.password_env
+                          else f"`kith auth imap --source {source.name}` to store it again")
+        raise AuthError(f"{server} refused the login of {source.username} ({reason(exc)})", where=where,
+                        fix=f"check username, and the password ({where_password}); most providers want an app "
+                            "password made in their settings, not your usual one (README: IMAP)") from None
+    except ssl.SSLCertVerificationError as exc:
+        fix = ("check host: it must be the name on the server's certificate, as your provider documents it"
+               if "mismatch" in str(exc.verify_message) else "the server's certificate is not signed by an authority "
+               "this system trusts: add its certificate authority to the system's certificates")
+        raise SourceError(f"the TLS certificate of {server} is not trusted ({exc.verify_message})", where=where,
+                          fix=fix) from None
+    except ssl.SSLError as exc:
+        raise SourceError(f"TLS with {server} failed ({exc.reason or exc.__class__.__name__})", where=where,
+                          fix="check port: 993 is IMAP over TLS; a port that speaks plain IMAP (143) does not "
+                              "work with tls") from None
+    except socket.gaierror:
+        raise SourceError(f"cannot find the server {source.host} (no such name, or no network)", where=where,
+                          fix="check host, and your network connection") from None
+    except ConnectionRefusedError:
+        raise SourceError(f"{server} refused the connection", where=where,
+                          fix="check host and port (993 is IMAP over TLS)") from None
+    except TimeoutError:
+        raise SourceError(f"{server} did not answer within {TIMEOUT} seconds", where=where,
+                          fix=f"check host, port and your network; {again}") from None
+    except IMAPClientAbortError as exc:
+        raise SourceError(f"the connection to {server} broke ({reason(exc)})", where=where, fix=again) from None
+    except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as exc:   # the server hung up mid-write
+        raise SourceError(f"the connection to {server} broke ({exc.strerror or exc.__class__.__name__})",
+                          where=where, fix=again) from None
+    except IMAPClientError as exc:
+        raise SourceError(f"{server} refused a request ({reason(exc)})", where=where, fix=again) from None
+    except OSError as exc:
+        raise SourceError(f"cannot reach {server} ({exc.strerror or exc.__class__.__name__})", where=where,
+                          fix=f"check host, port and your network; {again}") from None
+
+
+def reason(exc: Exception) -> str:
+    """The server's words from an imapclient exception, on one line: `b'[AUTHENTICATIONFAILED] …'` unquoted."""
+    text = " ".join(re.sub(r"""\bb(['"])(.*)\1""", r"\2", str(exc)).split())
+    return text[:200] or exc.__class__.__name__
