@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
-from connectors.base import Batch, MessageMeta
+from connectors.base import STALE, Batch, MessageMeta
 from connectors.folders import is_not_mail_folder, is_sent_folder, is_trash_folder
 from connectors.headers import WANTED, meta_from_header
 from connectors.imap_cursor import FolderState, ImapCursor, from_sequence_set, scope_of, to_sequence_set
@@ -104,8 +104,10 @@ class ImapSource:
             state.stale.append(scope_of(name, state.folders.pop(name).uidvalidity))
             if name not in skipped:
                 notes.append(f"{name}: no longer on the server (or no longer read): its mail is removed")
+        if resync:      # what is stored stays (marked) until this pass ends and sweeps what it did not read again
+            state.stale.append(STALE)
         if resync or notes:
-            yield Batch(full_resync=resync, notes=tuple(notes), cursor=state.dump())
+            yield Batch(all_stale=resync, notes=tuple(notes), cursor=state.dump())
         for folder in folders:
             yield from self._catch_up(client, folder, state, pending)
 

@@ -306,3 +306,20 @@ def test_a_server_that_lists_no_inbox_removes_nothing(mailbox):
     batches = source._new_mail(NoFolders(mailbox.client), imap.ImapCursor.parse(cursor, source.account), False, {})
     with pytest.raises(SourceError, match="the server lists no INBOX"):
         next(batches)                       # before any batch: no folder becomes stale, nothing is swept
+
+
+def test_an_unreadable_cursor_keeps_the_store_whole_until_the_new_pass_ends(mailbox, db):
+    """Every folder is read again; meanwhile (a kill after the first batch) nothing stored is lost, and the
+    pass's end sweeps what the server no longer holds."""
+    mailbox.create("Archive")
+    uids = [mailbox.append("INBOX", n) for n in range(1, 4)]
+    mailbox.append("Archive", 4)
+    assert sync_source(db, mailbox.source()).error is None
+    mailbox.delete("INBOX", uids[0])
+    count = lambda: db.execute("SELECT count(*) FROM message_copies").fetchone()[0]  # noqa: E731
+    first = next(iter(mailbox.source().pull("{damaged")))
+    store.apply_batch(db, "imap:mail", first)               # killed after the first batch of the new pass
+    assert count() == 4 and imap.RESYNC_NOTE in first.notes
+    for batch in mailbox.source().pull(first.cursor):
+        store.apply_batch(db, "imap:mail", batch)
+    assert count() == 3
