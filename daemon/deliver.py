@@ -1,9 +1,14 @@
 """Deliver the day's digest: the only code that writes outside the database.
 
 Delivery is idempotent per date. The rendered digest is first recorded in
-`digests` (with the suggestions it made), then the files are written atomically,
-then `delivered_at` is set. A crash in between reruns only what is missing; a
-second run on the same day delivers nothing new.
+`digests` (with the suggestions it made), then the files are written atomically
+and their path recorded, then `delivered_at` is set. A crash in between reruns
+only what is missing, with the payload recorded first; a second run on the same
+day delivers nothing new.
+
+A digest's suggestions count as shown (and keep its people from being suggested
+again for a while, `daemon.analysis`) only once its file is written: a digest
+that reached the user nowhere hides no one.
 """
 
 from __future__ import annotations
@@ -77,6 +82,11 @@ def write_files(directory: Path, day: date, payload: dict) -> list[Path]:
     return files
 
 
+def mark_shown(db: Database, day: date, markdown: Path) -> None:
+    """The digest's file is written: from now on its suggestions count as shown (`daemon.analysis.SHOWN`)."""
+    db.execute("UPDATE digests SET path = ? WHERE date = ?", [str(markdown), day.isoformat()])
+
+
 def deliver(db: Database, digest: Digest, directory: Path, now: datetime | None = None, *,
             config: Config | None = None) -> Delivered:
     """Record, write, place in the user's own mailboxes, and mark delivered; a date delivered before is left alone.
@@ -89,10 +99,11 @@ def deliver(db: Database, digest: Digest, directory: Path, now: datetime | None 
         return Delivered(digest.date, previous[0], _files_of(db, digest.date), already=True)
     payload = record(db, digest, now)
     files = write_files(directory, digest.date, payload)
+    mark_shown(db, digest.date, files[0])
     if config is not None:
         to_own_mailboxes(config, digest.date, payload)
-    db.execute("UPDATE digests SET delivered_at = ?, path = ? WHERE date = ?",
-               [utc_text(now or datetime.now(UTC)), str(files[0]), digest.date.isoformat()])
+    db.execute("UPDATE digests SET delivered_at = ? WHERE date = ?",
+               [utc_text(now or datetime.now(UTC)), digest.date.isoformat()])
     return Delivered(digest.date, payload, files, already=False)
 
 
