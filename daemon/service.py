@@ -347,6 +347,9 @@ class Service:
         log.info("digest for %s %s: %d suggestions in %s", day.isoformat(),
                  "was already delivered" if delivered.already else "delivered", len(digest.suggestions),
                  self.config.digest_dir)
+        if delivered.kept:
+            log.info("digest for %s: %s had it already, not placed there again", day.isoformat(),
+                     " and ".join(delivered.kept))
         return len(digest.suggestions), 0, 0
 
     def _notice_jump(self, now: datetime, monotonic: float) -> None:
