@@ -580,8 +580,9 @@ def forget(ctx: Context, source: str) -> None:
     if key in {f"{s.type}:{s.name}" for s in ctx.config.sources if s.enabled}:
         raise UsageError(f"{key} is still in the config and would be synced again", where=str(ctx.config.path),
                          fix="remove it from the config (or set enabled = false), then run this again")
-    counts = forget_source(ctx.db, key)
-    refresh_own_addresses(ctx.db, ctx.config.user.addresses)     # an address learned from its Sent folder goes too
+    with _sync_lock(ctx.config):    # a sync running now (the daemon's, or `kith sync`) ends first, not midway
+        counts = forget_source(ctx.db, key)
+        refresh_own_addresses(ctx.db, ctx.config.user.addresses)     # an address learned from its Sent folder goes too
     click.echo(f"Forgot {key}: {forget_summary(counts)}.")
 
 

@@ -5,6 +5,9 @@
 - The digest is decided from the database each tick, not by the scheduler (which
   "does not run missed jobs" and skips the day after a late start): past `[digest] time`
   in the user's zone and today's digest undelivered in `digests`. Only today's is made.
+- The config file is looked at before each round (inode, size, mtime): an edit is read as SIGHUP reads it,
+  so that a removed source is not synced back after `kith forget`, nor subjects stored after
+  `store_subjects = false`. A source's round that finds the file edited since the tick began waits for it.
 - Wake from sleep = a wall-clock jump between ticks (the monotonic clock stops
   during suspend); overdue jobs then run once.
 - A failing job is counted, logged once per change of state and retried after
@@ -135,6 +138,7 @@ class Service:
         self._loop_error: str | None = None
         self._waiting_since: date | None = None       # the day whose digest waits for the first sync (logged)
         self._said_waiting_for_sync = False            # the digest waits for a `kith sync` (logged once)
+        self._config_stamp = config_stamp(config.path)   # the file as last read (or tried)
         self.schedule_sources()
 
     def minutes(self, n: float) -> timedelta:
@@ -172,7 +176,10 @@ class Service:
             state.failures, state.last_ok_at, state.last_error = row[0] or 0, row[1], row[2]
 
     def tick(self) -> None:
-        """One pass: notice a clock jump, run the due syncs, then the digest if it is due."""
+        """One pass: read an edited config, notice a clock jump, run the due syncs, then the digest if it is due."""
+        if self.config_edited():
+            log.info("the config file changed: reading it again")
+            self.reload()
         started = self.clock.now()
         self._notice_jump(started, self.clock.monotonic())
         self.scheduler.run_pending()
@@ -220,9 +227,14 @@ class Service:
             waits.append((self.digest_retry_at - now).total_seconds())
         return max(0.0, min(waits))
 
+    def config_edited(self) -> bool:
+        """Whether the config file changed since it was last read (or found invalid: that is logged once)."""
+        return config_stamp(self.config.path) != self._config_stamp
+
     def reload(self) -> None:
-        """SIGHUP: load the config again; an invalid one is logged and the old one kept."""
+        """SIGHUP, or an edited file: load the config again; an invalid one is logged and the old one kept."""
         self.flags.reload = False
+        self._config_stamp = config_stamp(self.config.path)    # before reading: an edit meanwhile is seen next time
         try:
             new = load_config(self.config.path)
         except KithError as exc:
@@ -279,6 +291,9 @@ class Service:
             log.info("%s: skipped this round: a `kith sync` of the same store is running", source_key(sc))
             raise SyncDeferred from None
         with held:
+            if self.config_edited():    # e.g. the source was removed, and `kith forget` may follow at once
+                log.info("%s: skipped this round: the config file changed; it is read first", source_key(sc))
+                raise SyncDeferred
             result = sync_source(self.db, source, store_subjects=self.config.privacy.store_subjects,
                                  on_batch=self._between_batches)
         if result.error:
@@ -375,6 +390,16 @@ class Service:
                  store.utc_text(next_run) if next_run else None, state.last_error, *state.counts])
         except sqlite3.Error as exc:
             log.debug("could not record the state of %s: %s", state.name, exc)
+
+
+def config_stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells an edited config file apart: inode (an editor's save-by-rename), size and mtime; None when
+    it cannot be read (deleted, a folder's permissions): reading it then says what is wrong."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
 
 
 class SyncDeferred(Exception):

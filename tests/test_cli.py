@@ -212,6 +212,29 @@ def test_forget_drops_what_a_renamed_source_synced(tmp_path):
     assert unknown.exception.exit_code == 2 and "use one of: ics:calendar, maildir:sample-mail" in str(unknown.exception)
 
 
+def test_forget_waits_for_a_sync_running_on_the_store(tmp_path):
+    """The daemon (or `kith sync`) holds the store's sync lock: `kith forget` deletes nothing midway through
+    that sync, and does its work once it ends."""
+    from daemon.lock import acquire_sync
+    config = sample_config(tmp_path)
+    assert run_kith("--config", str(config), "sync").returncode == 0
+    config.write_text(config.read_text().replace('name = "sample-calendar"', 'name = "calendar"'))
+    copies = lambda: store.open_store(tmp_path / "kith.db").execute(  # noqa: E731
+        "SELECT count(*) FROM events WHERE source = 'ics:sample-calendar'").fetchone()[0]
+    held = copies()
+    assert held > 0
+    with acquire_sync(tmp_path / "kith.db", wait=0):
+        forget = subprocess.Popen([sys.executable, "-m", "daemon", "--config", str(config), "forget",
+                                   "sample-calendar"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        time.sleep(1.5)
+        assert forget.poll() is None and copies() == held           # waiting, nothing deleted yet
+    out, err = forget.communicate(timeout=30)
+    assert forget.returncode == 0, err
+    assert "waiting for the sync running in process" in err and out.startswith("Forgot ics:sample-calendar:")
+    assert copies() == 0
+
+
 def test_a_future_day_is_a_preview_that_stores_nothing(synced):
     from datetime import date, timedelta
     ahead = (date.today() + timedelta(days=30)).isoformat()

@@ -363,6 +363,55 @@ def test_reload_takes_a_valid_config_and_keeps_the_old_one_when_invalid(db, tmp_
     assert len(service.scheduler.jobs) == 2 and service.config.digest.time == "08:00"
 
 
+def test_an_edited_config_file_is_read_before_the_next_round_as_sighup_reads_it(db, tmp_path, caplog) -> None:
+    """The user removes source b and sets store_subjects = false without telling the daemon: b is not synced
+    back (it would undo `kith forget`), and the next syncs store no subjects."""
+    clock = FakeClock(BERLIN_0600)
+    config = make_config(tmp_path, sources={"a": 15, "b": 15})
+    sources = {n: FakeSource(n, batches(n)) for n in "ab"}
+    service = service_for(db, config, clock, sources)
+    service.tick()
+    assert sources["b"].pulls == 1 and service.config.privacy.store_subjects
+    text = config.path.read_text()
+    config.path.write_text(text[:text.index('[[sources]]\ntype = "mbox"\nname = "b"')]
+                           + "[privacy]\nstore_subjects = false\n")
+    caplog.set_level(logging.INFO, logger="daemon")
+    for _ in range(3):
+        clock.advance(15)
+        service.tick()
+    assert sources["b"].pulls == 1 and sources["a"].pulls == 4
+    assert not service.config.privacy.store_subjects and [j.state.name for j in service.scheduler.jobs] == ["mbox:a"]
+    assert sum("the config file changed" in r.getMessage() for r in caplog.records) == 1
+    config.path.write_text(config.path.read_text().replace("interval", "intervall"))     # a bad edit
+    for _ in range(3):
+        clock.advance(15)
+        service.tick()
+    refused = [r for r in caplog.records if r.levelno == logging.ERROR and "config not reloaded" in r.getMessage()]
+    assert len(refused) == 1 and "did you mean" in refused[0].getMessage()            # once, not on every tick
+    assert sources["a"].pulls == 7 and not service.config.privacy.store_subjects      # the last good one stays
+
+
+def test_a_round_that_finds_the_config_edited_since_the_tick_began_waits_for_it(db, tmp_path) -> None:
+    """The edit lands while a's round runs, after the tick looked at the file: b's round, next in the same
+    tick, must not sync a source the new config dropped (and `kith forget` may be deleting)."""
+    clock = FakeClock(BERLIN_0600)
+    config = make_config(tmp_path, sources={"a": 15, "b": 15})
+    sources = {n: FakeSource(n, batches(n)) for n in "ab"}
+
+    def build(sc, cfg):
+        if sc.name == "a" and sources["a"].pulls == 1:
+            make_config(tmp_path, sources={"a": 15})        # saved while the daemon syncs a
+        return sources[sc.name]
+    service = Service(config, db, clock, minute=60.0, build=build)
+    service.tick()
+    clock.advance(15)
+    service.tick()                                           # a's second round: the file changes meanwhile
+    assert sources["b"].pulls == 1 and schedule_row(db, "mbox:b")["failures"] == 0
+    clock.advance(1)
+    service.tick()
+    assert [j.state.name for j in service.scheduler.jobs] == ["mbox:a"] and sources["b"].pulls == 1
+
+
 # ---------------------------------------------------------------------- the real daemon in a subprocess
 
 def write_mbox(folder: Path, files: int, per: int) -> int:
@@ -605,6 +654,27 @@ def test_sighup_reloads_a_valid_config_and_keeps_the_old_one_when_invalid(tmp_pa
     assert code == 0
     assert "digest.time '25:00' is not a time of day" in daemon.log()
     assert daemon.query("SELECT count(*) FROM message_copies") == [(12,)]
+
+
+def test_the_daemon_reads_an_edited_config_by_itself_and_forget_stays_forgotten(tmp_path) -> None:
+    """The README's steps to drop a source, with the daemon running and no SIGHUP: remove it from the config,
+    `kith forget` it; the daemon must not sync it back on its next rounds."""
+    write_mbox(tmp_path / "a", 1, 5)
+    write_mbox(tmp_path / "b", 1, 7)
+    daemon = Daemon(tmp_path, {"a": (tmp_path / "a", 1), "b": (tmp_path / "b", 1)})
+    daemon.start()
+    daemon.wait_for("b synced", lambda: daemon.synced("mbox:b"))
+    daemon.write_config({"a": (tmp_path / "a", 1)})
+    forget = subprocess.run(daemon.command("forget", "mbox:b"), env=daemon.env, cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert forget.returncode == 0 and forget.stdout.startswith("Forgot mbox:b: 7 message copies dropped"), forget
+    seen = daemon.synced("mbox:a")
+    for _ in range(3):                               # a few more rounds of a
+        daemon.wait_for("a synced again", lambda: daemon.synced("mbox:a") != seen)
+        seen = daemon.synced("mbox:a")
+    assert daemon.query("SELECT source, count(*) FROM message_copies GROUP BY source") == [("mbox:a", 5)]
+    assert daemon.stop()[0] == 0
+    assert "the config file changed: reading it again" in daemon.log()
 
 
 def test_sigint_stops_an_idle_daemon_with_code_zero(tmp_path) -> None:
