@@ -145,8 +145,11 @@ def status_lines(report: dict, zone: tzinfo = UTC, now: datetime | None = None) 
     last = report["last_digest"]
     if last is None:
         lines.append("Last digest: none yet")
-    elif last["path"]:
+    elif last["delivered_at"]:
         lines.append(f"Last digest: {last['date']} → {last['path']}")
-    else:   # recorded, but its files or mailbox copy failed: the next run delivers it
+    elif last["path"]:      # the file is written, a mailbox failed: the next run places it there
+        lines.append(f"Last digest: {last['date']} → {last['path']}; not in your inbox yet (see the log; the next "
+                     "run tries again)")
+    else:   # recorded, but its files could not be written: the next run delivers it
         lines.append(f"Last digest: {last['date']}, not delivered yet (see the log; the next run tries again)")
     return lines
