@@ -655,7 +655,8 @@ def service_status(as_json: bool) -> None:
     click.echo(f"{info['manager']}: {info['unit_file']} {'installed' if info['installed'] else 'not installed'}"
                + (f", {info['manager_state']}" if info["manager_state"] else ""))
     pid = info["running_pid"]
-    click.echo(f"Daemon: running (pid {pid})" if pid is not None else "Daemon: not running")
+    click.echo(f"Daemon: running (pid {pid})" if pid is not None
+               else f"Daemon: unknown ({info['daemon_problem']})" if info.get("daemon_problem") else "Daemon: not running")
 
 
 def main() -> None:
@@ -684,8 +685,9 @@ def main() -> None:
         sys.exit(StoreError.exit_code)
     except Exception as exc:  # noqa: BLE001 - the one place unknown errors are caught
         log_file = write_crash_log()
-        click.echo(f"kith: unexpected error ({exc.__class__.__name__}: {exc}) — details in {log_file}; please report it",
-                   err=True)
+        details = (f"details in {log_file}" if log_file else
+                   f"no crash log could be written either: check that {paths.state_dir()} is a folder you can write to")
+        click.echo(f"kith: unexpected error ({exc.__class__.__name__}: {exc}) — {details}; please report it", err=True)
         sys.exit(70)
 
 

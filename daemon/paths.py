@@ -7,11 +7,14 @@ start-up and `write_private()` replaces files atomically with mode 0600.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from pathlib import Path
 
 import platformdirs
+
+from daemon.errors import StoreError
 
 APP = "kith"
 
@@ -60,3 +63,34 @@ def write_private(path: Path, data: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def cannot_write(exc: OSError, what: str, path: Path) -> StoreError:
+    """An OSError on one of Kith's own files or folders (a lock, the log, the state folder) as one line naming
+    the file and the fix: a file left to root by `sudo kith …`, a read-only folder, a full disk."""
+    name = Path(exc.filename) if isinstance(exc.filename, str) else path
+    reason = exc.strerror or str(exc)
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        fix = f"free disk space on the disk that holds {name.parent}"
+    elif exc.errno == errno.EROFS:
+        fix = "the file system is read-only: mount it writable, or set XDG_STATE_HOME to a folder you can write to"
+    elif exc.errno in (errno.EACCES, errno.EPERM):
+        fix = _make_yours(name)
+    else:
+        fix = f"check that {name.parent} is a folder you can write to"
+    return StoreError(f"cannot {what} ({reason})", where=str(name), fix=fix)
+
+
+def _make_yours(path: Path) -> str:
+    """The command that gives the user back a file or folder: chown when another user owns it (root, after
+    `sudo kith run`), chmod when it is the user's own but closed to them."""
+    try:
+        owner = path.stat().st_uid
+    except FileNotFoundError:   # it cannot be made: its folder is the one to give back
+        return _make_yours(path.parent) if path.parent != path else f"`sudo chown $USER {path}`"
+    except OSError:             # its folder is closed to the user
+        return f"make its folder yours: `sudo chown -R $USER {path.parent}`"
+    if owner != os.getuid():
+        recursive = "-R " if path.is_dir() else ""
+        return f"it belongs to another user (left by `sudo kith`?): `sudo chown {recursive}$USER {path}`"
+    return f"`chmod u+rwX {path}`"

@@ -464,8 +464,8 @@ def serve(config_path: Path, *, verbose: bool = False, env: Mapping[str, str] | 
 
 def _serve(config: Config, clock: Clock, minute: float, flags: Flags, *, verbose: bool,
            env: Mapping[str, str]) -> None:
+    setup_service_logging(verbose, env=env)      # a log it cannot open is one line (StoreError), before anything
     waker = Waker()
-    setup_service_logging(verbose, env=env)
     db = store.open_store(config.database_path)
     try:
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
