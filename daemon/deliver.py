@@ -19,6 +19,7 @@ that reached the user nowhere hides no one.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
@@ -29,7 +30,7 @@ from sqlite_utils import Database
 from daemon import paths
 from daemon.analysis import Digest
 from daemon.config import Config
-from daemon.errors import ConfigError
+from daemon.errors import ConfigError, KithError, StoreError
 from daemon.digest import render_html, render_markdown, render_text, to_json
 from daemon.store import utc_text
 
@@ -84,9 +85,20 @@ def write_files(directory: Path, day: date, payload: dict) -> list[Path]:
         paths.write_private(files[0], payload["markdown"])
         paths.write_private(files[1], payload["html"])
     except OSError as exc:   # the date stays undelivered: the next run writes it once the folder is fixed
-        raise ConfigError(f"cannot write the digest into {directory} ({exc.strerror or exc})",
-                          where="[digest] directory", fix="set it to a folder you can write to") from None
+        raise digest_folder_error(exc, directory) from None
     return files
+
+
+def digest_folder_error(exc: OSError, directory: Path) -> KithError:
+    """A failed digest write as what the user must fix: the setting (a folder that is not one, not theirs, not
+    there and not makeable) is a ConfigError; a full disk or an I/O error under a folder they can write to is
+    a StoreError, a runtime trouble the next run gets past once it is solved."""
+    problem = f"cannot write the digest into {directory} ({exc.strerror or exc})"
+    usable = directory.is_dir() and os.access(directory, os.W_OK | os.X_OK)
+    if exc.errno in paths.DISK_ERRORS or usable:
+        return StoreError(problem, where="[digest] directory",
+                          fix=f"{paths.disk_fix(exc, directory)}; the day's digest stays due and is written on the next try")
+    return ConfigError(problem, where="[digest] directory", fix="set it to a folder you can write to")
 
 
 def mark_shown(db: Database, day: date, markdown: Path) -> None:

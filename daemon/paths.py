@@ -69,16 +69,25 @@ def cannot_write(exc: OSError, what: str, path: Path) -> StoreError:
     """An OSError on one of Kith's own files or folders (a lock, the log, the state folder) as one line naming
     the file and the fix: a file left to root by `sudo kith …`, a read-only folder, a full disk."""
     name = Path(exc.filename) if isinstance(exc.filename, str) else path
-    reason = exc.strerror or str(exc)
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        fix = f"free disk space on the disk that holds {name.parent}"
-    elif exc.errno == errno.EROFS:
+    if exc.errno == errno.EROFS:
         fix = "the file system is read-only: mount it writable, or set XDG_STATE_HOME to a folder you can write to"
     elif exc.errno in (errno.EACCES, errno.EPERM):
         fix = _make_yours(name)
     else:
-        fix = f"check that {name.parent} is a folder you can write to"
-    return StoreError(f"cannot {what} ({reason})", where=str(name), fix=fix)
+        fix = disk_fix(exc, name.parent)
+    return StoreError(f"cannot {what} ({exc.strerror or exc})", where=str(name), fix=fix)
+
+
+DISK_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG}   # the disk, not the path chosen
+
+
+def disk_fix(exc: OSError, folder: Path) -> str:
+    """How to get a write into `folder` going again when the disk, not the path, failed it."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"free disk space on the disk that holds {folder}"
+    if exc.errno == errno.EIO:
+        return f"the disk that holds {folder} reported an I/O error: check it (`dmesg`) and its connection"
+    return f"check that {folder} is a folder you can write to, on a disk with room"
 
 
 def _make_yours(path: Path) -> str:

@@ -271,6 +271,33 @@ def test_an_unwritable_digest_folder_is_one_line_and_the_day_stays_due(tmp_path)
     assert (blocker / f"kith-{SAMPLE_DAY}.md").exists()
 
 
+def test_a_full_disk_under_the_digest_folder_is_a_disk_error_not_a_config_error(tmp_path, monkeypatch):
+    """ENOSPC on a folder the user can write to: the setting is right, the disk is full (exit 5, free space),
+    not "set it to a folder you can write to" with exit 2, the code that tells systemd the config is broken."""
+    import errno
+
+    from daemon import paths
+    config = sample_config(tmp_path)
+    kith = lambda *args: CliRunner().invoke(cli, ["--config", str(config), *args])  # noqa: E731
+    assert kith("sync").exit_code == 0
+    (tmp_path / "digests").mkdir()
+    write = paths.write_private
+
+    def full_disk(path, data):
+        if path.parent == tmp_path / "digests":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path.with_name(f".{path.name}.x.tmp")))
+        return write(path, data)
+    monkeypatch.setattr(paths, "write_private", full_disk)
+    done = kith("digest", "--as-of", SAMPLE_DAY)
+    assert done.exception.exit_code == 5, done.output
+    assert str(done.exception) == (f"[digest] directory: cannot write the digest into {tmp_path / 'digests'} (No space "
+                                   f"left on device) — free disk space on the disk that holds {tmp_path / 'digests'}; "
+                                   "the day's digest stays due and is written on the next try")
+    monkeypatch.setattr(paths, "write_private", write)           # space freed
+    assert kith("digest", "--as-of", SAMPLE_DAY).exit_code == 0
+    assert (tmp_path / "digests" / f"kith-{SAMPLE_DAY}.md").exists()
+
+
 def test_a_damaged_database_is_one_line(tmp_path):
     import sqlite3
     config = sample_config(tmp_path)
