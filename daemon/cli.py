@@ -106,17 +106,20 @@ def cli(click_ctx: click.Context, config_path: Path | None, verbose: bool) -> No
 @click.pass_obj
 def init(ctx: Context, force: bool) -> None:
     """Write a starter config file to edit."""
-    from daemon.starter import starter_config
+    from daemon.starter import machine_timezone, starter_config
     target = ctx.config_path
     if target.exists() and not force:
         raise UsageError("a config file exists already", where=str(target), fix="edit it, or pass --force to replace it")
+    zone = machine_timezone()
     try:
-        paths.write_private(target, starter_config())
+        paths.write_private(target, starter_config(zone))
     except OSError as exc:
         raise UsageError(f"cannot write {target} ({exc.strerror or exc})",
                          fix="choose a place you can write to with --config PATH") from None
     sync = "kith sync" if target == paths.default_config_path() else f"kith --config {shlex.quote(str(target))} sync"
-    click.echo(f"Wrote {target}. Add your addresses, goals and sources, then run `{sync}`.")
+    click.echo(f"Wrote {target}. Add your addresses, goals and sources, then run `{sync}`."
+               + (f" The time zone is this machine's, {zone}." if zone else
+                  " No time zone was found on this machine: set [user] timezone too (it is UTC now)."))
 
 
 SYNC_WAIT_SECONDS = 600     # a second `kith sync` of one store waits this long for the first to end

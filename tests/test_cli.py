@@ -361,6 +361,35 @@ def test_init_writes_a_starter_that_loads_and_refuses_to_overwrite(tmp_path):
     assert status.returncode == 0, status.stderr
 
 
+def test_init_writes_the_machines_time_zone_from_tz(tmp_path):
+    """A Californian following the README must get the morning digest in the morning, not at 23:30."""
+    target = tmp_path / "config.toml"
+    wrote = run_kith("--config", str(target), "init", env={"TZ": "America/Los_Angeles"})
+    assert wrote.returncode == 0 and "The time zone is this machine's, America/Los_Angeles." in wrote.stdout
+    assert '\ntimezone = "America/Los_Angeles"   # this machine\'s time zone' in target.read_text()
+    from daemon.config import load
+    assert str(load(target).zone) == "America/Los_Angeles"
+
+
+def test_the_machines_time_zone_comes_from_tz_then_etc_timezone_then_the_localtime_link(tmp_path):
+    from daemon.config import parse
+    from daemon.starter import machine_timezone, starter_config
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    assert machine_timezone({}, etc) is None                                  # nothing names a zone
+    text = starter_config(machine_timezone({}, etc))
+    assert 'timezone = "UTC"   # no time zone found on this machine' in text
+    assert parse(text, tmp_path / "c.toml").user.timezone == "UTC"
+    (etc / "localtime").symlink_to("../usr/share/zoneinfo/posix/Asia/Tokyo")  # the link's target need not exist
+    assert machine_timezone({}, etc) == "Asia/Tokyo"
+    (etc / "timezone").write_text("Europe/Berlin\n")
+    assert machine_timezone({}, etc) == "Europe/Berlin"
+    assert machine_timezone({"TZ": ":America/Los_Angeles"}, etc) == "America/Los_Angeles"
+    assert machine_timezone({"TZ": "/usr/share/zoneinfo/America/Chicago"}, etc) == "America/Chicago"
+    assert machine_timezone({"TZ": "CET-1CEST,M3.5.0,M10.5.0/3"}, etc) == "Europe/Berlin"   # a rule is no name
+    assert parse(starter_config("Europe/Berlin"), tmp_path / "c.toml").user.timezone == "Europe/Berlin"
+
+
 def test_explain_takes_an_address_as_mail_shows_it(synced):
     bare = synced("explain", "tom.weiss@paybridge.example")
     typed = synced("explain", "Tom Weiss <Tom.Weiss@paybridge.example>")
