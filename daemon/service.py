@@ -31,6 +31,7 @@ import signal
 import socket
 import sqlite3
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from datetime import time as day_time
 from functools import partial
@@ -241,7 +242,11 @@ class Service:
             log.error("config not reloaded, keeping the previous one: %s", exc.line())
             return
         if new.database_path != self.config.database_path:
-            log.warning("storage.database changed: restart kith to use the new database")
+            # the open store, its sync lock and `kith sync`'s view of it all follow the path: half a switch would sync
+            # into one store while locking (and creating) another
+            log.warning("[storage] database changed to %s: still using %s until kith is restarted "
+                        "(`systemctl --user restart kith`)", new.database_path, self.config.database_path)
+            new = replace(new, storage=self.config.storage)
         self.config = new
         self.schedule_sources()
         log.info("config reloaded: %d sources, digest at %s %s", len(self.scheduler.jobs),

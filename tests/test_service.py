@@ -363,6 +363,33 @@ def test_reload_takes_a_valid_config_and_keeps_the_old_one_when_invalid(db, tmp_
     assert len(service.scheduler.jobs) == 2 and service.config.digest.time == "08:00"
 
 
+def test_a_reload_that_changes_the_database_keeps_the_old_one_whole_until_a_restart(db, tmp_path, caplog) -> None:
+    """A new [storage] database is not half applied: the daemon keeps syncing into, locking and judging the
+    store it has open, and creates nothing at the new path (a typo is not made real); the rest is applied."""
+    clock = FakeClock(BERLIN_0600)
+    config = make_config(tmp_path, sources={"a": 15})
+    sources = {"a": FakeSource("a", batches("a", count=3))}
+    service = service_for(db, config, clock, sources)
+    service.tick()
+    typo = tmp_path / "typo-dir" / "sub" / "kith.db"
+    config.path.write_text(config.path.read_text().replace(str(tmp_path / "kith.db"), str(typo))
+                           .replace('time = "07:30"', 'time = "08:00"'))
+    caplog.set_level(logging.INFO, logger="daemon")
+    service.reload()
+    assert service.config.database_path == tmp_path / "kith.db" and service.config.digest.time == "08:00"
+    said = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(said) == 1 and said[0].getMessage() == (
+        f"[storage] database changed to {typo}: still using {tmp_path / 'kith.db'} until kith is restarted "
+        "(`systemctl --user restart kith`)")
+    sources["a"].batches = batches("a", count=6)          # new mail: synced into the open store
+    for _ in range(3):
+        clock.advance(15)
+        service.tick()
+    assert db.execute("SELECT count(*) FROM message_copies").fetchone()[0] == 24
+    assert not (tmp_path / "typo-dir").exists()
+    assert (tmp_path / "kith.db.sync.lock").exists()
+
+
 def test_an_edited_config_file_is_read_before_the_next_round_as_sighup_reads_it(db, tmp_path, caplog) -> None:
     """The user removes source b and sets store_subjects = false without telling the daemon: b is not synced
     back (it would undo `kith forget`), and the next syncs store no subjects."""
