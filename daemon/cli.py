@@ -659,7 +659,8 @@ def service_status(as_json: bool) -> None:
                + (f", {info['manager_state']}" if info["manager_state"] else ""))
     pid = info["running_pid"]
     click.echo(f"Daemon: running (pid {pid})" if pid is not None
-               else f"Daemon: unknown ({info['daemon_problem']})" if info.get("daemon_problem") else "Daemon: not running")
+               else f"Daemon: unknown ({info['daemon_problem']})" if info.get("daemon_problem")
+               else "Daemon: not running")
 
 
 def main() -> None:

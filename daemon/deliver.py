@@ -35,6 +35,7 @@ from daemon.digest import render_html, render_markdown, render_text, to_json
 from daemon.store import utc_text
 
 
+DIGEST_FILES = r"kith-\d{4}-\d{2}-\d{2}\.(?:md|html)"   # the digest folder's files, as a regular expression
 PARTNER_POSITION = 2000  # the second person of suggestion i is recorded at this position + i
 FOCUS_POSITION = 1000  # the week's focus person is recorded with the day's suggestions, after them
 
@@ -82,6 +83,7 @@ def record(db: Database, digest: Digest, now: datetime | None = None) -> dict:
 def write_files(directory: Path, day: date, payload: dict) -> list[Path]:
     files = [directory / f"kith-{day.isoformat()}.md", directory / f"kith-{day.isoformat()}.html"]
     try:
+        paths.remove_stale_temp_files(directory, DIGEST_FILES)    # a kill mid-write on any earlier day
         paths.write_private(files[0], payload["markdown"])
         paths.write_private(files[1], payload["html"])
     except OSError as exc:   # the date stays undelivered: the next run writes it once the folder is fixed

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import tempfile
+import time
 from pathlib import Path
 
 import platformdirs
@@ -46,11 +48,14 @@ def ensure_private_dir(path: Path) -> Path:
 
 
 def write_private(path: Path, data: str | bytes) -> None:
-    """Atomically replace `path` with `data`, mode 0600 (mkstemp + os.replace).
+    """Atomically replace `path` with `data`, mode 0600 (mkstemp + os.replace, then the folder fsynced).
 
-    A crash leaves either the old file or the new one, never half of either.
+    A crash leaves either the old file or the new one, never half of either; and once this returns, the new
+    one survives a power loss (the rename is on disk, not only the data). A temp file a kill left behind is
+    removed by the next write of the same file (`remove_stale_temp_files`).
     """
     ensure_private_dir(path.parent)
+    remove_stale_temp_files(path.parent, re.escape(path.name))
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
@@ -63,6 +68,44 @@ def write_private(path: Path, data: str | bytes) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    fsync_folder(path.parent)
+
+
+STALE_SECONDS = 60.0     # a temp file untouched this long is no write in progress: a kill or power loss left it
+
+
+def remove_stale_temp_files(folder: Path, names: str) -> list[Path]:
+    """Remove the temp files `write_private` leaves when killed mid-write (`.NAME.XXXXXXXX.tmp`, NAME matching
+    the regular expression `names`) that are older than STALE_SECONDS; nothing else. Returns those removed."""
+    pattern = re.compile(rf"\.(?:{names})\.[a-z0-9_]{{8}}\.tmp")
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if not pattern.fullmatch(entry.name):
+            continue
+        try:
+            age = time.time() - entry.stat(follow_symlinks=False).st_mtime
+            if entry.is_file(follow_symlinks=False) and age > STALE_SECONDS:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:     # gone meanwhile, or not ours to remove: the write itself does not depend on it
+            pass
+    return removed
+
+
+def fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable. File systems that cannot fsync a folder (EINVAL) are left as they are."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
 
 
 def cannot_write(exc: OSError, what: str, path: Path) -> StoreError:

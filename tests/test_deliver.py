@@ -134,3 +134,42 @@ def test_digest_force_renders_again_but_puts_no_second_copy_in_the_inbox(tmp_pat
     assert forced.exit_code == 0, forced.output
     assert (len(copies(google)), inserts(google)) == (1, 1)
     assert "is in gmail:me already: not placed there again" in forced.stderr
+
+
+def test_a_temp_file_left_by_a_kill_mid_write_is_removed_by_the_next_write(db, tmp_path) -> None:
+    """`kill -9` during the digest write leaves `.kith-DATE.md.XXXXXXXX.tmp`; the next digest written into the
+    folder removes it (any day's), but not a write in progress nor a file that only looks alike."""
+    import os
+    import time
+
+    folder = tmp_path / "digests"
+    folder.mkdir()
+    stale = [folder / ".kith-2026-01-05.md.3l3yh3cd.tmp", folder / ".kith-2026-01-06.html.a_b1c2d3.tmp"]
+    fresh = folder / ".kith-2026-01-05.md.zz9yy8xx.tmp"              # another process is writing it now
+    other = [folder / ".notes.md.3l3yh3cd.tmp", folder / "kith-2026-01-05.md.3l3yh3cd.tmp"]
+    for path in [*stale, fresh, *other]:
+        path.write_text("half a digest")
+    hour_ago = time.time() - 3600
+    for path in [*stale, *other]:
+        os.utime(path, (hour_ago, hour_ago))
+    deliver(db, empty_digest(), folder, NOW)
+    left = sorted(p.name for p in folder.iterdir())
+    assert left == sorted([fresh.name, *(p.name for p in other), "kith-2026-01-06.html", "kith-2026-01-06.md"])
+
+
+def test_a_written_file_is_made_durable_with_its_folder(tmp_path, monkeypatch) -> None:
+    """After the rename, the folder is fsynced: otherwise a power loss can lose the rename while the database
+    (WAL, committed) already says the digest was delivered."""
+    import os
+    import stat
+
+    from daemon import paths
+    synced = []
+    real = os.fsync
+
+    def spy(fd: int) -> None:
+        synced.append(stat.S_ISDIR(os.fstat(fd).st_mode))
+        real(fd)
+    monkeypatch.setattr(os, "fsync", spy)
+    paths.write_private(tmp_path / "out" / "kith-2026-01-06.md", "text")
+    assert synced == [False, True]           # the file's data, then the folder holding the rename
