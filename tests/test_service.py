@@ -3,6 +3,7 @@ stop between batches; then the real `kith run` in a subprocess (kill -9, signals
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -285,6 +286,72 @@ def test_sleep_past_digest_time_catches_up_today_only(db, tmp_path, caplog) -> N
     clock.advance(1)
     service.tick()
     assert db.execute("SELECT count(*) FROM digests").fetchone()[0] == 2
+
+
+def test_after_a_wake_the_digest_waits_for_a_source_that_failed_and_retries_it_soon(db, tmp_path, caplog) -> None:
+    """The lid opens at 09:00 and Wi-Fi is not back yet: a digest from the evening's mail would miss the night's
+    and call mail answered from the phone owed. It waits for the source, retried every 2 minutes, not 15."""
+    clock = FakeClock(datetime(2026, 3, 2, 17, 0, tzinfo=UTC))       # 18:00 Berlin, then the lid closes
+    source = FakeSource("mail", batches("mail", count=2))
+    service = service_for(db, make_config(tmp_path, sources={"mail": 15}), clock, {"mail": source})
+    service.tick()
+    clock.sleep(minutes=15 * 60)                                     # 09:00 Berlin on 3 March
+    source.error = SourceError("network is unreachable")
+    caplog.set_level(logging.INFO, logger="daemon")
+    for _ in range(2):
+        service.tick()
+        assert db.execute("SELECT count(*) FROM digests WHERE date = '2026-03-03'").fetchone()[0] == 0
+        clock.advance(2)
+    assert sum("digest for 2026-03-03 waits up to 15 min for mbox:mail to sync" in r.getMessage()
+               for r in caplog.records) == 1
+    source.error, source.batches = None, batches("mail", count=3)    # the network is back, with the night's mail
+    service.tick()
+    assert table(db, "SELECT delivered_at FROM digests WHERE date = '2026-03-03'") == [(utc_text(clock.now()),)]
+    assert db.execute("SELECT count(*) FROM message_copies").fetchone()[0] == 12
+    payload = db.execute("SELECT payload FROM digests WHERE date = '2026-03-03'").fetchone()[0]
+    assert not any("Written before" in note for note in json.loads(payload)["json"]["notes"])
+
+
+def test_a_source_still_failing_after_the_wait_after_a_wake_is_named_in_the_digest(db, tmp_path, caplog) -> None:
+    clock = FakeClock(datetime(2026, 3, 2, 17, 0, tzinfo=UTC))
+    source = FakeSource("mail", batches("mail"))
+    service = service_for(db, make_config(tmp_path, sources={"mail": 15}), clock, {"mail": source})
+    service.tick()
+    clock.sleep(minutes=15 * 60)
+    woke = clock.now()
+    source.error = SourceError("network is unreachable")
+    caplog.set_level(logging.DEBUG, logger="daemon")
+    while db.execute("SELECT count(*) FROM digests WHERE date = '2026-03-03'").fetchone()[0] == 0:
+        assert clock.now() < woke + timedelta(minutes=16)
+        service.tick()
+        clock.advance(0.5)
+    assert table(db, "SELECT delivered_at FROM digests WHERE date = '2026-03-03'") == [
+        (utc_text(woke + timedelta(minutes=15)),)]
+    payload = db.execute("SELECT payload FROM digests WHERE date = '2026-03-03'").fetchone()[0]
+    notes = json.loads(payload)["json"]["notes"]
+    assert ("Written before mbox:mail could sync since your computer woke or Kith started (network is unreachable): "
+            "newer mail there is not in this digest.") in notes
+    assert source.pulls == 1                                         # the evening's sync only
+    assert sum(r.getMessage().startswith("mbox:mail failed:") for r in caplog.records) == 1   # logged once
+    tried = [r for r in caplog.records if "failed again" in r.getMessage()]
+    assert len(tried) >= 6                                           # retried every 2 minutes, not every 30
+    row = schedule_row(db, "mbox:mail")                              # then the usual backoff: one failure's
+    assert row["failures"] == 1                                      # tried last at +14 min: next at +14 + 30
+    assert row["next_run_at"] == utc_text(woke + timedelta(minutes=14 + 30))
+
+
+def test_a_source_failing_since_before_the_wake_does_not_hold_the_digest(db, tmp_path) -> None:
+    """An expired sign-in fails all week: waiting for it each morning would help nothing."""
+    clock = FakeClock(datetime(2026, 3, 2, 17, 0, tzinfo=UTC))
+    sources = {"mail": FakeSource("mail", batches("mail")), "old": FakeSource("old", batches("old"))}
+    service = service_for(db, make_config(tmp_path, sources={"mail": 15, "old": 15}), clock, sources)
+    service.tick()
+    sources["old"].error = SourceError("the sign-in expired")
+    clock.advance(15)
+    service.tick()                                   # failing before the lid closes
+    clock.sleep(minutes=15 * 60)
+    service.tick()
+    assert db.execute("SELECT count(*) FROM digests WHERE date = '2026-03-03'").fetchone()[0] == 1
 
 
 def test_restart_after_delivery_does_not_deliver_again(db, tmp_path) -> None:
