@@ -170,10 +170,15 @@ def is_known(db: Database, email: str, relayed: bool = True) -> bool:
     return any(mail_carries(db, form) for form in forms)
 
 
+# Suggestions count as shown only from digests whose file was written (`daemon.deliver.mark_shown`): a digest
+# that never reached the user (a full disk, a folder unmounted) must not keep its people out of later ones.
+SHOWN = "date IN (SELECT date FROM digests WHERE path IS NOT NULL)"
+
+
 def _recent_suggestions(db: Database, today: date, days: int, kind: str | None = None) -> dict[str, date]:
     """When each address was last suggested in the past `days` (as `kind` only, when given)."""
     since = (today - timedelta(days=days)).isoformat()
-    rows = db.execute("SELECT address, max(date) FROM suggestions WHERE date >= ? AND date < ? "
+    rows = db.execute(f"SELECT address, max(date) FROM suggestions WHERE date >= ? AND date < ? AND {SHOWN} "
                       "AND (? IS NULL OR kind = ?) GROUP BY address", [since, today.isoformat(), kind, kind])
     return {address: date.fromisoformat(d) for address, d in rows}
 
@@ -185,7 +190,7 @@ def _routine_repeats(db: Database, analysis: Analysis, today: date) -> dict[str,
     dates: dict[str, set[date]] = {}
     for address, day in db.execute(
             f"SELECT address, date FROM suggestions WHERE kind IN ({','.join('?' * len(ROUTINE))}) AND date >= ? "
-            "AND date < ?", [*ROUTINE, (today - timedelta(days=365)).isoformat(), today.isoformat()]):
+            f"AND date < ? AND {SHOWN}", [*ROUTINE, (today - timedelta(days=365)).isoformat(), today.isoformat()]):
         cid = by_address.get(address)
         if cid is not None:
             dates.setdefault(cid, set()).add(date.fromisoformat(day))
@@ -212,7 +217,8 @@ def _owed_shown(db: Database, analysis: Analysis, today: date,
     people: dict[str, set[date]] = {}
     threads: dict[str, set[date]] = {}
     for address, day, thread in db.execute(
-            "SELECT address, date, thread FROM suggestions WHERE kind = 'reply_owed' AND date >= ? AND date < ?",
+            f"SELECT address, date, thread FROM suggestions WHERE kind = 'reply_owed' AND date >= ? AND date < ? "
+            f"AND {SHOWN}",
             [(today - timedelta(days=REPLY_OWED_MAX_DAYS)).isoformat(), today.isoformat()]):
         shown = date.fromisoformat(day)
         cid = by_address.get(address)
@@ -267,8 +273,8 @@ def _focus_history(db: Database, today: date) -> tuple[str | None, frozenset[str
     """This week's focus person — first proposed this calendar week (from Monday), so that each week has one
     and the week does not drift with the days nobody was due — if there is one, and the focus people of
     the past four weeks."""
-    rows = db.execute("SELECT date, address FROM suggestions WHERE kind = 'focus' AND date >= ? AND date < ? "
-                      "ORDER BY date DESC", [(today - timedelta(days=RECENT_FOCUS_DAYS)).isoformat(),
+    rows = db.execute(f"SELECT date, address FROM suggestions WHERE kind = 'focus' AND date >= ? AND date < ? "
+                      f"AND {SHOWN} ORDER BY date DESC", [(today - timedelta(days=RECENT_FOCUS_DAYS)).isoformat(),
                                              today.isoformat()]).fetchall()
     current = None
     if rows:

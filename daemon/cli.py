@@ -106,17 +106,20 @@ def cli(click_ctx: click.Context, config_path: Path | None, verbose: bool) -> No
 @click.pass_obj
 def init(ctx: Context, force: bool) -> None:
     """Write a starter config file to edit."""
-    from daemon.starter import starter_config
+    from daemon.starter import machine_timezone, starter_config
     target = ctx.config_path
     if target.exists() and not force:
         raise UsageError("a config file exists already", where=str(target), fix="edit it, or pass --force to replace it")
+    zone = machine_timezone()
     try:
-        paths.write_private(target, starter_config())
+        paths.write_private(target, starter_config(zone))
     except OSError as exc:
         raise UsageError(f"cannot write {target} ({exc.strerror or exc})",
                          fix="choose a place you can write to with --config PATH") from None
     sync = "kith sync" if target == paths.default_config_path() else f"kith --config {shlex.quote(str(target))} sync"
-    click.echo(f"Wrote {target}. Add your addresses, goals and sources, then run `{sync}`.")
+    click.echo(f"Wrote {target}. Add your addresses, goals and sources, then run `{sync}`."
+               + (f" The time zone is this machine's, {zone}." if zone else
+                  " No time zone was found on this machine: set [user] timezone too (it is UTC now)."))
 
 
 SYNC_WAIT_SECONDS = 600     # a second `kith sync` of one store waits this long for the first to end
@@ -261,6 +264,9 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
     # only today's digest goes to the user's inbox: a replay of an earlier day is for reading, not a backdated mail
     today = day == today_for(ctx.config)
     delivered = deliver(ctx.db, result_digest, ctx.config.digest_dir, config=ctx.config if today else None)
+    if delivered.kept:      # recorded there earlier (before --force, or before another mailbox failed)
+        click.echo(f"kith: the digest for {day.isoformat()} is in {' and '.join(delivered.kept)} already: not placed "
+                   "there again" + (" (the digest folder has the one rendered now)" if force else ""), err=True)
     mailboxes = [t for t in ctx.config.digest.deliver if t != "file"]
     if not today and mailboxes and not delivered.already:
         click.echo(f"kith: the digest for an earlier day goes to the digest folder only, not to "
@@ -606,8 +612,9 @@ def forget(ctx: Context, source: str) -> None:
     if key in {f"{s.type}:{s.name}" for s in ctx.config.sources if s.enabled}:
         raise UsageError(f"{key} is still in the config and would be synced again", where=str(ctx.config.path),
                          fix="remove it from the config (or set enabled = false), then run this again")
-    counts = forget_source(ctx.db, key)
-    refresh_own_addresses(ctx.db, ctx.config.user.addresses)     # an address learned from its Sent folder goes too
+    with _sync_lock(ctx.config):    # a sync running now (the daemon's, or `kith sync`) ends first, not midway
+        counts = forget_source(ctx.db, key)
+        refresh_own_addresses(ctx.db, ctx.config.user.addresses)     # an address learned from its Sent folder goes too
     click.echo(f"Forgot {key}: {forget_summary(counts)}.")
 
 
@@ -680,7 +687,9 @@ def service_status(as_json: bool) -> None:
     click.echo(f"{info['manager']}: {info['unit_file']} {'installed' if info['installed'] else 'not installed'}"
                + (f", {info['manager_state']}" if info["manager_state"] else ""))
     pid = info["running_pid"]
-    click.echo(f"Daemon: running (pid {pid})" if pid is not None else "Daemon: not running")
+    click.echo(f"Daemon: running (pid {pid})" if pid is not None
+               else f"Daemon: unknown ({info['daemon_problem']})" if info.get("daemon_problem")
+               else "Daemon: not running")
 
 
 def main() -> None:
@@ -709,8 +718,9 @@ def main() -> None:
         sys.exit(StoreError.exit_code)
     except Exception as exc:  # noqa: BLE001 - the one place unknown errors are caught
         log_file = write_crash_log()
-        click.echo(f"kith: unexpected error ({exc.__class__.__name__}: {exc}) — details in {log_file}; please report it",
-                   err=True)
+        details = (f"details in {log_file}" if log_file else
+                   f"no crash log could be written either: check that {paths.state_dir()} is a folder you can write to")
+        click.echo(f"kith: unexpected error ({exc.__class__.__name__}: {exc}) — {details}; please report it", err=True)
         sys.exit(70)
 
 

@@ -5,13 +5,16 @@ this mailbox only and nothing leaves it. The sender is Kith, not the user, so
 Gmail does not file it under SENT; the `X-Kith-Digest` header lets the Gmail
 connector drop it when it comes back through sync. The Message-ID is fixed per
 date, and before each attempt we look for it among the newest inbox messages,
-so a retry after a crash (or after a timeout whose insert did land) never
-inserts a second copy. The `digests` table keeps the per-date bookkeeping.
+so a retry after a timeout whose insert did land, or after a kill before it was
+recorded, never inserts a second copy. The caller records each insert at once
+(`on_placed`, `digest_deliveries`): that record, not this look, keeps a digest
+the user archived or that 25 newer mails pushed down from arriving twice.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -29,6 +32,8 @@ from connectors.google_auth import (GMAIL_INSERT, GMAIL_METADATA, auth_errors, a
                                     NETWORK_ERRORS, http_problem, is_temporary, retry_after, source_key)
 from daemon.config import Config, SourceConfig
 from daemon.errors import SourceError
+
+log = logging.getLogger(__name__)
 
 SENDER = MailAddress("Kith", "kith-digest", "localhost")   # not the user: Gmail would add SENT
 DIGEST_HEADER = "X-Kith-Digest"
@@ -68,14 +73,18 @@ def find_inserted(client: GmailClient, day: date) -> str | None:
 
 def insert_digest(source: SourceConfig, config: Config, day: date, subject: str, text: str, html: str, *,
                   http: Any = None, now: datetime | None = None, sleep: Callable[[float], None] = time.sleep,
-                  clock: Callable[[], float] = time.monotonic) -> str:
-    """Insert the digest for `day` into the inbox (INBOX, UNREAD) once; returns its Gmail id."""
+                  clock: Callable[[], float] = time.monotonic,
+                  on_placed: Callable[[str], None] | None = None) -> str:
+    """Insert the digest for `day` into the inbox (INBOX, UNREAD) once; returns its Gmail id, handed to
+    `on_placed` as soon as it is known (before the refreshed token is saved, which may fail)."""
     with auth_errors(source):
         session = None
         if http is None:
             http, session = authorized_http(source, config, need=[GMAIL_METADATA, GMAIL_INSERT])
         client = GmailClient(source, build_service("gmail", source, http), sleep=sleep, clock=clock)
         message_id = _insert_once(client, source, day, subject, text, html, now or datetime.now(UTC))
+        if on_placed is not None:
+            on_placed(message_id)
         if session:
             session.persist()
         return message_id
@@ -90,6 +99,7 @@ def _insert_once(client: GmailClient, source: SourceConfig, day: date, subject: 
     for attempt in range(ATTEMPTS):
         found = find_inserted(client, day)
         if found:
+            log.info("%s: digest for %s is already in the inbox", source_key(source), day.isoformat())
             return found
         client.bucket.take(COST["insert"])
         request = client.messages.insert(userId="me", body=body, internalDateSource="receivedTime")

@@ -6,9 +6,11 @@ message is a draft unless MAPI PidTagMessageFlags (`Integer 0x0E07`) is set in
 the same call, so it is. Nothing is sent: no send, reply or forward endpoint is
 ever called, and the message never leaves the mailbox.
 
-Delivery is idempotent per date: the message carries a deterministic
-internetMessageId, and an existing message with that id in the inbox means
-the day's digest is already there. The mail connector drops it on sync.
+Delivery is idempotent per date: the caller records each creation at once
+(`on_placed`, `digest_deliveries`) and asks no more; and the message carries a
+deterministic internetMessageId, looked for in the whole mailbox (`/me/messages`:
+every folder, so a digest the user moved or deleted counts) before creating,
+for a kill between creating and recording. The mail connector drops it on sync.
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ MESSAGE_FLAGS = {"id": "Integer 0x0E07", "value": "1"}   # PidTagMessageFlags: w
 
 
 def create_digest(source: SourceConfig, config: Config, day: date, subject: str, text: str, html: str, *,
-                  http_client: Any = None, sleep: Callable[[float], None] = time.sleep) -> str:
-    """Create the digest for `day` in the inbox unless it is already there; return its Graph id."""
+                  http_client: Any = None, sleep: Callable[[float], None] = time.sleep,
+                  on_placed: Callable[[str], None] | None = None) -> str:
+    """Create the digest for `day` in the inbox unless the mailbox has it already; return its Graph id, handed
+    to `on_placed` as soon as it is known."""
     auth = MicrosoftAuth(source, config, http_client=http_client)
     auth.require_account()
     where = f"outlook:{source.name}"
@@ -48,12 +52,16 @@ def create_digest(source: SourceConfig, config: Config, day: date, subject: str,
     graph = GraphClient(source.graph_endpoint, token, session=auth.http, where=where, fix=_write_fix(source),
                         sleep=sleep)
     internet_id = digest_message_id(day)
-    found = graph.get("/me/mailFolders/inbox/messages",
+    found = graph.get("/me/messages",
                       params={"$filter": f"internetMessageId eq '{internet_id}'", "$select": "id"}).get("value", [])
     if found:
-        log.info("%s: digest for %s is already in the inbox", where, day.isoformat())
+        log.info("%s: digest for %s is already in the mailbox", where, day.isoformat())
+        if on_placed is not None:
+            on_placed(found[0]["id"])
         return found[0]["id"]
     created = graph.post("/me/mailFolders/inbox/messages", digest_message(config, internet_id, subject, text, html))
+    if on_placed is not None:
+        on_placed(created["id"])
     if created.get("isRead"):
         graph.patch(f"/me/messages/{created['id']}", {"isRead": False})
     log.info("%s: digest for %s created in the inbox", where, day.isoformat())

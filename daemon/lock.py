@@ -119,8 +119,13 @@ def _duration(seconds: float) -> str:
 
 
 def _open(path: Path) -> int:
-    paths.ensure_private_dir(path.parent)
-    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    """The lock file, opened to lock; one that cannot be (owned by root, a read-only or full disk) is a StoreError
+    naming it and the fix, not a traceback."""
+    try:
+        paths.ensure_private_dir(path.parent)
+        return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as exc:
+        raise paths.cannot_write(exc, "open the lock file", path) from None
 
 
 def _try_lock(fd: int) -> bool:
@@ -132,18 +137,33 @@ def _try_lock(fd: int) -> bool:
 
 
 def _claim(path: Path, fd: int) -> InstanceLock:
-    """Write our pid into the locked file, so that a refused second holder can name us."""
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
-    os.fsync(fd)
+    """Write our pid into the locked file, so that a refused second holder can name us. A full disk leaves the
+    pid unwritten: the lock holds all the same, and a refused holder says "another process"."""
+    try:
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        os.fsync(fd)
+    except OSError:
+        pass
     return InstanceLock(path, fd)
+
+
+def daemon_state(path: Path | None = None) -> tuple[int | None, str | None]:
+    """`holder()` for the status commands: (pid or None, None), or (None, the problem as one line) when the
+    lock file cannot be read, so that status says "unknown" instead of failing."""
+    path = path or lock_path()
+    try:
+        return holder(path), None
+    except OSError as exc:
+        return None, paths.cannot_write(exc, "read the lock file", path).line()
 
 
 def holder(path: Path | None = None) -> int | None:
     """The pid of the running daemon (0 if unreadable), or None when nobody holds the lock.
 
     Probes with a non-blocking flock on a fresh descriptor, so a pid left in
-    the file by a crashed daemon is not mistaken for a live one.
+    the file by a crashed daemon is not mistaken for a live one. A lock file that
+    cannot be opened (another user's) raises OSError: who holds it is unknown.
     """
     path = path or lock_path()
     try:

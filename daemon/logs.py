@@ -24,6 +24,7 @@ from daemon import paths
 LOG_NAME = "kith.log"
 MAX_BYTES = 1_000_000
 BACKUPS = 3
+CRASH_MAX_BYTES = 256_000
 FILE_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 PRIORITIES = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
 
@@ -32,12 +33,20 @@ def log_path() -> Path:
     return paths.state_dir() / LOG_NAME
 
 
-def write_crash_log() -> Path:
-    """Append the traceback being handled to the private crash log, for a bug report; its path."""
+def write_crash_log() -> Path | None:
+    """Append the traceback being handled to the private crash log, for a bug report; its path, or None when
+    it cannot be written (the state folder is what failed, often): the one-line error must still come out.
+    Past CRASH_MAX_BYTES the log moves to crash.log.1 (replacing the one before), so a service manager
+    restarting Kith into the same bug all day fills no disk."""
     log_file = paths.state_dir() / "crash.log"
-    paths.ensure_private_dir(log_file.parent)
-    with open(log_file, "a", encoding="utf-8") as handle:
-        handle.write(traceback.format_exc() + "\n")
+    try:
+        paths.ensure_private_dir(log_file.parent)
+        if log_file.exists() and log_file.stat().st_size > CRASH_MAX_BYTES:
+            os.replace(log_file, log_file.with_name(log_file.name + ".1"))
+        with open(log_file, "a", encoding="utf-8") as handle:
+            handle.write(traceback.format_exc() + "\n")
+    except OSError:
+        return None
     return log_file
 
 
@@ -63,12 +72,50 @@ class JournalFormatter(logging.Formatter):
 
 
 class PrivateRotatingFileHandler(RotatingFileHandler):
-    """A RotatingFileHandler whose files are 0600 whatever the umask."""
+    """A RotatingFileHandler whose files are 0600 whatever the umask, and which says in one line when it cannot
+    write (a full disk, a file taken away) instead of logging's "--- Logging error ---" traceback per line."""
+
+    def __init__(self, *args, problems: TextIO | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.problems = problems            # where the one line goes (stderr, so the journal); None: sys.stderr
+        self.failing: str | None = None     # the problem last said, until a line is written again
+        self._failed_now = False
 
     def _open(self) -> TextIO:
         stream = super()._open()
         os.chmod(self.baseFilename, 0o600)
         return stream
+
+    def emit(self, record: logging.LogRecord) -> None:
+        before = self.failing
+        self._failed_now = False
+        super().emit(record)                # calls handleError on any failure
+        if before and not self._failed_now:
+            self.failing = None
+            self._say(f"kith: writing the log file {self.baseFilename} works again")
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802
+        self._failed_now = True
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, OSError):
+            super().handleError(record)     # a bug in a log call: logging's own report shows where
+            return
+        problem = paths.cannot_write(exc, "write the log file", Path(self.baseFilename)).line()
+        if problem != self.failing:
+            self.failing = problem
+            self._say(f"kith: {problem}; log lines go to stderr only until then")
+        if self.stream is not None:         # reopened on the next line: the disk may have room by then
+            try:
+                self.stream.close()
+            except OSError:
+                pass
+            self.stream = None
+
+    def _say(self, line: str) -> None:
+        try:
+            (self.problems or sys.stderr).write(line + "\n")
+        except (OSError, ValueError):
+            pass
 
 
 class QuietSyncFailures(logging.Filter):
@@ -88,9 +135,13 @@ def setup_service_logging(verbose: bool = False, *, path: Path | None = None,
     env = os.environ if env is None else env
     stream = stream or sys.stderr
     path = path or log_path()
-    paths.ensure_private_dir(path.parent)
     level = logging.DEBUG if verbose else logging.INFO
-    file_handler = PrivateRotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8")
+    try:
+        paths.ensure_private_dir(path.parent)
+        file_handler = PrivateRotatingFileHandler(path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8",
+                                                  problems=stream)
+    except OSError as exc:      # another user's (after `sudo kith run`), a read-only or full disk
+        raise paths.cannot_write(exc, "open the log file", path) from None
     file_handler.setFormatter(OffsetFormatter(FILE_FORMAT))
     file_handler.setLevel(level)
     stderr_handler = logging.StreamHandler(stream)

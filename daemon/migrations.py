@@ -314,3 +314,17 @@ def m012_hidden_guest_lists(db: Database) -> None:
     db.execute("ALTER TABLE events ADD COLUMN guests_hidden INTEGER NOT NULL DEFAULT 0")
     db.execute("UPDATE sync_state SET cursor = '' WHERE cursor IS NOT NULL AND (source GLOB 'google_calendar:*' "
                "OR source GLOB 'outlook_calendar:*')")
+
+
+@migrations()
+def m013_digest_deliveries(db: Database) -> None:
+    """Each mailbox the day's digest was placed in (`gmail:NAME`, `outlook:NAME`), recorded as soon as it
+    landed, with the id the provider gave it: a retry — another mailbox failed, a kill before the day was
+    marked delivered, `kith digest --force` — skips a mailbox that has it, even after the user archived or
+    moved it. A store from before knows none: the mailboxes' own look for the day's copy covers those."""
+    db.execute("""CREATE TABLE digest_deliveries (
+                      date TEXT NOT NULL,
+                      mailbox TEXT NOT NULL,
+                      delivered_at TEXT NOT NULL,
+                      provider_id TEXT NOT NULL,
+                      PRIMARY KEY (date, mailbox))""")

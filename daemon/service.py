@@ -5,8 +5,13 @@
 - The digest is decided from the database each tick, not by the scheduler (which
   "does not run missed jobs" and skips the day after a late start): past `[digest] time`
   in the user's zone and today's digest undelivered in `digests`. Only today's is made.
+- The config file is looked at before each round (inode, size, mtime): an edit is read as SIGHUP reads it,
+  so that a removed source is not synced back after `kith forget`, nor subjects stored after
+  `store_subjects = false`. A source's round that finds the file edited since the tick began waits for it.
 - Wake from sleep = a wall-clock jump between ticks (the monotonic clock stops
-  during suspend); overdue jobs then run once.
+  during suspend); overdue jobs then run once. After a wake or a start the digest waits up to
+  WAKE_GRACE_MINUTES for a source that failed since (Wi-Fi is often not back yet), retrying it every
+  WAKE_RETRY_MINUTES meanwhile; one still failing then is named in the digest.
 - A failing job is counted, logged once per change of state and retried after
   interval × 2^failures (≤ 6 h); `schedules` keeps failures and next runs for `kith status`.
 - Signal handlers only set flags and wake the sleep (`signal.set_wakeup_fd`). Syncs stop
@@ -28,6 +33,7 @@ import signal
 import socket
 import sqlite3
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from datetime import time as day_time
 from functools import partial
@@ -51,6 +57,8 @@ BUSY_TIMEOUT_MS = 3000        # a locked database fails fast and is retried with
 MAX_BACKOFF_MINUTES = 360
 DIGEST_RETRY_MINUTES = 5
 TICK_MINUTES = 0.5            # tick at least this often, to notice a wake-up or clock change
+WAKE_GRACE_MINUTES = 15       # after a wake or start, the digest waits at most this long for every source to sync …
+WAKE_RETRY_MINUTES = 2        # … retrying a source that failed after this long (not its usual backoff)
 JUMP_SECONDS = 60.0           # a wall-clock jump larger than this is a sleep or a clock change
 
 
@@ -135,6 +143,11 @@ class Service:
         self._loop_error: str | None = None
         self._waiting_since: date | None = None       # the day whose digest waits for the first sync (logged)
         self._said_waiting_for_sync = False            # the digest waits for a `kith sync` (logged once)
+        self._awake_since: datetime | None = None      # the start or the last wake: syncs before it are stale
+        self._failing_before_wake: set[str] = set()     # sources failing already then: no wait helps them
+        self._said_waiting_for_wake: datetime | None = None   # the wake whose digest wait was logged
+        self._hurried: dict[str, int] = {}             # sources retried soon while the digest waits: their failures
+        self._config_stamp = config_stamp(config.path)   # the file as last read (or tried)
         self.schedule_sources()
 
     def minutes(self, n: float) -> timedelta:
@@ -172,8 +185,13 @@ class Service:
             state.failures, state.last_ok_at, state.last_error = row[0] or 0, row[1], row[2]
 
     def tick(self) -> None:
-        """One pass: notice a clock jump, run the due syncs, then the digest if it is due."""
+        """One pass: read an edited config, notice a clock jump, run the due syncs, then the digest if it is due."""
+        if self.config_edited():
+            log.info("the config file changed: reading it again")
+            self.reload()
         started = self.clock.now()
+        if self._last_tick is None:
+            self._woke(started)
         self._notice_jump(started, self.clock.monotonic())
         self.scheduler.run_pending()
         for job in self.scheduler.jobs:
@@ -220,16 +238,25 @@ class Service:
             waits.append((self.digest_retry_at - now).total_seconds())
         return max(0.0, min(waits))
 
+    def config_edited(self) -> bool:
+        """Whether the config file changed since it was last read (or found invalid: that is logged once)."""
+        return config_stamp(self.config.path) != self._config_stamp
+
     def reload(self) -> None:
-        """SIGHUP: load the config again; an invalid one is logged and the old one kept."""
+        """SIGHUP, or an edited file: load the config again; an invalid one is logged and the old one kept."""
         self.flags.reload = False
+        self._config_stamp = config_stamp(self.config.path)    # before reading: an edit meanwhile is seen next time
         try:
             new = load_config(self.config.path)
         except KithError as exc:
             log.error("config not reloaded, keeping the previous one: %s", exc.line())
             return
         if new.database_path != self.config.database_path:
-            log.warning("storage.database changed: restart kith to use the new database")
+            # the open store, its sync lock and `kith sync`'s view of it all follow the path: half a switch would sync
+            # into one store while locking (and creating) another
+            log.warning("[storage] database changed to %s: still using %s until kith is restarted "
+                        "(`systemctl --user restart kith`)", new.database_path, self.config.database_path)
+            new = replace(new, storage=self.config.storage)
         self.config = new
         self.schedule_sources()
         log.info("config reloaded: %d sources, digest at %s %s", len(self.scheduler.jobs),
@@ -279,6 +306,9 @@ class Service:
             log.info("%s: skipped this round: a `kith sync` of the same store is running", source_key(sc))
             raise SyncDeferred from None
         with held:
+            if self.config_edited():    # e.g. the source was removed, and `kith forget` may follow at once
+                log.info("%s: skipped this round: the config file changed; it is read first", source_key(sc))
+                raise SyncDeferred
             result = sync_source(self.db, source, store_subjects=self.config.privacy.store_subjects,
                                  on_batch=self._between_batches)
         if result.error:
@@ -312,7 +342,11 @@ class Service:
             # a `kith sync` is reading mail into the store: the day's digest waits for it, not for a backoff
             self.digest_retry_at = now + self.minutes(1)
             return
-        self._guarded(self.digest, partial(self._deliver, day, now))
+        stale = self._not_synced_since_wake()
+        if stale and self._waiting_after_wake(day, now, stale):
+            return
+        self._settle_hurried(now)
+        self._guarded(self.digest, partial(self._deliver, day, now, stale))
         self.digest_retry_at = now + self.digest.delay() if self.digest.failures else None
         self._save(self.digest, self.digest_retry_at or digest_time_on(day + timedelta(days=1), self.config))
 
@@ -339,14 +373,65 @@ class Service:
             self._waiting_since = day
         return True
 
-    def _deliver(self, day: date, now: datetime) -> Counts:
+    def _woke(self, now: datetime) -> None:
+        self._awake_since = now
+        self._failing_before_wake = {job.state.name for job in self.scheduler.jobs if job.state.failures}
+
+    def _not_synced_since_wake(self) -> list[JobState]:
+        """The enabled sources that failed since the start or the last wake and have not synced since: the
+        network not back yet. One failing already before (an expired sign-in) is not waited for."""
+        if self._awake_since is None:
+            return []
+        since = store.utc_text(self._awake_since)
+        return [job.state for job in self.scheduler.jobs
+                if job.state.last_error and job.state.name not in self._failing_before_wake
+                and (not job.state.last_ok_at or job.state.last_ok_at < since)]
+
+    def _waiting_after_wake(self, day: date, now: datetime, stale: list[JobState]) -> bool:
+        """Whether the digest waits for `stale` sources: within WAKE_GRACE_MINUTES of the wake, a digest from the
+        evening's mail would miss the night's, and call answered mail owed. A failed source is retried soon."""
+        until = self._awake_since + self.minutes(WAKE_GRACE_MINUTES)
+        if now >= until:
+            return False
+        soon = now + self.minutes(WAKE_RETRY_MINUTES)
+        for job in self.scheduler.jobs:
+            if job.state in stale:
+                self._hurried.setdefault(job.state.name, job.state.failures)
+                job.next_run = min(job.next_run, soon)
+        if self._said_waiting_for_wake != self._awake_since:
+            log.info("digest for %s waits up to %s for %s to sync", day.isoformat(), _human(until - now),
+                     ", ".join(state.name for state in stale))
+            self._said_waiting_for_wake = self._awake_since
+        self.digest_retry_at = min(soon, until)
+        return True
+
+    def _settle_hurried(self, now: datetime) -> None:
+        """The quick retries while the digest waited count as the one failure they were hurried after: the usual
+        backoff goes on from there, not from the cap that a retry every 2 minutes would reach."""
+        for job in self.scheduler.jobs:
+            before = self._hurried.get(job.state.name)
+            if before is not None and job.state.failures > before:
+                job.state.failures = before
+                job.next_run = (job.last_run or now) + job.state.delay()     # from its last try, as usual
+                self._save(job.state, job.next_run)
+        self._hurried = {}
+
+    def _deliver(self, day: date, now: datetime, stale: list[JobState] | None = None) -> Counts:
         from daemon.analysis import build_digest  # imports the models: only when a digest is made
         from daemon.deliver import deliver
         digest, _ = build_digest(self.db, self.config, day)
+        if stale:
+            names = ", ".join(state.name for state in stale)
+            error = next((state.last_error for state in stale if state.last_error), None)
+            digest.notes.append(f"Written before {names} could sync since your computer woke or Kith started"
+                                + (f" ({error})" if error else "") + ": newer mail there is not in this digest.")
         delivered = deliver(self.db, digest, self.config.digest_dir, now, config=self.config)
         log.info("digest for %s %s: %d suggestions in %s", day.isoformat(),
                  "was already delivered" if delivered.already else "delivered", len(digest.suggestions),
                  self.config.digest_dir)
+        if delivered.kept:
+            log.info("digest for %s: %s had it already, not placed there again", day.isoformat(),
+                     " and ".join(delivered.kept))
         return len(digest.suggestions), 0, 0
 
     def _notice_jump(self, now: datetime, monotonic: float) -> None:
@@ -359,6 +444,7 @@ class Service:
             return
         log.info("wall clock jumped %+.0f s (sleep or clock change): running what is due", jump)
         self.digest_retry_at = None
+        self._woke(now)
         for job in self.scheduler.jobs:
             job.next_run = min(job.next_run, now + job.state.delay())  # after a backward jump
 
@@ -372,6 +458,16 @@ class Service:
                  store.utc_text(next_run) if next_run else None, state.last_error, *state.counts])
         except sqlite3.Error as exc:
             log.debug("could not record the state of %s: %s", state.name, exc)
+
+
+def config_stamp(path: Path) -> tuple[int, int, int] | None:
+    """What tells an edited config file apart: inode (an editor's save-by-rename), size and mtime; None when
+    it cannot be read (deleted, a folder's permissions): reading it then says what is wrong."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_ino, info.st_size, info.st_mtime_ns
 
 
 class SyncDeferred(Exception):
@@ -436,8 +532,8 @@ def serve(config_path: Path, *, verbose: bool = False, env: Mapping[str, str] | 
 
 def _serve(config: Config, clock: Clock, minute: float, flags: Flags, *, verbose: bool,
            env: Mapping[str, str]) -> None:
+    setup_service_logging(verbose, env=env)      # a log it cannot open is one line (StoreError), before anything
     waker = Waker()
-    setup_service_logging(verbose, env=env)
     db = store.open_store(config.database_path)
     try:
         db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")

@@ -1,6 +1,12 @@
-"""The starter config that `kith init` writes: short, valid, and with every section."""
+"""The starter config that `kith init` writes: short, valid, and with every section, in this machine's time zone
+(the digest time, "today" and "yesterday" follow it: UTC would bring a Californian's morning digest at 23:30)."""
 
 from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from zoneinfo import ZoneInfo
 
 STARTER = """\
 # Kith configuration. Every key is explained in README.md ("Configuration").
@@ -9,7 +15,7 @@ STARTER = """\
 name = ""
 # All your own addresses; mail from them counts as sent by you.
 addresses = ["you@example.com"]
-timezone = "UTC"
+timezone = "{timezone}"{zone_note}
 
 [digest]
 time = "07:30"
@@ -37,5 +43,45 @@ ignore_domains = []
 """
 
 
-def starter_config() -> str:
-    return STARTER
+FOUND_NOTE = "   # this machine's time zone: the digest time and \"today\" follow it"
+MISSING_NOTE = "   # no time zone found on this machine: write yours, e.g. \"Europe/Berlin\""
+
+
+def starter_config(zone: str | None = None) -> str:
+    """The starter text in `zone` (`machine_timezone()`); without one, UTC with a note to set it."""
+    return STARTER.format(timezone=zone or "UTC", zone_note=FOUND_NOTE if zone else MISSING_NOTE)
+
+
+def machine_timezone(env: Mapping[str, str] | None = None, etc: Path = Path("/etc")) -> str | None:
+    """This machine's IANA zone: the TZ variable, else /etc/timezone (Debian, Ubuntu), else the zone the
+    /etc/localtime link points to under a zoneinfo folder (most Linux, macOS); None when none names a zone
+    Python knows (a POSIX rule such as TZ=CET-1CEST is no name a config can hold)."""
+    env = os.environ if env is None else env
+    candidates = [_zone_name(env.get("TZ", "").strip().removeprefix(":"))]
+    try:
+        candidates.append((etc / "timezone").read_text(encoding="utf-8").strip())
+    except (OSError, UnicodeDecodeError):
+        pass
+    try:
+        candidates.append(_zone_name(os.readlink(etc / "localtime")))
+    except OSError:
+        pass
+    return next((name for name in candidates if _known(name)), None)
+
+
+def _zone_name(text: str) -> str:
+    """"Europe/Berlin" from itself or from a zoneinfo path (/usr/share/zoneinfo/Europe/Berlin, …/posix/…)."""
+    if "zoneinfo/" in text:
+        text = text.rpartition("zoneinfo/")[2]
+        text = text.removeprefix("posix/").removeprefix("right/")
+    return text
+
+
+def _known(name: str) -> bool:
+    if not name or name.startswith(("/", ".")) or name == "localtime":
+        return False
+    try:
+        ZoneInfo(name)
+    except (ValueError, OSError, KeyError):   # ZoneInfoNotFoundError is a KeyError
+        return False
+    return True

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from daemon.config import Config
-from daemon.lock import holder
+from daemon.lock import daemon_state
 from daemon.logs import log_path
 from daemon.service import next_digest_at
 from daemon.store import holds_anything, keep_own_addresses_current, mail_carries
@@ -26,13 +26,15 @@ def status_report(db: Database, config: Config, now: datetime | None = None) -> 
     configured = {f"{s.type}:{s.name}" for s in config.sources}
     enabled = {f"{s.type}:{s.name}" for s in config.sources if s.enabled}
     keys = configured | {r[0] for r in db.execute("SELECT source FROM sync_state")}
-    pid = holder()
+    pid, problem = daemon_state()
     last = db.execute("SELECT date, delivered_at, path FROM digests ORDER BY date DESC LIMIT 1").fetchone()
     return {
         "database": str(path),
         "database_bytes": _size(path),
         "wal_bytes": _size(path.with_name(path.name + "-wal")),
-        "daemon": {"running": pid is not None, "pid": pid or None, "log_file": str(log_path())},
+        # running is null when the lock file cannot be read (another user's): whether a daemon runs is unknown
+        "daemon": {"running": None if problem else pid is not None, "pid": pid or None, "log_file": str(log_path()),
+                   **({"problem": problem} if problem else {})},
         "sources": [_source_status(db, key, key in configured, key in enabled) for key in sorted(keys)],
         "next_digest_at": next_digest_at(db, config, now).isoformat(timespec="seconds"),
         "digest_waits_for_first_sync": not holds_anything(db),
@@ -110,6 +112,7 @@ def status_lines(report: dict, zone: tzinfo = UTC, now: datetime | None = None) 
     when = lambda text: _when(text, zone, now)  # noqa: E731
     daemon = report["daemon"]
     lines = [f"Daemon: running (pid {daemon['pid']}); log: {daemon['log_file']}" if daemon["running"]
+             else f"Daemon: unknown ({daemon['problem']})" if daemon.get("problem")
              else "Daemon: not running — start it with `kith run`, or `kith service install`",
              f"Database: {report['database']} ({(report['database_bytes'] + report['wal_bytes']) // 1024} KiB)"]
     for s in report["sources"]:
@@ -145,8 +148,11 @@ def status_lines(report: dict, zone: tzinfo = UTC, now: datetime | None = None) 
     last = report["last_digest"]
     if last is None:
         lines.append("Last digest: none yet")
-    elif last["path"]:
+    elif last["delivered_at"]:
         lines.append(f"Last digest: {last['date']} → {last['path']}")
-    else:   # recorded, but its files or mailbox copy failed: the next run delivers it
+    elif last["path"]:      # the file is written, a mailbox failed: the next run places it there
+        lines.append(f"Last digest: {last['date']} → {last['path']}; not in your inbox yet (see the log; the next "
+                     "run tries again)")
+    else:   # recorded, but its files could not be written: the next run delivers it
         lines.append(f"Last digest: {last['date']}, not delivered yet (see the log; the next run tries again)")
     return lines

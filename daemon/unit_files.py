@@ -82,8 +82,9 @@ def render_systemd_unit(python: str, config: Path, environment: Mapping[str, str
         *env_lines,
         "Restart=on-failure",
         "RestartSec=30",
-        "# 2: invalid config, 6: already running; restarting would not help",
-        "RestartPreventExitStatus=2 6",
+        "# 2: invalid config, 5: Kith's own files cannot be written (a root-owned lock or log,",
+        "# a full or read-only disk), 6: already running; restarting would not help",
+        "RestartPreventExitStatus=2 5 6",
         "TimeoutStopSec=15",
         "UMask=0077",
         "",
@@ -214,6 +215,7 @@ def status(*, run: Runner | None, platform: str = sys.platform, env: Mapping[str
                    else ["systemctl", "--user", "is-active", UNIT_NAME])
         code, output = run(command)
         state = ("loaded" if code == 0 else "not loaded") if platform == "darwin" else (output or f"exit code {code}")
-    pid = lock.holder()
+    pid, problem = lock.daemon_state()
     return {"unit_file": str(path), "installed": path.exists(), "manager_state": state, "running_pid": pid,
-            "manager": "launchd" if platform == "darwin" else "systemd"}
+            "manager": "launchd" if platform == "darwin" else "systemd",
+            **({"daemon_problem": problem} if problem else {})}

@@ -212,6 +212,29 @@ def test_forget_drops_what_a_renamed_source_synced(tmp_path):
     assert unknown.exception.exit_code == 2 and "use one of: ics:calendar, maildir:sample-mail" in str(unknown.exception)
 
 
+def test_forget_waits_for_a_sync_running_on_the_store(tmp_path):
+    """The daemon (or `kith sync`) holds the store's sync lock: `kith forget` deletes nothing midway through
+    that sync, and does its work once it ends."""
+    from daemon.lock import acquire_sync
+    config = sample_config(tmp_path)
+    assert run_kith("--config", str(config), "sync").returncode == 0
+    config.write_text(config.read_text().replace('name = "sample-calendar"', 'name = "calendar"'))
+    copies = lambda: store.open_store(tmp_path / "kith.db").execute(  # noqa: E731
+        "SELECT count(*) FROM events WHERE source = 'ics:sample-calendar'").fetchone()[0]
+    held = copies()
+    assert held > 0
+    with acquire_sync(tmp_path / "kith.db", wait=0):
+        forget = subprocess.Popen([sys.executable, "-m", "daemon", "--config", str(config), "forget",
+                                   "sample-calendar"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        time.sleep(1.5)
+        assert forget.poll() is None and copies() == held           # waiting, nothing deleted yet
+    out, err = forget.communicate(timeout=30)
+    assert forget.returncode == 0, err
+    assert "waiting for the sync running in process" in err and out.startswith("Forgot ics:sample-calendar:")
+    assert copies() == 0
+
+
 def test_a_future_day_is_a_preview_that_stores_nothing(synced):
     from datetime import date, timedelta
     ahead = (date.today() + timedelta(days=30)).isoformat()
@@ -246,6 +269,33 @@ def test_an_unwritable_digest_folder_is_one_line_and_the_day_stays_due(tmp_path)
     blocker.unlink()
     assert run_kith("--config", str(config), "digest", "--as-of", SAMPLE_DAY).returncode == 0
     assert (blocker / f"kith-{SAMPLE_DAY}.md").exists()
+
+
+def test_a_full_disk_under_the_digest_folder_is_a_disk_error_not_a_config_error(tmp_path, monkeypatch):
+    """ENOSPC on a folder the user can write to: the setting is right, the disk is full (exit 5, free space),
+    not "set it to a folder you can write to" with exit 2, the code that tells systemd the config is broken."""
+    import errno
+
+    from daemon import paths
+    config = sample_config(tmp_path)
+    kith = lambda *args: CliRunner().invoke(cli, ["--config", str(config), *args])  # noqa: E731
+    assert kith("sync").exit_code == 0
+    (tmp_path / "digests").mkdir()
+    write = paths.write_private
+
+    def full_disk(path, data):
+        if path.parent == tmp_path / "digests":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path.with_name(f".{path.name}.x.tmp")))
+        return write(path, data)
+    monkeypatch.setattr(paths, "write_private", full_disk)
+    done = kith("digest", "--as-of", SAMPLE_DAY)
+    assert done.exception.exit_code == 5, done.output
+    assert str(done.exception) == (f"[digest] directory: cannot write the digest into {tmp_path / 'digests'} (No space "
+                                   f"left on device) — free disk space on the disk that holds {tmp_path / 'digests'}; "
+                                   "the day's digest stays due and is written on the next try")
+    monkeypatch.setattr(paths, "write_private", write)           # space freed
+    assert kith("digest", "--as-of", SAMPLE_DAY).exit_code == 0
+    assert (tmp_path / "digests" / f"kith-{SAMPLE_DAY}.md").exists()
 
 
 def test_a_damaged_database_is_one_line(tmp_path):
@@ -309,6 +359,35 @@ def test_init_writes_a_starter_that_loads_and_refuses_to_overwrite(tmp_path):
     assert again.returncode == 2 and "--force" in again.stderr
     status = run_kith("--config", str(target), "status")
     assert status.returncode == 0, status.stderr
+
+
+def test_init_writes_the_machines_time_zone_from_tz(tmp_path):
+    """A Californian following the README must get the morning digest in the morning, not at 23:30."""
+    target = tmp_path / "config.toml"
+    wrote = run_kith("--config", str(target), "init", env={"TZ": "America/Los_Angeles"})
+    assert wrote.returncode == 0 and "The time zone is this machine's, America/Los_Angeles." in wrote.stdout
+    assert '\ntimezone = "America/Los_Angeles"   # this machine\'s time zone' in target.read_text()
+    from daemon.config import load
+    assert str(load(target).zone) == "America/Los_Angeles"
+
+
+def test_the_machines_time_zone_comes_from_tz_then_etc_timezone_then_the_localtime_link(tmp_path):
+    from daemon.config import parse
+    from daemon.starter import machine_timezone, starter_config
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    assert machine_timezone({}, etc) is None                                  # nothing names a zone
+    text = starter_config(machine_timezone({}, etc))
+    assert 'timezone = "UTC"   # no time zone found on this machine' in text
+    assert parse(text, tmp_path / "c.toml").user.timezone == "UTC"
+    (etc / "localtime").symlink_to("../usr/share/zoneinfo/posix/Asia/Tokyo")  # the link's target need not exist
+    assert machine_timezone({}, etc) == "Asia/Tokyo"
+    (etc / "timezone").write_text("Europe/Berlin\n")
+    assert machine_timezone({}, etc) == "Europe/Berlin"
+    assert machine_timezone({"TZ": ":America/Los_Angeles"}, etc) == "America/Los_Angeles"
+    assert machine_timezone({"TZ": "/usr/share/zoneinfo/America/Chicago"}, etc) == "America/Chicago"
+    assert machine_timezone({"TZ": "CET-1CEST,M3.5.0,M10.5.0/3"}, etc) == "Europe/Berlin"   # a rule is no name
+    assert parse(starter_config("Europe/Berlin"), tmp_path / "c.toml").user.timezone == "Europe/Berlin"
 
 
 def test_explain_takes_an_address_as_mail_shows_it(synced):

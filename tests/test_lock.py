@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -140,3 +143,123 @@ def test_threads_holding_the_sync_lock_take_turns(tmp_path) -> None:
     for w in workers:
         w.join(timeout=30)
     assert overlaps == [1, 1, 1]
+
+
+# ---------------------------------------------------------------------- a state folder Kith cannot write
+
+OTHER_USER = 65534
+WITHOUT_OVERRIDE = ["setpriv", "--inh-caps=-dac_override,-dac_read_search,-fowner",
+                    "--bounding-set=-dac_override,-dac_read_search,-fowner"]
+
+
+class Outsider:
+    """Kith against state files that are not its user's, as `sudo kith run` leaves kith.lock and kith.log. Run as
+    root, the files become another user's and kith runs without root's power to override file modes (setpriv);
+    run as anyone else, the files stay the user's own, closed to them."""
+
+    def __init__(self, base: Path) -> None:
+        self.base, self.root = base, os.geteuid() == 0
+        if self.root and shutil.which("setpriv") is None:
+            pytest.skip("needs setpriv to run kith as root without overriding file modes")
+        self.state = base / "state" / "kith"
+        self.state.mkdir(parents=True)
+        self.config = base / "config.toml"
+        self.config.write_text(f'[user]\naddresses = ["me@home.example"]\n[storage]\ndatabase = "{base / "kith.db"}"\n'
+                               f'[digest]\ndirectory = "{base / "digests"}"\n')
+        self.taken: list[Path] = []
+
+    def take_away(self, path: Path) -> None:
+        """`path` becomes another user's (as root), or closed to its own user."""
+        if self.root:
+            os.chown(path, OTHER_USER, OTHER_USER)
+            path.chmod(0o755 if path.is_dir() else 0o600)
+        else:
+            path.chmod(0o500 if path.is_dir() else 0)
+        self.taken.append(path)
+
+    def give_back(self) -> None:
+        for path in self.taken:
+            if self.root:
+                os.chown(path, 0, 0)
+            path.chmod(0o700)
+
+    def kith(self, *args: str) -> subprocess.CompletedProcess:
+        env = {**os.environ, "HOME": str(self.base), "XDG_STATE_HOME": str(self.base / "state"),
+               "XDG_DATA_HOME": str(self.base / "data"), "XDG_CONFIG_HOME": str(self.base / "cfg"),
+               "PYTHONPATH": str(ROOT)}
+        for name in ("INVOCATION_ID", "JOURNAL_STREAM", "DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR"):
+            env.pop(name, None)
+        prefix = WITHOUT_OVERRIDE if self.root else []
+        return subprocess.run([*prefix, sys.executable, "-m", "daemon", "--config", str(self.config), *args], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=60)
+
+    def fix_named(self, line: str, path: Path) -> bool:
+        chown = f"sudo chown {'-R ' if path.is_dir() else ''}$USER {path}`"
+        return chown in line if self.root else f"chmod u+rwX {path}`" in line
+
+
+@pytest.fixture
+def outsider(tmp_path):
+    kith = Outsider(tmp_path)
+    yield kith
+    kith.give_back()
+
+
+def one_line(done: subprocess.CompletedProcess) -> str:
+    assert "Traceback" not in done.stderr and done.stderr.count("\n") == 1, done.stderr
+    return done.stderr
+
+
+def test_a_lock_file_left_by_sudo_is_one_line_for_run_and_unknown_for_status(outsider) -> None:
+    lock = outsider.state / "kith.lock"
+    lock.write_text("4242\n")
+    outsider.take_away(lock)
+    run = outsider.kith("run")
+    assert run.returncode == 5                 # StoreError: systemd's unit does not restart into it (2 5 6)
+    line = one_line(run)
+    assert line.startswith(f"kith: {lock}: cannot open the lock file (Permission denied)") and outsider.fix_named(line, lock)
+    assert not (outsider.state / "crash.log").exists()
+    status = outsider.kith("status")
+    assert status.returncode == 0, status.stderr
+    assert f"Daemon: unknown ({lock}: cannot read the lock file (Permission denied)" in status.stdout
+    report = json.loads(outsider.kith("status", "--json").stdout)["daemon"]
+    assert report["running"] is None and str(lock) in report["problem"]
+    service = outsider.kith("service", "status")
+    assert service.returncode == 0 and f"Daemon: unknown ({lock}: cannot read the lock file" in service.stdout
+
+
+def test_a_log_file_left_by_sudo_is_one_line(outsider) -> None:
+    log = outsider.state / "kith.log"
+    log.write_text("a line of root's daemon\n")
+    outsider.take_away(log)
+    run = outsider.kith("run")
+    assert run.returncode == 5
+    line = one_line(run)
+    assert line.startswith(f"kith: {log}: cannot open the log file (Permission denied)") and outsider.fix_named(line, log)
+
+
+def test_a_state_folder_kith_cannot_write_is_one_line(outsider) -> None:
+    outsider.take_away(outsider.state)
+    run = outsider.kith("run")
+    assert run.returncode == 5
+    line = one_line(run)
+    assert line.startswith(f"kith: {outsider.state / 'kith.lock'}: cannot open the lock file (Permission denied)")
+    assert outsider.fix_named(line, outsider.state)
+
+
+def test_a_state_folder_that_cannot_exist_is_one_line_for_run_and_unknown_for_status(tmp_path) -> None:
+    blocker = tmp_path / "state"
+    blocker.write_text("a file where the state folder should be")
+    config = tmp_path / "config.toml"
+    config.write_text(f'[storage]\ndatabase = "{tmp_path / "kith.db"}"\n')
+    env = {**os.environ, "XDG_STATE_HOME": str(blocker), "PYTHONPATH": str(ROOT)}
+    env.pop("INVOCATION_ID", None)
+    env.pop("JOURNAL_STREAM", None)
+    run = subprocess.run([sys.executable, "-m", "daemon", "--config", str(config), "run"], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 5
+    assert one_line(run).startswith(f"kith: {blocker / 'kith'}: cannot open the lock file (Not a directory)")
+    assert f"check that {blocker} is a folder you can write to" in run.stderr
+    status = subprocess.run([sys.executable, "-m", "daemon", "--config", str(config), "status"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert status.returncode == 0 and f"Daemon: unknown ({blocker / 'kith' / 'kith.lock'}: cannot read" in status.stdout

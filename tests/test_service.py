@@ -3,6 +3,7 @@ stop between batches; then the real `kith run` in a subprocess (kill -9, signals
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -287,6 +288,72 @@ def test_sleep_past_digest_time_catches_up_today_only(db, tmp_path, caplog) -> N
     assert db.execute("SELECT count(*) FROM digests").fetchone()[0] == 2
 
 
+def test_after_a_wake_the_digest_waits_for_a_source_that_failed_and_retries_it_soon(db, tmp_path, caplog) -> None:
+    """The lid opens at 09:00 and Wi-Fi is not back yet: a digest from the evening's mail would miss the night's
+    and call mail answered from the phone owed. It waits for the source, retried every 2 minutes, not 15."""
+    clock = FakeClock(datetime(2026, 3, 2, 17, 0, tzinfo=UTC))       # 18:00 Berlin, then the lid closes
+    source = FakeSource("mail", batches("mail", count=2))
+    service = service_for(db, make_config(tmp_path, sources={"mail": 15}), clock, {"mail": source})
+    service.tick()
+    clock.sleep(minutes=15 * 60)                                     # 09:00 Berlin on 3 March
+    source.error = SourceError("network is unreachable")
+    caplog.set_level(logging.INFO, logger="daemon")
+    for _ in range(2):
+        service.tick()
+        assert db.execute("SELECT count(*) FROM digests WHERE date = '2026-03-03'").fetchone()[0] == 0
+        clock.advance(2)
+    assert sum("digest for 2026-03-03 waits up to 15 min for mbox:mail to sync" in r.getMessage()
+               for r in caplog.records) == 1
+    source.error, source.batches = None, batches("mail", count=3)    # the network is back, with the night's mail
+    service.tick()
+    assert table(db, "SELECT delivered_at FROM digests WHERE date = '2026-03-03'") == [(utc_text(clock.now()),)]
+    assert db.execute("SELECT count(*) FROM message_copies").fetchone()[0] == 12
+    payload = db.execute("SELECT payload FROM digests WHERE date = '2026-03-03'").fetchone()[0]
+    assert not any("Written before" in note for note in json.loads(payload)["json"]["notes"])
+
+
+def test_a_source_still_failing_after_the_wait_after_a_wake_is_named_in_the_digest(db, tmp_path, caplog) -> None:
+    clock = FakeClock(datetime(2026, 3, 2, 17, 0, tzinfo=UTC))
+    source = FakeSource("mail", batches("mail"))
+    service = service_for(db, make_config(tmp_path, sources={"mail": 15}), clock, {"mail": source})
+    service.tick()
+    clock.sleep(minutes=15 * 60)
+    woke = clock.now()
+    source.error = SourceError("network is unreachable")
+    caplog.set_level(logging.DEBUG, logger="daemon")
+    while db.execute("SELECT count(*) FROM digests WHERE date = '2026-03-03'").fetchone()[0] == 0:
+        assert clock.now() < woke + timedelta(minutes=16)
+        service.tick()
+        clock.advance(0.5)
+    assert table(db, "SELECT delivered_at FROM digests WHERE date = '2026-03-03'") == [
+        (utc_text(woke + timedelta(minutes=15)),)]
+    payload = db.execute("SELECT payload FROM digests WHERE date = '2026-03-03'").fetchone()[0]
+    notes = json.loads(payload)["json"]["notes"]
+    assert ("Written before mbox:mail could sync since your computer woke or Kith started (network is unreachable): "
+            "newer mail there is not in this digest.") in notes
+    assert source.pulls == 1                                         # the evening's sync only
+    assert sum(r.getMessage().startswith("mbox:mail failed:") for r in caplog.records) == 1   # logged once
+    tried = [r for r in caplog.records if "failed again" in r.getMessage()]
+    assert len(tried) >= 6                                           # retried every 2 minutes, not every 30
+    row = schedule_row(db, "mbox:mail")                              # then the usual backoff: one failure's
+    assert row["failures"] == 1                                      # tried last at +14 min: next at +14 + 30
+    assert row["next_run_at"] == utc_text(woke + timedelta(minutes=14 + 30))
+
+
+def test_a_source_failing_since_before_the_wake_does_not_hold_the_digest(db, tmp_path) -> None:
+    """An expired sign-in fails all week: waiting for it each morning would help nothing."""
+    clock = FakeClock(datetime(2026, 3, 2, 17, 0, tzinfo=UTC))
+    sources = {"mail": FakeSource("mail", batches("mail")), "old": FakeSource("old", batches("old"))}
+    service = service_for(db, make_config(tmp_path, sources={"mail": 15, "old": 15}), clock, sources)
+    service.tick()
+    sources["old"].error = SourceError("the sign-in expired")
+    clock.advance(15)
+    service.tick()                                   # failing before the lid closes
+    clock.sleep(minutes=15 * 60)
+    service.tick()
+    assert db.execute("SELECT count(*) FROM digests WHERE date = '2026-03-03'").fetchone()[0] == 1
+
+
 def test_restart_after_delivery_does_not_deliver_again(db, tmp_path) -> None:
     clock = FakeClock(datetime(2026, 3, 3, 9, 0, tzinfo=UTC))   # started late: 10:00 Berlin
     config = make_config(tmp_path, sources={"a": 15})
@@ -361,6 +428,82 @@ def test_reload_takes_a_valid_config_and_keeps_the_old_one_when_invalid(db, tmp_
     assert any("config not reloaded" in r.getMessage() and "did you mean" in r.getMessage()
                for r in caplog.records if r.levelno == logging.ERROR)
     assert len(service.scheduler.jobs) == 2 and service.config.digest.time == "08:00"
+
+
+def test_a_reload_that_changes_the_database_keeps_the_old_one_whole_until_a_restart(db, tmp_path, caplog) -> None:
+    """A new [storage] database is not half applied: the daemon keeps syncing into, locking and judging the
+    store it has open, and creates nothing at the new path (a typo is not made real); the rest is applied."""
+    clock = FakeClock(BERLIN_0600)
+    config = make_config(tmp_path, sources={"a": 15})
+    sources = {"a": FakeSource("a", batches("a", count=3))}
+    service = service_for(db, config, clock, sources)
+    service.tick()
+    typo = tmp_path / "typo-dir" / "sub" / "kith.db"
+    config.path.write_text(config.path.read_text().replace(str(tmp_path / "kith.db"), str(typo))
+                           .replace('time = "07:30"', 'time = "08:00"'))
+    caplog.set_level(logging.INFO, logger="daemon")
+    service.reload()
+    assert service.config.database_path == tmp_path / "kith.db" and service.config.digest.time == "08:00"
+    said = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(said) == 1 and said[0].getMessage() == (
+        f"[storage] database changed to {typo}: still using {tmp_path / 'kith.db'} until kith is restarted "
+        "(`systemctl --user restart kith`)")
+    sources["a"].batches = batches("a", count=6)          # new mail: synced into the open store
+    for _ in range(3):
+        clock.advance(15)
+        service.tick()
+    assert db.execute("SELECT count(*) FROM message_copies").fetchone()[0] == 24
+    assert not (tmp_path / "typo-dir").exists()
+    assert (tmp_path / "kith.db.sync.lock").exists()
+
+
+def test_an_edited_config_file_is_read_before_the_next_round_as_sighup_reads_it(db, tmp_path, caplog) -> None:
+    """The user removes source b and sets store_subjects = false without telling the daemon: b is not synced
+    back (it would undo `kith forget`), and the next syncs store no subjects."""
+    clock = FakeClock(BERLIN_0600)
+    config = make_config(tmp_path, sources={"a": 15, "b": 15})
+    sources = {n: FakeSource(n, batches(n)) for n in "ab"}
+    service = service_for(db, config, clock, sources)
+    service.tick()
+    assert sources["b"].pulls == 1 and service.config.privacy.store_subjects
+    text = config.path.read_text()
+    config.path.write_text(text[:text.index('[[sources]]\ntype = "mbox"\nname = "b"')]
+                           + "[privacy]\nstore_subjects = false\n")
+    caplog.set_level(logging.INFO, logger="daemon")
+    for _ in range(3):
+        clock.advance(15)
+        service.tick()
+    assert sources["b"].pulls == 1 and sources["a"].pulls == 4
+    assert not service.config.privacy.store_subjects and [j.state.name for j in service.scheduler.jobs] == ["mbox:a"]
+    assert sum("the config file changed" in r.getMessage() for r in caplog.records) == 1
+    config.path.write_text(config.path.read_text().replace("interval", "intervall"))     # a bad edit
+    for _ in range(3):
+        clock.advance(15)
+        service.tick()
+    refused = [r for r in caplog.records if r.levelno == logging.ERROR and "config not reloaded" in r.getMessage()]
+    assert len(refused) == 1 and "did you mean" in refused[0].getMessage()            # once, not on every tick
+    assert sources["a"].pulls == 7 and not service.config.privacy.store_subjects      # the last good one stays
+
+
+def test_a_round_that_finds_the_config_edited_since_the_tick_began_waits_for_it(db, tmp_path) -> None:
+    """The edit lands while a's round runs, after the tick looked at the file: b's round, next in the same
+    tick, must not sync a source the new config dropped (and `kith forget` may be deleting)."""
+    clock = FakeClock(BERLIN_0600)
+    config = make_config(tmp_path, sources={"a": 15, "b": 15})
+    sources = {n: FakeSource(n, batches(n)) for n in "ab"}
+
+    def build(sc, cfg):
+        if sc.name == "a" and sources["a"].pulls == 1:
+            make_config(tmp_path, sources={"a": 15})        # saved while the daemon syncs a
+        return sources[sc.name]
+    service = Service(config, db, clock, minute=60.0, build=build)
+    service.tick()
+    clock.advance(15)
+    service.tick()                                           # a's second round: the file changes meanwhile
+    assert sources["b"].pulls == 1 and schedule_row(db, "mbox:b")["failures"] == 0
+    clock.advance(1)
+    service.tick()
+    assert [j.state.name for j in service.scheduler.jobs] == ["mbox:a"] and sources["b"].pulls == 1
 
 
 # ---------------------------------------------------------------------- the real daemon in a subprocess
@@ -605,6 +748,27 @@ def test_sighup_reloads_a_valid_config_and_keeps_the_old_one_when_invalid(tmp_pa
     assert code == 0
     assert "digest.time '25:00' is not a time of day" in daemon.log()
     assert daemon.query("SELECT count(*) FROM message_copies") == [(12,)]
+
+
+def test_the_daemon_reads_an_edited_config_by_itself_and_forget_stays_forgotten(tmp_path) -> None:
+    """The README's steps to drop a source, with the daemon running and no SIGHUP: remove it from the config,
+    `kith forget` it; the daemon must not sync it back on its next rounds."""
+    write_mbox(tmp_path / "a", 1, 5)
+    write_mbox(tmp_path / "b", 1, 7)
+    daemon = Daemon(tmp_path, {"a": (tmp_path / "a", 1), "b": (tmp_path / "b", 1)})
+    daemon.start()
+    daemon.wait_for("b synced", lambda: daemon.synced("mbox:b"))
+    daemon.write_config({"a": (tmp_path / "a", 1)})
+    forget = subprocess.run(daemon.command("forget", "mbox:b"), env=daemon.env, cwd=ROOT, capture_output=True,
+                            text=True, timeout=60)
+    assert forget.returncode == 0 and forget.stdout.startswith("Forgot mbox:b: 7 message copies dropped"), forget
+    seen = daemon.synced("mbox:a")
+    for _ in range(3):                               # a few more rounds of a
+        daemon.wait_for("a synced again", lambda: daemon.synced("mbox:a") != seen)
+        seen = daemon.synced("mbox:a")
+    assert daemon.query("SELECT source, count(*) FROM message_copies GROUP BY source") == [("mbox:a", 5)]
+    assert daemon.stop()[0] == 0
+    assert "the config file changed: reading it again" in daemon.log()
 
 
 def test_sigint_stops_an_idle_daemon_with_code_zero(tmp_path) -> None:

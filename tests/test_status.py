@@ -87,6 +87,18 @@ def test_digest_times_and_database_size(db, ran) -> None:
     assert report["next_digest_at"] == "2026-03-04T07:30:00+01:00"
 
 
+def test_a_digest_written_to_its_file_but_not_yet_to_the_inbox_says_so(db, ran) -> None:
+    """Since the file's path is recorded as soon as it is written, a path alone no longer means delivered."""
+    config, clock, service = ran
+    db.execute("INSERT INTO digests (date, rendered_at, path, payload) VALUES ('2026-03-03', ?, 'd/kith.md', '{}')",
+               [utc_text(clock.now())])
+    text = "\n".join(status_lines(status_report(db, config, now=clock.now()), UTC, clock.now()))
+    assert "Last digest: 2026-03-03 → d/kith.md; not in your inbox yet" in text
+    db.execute("UPDATE digests SET delivered_at = ?", [utc_text(clock.now())])
+    text = "\n".join(status_lines(status_report(db, config, now=clock.now()), UTC, clock.now()))
+    assert "Last digest: 2026-03-03 → d/kith.md\n" in text + "\n" and "inbox" not in text
+
+
 def test_an_overdue_digest_is_due_now(db, tmp_path, state_home) -> None:
     config = make_config(tmp_path, sources={})
     late = datetime(2026, 3, 3, 9, 0, tzinfo=UTC)

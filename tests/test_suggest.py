@@ -192,6 +192,54 @@ def test_an_owed_reply_comes_back_after_three_days_then_weekly_and_says_it_is_st
     assert shown[2][1] == f"still waiting: in the digest of {later} too"
 
 
+def test_a_digest_that_reached_the_user_nowhere_hides_no_one_the_next_day(db, tmp_path):
+    """The digest folder cannot be written (here: it is a file; a full disk alike): the day's digest and its
+    suggestions are stored, but the user saw neither the owed reply nor the reconnect, so the next day shows
+    both again; once a digest's file is written, its people wait as usual."""
+    from daemon.deliver import deliver
+    from daemon.errors import KithError
+    apply(db, rhythm(TOM, every=40, last=20) + rhythm(ANNA, every=14, last=71) + [
+        message(1, sender=TOM, to=(ME,), subject="Intro to the Munich team", at=days_ago(3))])
+    store.refresh_own_addresses(db, [ME.email])
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    first, _ = build_digest(db, config(60), TODAY - timedelta(days=1))
+    assert {("reply_owed", TOM.email), ("reconnect", ANNA.email)} <= kinds(first)
+    with pytest.raises(KithError):
+        deliver(db, first, blocked / "digests")
+    assert db.execute("SELECT count(*) FROM suggestions WHERE date = ?",
+                      [(TODAY - timedelta(days=1)).isoformat()]).fetchone()[0] > 0   # stored, not shown
+    again, _ = build_digest(db, config(60), TODAY)
+    assert {("reply_owed", TOM.email), ("reconnect", ANNA.email)} <= kinds(again)
+    owed = next(s for s in again.suggestions if s.kind == "reply_owed")
+    assert not any("still waiting" in r for r in owed.reasons), owed.reasons   # no digest showed it before
+    deliver(db, first, tmp_path / "digests")            # the folder works again: the stored digest is written
+    later, _ = build_digest(db, config(60), TODAY)
+    assert not {("reply_owed", TOM.email), ("reconnect", ANNA.email)} & kinds(later)
+
+
+def test_a_kill_between_writing_the_digest_and_recording_it_loses_and_repeats_nothing(db, tmp_path):
+    from daemon.deliver import deliver, record, write_files
+    apply(db, rhythm(TOM, every=40, last=20) + [
+        message(1, sender=TOM, to=(ME,), subject="Intro to the Munich team", at=days_ago(3))])
+    store.refresh_own_addresses(db, [ME.email])
+    day = TODAY - timedelta(days=1)
+    first, _ = build_digest(db, config(), day)
+    payload = record(db, first)
+    recorded = db.execute("SELECT * FROM suggestions ORDER BY position").fetchall()
+    files = write_files(tmp_path, day, payload)             # killed here, before the file was recorded
+    written = files[0].read_text()
+    assert ("reply_owed", TOM.email) in kinds(build_digest(db, config(), TODAY)[0])   # not lost meanwhile
+    apply(db, [message(2, sender=LENA, to=(ME,), subject="New mail since", at=days_ago(1, 12))])
+    rerun, _ = build_digest(db, config(), day)
+    delivered = deliver(db, rerun, tmp_path)                # the rerun writes what was recorded, once
+    assert delivered.files == files and files[0].read_text() == written
+    assert db.execute("SELECT count(*), count(delivered_at), count(path) FROM digests").fetchone() == (1, 1, 1)
+    assert db.execute("SELECT * FROM suggestions ORDER BY position").fetchall() == recorded
+    assert ("reply_owed", TOM.email) not in kinds(build_digest(db, config(), TODAY)[0])
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".kith")) == []
+
+
 def test_one_thread_is_not_shown_again_the_next_morning_under_another_of_its_people(db, tmp_path):
     from daemon.deliver import deliver
     apply(db, rhythm(TOM, every=20, last=10) + rhythm(ANNA, every=20, last=12) + rhythm(LENA, every=20, last=14) + [

@@ -43,7 +43,7 @@ def test_systemd_unit_starts_this_interpreter_with_the_config_and_restarts_on_fa
     assert f"ExecStart={PYTHON} -m daemon --config {CONFIG} run" in lines
     assert "Restart=on-failure" in lines and "WantedBy=default.target" in lines and "Type=simple" in lines
     assert 'Environment="XDG_DATA_HOME=/data"' in lines
-    assert "RestartPreventExitStatus=2 6" in lines            # bad config, already running
+    assert "RestartPreventExitStatus=2 5 6" in lines          # bad config, files it cannot write, already running
     assert "ExecReload=/bin/kill -HUP $MAINPID" in lines      # `systemctl --user reload kith` = SIGHUP
     assert not any(line.startswith(("StandardOutput", "StandardError")) for line in lines)   # journald
 

@@ -254,6 +254,14 @@ def _list_messages(fake: FakeGraph, seen: Seen, scopes: set[str], key: str) -> R
     return 200, {"value": [{"id": m["id"]} for m in found]}, {}
 
 
+def _mailbox_messages(fake: FakeGraph, seen: Seen, scopes: set[str]) -> Reply:
+    """`/me/messages`: every folder of the mailbox (Deleted Items too), filtered as a folder's list is."""
+    match = re.fullmatch(r"internetMessageId eq '(.*)'", query_of(seen.raw).get("$filter", ""))
+    found = [m for f in fake.folders.values() for m in f.messages.values()
+             if not match or m.get("internetMessageId") == match.group(1)]
+    return 200, {"value": [{"id": m["id"]} for m in found]}, {}
+
+
 def _create_message(fake: FakeGraph, seen: Seen, scopes: set[str], key: str) -> Reply:
     """Create a message: a draft unless PidTagMessageFlags (0x0E07) is set without MSGFLAG_UNSENT (8)."""
     if "Mail.ReadWrite" not in scopes:
@@ -289,6 +297,7 @@ ROUTES = [
     (r"/me/mailFolders/([^/]+)/messages", "GET", _list_messages),
     (r"/me/mailFolders/([^/]+)/messages", "POST", _create_message),
     (r"/me/mailFolders/([^/]+)", "GET", _one_folder),
+    (r"/me/messages", "GET", _mailbox_messages),
     (r"/me/messages/([^/]+)", "PATCH", _patch_message),
     (r"/me/calendarView/delta", "GET", lambda fake, seen, scopes: _calendar_delta(fake, seen, scopes)),
 ]
