@@ -792,6 +792,8 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
         return False        # a press story forwarded to a few executives is for reading, not a question
     if last_sent is not None and last_sent > last.at:
         return False
+    if last_sent is not None and last.at - last_sent <= timedelta(days=ANSWER_DAYS) and _bare_answer(last.subject):
+        return False        # "RE:" and nothing more: their answer to the user's mail, which no subject groups
     if answered_since if answered_since is not None else (user_wrote and user_wrote[-1] > last.at):
         return False        # the user wrote in the thread since, to someone who reads it: answered there
     if _issues_in_a_row(thread, user_wrote):
@@ -805,6 +807,15 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
     # an answer comes within ANSWER_DAYS: conversations are grouped by subject, and a subject used again
     # months later, or one the user once wrote to someone else, is a new question
     return not (answered is not None and answered < last.at <= answered + timedelta(days=ANSWER_DAYS))
+
+
+def _bare_answer(subject: str) -> bool:
+    """An answer with no subject of its own ("RE:", "AW: RE:"): mail without threading headers groups
+    conversations by subject, and an empty one names none."""
+    rest, answer = subject, False
+    while (match := _ANSWER_OR_FORWARD.match(rest)) is not None:
+        answer, rest = answer or bool(_ANSWER.match(rest)), rest[match.end():]
+    return answer and not rest.strip()
 
 
 SERIES_ISSUES = 3   # mails of one title from them in a row, on as many days, unanswered: issues of a series

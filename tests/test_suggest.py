@@ -1170,6 +1170,21 @@ def test_a_story_forwarded_to_a_few_people_waits_for_no_answer(db):
     assert [t.subject for t in owed] == ["FW: Supplier contract"]
 
 
+def test_a_bare_re_answering_the_users_mail_without_a_subject_is_owed_nothing(db):
+    """Anna writes with no subject, the user answers "RE:" a minute later, Anna answers "RE:": without
+    threading headers each is a conversation of its own, and hers answers the user's."""
+    from daemon.analysis import analyse
+    at = days_ago(3, hour=9)
+    apply(db, rhythm(ANNA, every=14, last=30) + [
+        message(1, sender=ANNA, to=(ME,), subject="", at=at),
+        message(2, to=(ANNA,), subject="RE:", at=at + timedelta(minutes=2)),
+        message(3, sender=ANNA, to=(ME,), subject="RE:", at=at + timedelta(minutes=3)),
+        message(4, sender=TOM, to=(ME,), subject="Re:", at=days_ago(2))])      # Tom's answers nothing recent
+    store.refresh_own_addresses(db, [ME.email])
+    facts = analyse(db, config(), TODAY).facts
+    assert facts[ANNA.email].replies_owed == [] and [t.subject for t in facts[TOM.email].replies_owed] == ["Re:"]
+
+
 def test_a_mail_about_its_own_day_is_owed_no_longer_than_two_days(db):
     """"1 pm phone call today" stayed an owed reply for 22 days: the day it was about is gone."""
     from daemon.analysis import analyse
