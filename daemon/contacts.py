@@ -27,7 +27,7 @@ ROLE_LOCALS = {
 }
 ROLE_PARTS = {"announcement", "announcements", "announce", "hotline", "helpdesk", "newsletter", "newsletters",
               "bulletin", "notices", "office", "chairman", "officeofthechairman", "administrator", "postoffice",
-              "postmaster", "webmaster", "relations", "center", "centre", "administration"}
+              "postmaster", "webmaster", "relations", "center", "centre", "administration", "desk"}
 # a word that makes "enron.announcements", "it.helpdesk", "office.chairman" a role, not a name
 NO_REPLY = re.compile(r"^(no[-._]?reply|do[-._]?not[-._]?reply|donotreply|noreply|no[-._]?address|mailer[-._]daemon|"
                       r"bounces?|bounce[-+].*|.*[-+.]bounces?([-+].*)?|notifications?[-+.].*|.*[-.]noreply)$")

@@ -57,6 +57,7 @@ class Touch:
     size: int = 1        # other people involved
     introduces: bool = False  # received: names someone the user had no mail with before (an introduction's mark)
     via_list: bool = False    # received: came through a mailing list (a List-Id)
+    via_group: bool = False   # received: addressed to a group (a desk's address, a list), none of the user's
 
 
 @dataclass
@@ -379,7 +380,8 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen, delegat
             newcomer = not bulk and _MAY_INTRODUCE.search(subject) is not None \
                 and any(email != sender and email not in acquainted for _, email in rcpts)
             per_address[sender].append(Touch(at, "received", conversation, subject, key in to_me and not bulk,
-                                             bool(bulk), others + 1, newcomer, bool(list_id)))
+                                             bool(bulk), others + 1, newcomer, bool(list_id),
+                                             _via_group(own_count.get(key, 0), rcpts, lists_in.get(key, 0))))
             if not bulk:
                 acquainted.add(sender)
             if list_id:
@@ -447,6 +449,13 @@ def _blind_blast(sender: str, n: int, own: int, others: Sequence[tuple[str, str]
     else that Bcc's the user is not one; nor is a mail whose recipients could not be read at all (an
     Exchange X.500 name, "undisclosed-recipients"): a personal answer may look like that."""
     return own == 0 and n == 1 and len(others) == 1 and others[0][1] == sender
+
+
+def _via_group(own: int, others: Sequence[tuple[str, str]], lists: int) -> bool:
+    """A mail that names none of the user's addresses but a group's (portland.desk@, a list): the user had it
+    as one of the group, not as someone written to. Mail naming people alone, none of them the user, stays
+    personal: an alias of the user's Kith does not know yet looks the same."""
+    return own == 0 and bool(others) and (lists > 0 or any(address_kind(e) != "person" for _, e in others))
 
 
 def _shifted_copy(copies: dict[tuple, set[datetime]], signature: tuple, at: datetime) -> bool:
@@ -588,8 +597,9 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
 def contact_touches(touches: Sequence[Touch]) -> Sequence[Touch]:
     """The touches that date a contact (first and last contact), of its personal ones: the user's mail to a
     crowd (an invitation to 104 people, sent by an assistant) keeps no tie warm; only a tie known by such
-    mail alone is dated by it. Their mail to a crowd does date it, and says so ("their mail to 53 people")."""
-    kept = [t for t in touches if t.kind != "sent" or t.size <= OWED_MAX_PEOPLE]
+    mail alone is dated by it. Their mail to a crowd does date it, and says so ("their mail to 53 people");
+    their notice to a desk the user reads (portland.desk@) does not: it was not written to the user."""
+    kept = [t for t in touches if (t.kind != "sent" or t.size <= OWED_MAX_PEOPLE) and not t.via_group]
     return kept or touches
 
 

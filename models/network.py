@@ -146,7 +146,7 @@ def _alive(f: ContactFacts, now: datetime | None) -> bool:
     if f.last_contact is None or one_sided_lately(f):
         return False
     since = (now or f.last_contact) - timedelta(days=FOCUS_LIVE_DAYS)
-    small = [t for t in f.touches if t.at >= since and not t.bulk and t.size <= OWED_MAX_PEOPLE]
+    small = [t for t in f.touches if t.at >= since and not t.bulk and not t.via_group and t.size <= OWED_MAX_PEOPLE]
     met = any(t.kind == "meeting" and t.direct for t in small)
     return met or ({"sent", "received"} <= {t.kind for t in small})
 

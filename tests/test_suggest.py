@@ -1170,6 +1170,22 @@ def test_a_story_forwarded_to_a_few_people_waits_for_no_answer(db):
     assert [t.subject for t in owed] == ["FW: Supplier contract"]
 
 
+def test_a_notice_to_a_desk_the_user_reads_dates_no_tie(db):
+    """Tim's "IMPORTANT - READ NOW" to portland.desk@ and a colleague reached the user as one of the desk: the
+    last contact stays their last exchange, 99 days ago. Mail to people, none of them the user, still dates
+    it (an alias of the user's Kith does not know yet looks the same)."""
+    from daemon.analysis import analyse
+    desk, dan = Address("portland.desk@finlytics.example"), Address("dan.dietrich@finlytics.example")
+    apply(db, rhythm(ANNA, every=14, last=99) + [
+        message(1, sender=ANNA, to=(desk, dan), subject="IMPORTANT - READ NOW", at=days_ago(40))])
+    store.refresh_own_addresses(db, [ME.email])
+    anna = analyse(db, config(), TODAY).facts[ANNA.email]
+    assert (TODAY - anna.last_contact.date()).days == 99
+    apply(db, [message(2, sender=ANNA, to=(dan,), subject="Lunch?", at=days_ago(20))])
+    anna = analyse(db, config(), TODAY).facts[ANNA.email]
+    assert (TODAY - anna.last_contact.date()).days == 20
+
+
 def test_a_bare_re_answering_the_users_mail_without_a_subject_is_owed_nothing(db):
     """Anna writes with no subject, the user answers "RE:" a minute later, Anna answers "RE:": without
     threading headers each is a conversation of its own, and hers answers the user's."""
