@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from connectors.base import STALE, Batch, EventMeta, MessageMeta
-from daemon.contacts import in_organisations, organisations
+from daemon.contacts import FREE_MAIL_FIRMS, firm_of, in_organisations, organisations
 from daemon.errors import StoreError
 from daemon.migrations import migrations
 
@@ -500,6 +500,7 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
     aliases = [sender for sender, n in counted if n == 1 and _surname(sender) in surnames]
     learned += [a for a in aliases if _written_to(db, configured | set(learned), a) < 2]   # not a namesake colleague
     home = _forwarded_home(db, configured | set(learned), surnames)
+    receiving = _receiving_alias(db, configured | set(learned) | set(home))
     with db.atomic():
         db.execute("DELETE FROM own_addresses")
         db.conn.executemany("INSERT OR IGNORE INTO own_addresses (email, origin) VALUES (?, 'config')",
@@ -508,9 +509,11 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
                             [(a,) for a in learned])
         db.conn.executemany("INSERT OR IGNORE INTO own_addresses (email, origin) VALUES (?, 'forwarded-to')",
                             [(a,) for a in home])
+        db.conn.executemany("INSERT OR IGNORE INTO own_addresses (email, origin) VALUES (?, 'receives-only')",
+                            [(a,) for a in receiving])
         db.execute("DELETE FROM delegates")
         db.conn.executemany("INSERT OR IGNORE INTO delegates (email) VALUES (?)", [(a,) for a in delegates])
-    return configured | set(learned) | set(home)
+    return configured | set(learned) | set(home) | set(receiving)
 
 
 def configured_addresses_changed(db: Database, configured: Iterable[str]) -> bool:
@@ -594,6 +597,33 @@ def _delegate(db: Database, configured: set[str], surnames: set[str], sender: st
     if not configured or sender in configured or surname is None or surname in surnames:
         return False        # the user's own alias at home (sam@keller.example) names no other person
     return _written_to(db, configured, sender) >= DELEGATE_AFTER
+
+
+RECEIVING_ALIAS_MAIL = 20   # mails to an address of the user's name before it counts as the user's
+
+
+def _receiving_alias(db: Database, own: set[str]) -> list[str]:
+    """An address at the user's organisation with the user's first and last name parts (richard.b.sanders@
+    beside richard.sanders@: an old Lotus Notes address) that others wrote to RECEIVING_ALIAS_MAIL times or
+    more, that never sent a line and that the user wrote to a tenth as often at most (copying one's old
+    address on one's own mail): an address of the user's that only receives, not a colleague's."""
+    names = {(parts[0], parts[-1]): domain for a in own
+             if len(parts := [p for p in re.split(r"[._-]+", a.partition("@")[0]) if p]) >= 2
+             for domain in [a.partition("@")[2]]}
+    firms = {firm_of(domain) for domain in names.values()} - FREE_MAIL_FIRMS   # a namesake at gmail is not you
+    found = []
+    for first, last in names:
+        for email, mails in db.execute(
+                "SELECT email, count(DISTINCT key) FROM recipients WHERE email LIKE ? GROUP BY email HAVING "
+                "count(DISTINCT key) >= ?", [f"{first}%{last}@%", RECEIVING_ALIAS_MAIL]):
+            parts = [p for p in re.split(r"[._-]+", email.partition("@")[0]) if p]
+            if email in own or not parts or (parts[0], parts[-1]) != (first, last) \
+                    or firm_of(email.partition("@")[2]) not in firms:
+                continue
+            if db.execute("SELECT 1 FROM messages WHERE sender = ? LIMIT 1", [email]).fetchone() is None \
+                    and _written_to(db, own, email) <= mails // 10:
+                found.append(email)
+    return sorted(set(found))
 
 
 def _written_to(db: Database, senders: set[str], address: str) -> int:

@@ -159,6 +159,24 @@ def test_one_sent_copy_is_enough_for_an_address_ending_in_the_users_name(db):
     assert store.refresh_own_addresses(db, ["lokay@enron.example"]) == {"lokay@enron.example"}   # no surname to go by
 
 
+def test_an_old_address_of_the_users_name_that_only_receives_is_the_users(db):
+    """richard.b.sanders@ beside richard.sanders@: 25 mails to it, not one from it, two from the user (copying
+    the old address). A colleague of the same surname who writes (paul.sanders@) stays one; so does one the
+    user writes to (three of 25)."""
+    me, old = Address("richard.sanders@enron.example"), Address("richard.b.sanders@enron.example")
+    paul, rick = Address("paul.sanders@enron.example"), Address("richard.a.sanders@enron.example")
+    mail = [message(i, sender=ANNA, to=(old,)) for i in range(25)]
+    mail += [message(100 + i, sender=ANNA, to=(paul, rick)) for i in range(25)]
+    mail += [message(200, sender=paul, to=(me,))] + [message(201 + i, sender=me, to=(rick,)) for i in range(3)]
+    mail += [message(210 + i, sender=me, to=(ANNA,), cc=(old,)) for i in range(2)]
+    store.apply_batch(db, "a", Batch(messages=tuple(mail)))
+    assert store.refresh_own_addresses(db, [me.email]) == {me.email, old.email}
+    assert store.refresh_own_addresses(db, ["richard.sanders@gmail.com"]) == {"richard.sanders@gmail.com"}
+    store.apply_batch(db, "a", Batch(messages=tuple(message(300 + i, sender=ANNA, to=(Address(
+        "richard.b.sanders@gmail.com"),)) for i in range(25))))
+    assert store.refresh_own_addresses(db, ["richard.sanders@gmail.com"]) == {"richard.sanders@gmail.com"}
+
+
 def test_a_colleague_of_the_same_name_with_one_mail_in_sent_stays_a_contact(db):
     lisa = Address("lisa.keller@firm.example")
     written = [message(10 + i, sender=Address("sam.keller@firm.example"), to=(lisa,)) for i in range(3)]
