@@ -328,3 +328,10 @@ def m013_digest_deliveries(db: Database) -> None:
                       delivered_at TEXT NOT NULL,
                       provider_id TEXT NOT NULL,
                       PRIMARY KEY (date, mailbox))""")
+
+
+@migrations()
+def m014_receiving_aliases(db: Database) -> None:
+    """An old address of the user's that only receives is the user's (`daemon.store._receiving_alias`): the
+    user's addresses are found again by the next command, as after m011."""
+    db.execute("DELETE FROM own_addresses WHERE origin = 'config'")
