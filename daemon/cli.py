@@ -498,13 +498,41 @@ def google(ctx: Context, name: str | None, no_browser: bool) -> None:
 @auth.command()
 @click.option("--source", "name", default=None, help="The source to sign in for (default: every Microsoft source).")
 @click.option("--device-code", is_flag=True, default=None, help="Sign in on another device with a code.")
+@click.option("--delivery", is_flag=True,
+              help="Sign in the app that puts the digest into your inbox (delivery_client_id), for Mail.ReadWrite "
+                   "only (default: the app the sync uses).")
 @click.pass_obj
-def microsoft(ctx: Context, name: str | None, device_code: bool | None) -> None:
-    """Sign in to Microsoft 365 / Outlook.com for mail and calendar."""
-    from connectors.microsoft_auth import run_microsoft_auth
-    for source in _provider_source(ctx, name, ("outlook", "outlook_calendar"), "Microsoft"):
+def microsoft(ctx: Context, name: str | None, device_code: bool | None, delivery: bool) -> None:
+    """Sign in to Microsoft 365 / Outlook.com for mail and calendar, or (--delivery) for the digest in your
+    Outlook inbox."""
+    from connectors.microsoft_auth import (NO_DELIVERY_APP_FIX, delivering_source, delivery_sign_in,
+                                           run_microsoft_auth, writes_with_sync_app)
+    if delivery:
+        sources = [s for s in _provider_source(ctx, name, ("outlook",), "Outlook") if s.delivery_client_id]
+        if not sources:
+            raise UsageError("no outlook source" + (f" named {name!r}" if name else "") + " has a delivery_client_id",
+                             where=str(ctx.config.path), fix=NO_DELIVERY_APP_FIX)
+        for source in sources:
+            path = run_microsoft_auth(source, ctx.config, device_code=device_code or None, delivery=True)
+            click.echo(f"{source.name}: signed in for digest delivery (Mail.ReadWrite only, app "
+                       f"{source.delivery_client_id}); token cache saved to {path} (readable by you only).")
+        return
+    sources = _provider_source(ctx, name, ("outlook", "outlook_calendar"), "Microsoft")
+    for source in sources:
         path = run_microsoft_auth(source, ctx.config, device_code=device_code or None)
         click.echo(f"{source.name}: signed in; token cache saved to {path} (readable by you only).")
+    target = delivering_source(ctx.config)
+    if writes_with_sync_app(ctx.config):          # said once: the sync's grant now includes Mail.ReadWrite
+        click.echo("kith: for the digest in your Outlook inbox, this sign-in also granted Mail.ReadWrite, and "
+                   "Microsoft puts every permission of an app into each of its tokens: the token the sync uses can "
+                   "read and change your mail too. To keep the sync read-only, register a second app for delivery "
+                   f"and set delivery_client_id on source {target.name!r} (README: Microsoft 365, \"Digest in your "
+                   "Outlook inbox\").", err=True)
+    elif target is not None and target in sources:
+        waiting = delivery_sign_in(ctx.config)
+        if waiting and not waiting["signed_in"]:
+            click.echo(f"{target.name}: the digest goes into your inbox through a second app (delivery_client_id): "
+                       f"sign it in too with `kith auth microsoft --source {target.name} --delivery`.")
 
 
 @auth.command(name="imap")

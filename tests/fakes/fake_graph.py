@@ -374,16 +374,17 @@ def graph_config(fake: FakeGraph, directory: Path, *, kind: str = "outlook", del
     return parse("\n".join(lines) + "\n", directory / "config.toml")
 
 
-def sign_in(fake: FakeGraph, config: Any, scopes: tuple[str, ...] | None = None) -> None:
-    """Seed the source's token cache through MSAL's public API (authorization-code grant)."""
+def sign_in(fake: FakeGraph, config: Any, scopes: tuple[str, ...] | None = None, *, delivery: bool = False) -> None:
+    """Seed the source's token cache through MSAL's public API (authorization-code grant); with `delivery`,
+    the cache of its delivery app (`delivery_client_id`)."""
     from connectors.microsoft_auth import MicrosoftAuth, scopes_for
 
     import warnings
 
-    auth = MicrosoftAuth(config.sources[0], config, http_client=fake.session())
+    auth = MicrosoftAuth(config.sources[0], config, http_client=fake.session(), delivery=delivery)
     with warnings.catch_warnings():       # the auth-code grant is the documented way to seed a test cache
         warnings.simplefilter("ignore", DeprecationWarning)
         result = auth.app.acquire_token_by_authorization_code(
-            "good-code", list(scopes or scopes_for(config)), redirect_uri="http://localhost")
+            "good-code", list(scopes or scopes_for(config, delivery=delivery)), redirect_uri="http://localhost")
     assert "access_token" in result, result
     auth.file.save(auth.cache)
