@@ -346,21 +346,25 @@ NO_DELIVERY_APP_FIX = ("register a second app for delivery (README: Microsoft 36
                        "and set delivery_client_id = \"…\" on the outlook source")
 
 
-def delivery_sign_in(config: Config) -> dict | None:
-    """Whether the delivery app of the Outlook source that gets the digest is signed in (no network): None
-    when the digest goes into no Outlook inbox, or goes there through the sync's own app."""
+def delivery_report(config: Config) -> dict | None:
+    """How the digest goes into an Outlook inbox, for `kith status` and `kith sync`: None when it goes into none;
+    else the mailbox, whether through an app of its own (`separate_app`) and, when it is, whether that app is
+    signed in, read from its token cache without any network (`problem`: the one line to show when not)."""
     source = delivering_source(config)
-    if source is None or not source.delivery_client_id:
+    if source is None:
         return None
-    path, problem = None, None
+    report = {"mailbox": f"{source.type}:{source.name}", "separate_app": bool(source.delivery_client_id),
+              "client_id": source.delivery_client_id or None, "token_cache": None, "signed_in": None, "problem": None}
+    if not source.delivery_client_id:
+        return report
     try:
         auth = MicrosoftAuth(source, config, delivery=True)
-        path = auth.path
+        report["token_cache"] = str(auth.path)
         auth.require_account()
     except (AuthError, ConfigError) as exc:
-        problem = exc.line()
-    return {"mailbox": f"{source.type}:{source.name}", "client_id": source.delivery_client_id,
-            "token_cache": str(path) if path else None, "signed_in": problem is None, "problem": problem}
+        report["problem"] = exc.line()
+    report["signed_in"] = report["problem"] is None
+    return report
 
 
 def _device_flow(auth: MicrosoftAuth, scopes: list[str]) -> dict:

@@ -159,6 +159,7 @@ def sync(ctx: Context, only: str | None) -> None:
         if len(r.notes) > 20:
             click.echo(f"  … and {len(r.notes) - 20} more notes", err=True)
     _warn_of_unseen_addresses(ctx)
+    _warn_of_delivery_sign_in(ctx, only)
     if failed:
         sys.exit(3)
 
@@ -190,6 +191,17 @@ def _warn_of_unseen_addresses(ctx: Context) -> None:
     if unseen and holds_anything(ctx.db):
         click.echo(f"kith: {', '.join(unseen)} (in [user] addresses) {'is' if len(unseen) == 1 else 'are'} in none "
                    f"of the synced mail — is it yours? Fix [user] addresses in {ctx.config.path}", err=True)
+
+
+def _warn_of_delivery_sign_in(ctx: Context, only: str | None) -> None:
+    """The digest goes into an Outlook inbox through an app of its own that is not signed in: the digest would
+    stay a file. Said with each sync of that mailbox (reading its token cache only), with the command to run."""
+    if "outlook" not in ctx.config.digest.deliver:
+        return
+    from connectors.microsoft_auth import delivery_report
+    report = delivery_report(ctx.config)
+    if report and report["problem"] and only in (None, report["mailbox"].split(":", 1)[1]):
+        click.echo(f"kith: the digest cannot go into your Outlook inbox: {report['problem']}", err=True)
 
 
 def _sync_lock(config):
@@ -505,7 +517,7 @@ def google(ctx: Context, name: str | None, no_browser: bool) -> None:
 def microsoft(ctx: Context, name: str | None, device_code: bool | None, delivery: bool) -> None:
     """Sign in to Microsoft 365 / Outlook.com for mail and calendar, or (--delivery) for the digest in your
     Outlook inbox."""
-    from connectors.microsoft_auth import (NO_DELIVERY_APP_FIX, delivering_source, delivery_sign_in,
+    from connectors.microsoft_auth import (NO_DELIVERY_APP_FIX, delivering_source, delivery_report,
                                            run_microsoft_auth, writes_with_sync_app)
     if delivery:
         sources = [s for s in _provider_source(ctx, name, ("outlook",), "Outlook") if s.delivery_client_id]
@@ -529,8 +541,8 @@ def microsoft(ctx: Context, name: str | None, device_code: bool | None, delivery
                    f"and set delivery_client_id on source {target.name!r} (README: Microsoft 365, \"Digest in your "
                    "Outlook inbox\").", err=True)
     elif target is not None and target in sources:
-        waiting = delivery_sign_in(ctx.config)
-        if waiting and not waiting["signed_in"]:
+        waiting = delivery_report(ctx.config)
+        if waiting and waiting["signed_in"] is False:
             click.echo(f"{target.name}: the digest goes into your inbox through a second app (delivery_client_id): "
                        f"sign it in too with `kith auth microsoft --source {target.name} --delivery`.")
 

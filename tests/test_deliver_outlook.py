@@ -195,3 +195,61 @@ def test_an_existing_cache_keeps_syncing_once_a_delivery_app_is_added_and_delive
     _, delivering = graph_requests(fake)
     assert created in fake.folder("inbox").messages
     assert all(scopes_of(fake, r) == {"Mail.ReadWrite"} for r in delivering) and len(delivering) == 2
+
+
+def write_config(fake, tmp_path, *, delivery_app: bool = True) -> str:
+    """A config file for the CLI: the store in tmp_path, one Outlook source on the fake that gets the digest."""
+    lines = ['[user]', 'addresses = ["me@example.com"]', '[storage]', f'database = "{tmp_path / "kith.db"}"',
+             '[digest]', 'deliver = ["file", "outlook"]', f'directory = "{tmp_path / "digests"}"',
+             '[[sources]]', 'type = "outlook"', 'name = "work"', f'client_id = "{fake.client_id}"',
+             f'authority = "{fake.authority}"', f'graph_endpoint = "{fake.url}"',
+             f'token_cache = "{tmp_path / "msal-work.bin"}"']
+    if delivery_app:
+        lines += [f'delivery_client_id = "{fake.delivery_client_id}"',
+                  f'delivery_token_cache = "{tmp_path / "msal-work-delivery.bin"}"']
+    (tmp_path / "config.toml").write_text("\n".join(lines) + "\n")
+    return str(tmp_path / "config.toml")
+
+
+NOT_SIGNED_IN = ("outlook:work: not signed in to Microsoft for digest delivery (delivery_client_id) — run "
+                 "`kith auth microsoft --source work --delivery`")
+
+
+def test_kith_sync_and_status_say_when_the_delivery_app_is_not_signed_in(fake, tmp_path, monkeypatch):
+    from click.testing import CliRunner
+
+    from daemon.cli import cli
+    from daemon.config import load
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", fake.ca_file)          # the sync's own session trusts the fake
+    config = write_config(fake, tmp_path)
+    kith = lambda *args: CliRunner().invoke(cli, ["--config", config, *args])  # noqa: E731
+    sign_in(fake, load(Path(config)))                                 # the sync's app only
+    fake.put_message("inbox", message(1))
+    synced = kith("sync")
+    assert synced.exit_code == 0, synced.output
+    assert synced.stdout == "outlook:work: 1 new message\n"
+    assert synced.stderr.splitlines() == [f"kith: the digest cannot go into your Outlook inbox: {NOT_SIGNED_IN}"]
+    report = json.loads(kith("status", "--json").stdout)["outlook_delivery"]
+    assert report == {"mailbox": "outlook:work", "separate_app": True, "client_id": fake.delivery_client_id,
+                      "token_cache": str(tmp_path / "msal-work-delivery.bin"), "signed_in": False,
+                      "problem": NOT_SIGNED_IN}
+    assert f"Digest to your Outlook inbox: {NOT_SIGNED_IN}" in kith("status").stdout.splitlines()
+    sign_in(fake, load(Path(config)), delivery=True)
+    again = kith("sync")
+    assert again.exit_code == 0 and again.stderr == ""
+    assert json.loads(kith("status", "--json").stdout)["outlook_delivery"]["signed_in"] is True
+    assert "Outlook inbox" not in kith("status").stdout
+
+
+def test_kith_status_tells_delivery_through_the_sync_app_from_none(fake, tmp_path):
+    from click.testing import CliRunner
+
+    from daemon.cli import cli
+    config = write_config(fake, tmp_path, delivery_app=False)
+    kith = lambda *args: CliRunner().invoke(cli, ["--config", config, *args])  # noqa: E731
+    report = json.loads(kith("status", "--json").stdout)["outlook_delivery"]
+    assert report == {"mailbox": "outlook:work", "separate_app": False, "client_id": None, "token_cache": None,
+                      "signed_in": None, "problem": None}
+    Path(config).write_text(Path(config).read_text().replace('deliver = ["file", "outlook"]', 'deliver = ["file"]'))
+    assert json.loads(kith("status", "--json").stdout)["outlook_delivery"] is None
+    assert fake.requests == []
