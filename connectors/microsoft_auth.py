@@ -27,7 +27,7 @@ import logging
 import os
 import sys
 import webbrowser
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -313,11 +313,13 @@ def browser_available() -> bool:
 
 
 def run_microsoft_auth(source: SourceConfig, config: Config, *, device_code: bool | None = None,
-                       http_client: Any = None, delivery: bool = False) -> Path:
+                       http_client: Any = None, delivery: bool = False,
+                       on_granted: Callable[[set[str]], None] | None = None) -> Path:
     """Sign in interactively (`kith auth microsoft`) and persist the token cache; returns its path.
 
     `device_code=None` picks the device-code flow when no browser is available. `delivery` signs in the
-    source's delivery app (`delivery_client_id`) for Mail.ReadWrite alone, into its own cache.
+    source's delivery app (`delivery_client_id`) for Mail.ReadWrite alone, into its own cache. `on_granted`
+    is told the scopes the new token carries: every one consented to for the app, even long ago.
     """
     if delivery and not source.delivery_client_id:
         raise ConfigError(f"source {source.name!r} has no delivery_client_id", where=str(config.path),
@@ -338,6 +340,8 @@ def run_microsoft_auth(source: SourceConfig, config: Config, *, device_code: boo
                         fix=_retry_fix(auth, use_device))
     _keep_only(auth.app, result)
     auth.file.save(auth.cache)
+    if on_granted is not None:
+        on_granted(set(str(result.get("scope") or " ".join(scopes)).split()))
     log.info("%s: signed in%s; token cache at %s", auth.where, auth.purpose, auth.path)
     return auth.path
 

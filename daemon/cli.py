@@ -517,7 +517,7 @@ def google(ctx: Context, name: str | None, no_browser: bool) -> None:
 def microsoft(ctx: Context, name: str | None, device_code: bool | None, delivery: bool) -> None:
     """Sign in to Microsoft 365 / Outlook.com for mail and calendar, or (--delivery) for the digest in your
     Outlook inbox."""
-    from connectors.microsoft_auth import (NO_DELIVERY_APP_FIX, delivering_source, delivery_report,
+    from connectors.microsoft_auth import (NO_DELIVERY_APP_FIX, WRITE_SCOPE, delivering_source, delivery_report,
                                            run_microsoft_auth, writes_with_sync_app)
     if delivery:
         sources = [s for s in _provider_source(ctx, name, ("outlook",), "Outlook") if s.delivery_client_id]
@@ -531,8 +531,14 @@ def microsoft(ctx: Context, name: str | None, device_code: bool | None, delivery
         return
     sources = _provider_source(ctx, name, ("outlook", "outlook_calendar"), "Microsoft")
     for source in sources:
-        path = run_microsoft_auth(source, ctx.config, device_code=device_code or None)
+        granted: set[str] = set()
+        path = run_microsoft_auth(source, ctx.config, device_code=device_code or None, on_granted=granted.update)
         click.echo(f"{source.name}: signed in; token cache saved to {path} (readable by you only).")
+        if WRITE_SCOPE in granted and not writes_with_sync_app(ctx.config):
+            click.echo(f"kith: {source.name}: the app the sync uses still holds Mail.ReadWrite, consented to earlier, "
+                       "so its tokens can still read and change your mail: revoke that consent (README: Microsoft "
+                       f"365, \"Digest in your Outlook inbox\") and run `kith auth microsoft --source {source.name}` "
+                       "again.", err=True)
     target = delivering_source(ctx.config)
     if writes_with_sync_app(ctx.config):          # said once: the sync's grant now includes Mail.ReadWrite
         click.echo("kith: for the digest in your Outlook inbox, this sign-in also granted Mail.ReadWrite, and "

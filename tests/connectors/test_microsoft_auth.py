@@ -360,3 +360,19 @@ def test_kith_auth_microsoft_delivery_without_a_delivery_app_is_one_line(fake, t
                                    "register a second app for delivery (README: Microsoft 365, \"Digest in your "
                                    "Outlook inbox\") and set delivery_client_id = \"…\" on the outlook source")
     assert fake.requests == []
+
+
+def test_moving_to_a_delivery_app_says_while_the_sync_app_still_holds_mail_readwrite(fake, tmp_path, kith):
+    """Consent outlives the config: after delivery_client_id is added, the first app's tokens still carry the
+    Mail.ReadWrite consented to before, until the user revokes that consent."""
+    kith(write_config(fake, tmp_path, delivery_app=False), "--device-code")     # delivery through the one app
+    config = write_config(fake, tmp_path, delivery_app=True)
+    held = kith(config, "--source", "work", "--device-code")
+    assert held.exit_code == 0, held.output
+    notes = [line for line in held.stderr.splitlines() if line.startswith("kith: ")]
+    assert notes == ["kith: work: the app the sync uses still holds Mail.ReadWrite, consented to earlier, so its "
+                     "tokens can still read and change your mail: revoke that consent (README: Microsoft 365, "
+                     "\"Digest in your Outlook inbox\") and run `kith auth microsoft --source work` again."]
+    fake.consents[fake.client_id].discard("Mail.ReadWrite")                   # revoked in My Apps
+    clean = kith(config, "--source", "work", "--device-code")
+    assert clean.exit_code == 0 and "Mail.ReadWrite" not in clean.stderr
