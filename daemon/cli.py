@@ -517,8 +517,7 @@ def google(ctx: Context, name: str | None, no_browser: bool) -> None:
 def microsoft(ctx: Context, name: str | None, device_code: bool | None, delivery: bool) -> None:
     """Sign in to Microsoft 365 / Outlook.com for mail and calendar, or (--delivery) for the digest in your
     Outlook inbox."""
-    from connectors.microsoft_auth import (NO_DELIVERY_APP_FIX, WRITE_SCOPE, delivering_source, delivery_report,
-                                           run_microsoft_auth, writes_with_sync_app)
+    from connectors.microsoft_auth import NO_DELIVERY_APP_FIX, WRITE_SCOPE, run_microsoft_auth, writes_with_sync_app
     if delivery:
         sources = [s for s in _provider_source(ctx, name, ("outlook",), "Outlook") if s.delivery_client_id]
         if not sources:
@@ -539,14 +538,21 @@ def microsoft(ctx: Context, name: str | None, device_code: bool | None, delivery
                        "so its tokens can still read and change your mail: revoke that consent (README: Microsoft "
                        f"365, \"Digest in your Outlook inbox\") and run `kith auth microsoft --source {source.name}` "
                        "again.", err=True)
+    _say_how_the_digest_reaches_outlook(ctx, sources)
+
+
+def _say_how_the_digest_reaches_outlook(ctx: Context, signed_in: list) -> None:
+    """After the sync's sign-in: once, that its grant includes Mail.ReadWrite when the digest goes into the inbox
+    through the sync's own app; or that the delivery app still needs its sign-in."""
+    from connectors.microsoft_auth import delivering_source, delivery_report, writes_with_sync_app
     target = delivering_source(ctx.config)
-    if writes_with_sync_app(ctx.config):          # said once: the sync's grant now includes Mail.ReadWrite
+    if writes_with_sync_app(ctx.config):
         click.echo("kith: for the digest in your Outlook inbox, this sign-in also granted Mail.ReadWrite, and "
                    "Microsoft puts every permission of an app into each of its tokens: the token the sync uses can "
                    "read and change your mail too. To keep the sync read-only, register a second app for delivery "
                    f"and set delivery_client_id on source {target.name!r} (README: Microsoft 365, \"Digest in your "
                    "Outlook inbox\").", err=True)
-    elif target is not None and target in sources:
+    elif target is not None and target in signed_in:
         waiting = delivery_report(ctx.config)
         if waiting and waiting["signed_in"] is False:
             click.echo(f"{target.name}: the digest goes into your inbox through a second app (delivery_client_id): "
