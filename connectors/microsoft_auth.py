@@ -9,8 +9,13 @@ command to run again. Nothing here can read or send mail: it only yields
 access tokens for the scopes asked for.
 
 Least privilege: sync asks for `Mail.ReadBasic` and `Calendars.ReadBasic` (no
-bodies). `Mail.ReadWrite` is requested at sign-in only when `[digest] deliver`
-contains "outlook", because creating the digest in the inbox needs it. The
+bodies). Creating the digest in the inbox (`[digest] deliver` contains
+"outlook") needs `Mail.ReadWrite`, and Entra puts every permission consented to
+for an app into each of that app's access tokens. So the Outlook source that
+delivers may name a second app registration, `delivery_client_id`, with its own
+token cache: `kith auth microsoft --delivery` asks for `Mail.ReadWrite` there
+only, and the sync's app keeps the read scopes. Without it (configs from before
+it existed), the sync's sign-in asks for `Mail.ReadWrite` too, and says so. The
 cache is encrypted by msal-extensions where the platform has a keyring
 (DPAPI, Keychain, libsecret); elsewhere it is a plaintext file with mode 0600.
 """
@@ -22,7 +27,7 @@ import logging
 import os
 import sys
 import webbrowser
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -43,23 +48,49 @@ WRITE_SCOPE = "Mail.ReadWrite"
 TIMEOUT = (10, 60)
 
 
-def auth_fix(source: SourceConfig) -> str:
-    return f"run `kith auth microsoft --source {source.name}`"
+def auth_fix(source: SourceConfig, *, delivery: bool = False) -> str:
+    return f"run `kith auth microsoft --source {source.name}{' --delivery' if delivery else ''}`"
 
 
-def scopes_for(config: Config) -> list[str]:
-    """What sign-in asks the user to consent to: read scopes, plus write only for inbox delivery."""
+def delivering_source(config: Config) -> SourceConfig | None:
+    """The Outlook source whose inbox gets the digest (the first enabled one), when `[digest] deliver` says so."""
+    if "outlook" not in config.digest.deliver:
+        return None
+    return next((s for s in config.sources if s.type == "outlook" and s.enabled), None)
+
+
+def writes_with_sync_app(config: Config) -> bool:
+    """Whether the digest goes into an Outlook inbox through the sync's own app (no `delivery_client_id`): the
+    sync's sign-in then grants Mail.ReadWrite, and every token the sync uses carries it."""
+    source = delivering_source(config)
+    return source is not None and not source.delivery_client_id
+
+
+def scopes_for(config: Config, *, delivery: bool = False) -> list[str]:
+    """What a sign-in asks the user to consent to. The sync's app: the read scopes, plus Mail.ReadWrite when the
+    digest goes into the inbox through it; the delivery app (`delivery`): Mail.ReadWrite only."""
+    if delivery:
+        return [WRITE_SCOPE]
     scopes = list(READ_SCOPES)
-    if "outlook" in config.digest.deliver:
+    if writes_with_sync_app(config):
         scopes.append(WRITE_SCOPE)
     return scopes
 
 
-def cache_path(source: SourceConfig, config: Config) -> Path:
-    """The source's `token_cache`, or msal-<name>.bin in the state directory."""
-    if source.token_cache:
-        return config.resolve(source.token_cache)
-    return paths.state_dir() / f"msal-{source.name}.bin"
+def cache_path(source: SourceConfig, config: Config, *, delivery: bool = False) -> Path:
+    """The source's `token_cache`, or msal-<name>.bin in the state directory; for the delivery app,
+    `delivery_token_cache`, or msal-<name>-delivery.bin next to it."""
+    if not delivery:
+        if source.token_cache:
+            return config.resolve(source.token_cache)
+        return paths.state_dir() / f"msal-{source.name}.bin"
+    path = (config.resolve(source.delivery_token_cache) if source.delivery_token_cache
+            else paths.state_dir() / f"msal-{source.name}-delivery.bin")
+    if path == cache_path(source, config):
+        raise ConfigError(f"source {source.name!r}: delivery_token_cache is the sync's token cache ({path})",
+                          where=str(config.path),
+                          fix="name another file, or remove delivery_token_cache to keep it in the state directory")
+    return path
 
 
 class CacheFile:
@@ -151,12 +182,17 @@ def _plaintext(path: Path, why: str) -> None:
 
 
 class MicrosoftAuth:
-    """One source's MSAL application and token cache, shared by the connectors and `kith auth`."""
+    """One source's MSAL application and token cache, shared by the connectors and `kith auth`; with
+    `delivery`, those of the source's delivery app (`delivery_client_id`, its own cache)."""
 
-    def __init__(self, source: SourceConfig, config: Config, *, http_client: Any = None) -> None:
+    def __init__(self, source: SourceConfig, config: Config, *, http_client: Any = None,
+                 delivery: bool = False) -> None:
         self.source = source
+        self.delivery = delivery
+        self.client_id = source.delivery_client_id if delivery else source.client_id
+        self.purpose = " for digest delivery (delivery_client_id)" if delivery else ""
         self.where = f"{source.type}:{source.name}"
-        self.path = cache_path(source, config)
+        self.path = cache_path(source, config, delivery=delivery)
         self.file = CacheFile(self.path)
         self.cache = self.file.load()
         self.http = http_client if http_client is not None else requests.Session()
@@ -166,7 +202,7 @@ class MicrosoftAuth:
     def app(self) -> msal.PublicClientApplication:
         """Built on first use: the constructor fetches the authority's OIDC document."""
         if self._app is None:
-            self._app = build_app(self.source, self.cache, self.http, self.where)
+            self._app = build_app(self.source, self.cache, self.http, self.where, client_id=self.client_id)
         return self._app
 
     def require_account(self) -> None:
@@ -175,11 +211,14 @@ class MicrosoftAuth:
             raise self._unreadable(self.file.problem)
         search = getattr(self.cache, "search", self.cache.find)      # `find` is deprecated in newer msal
         if not any(True for _ in search(msal.TokenCache.CredentialType.ACCOUNT)):
-            raise AuthError("not signed in to Microsoft", where=self.where, fix=auth_fix(self.source))
+            raise AuthError(f"not signed in to Microsoft{self.purpose}", where=self.where, fix=self.fix)
+
+    @property
+    def fix(self) -> str:
+        return auth_fix(self.source, delivery=self.delivery)
 
     def _unreadable(self, why: str) -> AuthError:
-        return AuthError(f"the Microsoft token cache cannot be read ({why})", where=str(self.path),
-                         fix=auth_fix(self.source))
+        return AuthError(f"the Microsoft token cache cannot be read ({why})", where=str(self.path), fix=self.fix)
 
     def token(self, scopes: Sequence[str], *, force_refresh: bool = False) -> str:
         """An access token from the cache, refreshed silently when due; AuthError when the grant is gone."""
@@ -198,8 +237,8 @@ class MicrosoftAuth:
         if not result or "access_token" not in result:
             code = (result or {}).get("error", "no token in the cache")
             log.info("%s: silent token refresh failed: %s", self.where, code)
-            raise AuthError(f"the Microsoft sign-in has expired or was revoked ({code})", where=self.where,
-                            fix=auth_fix(self.source))
+            raise AuthError(f"the Microsoft sign-in{self.purpose} has expired or was revoked ({code})",
+                            where=self.where, fix=self.fix)
         return result["access_token"]
 
     def _accounts(self) -> list[dict]:
@@ -210,20 +249,21 @@ class MicrosoftAuth:
             raise self._unreadable(f"a broken account entry, {type(exc).__name__}") from None
 
 
-def build_app(source: SourceConfig, cache: msal.SerializableTokenCache, http: Any,
-              where: str) -> msal.PublicClientApplication:
-    """The MSAL public client for this source's client id and authority.
+def build_app(source: SourceConfig, cache: msal.SerializableTokenCache, http: Any, where: str, *,
+              client_id: str | None = None) -> msal.PublicClientApplication:
+    """The MSAL public client for this source's client id (or `client_id`, the delivery app's) and authority.
 
     Instance discovery asks login.microsoftonline.com about unknown hosts; it is
     skipped for hosts that are not Microsoft's (a company's own authority, tests).
     """
-    if not source.client_id:
+    client_id = source.client_id if client_id is None else client_id
+    if not client_id:
         raise ConfigError(f"source {source.name!r} has no client_id", where=where,
                           fix="register an app (see README, Microsoft 365) and set client_id = \"...\"")
     host = (urlsplit(source.authority).hostname or "").lower()
     known = host in msal.authority.WELL_KNOWN_AUTHORITY_HOSTS
     try:
-        return msal.PublicClientApplication(source.client_id, authority=source.authority, token_cache=cache,
+        return msal.PublicClientApplication(client_id, authority=source.authority, token_cache=cache,
                                             http_client=http, timeout=TIMEOUT,
                                             instance_discovery=None if known else False)
     except requests.RequestException as exc:
@@ -273,13 +313,19 @@ def browser_available() -> bool:
 
 
 def run_microsoft_auth(source: SourceConfig, config: Config, *, device_code: bool | None = None,
-                       http_client: Any = None) -> Path:
+                       http_client: Any = None, delivery: bool = False,
+                       on_granted: Callable[[set[str]], None] | None = None) -> Path:
     """Sign in interactively (`kith auth microsoft`) and persist the token cache; returns its path.
 
-    `device_code=None` picks the device-code flow when no browser is available.
+    `device_code=None` picks the device-code flow when no browser is available. `delivery` signs in the
+    source's delivery app (`delivery_client_id`) for Mail.ReadWrite alone, into its own cache. `on_granted`
+    is told the scopes the new token carries: every one consented to for the app, even long ago.
     """
-    auth = MicrosoftAuth(source, config, http_client=http_client)
-    scopes = scopes_for(config)
+    if delivery and not source.delivery_client_id:
+        raise ConfigError(f"source {source.name!r} has no delivery_client_id", where=str(config.path),
+                          fix=NO_DELIVERY_APP_FIX)
+    auth = MicrosoftAuth(source, config, http_client=http_client, delivery=delivery)
+    scopes = scopes_for(config, delivery=delivery)
     use_device = device_code if device_code is not None else not browser_available()
     try:
         result = _device_flow(auth, scopes) if use_device else auth.app.acquire_token_interactive(
@@ -290,20 +336,47 @@ def run_microsoft_auth(source: SourceConfig, config: Config, *, device_code: boo
     except json.JSONDecodeError:
         raise not_from_microsoft(auth.where) from None
     if "access_token" not in result:
-        raise AuthError(f"sign-in failed ({_first_line(result)})", where=auth.where,
-                        fix=_retry_fix(source, use_device))
+        raise AuthError(f"sign-in{auth.purpose} failed ({_first_line(result)})", where=auth.where,
+                        fix=_retry_fix(auth, use_device))
     _keep_only(auth.app, result)
     auth.file.save(auth.cache)
-    log.info("%s: signed in; token cache at %s", auth.where, auth.path)
+    if on_granted is not None:
+        on_granted(set(str(result.get("scope") or " ".join(scopes)).split()))
+    log.info("%s: signed in%s; token cache at %s", auth.where, auth.purpose, auth.path)
     return auth.path
+
+
+NO_DELIVERY_APP_FIX = ("register a second app for delivery (README: Microsoft 365, \"Digest in your Outlook inbox\") "
+                       "and set delivery_client_id = \"…\" on the outlook source")
+
+
+def delivery_report(config: Config) -> dict | None:
+    """How the digest goes into an Outlook inbox, for `kith status` and `kith sync`: None when it goes into none;
+    else the mailbox, whether through an app of its own (`separate_app`) and, when it is, whether that app is
+    signed in, read from its token cache without any network (`problem`: the one line to show when not)."""
+    source = delivering_source(config)
+    if source is None:
+        return None
+    report = {"mailbox": f"{source.type}:{source.name}", "separate_app": bool(source.delivery_client_id),
+              "client_id": source.delivery_client_id or None, "token_cache": None, "signed_in": None, "problem": None}
+    if not source.delivery_client_id:
+        return report
+    try:
+        auth = MicrosoftAuth(source, config, delivery=True)
+        report["token_cache"] = str(auth.path)
+        auth.require_account()
+    except (AuthError, ConfigError) as exc:
+        report["problem"] = exc.line()
+    report["signed_in"] = report["problem"] is None
+    return report
 
 
 def _device_flow(auth: MicrosoftAuth, scopes: list[str]) -> dict:
     flow = auth.app.initiate_device_flow(scopes=scopes)
     if "user_code" not in flow:
         raise AuthError(f"the device-code flow was refused ({_first_line(flow)})", where=auth.where,
-                        fix="enable \"Allow public client flows\" in the app registration, or run "
-                            f"`kith auth microsoft --source {auth.source.name}` where a browser is available")
+                        fix="enable \"Allow public client flows\" in the app registration, or "
+                            f"{auth.fix} where a browser is available")
     print(flow["message"], file=sys.stderr, flush=True)
     return auth.app.acquire_token_by_device_flow(flow)
 
@@ -321,6 +394,6 @@ def _first_line(result: dict) -> str:
     return text.splitlines()[0][:160]
 
 
-def _retry_fix(source: SourceConfig, used_device: bool) -> str:
+def _retry_fix(auth: MicrosoftAuth, used_device: bool) -> str:
     other = "without --device-code on a machine with a browser" if used_device else "with --device-code"
-    return f"run `kith auth microsoft --source {source.name}` again, or {other}"
+    return f"{auth.fix} again, or {other}"

@@ -159,6 +159,7 @@ def sync(ctx: Context, only: str | None) -> None:
         if len(r.notes) > 20:
             click.echo(f"  … and {len(r.notes) - 20} more notes", err=True)
     _warn_of_unseen_addresses(ctx)
+    _warn_of_delivery_sign_in(ctx, only)
     if failed:
         sys.exit(3)
 
@@ -190,6 +191,17 @@ def _warn_of_unseen_addresses(ctx: Context) -> None:
     if unseen and holds_anything(ctx.db):
         click.echo(f"kith: {', '.join(unseen)} (in [user] addresses) {'is' if len(unseen) == 1 else 'are'} in none "
                    f"of the synced mail — is it yours? Fix [user] addresses in {ctx.config.path}", err=True)
+
+
+def _warn_of_delivery_sign_in(ctx: Context, only: str | None) -> None:
+    """The digest goes into an Outlook inbox through an app of its own that is not signed in: the digest would
+    stay a file. Said with each sync of that mailbox (reading its token cache only), with the command to run."""
+    if "outlook" not in ctx.config.digest.deliver:
+        return
+    from connectors.microsoft_auth import delivery_report
+    report = delivery_report(ctx.config)
+    if report and report["problem"] and only in (None, report["mailbox"].split(":", 1)[1]):
+        click.echo(f"kith: the digest cannot go into your Outlook inbox: {report['problem']}", err=True)
 
 
 def _sync_lock(config):
@@ -498,13 +510,53 @@ def google(ctx: Context, name: str | None, no_browser: bool) -> None:
 @auth.command()
 @click.option("--source", "name", default=None, help="The source to sign in for (default: every Microsoft source).")
 @click.option("--device-code", is_flag=True, default=None, help="Sign in on another device with a code.")
+@click.option("--delivery", is_flag=True,
+              help="Sign in the app that puts the digest into your inbox (delivery_client_id), for Mail.ReadWrite "
+                   "only (default: the app the sync uses).")
 @click.pass_obj
-def microsoft(ctx: Context, name: str | None, device_code: bool | None) -> None:
-    """Sign in to Microsoft 365 / Outlook.com for mail and calendar."""
-    from connectors.microsoft_auth import run_microsoft_auth
-    for source in _provider_source(ctx, name, ("outlook", "outlook_calendar"), "Microsoft"):
-        path = run_microsoft_auth(source, ctx.config, device_code=device_code or None)
+def microsoft(ctx: Context, name: str | None, device_code: bool | None, delivery: bool) -> None:
+    """Sign in to Microsoft 365 / Outlook.com for mail and calendar, or (--delivery) for the digest in your
+    Outlook inbox."""
+    from connectors.microsoft_auth import NO_DELIVERY_APP_FIX, WRITE_SCOPE, run_microsoft_auth, writes_with_sync_app
+    if delivery:
+        sources = [s for s in _provider_source(ctx, name, ("outlook",), "Outlook") if s.delivery_client_id]
+        if not sources:
+            raise UsageError("no outlook source" + (f" named {name!r}" if name else "") + " has a delivery_client_id",
+                             where=str(ctx.config.path), fix=NO_DELIVERY_APP_FIX)
+        for source in sources:
+            path = run_microsoft_auth(source, ctx.config, device_code=device_code or None, delivery=True)
+            click.echo(f"{source.name}: signed in for digest delivery (Mail.ReadWrite only, app "
+                       f"{source.delivery_client_id}); token cache saved to {path} (readable by you only).")
+        return
+    sources = _provider_source(ctx, name, ("outlook", "outlook_calendar"), "Microsoft")
+    for source in sources:
+        granted: set[str] = set()
+        path = run_microsoft_auth(source, ctx.config, device_code=device_code or None, on_granted=granted.update)
         click.echo(f"{source.name}: signed in; token cache saved to {path} (readable by you only).")
+        if WRITE_SCOPE in granted and not writes_with_sync_app(ctx.config):
+            click.echo(f"kith: {source.name}: the app the sync uses still holds Mail.ReadWrite, consented to earlier, "
+                       "so its tokens can still read and change your mail: revoke that consent (README: Microsoft "
+                       f"365, \"Digest in your Outlook inbox\") and run `kith auth microsoft --source {source.name}` "
+                       "again.", err=True)
+    _say_how_the_digest_reaches_outlook(ctx, sources)
+
+
+def _say_how_the_digest_reaches_outlook(ctx: Context, signed_in: list) -> None:
+    """After the sync's sign-in: once, that its grant includes Mail.ReadWrite when the digest goes into the inbox
+    through the sync's own app; or that the delivery app still needs its sign-in."""
+    from connectors.microsoft_auth import delivering_source, delivery_report, writes_with_sync_app
+    target = delivering_source(ctx.config)
+    if writes_with_sync_app(ctx.config):
+        click.echo("kith: for the digest in your Outlook inbox, this sign-in also granted Mail.ReadWrite, and "
+                   "Microsoft puts every permission of an app into each of its tokens: the token the sync uses can "
+                   "read and change your mail too. To keep the sync read-only, register a second app for delivery "
+                   f"and set delivery_client_id on source {target.name!r} (README: Microsoft 365, \"Digest in your "
+                   "Outlook inbox\").", err=True)
+    elif target is not None and target in signed_in:
+        waiting = delivery_report(ctx.config)
+        if waiting and waiting["signed_in"] is False:
+            click.echo(f"{target.name}: the digest goes into your inbox through a second app (delivery_client_id): "
+                       f"sign it in too with `kith auth microsoft --source {target.name} --delivery`.")
 
 
 @auth.command(name="imap")

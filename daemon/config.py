@@ -102,6 +102,11 @@ class SourceConfig:
                          types=MICROSOFT)
     token_cache: str = key("", "Microsoft: where the MSAL token cache is kept (default: in your state directory).",
                            types=MICROSOFT)
+    delivery_client_id: str = key("", "Outlook: application (client) id of a second app registration, used only to put "
+                                      "the digest into your inbox (Mail.ReadWrite), so that the sign-in the sync uses "
+                                      "keeps read-only permissions (see README).", types=("outlook",))
+    delivery_token_cache: str = key("", "Outlook: where the delivery app's MSAL token cache is kept (default: in your "
+                                        "state directory).", types=("outlook",))
     graph_endpoint: str = key("https://graph.microsoft.com", "Microsoft: Graph base URL (national clouds, tests).",
                               types=MICROSOFT)
     folders: list[str] = key([], "Mail folders to read. Outlook: well-known names such as inbox, sentitems, "
@@ -369,7 +374,7 @@ def _validate(config: Config, loc: _Locator, raw_sources: list[dict]) -> None:
                                   where=loc.where(kind, index, "name"), fix="give every entry its own name")
     places = [("storage", None, "database", config.storage.database), ("digest", None, "directory", config.digest.directory)]
     places += [("sources", i, name, getattr(source, name)) for i, source in enumerate(config.sources)
-               for name in ("path", "credentials", "token", "token_cache", "password_file")]
+               for name in ("path", "credentials", "token", "token_cache", "delivery_token_cache", "password_file")]
     for section, index, name, value in places:
         if value.startswith("~") and not value.startswith(("~/", "~\\")) and value != "~":
             try:
@@ -393,6 +398,7 @@ def _validate(config: Config, loc: _Locator, raw_sources: list[dict]) -> None:
         _check_urls(source, index, loc)
         if source.type in IMAP:
             _check_imap(source, index, loc)
+    _check_delivery_apps(config, loc)
     targets = {"gmail": GOOGLE[:1], "outlook": MICROSOFT[:1]}
     for target in config.digest.deliver:
         if target in targets and not any(s.type in targets[target] and s.enabled for s in config.sources):
@@ -427,6 +433,24 @@ def _check_imap(source: SourceConfig, index: int, loc: _Locator) -> None:
                           where=loc.where("sources", index, "tls"),
                           fix="remove tls = false and use the server's TLS port (993); plain IMAP is only for a "
                               "server on this machine (127.0.0.1, localhost)")
+
+
+def _check_delivery_apps(config: Config, loc: _Locator) -> None:
+    """A delivery app keeps Mail.ReadWrite out of the sync's tokens only when it is an app registration no
+    source syncs with: Microsoft puts every permission consented to for an app into each of its tokens."""
+    sync_apps: dict[str, int] = {}
+    for index, source in enumerate(config.sources):
+        if source.type in MICROSOFT and source.client_id:
+            sync_apps.setdefault(source.client_id.strip().lower(), index)
+    for index, source in enumerate(config.sources):
+        other = sync_apps.get(source.delivery_client_id.strip().lower()) if source.delivery_client_id else None
+        if other is not None:
+            whose = "its own client_id" if other == index else f"the client_id of sources[{other}]"
+            raise ConfigError(f"sources[{index}].delivery_client_id is {whose}",
+                              where=loc.where("sources", index, "delivery_client_id"),
+                              fix="register a second app, for delivery only (README: Microsoft 365), and write its "
+                                  "Application (client) ID here; with one app, the token the sync uses can change "
+                                  "mail too")
 
 
 URL_KEYS = ("api_endpoint", "token_uri", "authority", "graph_endpoint")

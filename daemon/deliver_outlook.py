@@ -11,6 +11,10 @@ Delivery is idempotent per date: the caller records each creation at once
 deterministic internetMessageId, looked for in the whole mailbox (`/me/messages`:
 every folder, so a digest the user moved or deleted counts) before creating,
 for a kill between creating and recording. The mail connector drops it on sync.
+
+With `delivery_client_id` the token comes from that second app registration and
+its own cache (`kith auth microsoft --delivery`), so Mail.ReadWrite never reaches
+the tokens the sync uses; without it, from the sync's app, as before.
 """
 
 from __future__ import annotations
@@ -39,8 +43,8 @@ def create_digest(source: SourceConfig, config: Config, day: date, subject: str,
                   on_placed: Callable[[str], None] | None = None) -> str:
     """Create the digest for `day` in the inbox unless the mailbox has it already; return its Graph id, handed
     to `on_placed` as soon as it is known."""
-    auth = MicrosoftAuth(source, config, http_client=http_client)
-    auth.require_account()
+    auth = MicrosoftAuth(source, config, http_client=http_client, delivery=bool(source.delivery_client_id))
+    auth.require_account()      # one line naming the sign-in to run, before any network
     where = f"outlook:{source.name}"
 
     def token(force: bool) -> str:
@@ -85,4 +89,6 @@ def digest_message(config: Config, internet_id: str, subject: str, text: str, ht
 
 
 def _write_fix(source: SourceConfig) -> str:
-    return (f"add \"outlook\" to [digest] deliver, then {auth_fix(source)} to grant Mail.ReadWrite")
+    if source.delivery_client_id:
+        return f"{auth_fix(source, delivery=True)} to grant Mail.ReadWrite to the delivery app"
+    return f"add \"outlook\" to [digest] deliver, then {auth_fix(source)} to grant Mail.ReadWrite"

@@ -40,6 +40,8 @@ def status_report(db: Database, config: Config, now: datetime | None = None) -> 
         "digest_waits_for_first_sync": not holds_anything(db),
         "last_digest": {"date": last[0], "delivered_at": last[1], "path": last[2]} if last else None,
         "own_addresses": own_addresses_report(db, config),
+        # null unless the digest goes into an Outlook inbox; then whether through an app of its own, signed in
+        "outlook_delivery": _outlook_delivery(config),
         # assistants sending from the user's mailbox: their Sent mail is the user's, they are never suggested
         "assistants": [email for email, in db.execute("SELECT email FROM delegates ORDER BY email")],
     }
@@ -63,6 +65,14 @@ def own_addresses_report(db: Database, config: Config) -> list[dict]:
              "in_mail": any_mail and mail_carries(db, address)} for address, origin in sorted(rows.items())]
 
 
+
+
+def _outlook_delivery(config: Config) -> dict | None:
+    """How the digest goes into an Outlook inbox (msal is imported only then): see `delivery_report`."""
+    if "outlook" not in config.digest.deliver:
+        return None
+    from connectors.microsoft_auth import delivery_report
+    return delivery_report(config)
 
 
 def _source_status(db: Database, key: str, configured: bool, enabled: bool) -> dict:
@@ -146,6 +156,9 @@ def status_lines(report: dict, zone: tzinfo = UTC, now: datetime | None = None) 
     else:
         lines.append(f"Next digest: {when(report['next_digest_at'])}"
                      + ("" if daemon["running"] else " if the daemon runs"))
+    delivery = report.get("outlook_delivery") or {}
+    if delivery.get("problem"):
+        lines.append(f"Digest to your Outlook inbox: {delivery['problem']}")
     last = report["last_digest"]
     if last is None:
         lines.append("Last digest: none yet")

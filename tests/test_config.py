@@ -183,6 +183,14 @@ def test_a_database_path_that_is_a_folder_names_its_line(tmp_path):
      'no enabled gmail source to deliver through — set enabled = true on the gmail source, or remove "gmail"', 2),
     ('[[sources]]\ntype = "maildir"\nname = "m"\npath = "x"\ncalendars = ["primary"]\n',
      "sources[0].calendars does not apply to type 'maildir'", 5),
+    (OUTLOOK + 'delivery_client_id = "00000000-0000-0000-0000-000000000000"\n',
+     "sources[0].delivery_client_id is its own client_id — register a second app, for delivery only", 5),
+    (OUTLOOK + 'delivery_client_id = "11111111-1111-1111-1111-111111111111"\n[[sources]]\ntype = "outlook_calendar"\n'
+     'name = "c"\nclient_id = "11111111-1111-1111-1111-111111111111"\n',
+     "sources[0].delivery_client_id is the client_id of sources[1] — register a second app", 5),
+    ('[[sources]]\ntype = "outlook_calendar"\nname = "c"\nclient_id = "x"\ndelivery_client_id = "y"\n',
+     "sources[0].delivery_client_id does not apply to type 'outlook_calendar' — remove it (it is for outlook "
+     "sources)", 5),
 ])
 def test_source_settings_that_cannot_work_are_errors_at_load(tmp_path, text, says, line):
     message = error_of(tmp_path, text)
@@ -193,6 +201,9 @@ def test_a_local_endpoint_and_delivery_through_a_configured_source_load(tmp_path
     config = load_text(tmp_path, '[digest]\ndeliver = ["file", "outlook"]\n' + OUTLOOK
                        + 'graph_endpoint = "http://127.0.0.1:8080/graph"\nauthority = "https://127.0.0.1:8443/tenant"\n')
     assert config.sources[0].graph_endpoint == "http://127.0.0.1:8080/graph"
+    apart = load_text(tmp_path, '[digest]\ndeliver = ["file", "outlook"]\n' + OUTLOOK
+                      + 'delivery_client_id = "11111111-1111-1111-1111-111111111111"\n')
+    assert apart.sources[0].delivery_client_id.startswith("1111") and apart.sources[0].delivery_token_cache == ""
     kept = load_text(tmp_path, '[[sources]]\ntype = "outlook"\nname = "o"\nenabled = false\n'   # a skeleton
                      'graph_endpoint = "HTTPS://GRAPH.MICROSOFT.COM"\n')
     assert not kept.sources[0].enabled

@@ -7,6 +7,7 @@ import json
 import logging
 import stat
 import sys
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -24,7 +25,6 @@ def fake(tmp_path):
 
 
 def token_posts(fake: FakeGraph) -> list[dict[str, str]]:
-    from urllib.parse import parse_qsl
     return [dict(parse_qsl(r.body)) for r in fake.requests if r.path.endswith("/oauth2/v2.0/token")]
 
 
@@ -218,3 +218,161 @@ def test_an_authority_the_service_does_not_know_is_still_a_config_error(fake, tm
     assert str(info.value).startswith(f"outlook:work: authority '{fake.url}/no-such-tenant' is not usable (")
     assert str(info.value).endswith("— use https://login.microsoftonline.com/common, /organizations, /consumers "
                                     "or /<tenant id>")
+
+
+# ---------------------------------------------------------------- a second app for putting the digest in the inbox
+
+def delivery_config(fake, tmp_path, **keys):
+    return graph_config(fake, tmp_path, deliver=("file", "outlook"), delivery_client_id=fake.delivery_client_id,
+                        **keys)
+
+
+def test_with_a_delivery_app_the_sync_asks_to_read_only_and_the_delivery_app_to_write_only(fake, tmp_path):
+    config = delivery_config(fake, tmp_path)
+    assert scopes_for(config) == ["Mail.ReadBasic", "Calendars.ReadBasic"]
+    assert scopes_for(config, delivery=True) == ["Mail.ReadWrite"]
+    calendar = parse(f'[digest]\ndeliver = ["outlook"]\n[[sources]]\ntype = "outlook"\nname = "m"\nclient_id = "a"\n'
+                     f'delivery_client_id = "b"\n[[sources]]\ntype = "outlook_calendar"\nname = "c"\nclient_id = "a"\n',
+                     tmp_path / "two.toml")
+    assert scopes_for(calendar) == ["Mail.ReadBasic", "Calendars.ReadBasic"]     # the calendar's sign-in too
+    later = parse(f'[digest]\ndeliver = ["outlook"]\n[[sources]]\ntype = "outlook"\nname = "m"\nclient_id = "a"\n'
+                  f'[[sources]]\ntype = "outlook"\nname = "n"\nclient_id = "c"\ndelivery_client_id = "b"\n',
+                  tmp_path / "three.toml")
+    assert "Mail.ReadWrite" in scopes_for(later)        # the digest goes through "m", which has no delivery app
+
+
+def test_the_delivery_sign_in_asks_its_own_app_for_mail_readwrite_into_its_own_cache(fake, tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    config = delivery_config(fake, tmp_path)
+    path = run_microsoft_auth(config.sources[0], config, device_code=True, http_client=fake.session(), delivery=True)
+    assert path == tmp_path / "state" / "kith" / "msal-work-delivery.bin" == cache_path(config.sources[0], config,
+                                                                                          delivery=True)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600 and not (tmp_path / "msal-work.bin").exists()
+    (device,) = [dict(parse_qsl(r.body)) for r in fake.requests if r.path.endswith("/devicecode")]
+    assert device["client_id"] == fake.delivery_client_id
+    assert set(device["scope"].split()) - {"openid", "profile", "offline_access"} == {"Mail.ReadWrite"}
+    assert fake.consents == {fake.delivery_client_id: {"Mail.ReadWrite"}}
+    cached = json.loads(path.read_text())
+    assert {t["client_id"] for t in cached["AccessToken"].values()} == {fake.delivery_client_id}
+    moved = delivery_config(fake, tmp_path, delivery_token_cache="tokens/delivery.bin")
+    assert cache_path(moved.sources[0], moved, delivery=True) == tmp_path / "tokens" / "delivery.bin"
+
+
+def test_a_delivery_cache_that_is_the_sync_cache_is_one_line(fake, tmp_path):
+    config = delivery_config(fake, tmp_path, delivery_token_cache=str(tmp_path / "msal-work.bin"))
+    with pytest.raises(ConfigError) as info:
+        MicrosoftAuth(config.sources[0], config, delivery=True)
+    assert str(info.value) == (f"{tmp_path / 'config.toml'}: source 'work': delivery_token_cache is the sync's token "
+                               f"cache ({tmp_path / 'msal-work.bin'}) — name another file, or remove "
+                               "delivery_token_cache to keep it in the state directory")
+
+
+def test_signing_in_for_delivery_without_a_delivery_app_is_one_line(fake, tmp_path):
+    config = graph_config(fake, tmp_path, deliver=("file", "outlook"))
+    with pytest.raises(ConfigError) as info:
+        run_microsoft_auth(config.sources[0], config, device_code=True, http_client=fake.session(), delivery=True)
+    assert str(info.value).startswith(f"{tmp_path / 'config.toml'}: source 'work' has no delivery_client_id — "
+                                      "register a second app for delivery")
+    assert "\n" not in str(info.value) and fake.requests == []
+
+
+def test_a_failed_delivery_sign_in_names_the_delivery_command(fake, tmp_path):
+    fake.device_error = "authorization_declined"
+    config = delivery_config(fake, tmp_path)
+    with pytest.raises(AuthError) as info:
+        run_microsoft_auth(config.sources[0], config, device_code=True, http_client=fake.session(), delivery=True)
+    assert str(info.value).startswith("outlook:work: sign-in for digest delivery (delivery_client_id) failed (")
+    assert "— run `kith auth microsoft --source work --delivery` again, or without --device-code" in str(info.value)
+
+
+def test_an_app_the_authority_does_not_know_is_refused(fake, tmp_path):
+    """The fake refuses client ids it does not know, as Entra does: the delivery app's id really is sent."""
+    config = graph_config(fake, tmp_path, deliver=("file", "outlook"), delivery_client_id="not-registered")
+    with pytest.raises(AuthError, match="AADSTS700016"):
+        run_microsoft_auth(config.sources[0], config, device_code=True, http_client=fake.session(), delivery=True)
+
+
+# ---------------------------------------------------------------- `kith auth microsoft` on the command line
+
+def write_config(fake, tmp_path, *, delivery_app: bool, calendar: bool = False) -> str:
+    lines = ['[user]', 'addresses = ["me@example.com"]', '[digest]', 'deliver = ["file", "outlook"]',
+             '[[sources]]', 'type = "outlook"', 'name = "work"', f'client_id = "{fake.client_id}"',
+             f'authority = "{fake.authority}"', f'graph_endpoint = "{fake.url}"']
+    lines += [f'delivery_client_id = "{fake.delivery_client_id}"'] if delivery_app else []
+    if calendar:
+        lines += ['[[sources]]', 'type = "outlook_calendar"', 'name = "cal"', f'client_id = "{fake.client_id}"',
+                  f'authority = "{fake.authority}"', f'graph_endpoint = "{fake.url}"']
+    (tmp_path / "config.toml").write_text("\n".join(lines) + "\n")
+    return str(tmp_path / "config.toml")
+
+
+@pytest.fixture
+def kith(fake, monkeypatch):
+    from click.testing import CliRunner
+
+    from daemon.cli import cli
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", fake.ca_file)      # MSAL's own session trusts the fake
+    return lambda config, *args: CliRunner().invoke(cli, ["--config", config, "auth", "microsoft", *args])
+
+
+def scopes_asked(fake) -> list[set[str]]:
+    return [set(dict(parse_qsl(r.body))["scope"].split()) for r in fake.requests if r.path.endswith("/devicecode")]
+
+
+def test_kith_auth_microsoft_with_a_delivery_app_signs_in_each_app_for_its_own_scopes(fake, tmp_path, kith):
+    config = write_config(fake, tmp_path, delivery_app=True)
+    first = kith(config, "--source", "work", "--device-code")
+    assert first.exit_code == 0, first.output
+    assert first.stdout.splitlines()[-1] == ("work: the digest goes into your inbox through a second app "
+                                             "(delivery_client_id): sign it in too with "
+                                             "`kith auth microsoft --source work --delivery`.")
+    assert "Mail.ReadWrite" not in first.output
+    second = kith(config, "--delivery", "--device-code")
+    assert second.exit_code == 0, second.output
+    assert second.stdout.startswith(f"work: signed in for digest delivery (Mail.ReadWrite only, app "
+                                    f"{fake.delivery_client_id}); token cache saved to ")
+    assert "msal-work-delivery.bin" in second.stdout
+    again = kith(config, "--device-code")                      # both signed in: nothing more to say
+    assert again.exit_code == 0 and len(again.stdout.splitlines()) == 1
+    assert again.stdout.startswith("work: signed in; token cache saved to ") and "Mail.ReadWrite" not in again.stderr
+    assert [s - {"openid", "profile", "offline_access"} for s in scopes_asked(fake)] == [
+        {"Mail.ReadBasic", "Calendars.ReadBasic"}, {"Mail.ReadWrite"}, {"Mail.ReadBasic", "Calendars.ReadBasic"}]
+    assert fake.consents[fake.client_id] == {"Mail.ReadBasic", "Calendars.ReadBasic"}
+
+
+def test_kith_auth_microsoft_without_a_delivery_app_says_once_that_the_sync_can_write(fake, tmp_path, kith):
+    config = write_config(fake, tmp_path, delivery_app=False, calendar=True)
+    done = kith(config, "--device-code")
+    assert done.exit_code == 0, done.output
+    assert [line.split(":")[0] for line in done.stdout.splitlines()] == ["work", "cal"]
+    notes = [line for line in done.stderr.splitlines() if "Mail.ReadWrite" in line]
+    assert len(notes) == 1 and "the token the sync uses can read and change your mail too" in notes[0]
+    assert "set delivery_client_id on source 'work'" in notes[0]
+    assert all("Mail.ReadWrite" in s for s in scopes_asked(fake))               # today's behaviour, kept
+
+
+def test_kith_auth_microsoft_delivery_without_a_delivery_app_is_one_line(fake, tmp_path, kith):
+    from daemon.errors import UsageError
+    config = write_config(fake, tmp_path, delivery_app=False)
+    done = kith(config, "--delivery")
+    assert isinstance(done.exception, UsageError) and done.exception.exit_code == 2
+    assert str(done.exception) == (f"{tmp_path / 'config.toml'}: no outlook source has a delivery_client_id — "
+                                   "register a second app for delivery (README: Microsoft 365, \"Digest in your "
+                                   "Outlook inbox\") and set delivery_client_id = \"…\" on the outlook source")
+    assert fake.requests == []
+
+
+def test_moving_to_a_delivery_app_says_while_the_sync_app_still_holds_mail_readwrite(fake, tmp_path, kith):
+    """Consent outlives the config: after delivery_client_id is added, the first app's tokens still carry the
+    Mail.ReadWrite consented to before, until the user revokes that consent."""
+    kith(write_config(fake, tmp_path, delivery_app=False), "--device-code")     # delivery through the one app
+    config = write_config(fake, tmp_path, delivery_app=True)
+    held = kith(config, "--source", "work", "--device-code")
+    assert held.exit_code == 0, held.output
+    notes = [line for line in held.stderr.splitlines() if line.startswith("kith: ")]
+    assert notes == ["kith: work: the app the sync uses still holds Mail.ReadWrite, consented to earlier, so its "
+                     "tokens can still read and change your mail: revoke that consent (README: Microsoft 365, "
+                     "\"Digest in your Outlook inbox\") and run `kith auth microsoft --source work` again."]
+    fake.consents[fake.client_id].discard("Mail.ReadWrite")                   # revoked in My Apps
+    clean = kith(config, "--source", "work", "--device-code")
+    assert clean.exit_code == 0 and "Mail.ReadWrite" not in clean.stderr

@@ -3,7 +3,10 @@
 One `ThreadingHTTPServer` on port 0 answers both the MSAL side (OIDC discovery,
 token endpoint with authorization_code / refresh_token / device_code grants,
 device-code endpoint) and the Graph side (mail folders, message delta per
-folder, calendar view delta, create message in the inbox). MSAL refuses
+folder, calendar view delta, create message in the inbox). Like Entra, the
+authority knows its app registrations (`clients`: the sync's and a delivery
+one), keeps consent per app, and puts every scope consented to for an app into
+each of its access tokens, whatever the request asked for. MSAL refuses
 `http://` authorities, so the server speaks TLS with a throw-away self-signed
 certificate; `session()` returns a `requests.Session` that trusts it.
 
@@ -85,10 +88,11 @@ class FakeGraph:
     """The server and its state; use as a context manager."""
 
     def __init__(self, directory: Path | None = None, *, client_id: str = "kith-test-client",
-                 user: str = "me@example.com") -> None:
+                 delivery_client_id: str = "kith-test-delivery", user: str = "me@example.com") -> None:
         self._tmp = None if directory else tempfile.TemporaryDirectory()
         self.directory = Path(directory or self._tmp.name)
-        self.client_id, self.user = client_id, user
+        self.client_id, self.delivery_client_id, self.user = client_id, delivery_client_id, user
+        self.clients = {client_id, delivery_client_id}       # the app registrations the authority knows
         self.requests: list[Seen] = []
         self.lock = threading.RLock()
         self.seq = 0
@@ -101,7 +105,8 @@ class FakeGraph:
         self.faults: list[list[Any]] = []                    # [method, pattern, status, headers, body, times]
         self.garbles: list[list[Any]] = []                   # [method, pattern, "truncate" | "html", times]
         self.access: dict[str, set[str]] = {}                # access token -> scopes
-        self.refresh: dict[str, set[str]] = {}               # refresh token -> consented scopes
+        self.refresh: dict[str, str] = {}                    # refresh token -> client id it was issued to
+        self.consents: dict[str, set[str]] = {}              # client id -> scopes the user consented to for it
         self.expires_in = 3600
         self.device_pending = 0
         self.device_error = ""                               # e.g. "authorization_declined"
@@ -232,17 +237,25 @@ class FakeGraph:
 
     # ------------------------------------------------------------ tokens
 
-    def issue(self, scopes: set[str], refresh_token: str | None = None) -> dict:
-        """A token response like Entra's, with an unsigned id_token and client_info."""
+    def issue(self, scopes: set[str], refresh_token: str | None = None, *, client: str | None = None) -> dict:
+        """A token response like Entra's, with an unsigned id_token and client_info.
+
+        Consent is per app registration: `scopes` are added to what the user consented to for `client`
+        (default: the sync's client id), and the access token carries every scope consented to for that
+        client, not only those asked for, as Entra's do.
+        """
+        client = client or self.client_id
+        granted = self.consents.setdefault(client, set())
+        granted |= set(scopes)
         n = next(self._ids)
         access, refresh = f"at-{n}", refresh_token or f"rt-{n}"
-        self.access[access] = set(scopes)
-        self.refresh.setdefault(refresh, set(scopes))
+        self.access[access] = set(granted)
+        self.refresh.setdefault(refresh, client)
         now = int(dt.datetime.now(dt.UTC).timestamp())
-        claims = {"iss": f"{self.url}/{TENANT}/v2.0", "sub": "sub-1", "aud": self.client_id, "oid": self.uid,
+        claims = {"iss": f"{self.url}/{TENANT}/v2.0", "sub": "sub-1", "aud": client, "oid": self.uid,
                   "tid": TENANT, "preferred_username": self.user, "name": "Me", "iat": now, "exp": now + 3600,
                   "ver": "2.0"}
-        return {"token_type": "Bearer", "scope": " ".join(sorted(scopes)), "expires_in": self.expires_in,
+        return {"token_type": "Bearer", "scope": " ".join(sorted(granted)), "expires_in": self.expires_in,
                 "ext_expires_in": self.expires_in, "access_token": access, "refresh_token": refresh,
                 "id_token": f"{_b64({'alg': 'none', 'typ': 'JWT'})}.{_b64(claims)}.",
                 "client_info": _b64({"uid": self.uid, "utid": TENANT})}
@@ -253,7 +266,8 @@ class FakeGraph:
         return UID[:-12] + format(abs(hash(self.user)) % 16**12, "012x") if self.user != "me@example.com" else UID
 
     def revoke_refresh_tokens(self) -> None:
-        """The user's grant is gone (password change, consent revoked): refreshes fail with invalid_grant."""
+        """The user's grant is gone (a password change, sessions revoked): refreshes fail with invalid_grant.
+        Consent stays: signing in again is enough."""
         self.refresh.clear()
         self.access.clear()
 
@@ -360,16 +374,17 @@ def graph_config(fake: FakeGraph, directory: Path, *, kind: str = "outlook", del
     return parse("\n".join(lines) + "\n", directory / "config.toml")
 
 
-def sign_in(fake: FakeGraph, config: Any, scopes: tuple[str, ...] | None = None) -> None:
-    """Seed the source's token cache through MSAL's public API (authorization-code grant)."""
+def sign_in(fake: FakeGraph, config: Any, scopes: tuple[str, ...] | None = None, *, delivery: bool = False) -> None:
+    """Seed the source's token cache through MSAL's public API (authorization-code grant); with `delivery`,
+    the cache of its delivery app (`delivery_client_id`)."""
     from connectors.microsoft_auth import MicrosoftAuth, scopes_for
 
     import warnings
 
-    auth = MicrosoftAuth(config.sources[0], config, http_client=fake.session())
+    auth = MicrosoftAuth(config.sources[0], config, http_client=fake.session(), delivery=delivery)
     with warnings.catch_warnings():       # the auth-code grant is the documented way to seed a test cache
         warnings.simplefilter("ignore", DeprecationWarning)
         result = auth.app.acquire_token_by_authorization_code(
-            "good-code", list(scopes or scopes_for(config)), redirect_uri="http://localhost")
+            "good-code", list(scopes or scopes_for(config, delivery=delivery)), redirect_uri="http://localhost")
     assert "access_token" in result, result
     auth.file.save(auth.cache)

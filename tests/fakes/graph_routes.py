@@ -82,6 +82,10 @@ def _auth(fake: FakeGraph, seen: Seen, path: str) -> Reply:
                      "issuer": f"{base}/v2.0", "tenant_region_scope": "EU"}, {}
     form = query_of("?" + seen.body)
     requested = set(form.get("scope", "").split()) - OIDC_SCOPES
+    client = form.get("client_id", "")
+    if path in ("/oauth2/v2.0/devicecode", "/oauth2/v2.0/token") and client not in fake.clients:
+        return 400, {"error": "unauthorized_client", "error_description": f"AADSTS700016: Application with "
+                     f"identifier '{client}' was not found in the directory '{TENANT}'."}, {}
     if path == "/oauth2/v2.0/devicecode":
         fake.device_scopes = requested
         return 200, {"device_code": "dc-1", "user_code": "KITH-CODE", "expires_in": 900, "interval": 0,
@@ -93,22 +97,22 @@ def _auth(fake: FakeGraph, seen: Seen, path: str) -> Reply:
     if grant == "authorization_code":
         if form.get("code") != "good-code":
             return 400, {"error": "invalid_grant", "error_description": "AADSTS70000: bad code"}, {}
-        return 200, fake.issue(requested), {}
+        return 200, fake.issue(requested, client=client), {}
     if grant == "urn:ietf:params:oauth:grant-type:device_code":
         if fake.device_error:
             return 400, {"error": fake.device_error, "error_description": f"AADSTS70000: {fake.device_error}"}, {}
         if fake.device_pending > 0:
             fake.device_pending -= 1
             return 400, {"error": "authorization_pending", "error_description": "AADSTS70016: pending"}, {}
-        return 200, fake.issue(fake.device_scopes), {}
+        return 200, fake.issue(fake.device_scopes, client=client), {}
     if grant == "refresh_token":
-        consented = fake.refresh.get(form.get("refresh_token", ""))
-        if consented is None:
+        issued_to = fake.refresh.get(form.get("refresh_token", ""))
+        if issued_to != client:     # revoked, or another app's refresh token
             return 400, {"error": "invalid_grant", "error_description": "AADSTS70000: The refresh token was revoked."}, {}
-        if not requested <= consented:
+        if not requested <= fake.consents.get(client, set()):
             return 400, {"error": "invalid_grant", "suberror": "consent_required",
                          "error_description": "AADSTS65001: The user has not consented."}, {}
-        return 200, fake.issue(consented), {}
+        return 200, fake.issue(set(), client=client), {}
     return 400, {"error": "unsupported_grant_type"}, {}
 
 
