@@ -117,7 +117,9 @@ def history_reasons(f: ContactFacts, conversations: bool = True) -> list[str]:
     if changed_lately(f):
         threads, answered, when = f.user_threads_year, f.user_threads_answered_year, " in the past year"
     answers_you = threads and 2 * answered >= threads
-    if answers_you:
+    # "replied to your one thread" says little of a tie of 26 conversations both ways, most of them theirs
+    theirs_mostly = conversations and not when and f.two_way_threads > 2 * threads
+    if answers_you and not theirs_mostly:
         if answered == threads == 1:
             reasons.append(f"replied to your one thread{when}")
         elif answered == threads == 2:
