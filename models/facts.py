@@ -430,6 +430,10 @@ NO_ANSWER_WANTED = re.compile(
     r"|no (?:reply|response|answer) (?:needed|necessary|required|expected)|fyi only|for your information only"
     r"|nur zur info|keine antwort (?:nötig|noetig|erforderlich))\b"
     r"|^\W*(?:thanks|thank you|many thanks|danke|vielen dank)\b(?![^?]*\?)", re.IGNORECASE)
+# a note of a phone call taken for the user ("Telephone Message - Mary Joyce", "Gail called-in. She can be
+# reached on her cell", "Pat called. Please call her cell"): the one to call back is the caller, not its writer
+PHONE_NOTE = re.compile(r"^\W*(?:tele)?phone message\b|\bwhile you were out\b|\bcalled[- ]in\b"
+                        r"|\bcalled[.,;:]?\s+(?:please call|(?:she|he|they) can be reached)", re.IGNORECASE)
 # the user asking a sender to stop ("REMOVE FROM E-MAIL ADDRESS", "Unsubscribe"): no conversation
 UNSUBSCRIBE = re.compile(r"\bunsubscribe\b|\bremove me\b|^\W*remove\s+(?:from|me|my)\b|\babmelden\b"
                          r"|\bopt[- ]?out\b", re.IGNORECASE)
@@ -437,10 +441,12 @@ UNSUBSCRIBE = re.compile(r"\bunsubscribe\b|\bremove me\b|^\W*remove\s+(?:from|me
 
 def wants_no_answer(subject: str) -> bool:
     """Whether a mail's subject, behind its "Re:"/"AW:" prefixes, says no answer is wanted: a calendar's
-    notice (CALENDAR_NOTICE), a thank-you, "No reply needed" (NO_ANSWER_WANTED). Judged per thread, so a
-    thank-you never hides an older question of the same person, and `explain` says what the digest does."""
+    notice (CALENDAR_NOTICE), a thank-you, "No reply needed" (NO_ANSWER_WANTED), a phone message taken for
+    the user (PHONE_NOTE). Judged per thread, so a thank-you never hides an older question of the same
+    person, and `explain` says what the digest does."""
     text = REPLY_PREFIX.sub("", subject)
-    return CALENDAR_NOTICE.match(text) is not None or NO_ANSWER_WANTED.search(text) is not None
+    return CALENDAR_NOTICE.match(text) is not None or NO_ANSWER_WANTED.search(text) is not None \
+        or PHONE_NOTE.search(text) is not None
 
 
 def _blind_blast(sender: str, n: int, own: int, others: Sequence[tuple[str, str]]) -> bool:

@@ -146,7 +146,11 @@ def test_no_reply_is_owed_to_a_booking_confirmation_from_someone_never_written_t
 @pytest.mark.parametrize("subject, owed", [("Don't need to call me back", False), ("No reply needed: new number", False),
                                            ("Nur zur Info: Termine", False), ("Can you call me back?", True),
                                            ("Thanks a bunch - from Becky", False), ("RE: Thank you!", False),
-                                           ("Thanks! Can we meet Tuesday?", True)])
+                                           ("Thanks! Can we meet Tuesday?", True),
+                                           ("Telephone Message - Mary Joyce", False),
+                                           ("Gail called-in. She can be reached on her cell phone", False),
+                                           ("Your housekeeper, Pat, called. Please call her cell", False),
+                                           ("You called?", True)])
 def test_no_reply_is_owed_to_a_mail_whose_subject_says_none_is_wanted(db, subject, owed):
     apply(db, rhythm(TOM, every=14, last=20) + [message(2, sender=TOM, to=(ME,), subject=subject, at=days_ago(3))])
     assert (("reply_owed", TOM.email) in kinds(digest_for(db, 60))) is owed
