@@ -85,8 +85,8 @@ def moment(value: dict) -> tuple[datetime, bool]:
 
 def address(person: dict | None) -> Address | None:
     email = (person or {}).get("email", "").strip().lower()
-    domain = email.rpartition("@")[2]
-    if not domain or domain == PLACEHOLDER_DOMAIN or domain.endswith("." + PLACEHOLDER_DOMAIN):
+    local, at, domain = email.rpartition("@")
+    if not (local and at and domain) or domain == PLACEHOLDER_DOMAIN or domain.endswith("." + PLACEHOLDER_DOMAIN):
         return None
     return Address(email, (person or {}).get("displayName", ""))
 

@@ -31,9 +31,17 @@ ROLE_PARTS = {"announcement", "announcements", "announce", "hotline", "helpdesk"
 # a word that makes "enron.announcements", "it.helpdesk", "office.chairman" a role, not a name
 NO_REPLY = re.compile(r"^(no[-._]?reply|do[-._]?not[-._]?reply|donotreply|noreply|no[-._]?address|mailer[-._]daemon|"
                       r"bounces?|bounce[-+].*|.*[-+.]bounces?([-+].*)?|notifications?[-+.].*|.*[-.]noreply)$")
-ROBOT_HINT = re.compile(r"(^|[-._+])(noreply|no-reply|notifications?|alerts?|mailer|bounces?|automated|robot|bot|"
-                        r"confirm|confirmations?|verify|verification)($|[-._+])"
-                        r"|^[a-z]+systems?$")    # a workflow's address: "arsystem" (requests and approvals)
+# a workflow's or a confirmation robot's address ("arsystem", "confirm_4_7ee0…"): one answer to it (an
+# approval, a confirmation) makes no tie
+WORKFLOW = re.compile(r"(^|[-._+])(confirm|confirmations?|verification)($|[-._+])|^[a-z]+systems?$")
+ROBOT_HINT = re.compile(r"(^|[-._+])(noreply|no-reply|notifications?|alerts?|mailer|bounces?|automated|robot|bot)"
+                        r"($|[-._+])|" + WORKFLOW.pattern)
+
+
+def answers_no_one(email: str) -> bool:
+    """An address no person reads: a no-reply one or a workflow's. Answering it once is no conversation."""
+    local = unquoted(email).split("@", 1)[0]
+    return bool(NO_REPLY.match(local) or WORKFLOW.search(local))
 
 
 @functools.lru_cache(maxsize=1 << 17)
@@ -44,7 +52,7 @@ def address_kind(email: str) -> str:
         return "noreply"
     base = re.split(r"[+]", local)[0]
     if base in ROLE_LOCALS or re.sub(r"[-._]?\d+$", "", base) in ROLE_LOCALS \
-            or (domain and re.sub(r"[\d\W_]+", "", base) == firm_of(domain)) \
+            or (domain and re.search(r"\d", base) and re.sub(r"[\d\W_]+", "", base) == firm_of(domain)) \
             or not ROLE_PARTS.isdisjoint(part.rstrip("0123456789") for part in re.split(r"[-._]+", base)):
         return "role"
     return "person"

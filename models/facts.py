@@ -662,14 +662,15 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
 
 
 _ANSWER = re.compile(r"^\s*(?:re|aw|antw|sv|vs)(?:\[\d+\])?\s*:", re.IGNORECASE)   # an answer, not a forward
+_TAGS = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*")      # "[EXTERNAL] " before "RE:"
 # an answer or a forward, behind any tags a mail system puts first ("[EXTERNAL] Re:", "RE[2]:", "SV:")
 _ANSWER_OR_FORWARD = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*(?:re|aw|antw|sv|vs|tr|fwd?|wg)(?:\[\d+\])?\s*:",
                                 re.IGNORECASE)
 FORWARD = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*(?:fwd?|wg|tr)(?:\[\d+\])?\s*:", re.IGNORECASE)   # "[EXTERNAL] FW:"
 # a mail about the day it was sent or the next ("1 pm phone call today", "Lunch heute?", "Reminder: WEFA
-# meeting tomorrow morning"): after SAME_DAY_DAYS, moot
+# meeting tomorrow morning"): after SAME_DAY_DAYS, moot. "Reminder: please sign" alone is a chase, and waits
 SAME_DAY = re.compile(r"\b(?:(?<!usa )(?<!psychology )today|tonight|tomorrow|this (?:morning|afternoon|evening)"
-                      r"|heute|morgen|reminder|erinnerung)\b", re.IGNORECASE)      # "USA Today" is a newspaper
+                      r"|heute|(?<!guten )morgen)\b", re.IGNORECASE)   # "USA Today" is a paper, "Guten Morgen" a hello
 SAME_DAY_DAYS = 2
 FORWARD_GROUP = 3        # people on a forward, its sender included, besides the user: passed on for reading
 FORWARDS_AFTER = 5       # direct mails, nearly all (FORWARD_SHARE) of them forwards: a forwarding account
@@ -828,10 +829,12 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
 def _bare_answer(subject: str) -> bool:
     """An answer with no subject of its own ("RE:", "AW: RE:"): mail without threading headers groups
     conversations by subject, and an empty one names none."""
-    rest, answer = subject, False
+    if not _ANSWER.match(_TAGS.sub("", subject, count=1)):     # "FW: RE:" passes something on: not an answer
+        return False
+    rest = subject
     while (match := _ANSWER_OR_FORWARD.match(rest)) is not None:
-        answer, rest = answer or bool(_ANSWER.match(rest)), rest[match.end():]
-    return answer and not rest.strip()
+        rest = rest[match.end():]
+    return not rest.strip()
 
 
 SERIES_ISSUES = 3   # mails of one title from them in a row, on as many days, unanswered: issues of a series

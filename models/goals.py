@@ -14,10 +14,9 @@ to 6-letter pieces of each word; a long keyword also matches inside a word,
 and a keyword also matches without a plural ending. So "Förderung" finds
 "Forschungsförderung" and "Foerderantrag", "Finanzierung" finds
 "Finanzierungsrunde", "investor" finds "Investoren", "Kunden" finds "Kundin".
-Keywords of three letters or fewer are words of their own: written in capitals
-they are acronyms, matched as written ("IT" is not "it", "PR" not "PRC");
-capitalised they are nouns that start compounds ("Öl" finds "Ölpreis");
-in lower case, whole words.
+Keywords of three letters or fewer are whole words ("Law" is not "Lawrence");
+written in capitals they are acronyms, matched as written ("IT" is not "it",
+"PR" not "PRC"), in subjects that are not all capitals.
 """
 
 from __future__ import annotations
@@ -121,8 +120,7 @@ def keywords_of(goal: Goal) -> Keywords | None:
     said = {_stem(w): kept for w, kept in folded.items()} | folded
     by_length = sorted(said, key=lambda w: (-len(w), w))      # the longest keyword that matches is the one named
     long_ = [re.escape(w) for w in by_length if len(w) >= INSIDE_WORD]
-    # a whole word: a short keyword in lower case; a capitalised one ("Öl") starts words, as short ones do
-    tiny = [re.escape(w) for w in by_length if len(w) <= WHOLE_WORD and w[-1:].isalnum() and not said[w].istitle()]
+    tiny = [re.escape(w) for w in by_length if len(w) <= WHOLE_WORD and w[-1:].isalnum()]    # a whole word
     short = [re.escape(w) for w in by_length if len(w) < INSIDE_WORD and re.escape(w) not in tiny]
     # one look-behind before all the short ones: several times faster than one before each
     either = "|".join(long_ + ([r"(?<!\w)(?:" + "|".join(short) + ")"] if short else [])
@@ -139,6 +137,9 @@ def mentions(keywords: Keywords, lines: str, folded: str) -> tuple[list[str], in
     # a plain substring test first: most contacts mention no keyword, and it is several times faster
     if keywords.anywhere and any(w in folded for w in keywords.said):
         hits = [keywords.said.get(hit, hit) for hit in keywords.anywhere.findall(folded)]
+    # as written, in subjects with lower case: "IMPORTANT - READ IT NOW" says nothing of IT
+    if keywords.acronyms:
+        lines = "\n".join(line if any(c.islower() for c in line) else "" for line in lines.split("\n"))
     acronyms = keywords.acronyms.findall(lines) if keywords.acronyms else []
     if not hits and not acronyms:
         return [], 0
@@ -259,7 +260,7 @@ def topic_similarity(facts: dict[str, ContactFacts], goals: tuple[Goal, ...],
     people = [cid for cid in wrote if subjects[cid]]
     examples = examples or [[] for _ in goals]
     # acronyms are left to the keyword rule: folded, "IT" would be every "it"
-    said = [" ".join([*(w for w in g.keywords if not is_acronym(w.strip())), g.description, g.name]) for g in goals]
+    said = [" ".join(w for w in [*g.keywords, g.description, g.name] if not is_acronym(w.strip())) for g in goals]
     shown = [" ".join(_document(shared_subjects(facts[cid])) for cid in marked) for marked in examples]
     if not people or not any(q.strip() for q in said + shown):
         return {}

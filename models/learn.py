@@ -197,6 +197,7 @@ class NonNegativeLogistic:
         """
         if len(z):
             target = (y.sum() + prior * PRIOR_CONTACTS) / (len(y) + PRIOR_CONTACTS)
+            target = min(max(target, 1e-3), 1 - 1e-3)    # a level of 0 (no one ever written to) has no root
             margin = z @ self.coef_
             self.intercept_ = brentq(lambda b: expit(margin + b).mean() - target, -60.0, 60.0)
         return self

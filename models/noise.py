@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from daemon.contacts import in_organisations
+from daemon.contacts import answers_no_one, in_organisations
 from models.facts import ContactFacts, summarise
 
 ONE_WAY_VOLUME = 5  # received this many with no answer ever: a one-way sender
@@ -33,10 +33,12 @@ def noise_reason(facts: ContactFacts, now: datetime, organisations: frozenset[st
     if facts.unsubscribed and not facts.meetings_one_to_one:
         return "you asked to be taken off their mail"
     kinds = facts.kinds
-    if "person" not in kinds and "noreply" in kinds:     # one answer (a confirmation, an approval) is no tie
-        return "an automated sender (no-reply address)"
+    if not facts.meetings_one_to_one and all(answers_no_one(a) for a in facts.contact.addresses):
+        return "an automated sender (no-reply address)"  # one answer (a confirmation, an approval) is no tie
     if facts.meetings_one_to_one or (facts.sent and facts.received_personal and facts.two_way_threads):
         return None
+    if "person" not in kinds and "noreply" in kinds:
+        return "an automated sender (no-reply address)"
     if facts.received and facts.received_bulk == facts.received and not facts.meetings_group:
         return "mailing-list or bulk mail only" if facts.list_ids else "bulk mail only (newsletter or notifications)"
     if "person" not in kinds and facts.sent == 0:

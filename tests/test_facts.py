@@ -367,9 +367,9 @@ def test_address_shapes_tell_people_from_roles_and_robots():
     # a firm's own broadcast desks and its name as an address; workflows and confirmation robots
     assert [address_kind(a) for a in ("public.relations@enron.com", "community-relations@enron.com",
                                       "ets.center@enron.com", "administration.enron@enron.com", "40enron@enron.com",
-                                      "acme@acme.co.uk", "arsystem@mailman.enron.com", "confirm_4_7ee0_d@aol.com",
-                                      "kim.center@x.example", "tom.enron@enron.com")] == [
-        "role", "role", "role", "role", "role", "role", "noreply", "noreply", "role", "person"]
+                                      "acme2@acme.co.uk", "arsystem@mailman.enron.com", "confirm_4_7ee0_d@aol.com",
+                                      "kim.center@x.example", "tom.enron@enron.com", "meier@meier.de")] == [
+        "role", "role", "role", "role", "role", "role", "noreply", "noreply", "role", "person", "person"]
 
 
 def test_the_users_broadcasts_are_not_personal_mail_to_each_reader(db):

@@ -99,16 +99,17 @@ def test_an_acronym_in_capitals_is_not_the_everyday_word_it_spells():
         == "2 of 3 subjects mention “IT”, “US”"
 
 
-def test_a_capitalised_short_keyword_starts_compounds_and_a_lower_case_one_is_a_word():
-    """"Öl" finds "Ölpreis" and "Oelpreis" (a German noun starts compounds); "ai" finds "AI" but not "aim"."""
-    oil, ai = Goal(name="Oil", keywords=["Öl"]), Goal(name="AI", keywords=["ai"])
-    facts = {"a@x.example": contact("a@x.example", ["Ölpreis steigt", "Oelmarkt"]),
+def test_a_short_keyword_is_a_whole_word_however_it_is_written():
+    """"Law" is not "Lawrence's birthday", "Go" not "Good morning", "ai" not "aim"; "IT" in a subject all in
+    capitals ("IMPORTANT - READ IT NOW") says nothing of IT."""
+    law, ai, it = Goal(name="Law", keywords=["Law", "Go"]), Goal(name="AI", keywords=["ai"]), Goal(name="IT", keywords=["IT"])
+    facts = {"a@x.example": contact("a@x.example", ["Law firm shortlist", "Go-live plan", "Öl und Gas"]),
              "b@x.example": contact("b@x.example", ["AI roadmap", "Re: ai"]),
-             "c@x.example": contact("c@x.example", ["Our aim for Q3", "Boiler"])}
-    fits = goal_fits(facts, (oil, ai))
-    assert fits["a@x.example"]["Oil"] >= 0.8 and fits["b@x.example"]["AI"] >= 0.8
-    assert fits["c@x.example"]["Oil"] < 0.1 and fits["c@x.example"]["AI"] < 0.1
-    assert fits["b@x.example"]["Oil"] < 0.1 and fits["a@x.example"]["AI"] < 0.1
+             "c@x.example": contact("c@x.example", ["Lawrence's birthday", "Good morning", "Our aim for Q3",
+                                                    "IMPORTANT - READ IT NOW"])}
+    fits = goal_fits(facts, (law, ai, it))
+    assert fits["a@x.example"]["Law"] >= 0.8 and fits["b@x.example"]["AI"] >= 0.8
+    assert fits["c@x.example"]["Law"] < 0.1 and fits["c@x.example"]["AI"] < 0.1 and fits["c@x.example"]["IT"] == 0
 
 
 def test_goal_feedback_wins_for_the_contact_and_teaches_the_goal_about_similar_ones():

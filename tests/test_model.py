@@ -23,7 +23,7 @@ from models.facts import load_facts
 from models.learn import fit_predict
 from models.touches import collect, to_days
 from models.scorer import VALUABLE
-from tests.conftest import Address, Batch, message
+from tests.conftest import Address, Batch, event, message
 from tests.sample import SAMPLE_DAY, sample_config
 
 USER = Address("sam.keller@northwind.example", "Sam Keller")
@@ -422,6 +422,26 @@ def test_one_answer_to_a_workflow_or_a_confirmation_robot_makes_no_tie(db):
         assert analysis.scores[robot.email].noise_reason == "an automated sender (no-reply address)"
     assert not analysis.scores[person.email].noise
     assert [t.subject for t in analysis.facts[person.email].replies_owed] == ["Request Submitted 2"]
+
+
+def test_a_person_whose_address_looks_automated_is_no_noise_once_met(db):
+    """anna.bot@ (Bot is a surname): one exchange and a one-to-one meeting make a tie; an inbox with 25
+    senders and no mail of the user's yet (an inbox-only account) is judged without a failure."""
+    me, anna = Address("me@home.example"), Address("anna.bot@vendor.example")
+    start = datetime(2026, 2, 1, 9, tzinfo=ZoneInfo("UTC"))
+    mail = [message(1, sender=me, to=(anna,), subject="Deck", at=start),
+            message(2, sender=anna, to=(me,), subject="Re: Deck", at=start + timedelta(hours=2))]
+    mail += [message(10 + i, sender=Address(f"p{i}@x.example"), to=(me,), at=start + timedelta(days=i % 7))
+             for i in range(25)]
+    store.apply_batch(db, "t", Batch(messages=tuple(mail), events=(event("m", start=start + timedelta(days=2),
+                                                                        attendees=[(me, "ACCEPTED"), (anna, "ACCEPTED")]),)))
+    store.refresh_own_addresses(db, [me.email])
+    assert not analyse(db, parse(LABEL_CONFIG, Path("/tmp/kith-noise.toml")), date(2026, 2, 10)).scores[anna.email].noise
+    inbox_only = store.empty_store()
+    store.apply_batch(inbox_only, "t", Batch(messages=tuple(mail[2:])))
+    store.refresh_own_addresses(inbox_only, [me.email])
+    scores = analyse(inbox_only, parse(LABEL_CONFIG, Path("/tmp/kith-noise.toml")), date(2026, 2, 10)).scores
+    assert len(scores) == 25 and all(0.0 <= s.value < 1.0 for s in scores.values())
 
 
 def test_a_colleague_who_writes_directly_is_not_noise_however_rarely_answered(db):

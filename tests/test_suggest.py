@@ -1177,6 +1177,12 @@ def test_a_story_forwarded_to_a_few_people_waits_for_no_answer(db):
     assert [t.subject for t in owed] == ["FW: Supplier contract"]
 
 
+def test_only_a_bare_answer_is_one():
+    from models.facts import _bare_answer
+    assert _bare_answer("RE:") and _bare_answer("AW: RE:") and _bare_answer("[EXTERNAL] RE:")
+    assert not _bare_answer("FW: RE:") and not _bare_answer("RE: Lunch") and not _bare_answer("")
+
+
 def test_a_notice_to_a_desk_the_user_reads_dates_no_tie(db):
     """Tim's "IMPORTANT - READ NOW" to portland.desk@ and a colleague reached the user as one of the desk: the
     last contact stays their last exchange, 99 days ago. Mail to people, none of them the user, still dates
@@ -1216,11 +1222,14 @@ def test_a_mail_about_its_own_day_is_owed_no_longer_than_two_days(db):
         message(2, sender=TOM, to=(ME,), subject="Lunch heute?", at=days_ago(5)),
         message(3, sender=TOM, to=(ME,), subject="Budget for the trip", at=days_ago(6)),
         message(4, sender=TOM, to=(ME,), subject="Our story in USA Today - thoughts?", at=days_ago(7)),
-        message(5, sender=TOM, to=(ME,), subject="Reminder: WEFA meeting tomorrow morning", at=days_ago(8))])
+        message(5, sender=TOM, to=(ME,), subject="Reminder: WEFA meeting tomorrow morning", at=days_ago(8)),
+        message(6, sender=TOM, to=(ME,), subject="Reminder: please sign the contract", at=days_ago(9)),
+        message(7, sender=TOM, to=(ME,), subject="Guten Morgen, kurze Frage", at=days_ago(10))])
     store.refresh_own_addresses(db, [ME.email])
     assert [t.subject for t in analyse(db, config(), TODAY).facts[TOM.email].replies_owed] == [
-        "Budget for the trip", "Our story in USA Today - thoughts?"]
-    assert [t.subject for t in analyse(db, config(), TODAY - timedelta(days=1)).facts[TOM.email].replies_owed] == [
+        "Budget for the trip", "Our story in USA Today - thoughts?", "Reminder: please sign the contract",
+        "Guten Morgen, kurze Frage"]     # a chase for an answer, and a hello: they wait
+    assert [t.subject for t in analyse(db, config(), TODAY - timedelta(days=1)).facts[TOM.email].replies_owed][:3] == [
         "1 pm phone call today", "Budget for the trip", "Our story in USA Today - thoughts?"]
 
 
