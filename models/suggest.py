@@ -116,8 +116,28 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
             pool.append(_with_goal(option, scores[cid], weights))
     pool += [i for i in introductions(facts, scores, weights, settings.goals)
              if not {i.contact_id, i.other_id} & (set(context.snoozed) | _recent(context, today, settings))]
-    chosen = _within_budget(_one_answer_per_thread(pool, quiet), settings)
+    chosen = _within_budget(_one_per_person(_one_answer_per_thread(pool, quiet)), settings)
     return [_topic_named(c, facts[c.contact_id], settings.goals) for c in chosen]
+
+
+def full_name(name: str) -> str | None:
+    """A display name of two words or more, folded for comparing ("Steve Howard"); None for "anna" or ""."""
+    words = name.casefold().split()
+    return " ".join(words) if len(words) >= 2 else None
+
+
+def _one_per_person(pool: list[Suggestion]) -> list[Suggestion]:
+    """One suggestion per full name: a person who moved firms (showard@milbank.com, showard@agsk.com) is two
+    contacts until `[[people]]` joins them, and one digest must not ask to reconnect with the one and plan a
+    step with the other. The better-scored stays."""
+    seen, kept = set(), set()
+    for i in sorted(range(len(pool)), key=lambda i: -pool[i].score):
+        name = full_name(pool[i].name)
+        if name is None or name not in seen:
+            kept.add(i)
+        if name is not None:
+            seen.add(name)
+    return [s for i, s in enumerate(pool) if i in kept]
 
 
 def _digest_of(day: date, today: date) -> str:
@@ -186,6 +206,8 @@ def weekly_focus(facts: dict[str, ContactFacts], scores: dict[str, ContactScore]
         return kinds.make("focus", facts[cid], [], "", 0.0)
     skip = context.recent_focus | context.snoozed
     named = {s.contact_id for s in today} | {s.other_id for s in today if s.other_id}
+    names = {full_name(n) for s in today for n in (s.name, s.other_name or "")} - {None}
+    named |= {cid for cid, f in facts.items() if full_name(f.contact.name) in names}   # the same person elsewhere
     return focus_person(facts, scores, settings.goal_weights, skip | named, now) \
         or focus_person(facts, scores, settings.goal_weights, skip, now)
 

@@ -1177,6 +1177,20 @@ def test_a_story_forwarded_to_a_few_people_waits_for_no_answer(db):
     assert [t.subject for t in owed] == ["FW: Supplier contract"]
 
 
+def test_one_person_at_two_firms_gets_one_suggestion():
+    """Steve Howard moved from Milbank to Akin Gump: two contacts of one name until `[[people]]` joins them.
+    One digest does not ask to reconnect with the one and to answer the other; the better-scored stays."""
+    from models.kinds import Suggestion
+    from models.suggest import _one_per_person
+
+    def option(kind, cid, name, score):
+        return Suggestion(kind, cid, name, None, ("…",), "", 5, score, (cid,))
+    pool = [option("reconnect", "showard@milbank.example", "Steve Howard", 0.8),
+            option("reply_owed", "showard@agsk.example", "steve  howard", 2.1),
+            option("reconnect", "anna@x.example", "Anna", 0.5), option("reconnect", "anna@y.example", "Anna", 0.4)]
+    assert [s.contact_id for s in _one_per_person(pool)] == ["showard@agsk.example", "anna@x.example", "anna@y.example"]
+
+
 def test_only_a_bare_answer_is_one():
     from models.facts import _bare_answer
     assert _bare_answer("RE:") and _bare_answer("AW: RE:") and _bare_answer("[EXTERNAL] RE:")
