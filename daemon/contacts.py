@@ -15,6 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Container, Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import parseaddr
+from itertools import takewhile
 
 ROLE_LOCALS = {
     "info", "support", "help", "helpdesk", "service", "billing", "invoice", "invoices", "accounts", "sales",
@@ -237,7 +238,10 @@ def usable_name(name: str, email: str) -> str:
     name = _DEPARTMENT.sub("", name) or name       # "Taylor, Mark E (Legal)": the department is no part of the name
     if "," in name:  # "Berger, Anna" → "Anna Berger"
         last, _, first = name.partition(",")
-        name = f"{first.strip()} {last.strip()}".strip()
+        words = first.split()
+        if len(words) >= 3:     # "Sheers, Alexander Confidential Memo-Counsel": a given name, its initials, a note
+            words = words[:1] + list(takewhile(lambda w: len(w.rstrip(".")) == 1, words[1:]))
+        name = f"{' '.join(words)} {last.strip()}".strip()
     return " ".join(name.split())
 
 

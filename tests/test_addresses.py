@@ -60,6 +60,10 @@ def test_names_lose_wrapping_quotes_and_keep_apostrophes():
     assert usable_name("'David W Delainey'", "david.delainey@enron.com") == "David W Delainey"
     assert usable_name("'Kitchen, Louise'", "louise.kitchen@enron.com") == "Louise Kitchen"
     assert usable_name("Taylor, Mark E (Legal)", "mark.taylor@enron.com") == "Mark E Taylor"
+    # a note after the given name and its initials is no part of the name; two given names are
+    assert usable_name("Sheers, Alexander Confidential Memo-Counsel (Exchange)", "a@x.com") == "Alexander Sheers"
+    assert usable_name("Lavorato, John J. Confidential", "a@x.com") == "John J. Lavorato"
+    assert usable_name("Smith, Mary Ann", "a@x.com") == "Mary Ann Smith"
     assert usable_name("Anna Berger (Acme)", "anna@acme.example") == "Anna Berger"
     assert usable_name("(Legal)", "x@acme.example") == "(Legal)"
     assert usable_name("Conan O'Brien", "o'brien@x.example") == "Conan O'Brien"
