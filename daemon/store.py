@@ -611,19 +611,21 @@ def _receiving_alias(db: Database, own: set[str]) -> list[str]:
              if len(parts := [p for p in re.split(r"[._-]+", a.partition("@")[0]) if p]) >= 2
              for domain in [a.partition("@")[2]]}
     firms = {firm_of(domain) for domain in names.values()} - FREE_MAIL_FIRMS   # a namesake at gmail is not you
+    if not names or not firms:
+        return []
     found = []
-    for first, last in names:
-        for email, mails in db.execute(
-                "SELECT email, count(DISTINCT key) FROM recipients WHERE email LIKE ? GROUP BY email HAVING "
-                "count(DISTINCT key) >= ?", [f"{first}%{last}@%", RECEIVING_ALIAS_MAIL]):
-            parts = [p for p in re.split(r"[._-]+", email.partition("@")[0]) if p]
-            if email in own or not parts or (parts[0], parts[-1]) != (first, last) \
-                    or firm_of(email.partition("@")[2]) not in firms:
-                continue
-            if db.execute("SELECT 1 FROM messages WHERE sender = ? LIMIT 1", [email]).fetchone() is None \
-                    and _written_to(db, own, email) <= mails // 10:
-                found.append(email)
-    return sorted(set(found))
+    # one grouping of the recipients, whatever the number of the user's addresses (0.6 s for 325,000 mails;
+    # a LIKE per address took 5 s for 252 addresses)
+    for email, mails in db.execute("SELECT email, count(DISTINCT key) FROM recipients GROUP BY email "
+                                   "HAVING count(DISTINCT key) >= ?", [RECEIVING_ALIAS_MAIL]):
+        parts = [p for p in re.split(r"[._-]+", email.partition("@")[0]) if p]
+        if email in own or len(parts) < 2 or (parts[0], parts[-1]) not in names \
+                or firm_of(email.partition("@")[2]) not in firms:
+            continue
+        if db.execute("SELECT 1 FROM messages WHERE sender = ? LIMIT 1", [email]).fetchone() is None \
+                and _written_to(db, own, email) <= mails // 10:
+            found.append(email)
+    return sorted(found)
 
 
 def _written_to(db: Database, senders: set[str], address: str) -> int:
