@@ -137,10 +137,11 @@ def mentions(keywords: Keywords, lines: str, folded: str) -> tuple[list[str], in
     # a plain substring test first: most contacts mention no keyword, and it is several times faster
     if keywords.anywhere and any(w in folded for w in keywords.said):
         hits = [keywords.said.get(hit, hit) for hit in keywords.anywhere.findall(folded)]
-    # as written, in subjects with lower case: "IMPORTANT - READ IT NOW" says nothing of IT
-    if keywords.acronyms:
+    acronyms: list[str] = []
+    if keywords.acronyms and keywords.acronyms.search(lines):   # most contacts mention none: one search first
+        # as written, in subjects with lower case: "IMPORTANT - READ IT NOW" says nothing of IT
         lines = "\n".join(line if any(c.islower() for c in line) else "" for line in lines.split("\n"))
-    acronyms = keywords.acronyms.findall(lines) if keywords.acronyms else []
+        acronyms = keywords.acronyms.findall(lines)
     if not hits and not acronyms:
         return [], 0
     if not acronyms:

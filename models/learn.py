@@ -182,7 +182,7 @@ class NonNegativeLogistic:
         stacker.coef_, stacker.intercept_ = np.ones(rankings), -rankings / 2
         return stacker
 
-    def calibrate(self, z: np.ndarray, y: np.ndarray, prior: float = 0.06) -> NonNegativeLogistic:
+    def calibrate(self, z: np.ndarray, y: np.ndarray, prior: float = PRIOR_SHARE) -> NonNegativeLogistic:
         """Keep the weights, and set the intercept so that the mean probability on a known moment (standings
         `z`, outcomes `y`) is its share of two-way futures, drawn towards a `prior` share (most mailboxes
         show PRIOR_SHARE) as if PRIOR_CONTACTS more contacts had been seen: a moment of a new mailbox with ten

@@ -280,12 +280,18 @@ def test_the_store_ends_equal_to_the_mailbox_after_a_resync(fake, tmp_path):
     assert rows == [f"inbox/AAMkMSG{i:07d}=" for i in range(1, 5)]
 
 
-def test_a_folder_pass_that_fails_on_page_2_keeps_its_mail_and_the_next_sync_sweeps_what_is_gone(fake, tmp_path):
-    for i in range(10):
+def synced_store(fake: FakeGraph, tmp_path: Path, inbox: int):
+    """A store synced from `inbox` messages in the inbox and one in sent items."""
+    for i in range(inbox):
         fake.put_message("inbox", message(i))
     fake.put_message("sentitems", message(99))
     db = open_store(tmp_path / "kith.db")
     sync_source(db, source_for(fake, tmp_path))
+    return db
+
+
+def test_a_folder_pass_that_fails_on_page_2_keeps_its_mail_and_the_next_sync_sweeps_what_is_gone(fake, tmp_path):
+    db = synced_store(fake, tmp_path, 10)
     fake.max_page = 3
     fake.folder("inbox").messages.pop("AAMkMSG0000004=")          # vanishes without a delta entry
     fake.expire_delta_tokens(folder="inbox")
@@ -301,11 +307,7 @@ def test_a_folder_pass_that_fails_on_page_2_keeps_its_mail_and_the_next_sync_swe
 
 
 def test_an_unreadable_cursor_keeps_the_mail_until_the_new_pass_ends(fake, tmp_path):
-    for i in range(6):
-        fake.put_message("inbox", message(i))
-    fake.put_message("sentitems", message(99))
-    db = open_store(tmp_path / "kith.db")
-    sync_source(db, source_for(fake, tmp_path))
+    db = synced_store(fake, tmp_path, 6)
     fake.delete_message("inbox", "AAMkMSG0000000=")
     db.execute("UPDATE sync_state SET cursor = '{\"kind\": \"outlook\", \"v\": 0}'")
     fake.fail("GET", r"/sentitems/messages/delta", 503, times=6)   # the pass fails in its second folder
