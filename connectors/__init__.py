@@ -17,6 +17,7 @@ REGISTRY: dict[str, str] = {
     "outlook": "connectors.graph_mail:OutlookMailSource",
     "outlook_calendar": "connectors.graph_calendar:OutlookCalendarSource",
     "imap": "connectors.imap:ImapSource",
+    "caldav": "connectors.caldav_calendar:CaldavSource",
 }
 
 

@@ -347,6 +347,20 @@ def read_parts(data: bytes, *, rel: str, stem: str, order: int = 0) -> tuple[lis
     return parts, notes + [_zone_note(tzid, uids) for tzid, uids in zones.items()]
 
 
+def events_of(data: bytes, *, rel: str, calendar: str, now: datetime, notes: list[str]) -> list[EventMeta]:
+    """The events one resource holds (a CalDAV calendar object: one UID, its series and its overrides), as
+    an .ics file of its own would give them; what cannot be read is added to `notes`.
+
+    Raises ValueError when the bytes are not iCalendar at all.
+    """
+    parts, problems = read_parts(data, rel=rel, stem=calendar)
+    notes += problems
+    groups: dict[str, list[_Part]] = defaultdict(list)
+    for part in parts:
+        groups[part.key].append(part)
+    return _resolve_groups(groups, now, notes)
+
+
 def _text_of(data: bytes) -> str:
     """The file's text, unfolded before it is decoded: a fold may split a UTF-8 character (Exchange folds
     at 75 octets), and decoding the halves apart would turn "Müller" into "M\ufffd\ufffdller". A file that

@@ -42,7 +42,8 @@ from connectors.base import STALE, Batch, MessageMeta
 from connectors.folders import is_not_mail_folder, is_sent_folder, is_trash_folder
 from connectors.headers import WANTED, meta_from_header
 from connectors.imap_cursor import FolderState, ImapCursor, from_sequence_set, scope_of, to_sequence_set
-from connectors.imap_session import read_password, reason, signed_in, source_key
+from connectors.imap_session import reason, signed_in
+from connectors.passwords import read_password, source_key
 from daemon.config import Config, SourceConfig
 from daemon.errors import SourceError
 

@@ -1,86 +1,22 @@
-"""Signing in to an IMAP server: the password from where the config says, the connection, and every way
-either can fail as one line that says what to fix.
-
-The password is never in the config. It comes from a file only its owner can read (`password_file`, by
-default the one `kith auth imap` writes into the state directory) or from an environment variable
-(`password_env`). A password file other users could read is refused rather than used: it would have been
-exposed already, and the fix, `chmod 600`, takes a second.
-"""
+"""Signing in to an IMAP server (with the password passwords.py finds), and every way that can fail as one
+line that says what to fix."""
 
 from __future__ import annotations
 
-import os
 import re
 import socket
 import ssl
-import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
-from daemon import paths
-from daemon.config import Config, SourceConfig
+from connectors.passwords import source_key
+from daemon.config import SourceConfig
 from daemon.errors import AuthError, SourceError
 
 TIMEOUT = 60            # seconds to connect, and to wait for any one answer
-
-
-def source_key(source: SourceConfig) -> str:
-    return f"{source.type}:{source.name}"
-
-
-def password_path(source: SourceConfig, config: Config) -> Path:
-    """The password file: `password_file`, or imap-<name>.password in the state directory."""
-    if source.password_file:
-        return config.resolve(source.password_file)
-    return paths.state_dir() / f"imap-{source.name}.password"
-
-
-def read_password(source: SourceConfig, config: Config) -> str:
-    """The password, from the environment variable or the file the config names; SourceError with the fix
-    when it is missing, empty, or in a file other users may read."""
-    where = source_key(source)
-    auth = f"run `kith auth imap --source {source.name}`"
-    if source.password_env:
-        value = os.environ.get(source.password_env, "")
-        if not value:
-            raise SourceError(f"the environment variable {source.password_env} (password_env) is not set", where=where,
-                              fix="set it where Kith runs (the daemon's service too), or remove password_env and "
-                                  f"{auth} to keep the password in a file readable by you only")
-        return value
-    path = password_path(source, config)
-    try:
-        info = path.stat()
-        if os.name == "posix" and stat.S_ISREG(info.st_mode) and info.st_mode & 0o077:
-            raise SourceError(f"the password file {path} can be read or changed by other users "
-                              f"(mode {stat.S_IMODE(info.st_mode):04o})", where=where, fix=f"run `chmod 600 {path}`")
-        if not stat.S_ISREG(info.st_mode):
-            raise SourceError(f"the password file {path} is not a file", where=where,
-                              fix=f"point password_file at a file, or {auth}")
-        text = path.read_bytes().decode("utf-8")
-    except FileNotFoundError:
-        raise SourceError(f"no password file at {path}", where=where,
-                          fix=f"{auth} (it asks for the password and keeps it readable by you only)") from None
-    except UnicodeDecodeError:
-        raise SourceError(f"the password file {path} is not UTF-8 text", where=where, fix=auth) from None
-    except OSError as exc:
-        raise SourceError(f"cannot read the password file {path} ({exc.strerror or exc})", where=where,
-                          fix=f"make it readable by you (`chmod 600 {path}`), or {auth}") from None
-    password = text.split("\n", 1)[0].removesuffix("\r")
-    if not password:
-        raise SourceError(f"the password file {path} is empty", where=where,
-                          fix=f"{auth}, or write the password on its first line")
-    return password
-
-
-def save_password(source: SourceConfig, config: Config, password: str) -> Path:
-    """Keep the password in the source's password file, readable by the user only; the file's path."""
-    path = password_path(source, config)
-    paths.write_private(path, password + "\n")
-    return path
 
 
 def try_login(source: SourceConfig, password: str, *, ssl_context: ssl.SSLContext | None = None) -> None:

@@ -484,7 +484,8 @@ def _address_for_name(ctx: Context, name: str, verdict: str) -> str:
 
 @cli.group()
 def auth() -> None:
-    """Connect Kith to a Google or Microsoft account (read-only metadata scopes), or keep an IMAP password."""
+    """Connect Kith to a Google or Microsoft account (read-only metadata scopes), or keep an IMAP or CalDAV
+    password."""
 
 
 def _provider_source(ctx: Context, name: str | None, types: tuple[str, ...], provider: str):
@@ -565,14 +566,33 @@ def _say_how_the_digest_reaches_outlook(ctx: Context, signed_in: list) -> None:
 def imap_password(ctx: Context, name: str | None) -> None:
     """Ask for an IMAP source's password (an app password), check it with the server, and keep it in a file
     readable by you only."""
-    from connectors.imap_session import save_password, try_login
+    from connectors.imap_session import try_login
+    _keep_passwords(ctx, _provider_source(ctx, name, ("imap",), "IMAP"), try_login,
+                    lambda s: f"{s.username} at {s.host}")
+
+
+@auth.command(name="caldav")
+@click.option("--source", "name", default=None, help="The CalDAV source to keep the password of (default: every one).")
+@click.pass_obj
+def caldav_password(ctx: Context, name: str | None) -> None:
+    """Ask for a CalDAV source's password (an app password), check it with the server, and keep it in a file
+    readable by you only."""
+    from connectors.caldav_session import try_login
+    _keep_passwords(ctx, _provider_source(ctx, name, ("caldav",), "CalDAV"), try_login,
+                    lambda s: f"{s.username} at {s.url.strip()}")
+
+
+def _keep_passwords(ctx: Context, sources, try_login, account) -> None:
+    """Ask for each source's password, check it with the server (a refused one is not kept; one that cannot
+    be checked now is, with a word), and keep it readable by the user only."""
+    from connectors.passwords import save_password
     from daemon.errors import AuthError, SourceError
-    for source in _provider_source(ctx, name, ("imap",), "IMAP"):
+    for source in sources:
         if source.password_env:
             raise UsageError(f"source {source.name!r} reads its password from the environment variable "
                              f"{source.password_env}", where=str(ctx.config.path),
                              fix="set that variable instead, or remove password_env to keep the password in a file")
-        password = click.prompt(f"{source.name}: password for {source.username} at {source.host} (an app password)",
+        password = click.prompt(f"{source.name}: password for {account(source)} (an app password)",
                                 hide_input=True, err=True)
         try:
             try_login(source, password)

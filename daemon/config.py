@@ -19,7 +19,7 @@ from daemon import paths
 from daemon.errors import ConfigError
 
 LOCAL_SOURCE_TYPES = ("mbox", "maildir", "ics")
-SOURCE_TYPES = (*LOCAL_SOURCE_TYPES, "gmail", "google_calendar", "outlook", "outlook_calendar", "imap")
+SOURCE_TYPES = (*LOCAL_SOURCE_TYPES, "gmail", "google_calendar", "outlook", "outlook_calendar", "imap", "caldav")
 DELIVERY_TARGETS = ("file", "gmail", "outlook")
 
 
@@ -75,13 +75,15 @@ class Person:
 GOOGLE = ("gmail", "google_calendar")
 MICROSOFT = ("outlook", "outlook_calendar")
 IMAP = ("imap",)
+CALDAV = ("caldav",)
+PASSWORD = IMAP + CALDAV        # sources that log in with a password (an app password)
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 
 
 @dataclass(frozen=True)
 class SourceConfig:
-    type: str = key(None, "Kind of source: mbox, maildir, ics, gmail, google_calendar, outlook, outlook_calendar or "
-                          "imap.",
+    type: str = key(None, "Kind of source: mbox, maildir, ics, gmail, google_calendar, outlook, outlook_calendar, "
+                          "imap or caldav.",
                     required=True, choices=SOURCE_TYPES)
     name: str = key(None, "A unique name for this source, e.g. \"work-mail\".", required=True)
     enabled: bool = key(True, "Set to false to keep a source configured but not synced.")
@@ -95,7 +97,9 @@ class SourceConfig:
     token_uri: str = key("", "Google: OAuth token endpoint override (default: Google's).", types=GOOGLE)
     quota_units_per_minute: int = key(6000, "Gmail: per-user quota units per minute to stay within.", types=("gmail",),
                                       bounds=(1, 1_000_000))
-    calendars: list[str] = key(["primary"], "Google Calendar: calendar ids to read.", types=("google_calendar",))
+    calendars: list[str] = key(["primary"], "Google Calendar: calendar ids to read. CalDAV: calendar names or URLs "
+                                            "to read; \"primary\" (the default) reads every calendar of the account.",
+                               types=("google_calendar", "caldav"))
     client_id: str = key("", "Microsoft: application (client) id of your app registration.", types=MICROSOFT)
     authority: str = key("https://login.microsoftonline.com/common",
                          "Microsoft: authority URL (common, organizations, consumers, a tenant, a national cloud).",
@@ -121,13 +125,15 @@ class SourceConfig:
                           bounds=(1, 3650))
     host: str = key("", "IMAP: the server's name, e.g. imap.fastmail.com.", types=IMAP)
     port: int = key(993, "IMAP: the server's port (993 is IMAP over TLS).", types=IMAP, bounds=(1, 65535))
-    username: str = key("", "IMAP: the login name, usually your address.", types=IMAP)
+    username: str = key("", "IMAP, CalDAV: the login name, usually your address.", types=PASSWORD)
     tls: bool = key(True, "IMAP: connect over TLS; false (no encryption) only to 127.0.0.1 or localhost.", types=IMAP)
-    password_file: str = key("", "IMAP: file holding the password (an app password), readable by you only "
-                             "(default: `imap-NAME.password` in your state directory, written by `kith auth imap`).",
-                             types=IMAP)
-    password_env: str = key("", "IMAP: name of an environment variable holding the password, instead of a file.",
-                            types=IMAP)
+    password_file: str = key("", "IMAP, CalDAV: file holding the password (an app password), readable by you only "
+                             "(default: `TYPE-NAME.password` in your state directory, written by `kith auth TYPE`).",
+                             types=PASSWORD)
+    password_env: str = key("", "IMAP, CalDAV: name of an environment variable holding the password, instead of a "
+                                "file.", types=PASSWORD)
+    url: str = key("", "CalDAV: the server's address as your provider gives it, e.g. "
+                       "https://caldav.fastmail.com/dav/ (https; http only to 127.0.0.1 or localhost).", types=CALDAV)
 
 
 @dataclass(frozen=True)
@@ -258,7 +264,8 @@ def _build(cls: type, data: Any, section: str, index: int | None, loc: _Locator)
         if name == "password" and cls is SourceConfig:
             raise ConfigError(f"{_label(section, index, name)}: a password is never written in the config",
                               where=loc.where(section, index, name),
-                              fix="remove it, and run `kith auth imap` to keep it in a file readable by you only, "
+                              fix=f"remove it, and run `kith auth {'caldav' if data.get('type') == 'caldav' else 'imap'}` to keep it in a file "
+                                  "readable by you only, "
                                   "or name a file (password_file) or an environment variable (password_env)")
         if name not in known:
             close = difflib.get_close_matches(name, known, n=1)
@@ -398,6 +405,8 @@ def _validate(config: Config, loc: _Locator, raw_sources: list[dict]) -> None:
         _check_urls(source, index, loc)
         if source.type in IMAP:
             _check_imap(source, index, loc)
+        if source.type in CALDAV:
+            _check_caldav(source, index, loc)
     _check_delivery_apps(config, loc)
     targets = {"gmail": GOOGLE[:1], "outlook": MICROSOFT[:1]}
     for target in config.digest.deliver:
@@ -412,27 +421,56 @@ def _validate(config: Config, loc: _Locator, raw_sources: list[dict]) -> None:
 def _check_imap(source: SourceConfig, index: int, loc: _Locator) -> None:
     """An IMAP source names its server and login, where its password is (never in the config), and sends that
     password unencrypted to no other machine."""
-    where = loc.where("sources", index)
-    for name, example in (("host", '"imap.fastmail.com"'), ("username", '"you@example.org"')):
-        if source.enabled and not getattr(source, name).strip():
-            raise ConfigError(f"sources[{index}] (imap) has no {name}", where=where, fix=f"add {name} = {example}")
+    _check_login(source, index, loc, ("host", '"imap.fastmail.com"'))
     host = source.host.strip()
     if re.search(r"[/\s]", host) or (host.count(":") == 1):
         raise ConfigError(f"sources[{index}].host {source.host!r} is not a server name",
                           where=loc.where("sources", index, "host"),
                           fix='write the name alone, e.g. host = "imap.fastmail.com", and the port in port = 993')
-    if source.password_file and source.password_env:
-        raise ConfigError(f"sources[{index}] (imap) has both password_file and password_env",
-                          where=loc.where("sources", index, "password_env"), fix="keep one of them")
-    if source.password_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", source.password_env):
-        raise ConfigError(f"sources[{index}].password_env is not the name of an environment variable (not repeated "
-                          "here, in case it is the password)", where=loc.where("sources", index, "password_env"),
-                          fix='write the name, not the password: password_env = "KITH_IMAP_PASSWORD"')
     if not source.tls and source.host.strip().lower().strip("[]") not in LOOPBACK_HOSTS:
         raise ConfigError(f"sources[{index}].tls = false would send your password unencrypted to {source.host}",
                           where=loc.where("sources", index, "tls"),
                           fix="remove tls = false and use the server's TLS port (993); plain IMAP is only for a "
                               "server on this machine (127.0.0.1, localhost)")
+
+
+def _check_caldav(source: SourceConfig, index: int, loc: _Locator) -> None:
+    """A CalDAV source names its server's URL and login, where its password is, and sends that password
+    unencrypted (http) to no other machine."""
+    _check_login(source, index, loc, ("url", '"https://caldav.fastmail.com/dav/"'))
+    url = source.url.strip()
+    if re.match(r"[a-z]+://[^/]*@", url, re.IGNORECASE):
+        raise ConfigError(f"sources[{index}].url holds a login (not repeated here, in case it has the password)",
+                          where=loc.where("sources", index, "url"),
+                          fix="write the address without user@ or user:password@, the login in username, and run "
+                              f"`kith auth caldav --source {source.name}` for the password")
+    found = re.fullmatch(r"(https?)://(\[[^\]/]*\]|[^/\s:@]+)(:\d{1,5})?(/\S*)?", url, re.IGNORECASE)
+    if url and not found:
+        raise ConfigError(f"sources[{index}].url {source.url!r} is not an http(s) URL",
+                          where=loc.where("sources", index, "url"),
+                          fix='write the address your provider gives for CalDAV, e.g. url = '
+                              '"https://caldav.fastmail.com/dav/"')
+    if found and found[1].lower() == "http" and found[2].lower().strip("[]") not in LOOPBACK_HOSTS:
+        raise ConfigError(f"sources[{index}].url {source.url!r} would send your password unencrypted",
+                          where=loc.where("sources", index, "url"),
+                          fix="use the https address; plain http is only for a server on this machine (127.0.0.1, "
+                              "localhost)")
+
+
+def _check_login(source: SourceConfig, index: int, loc: _Locator, server: tuple[str, str]) -> None:
+    """The server and username a source that logs in with a password needs, and one place for the password."""
+    where = loc.where("sources", index)
+    for name, example in (server, ("username", '"you@example.org"')):
+        if source.enabled and not getattr(source, name).strip():
+            raise ConfigError(f"sources[{index}] ({source.type}) has no {name}", where=where,
+                              fix=f"add {name} = {example}")
+    if source.password_file and source.password_env:
+        raise ConfigError(f"sources[{index}] ({source.type}) has both password_file and password_env",
+                          where=loc.where("sources", index, "password_env"), fix="keep one of them")
+    if source.password_env and not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", source.password_env):
+        raise ConfigError(f"sources[{index}].password_env is not the name of an environment variable (not repeated "
+                          "here, in case it is the password)", where=loc.where("sources", index, "password_env"),
+                          fix=f'write the name, not the password: password_env = "KITH_{source.type.upper()}_PASSWORD"')
 
 
 def _check_delivery_apps(config: Config, loc: _Locator) -> None:

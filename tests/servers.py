@@ -1,4 +1,5 @@
-"""Real servers on 127.0.0.1 for the connector tests: Dovecot, started as a subprocess.
+"""Real servers on 127.0.0.1 for the connector tests: Dovecot, started as a subprocess, and Radicale, the
+CalDAV server from PyPI, in a thread.
 
 The fixture writes its own Dovecot 2.3 configuration into a fresh folder and runs `dovecot -F -c FILE`
 there: a plain listener (which also offers STARTTLS) and a TLS one with a self-signed certificate made
@@ -11,6 +12,9 @@ so that a test can tell the flag's work from the name rules'. Each test takes a 
 Run as root (CI), Dovecot's own users do its work and the mail belongs to `nobody`, as Dovecot refuses
 to hand mail to uid 0; run as anyone else, everything runs as that user ("rootless"). Without Dovecot
 the tests fail and say how to install it: a connector test that skips itself in CI proves nothing.
+
+Radicale runs per test, with its collections in the test's folder and users in an htpasswd file (plain
+passwords, read again at every login), so two tests' accounts can have the same name and the same paths.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -260,3 +265,53 @@ def dovecot() -> Iterator[Dovecot]:
                 server.kill()
                 server.wait()
         shutil.rmtree(root, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- Radicale
+
+
+@dataclass
+class Radicale:
+    """A running Radicale: its base URL and the users it knows (each with the password PASSWORD)."""
+
+    url: str
+    users_file: Path
+
+    def new_user(self, name: str) -> str:
+        with self.users_file.open("a") as users:
+            users.write(f"{name}:{PASSWORD}\n")
+        return name
+
+
+@pytest.fixture
+def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale]:
+    """A Radicale of the test's own on a free port of 127.0.0.1, stopped after the test."""
+    import radicale.config
+    import radicale.server
+    root = tmp_path_factory.mktemp("radicale")
+    users = root / "users"
+    users.write_text("")
+    port = _free_port()
+    config = radicale.config.load([])
+    config.update({"server": {"hosts": f"127.0.0.1:{port}"},
+                   "storage": {"filesystem_folder": str(root / "collections")},
+                   "auth": {"type": "htpasswd", "htpasswd_filename": str(users), "htpasswd_encryption": "plain",
+                            "delay": "0"},
+                   "logging": {"level": "warning"}}, "kith-tests", privileged=True)
+    shutdown, shutdown_out = socket.socketpair()
+    thread = threading.Thread(target=radicale.server.serve, args=(config, shutdown_out), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if time.monotonic() > deadline or not thread.is_alive():
+                pytest.fail(f"Radicale did not start on 127.0.0.1:{port}", pytrace=False)
+            time.sleep(0.02)
+    try:
+        yield Radicale(f"http://127.0.0.1:{port}/", users)
+    finally:
+        shutdown.close()            # closing the socket stops serve()
+        thread.join(10)

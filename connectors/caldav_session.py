@@ -1,0 +1,93 @@
+"""Signing in to a CalDAV server (with the password passwords.py finds), and every way that can fail as one
+line that says what to fix."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import caldav
+from caldav.lib import error
+from caldav.lib.http_sync import requests as http      # niquests (or requests): what caldav talks HTTP with
+
+from connectors.passwords import source_key
+from daemon.config import SourceConfig
+from daemon.errors import AuthError, SourceError
+
+TIMEOUT = 60            # seconds to connect, and to wait for any one answer
+# the library logs its guesses about a server, with tracebacks, as warnings and errors; Kith says what went
+# wrong itself, in one line, and a log that quotes server answers could quote an event
+logging.getLogger("caldav").setLevel(logging.CRITICAL)
+
+
+def connect(source: SourceConfig, password: str, *, timeout: float = TIMEOUT,
+            features: dict | None = None) -> caldav.DAVClient:
+    """A client for the source's server (no request made yet), at the URL as written: no DNS discovery
+    (RFC 6764) behind the user's back."""
+    return caldav.DAVClient(source.url.strip(), username=source.username, password=password, timeout=timeout,
+                            enable_rfc6764=False, features=features)
+
+
+def try_login(source: SourceConfig, password: str) -> None:
+    """Find the account's calendars once: AuthError when the server refuses the password, SourceError when
+    it cannot be reached or holds no CalDAV account at the URL."""
+    with caldav_errors(source):
+        connect(source, password).principal().calendars()
+
+
+@contextmanager
+def caldav_errors(source: SourceConfig) -> Iterator[None]:
+    """CalDAV, HTTP, TLS and network exceptions as SourceError lines naming the server and the fix."""
+    where, server = source_key(source), source.url.strip()
+    again = "the next sync resumes where this one stopped"
+    try:
+        yield
+    except error.AuthorizationError as exc:
+        if _status(exc) == 401:
+            where_password = (f"the variable {source.password_env}" if source.password_env
+                              else f"`kith auth caldav --source {source.name}` to store it again")
+            raise AuthError(f"{server} refused the login of {source.username}", where=where,
+                            fix=f"check username, and the password ({where_password}); most providers want an app "
+                                "password made in their settings, not your usual one (README: CalDAV)") from None
+        raise SourceError(f"{server} refused access ({_reason(exc)})", where=where,
+                          fix="check url: it must be your own account's address as your provider gives it") from None
+    except error.NotFoundError:
+        raise SourceError(f"no CalDAV account at {server}", where=where,
+                          fix="check url: write the CalDAV address your provider documents (README: CalDAV)") from None
+    except error.DAVError as exc:
+        raise SourceError(f"{server} did not answer as a CalDAV server ({_reason(exc)})", where=where,
+                          fix=f"check url (a sign-in page of a Wi-Fi network answers instead of the server too); "
+                              f"{again}") from None
+    except http.exceptions.SSLError as exc:
+        text = str(exc)
+        problem = ("is not for this name" if "mismatch" in text or "match" in text
+                   else "is not trusted" if "certificate" in text.lower() else "failed")
+        raise SourceError(f"TLS with {server} {problem} ({_reason(exc)})", where=where,
+                          fix="check url: the name must be the one on the server's certificate, as your provider "
+                              "documents it") from None
+    except http.exceptions.Timeout:
+        raise SourceError(f"{server} did not answer within {TIMEOUT} seconds", where=where,
+                          fix=f"check url and your network; {again}") from None
+    except http.exceptions.ConnectionError as exc:
+        refused = "refused" in str(exc).lower()
+        raise SourceError(f"cannot reach {server} ({'connection refused' if refused else _reason(exc)})",
+                          where=where, fix=f"check url and your network; {again}") from None
+    except http.exceptions.RequestException as exc:
+        raise SourceError(f"the request to {server} failed ({_reason(exc)})", where=where, fix=again) from None
+
+
+def _status(exc: error.DAVError) -> int | None:
+    """The HTTP status of a caldav error: 401 is a refused login, 403 a refused request."""
+    reason = str(getattr(exc, "reason", "") or "")
+    if "Unauthorized" in reason or "401" in reason:
+        return 401
+    return 403 if "Forbidden" in reason or "403" in reason else None
+
+
+def _reason(exc: BaseException) -> str:
+    """The gist of an exception on one line: its reason, without the URL the message already names."""
+    text = str(getattr(exc, "reason", "") or "") or str(exc)
+    text = re.sub(r"https?://\S+", "", text)
+    return " ".join(text.split())[:160] or exc.__class__.__name__
