@@ -117,7 +117,7 @@ class CaldavSource:
         this account's."""
         password = read_password(self.source, self.config)
         with caldav_errors(self.source):
-            client = connect(self.source, password, features=self.features)
+            client = connect(self.source, self.config, password, features=self.features)
             principal = client.get_principal()
             calendars = self._calendars(principal)
             if not calendars and principal.get_property(dav.CurrentUserPrincipal()) is None:

@@ -12,8 +12,9 @@ import caldav
 from caldav.lib import error
 from caldav.lib.http_sync import requests as http      # niquests (or requests): what caldav talks HTTP with
 
+from connectors import tls
 from connectors.passwords import source_key
-from daemon.config import SourceConfig
+from daemon.config import Config, SourceConfig
 from daemon.errors import AuthError, SourceError
 
 TIMEOUT = 60            # seconds to connect, and to wait for any one answer
@@ -22,19 +23,21 @@ TIMEOUT = 60            # seconds to connect, and to wait for any one answer
 logging.getLogger("caldav").setLevel(logging.CRITICAL)
 
 
-def connect(source: SourceConfig, password: str, *, timeout: float = TIMEOUT,
+def connect(source: SourceConfig, config: Config, password: str, *, timeout: float = TIMEOUT,
             features: dict | None = None) -> caldav.DAVClient:
     """A client for the source's server (no request made yet), at the URL as written: no DNS discovery
-    (RFC 6764) behind the user's back."""
+    (RFC 6764) behind the user's back; its certificate checked against `ca_file` alone when one is named."""
+    authority = tls.ca_path(source, config)
     return caldav.DAVClient(source.url.strip(), username=source.username, password=password, timeout=timeout,
-                            enable_rfc6764=False, features=features)
+                            enable_rfc6764=False, features=features,
+                            ssl_verify_cert=str(authority) if authority else True)
 
 
-def try_login(source: SourceConfig, password: str) -> None:
+def try_login(source: SourceConfig, config: Config, password: str) -> None:
     """Find the account's calendars once: AuthError when the server refuses the password, SourceError when
     it cannot be reached or holds no CalDAV account at the URL."""
     with caldav_errors(source):
-        connect(source, password).principal().calendars()
+        connect(source, config, password).get_principal().get_calendars()
 
 
 @contextmanager
@@ -62,11 +65,13 @@ def caldav_errors(source: SourceConfig) -> Iterator[None]:
                               f"{again}") from None
     except http.exceptions.SSLError as exc:
         text = str(exc)
-        problem = ("is not for this name" if "mismatch" in text or "match" in text
+        mismatch = "mismatch" in text or "match" in text
+        problem = ("is not for this name" if mismatch
                    else "is not trusted" if "certificate" in text.lower() else "failed")
-        raise SourceError(f"TLS with {server} {problem} ({_reason(exc)})", where=where,
-                          fix="check url: the name must be the one on the server's certificate, as your provider "
-                              "documents it") from None
+        fix = ("check url: the name must be the one on the server's certificate, as your provider documents it"
+               if mismatch or "certificate" not in text.lower() else "check url; for a server of your own with a "
+               "self-signed certificate, name that certificate in ca_file (README: CalDAV)")
+        raise SourceError(f"TLS with {server} {problem} ({_reason(exc)})", where=where, fix=fix) from None
     except http.exceptions.Timeout:
         raise SourceError(f"{server} did not answer within {TIMEOUT} seconds", where=where,
                           fix=f"check url and your network; {again}") from None

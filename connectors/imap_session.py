@@ -12,17 +12,18 @@ from contextlib import contextmanager
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
+from connectors import tls
 from connectors.passwords import source_key
-from daemon.config import SourceConfig
+from daemon.config import Config, SourceConfig
 from daemon.errors import AuthError, SourceError
 
 TIMEOUT = 60            # seconds to connect, and to wait for any one answer
 
 
-def try_login(source: SourceConfig, password: str, *, ssl_context: ssl.SSLContext | None = None) -> None:
+def try_login(source: SourceConfig, config: Config, password: str) -> None:
     """Log in and out again: AuthError when the server refuses the password, SourceError when it cannot
     be reached."""
-    with signed_in(source, password, ssl_context=ssl_context):
+    with signed_in(source, password, ssl_context=tls.context(source, config) if source.tls else None):
         pass
 
 
@@ -62,7 +63,7 @@ def imap_errors(source: SourceConfig) -> Iterator[None]:
     except ssl.SSLCertVerificationError as exc:
         fix = ("check host: it must be the name on the server's certificate, as your provider documents it"
                if "mismatch" in str(exc.verify_message) else "the server's certificate is not signed by an authority "
-               "this system trusts: add its certificate authority to the system's certificates")
+               "this system trusts: for a server of your own, name its certificate in ca_file (README: IMAP)")
         raise SourceError(f"the TLS certificate of {server} is not trusted ({exc.verify_message})", where=where,
                           fix=fix) from None
     except ssl.SSLError as exc:

@@ -595,7 +595,7 @@ def _keep_passwords(ctx: Context, sources, try_login, account) -> None:
         password = click.prompt(f"{source.name}: password for {account(source)} (an app password)",
                                 hide_input=True, err=True)
         try:
-            try_login(source, password)
+            try_login(source, ctx.config, password)
         except AuthError:
             raise                       # a refused password is not kept
         except SourceError as exc:      # the server could not be asked: keep it, and say so

@@ -132,6 +132,9 @@ class SourceConfig:
                              types=PASSWORD)
     password_env: str = key("", "IMAP, CalDAV: name of an environment variable holding the password, instead of a "
                                 "file.", types=PASSWORD)
+    ca_file: str = key("", "IMAP, CalDAV: a PEM file with the certificate to trust for this server (or its "
+                           "authority's), instead of the system's: for a server of your own with a self-signed "
+                           "certificate.", types=PASSWORD)
     url: str = key("", "CalDAV: the server's address as your provider gives it, e.g. "
                        "https://caldav.fastmail.com/dav/ (https; http only to 127.0.0.1 or localhost).", types=CALDAV)
 

@@ -276,6 +276,7 @@ class Radicale:
 
     url: str
     users_file: Path
+    certificate: Path | None = None     # over https: the self-signed certificate it shows
 
     def new_user(self, name: str) -> str:
         with self.users_file.open("a") as users:
@@ -285,19 +286,33 @@ class Radicale:
 
 @pytest.fixture
 def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale]:
-    """A Radicale of the test's own on a free port of 127.0.0.1, stopped after the test."""
+    """A Radicale of the test's own on a free port of 127.0.0.1 (plain http), stopped after the test."""
+    yield from _serve_radicale(tmp_path_factory.mktemp("radicale"), tls=False)
+
+
+@pytest.fixture
+def radicale_tls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale]:
+    """The same over https, with a self-signed certificate for 127.0.0.1 (`certificate`)."""
+    yield from _serve_radicale(tmp_path_factory.mktemp("radicale"), tls=True)
+
+
+def _serve_radicale(root: Path, *, tls: bool) -> Iterator[Radicale]:
     import radicale.config
     import radicale.server
-    root = tmp_path_factory.mktemp("radicale")
     users = root / "users"
     users.write_text("")
     port = _free_port()
+    settings = {"server": {"hosts": f"127.0.0.1:{port}"},
+                "storage": {"filesystem_folder": str(root / "collections")},
+                "auth": {"type": "htpasswd", "htpasswd_filename": str(users), "htpasswd_encryption": "plain",
+                         "delay": "0"},
+                "logging": {"level": "warning"}}
+    certificate = _make_certificate(root / "tls") if tls else None
+    if certificate is not None:
+        settings["server"].update({"ssl": "True", "certificate": str(certificate),
+                                   "key": str(certificate.parent / "key.pem")})
     config = radicale.config.load([])
-    config.update({"server": {"hosts": f"127.0.0.1:{port}"},
-                   "storage": {"filesystem_folder": str(root / "collections")},
-                   "auth": {"type": "htpasswd", "htpasswd_filename": str(users), "htpasswd_encryption": "plain",
-                            "delay": "0"},
-                   "logging": {"level": "warning"}}, "kith-tests", privileged=True)
+    config.update(settings, "kith-tests", privileged=True)
     shutdown, shutdown_out = socket.socketpair()
     thread = threading.Thread(target=radicale.server.serve, args=(config, shutdown_out), daemon=True)
     thread.start()
@@ -311,7 +326,7 @@ def radicale(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Radicale]:
                 pytest.fail(f"Radicale did not start on 127.0.0.1:{port}", pytrace=False)
             time.sleep(0.02)
     try:
-        yield Radicale(f"http://127.0.0.1:{port}/", users)
+        yield Radicale(f"{'https' if tls else 'http'}://127.0.0.1:{port}/", users, certificate)
     finally:
         shutdown.close()            # closing the socket stops serve()
         thread.join(10)

@@ -35,9 +35,10 @@ def event(uid: str, *, start: str = "20260110T100000Z", end: str = "", summary: 
 class Account:
     """One user's calendars: the test writes to them as a calendar program would; Kith only reads them."""
 
-    def __init__(self, server: Radicale, folder: Path, *, user: str = "alice") -> None:
+    def __init__(self, server: Radicale, folder: Path, *, user: str = "alice", verify: str | bool = True) -> None:
         self.server, self.folder, self.user = server, folder, server.new_user(user)
-        self.client = caldav.DAVClient(server.url, username=user, password=PASSWORD, enable_rfc6764=False)
+        self.client = caldav.DAVClient(server.url, username=user, password=PASSWORD, enable_rfc6764=False,
+                                       ssl_verify_cert=verify)
         self.principal = self.client.get_principal()
         self.calendars: dict[str, caldav.Calendar] = {}
 

@@ -15,7 +15,7 @@ from daemon.errors import SourceError
 from daemon.sync import sync_source
 from tests.connectors.caldav_account import ME, NOW, Account, event
 from tests.contract import SourceContract, pull
-from tests.servers import Radicale, radicale  # noqa: F401 - a Radicale per test
+from tests.servers import Radicale, radicale, radicale_tls  # noqa: F401 - a Radicale per test
 from tests.test_sync import FailsAfter, dump
 
 
@@ -75,7 +75,7 @@ class TestCaldavContract(SourceContract):
 def _another_radicale(request: pytest.FixtureRequest) -> Radicale:
     """A second server for the contract's determinism test (the fixture gives one per test)."""
     from tests import servers
-    generator = servers.radicale.__wrapped__(request.getfixturevalue("tmp_path_factory"))
+    generator = servers._serve_radicale(request.getfixturevalue("tmp_path_factory").mktemp("radicale"), tls=False)
     server = next(generator)
     request.addfinalizer(lambda: next(generator, None))
     return server
@@ -310,3 +310,25 @@ def test_an_unreachable_server_and_a_web_page_are_one_line_each(account, db, tmp
         portal.shutdown()
     assert result.error is not None and "\n" not in result.error and "Traceback" not in result.error
     assert "CalDAV" in result.error or "caldav" in result.error.split(":", 2)[2], result.error
+
+
+def test_a_self_signed_certificate_is_refused_in_one_line_unless_ca_file_names_it(radicale_tls, tmp_path, db):  # noqa: F811
+    account = Account(radicale_tls, tmp_path, verify=str(radicale_tls.certificate))
+    account.calendar("Work")
+    account.put("Work", event("a@x"))
+    refused = sync_source(db, account.source())
+    assert refused.error.startswith(f"caldav:cal: TLS with {radicale_tls.url} is not trusted (")
+    assert "name that certificate in ca_file" in refused.error and "\n" not in refused.error
+    (tmp_path / "server.pem").write_bytes(radicale_tls.certificate.read_bytes())
+    trusted = sync_source(db, account.source(ca_file="server.pem"))      # relative to the config file
+    assert (trusted.error, trusted.new_events) == (None, 1)
+
+
+@pytest.mark.parametrize(("content", "expected"), [(None, "no certificate file at "),
+                                                   (b"not a certificate", "holds no certificate in PEM form")])
+def test_a_ca_file_that_is_missing_or_no_certificate_is_one_line(account, db, tmp_path, content, expected):
+    if content is not None:
+        (tmp_path / "server.pem").write_bytes(content)
+    result = sync_source(db, account.source(ca_file="server.pem"))
+    assert result.error.startswith("caldav:cal: ") and expected in result.error and "ca_file" in result.error
+    assert str(tmp_path / "server.pem") in result.error and "\n" not in result.error

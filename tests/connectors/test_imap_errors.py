@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import re
 import ssl
+import subprocess
 import time
 from pathlib import Path
 
@@ -116,13 +117,36 @@ def test_a_certificate_the_system_does_not_trust_is_one_line(mailbox):
     error = failure(mailbox.source(tls=True, port=mailbox.server.tls_port))
     assert "the TLS certificate of 127.0.0.1" in error.line()
     assert "not trusted (self-signed certificate)" in error.line()
-    assert "add its certificate authority" in error.line()
+    assert "name its certificate in ca_file" in error.line()
 
 
 def test_tls_works_with_a_trusted_certificate(mailbox):
     trusted = ssl.create_default_context(cafile=str(mailbox.server.cert))
     state, _, _ = pull(mailbox.source(tls=True, port=mailbox.server.tls_port, ssl_context=trusted), None)
     assert len(state) == 1
+
+
+def test_ca_file_trusts_a_server_of_your_own_and_nothing_else(mailbox, tmp_path):
+    """The self-signed certificate named in ca_file (relative to the config) is trusted, and only it: a
+    certificate the system trusts is no longer enough, as the server's must be the one named."""
+    (mailbox.folder / "server.pem").write_bytes(mailbox.server.cert.read_bytes())
+    state, _, _ = pull(mailbox.source(tls=True, port=mailbox.server.tls_port, ca_file="server.pem"), None)
+    assert len(state) == 1
+    other = tmp_path / "other"
+    other.mkdir()
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                    "-days", "2", "-subj", "/CN=localhost", "-keyout", str(other / "key.pem"),
+                    "-out", str(mailbox.folder / "other.pem")], check=True, capture_output=True, timeout=60)
+    error = failure(mailbox.source(tls=True, port=mailbox.server.tls_port, ca_file="other.pem"))
+    assert "the TLS certificate of 127.0.0.1" in error.line() and "not trusted" in error.line()
+
+
+def test_a_ca_file_that_is_no_certificate_is_one_line_before_connecting(mailbox):
+    (mailbox.folder / "server.pem").write_text("-----BEGIN NOTHING-----\n")
+    error = failure(mailbox.source(tls=True, port=mailbox.server.tls_port, ca_file="server.pem"))
+    assert error.line() == (f"imap:mail: {mailbox.folder / 'server.pem'} (ca_file) holds no certificate in PEM form "
+                            "— point ca_file at the server's certificate (or its authority's) in PEM form, the text "
+                            "file that starts with -----BEGIN CERTIFICATE-----")
 
 
 # ---------------------------------------------------------------- reading only
