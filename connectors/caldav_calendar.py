@@ -39,7 +39,7 @@ from caldav.elements import dav
 from caldav.lib import error
 
 from connectors.base import STALE, Batch, EventMeta
-from connectors.caldav_session import caldav_errors, connect
+from connectors.caldav_session import account_calendars, caldav_errors, connect, reason, status_of
 from connectors.ics import LOOK_AHEAD, events_of
 from connectors.passwords import read_password, source_key
 from daemon.config import Config, SourceConfig
@@ -68,9 +68,10 @@ class CalendarState:
 class CaldavCursor:
     account: str
     calendars: dict[str, CalendarState] = field(default_factory=dict)     # calendar key -> state
+    resync: bool = False        # a pass over every calendar is under way: what it has not read yet is STALE
 
     def dump(self) -> str:
-        return json.dumps({"v": CURSOR_VERSION, "account": self.account, "calendars": {
+        return json.dumps({"v": CURSOR_VERSION, "account": self.account, "resync": self.resync, "calendars": {
             key: {"path": c.path, "name": c.name, "token": c.token, "until": c.until, "hrefs": sorted(c.hrefs)}
             for key, c in sorted(self.calendars.items())}}, separators=(",", ":"))
 
@@ -83,9 +84,13 @@ class CaldavCursor:
                 return None
             calendars = {key: CalendarState(c["path"], c["name"], c["token"], c["until"], set(c["hrefs"]))
                          for key, c in data["calendars"].items()}
+            if not all(isinstance(c.path, str) and isinstance(c.name, str) and isinstance(c.until, str)
+                       and isinstance(c.token, (str, type(None))) and all(isinstance(h, str) for h in c.hrefs)
+                       for c in calendars.values()) or not isinstance(data.get("resync", False), bool):
+                return None
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
-        return cls(account, calendars)
+        return cls(account, calendars, data.get("resync", False))
 
 
 @dataclass(frozen=True)
@@ -118,29 +123,33 @@ class CaldavSource:
         password = read_password(self.source, self.config)
         with caldav_errors(self.source):
             client = connect(self.source, self.config, password, features=self.features)
-            principal = client.get_principal()
-            calendars = self._calendars(principal)
-            if not calendars and principal.get_property(dav.CurrentUserPrincipal()) is None:
-                raise SourceError(f"{self.source.url.strip()} did not answer as a CalDAV server (no account, no "
-                                  "calendars)", where=self.key, fix="check url (a sign-in page of a Wi-Fi network "
-                                  "answers instead of the server too); the next sync tries again")
+            calendars = self._calendars(account_calendars(self.source, client))
             state = CaldavCursor.parse(cursor, self.account)
-            resync = state is None and cursor is not None
-            state = state or CaldavCursor(self.account)
-            if resync:      # what is stored stays (marked) until every calendar was read again
+            if state is None and cursor is not None:
+                # what is stored stays (marked) until every calendar was read again; the cursor says so until
+                # then, so that an interrupted pass goes on and still ends with the sweep
+                state = CaldavCursor(self.account, resync=True)
                 yield Batch(all_stale=True, notes=(RESYNC_NOTE,), cursor=state.dump())
+            state = state or CaldavCursor(self.account)
             yield from self._gone_calendars(calendars, state)
             for calendar in calendars:
-                yield from self._sync(calendar, state)
-            if resync:
+                try:
+                    yield from self._sync(calendar, state)
+                except (error.AuthorizationError, error.NotFoundError) as exc:
+                    if status_of(exc) == 401:
+                        raise
+                    yield Batch(notes=(f"calendar {calendar.name!r}: the server refused to read it ({reason(exc)}); "
+                                       "what Kith holds of it is kept",), cursor=state.dump())
+            if state.resync:
+                state.resync = False
                 yield Batch(scopes=(STALE,), cursor=state.dump())
 
     # ------------------------------------------------------------ calendars
 
-    def _calendars(self, principal: caldav.Principal) -> list[_Calendar]:
+    def _calendars(self, listed: list[caldav.Calendar]) -> list[_Calendar]:
         """The calendars to read: every one, or those `calendars` names (SourceError for a name not found)."""
         found = []
-        for remote in principal.get_calendars():
+        for remote in listed:
             path = _path(remote.url)
             name = str(remote.get_display_name() or "").strip() or path.rstrip("/").rsplit("/", 1)[-1]
             found.append(_Calendar(calendar_key(path), path, name, remote))
@@ -182,8 +191,8 @@ class CaldavSource:
         held = state.calendars.get(calendar.key)
         if held is None:
             held = state.calendars[calendar.key] = CalendarState(calendar.path, calendar.name)
-        renamed = held.name != calendar.name    # every event carries its calendar's name: all are read again
-        held.name = calendar.name
+        # every event carries its calendar's name: a new one has all read again (the cursor learns it at the end)
+        renamed = held.name != calendar.name
         listing, whole, notes = self._listing(calendar, held, renamed)
         if listing.sync_token == held.token and not listing.objects and not renamed:
             return                                      # nothing changed
@@ -194,7 +203,7 @@ class CaldavSource:
             if path not in deleted and path != calendar.path:
                 changed[path] = obj
         gone = {_hash(path) for path in deleted}
-        if whole:
+        if whole and not getattr(listing, "truncated", False):      # a listing cut short proves no deletion
             gone |= held.hrefs - {_hash(path) for path in changed}
         paths = sorted(changed)
         for first in range(0, len(paths), self.fetch):
@@ -203,13 +212,16 @@ class CaldavSource:
             gone |= missing
             yield dataclasses.replace(batch, notes=tuple(notes) + batch.notes, cursor=state.dump())
             notes = []
-        held.hrefs -= gone
-        held.token = listing.sync_token
-        if whole:
-            held.until = (self.now + LOOK_AHEAD).date().isoformat()
-        scopes = [_scope(calendar.key, href) for href in sorted(gone)]
-        for first in range(0, max(len(scopes), 1), SCOPES_PER_BATCH):
-            yield Batch(scopes=tuple(scopes[first:first + SCOPES_PER_BATCH]), notes=tuple(notes), cursor=state.dump())
+        hrefs = sorted(gone)
+        for first in range(0, max(len(hrefs), 1), SCOPES_PER_BATCH):
+            chunk = hrefs[first:first + SCOPES_PER_BATCH]
+            held.hrefs.difference_update(chunk)     # an interrupted sweep goes on from the old token
+            if first + SCOPES_PER_BATCH >= len(hrefs):
+                held.token, held.name = listing.sync_token, calendar.name
+                if whole:
+                    held.until = (self.now + LOOK_AHEAD).date().isoformat()
+            yield Batch(scopes=tuple(_scope(calendar.key, href) for href in chunk), notes=tuple(notes),
+                        cursor=state.dump())
             notes = []
 
     def _listing(self, calendar: _Calendar, held: CalendarState,
@@ -273,11 +285,12 @@ class CaldavSource:
 
 def _expired_token(exc: Exception) -> bool:
     """A sync token the server no longer knows (RFC 6578 3.2: 403 with DAV:valid-sync-token; some servers
-    answer 412 or a plain error), or a sync-collection REPORT it refuses: read the calendar whole."""
-    if isinstance(exc, error.AuthorizationError):
-        preconditions = getattr(exc, "preconditions", None) or []
-        return dav.ValidSyncToken.tag in preconditions or dav.SupportedReport.tag in preconditions
-    return True
+    answer a bare 403, 409 or 412), or a sync-collection REPORT it refuses: read the calendar whole once. A
+    refused login, a busy or failing server (429, 5xx) is no reason to: the sync fails and is tried again."""
+    preconditions = getattr(exc, "preconditions", None) or []
+    if dav.ValidSyncToken.tag in preconditions or dav.SupportedReport.tag in preconditions:
+        return True
+    return status_of(exc) in (400, 403, 409, 412, 415, 501)
 
 
 def _path(url: object) -> str:

@@ -577,14 +577,15 @@ def imap_password(ctx: Context, name: str | None) -> None:
 def caldav_password(ctx: Context, name: str | None) -> None:
     """Ask for a CalDAV source's password (an app password), check it with the server, and keep it in a file
     readable by you only."""
-    from connectors.caldav_session import try_login
+    from connectors.caldav_session import NotCalDAV, try_login
     _keep_passwords(ctx, _provider_source(ctx, name, ("caldav",), "CalDAV"), try_login,
-                    lambda s: f"{s.username} at {s.url.strip()}")
+                    lambda s: f"{s.username} at {s.url.strip()}", unchecked=(NotCalDAV,))
 
 
-def _keep_passwords(ctx: Context, sources, try_login, account) -> None:
-    """Ask for each source's password, check it with the server (a refused one is not kept; one that cannot
-    be checked now is, with a word), and keep it readable by the user only."""
+def _keep_passwords(ctx: Context, sources, try_login, account, unchecked: tuple[type, ...] = ()) -> None:
+    """Ask for each source's password, check it with the server (a refused one is not kept, nor one that
+    something else than the server answered, `unchecked`; one that cannot be checked now is, with a word),
+    and keep it readable by the user only."""
     from connectors.passwords import save_password
     from daemon.errors import AuthError, SourceError
     for source in sources:
@@ -596,8 +597,8 @@ def _keep_passwords(ctx: Context, sources, try_login, account) -> None:
                                 hide_input=True, err=True)
         try:
             try_login(source, ctx.config, password)
-        except AuthError:
-            raise                       # a refused password is not kept
+        except (AuthError, *unchecked):
+            raise                       # a refused password is not kept, nor one sent to the wrong place
         except SourceError as exc:      # the server could not be asked: keep it, and say so
             click.echo(f"{source.name}: could not check the password now ({exc.problem})", err=True)
         path = save_password(source, ctx.config, password)

@@ -442,7 +442,7 @@ def _check_caldav(source: SourceConfig, index: int, loc: _Locator) -> None:
     unencrypted (http) to no other machine."""
     _check_login(source, index, loc, ("url", '"https://caldav.fastmail.com/dav/"'))
     url = source.url.strip()
-    if re.match(r"[a-z]+://[^/]*@", url, re.IGNORECASE):
+    if "@" in re.sub(r"^[a-z]*:?/*", "", url, flags=re.IGNORECASE).split("/", 1)[0]:
         raise ConfigError(f"sources[{index}].url holds a login (not repeated here, in case it has the password)",
                           where=loc.where("sources", index, "url"),
                           fix="write the address without user@ or user:password@, the login in username, and run "

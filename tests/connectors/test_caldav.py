@@ -332,3 +332,85 @@ def test_a_ca_file_that_is_missing_or_no_certificate_is_one_line(account, db, tm
     result = sync_source(db, account.source(ca_file="server.pem"))
     assert result.error.startswith("caldav:cal: ") and expected in result.error and "ca_file" in result.error
     assert str(tmp_path / "server.pem") in result.error and "\n" not in result.error
+
+
+# ---------------------------------------------------------------- interrupted passes (bug hunt 22)
+
+
+def _first_batches(source, cursor, n):
+    """The first n batches of a pull, as a sync killed after them applies them."""
+    batches = []
+    for batch in source.pull(cursor):
+        batches.append(batch)
+        if len(batches) == n:
+            break
+    return batches
+
+
+def test_an_interrupted_pass_after_an_unreadable_cursor_still_ends_with_its_sweep(account):
+    from tests.contract import apply_to_memory
+    account.calendar("Work")
+    account.calendar("Home")
+    for uid in ("a@x", "b@x"):
+        account.put("Work", event(uid))
+    account.put("Home", event("h@x"))
+    state, _, _ = pull(account.source(fetch=1), None)
+    account.delete("Work", "a@x")
+    killed = _first_batches(account.source(fetch=1), "not a cursor", 3)
+    for batch in killed:
+        apply_to_memory(state, batch)
+    state, cursor, _ = pull(account.source(fetch=1), killed[-1].cursor, state)
+    assert sorted(summaries(state)) == ["b@x", "h@x"] and all(r.scope != "~" for r in state.values())
+    assert caldav_calendar.CaldavCursor.parse(cursor, account.source().account).resync is False
+
+
+def test_an_interrupted_sweep_of_many_deletions_goes_on_from_the_old_token(account, monkeypatch):
+    from tests.contract import apply_to_memory
+    monkeypatch.setattr(caldav_calendar, "SCOPES_PER_BATCH", 1)
+    account.calendar("Work")
+    for uid in ("a@x", "b@x", "c@x", "d@x"):
+        account.put("Work", event(uid))
+    state, cursor, _ = pull(account.source(), None)
+    for uid in ("a@x", "b@x", "c@x"):
+        account.delete("Work", uid)
+    killed = _first_batches(account.source(), cursor, 1)
+    for batch in killed:
+        apply_to_memory(state, batch)
+    assert len(state) == 3
+    state, _, _ = pull(account.source(), killed[-1].cursor, state)
+    assert sorted(summaries(state)) == ["d@x"]
+
+
+def test_an_interrupted_rename_renames_every_event_on_the_next_sync(account):
+    from caldav.elements import dav
+    from tests.contract import apply_to_memory
+    work = account.calendar("Work")
+    for uid in ("a@x", "b@x", "c@x"):
+        account.put("Work", event(uid))
+    state, cursor, _ = pull(account.source(fetch=1), None)
+    work.set_properties([dav.DisplayName("Acme")])
+    killed = _first_batches(account.source(fetch=1), cursor, 1)
+    for batch in killed:
+        apply_to_memory(state, batch)
+    state, _, _ = pull(account.source(fetch=1), killed[-1].cursor, state)
+    assert {r.calendar for r in state.values()} == {"Acme"}
+
+
+def test_a_cursor_of_the_right_shape_with_wrong_values_is_read_again(account):
+    account.calendar("Work")
+    account.put("Work", event("a@x"))
+    state, cursor, _ = pull(account.source(), None)
+    broken = cursor.replace('"token":"', '"token":7,"x":"')
+    again, _, batches = pull(account.source(), broken, state)
+    assert again == state and batches[0].all_stale
+
+
+def test_only_an_unknown_token_or_a_refused_report_reads_a_calendar_whole():
+    """A bare 403 or 412 on a token is taken as expired (some servers say no more); a refused login, a busy
+    or failing server is not: the sync fails and is tried again, without re-reading everything."""
+    from caldav.lib import error
+    assert caldav_calendar._expired_token(error.AuthorizationError(reason="Forbidden", status=403))
+    assert caldav_calendar._expired_token(error.ReportError(reason="Precondition Failed", status=412))
+    assert not caldav_calendar._expired_token(error.AuthorizationError(reason="Unauthorized", status=401))
+    for status in (429, 500, 503):
+        assert not caldav_calendar._expired_token(error.ReportError(reason="busy", status=status))

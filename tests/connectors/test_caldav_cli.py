@@ -59,6 +59,36 @@ def test_auth_refuses_to_keep_a_password_the_server_refuses(account, tmp_path):
     assert not (Path(os.environ["XDG_STATE_HOME"]) / "kith" / "caldav-cal.password").exists()
 
 
+def test_auth_keeps_no_password_a_web_page_never_checked(tmp_path):
+    """A url that answers with a web page (a Wi-Fi sign-in page) checks no password: it is not kept."""
+    import http.server
+    import threading
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_PROPFIND(self):
+            body = b"<html><body>Welcome to the hotel Wi-Fi</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    page = http.server.HTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=page.serve_forever, daemon=True).start()
+    config = tmp_path / "config.toml"
+    config.write_text(f'[[sources]]\ntype = "caldav"\nname = "cal"\nurl = "http://127.0.0.1:{page.server_port}/"\n'
+                      f'username = "alice"\n')
+    try:
+        done = run_kith("--config", str(config), "auth", "caldav", input="secret\n")
+    finally:
+        page.shutdown()
+    assert "did not answer as a CalDAV server" in done.stderr and "Traceback" not in done.stderr
+    assert "password kept" not in done.stdout
+
+
 def test_a_refused_login_during_sync_is_one_line_and_shown_by_status(account, tmp_path):
     config = write_config(account, tmp_path, password_file="caldav.password")
     (tmp_path / "caldav.password").write_text("wrong\n")
@@ -77,6 +107,8 @@ def test_a_refused_login_during_sync_is_one_line_and_shown_by_status(account, tm
                                                  "password unencrypted"),
     ({"url": "https://alice:hunter2@caldav.example.org/"}, "sources[0].url holds a login (not repeated here"),
     ({"url": "caldav.example.org"}, "sources[0].url 'caldav.example.org' is not an http(s) URL"),
+    ({"url": "alice:hunter2@caldav.example.org/dav/"}, "sources[0].url holds a login (not repeated here"),
+    ({"url": "https//alice:hunter2@caldav.example.org/"}, "sources[0].url holds a login (not repeated here"),
     ({"password": "hunter2"}, "a password is never written in the config — remove it, and run `kith auth caldav`"),
     ({"password_env": "hunter2 "}, "sources[0].password_env is not the name of an environment variable"),
 ])
