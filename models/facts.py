@@ -424,12 +424,14 @@ CALENDAR_NOTICE = re.compile(
     r"|new time proposed|zugesagt|abgesagt|abgelehnt|mit vorbehalt|akzeptiert|einladung|aktualisierte einladung"
     r"|accept[ée]|refus[ée]|annul[ée])\s*:", re.IGNORECASE)
 # a subject that says itself no answer is wanted ("Don't need to call me back", "No reply needed", "Nur zur Info"),
-# and a thank-you without a question ("Thanks a bunch - from Becky"; not "Thanks! Can we meet Tuesday?")
+# a thank-you without a question ("Thanks a bunch - from Becky"; not "Thanks! Can we meet Tuesday?"), and a
+# mail titled "Test" (someone checking their mail works)
 NO_ANSWER_WANTED = re.compile(
     r"\b(?:(?:don'?t|do not|no) need to (?:reply|respond|answer|call(?: me)? back|get back)"
     r"|no (?:reply|response|answer) (?:needed|necessary|required|expected)|fyi only|for your information only"
     r"|nur zur info|keine antwort (?:nötig|noetig|erforderlich))\b"
-    r"|^\W*(?:thanks|thank you|many thanks|danke|vielen dank)\b(?![^?]*\?)", re.IGNORECASE)
+    r"|^\W*(?:thanks|thank you|many thanks|danke|vielen dank)\b(?![^?]*\?)"
+    r"|^\W*test(?:ing)?(?:\s+(?:message|mail|e-?mail|\d+))?\W*$", re.IGNORECASE)      # "Test": a check, no question
 # a note of a phone call taken for the user ("Telephone Message - Mary Joyce", "Gail called-in. She can be
 # reached on her cell", "Pat called. Please call her cell"): the one to call back is the caller, not its writer
 PHONE_NOTE = re.compile(r"^\W*(?:tele)?phone message\b|\bwhile you were out\b|\bcalled[- ]in\b"
@@ -588,7 +590,7 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
                                  answers or _Answers(), user_wrote_to, team_series)
     if as_of is not None:       # owed for a month at most: what `explain` and the JSON say as the digest does
         item.replies_owed = [t for t in item.replies_owed if as_of - t.at <= timedelta(days=REPLY_OWED_MAX_DAYS)
-                             and not (SAME_DAY.search(t.subject) and as_of - t.at > timedelta(days=SAME_DAY_DAYS))]
+                             and not _moot(t.subject, as_of - t.at)]
     # "you usually talk every …": said of a tie that went both ways, from mail among a few people and meetings,
     # not from a colleague's notices to 30 people or the user's announcements
     # — and from conversations they took part in: the user's own patch series that Cc'd them is no rhythm
@@ -669,12 +671,21 @@ _ANSWER_OR_FORWARD = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*(?:re|aw|antw|sv|vs|tr|f
 FORWARD = re.compile(r"^\s*(?:\[[^\]]*\]\s*)*(?:fwd?|wg|tr)(?:\[\d+\])?\s*:", re.IGNORECASE)   # "[EXTERNAL] FW:"
 # a mail about the day it was sent or the next ("1 pm phone call today", "Lunch heute?", "Reminder: WEFA
 # meeting tomorrow morning"): after SAME_DAY_DAYS, moot. "Reminder: please sign" alone is a chase, and waits
-SAME_DAY = re.compile(r"\b(?:(?<!usa )(?<!psychology )today|tonight|tomorrow|this (?:morning|afternoon|evening)"
-                      r"|heute|(?<!guten )morgen)\b", re.IGNORECASE)   # "USA Today" is a paper, "Guten Morgen" a hello
-SAME_DAY_DAYS = 2
+SAME_DAY = re.compile(r"\b(?:(?<!usa )(?<!psychology )today|tonight|this (?:morning|afternoon|evening)"
+                      r"|heute)\b", re.IGNORECASE)   # "USA Today" is a paper
+NEXT_DAY = re.compile(r"\b(?:tomorrow|(?<!guten )morgen)\b", re.IGNORECASE)     # "Guten Morgen" is a hello
+SAME_DAY_HOURS = 12     # "1 pm phone call today" is over by the next morning's digest
+NEXT_DAY_DAYS = 2
 FORWARD_GROUP = 3        # people on a forward, its sender included, besides the user: passed on for reading
 FORWARDS_AFTER = 5       # direct mails, nearly all (FORWARD_SHARE) of them forwards: a forwarding account
 FORWARD_SHARE = 0.8
+
+
+def _moot(subject: str, age: timedelta) -> bool:
+    """Mail about its own day (SAME_DAY) is moot after SAME_DAY_HOURS, about the next (NEXT_DAY) after
+    NEXT_DAY_DAYS: no answer is still owed to "Lunch today?" the day after."""
+    return bool((SAME_DAY.search(subject) and age > timedelta(hours=SAME_DAY_HOURS))
+                or (NEXT_DAY.search(subject) and age > timedelta(days=NEXT_DAY_DAYS)))
 
 
 NOTICES_AFTER = 5        # threads they opened to the user and two others or more, none answered: notices
@@ -827,9 +838,13 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
 
 
 def _bare_answer(subject: str) -> bool:
-    """An answer with no subject of its own ("RE:", "AW: RE:"): mail without threading headers groups
-    conversations by subject, and an empty one names none."""
-    if not _ANSWER.match(_TAGS.sub("", subject, count=1)):     # "FW: RE:" passes something on: not an answer
+    """An answer with no subject of its own ("RE:", "AW: RE:"), or a bare "FW:" (the sample contract the user
+    asked for, sent on): mail without threading headers groups conversations by subject, and an empty one
+    names none."""
+    text = _TAGS.sub("", subject, count=1)
+    if FORWARD.match(text) and not _ANSWER_OR_FORWARD.match(text[FORWARD.match(text).end():]):
+        return not text[FORWARD.match(text).end():].strip()       # "FW:" alone: what was asked for
+    if not _ANSWER.match(text):     # "FW: RE:" passes someone's answer on: not one to the user
         return False
     rest = subject
     while (match := _ANSWER_OR_FORWARD.match(rest)) is not None:
