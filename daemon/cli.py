@@ -661,6 +661,13 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
         click.echo(f"{name:<18} {m.roc_auc:>8.3f} {m.average_precision:>9.3f} {m.precision_at_20:>8.2f}")
     click.echo(f"How firm the lead is: the model's ROC AUC is above every baseline's in {result.model_leads_chance:.0%} "
                "of resamplings of these contacts.")
+    if result.positives < FEW_POSITIVES:
+        click.echo(f"Note: with {result.positives} contact{'' if result.positives == 1 else 's'} with two-way mail "
+                   "afterwards, these figures turn on one or two people and say little; a date with more mail "
+                   "around it, or a longer --horizon, measures more.")
+
+
+FEW_POSITIVES = 5      # below this, a ranking's figures are one or two people's, not a measurement
 
 
 def _months(days: int) -> str:

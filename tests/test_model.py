@@ -226,6 +226,15 @@ def test_eval_says_when_the_history_was_too_short_to_learn_from(sample):
     assert "trained on" in kith("eval", "--as-of", "2025-12-01")
 
 
+def test_eval_says_when_too_few_contacts_make_its_figures(sample):
+    """Four contacts with two-way mail in the week after: figures, and a word that they measure little."""
+    kith, _ = sample
+    assert json.loads(kith("eval", "--as-of", "2025-12-01", "--horizon", "7", "--json"))["positives"] == 4
+    few = kith("eval", "--as-of", "2025-12-01", "--horizon", "7")
+    assert "ROC AUC" in few and "Note: with 4 contacts with two-way mail afterwards, these figures turn on one" in few
+    assert "these figures turn on" not in kith("eval", "--as-of", "2025-12-01")
+
+
 LABEL_CONFIG = """
 [user]
 addresses = ["me@home.example"]
