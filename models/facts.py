@@ -599,7 +599,13 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
     # — and from mail to the user, not mail that only copied them: a brother's family rounds with the user in Cc
     small = [t for t in personal if t.size <= OWED_MAX_PEOPLE and (t.kind != "received" or t.direct)]
     theirs = {t.conversation for t in small if t.kind != "sent"} - reports     # a daily report is no talk
-    item.usual_gap_days = usual_gap([t for t in small if t.conversation in theirs]) if mutual else None
+    # — and from the user's own mail to them alone, once they answered in a few conversations (a colleague the
+    # user writes to every week, under a new subject each time, is talked to weekly: review 22; a patch series
+    # to someone who answered once is still no rhythm)
+    answering = item.two_way_threads >= RHYTHM_MIN_EPISODES
+    talk = [t for t in small if t.conversation in theirs
+            or (answering and t.kind == "sent" and t.direct and t.size <= 1)]
+    item.usual_gap_days = usual_gap(talk) if mutual else None
 
 
 def contact_touches(touches: Sequence[Touch]) -> Sequence[Touch]:

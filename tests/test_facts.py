@@ -456,6 +456,19 @@ def test_no_rhythm_from_the_users_own_mail_that_the_contact_never_answered(db):
     assert facts_at(db, T0 + timedelta(days=60))["andrew@aj.example"].usual_gap_days is None
 
 
+def test_the_users_weekly_mail_to_someone_who_answers_makes_the_rhythm(db):
+    """Debra wrote to Veronica almost every week, a new subject each time, and Veronica answered four of her
+    threads months apart: they talk every week or so, not "every 109 days" (review 22)."""
+    vero = Address("veronica@firm.example", "Veronica Espinoza")
+    weekly = [message(100 + i, to=(vero,), subject=f"Credit check {i}", at=T0 + timedelta(days=7 * i))
+              for i in range(20)]
+    answers = [message(200 + k, sender=vero, to=(ME,), subject=f"Re: Credit check {k}",
+                       at=T0 + timedelta(days=7 * k + 1)) for k in (0, 6, 12, 18)]
+    apply(db, *weekly, *answers)
+    facts = facts_at(db, T0 + timedelta(days=140))["veronica@firm.example"]
+    assert facts.two_way_threads == 4 and facts.usual_gap_days == 7
+
+
 @pytest.mark.parametrize("author_answered", [True, False])
 def test_a_review_the_patch_author_answered_is_no_debt_of_the_user(db, author_answered):
     """Andrew reviews Anirudh's patch, To Anirudh and the user; Anirudh answers him: the user owes nothing."""
