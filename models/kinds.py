@@ -194,7 +194,10 @@ def reply_owed(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | 
     if waited > REPLY_OWED_MAX_DAYS:
         return None
     history = [r for r in history_reasons(f) if not r.startswith(NOT_ANSWERED)][:1]   # a debt is no ledger
-    reasons = [f"wrote to you {ago(waited)} ({quote(last.subject)}); no answer yet"] + history
+    # a forward says so: "forwarded “Bin Laden Song”" is judged otherwise than a question of theirs (review 22)
+    what = f"forwarded {quote(last.subject)}" if FORWARD.match(last.subject) and quote(last.subject) != "no subject" \
+        else quote(last.subject)
+    reasons = [f"wrote to you {ago(waited)} ({what}); no answer yet"] + history
     return replace(make("reply_owed", f, reasons, last.subject, URGENT + s.priority + 1 / (1 + waited)),
                    thread=last.conversation)
 

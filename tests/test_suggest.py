@@ -323,6 +323,17 @@ def test_a_line_from_the_user_starts_owed_replies_afresh(db, tmp_path):
     assert not any("still waiting" in r for r in owed[0].reasons)
 
 
+def test_an_owed_forward_says_it_is_one(db):
+    """The digest drops "FW:" from a subject it quotes; an owed forward says "forwarded" instead, so that a
+    passed-on joke is not taken for their question (review 22)."""
+    apply(db, rhythm(TOM, every=40, last=20) + [
+        message(1, sender=TOM, to=(ME,), subject="FW: Supplier contract", at=days_ago(3))])
+    store.refresh_own_addresses(db, [ME.email])
+    digest, _ = build_digest(db, config(), TODAY)
+    owed = [s for s in digest.suggestions if s.kind == "reply_owed"]
+    assert owed and owed[0].reasons[0] == "wrote to you 3 days ago (forwarded “Supplier contract”); no answer yet"
+
+
 def test_a_reply_is_owed_from_the_day_after_the_mail_came(db):
     apply(db, rhythm(TOM, every=40, last=20) + [
         message(1, sender=TOM, to=(ME,), subject="Slides for Friday", at=days_ago(3)),
