@@ -335,3 +335,10 @@ def m014_receiving_aliases(db: Database) -> None:
     """An old address of the user's that only receives is the user's (`daemon.store._receiving_alias`): the
     user's addresses are found again by the next command, as after m011."""
     db.execute("DELETE FROM own_addresses WHERE origin = 'config'")
+
+
+@migrations()
+def m015_short_forms(db: Database) -> None:
+    """The firm's short form of the user's name that only receives (dperlin@) is the user's too: the user's
+    addresses are found again by the next command, as after m014."""
+    db.execute("DELETE FROM own_addresses WHERE origin = 'config'")

@@ -604,7 +604,7 @@ RECEIVING_ALIAS_MAIL = 20   # mails to an address of the user's name before it c
 
 def _receiving_alias(db: Database, own: set[str]) -> list[str]:
     """An address at the user's organisation with the user's first and last name parts (richard.b.sanders@
-    beside richard.sanders@: an old Lotus Notes address) that others wrote to RECEIVING_ALIAS_MAIL times or
+    beside richard.sanders@: an old Lotus Notes address), or their short form (dperlin@), that others wrote to RECEIVING_ALIAS_MAIL times or
     more, that never sent a line and that the user wrote to a tenth as often at most (copying one's old
     address on one's own mail): an address of the user's that only receives, not a colleague's."""
     names = {(parts[0], parts[-1]): domain for a in own
@@ -619,13 +619,24 @@ def _receiving_alias(db: Database, own: set[str]) -> list[str]:
     for email, mails in db.execute("SELECT email, count(DISTINCT key) FROM recipients GROUP BY email "
                                    "HAVING count(DISTINCT key) >= ?", [RECEIVING_ALIAS_MAIL]):
         parts = [p for p in re.split(r"[._-]+", email.partition("@")[0]) if p]
-        if email in own or len(parts) < 2 or (parts[0], parts[-1]) not in names \
-                or firm_of(email.partition("@")[2]) not in firms:
+        named = len(parts) >= 2 and (parts[0], parts[-1]) in names
+        if email in own or not (named or _short_form(email, names)) or firm_of(email.partition("@")[2]) not in firms:
             continue
         if db.execute("SELECT 1 FROM messages WHERE sender = ? LIMIT 1", [email]).fetchone() is None \
                 and _written_to(db, own, email) <= mails // 10:
             found.append(email)
     return sorted(found)
+
+
+def _short_form(email: str, names: dict[tuple[str, str], str]) -> bool:
+    """A firm's short form of the user's name: the first initial and the start of the last name, one word of
+    SHORT_FORM_MIN letters or more (dperlin@ of Debra Perlingiere, jdasovic@ of Jeff Dasovich)."""
+    local = email.partition("@")[0]
+    return len(local) >= SHORT_FORM_MIN and local.isalpha() and any(
+        local[0] == first[0] and last.startswith(local[1:]) for first, last in names)
+
+
+SHORT_FORM_MIN = 6
 
 
 def _written_to(db: Database, senders: set[str], address: str) -> int:

@@ -177,6 +177,17 @@ def test_an_old_address_of_the_users_name_that_only_receives_is_the_users(db):
     assert store.refresh_own_addresses(db, ["richard.sanders@gmail.com"]) == {"richard.sanders@gmail.com"}
 
 
+def test_the_firms_short_form_of_the_users_name_that_only_receives_is_the_users(db):
+    """dperlin@ of Debra Perlingiere: counterparties write to it one to one, it never writes (review 22). A
+    colleague's short form (dperlman@, jsmith@) is none of hers, nor one too short to tell (dperl@)."""
+    me = Address("debra.perlingiere@enron.example")
+    short, other, tiny = (Address(f"{local}@enron.example") for local in ("dperlin", "dperlman", "dperl"))
+    mail = [message(i, sender=ANNA, to=(address,)) for address in (short, other, tiny) for i in range(0, 25)]
+    mail = [message(n, sender=m.sender, to=m.to) for n, m in enumerate(mail)]
+    store.apply_batch(db, "a", Batch(messages=tuple(mail)))
+    assert store.refresh_own_addresses(db, [me.email]) == {me.email, short.email}
+
+
 def test_a_colleague_of_the_same_name_with_one_mail_in_sent_stays_a_contact(db):
     lisa = Address("lisa.keller@firm.example")
     written = [message(10 + i, sender=Address("sam.keller@firm.example"), to=(lisa,)) for i in range(3)]
