@@ -296,7 +296,9 @@ def fit_predict(touches: Touches, now: float, feedback: dict[int, bool] | None =
         info.feedback = len(feedback)
     with single_core():
         telling = sum(bool(labels.any()) for _, _, labels in rows)      # past moments with an outcome to learn
-        if len(y) < 20 or not _two_classes(y) or (telling < MIN_MOMENTS and not feedback):   # see HeuristicModel
+        # see HeuristicModel: too short a history to learn from, however many verdicts (one "noise" on a newsletter
+        # in a young mailbox taught a model of a few rows, which then valued nobody: walkthrough 23)
+        if len(y) < 20 or not _two_classes(y) or telling < MIN_MOMENTS:
             crowd = known.sum() >= MIN_CROWD
             judge = Judge(HeuristicModel(), _prior(HeuristicModel(), rows, current[known]) if crowd else None)
             info.rows = info.positives = 0
@@ -323,7 +325,7 @@ def heuristic_value(two_way_threads, sent, received, meetings_one_to_one, meetin
 
 class HeuristicModel:
     """Stands in for the learned model while the history is too short to learn from: fewer than
-    MIN_MOMENTS earlier moments (a month apart) with an outcome, and no feedback — a new user's first
+    MIN_MOMENTS earlier moments (a month apart) with an outcome — a new user's first
     five months or so. Every ranking is then weighted alike. Among fewer than MIN_CROWD contacts, a place
     says little (of two contacts a day apart, one is first by every ranking and the other last), and the
     heuristic's own value stands alone.

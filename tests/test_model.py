@@ -129,6 +129,19 @@ def test_feedback_overrides_the_model_and_moves_similar_contacts(tmp_path):
     assert rank(after, similar) < rank(before, similar)
 
 
+def test_a_verdict_in_a_young_mailbox_moves_no_one_else(sample):
+    """Five months of mail is too little to learn from: a "noise" on one contact (a newsletter) must not teach a
+    model of a few rows that then values nobody (walkthrough 23: every value fell from 0.8 to under 0.2)."""
+    _, config = sample
+    touches, now = touches_until(config, date(2025, 1, 20))
+    plain = fit_predict(touches, now)
+    assert plain.training.rows == 0                      # the transparent rule stands in
+    marked = int(np.argmax(plain.now))
+    told = fit_predict(touches, now, feedback={marked: False})
+    others = np.arange(touches.n) != marked
+    assert told.training.rows == 0 and np.allclose(told.now[others], plain.now[others])
+
+
 def test_clear_withdraws_a_verdict_given_by_mistake(tmp_path):
     kith, config = sample_kith(tmp_path)
     before = contacts(kith)
