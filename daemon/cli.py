@@ -284,8 +284,8 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
         click.echo(f"kith: the digest for an earlier day goes to the digest folder only, not to "
                    f"{' or '.join(mailboxes)}", err=True)
     if delivered.already and (as_json or to_stdout):
-        click.echo(f"kith: the digest stored for {day.isoformat()}; --force renders it again from the mail now held",
-                   err=True)
+        click.echo(f"kith: this is the digest stored for {day.isoformat()} (written earlier); --force renders it "
+                   "again from the mail now held", err=True)
     if as_json:
         emit_json(delivered.payload["json"])
     elif to_stdout:

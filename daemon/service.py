@@ -91,12 +91,16 @@ def digest_due(db: Database, config: Config, now: datetime) -> date | None:
 
 
 def next_digest_at(db: Database, config: Config, now: datetime) -> datetime:
-    """When the daemon writes the next digest: today's time, now (overdue), or tomorrow's."""
+    """When the daemon writes the next digest: today's time, now (overdue), or tomorrow's — also when today's
+    was written before its time (`kith digest` in the night)."""
     today = now.astimezone(config.zone).date()
     if digest_due(db, config, now):
         return now
     at = digest_time_on(today, config)
-    return at if now < at else digest_time_on(today + timedelta(days=1), config)
+    written = db.execute("SELECT delivered_at FROM digests WHERE date = ?", [today.isoformat()]).fetchone()
+    if now < at and not (written and written[0]):
+        return at
+    return digest_time_on(today + timedelta(days=1), config)   # today's is written (a `kith digest` before its time)
 
 
 # ------------------------------------------------------------------ the service

@@ -154,5 +154,5 @@ def test_only_todays_digest_goes_to_the_inbox_a_replay_of_an_earlier_day_does_no
     assert replay.exit_code == 0 and inserted(fake) == []
     assert "goes to the digest folder only, not to gmail" in replay.stderr
     again = kith("digest", "--as-of", "2026-01-15", "--stdout")
-    assert "the digest stored for 2026-01-15; --force renders it again" in again.stderr
+    assert "the digest stored for 2026-01-15 (written earlier); --force renders it again" in again.stderr
     assert kith("digest").exit_code == 0 and len(inserted(fake)) == 1        # today's: in the inbox

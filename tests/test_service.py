@@ -237,6 +237,16 @@ def test_digest_waits_for_its_local_time_then_is_delivered_once(db, tmp_path) ->
     assert next_digest_at(db, config, clock.now()) == datetime(2026, 3, 4, 6, 30, tzinfo=UTC)
 
 
+def test_a_digest_written_before_its_time_moves_the_next_one_to_tomorrow(db, tmp_path) -> None:
+    """`kith digest` at 06:00 writes the day's digest: the daemon writes none at 07:30, and `kith status`
+    must not promise one (walkthrough 23)."""
+    clock = FakeClock(BERLIN_0600)
+    config = make_config(tmp_path, sources={"a": 15})
+    db.execute("INSERT INTO digests (date, rendered_at, delivered_at, payload) VALUES ('2026-03-03', ?, ?, '{}')",
+               [utc_text(clock.now())] * 2)
+    assert next_digest_at(db, config, clock.now()) == datetime(2026, 3, 4, 6, 30, tzinfo=UTC)
+
+
 def test_the_digest_waits_for_a_kith_sync_running_on_the_same_store(db, tmp_path, caplog) -> None:
     from daemon import lock
     clock = FakeClock(BERLIN_0600)
