@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -93,21 +94,30 @@ def caldav_errors(source: SourceConfig) -> Iterator[None]:
                           where=where, fix=f"check url (a sign-in page of a Wi-Fi network answers instead of the "
                                            f"server too); {again}") from None
     except http.exceptions.SSLError as exc:
-        text = str(exc)
-        mismatch = "mismatch" in text or "match" in text
+        verify = _ssl_reason(exc)
+        mismatch = "mismatch" in verify.lower() or "match" in str(exc)
         problem = ("is not for this name" if mismatch
-                   else "is not trusted" if "certificate" in text.lower() else "failed")
+                   else "is not trusted" if "certificate" in (verify + str(exc)).lower() else "failed")
         fix = ("check url: the name must be the one on the server's certificate, as your provider documents it"
-               if mismatch or "certificate" not in text.lower() else "check url; for a server of your own with a "
-               "self-signed certificate, name that certificate in ca_file (README: CalDAV)")
-        raise SourceError(f"TLS with {server} {problem} ({reason(exc)})", where=where, fix=fix) from None
+               if mismatch or problem == "failed" else "check url; for a server of your own with a self-signed "
+               "certificate, name that certificate in ca_file (README: CalDAV)")
+        raise SourceError(f"TLS with {server} {problem} ({verify or 'TLS error'})", where=where, fix=fix) from None
     except http.exceptions.Timeout:
         raise SourceError(f"{server} did not answer within {TIMEOUT} seconds", where=where,
                           fix=f"check url and your network; {again}") from None
     except http.exceptions.ConnectionError as exc:
-        refused = "refused" in str(exc).lower()
-        raise SourceError(f"cannot reach {server} ({'connection refused' if refused else reason(exc)})",
-                          where=where, fix=f"check url and your network; {again}") from None
+        text = str(exc).lower()
+        if "refused" in text:
+            raise SourceError(f"cannot reach {server} (connection refused)", where=where,
+                              fix=f"check url (its port) and your network; {again}") from None
+        if server.lower().startswith("http://") and ("closed connection" in text or "disconnected" in text):
+            raise SourceError(f"{server} hung up on a plain http request", where=where,
+                              fix="the server may speak https only: write the url with https://") from None
+        if "name or service not known" in text or "nodename nor servname" in text or "getaddrinfo" in text:
+            raise SourceError(f"cannot find the server of {server} (no such name, or no network)", where=where,
+                              fix=f"check url, and your network connection; {again}") from None
+        raise SourceError(f"cannot reach {server} ({reason(exc)})", where=where,
+                          fix=f"check url and your network; {again}") from None
     except http.exceptions.RequestException as exc:
         raise SourceError(f"the request to {server} failed ({reason(exc)})", where=where, fix=again) from None
 
@@ -120,6 +130,24 @@ def status_of(exc: Exception) -> int | None:
     if "Unauthorized" in text or "401" in text:
         return 401
     return 403 if "Forbidden" in text or "403" in text else None
+
+
+def _ssl_reason(exc: BaseException) -> str:
+    """The certificate check's own words ("self-signed certificate", "Hostname mismatch, …") from deep in
+    the HTTP library's exception, or ''."""
+    seen: set[int] = set()
+    todo: list[object] = [exc]
+    while todo:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, ssl.SSLCertVerificationError):
+            return str(item.verify_message or item.reason or "")
+        if isinstance(item, ssl.SSLError):
+            return str(item.reason or "")
+        todo += [item.__cause__, item.__context__, *item.args, getattr(item, "reason", None)]
+    return ""
 
 
 def reason(exc: BaseException) -> str:

@@ -488,8 +488,20 @@ def auth() -> None:
     password."""
 
 
+AUTH_COMMANDS = {"gmail": "google", "google_calendar": "google", "outlook": "microsoft",
+                 "outlook_calendar": "microsoft", "imap": "imap", "caldav": "caldav"}
+
+
 def _provider_source(ctx: Context, name: str | None, types: tuple[str, ...], provider: str):
     sources = [s for s in ctx.config.sources if s.type in types and (name is None or s.name == name)]
+    other = next((s for s in ctx.config.sources if name is not None and s.name == name and s.type not in types), None)
+    if not sources and other is not None:
+        command = AUTH_COMMANDS.get(other.type)
+        article = "an" if provider[0] in "AEIOU" else "a"
+        raise UsageError(f"source {name!r} is a {other.type} source, not {article} {provider} one",
+                         where=str(ctx.config.path),
+                         fix=f"run `kith auth {command} --source {name}`" if command
+                         else "it reads local files and needs no sign-in or password")
     if not sources:
         raise UsageError(f"no {provider} source" + (f" named {name!r}" if name else "") + " in the config",
                          where=str(ctx.config.path), fix=f"add a [[sources]] entry with type = \"{types[0]}\"")

@@ -317,7 +317,8 @@ def test_a_self_signed_certificate_is_refused_in_one_line_unless_ca_file_names_i
     account.calendar("Work")
     account.put("Work", event("a@x"))
     refused = sync_source(db, account.source())
-    assert refused.error.startswith(f"caldav:cal: TLS with {radicale_tls.url} is not trusted (")
+    assert refused.error.startswith(f"caldav:cal: TLS with {radicale_tls.url} is not trusted (self-signed "
+                                    "certificate) — ")          # the check's own words, not the library's repr
     assert "name that certificate in ca_file" in refused.error and "\n" not in refused.error
     (tmp_path / "server.pem").write_bytes(radicale_tls.certificate.read_bytes())
     trusted = sync_source(db, account.source(ca_file="server.pem"))      # relative to the config file
@@ -414,3 +415,14 @@ def test_only_an_unknown_token_or_a_refused_report_reads_a_calendar_whole():
     assert not caldav_calendar._expired_token(error.AuthorizationError(reason="Unauthorized", status=401))
     for status in (429, 500, 503):
         assert not caldav_calendar._expired_token(error.ReportError(reason="busy", status=status))
+
+
+def test_plain_http_to_an_https_server_and_a_name_that_does_not_exist_say_what_to_fix(radicale_tls, tmp_path, db):  # noqa: F811
+    account = Account(radicale_tls, tmp_path, verify=str(radicale_tls.certificate))
+    plain = radicale_tls.url.replace("https://", "http://")
+    hung_up = sync_source(db, account.source(url=plain))
+    assert hung_up.error == (f"caldav:cal: {plain} hung up on a plain http request — the server may speak https "
+                             "only: write the url with https://")
+    unknown = sync_source(db, account.source(url="https://kith-test.invalid/dav/"))
+    assert unknown.error.startswith("caldav:cal: cannot find the server of https://kith-test.invalid/dav/ (no such "
+                                    "name, or no network)")

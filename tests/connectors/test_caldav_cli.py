@@ -121,3 +121,11 @@ def test_config_mistakes_are_one_line_and_never_repeat_a_password(tmp_path, keys
     assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
     assert expected in done.stderr
     assert "hunter2" not in done.stderr
+
+
+def test_auth_of_the_wrong_kind_names_the_right_command(account, tmp_path):
+    config = write_config(account, tmp_path)
+    done = run_kith("--config", str(config), "auth", "imap", "--source", "cal")
+    assert done.returncode == 2 and done.stderr.count("\n") == 1
+    assert "source 'cal' is a caldav source, not an IMAP one" in done.stderr
+    assert "run `kith auth caldav --source cal`" in done.stderr
