@@ -30,11 +30,26 @@ keywords = ["pilot", "proposal"]
 domains = []
 weight = 1.0
 
-# Where your mail and calendar are. Local sources need no account.
+# Where your mail and calendar are (README: "Using it with your own mail"). Local sources need no account.
 # [[sources]]
 # type = "maildir"          # or "mbox", "ics"
 # name = "mail"
 # path = "~/Mail"
+#
+# An IMAP account (then `kith auth imap`) and a CalDAV account (then `kith auth caldav`), with app passwords:
+# [[sources]]
+# type = "imap"
+# name = "mail"
+# host = "imap.fastmail.com"
+# username = "you@fastmail.com"
+# [[sources]]
+# type = "caldav"
+# name = "calendar"
+# url = "https://caldav.fastmail.com/dav/"
+# username = "you@fastmail.com"
+# # ca_file = "server.pem"    # a server of your own with a self-signed certificate
+#
+# Gmail and Google Calendar (`kith auth google`), Outlook (`kith auth microsoft`): see README.
 
 [privacy]
 store_subjects = true
