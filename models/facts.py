@@ -502,8 +502,10 @@ def _add_recipient_names(db: Database, cutoff: str, seen: _Seen) -> None:
 
 
 def _add_meetings(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None:
-    """Meetings the user did not decline, with each other attendee as a touch."""
+    """Meetings the user did not decline, with each other attendee as a touch; one per person and start time,
+    however many sources hold the meeting."""
     attendees: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
+    met: set[tuple[str, str]] = set()
     for source, source_id, email, name, partstat in db.execute(
             "SELECT a.source, a.source_id, a.email, a.name, a.partstat FROM attendees a JOIN events e "
             "ON e.source = a.source AND e.source_id = a.source_id WHERE e.start < ?", [cutoff]):
@@ -522,6 +524,9 @@ def _add_meetings(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
         conversation = f"event:{source_id}"
         size = MAX_GROUP + 1 if hidden else len(others)     # a hidden guest list: a crowd's, not a one-to-one
         for email, (name, _) in others.items():
+            if (email, start) in met:
+                continue        # the same meeting from another source or calendar (a CalDAV account and its
+            met.add((email, start))     # .ics export, one account under two names): one meeting, not two
             if name:
                 seen.names[email][name] += 1
             seen.per_address[email].append(Touch(parse_utc(start), "meeting", conversation, summary,

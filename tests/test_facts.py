@@ -493,3 +493,15 @@ def test_in_an_ordinary_group_thread_the_starter_writing_again_answers_no_one_fo
           message(2, sender=lena, to=(ME,), cc=(tom,), subject="Re: Offsite planning", at=T0 + timedelta(days=1)),
           message(3, sender=tom, to=(lena,), cc=(ME,), subject="Re: Offsite planning", at=T0 + timedelta(days=2)))
     assert facts_at(db, T0 + timedelta(days=4))["lena@firm.example"].replies_owed
+
+
+def test_one_meeting_held_by_two_sources_is_met_once(db):
+    """A CalDAV account and its .ics export, or one account under two names: `you met 2 times`, not 4
+    (walkthrough 23). Two meetings at other times stay two."""
+    from tests.conftest import event
+    lena = Address("lena@x.example", "Lena Koch")
+    meetings = [event(f"m{i}", start=T0 + timedelta(days=7 * i), attendees=((lena, "ACCEPTED"),)) for i in range(2)]
+    for source in ("caldav:cal", "ics:export"):
+        store.apply_batch(db, source, Batch(events=tuple(meetings)))
+    facts = facts_at(db, T0 + timedelta(days=30))["lena@x.example"]
+    assert facts.meetings_one_to_one == 2 and len(facts.touches) == 2
