@@ -172,25 +172,36 @@ def is_known(db: Database, email: str, relayed: bool = True) -> bool:
 
 # Suggestions count as shown only from digests whose file was written (`daemon.deliver.mark_shown`): a digest
 # that never reached the user (a full disk, a folder unmounted) must not keep its people out of later ones.
-SHOWN = "date IN (SELECT date FROM digests WHERE path IS NOT NULL)"
+SHOWN = "date IN (SELECT date FROM digests WHERE path IS NOT NULL AND (replay = 0 OR ?))"
 
 
-def _recent_suggestions(db: Database, today: date, days: int, kind: str | None = None) -> dict[str, date]:
+def _replays(today: date, config: Config | None) -> int:
+    """Whether earlier replays count as shown for the digest of `today` (a bound value of SHOWN): for another
+    replay, as the daemon's digests of those days would have; never for today's or a preview of days to come
+    (`kith digest --as-of` last week must not hide anyone from tomorrow's)."""
+    return int(config is not None and today < today_for(config))
+
+
+def _recent_suggestions(db: Database, today: date, days: int, kind: str | None = None,
+                        config: Config | None = None) -> dict[str, date]:
     """When each address was last suggested in the past `days` (as `kind` only, when given)."""
     since = (today - timedelta(days=days)).isoformat()
     rows = db.execute(f"SELECT address, max(date) FROM suggestions WHERE date >= ? AND date < ? AND {SHOWN} "
-                      "AND (? IS NULL OR kind = ?) GROUP BY address", [since, today.isoformat(), kind, kind])
+                      "AND (? IS NULL OR kind = ?) GROUP BY address",
+                      [since, today.isoformat(), _replays(today, config), kind, kind])
     return {address: date.fromisoformat(d) for address, d in rows}
 
 
-def _routine_repeats(db: Database, analysis: Analysis, today: date) -> dict[str, tuple[int, date]]:
+def _routine_repeats(db: Database, analysis: Analysis, today: date,
+                     config: Config | None = None) -> dict[str, tuple[int, date]]:
     """Per contact: how many digests of the past year suggested a routine step (reconnect, revive, give
     first) after the last contact with it, and the latest of them."""
     by_address = {a: cid for cid, f in analysis.facts.items() for a in f.contact.addresses}
     dates: dict[str, set[date]] = {}
     for address, day in db.execute(
             f"SELECT address, date FROM suggestions WHERE kind IN ({','.join('?' * len(ROUTINE))}) AND date >= ? "
-            f"AND date < ? AND {SHOWN}", [*ROUTINE, (today - timedelta(days=365)).isoformat(), today.isoformat()]):
+            f"AND date < ? AND {SHOWN}", [*ROUTINE, (today - timedelta(days=365)).isoformat(), today.isoformat(),
+                                          _replays(today, config)]):
         cid = by_address.get(address)
         if cid is not None:
             dates.setdefault(cid, set()).add(date.fromisoformat(day))
@@ -219,7 +230,7 @@ def _owed_shown(db: Database, analysis: Analysis, today: date,
     for address, day, thread in db.execute(
             f"SELECT address, date, thread FROM suggestions WHERE kind = 'reply_owed' AND date >= ? AND date < ? "
             f"AND {SHOWN}",
-            [(today - timedelta(days=REPLY_OWED_MAX_DAYS)).isoformat(), today.isoformat()]):
+            [(today - timedelta(days=REPLY_OWED_MAX_DAYS)).isoformat(), today.isoformat(), _replays(today, config)]):
         shown = date.fromisoformat(day)
         cid = by_address.get(address)
         if cid is not None:
@@ -269,13 +280,13 @@ def birthdays_near(db: Database, today: date) -> tuple[tuple[date, str], ...]:
 RECENT_FOCUS_DAYS = 28     # a week's focus person is not proposed again for four weeks
 
 
-def _focus_history(db: Database, today: date) -> tuple[str | None, frozenset[str]]:
+def _focus_history(db: Database, today: date, config: Config | None = None) -> tuple[str | None, frozenset[str]]:
     """This week's focus person — first proposed this calendar week (from Monday), so that each week has one
     and the week does not drift with the days nobody was due — if there is one, and the focus people of
     the past four weeks."""
     rows = db.execute(f"SELECT date, address FROM suggestions WHERE kind = 'focus' AND date >= ? AND date < ? "
                       f"AND {SHOWN} ORDER BY date DESC", [(today - timedelta(days=RECENT_FOCUS_DAYS)).isoformat(),
-                                             today.isoformat()]).fetchall()
+                                             today.isoformat(), _replays(today, config)]).fetchall()
     current = None
     if rows:
         # the latest: one chosen after the user snoozed the first stays for the rest of its week
@@ -292,11 +303,11 @@ def build_digest(db: Database, config: Config, today: date) -> tuple[Digest, Ana
                         {g.name: g.weight for g in config.goals}, config.goals)
     def by_contact(per_address: dict[str, date]) -> dict[str, date]:
         return {cid: d for cid, f in analysis.facts.items() for a in f.contact.addresses if (d := per_address.get(a))}
-    recent = by_contact(_recent_suggestions(db, today, config.digest.repeat_days))
+    recent = by_contact(_recent_suggestions(db, today, config.digest.repeat_days, config=config))
     owed, owed_threads = _owed_shown(db, analysis, today, config)
-    focus_now, recent_focus = _focus_history(db, today)
+    focus_now, recent_focus = _focus_history(db, today, config)
     context = SuggestContext(recent, frozenset(_snoozed(db, analysis)), birthdays_near(db, today),
-                             recent_focus, focus_now, _routine_repeats(db, analysis, today), owed, owed_threads)
+                             recent_focus, focus_now, _routine_repeats(db, analysis, today, config), owed, owed_threads)
     suggestions = suggest(analysis.facts, analysis.scores, settings, today, config.zone, context)
     focus = weekly_focus(analysis.facts, analysis.scores, settings, context, suggestions, analysis.now)
     focus_line = None

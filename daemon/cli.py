@@ -275,7 +275,8 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
         return
     # only today's digest goes to the user's inbox: a replay of an earlier day is for reading, not a backdated mail
     today = day == today_for(ctx.config)
-    delivered = deliver(ctx.db, result_digest, ctx.config.digest_dir, config=ctx.config if today else None)
+    delivered = deliver(ctx.db, result_digest, ctx.config.digest_dir, config=ctx.config if today else None,
+                        replay=not today)
     if delivered.kept:      # recorded there earlier (before --force, or before another mailbox failed)
         click.echo(f"kith: the digest for {day.isoformat()} is in {' and '.join(delivered.kept)} already: not placed "
                    "there again" + (" (the digest folder has the one rendered now)" if force else ""), err=True)

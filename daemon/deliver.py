@@ -109,8 +109,10 @@ def mark_shown(db: Database, day: date, markdown: Path) -> None:
 
 
 def deliver(db: Database, digest: Digest, directory: Path, now: datetime | None = None, *,
-            config: Config | None = None) -> Delivered:
+            config: Config | None = None, replay: bool = False) -> Delivered:
     """Record, write, place in the user's own mailboxes, and mark delivered; a date delivered before is left alone.
+    A `replay` (an earlier day's digest, rendered now to read) is marked so: what it suggests was never shown on
+    its day, and hides no one from today's digest or those to come (`daemon.analysis.SHOWN`).
 
     A mailbox that fails leaves the date undelivered, so the next run tries again;
     each mailbox recognises a digest it already holds, so nothing arrives twice.
@@ -121,6 +123,7 @@ def deliver(db: Database, digest: Digest, directory: Path, now: datetime | None 
     payload = record(db, digest, now)
     files = write_files(directory, digest.date, payload)
     mark_shown(db, digest.date, files[0])
+    db.execute("UPDATE digests SET replay = ? WHERE date = ?", [int(replay), digest.date.isoformat()])
     kept = to_own_mailboxes(db, config, digest.date, payload, now) if config is not None else []
     db.execute("UPDATE digests SET delivered_at = ? WHERE date = ?",
                [utc_text(now or datetime.now(UTC)), digest.date.isoformat()])

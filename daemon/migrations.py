@@ -342,3 +342,11 @@ def m015_short_forms(db: Database) -> None:
     """The firm's short form of the user's name that only receives (dperlin@) is the user's too: the user's
     addresses are found again by the next command, as after m014."""
     db.execute("DELETE FROM own_addresses WHERE origin = 'config'")
+
+
+@migrations()
+def m016_replays(db: Database) -> None:
+    """A digest of an earlier day rendered later (`kith digest --as-of`, a replay) is marked: its suggestions
+    were never shown on their day and hide no one from the digests to come. Those stored before cannot be
+    told apart and count as shown, as they did."""
+    db.execute("ALTER TABLE digests ADD COLUMN replay INTEGER NOT NULL DEFAULT 0")

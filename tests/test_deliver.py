@@ -4,7 +4,7 @@ digest landed there, whatever the user did with it since and whichever other mai
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -173,3 +173,18 @@ def test_a_written_file_is_made_durable_with_its_folder(tmp_path, monkeypatch) -
     monkeypatch.setattr(os, "fsync", spy)
     paths.write_private(tmp_path / "out" / "kith-2026-01-06.md", "text")
     assert synced == [False, True]           # the file's data, then the folder holding the rename
+
+
+def test_a_replay_hides_no_one_from_todays_digest_but_counts_for_later_replays(db, tmp_path):
+    """`kith digest --as-of` last week is read now: today's digest and previews still suggest its people;
+    a replay of the next day counts it, as the daemon's digests of those days would have (walkthrough 23)."""
+    from daemon.analysis import _recent_suggestions, today_for
+    from models.kinds import Suggestion
+    config = parse('[user]\ntimezone = "Europe/Berlin"\n', tmp_path / "k.toml")
+    today = today_for(config)
+    replayed = today - timedelta(days=5)
+    tom = Suggestion("reconnect", "tom@x.example", "Tom", None, ("…",), "", 15, 1.0, ("tom@x.example",))
+    deliver(db, Digest(replayed, "me", [tom], {}, None, []), tmp_path, replay=True)
+    assert _recent_suggestions(db, today, 14, config=config) == {}                       # today's digest
+    assert _recent_suggestions(db, today + timedelta(days=2), 14, config=config) == {}   # a preview
+    assert _recent_suggestions(db, replayed + timedelta(days=1), 14, config=config) == {"tom@x.example": replayed}
