@@ -355,7 +355,10 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen, delegat
         rcpts = listed.get(key, ())
         mine = sender in own or key in on_behalf
         # the user's mail is one signature whoever sent it: the assistant's copy and the user's, hours apart
-        if _shifted_copy(copies, ("" if mine else sender, subject, conversation, n, own_count.get(key, 0),
+        # a mail without a subject is a conversation of its own Message-ID, which each copy has anew: the copies
+        # of one are told by what else they share (review 23: "35 from you" for 27)
+        thread = "" if conversation.startswith("t:") else conversation
+        if _shifted_copy(copies, ("" if mine else sender, subject, thread, n, own_count.get(key, 0),
                                   tuple(rcpts)), at):
             continue
         others = n - own_count.get(key, 0)

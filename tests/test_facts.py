@@ -128,6 +128,17 @@ def test_a_copy_dated_whole_hours_later_is_one_message_not_a_second_one_in_a_row
     assert facts_at(db, T0 + timedelta(days=8))["anna@firm.example"].received == 2
 
 
+def test_a_copy_without_a_subject_dated_whole_hours_later_is_one_message(db):
+    """Each copy of a subjectless mail is a conversation of its own Message-ID: the copies are told by sender,
+    recipients and the whole-hour shift (review 23: Lavorato's approvals filed twice, "35 from you" for 27)."""
+    mail = replace(message(1, to=(ANNA,), at=T0), subject="")
+    copy = replace(mail, source_id="sent/m1", message_id="m1-copy@test", thread_key="m1-copy@test",
+                   sent_at=mail.sent_at + timedelta(hours=12))
+    other = replace(message(2, to=(ANNA,), at=T0 + timedelta(days=2, minutes=7)), subject="")
+    apply(db, mail, copy, other)
+    assert facts_at(db, T0 + timedelta(days=5))["anna@firm.example"].sent == 2
+
+
 def test_reply_owed_when_they_wrote_last_directly(db):
     apply(db, *exchange(1, 0), message(5, sender=ANNA, to=(ME,), subject="Intro to the Munich team",
                                         at=T0 + timedelta(days=5)))
