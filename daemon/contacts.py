@@ -376,8 +376,20 @@ def _namesakes_at_one_firm(known: Iterable[str], names: dict[str, Counter], pers
         words = re.findall(r"[^\W\d_]+", usual)
         if len(words) < 2 or _ROBOT_NAME.search(usual) or words[-1] not in re.sub(r"[\W\d_]+", "", local):
             continue
+        if len(_given_names(seen, email)) > 1:
+            continue    # allen@ as "Allen, Jane" and as "Allen, Phillip": namesakes share it, it is neither one
         groups[(firm, words[0], words[-1])].add(email)
     return [group for group in groups.values() if len(group) > 1]
+
+
+def _given_names(seen: Counter, email: str) -> set[str]:
+    """The first names (of two letters or more, not initials) an address's full display names give."""
+    given = set()
+    for raw in seen:
+        words = re.findall(r"[^\W\d_]+", usable_name(raw, email).lower())
+        if len(words) >= 2 and len(words[0]) >= 2:
+            given.add(words[0])
+    return given
 
 
 def firm_of(domain: str) -> str:

@@ -125,6 +125,21 @@ def test_one_name_at_one_firm_spelt_in_both_addresses_is_one_person():
         assert contacts[alone].addresses == (alone,)
 
 
+def test_an_address_two_namesakes_share_joins_neither():
+    """allen@enron.com carried "Allen, Jane" and "Allen, Phillip K.": Phillip's mail is not Jane's (review 23).
+    One person's initials ("Belden, Tim" and "Belden, T.") are no second name."""
+    from collections import Counter
+    from daemon.contacts import merge_contacts
+    names = {"jane.allen@enron.example": Counter({"Jane Allen": 4}),
+             "allen@enron.example": Counter({"Allen, Jane": 2, "Allen, Phillip K.": 1, "Allen, Phillip": 1}),
+             "tim.belden@enron.example": Counter({"Tim Belden": 5}),
+             "belden@enron.example": Counter({"Belden, Tim": 2, "Belden, T.": 1})}
+    contacts = merge_contacts(list(names), names, (), (), {})
+    assert contacts["allen@enron.example"].addresses == ("allen@enron.example",)
+    assert contacts["jane.allen@enron.example"].addresses == ("jane.allen@enron.example",)
+    assert set(contacts["belden@enron.example"].addresses) == {"tim.belden@enron.example", "belden@enron.example"}
+
+
 def test_one_name_at_one_firms_two_domains_is_one_person():
     """kevin.hannon@enron.com and kevin_hannon@enron.net, both "Kevin Hannon"; not a namesake at another firm."""
     from collections import Counter
