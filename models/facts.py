@@ -169,6 +169,7 @@ def _load_facts(db: Database, own: set[str], cutoff: str, aliases, ignore_addres
         item.robot = robot_name(item.contact.name)
         item.delegate = not delegates.isdisjoint(item.contact.addresses)
     _add_peers(facts, contacts, seen.participants)
+    seen.answers.person = {a: contact.id for contact in contacts.values() for a in contact.addresses}
     moment = parse_utc(cutoff)
     user_wrote, user_wrote_to = _user_wrote(per_address)
     starter_wrote = _starter_wrote(per_address, seen.starters)
@@ -258,6 +259,7 @@ class _Answers:
 
     asked: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))   # (conv, asker) → To
     replies: dict[tuple[str, str], list[tuple[datetime, str]]] = field(default_factory=lambda: defaultdict(list))
+    person: dict[str, str] = field(default_factory=dict)   # address → contact id, once contacts are merged
 
     def add(self, conversation: str, sender: str, to: set[str], at: datetime) -> None:
         self.asked[(conversation, sender)] |= to
@@ -267,8 +269,11 @@ class _Answers:
     def since(self, conversation: str, addresses: Iterable[str], moment: datetime) -> bool:
         """Whether one of the people the contact (`addresses`) wrote to in To there answered them, in To,
         after `moment`: a colleague took care of their question."""
-        asked = set().union(*(self.asked.get((conversation, a), ()) for a in addresses))
-        return any(at > moment and by in asked for a in addresses for at, by in self.replies.get((conversation, a), ()))
+        who = self.person.get
+        asked = {who(e, e) for e in set().union(*(self.asked.get((conversation, a), ()) for a in addresses))}
+        # by person, not address: Dan Leff, asked at dan.leff@, answers from leff@ (review 23)
+        return any(at > moment and who(by, by) in asked
+                   for a in addresses for at, by in self.replies.get((conversation, a), ()))
 
 
 @dataclass

@@ -108,6 +108,19 @@ def test_a_question_a_colleague_answered_to_its_asker_waits_no_more(db):
         "Netting agreements"]
 
 
+def test_a_colleague_who_answers_from_another_address_of_theirs_answered(db):
+    """Tim asks Dan (dan.leff@) and the user; Dan answers Tim from leff@, his other address: Tim waits no more
+    (review 23)."""
+    tim = Address("tim@firm.example", "Tim Belden")
+    dan, dan_too = Address("dan.leff@firm.example", "Dan Leff"), Address("leff@firm.example", "Dan Leff")
+    earlier = message(3, to=(dan,), subject="Meter data", at=T0 - timedelta(days=3))     # the user knows Dan
+    asked = message(1, sender=tim, to=(dan, ME), subject="kWh to MWh problem", at=T0)
+    answered = message(2, sender=dan_too, to=(tim,), subject="RE: kWh to MWh problem", at=T0 + timedelta(hours=1))
+    apply(db, earlier, asked, answered)
+    people = [("Dan Leff", [dan.email, dan_too.email])]
+    assert facts_at(db, T0 + timedelta(days=2), aliases=people)["tim@firm.example"].replies_owed == []
+
+
 def test_the_last_subject_is_the_last_contacts_own(db):
     untitled = replace(message(3, sender=ANNA, to=(ME,), at=T0 + timedelta(days=5)), subject="")
     apply(db, *exchange(1, 0, "Volunteer List"), untitled)
