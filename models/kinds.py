@@ -188,8 +188,9 @@ def reply_owed(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | 
     if not waiting or not may_owe(f, s):
         return None
     last = waiting[0]
-    if not f.sent_personal and TRANSACTIONAL.search(last.subject):
-        return None     # a booking confirmation or an itinerary notice from someone the user never wrote to
+    if (not f.sent_personal or FORWARD.match(last.subject)) and TRANSACTIONAL.search(last.subject):
+        return None     # a booking confirmation or an itinerary notice from someone the user never wrote to, or
+        # passed on by someone they did ("FW: Your itinerary", an assistant's errand: review 23)
     waited = days_between(last.at, now)
     if waited > REPLY_OWED_MAX_DAYS:
         return None

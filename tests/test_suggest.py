@@ -334,6 +334,17 @@ def test_an_owed_forward_says_it_is_one(db):
     assert owed and owed[0].reasons[0] == "wrote to you 3 days ago (forwarded “Supplier contract”); no answer yet"
 
 
+def test_a_forwarded_itinerary_is_owed_nothing_even_from_a_colleague(db):
+    """An assistant passes on the travel agent's itinerary: nothing to answer; her own question still waits."""
+    apply(db, rhythm(TOM, every=40, last=20) + [
+        message(1, sender=TOM, to=(ME,), subject="FW: Your itinerary HOU to DAL", at=days_ago(3))])
+    store.refresh_own_addresses(db, [ME.email])
+    assert [s for s in build_digest(db, config(), TODAY)[0].suggestions if s.kind == "reply_owed"] == []
+    apply(db, [message(2, sender=TOM, to=(ME,), subject="Which flight do you prefer?", at=days_ago(2))])
+    owed = [s for s in build_digest(db, config(), TODAY)[0].suggestions if s.kind == "reply_owed"]
+    assert owed and "Which flight do you prefer?" in owed[0].reasons[0]
+
+
 def test_a_reply_is_owed_from_the_day_after_the_mail_came(db):
     apply(db, rhythm(TOM, every=40, last=20) + [
         message(1, sender=TOM, to=(ME,), subject="Slides for Friday", at=days_ago(3)),
