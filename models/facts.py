@@ -646,6 +646,8 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
             unanswered[series] = max(unanswered.get(series, 0), team_series[series])
     ignored = (item.sent == 0 and item.received_direct > IGNORED_AFTER) or _forwarding_account(threads.values())
     notices = _sends_notices(threads.values(), user_wrote)
+    requests = [(t.at, t.conversation, _stems(t.subject)) for thread in threads.values() for t in thread
+                if t.kind == "sent"]
     for thread in threads.values():
         first = thread[0]
         kinds = {t.kind for t in thread if not t.bulk}
@@ -672,7 +674,8 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
         notice = notices and thread[-1].size >= FORWARD_GROUP
         if not ignored and not report and not notice and owes_reply(thread, item.last_sent, wrote, starter_wrote.get(
                 first.conversation, ()), answered) \
-                and not answers.since(first.conversation, item.contact.addresses, thread[-1].at):
+                and not answers.since(first.conversation, item.contact.addresses, thread[-1].at) \
+                and not (len(thread) == 1 and _answers_request(last, requests)):
             item.replies_owed.append(thread[-1])
         if not first.bulk and not unknown_opener and not (first.kind == "sent" and first.size > OWED_MAX_PEOPLE):
             started.append((first.at, first.kind == "sent", "received" in kinds))
@@ -680,6 +683,25 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
     item.recent_threads = [(by_user, answered) for _, by_user, answered in started[-RECENT_THREADS:]]
     item.replies_owed.sort(key=_AT, reverse=True)
     return reports
+
+
+def _answers_request(last: Touch, requests: list[tuple[datetime, str, frozenset[str]]]) -> bool:
+    """Their mail within ANSWER_DAYS of the user's own to them (alone or among a team), in another conversation,
+    whose subject holds every word of the user's, two words at least, plurals aside: "Project list" and "updated project list
+    attached" after the user's "Project Lists" to fourteen people answer it, though subjects keep them apart
+    (review 23: Mark Taylor's team owed nothing for the lists he asked for)."""
+    words = _stems(last.subject)
+    return any(len(asked) >= 2 and asked <= words and timedelta(0) < last.at - at <= timedelta(days=ANSWER_DAYS)
+               and conversation != last.conversation for at, conversation, asked in requests)
+
+
+_WORD = re.compile(r"[^\W_]+")     # numbers too: "Weekly report 47" is no answer to "Re: Weekly report 46"
+
+
+def _stems(subject: str) -> frozenset[str]:
+    """A subject's words, lower-cased, without its prefixes and a plural's s ("Work Reports": work, report)."""
+    words = _WORD.findall(REPLY_PREFIX.sub("", subject).lower())
+    return frozenset(w[:-1] if len(w) > 3 and w.endswith("s") and not w.endswith("ss") else w for w in words)
 
 
 _ANSWER = re.compile(r"^\s*(?:re|aw|antw|sv|vs)(?:\[\d+\])?\s*:", re.IGNORECASE)   # an answer, not a forward

@@ -529,3 +529,20 @@ def test_one_meeting_held_by_two_sources_is_met_once(db):
         store.apply_batch(db, source, Batch(events=tuple(meetings)))
     facts = facts_at(db, T0 + timedelta(days=30))["lena@x.example"]
     assert facts.meetings_one_to_one == 2 and len(facts.touches) == 2
+
+
+def test_the_answers_to_a_request_the_user_sent_a_team_owe_nothing(db):
+    """Mark asks fourteen people for their "Project Lists"; each answers him alone, "Project list" or "updated
+    project list attached": answers, not questions (review 23). A new question of theirs still waits, and so
+    does an answer that came before the request, or weeks after it."""
+    team = [Address(f"lawyer{i}@firm.example") for i in range(14)]
+    request = message(1, to=tuple(team), subject="Project Lists", at=T0)
+    answers = [message(2, sender=team[0], to=(ME,), subject="Project list", at=T0 + timedelta(days=1)),
+               message(3, sender=team[1], to=(ME,), subject="updated project list attached", at=T0 + timedelta(days=2)),
+               message(4, sender=team[2], to=(ME,), subject="Can we talk about my project?", at=T0 + timedelta(days=2)),
+               message(5, sender=team[3], to=(ME,), subject="Project list", at=T0 + timedelta(days=20))]
+    apply(db, request, *answers)
+    facts = facts_at(db, T0 + timedelta(days=21))
+    owed = {email: [t.subject for t in facts[email].replies_owed] for email in (a.email for a in team[:4])}
+    assert owed == {"lawyer0@firm.example": [], "lawyer1@firm.example": [],
+                    "lawyer2@firm.example": ["Can we talk about my project?"], "lawyer3@firm.example": ["Project list"]}
