@@ -647,7 +647,7 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
     ignored = (item.sent == 0 and item.received_direct > IGNORED_AFTER) or _forwarding_account(threads.values())
     notices = _sends_notices(threads.values(), user_wrote)
     requests = [(t.at, t.conversation, _stems(t.subject)) for thread in threads.values() for t in thread
-                if t.kind == "sent"]
+                if t.kind == "sent" and not _ANSWER_OR_FORWARD.match(t.subject)]     # the user's asking, not answering
     for thread in threads.values():
         first = thread[0]
         kinds = {t.kind for t in thread if not t.bulk}
