@@ -499,7 +499,8 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
     surnames = {_surname(a) for a in configured | set(learned)} - {None}
     aliases = [sender for sender, n in counted if n == 1 and _surname(sender) in surnames]
     learned += [a for a in aliases if _written_to(db, configured | set(learned), a) < 2]   # not a namesake colleague
-    home = _forwarded_home(db, configured | set(learned), surnames)
+    home = sorted(set(_forwarded_home(db, configured | set(learned), surnames))
+                  | set(_home_by_name(db, configured | set(learned))))
     receiving = _receiving_alias(db, configured | set(learned) | set(home))
     with db.atomic():
         db.execute("DELETE FROM own_addresses")
@@ -563,6 +564,28 @@ def _forwarded_home(db: Database, own: set[str], surnames: set[str]) -> list[str
     return sorted(email for email, n in candidates.items() if (total := mail[email][0]) >= FORWARDS_HOME
                   and n >= 0.8 * mail[email][1] and (n >= 0.8 * total or (mail[email][2] <= 0.1 * total
                                                                           and _initial_and_surname(email, own))))
+
+
+def _home_by_name(db: Database, own: set[str]) -> list[str]:
+    """An account outside the user's organisation named as the firm names the user (dgiron1@pdq.net for darron.giron,
+    mtaylor587@aol.com for mark.taylor: initial and surname) that the user writes to alone FORWARDS_HOME times
+    or more, and that wrote to the user nothing but forwards, if anything: a home account the user sends
+    things to without "FW:" (Notes did not add one), not a relative, who would write back (review 23)."""
+    if not own:
+        return []
+    senders = ",".join("?" * len(own))
+    domains = organisations(own)
+    found = []
+    for email, n in db.execute(
+            f"""SELECT r.email, count(*) FROM messages m CROSS JOIN recipients r ON r.key = m.key
+                WHERE m.sender IN ({senders}) AND m.n_recipients = 1 GROUP BY r.email HAVING count(*) >= ?""",
+            [*own, FORWARDS_HOME]):
+        if email in own or in_organisations(email, domains) or not _initial_and_surname(email, own):
+            continue
+        wrote = [subject for subject, in db.execute("SELECT subject FROM messages WHERE sender = ?", [email])]
+        if all(re.match(r"\s*(fw|fwd)\s*:", subject, re.IGNORECASE) for subject in wrote):
+            found.append(email)
+    return sorted(found)
 
 
 def _initial_and_surname(address: str, own: set[str]) -> bool:

@@ -454,3 +454,18 @@ def test_judgments_stored_under_another_form_of_an_address_are_moved_to_the_pers
         ("delainey'.'david@enron.com",)]
     assert table(reopened, "SELECT address FROM suggestions") == [("david.delainey@enron.com",)]
     assert table(reopened, "SELECT sender FROM messages") == [("'david.delainey'@enron.com",)]
+
+
+def test_a_home_account_of_the_users_initial_and_surname_written_to_alone_is_the_users(db):
+    """Darron Giron sends his home account dgiron1@pdq.example things alone, no "FW:" (review 23); it wrote him
+    nothing but forwards. A relative of his initial and surname who writes back stays a contact, and so does
+    an account he wrote to only twice."""
+    me = Address("darron.giron@enron.example")
+    home, dana, rare = (Address(a) for a in ("dgiron1@pdq.example", "dgiron@family.example", "dgiron7@isp.example"))
+    mail = [message(i, sender=me, to=(home,), subject=f"NSS Narrative {i}") for i in range(6)]
+    mail += [message(10, sender=home, to=(me,), subject="Fw: boat club dues")]
+    mail += [message(20 + i, sender=me, to=(dana,), subject=f"Dinner {i}") for i in range(6)]
+    mail += [message(30, sender=dana, to=(me,), subject="Re: Dinner 1")]
+    mail += [message(40 + i, sender=me, to=(rare,), subject=f"Photos {i}") for i in range(2)]
+    store.apply_batch(db, "a", Batch(messages=tuple(mail)))
+    assert store.refresh_own_addresses(db, [me.email]) == {me.email, home.email}
