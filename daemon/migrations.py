@@ -339,8 +339,9 @@ def m014_receiving_aliases(db: Database) -> None:
 
 @migrations()
 def m015_short_forms(db: Database) -> None:
-    """The firm's short form of the user's name that only receives (dperlin@) is the user's too: the user's
-    addresses are found again by the next command, as after m014."""
+    """The firm's short form of the user's name that only receives (dperlin@) is the user's too, and so is a
+    home account of the user's initial and surname written to alone (dgiron1@): the user's addresses are found
+    again by the next command, as after m014."""
     db.execute("DELETE FROM own_addresses WHERE origin = 'config'")
 
 
