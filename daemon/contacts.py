@@ -347,8 +347,15 @@ def merge_contacts(
                         counted[clean] += n
                         if _echoes_address(clean, a):
                             echoes.add(clean)
-            # a name that only repeats the address ("tomer.maimon", "peteryin") yields to a real one
-            name = min(counted, key=lambda k: (k in echoes, -counted[k], k)) if counted else pretty_name(primary)
+            # a name that only repeats the address ("tomer.maimon", "peteryin") yields to a real one; spellings
+            # that differ only in dots and case count as one ("Irena D Hogan", "Irena D. Hogan"), shown the
+            # fullest way whatever the day's counts, so the name does not change from one digest to the next
+            fold = lambda k: " ".join(k.replace(".", " ").casefold().split())  # noqa: E731
+            total: Counter = Counter()
+            for k, n in counted.items():
+                total[fold(k)] += n
+            name = min(counted, key=lambda k: (k in echoes, -total[fold(k)], fold(k), -len(k), k)) \
+                if counted else pretty_name(primary)
         contact = Contact(primary, tuple(theirs), name)
         for a in members:
             result[a] = contact

@@ -328,3 +328,14 @@ def test_feedback_knows_a_person_whose_mail_holds_only_another_form_of_the_addre
 def test_the_users_own_address_in_another_form_is_not_a_contact(db, sender):
     synced(db, mail(1, sender, "bob@firm.example"))
     assert set(load_facts(db, {"anna@firm.example"}, T0 + timedelta(days=30))) == set()
+
+
+def test_spellings_of_one_name_count_together_and_show_the_fullest_way():
+    """"Irena D Hogan" and "Irena D. Hogan" are one name: however the day's counts fall, it is shown one way
+    (review 23: it changed from one digest to the next), and together they outweigh a third spelling."""
+    from collections import Counter
+    from daemon.contacts import merge_contacts
+    for counts in ({"Irena D Hogan": 3, "Irena D. Hogan": 2, "Irena Hogan": 4},
+                   {"Irena D Hogan": 2, "Irena D. Hogan": 3, "Irena Hogan": 4}):
+        names = {"irena.hogan@enron.example": Counter(counts)}
+        assert merge_contacts(list(names), names, (), (), {})["irena.hogan@enron.example"].name == "Irena D. Hogan"
