@@ -437,6 +437,33 @@ def evaluation_touches(db: Database, config: Config, as_of: date, horizon_days: 
     return touches, to_days(cutoff), noise
 
 
+def _mail_counter(db: Database, config: Config):
+    """(mail(start, end): the user's messages after `start` up to the end of `end`; whether they are the user's
+    own, or, in a store without any, every message)."""
+    own = sorted(own_addresses(db, config))
+    marks = ",".join("?" * len(own))
+    times = [at for (at,) in db.execute(f"SELECT sent_at FROM messages WHERE sender IN ({marks}) ORDER BY sent_at",
+                                        own)] if own else []
+    by_own = bool(times)
+    if not by_own:
+        times = [at for (at,) in db.execute("SELECT sent_at FROM messages ORDER BY sent_at")]
+
+    def mail(start: date, end: date) -> int:
+        return bisect_right(times, utc_text(end_of_day(end, config))) - bisect_right(
+            times, utc_text(end_of_day(start, config)))
+    return mail, by_own
+
+
+def quiet_horizon(db: Database, config: Config, day: date, horizon_days: int) -> tuple[int, int] | None:
+    """(the user's messages in the horizon, in as many days before it) when the horizon is a quiet tail (see
+    `_before_the_tail`): an explicit `--as-of` there measures little, and `kith eval` says so."""
+    mail, by_own = _mail_counter(db, config)
+    span = timedelta(days=horizon_days)
+    before, after = mail(day - span, day), mail(day, day + span)
+    quiet = before and (after < TAIL_SHARE * before or (by_own and after < TAIL_OWN_MAIL))
+    return (after, before) if by_own and quiet else None
+
+
 def latest_evaluable_day(db: Database, config: Config, horizon_days: int) -> date:
     """The latest date whose whole horizon has passed and is in the store: the horizon ends with yesterday,
     or with the day of the newest mail when the store ends earlier (an archive, the sample)."""
@@ -459,17 +486,7 @@ def _before_the_tail(db: Database, config: Config, day: date, horizon_days: int)
     few two-way ties left to find in its tail, and a judgment measured there measures little. None when no
     such date is found within TAIL_WEEKS (then the latest date stands). The user's own mail decides when the
     store holds some: on a list a maintainer left, the list goes on while his two-way ties ended."""
-    own = sorted(own_addresses(db, config))
-    marks = ",".join("?" * len(own))
-    times = [at for (at,) in db.execute(f"SELECT sent_at FROM messages WHERE sender IN ({marks}) ORDER BY sent_at",
-                                        own)] if own else []
-    by_own = bool(times)
-    if not by_own:
-        times = [at for (at,) in db.execute("SELECT sent_at FROM messages ORDER BY sent_at")]
-
-    def mail(start: date, end: date) -> int:
-        return bisect_right(times, utc_text(end_of_day(end, config))) - bisect_right(
-            times, utc_text(end_of_day(start, config)))
+    mail, by_own = _mail_counter(db, config)
     span = timedelta(days=horizon_days)
     for week in range(TAIL_WEEKS + 1):
         candidate = day - timedelta(weeks=week)

@@ -631,7 +631,7 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
     from dataclasses import asdict
 
     from daemon.analysis import (evaluate_store, holds_mail, horizon_complete, latest_evaluable_day,
-                                 newest_mail_day)
+                                 newest_mail_day, quiet_horizon)
     from models.learn import reach_days
     day = parse_day(as_of, ctx) if as_of else None
     if not holds_mail(ctx.db):     # only the reason, as the other judging commands: 0 contacts would say nothing
@@ -642,9 +642,11 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
     past = horizon_complete(ctx.config, day, horizon)
     complete = past and newest is not None and newest >= last_day
     result = evaluate_store(ctx.db, ctx.config, day, horizon)
+    quiet = quiet_horizon(ctx.db, ctx.config, day, horizon) if as_of else None   # the default date avoids one
     if as_json:
         emit_json({"as_of": day.isoformat(), "horizon_days": horizon, "horizon_complete": complete,
-                   "newest_mail": newest.isoformat() if newest else None, **asdict(result)})
+                   "newest_mail": newest.isoformat() if newest else None, "quiet_horizon": quiet is not None,
+                   **asdict(result)})
         return
     oldest = ctx.db.execute("SELECT min(sent_at) FROM messages").fetchone()[0]
     held = (day - datetime.fromisoformat(oldest).astimezone(ctx.config.zone).date()).days if oldest else 0
@@ -663,6 +665,11 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
         click.echo(f"Note: the newest mail in the store is from {newest.isoformat()}, before the horizon ends on "
                    f"{last_day.isoformat()}; later mail is not known, so some contacts count as without two-way mail "
                    "that may have had it.")
+    if quiet is not None:
+        click.echo(f"Note: you wrote {quiet[0]} message{'' if quiet[0] == 1 else 's'} in the horizon against "
+                   f"{quiet[1]} in as many days before it: ties that went quiet then (a holiday, a move, an archive "
+                   "that ends) count as lost, and the figures measure little. Without --as-of, eval picks a date "
+                   "before such a tail.")
     if not 0 < result.positives < result.contacts:
         advice = ("a shorter --horizon, so that the date can lie later" if held <= 0 else
                   "a longer --horizon" if result.positives == 0 else "a shorter --horizon")

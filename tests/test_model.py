@@ -330,6 +330,11 @@ def test_evals_default_date_stays_before_the_user_stopped_writing(db):
     day = latest_evaluable_day(db, parse(LABEL_CONFIG, Path("/tmp/kith-left.toml")), 90)
     stopped = mine[-1].sent_at.date()
     assert stopped - timedelta(days=90) <= day <= stopped - timedelta(days=30)
+    from daemon.analysis import quiet_horizon
+    config = parse(LABEL_CONFIG, Path("/tmp/kith-left.toml"))
+    assert quiet_horizon(db, config, day, 90) is None                          # the date eval picks
+    after, before = quiet_horizon(db, config, stopped, 90)                    # an explicit --as-of after he left
+    assert after == 0 and before == 45
 
 def test_eval_says_when_the_horizon_runs_past_today(sample):
     kith, config = sample
@@ -348,6 +353,9 @@ def test_eval_says_when_the_store_ends_before_the_horizon(sample):
     assert data["horizon_complete"] is False and data["newest_mail"] == newest.isoformat()
     said = kith("eval", "--as-of", (newest - timedelta(days=10)).isoformat())
     assert f"the newest mail in the store is from {newest.isoformat()}, before the horizon ends" in said
+    assert "Note: you wrote " in said and "in as many days before it" in said       # a quiet tail, explicitly asked
+    assert data["quiet_horizon"] is True
+    assert json.loads(kith("eval", "--as-of", "2025-12-01", "--json"))["quiet_horizon"] is False
     assert json.loads(kith("eval", "--as-of", (newest - timedelta(days=90)).isoformat(), "--json"))["horizon_complete"]
 
 
