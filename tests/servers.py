@@ -30,6 +30,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -330,3 +331,31 @@ def _serve_radicale(root: Path, *, tls: bool) -> Iterator[Radicale]:
     finally:
         shutdown.close()            # closing the socket stops serve()
         thread.join(10)
+
+
+@contextmanager
+def web_page() -> Iterator[str]:
+    """A server on 127.0.0.1 that answers every request with a web page, as a Wi-Fi network's sign-in page
+    does: its base URL."""
+    import http.server
+
+    class Page(http.server.BaseHTTPRequestHandler):
+        def _page(self) -> None:
+            body = b"<html><body>Please sign in to the hotel Wi-Fi</body></html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_PROPFIND = do_REPORT = do_OPTIONS = _page
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/"
+    finally:
+        server.shutdown()

@@ -284,30 +284,12 @@ def test_a_wrong_password_is_one_line_naming_the_server_and_the_fix(account, db)
 
 
 def test_an_unreachable_server_and_a_web_page_are_one_line_each(account, db, tmp_path):
-    import http.server
-    import threading
-    from tests.servers import _free_port
+    from tests.servers import _free_port, web_page
     closed = sync_source(db, account.source(url=f"http://127.0.0.1:{_free_port()}/"))
     assert "cannot reach http://127.0.0.1:" in closed.error and "connection refused" in closed.error
 
-    class Portal(http.server.BaseHTTPRequestHandler):
-        def do_PROPFIND(self):      # a Wi-Fi sign-in page answers every request
-            body = b"<html><body>Please sign in to the hotel Wi-Fi</body></html>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    portal = http.server.HTTPServer(("127.0.0.1", 0), Portal)
-    threading.Thread(target=portal.serve_forever, daemon=True).start()
-    try:
-        result = sync_source(db, account.source(url=f"http://127.0.0.1:{portal.server_port}/"))
-    finally:
-        portal.shutdown()
+    with web_page() as url:
+        result = sync_source(db, account.source(url=url))
     assert result.error is not None and "\n" not in result.error and "Traceback" not in result.error
     assert "CalDAV" in result.error or "caldav" in result.error.split(":", 2)[2], result.error
 

@@ -61,30 +61,11 @@ def test_auth_refuses_to_keep_a_password_the_server_refuses(account, tmp_path):
 
 def test_auth_keeps_no_password_a_web_page_never_checked(tmp_path):
     """A url that answers with a web page (a Wi-Fi sign-in page) checks no password: it is not kept."""
-    import http.server
-    import threading
-
-    class Page(http.server.BaseHTTPRequestHandler):
-        def do_PROPFIND(self):
-            body = b"<html><body>Welcome to the hotel Wi-Fi</body></html>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args):
-            pass
-
-    page = http.server.HTTPServer(("127.0.0.1", 0), Page)
-    threading.Thread(target=page.serve_forever, daemon=True).start()
+    from tests.servers import web_page
     config = tmp_path / "config.toml"
-    config.write_text(f'[[sources]]\ntype = "caldav"\nname = "cal"\nurl = "http://127.0.0.1:{page.server_port}/"\n'
-                      f'username = "alice"\n')
-    try:
+    with web_page() as url:
+        config.write_text(f'[[sources]]\ntype = "caldav"\nname = "cal"\nurl = "{url}"\nusername = "alice"\n')
         done = run_kith("--config", str(config), "auth", "caldav", input="secret\n")
-    finally:
-        page.shutdown()
     assert "did not answer as a CalDAV server" in done.stderr and "Traceback" not in done.stderr
     assert "password kept" not in done.stdout
 
