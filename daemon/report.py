@@ -182,8 +182,8 @@ def explain_contact(analysis: Analysis, config: Config, address: str,
     facts += history_reasons(f, conversations=False)
     if f.last_contact:
         facts.append(f"last contact {ago(since)} ({last_touch(f)})")
-    if f.usual_gap_days:
-        facts.append(f"you usually talk every {round(f.usual_gap_days)} days")
+    if f.usual_gap_days and "usually talk" not in (state_reason(f, s.state, analysis.now) or ""):
+        facts.append(f"you usually talk every {round(f.usual_gap_days)} days")    # not twice: the state says it
     if f.last_meeting:
         facts.append(f"last meeting {quote(f.last_meeting[1])} on {f.last_meeting[0]:%d %b %Y}")
     close = sorted(analysis.facts[p].contact.name for p in f.peers

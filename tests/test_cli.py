@@ -129,6 +129,7 @@ def test_digest_files_are_written_once_and_private(synced, tmp_path):
 def test_explain_gives_facts_in_plain_words(synced):
     out = synced("explain", "anna.berger@finlytics.example", "--as-of", SAMPLE_DAY).output
     assert "Anna Berger" in out and "last contact 71 days ago" in out and "cooling" in out
+    assert out.count("you usually talk every") == 1      # the state says it; the facts do not again
     assert "  - you started 10 of the 18 threads between you\n  - replied to all 10 of your threads\n" in out
     owed = synced("explain", "tom.weiss@paybridge.example", "--as-of", SAMPLE_DAY).output
     assert "they wrote 5 days ago (“Intro to the Munich team”) and wait for your answer\n" in owed
