@@ -715,7 +715,23 @@ def forget(ctx: Context, source: str) -> None:
     with _sync_lock(ctx.config):    # a sync running now (the daemon's, or `kith sync`) ends first, not midway
         counts = forget_source(ctx.db, key)
         refresh_own_addresses(ctx.db, ctx.config.user.addresses)     # an address learned from its Sent folder goes too
-    click.echo(f"Forgot {key}: {forget_summary(counts)}.")
+    click.echo(f"Forgot {key}: {forget_summary(counts)}." + _forget_password(ctx, key))
+
+
+def _forget_password(ctx: Context, key: str) -> str:
+    """The password `kith auth imap|caldav` kept for a source no longer in the config goes with its mail (a
+    disabled source keeps its own, to be enabled again); what the sentence says of it."""
+    kind, _, name = key.partition(":")
+    if kind not in ("imap", "caldav") or any(f"{s.type}:{s.name}" == key for s in ctx.config.sources):
+        return ""
+    path = paths.state_dir() / f"{kind}-{name}.password"
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        return f" Its password file {path} could not be deleted ({exc.strerror}): delete it yourself."
+    return f" Its password file {path} was deleted."
 
 
 def forget_summary(counts) -> str:

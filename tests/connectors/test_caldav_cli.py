@@ -110,3 +110,15 @@ def test_auth_of_the_wrong_kind_names_the_right_command(account, tmp_path):
     assert done.returncode == 2 and done.stderr.count("\n") == 1
     assert "source 'cal' is a caldav source, not an IMAP one" in done.stderr
     assert "run `kith auth caldav --source cal`" in done.stderr
+
+
+def test_forget_of_a_removed_source_deletes_the_password_kept_for_it(account, tmp_path):
+    config = write_config(account, tmp_path)
+    assert run_kith("--config", str(config), "auth", "caldav", input=PASSWORD + "\n").returncode == 0
+    assert run_kith("--config", str(config), "sync").returncode == 0
+    kept = Path(os.environ["XDG_STATE_HOME"]) / "kith" / "caldav-cal.password"
+    assert kept.exists()
+    config.write_text(f'[user]\naddresses = ["{ME}"]\n\n[storage]\ndatabase = "{tmp_path / "kith.db"}"\n')
+    done = run_kith("--config", str(config), "forget", "caldav:cal")
+    assert done.returncode == 0 and f"Its password file {kept} was deleted." in done.stdout
+    assert not kept.exists()
