@@ -435,6 +435,10 @@ def _check_imap(source: SourceConfig, index: int, loc: _Locator) -> None:
                           where=loc.where("sources", index, "tls"),
                           fix="remove tls = false and use the server's TLS port (993); plain IMAP is only for a "
                               "server on this machine (127.0.0.1, localhost)")
+    if not source.tls and source.port == 993:
+        raise ConfigError(f"sources[{index}] has tls = false but port 993, the port of IMAP over TLS",
+                          where=loc.where("sources", index, "port"),
+                          fix="set port to the server's plain IMAP port (usually 143), or remove tls = false")
 
 
 def _check_caldav(source: SourceConfig, index: int, loc: _Locator) -> None:

@@ -266,6 +266,14 @@ def test_imap_mistakes_are_one_line_errors(tmp_path, extra, line, wanted):
     assert "hunter2" not in message
 
 
+def test_plain_imap_on_the_tls_port_says_which_port(tmp_path):
+    """tls = false to a server on this machine, the port left at 993: the error names 143, not a refusal later."""
+    local = IMAP.replace('"imap.fastmail.com"', '"127.0.0.1"')
+    message = error_of(tmp_path, local + "tls = false\n")
+    assert "tls = false but port 993, the port of IMAP over TLS" in message and "usually 143" in message
+    assert load_text(tmp_path, local + "tls = false\nport = 143\n").sources[0].port == 143
+
+
 @pytest.mark.parametrize("host", ["imaps://imap.fastmail.com", "imap.fastmail.com:993", "imap fastmail"])
 def test_an_imap_host_is_a_name_alone(tmp_path, host):
     message = error_of(tmp_path, IMAP.replace('"imap.fastmail.com"', f'"{host}"'))
