@@ -50,7 +50,8 @@ FETCH = 100                     # objects per calendar-multiget REPORT, and per 
 SCOPES_PER_BATCH = 500          # the store sweeps with `scope IN (...)`: stay far below SQLite's variable limit
 RENEW = timedelta(days=180)     # read a calendar whole again when its expansion ends sooner than this
 EVERY_CALENDAR = ("primary",)   # the default of `calendars`: Google's word, here every calendar of the account
-RESYNC_NOTE = "cursor not understood (another account, or an older format): every calendar is read again"
+RESYNC_NOTE = ("the account's url or login changed, or Kith's record of where it stopped is from an older "
+               "version: every calendar is read again (nothing is counted twice)")
 
 
 @dataclass

@@ -57,7 +57,8 @@ FETCH_ITEMS = ["FLAGS", "INTERNALDATE", HEADERS]
 LEFT_OUT = {b"\\drafts", b"\\junk", b"\\trash"}        # SPECIAL-USE flags, lower-cased
 UNSELECTABLE = {b"\\noselect", b"\\nonexistent"}
 _KITH_DIGEST = re.compile(rb"(?im)^x-kith-digest[ \t]*:")
-RESYNC_NOTE = "cursor not understood (another account, or an older format): every folder is read again"
+RESYNC_NOTE = ("the account's server or login changed, or Kith's record of where it stopped is from an older "
+               "version: every folder is read again (nothing is counted twice)")
 
 
 @dataclass(frozen=True)
