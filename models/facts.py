@@ -510,10 +510,10 @@ def _add_recipient_names(db: Database, cutoff: str, seen: _Seen) -> None:
 
 
 def _add_meetings(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None:
-    """Meetings the user did not decline, with each other attendee as a touch; one per person and start time,
-    however many sources hold the meeting."""
+    """Meetings the user did not decline, with each other attendee as a touch; one per person, start time and
+    title, however many sources hold the meeting."""
     attendees: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
-    met: set[tuple[str, str]] = set()
+    met: set[tuple[str, str, str]] = set()
     for source, source_id, email, name, partstat in db.execute(
             "SELECT a.source, a.source_id, a.email, a.name, a.partstat FROM attendees a JOIN events e "
             "ON e.source = a.source AND e.source_id = a.source_id WHERE e.start < ?", [cutoff]):
@@ -531,10 +531,11 @@ def _add_meetings(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
             continue
         conversation = f"event:{source_id}"
         size = MAX_GROUP + 1 if hidden else len(others)     # a hidden guest list: a crowd's, not a one-to-one
+        copy = " ".join(summary.casefold().split())
         for email, (name, _) in others.items():
-            if (email, start) in met:
+            if (email, start, copy) in met:
                 continue        # the same meeting from another source or calendar (a CalDAV account and its
-            met.add((email, start))     # .ics export, one account under two names): one meeting, not two
+            met.add((email, start, copy))   # .ics export): one meeting; "All hands" and a 1:1 at one time are two
             if name:
                 seen.names[email][name] += 1
             seen.per_address[email].append(Touch(parse_utc(start), "meeting", conversation, summary,
@@ -647,7 +648,8 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
     ignored = (item.sent == 0 and item.received_direct > IGNORED_AFTER) or _forwarding_account(threads.values())
     notices = _sends_notices(threads.values(), user_wrote)
     requests = [(t.at, t.conversation, _stems(t.subject)) for thread in threads.values() for t in thread
-                if t.kind == "sent" and not _ANSWER_OR_FORWARD.match(t.subject)]     # the user's asking, not answering
+                if t.kind == "sent" and t.size >= FORWARD_GROUP and not _ANSWER_OR_FORWARD.match(t.subject)]
+    # — the user asking a team (three people or more), not answering, nor writing to one person
     for thread in threads.values():
         first = thread[0]
         kinds = {t.kind for t in thread if not t.bulk}
@@ -686,13 +688,22 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
 
 
 def _answers_request(last: Touch, requests: list[tuple[datetime, str, frozenset[str]]]) -> bool:
-    """Their mail within ANSWER_DAYS of the user's own to them (alone or among a team), in another conversation,
-    whose subject holds every word of the user's, two words at least, plurals aside: "Project list" and "updated project list
+    """Their mail within ANSWER_DAYS of the user's own to a team with them (three people or more), in another
+    conversation, whose subject holds every word of the user's, two words at least, plurals aside, and adds
+    nothing but FILLER, asking nothing ("?"): "Project list" and "updated project list
     attached" after the user's "Project Lists" to fourteen people answer it, though subjects keep them apart
     (review 23: Mark Taylor's team owed nothing for the lists he asked for)."""
+    if "?" in last.subject:
+        return False                                   # "Project list: can we talk about mine?" is a question
     words = _stems(last.subject)
-    return any(len(asked) >= 2 and asked <= words and timedelta(0) < last.at - at <= timedelta(days=ANSWER_DAYS)
+    return any(len(asked) >= 2 and asked <= words and words - asked <= FILLER
+               and timedelta(0) < last.at - at <= timedelta(days=ANSWER_DAYS)
                and conversation != last.conversation for at, conversation, asked in requests)
+
+
+# words an answer to a request may add to its subject, and nothing else ("updated project list attached")
+FILLER = frozenset("updated update attached attachment final revised latest new current my our the a for of and "
+                   "here is as requested per your fyi".split())
 
 
 _WORD = re.compile(r"[^\W_]+")     # numbers too: "Weekly report 47" is no answer to "Re: Weekly report 46"

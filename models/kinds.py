@@ -155,6 +155,10 @@ TRANSACTIONAL = re.compile(
     r"|clearance|save big|shop now|free shipping|ship for free|% off|overdue|past due|action requested"
     r"|approval request|access request)\b"
     r"|(?:bestätigung|bestaetigung|rechnung|quittung)\b", re.IGNORECASE)
+# what an assistant passes on to read, not to answer ("FW: Your itinerary"); an approval or an invoice forwarded
+# may well ask for something (review 24)
+BOOKING = re.compile(r"\b(?:itinerary|e-?ticke?\s?t|booking|reservation|receipt|(?:booking |flight |upgrade )?"
+                     r"confirmation)\b", re.IGNORECASE)
 NOT_ANSWERED = ("has not answered", "replied to 0 ")     # their unanswered threads: beside a debt, a score to settle
 
 
@@ -188,7 +192,8 @@ def reply_owed(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | 
     if not waiting or not may_owe(f, s):
         return None
     last = waiting[0]
-    if (not f.sent_personal or FORWARD.match(last.subject)) and TRANSACTIONAL.search(last.subject):
+    if (not f.sent_personal and TRANSACTIONAL.search(last.subject)) \
+            or (FORWARD.match(last.subject) and BOOKING.search(last.subject)):
         return None     # a booking confirmation or an itinerary notice from someone the user never wrote to, or
         # passed on by someone they did ("FW: Your itinerary", an assistant's errand: review 23)
     waited = days_between(last.at, now)

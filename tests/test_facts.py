@@ -546,3 +546,30 @@ def test_the_answers_to_a_request_the_user_sent_a_team_owe_nothing(db):
     owed = {email: [t.subject for t in facts[email].replies_owed] for email in (a.email for a in team[:4])}
     assert owed == {"lawyer0@firm.example": [], "lawyer1@firm.example": [],
                     "lawyer2@firm.example": ["Can we talk about my project?"], "lawyer3@firm.example": ["Project list"]}
+
+
+def test_a_question_near_a_request_of_the_users_is_still_owed(db):
+    """Review 24: the user's "Quick question" to Anna alone, then her "Quick question about the Q3 contract";
+    the user's "Budget meeting" to a team, then "Budget meeting: can we move it to Friday?". Both wait."""
+    team = [Address(f"colleague{i}@firm.example") for i in range(4)]
+    apply(db, message(1, to=(ANNA,), subject="Quick question", at=T0),
+          message(2, sender=ANNA, to=(ME,), subject="Quick question about the Q3 contract", at=T0 + timedelta(days=2)),
+          message(3, to=tuple(team), subject="Budget meeting", at=T0),
+          message(4, sender=team[0], to=(ME,), subject="Budget meeting: can we move it to Friday?",
+                  at=T0 + timedelta(days=1)))
+    facts = facts_at(db, T0 + timedelta(days=3))
+    assert [t.subject for t in facts["anna@firm.example"].replies_owed] == ["Quick question about the Q3 contract"]
+    assert [t.subject for t in facts["colleague0@firm.example"].replies_owed] == [
+        "Budget meeting: can we move it to Friday?"]
+
+
+def test_two_meetings_at_one_time_stay_two(db):
+    """"All hands" and "1:1 Anna" booked at the same hour are two meetings (review 24); a copy of one from a
+    second source is not."""
+    bob = Address("bob@firm.example")
+    meetings = [event("all", start=T0, attendees=((ANNA, "ACCEPTED"), (bob, "ACCEPTED")), summary="All hands"),
+                event("one", start=T0, attendees=((ANNA, "ACCEPTED"),), summary="1:1 Anna")]
+    store.apply_batch(db, "ics:a", Batch(events=tuple(meetings)))
+    store.apply_batch(db, "ics:b", Batch(events=(meetings[1],)))
+    facts = facts_at(db, T0 + timedelta(days=1))["anna@firm.example"]
+    assert (facts.meetings_one_to_one, facts.meetings_group) == (1, 1)

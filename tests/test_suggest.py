@@ -340,6 +340,10 @@ def test_a_forwarded_itinerary_is_owed_nothing_even_from_a_colleague(db):
         message(1, sender=TOM, to=(ME,), subject="FW: Your itinerary HOU to DAL", at=days_ago(3))])
     store.refresh_own_addresses(db, [ME.email])
     assert [s for s in build_digest(db, config(), TODAY)[0].suggestions if s.kind == "reply_owed"] == []
+    apply(db, [message(3, sender=TOM, to=(ME,), subject="FW: Approval request for the Q3 budget",
+                       at=days_ago(3, hour=15))])
+    owed = [s for s in build_digest(db, config(), TODAY)[0].suggestions if s.kind == "reply_owed"]
+    assert owed and "Approval request for the Q3 budget" in owed[0].reasons[0]      # forwarded, it still asks
     apply(db, [message(2, sender=TOM, to=(ME,), subject="Which flight do you prefer?", at=days_ago(2))])
     owed = [s for s in build_digest(db, config(), TODAY)[0].suggestions if s.kind == "reply_owed"]
     assert owed and "Which flight do you prefer?" in owed[0].reasons[0]
