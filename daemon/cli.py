@@ -260,6 +260,8 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
     day = parse_day(as_of, ctx)
     require_synced(ctx, "no digest was written or stored")
     syncing = note_if_syncing(ctx)
+    shown = ctx.db.execute("SELECT replay FROM digests WHERE date = ? AND path IS NOT NULL",
+                           [day.isoformat()]).fetchone()      # a digest written on its day stays one when forced
     if force and not syncing:      # while a sync runs only a preview is made: the stored digest stays
         ctx.db.execute("DELETE FROM suggestions WHERE date = ?", [day.isoformat()])
         ctx.db.execute("DELETE FROM digests WHERE date = ?", [day.isoformat()])
@@ -276,7 +278,7 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
     # only today's digest goes to the user's inbox: a replay of an earlier day is for reading, not a backdated mail
     today = day == today_for(ctx.config)
     delivered = deliver(ctx.db, result_digest, ctx.config.digest_dir, config=ctx.config if today else None,
-                        replay=not today)
+                        replay=not today and not (shown and not shown[0]))
     if delivered.kept:      # recorded there earlier (before --force, or before another mailbox failed)
         click.echo(f"kith: the digest for {day.isoformat()} is in {' and '.join(delivered.kept)} already: not placed "
                    "there again" + (" (the digest folder has the one rendered now)" if force else ""), err=True)
@@ -498,8 +500,9 @@ def _provider_source(ctx: Context, name: str | None, types: tuple[str, ...], pro
     other = next((s for s in ctx.config.sources if name is not None and s.name == name and s.type not in types), None)
     if not sources and other is not None:
         command = AUTH_COMMANDS.get(other.type)
-        article = "an" if provider[0] in "AEIOU" else "a"
-        raise UsageError(f"source {name!r} is a {other.type} source, not {article} {provider} one",
+        article = lambda word: "an" if word[0].lower() in "aeiou" else "a"  # noqa: E731
+        raise UsageError(f"source {name!r} is {article(other.type)} {other.type} source, not {article(provider)} "
+                         f"{provider} one",
                          where=str(ctx.config.path),
                          fix=f"run `kith auth {command} --source {name}`" if command
                          else "it reads local files and needs no sign-in or password")
@@ -642,7 +645,8 @@ def evaluate(ctx: Context, as_of: str | None, horizon: int, as_json: bool) -> No
     past = horizon_complete(ctx.config, day, horizon)
     complete = past and newest is not None and newest >= last_day
     result = evaluate_store(ctx.db, ctx.config, day, horizon)
-    quiet = quiet_horizon(ctx.db, ctx.config, day, horizon) if as_of else None   # the default date avoids one
+    # the default date avoids a quiet tail; a horizon not over yet is no tail, only unfinished
+    quiet = quiet_horizon(ctx.db, ctx.config, day, horizon) if as_of and complete else None
     if as_json:
         emit_json({"as_of": day.isoformat(), "horizon_days": horizon, "horizon_complete": complete,
                    "newest_mail": newest.isoformat() if newest else None, "quiet_horizon": quiet is not None,

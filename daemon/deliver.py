@@ -122,8 +122,10 @@ def deliver(db: Database, digest: Digest, directory: Path, now: datetime | None 
         return Delivered(digest.date, previous[0], _files_of(db, digest.date), already=True)
     payload = record(db, digest, now)
     files = write_files(directory, digest.date, payload)
-    mark_shown(db, digest.date, files[0])
-    db.execute("UPDATE digests SET replay = ? WHERE date = ?", [int(replay), digest.date.isoformat()])
+    with db.atomic():
+        mark_shown(db, digest.date, files[0])
+        if previous is None:    # newly recorded: a digest already written (the mailbox step failed) keeps its flag
+            db.execute("UPDATE digests SET replay = ? WHERE date = ?", [int(replay), digest.date.isoformat()])
     kept = to_own_mailboxes(db, config, digest.date, payload, now) if config is not None else []
     db.execute("UPDATE digests SET delivered_at = ? WHERE date = ?",
                [utc_text(now or datetime.now(UTC)), digest.date.isoformat()])

@@ -13,6 +13,7 @@ import json
 import re
 import sqlite3
 import time
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -567,25 +568,32 @@ def _forwarded_home(db: Database, own: set[str], surnames: set[str]) -> list[str
 
 
 def _home_by_name(db: Database, own: set[str]) -> list[str]:
-    """An account outside the user's organisation named as the firm names the user (dgiron1@pdq.net for darron.giron,
-    mtaylor587@aol.com for mark.taylor: initial and surname) that the user writes to alone FORWARDS_HOME times
-    or more, and that wrote to the user nothing but forwards, if anything: a home account the user sends
-    things to without "FW:" (Notes did not add one), not a relative, who would write back (review 23)."""
+    """An account outside the user's organisation named as the firm names the user (dgiron1@pdq.net for
+    darron.giron, mtaylor587@aol.com for mark.taylor: initial and surname) that the user writes to alone
+    FORWARDS_HOME times or more, and that wrote nothing but forwards to the user alone, if anything: a home account
+    the user sends things to without "FW:" (Notes did not add one), not a relative, who writes back or to others
+    (a brother's jokes to eight friends), nor a colleague at another of the firm's domains (review 24)."""
     if not own:
         return []
     senders = ",".join("?" * len(own))
     domains = organisations(own)
-    found = []
-    for email, n in db.execute(
-            f"""SELECT r.email, count(*) FROM messages m CROSS JOIN recipients r ON r.key = m.key
-                WHERE m.sender IN ({senders}) AND m.n_recipients = 1 GROUP BY r.email HAVING count(*) >= ?""",
-            [*own, FORWARDS_HOME]):
-        if email in own or in_organisations(email, domains) or not _initial_and_surname(email, own):
-            continue
-        wrote = [subject for subject, in db.execute("SELECT subject FROM messages WHERE sender = ?", [email])]
-        if all(re.match(r"\s*(fw|fwd)\s*:", subject, re.IGNORECASE) for subject in wrote):
-            found.append(email)
-    return sorted(found)
+    firms = {firm_of(a.partition("@")[2]) for a in own} - FREE_MAIL_FIRMS
+    candidates = [email for email, _ in db.execute(
+        f"""SELECT r.email, count(*) FROM messages m CROSS JOIN recipients r ON r.key = m.key
+            WHERE m.sender IN ({senders}) AND m.n_recipients = 1 GROUP BY r.email HAVING count(*) >= ?""",
+        [*own, FORWARDS_HOME])
+        if email not in own and not in_organisations(email, domains)
+        and firm_of(email.partition("@")[2]) not in firms and _initial_and_surname(email, own)]
+    if not candidates:
+        return []
+    wrote: dict[str, list[tuple[str, bool]]] = defaultdict(list)     # one query for every candidate's mail
+    for sender, subject, alone in db.execute(
+            f"""SELECT m.sender, m.subject, m.n_recipients = 1 AND EXISTS (SELECT 1 FROM recipients r WHERE
+                       r.key = m.key AND r.email IN ({senders}))
+                FROM messages m WHERE m.sender IN ({",".join("?" * len(candidates))})""", [*own, *candidates]):
+        wrote[sender].append((subject, bool(alone)))
+    return sorted(email for email in candidates
+                  if all(alone and re.match(r"\s*(fw|fwd)\s*:", subject, re.IGNORECASE) for subject, alone in wrote[email]))
 
 
 def _initial_and_surname(address: str, own: set[str]) -> bool:
@@ -646,9 +654,21 @@ def _receiving_alias(db: Database, own: set[str]) -> list[str]:
         if email in own or not (named or _short_form(email, names)) or firm_of(email.partition("@")[2]) not in firms:
             continue
         if db.execute("SELECT 1 FROM messages WHERE sender = ? LIMIT 1", [email]).fetchone() is None \
-                and _written_to(db, own, email) <= mails // 10:
+                and _written_to(db, own, email) <= mails // 10 and not _names_another(db, email, names):
             found.append(email)
     return sorted(found)
+
+
+def _names_another(db: Database, address: str, names: dict[tuple[str, str], str]) -> bool:
+    """Whether the display names others give the address name someone of another first name: jsmith@ as
+    "Smith, John" is a colleague, not Jane Smith's short form (review 24)."""
+    firsts = {first for first, _ in names}
+    for (raw,) in db.execute("SELECT DISTINCT name FROM recipients WHERE email = ? AND name != ''", [address]):
+        given = raw.split(",", 1)[1] if "," in raw else raw
+        words = re.findall(r"[^\W\d_]+", given.lower())
+        if words and len(words[0]) >= 2 and words[0] not in firsts:
+            return True
+    return False
 
 
 def _short_form(email: str, names: dict[tuple[str, str], str]) -> bool:

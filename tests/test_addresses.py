@@ -339,3 +339,15 @@ def test_spellings_of_one_name_count_together_and_show_the_fullest_way():
                    {"Irena D Hogan": 2, "Irena D. Hogan": 3, "Irena Hogan": 4}):
         names = {"irena.hogan@enron.example": Counter(counts)}
         assert merge_contacts(list(names), names, (), (), {})["irena.hogan@enron.example"].name == "Irena D. Hogan"
+    capitals = {"irena.hogan@enron.example": Counter({"Irena Hogan": 50, "IRENA HOGAN": 1})}
+    assert merge_contacts(list(capitals), capitals, (), (), {})["irena.hogan@enron.example"].name == "Irena Hogan"
+
+
+def test_one_stray_given_name_or_title_does_not_split_a_person():
+    """One "Timothy Belden" or "Dr Tim Belden" among "Belden, Tim"s is still Tim (review 24)."""
+    from collections import Counter
+    from daemon.contacts import merge_contacts
+    names = {"tim.belden@enron.example": Counter({"Tim Belden": 5}),
+             "belden@enron.example": Counter({"Belden, Tim": 9, "Timothy Belden": 1, "Dr Tim Belden": 1})}
+    contacts = merge_contacts(list(names), names, (), (), {})
+    assert set(contacts["belden@enron.example"].addresses) == {"tim.belden@enron.example", "belden@enron.example"}

@@ -188,3 +188,18 @@ def test_a_replay_hides_no_one_from_todays_digest_but_counts_for_later_replays(d
     assert _recent_suggestions(db, today, 14, config=config) == {}                       # today's digest
     assert _recent_suggestions(db, today + timedelta(days=2), 14, config=config) == {}   # a preview
     assert _recent_suggestions(db, replayed + timedelta(days=1), 14, config=config) == {"tom@x.example": replayed}
+
+
+def test_a_digest_written_on_its_day_stays_shown_when_read_again_later(db, tmp_path):
+    """Review 24: yesterday's digest went to the folder but its mailbox step failed; `kith digest --as-of
+    yesterday` today finishes it: it was shown, and still holds its people back from today's digest."""
+    from daemon.analysis import _recent_suggestions, today_for
+    from models.kinds import Suggestion
+    config = parse('[user]\ntimezone = "Europe/Berlin"\n', tmp_path / "k.toml")
+    today = today_for(config)
+    yesterday = today - timedelta(days=1)
+    tom = Suggestion("reconnect", "tom@x.example", "Tom", None, ("…",), "", 15, 1.0, ("tom@x.example",))
+    deliver(db, Digest(yesterday, "me", [tom], {}, None, []), tmp_path)
+    db.execute("UPDATE digests SET delivered_at = NULL")             # as if its mailbox had failed
+    deliver(db, Digest(yesterday, "me", [tom], {}, None, []), tmp_path, replay=True)
+    assert _recent_suggestions(db, today, 14, config=config) == {"tom@x.example": yesterday}

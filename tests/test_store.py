@@ -186,6 +186,9 @@ def test_the_firms_short_form_of_the_users_name_that_only_receives_is_the_users(
     mail = [message(n, sender=m.sender, to=m.to) for n, m in enumerate(mail)]
     store.apply_batch(db, "a", Batch(messages=tuple(mail)))
     assert store.refresh_own_addresses(db, [me.email]) == {me.email, short.email}
+    john = Address("jsmith@enron.example", "Smith, John")      # a namesake colleague, named so in To lines
+    store.apply_batch(db, "b", Batch(messages=tuple(message(200 + i, sender=ANNA, to=(john,)) for i in range(25))))
+    assert store.refresh_own_addresses(db, ["jane.smith@enron.example"]) == {"jane.smith@enron.example"}
 
 
 def test_a_colleague_of_the_same_name_with_one_mail_in_sent_stays_a_contact(db):
@@ -468,4 +471,11 @@ def test_a_home_account_of_the_users_initial_and_surname_written_to_alone_is_the
     mail += [message(30, sender=dana, to=(me,), subject="Re: Dinner 1")]
     mail += [message(40 + i, sender=me, to=(rare,), subject=f"Photos {i}") for i in range(2)]
     store.apply_batch(db, "a", Batch(messages=tuple(mail)))
+    assert store.refresh_own_addresses(db, [me.email]) == {me.email, home.email}
+    brother = Address("dgiron@aol.example")       # jokes to friends, and mail to him alone: a relative
+    jokes = [message(50 + i, sender=me, to=(brother,), subject=f"Game {i}") for i in range(6)]
+    jokes += [message(60, sender=brother, to=(me, Address("friend@aol.example")), subject="FW: joke")]
+    abroad = Address("dgiron@enron.co.uk")        # another of the firm's domains: a colleague
+    jokes += [message(70 + i, sender=me, to=(abroad,), subject=f"Desk {i}") for i in range(6)]
+    store.apply_batch(db, "b", Batch(messages=tuple(jokes)))
     assert store.refresh_own_addresses(db, [me.email]) == {me.email, home.email}
