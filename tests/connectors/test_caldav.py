@@ -408,3 +408,14 @@ def test_plain_http_to_an_https_server_and_a_name_that_does_not_exist_say_what_t
     unknown = sync_source(db, account.source(url="https://kith-test.invalid/dav/"))
     assert unknown.error.startswith("caldav:cal: cannot find the server of https://kith-test.invalid/dav/ (no such "
                                     "name, or no network)")
+
+
+def test_an_object_whose_name_holds_a_percent_escape_is_read(account, radicale):  # noqa: F811
+    """A file named a%2Fb.ics (a literal escape): the library's multiget answers it decoded twice; it is fetched
+    alone, not taken for gone (hunt 22)."""
+    account.calendar("Work")
+    account.put("Work", event("plain@x"))
+    folder = Path(radicale.users_file).parent / "collections" / "collection-root" / "alice" / "work"
+    (folder / "a%2Fb.ics").write_text(event("escaped@x", summary="Escaped"))
+    state, _, batches = pull(account.source(), None)
+    assert sorted(summaries(state).values()) == ["Coffee", "Escaped"]
