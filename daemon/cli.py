@@ -609,8 +609,15 @@ def _keep_passwords(ctx: Context, sources, try_login, account, unchecked: tuple[
             raise UsageError(f"source {source.name!r} reads its password from the environment variable "
                              f"{source.password_env}", where=str(ctx.config.path),
                              fix="set that variable instead, or remove password_env to keep the password in a file")
-        password = click.prompt(f"{source.name}: password for {account(source)} (an app password)",
-                                hide_input=True, err=True)
+        question = f"{source.name}: password for {account(source)} (an app password)"
+        if sys.stdin.isatty():
+            password = click.prompt(question, hide_input=True, err=True)
+        else:       # piped in (a password manager, a script): no terminal to hide it on, and no warning about one
+            click.echo(f"{question}: (read from standard input)", err=True)
+            password = sys.stdin.readline().rstrip("\r\n")
+            if not password:
+                raise UsageError("no password on standard input", fix=f"run `kith auth {source.type}` in a "
+                                 "terminal, or pipe the password in")
         try:
             try_login(source, ctx.config, password)
         except (AuthError, *unchecked):

@@ -40,6 +40,7 @@ def test_auth_keeps_the_password_readable_by_the_user_only_then_sync_and_status_
     assert done.returncode == 0, done.stderr
     kept = Path(done.stdout.split("password kept in ")[1].split(" (readable")[0])
     assert kept.name == "caldav-cal.password" and kept.read_text() == PASSWORD + "\n"
+    assert "Warning" not in done.stderr and "read from standard input" in done.stderr     # piped: no getpass noise
     assert stat.S_IMODE(kept.stat().st_mode) == 0o600
     synced = run_kith("--config", str(config), "sync")
     assert synced.returncode == 0, synced.stderr
