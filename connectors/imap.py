@@ -39,7 +39,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from connectors.base import STALE, Batch, MessageMeta
-from connectors.folders import is_not_mail_folder, is_sent_folder, is_trash_folder
+from connectors.folders import is_item_folder, is_not_mail_folder, is_sent_folder, is_trash_folder
 from connectors.headers import WANTED, meta_from_header
 from connectors.imap_cursor import FolderState, ImapCursor, from_sequence_set, scope_of, to_sequence_set
 from connectors import tls
@@ -101,7 +101,8 @@ class ImapSource:
         """Every folder's new mail; folders gone or left out become stale scopes; what went is left in `pending`."""
         folders, skipped = self._folders(client)
         notes = [RESYNC_NOTE] if resync else []
-        notes += [f"{name}: drafts, junk or trash, not read" for name in skipped if name not in state.skipped]
+        notes += [f"{name}: contacts or tasks, not mail: not read" if is_item_folder(name)
+                  else f"{name}: drafts, junk or trash, not read" for name in skipped if name not in state.skipped]
         state.skipped = skipped
         wanted = {folder.name for folder in folders}
         for name in sorted(set(state.folders) - wanted):       # gone from the server, or left out now

@@ -36,7 +36,7 @@ from stat import S_ISREG
 from connectors import local_cursor
 from connectors.base import Batch, MessageMeta, coalesced
 from connectors.local_source import LocalSource, storable
-from connectors.folders import is_not_mail_folder, sent_labels
+from connectors.folders import is_not_mail_folder, left_out_note, sent_labels
 from connectors.headers import meta_from_header
 from connectors.mbox import DOCUMENTS
 from daemon.errors import SourceError
@@ -310,7 +310,7 @@ def _is_draft(name: str) -> bool:
 
 
 def _unsent_note(folder: str) -> str:
-    return f"{folder}: drafts or junk, not read (never sent, or never wanted)"
+    return left_out_note(folder)
 
 
 MBOX_LOOK = 200          # files looked at when telling a folder of mbox files from a wrong path

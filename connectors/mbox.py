@@ -39,7 +39,7 @@ from stat import S_ISREG
 from connectors.base import Batch, MessageMeta, coalesced
 from connectors.headers import (first_id, from_line_date, hash_source_id, meta_from_fields,
                                 received_date, scan_fields)
-from connectors.folders import is_not_mail_folder, sent_labels
+from connectors.folders import is_not_mail_folder, left_out_note, sent_labels
 from connectors.local_source import LocalSource, storable
 from daemon.errors import SourceError
 
@@ -131,8 +131,7 @@ class MboxSource(LocalSource):
         for rel in unsent:
             del files[rel]
         if unsent and (known is None or known.keys() & set(unsent)):    # said on the first reading, or when it leaves
-            yield Batch(notes=tuple(f"{_scope(rel)}: drafts or junk, not read (never sent, or never wanted)"
-                                    for rel in unsent), cursor=self._cursor({}) if cursor is None else cursor)
+            yield Batch(notes=tuple(left_out_note(_scope(rel)) for rel in unsent), cursor=self._cursor({}) if cursor is None else cursor)
         if known is None:
             if cursor is not None:
                 yield self._full_resync(files, cursor)

@@ -59,3 +59,14 @@ def test_drafts_and_junk_are_not_mail(folder, not_mail):
 ])
 def test_trash_is_known_by_name_for_servers_without_special_use(folder, trash):
     assert is_trash_folder(folder) is trash
+
+
+def test_an_exports_contacts_and_tasks_are_no_mail():
+    """Outlook exports hold contact cards and tasks as items in folders of their own, titled by a name ("Rob
+    Evans"): no mail. Its calendar's appointments name a meeting's people and are read."""
+    from connectors.folders import is_not_mail_folder, left_out_note
+    for name in ("contacts", "Contacts", "Kontakte", "Tasks", "INBOX.Tasks"):
+        assert is_not_mail_folder(name), name
+    assert not is_not_mail_folder("calendar") and not is_not_mail_folder("notes_inbox")
+    assert left_out_note("contacts") == "contacts: contacts or tasks, not mail: not read"
+    assert left_out_note("Drafts") == "Drafts: drafts or junk, not read (never sent, or never wanted)"
