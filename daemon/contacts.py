@@ -236,6 +236,9 @@ def usable_name(name: str, email: str) -> str:
     if name.islower() and " " not in name and (name in _ROLE_NAMES or len(name) <= 3):
         return ""
     name = _DEPARTMENT.sub("", name) or name       # "Taylor, Mark E (Legal)": the department is no part of the name
+    dash = re.search(r"-([^\W\d_]+)$", name)    # "Lance Schuler-Legal": a department after a dash (review 25)
+    if dash and dash.group(1).lower() in _ROLE_NAMES and " " in name[:dash.start()].strip():
+        name = name[:dash.start()]
     if "," in name:  # "Berger, Anna" → "Anna Berger"
         last, _, first = name.partition(",")
         words = first.split()

@@ -49,7 +49,7 @@ def status_report(db: Database, config: Config, now: datetime | None = None) -> 
 
 ORIGINS = {"config": "from the config", "sent-folder": "found in your Sent folders",
            "forwarded-to": "a home account you send or forward mail to",
-           "receives-only": "an address of your name that only receives (an old one)"}
+           "receives-only": "an address of your name that only receives: an old one"}
 
 
 def own_addresses_report(db: Database, config: Config) -> list[dict]:

@@ -439,7 +439,9 @@ NO_ANSWER_WANTED = re.compile(
     r"|no (?:reply|response|answer) (?:needed|necessary|required|expected)|fyi only|for your information only"
     r"|nur zur info|keine antwort (?:nötig|noetig|erforderlich))\b"
     r"|^\W*(?:thanks|thank you|many thanks|danke|vielen dank)\b(?![^?]*\?)"
-    r"|^\W*test(?:ing)?(?:\s+(?:message|mail|e-?mail|\d+))?\W*$", re.IGNORECASE)      # "Test": a check, no question
+    r"|^\W*test(?:ing)?(?:\s+(?:message|mail|e-?mail|\d+))?\W*$"      # "Test": a check, no question
+    r"|^\W*fyi\b(?![^?]*\?)|\bcontact (?:info|information|data|details|numbers?)\b|\bwhereabouts\b",
+    re.IGNORECASE)      # "FYI PUCT/ERCOT Dates", "Weekend Contact info.", "Whereabouts": for reading (review 25)
 # a note of a phone call taken for the user ("Telephone Message - Mary Joyce", "Gail called-in. She can be
 # reached on her cell", "Pat called. Please call her cell"): the one to call back is the caller, not its writer
 PHONE_NOTE = re.compile(r"^\W*(?:tele)?phone message\b|\bwhile you were out\b|\bcalled[- ]in\b"

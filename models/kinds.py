@@ -61,7 +61,12 @@ def quote(subject: str) -> str:
     if len(subject) > QUOTE_MAX:
         cut = subject[:QUOTE_MAX].rsplit(" ", 1)[0] if " " in subject[:QUOTE_MAX] else subject[:QUOTE_MAX]
         subject = cut.rstrip(" ,;:-–") + "…"
+    if subject.strip("() ").casefold() in PLACEHOLDER_SUBJECTS:
+        subject = ""        # a mail program's stand-in, "(no subject)", is no subject either (review 25)
     return f"“{subject}”" if subject else "no subject"
+
+
+PLACEHOLDER_SUBJECTS = frozenset({"no subject", "kein betreff", "sans objet", "sin asunto", "untitled", ""})
 
 
 def last_touch(f: ContactFacts) -> str:

@@ -107,17 +107,23 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
                     earlier = waiting[1]
                     if max(shown) > earlier.at.astimezone(zone).date():
                         # they wrote anew since an earlier one was shown: the earlier one is still unanswered
-                        said = (f"also still unanswered: {kinds.quote(earlier.subject)}, "
+                        said = (f"also still unanswered: {_what(earlier.subject)}, "
                                 f"in {_digest_of(max(shown), today)}")
                     else:   # it came while their debts were quiet, and was never shown: named here, not lost
                         came = kinds.ago(kinds.days_between(earlier.at, now))
-                        said = f"also unanswered: {kinds.quote(earlier.subject)} ({came})"
+                        said = f"also unanswered: {_what(earlier.subject)} ({came})"
                     option = replace(option, reasons=(*option.reasons, said))
             pool.append(_with_goal(option, scores[cid], weights))
     pool += [i for i in introductions(facts, scores, weights, settings.goals)
              if not {i.contact_id, i.other_id} & (set(context.snoozed) | _recent(context, today, settings))]
     chosen = _within_budget(_one_per_person(_one_answer_per_thread(pool, quiet)), settings)
     return [_topic_named(c, facts[c.contact_id], settings.goals) for c in chosen]
+
+
+def _what(subject: str) -> str:
+    """A mail named by its subject in a sentence: “Budget”, or "a mail without a subject"."""
+    quoted = kinds.quote(subject)
+    return "a mail without a subject" if quoted == "no subject" else quoted
 
 
 def full_name(name: str) -> str | None:

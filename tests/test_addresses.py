@@ -351,3 +351,11 @@ def test_one_stray_given_name_or_title_does_not_split_a_person():
              "belden@enron.example": Counter({"Belden, Tim": 9, "Timothy Belden": 1, "Dr Tim Belden": 1})}
     contacts = merge_contacts(list(names), names, (), (), {})
     assert set(contacts["belden@enron.example"].addresses) == {"tim.belden@enron.example", "belden@enron.example"}
+
+
+
+def test_a_department_after_a_dash_is_no_part_of_the_name():
+    """"Lance Schuler-Legal" is Lance Schuler (review 25); a double surname stays ("Ana Garcia-Lopez")."""
+    from daemon.contacts import usable_name
+    assert usable_name("Lance Schuler-Legal", "lance.schuler-legal@enron.example") == "Lance Schuler"
+    assert usable_name("Ana Garcia-Lopez", "ana@x.example") == "Ana Garcia-Lopez"

@@ -573,3 +573,12 @@ def test_two_meetings_at_one_time_stay_two(db):
     store.apply_batch(db, "ics:b", Batch(events=(meetings[1],)))
     facts = facts_at(db, T0 + timedelta(days=1))["anna@firm.example"]
     assert (facts.meetings_one_to_one, facts.meetings_group) == (1, 1)
+
+
+def test_fyi_and_contact_details_wait_for_no_answer():
+    """Review 25: "FYI PUCT/ERCOT Dates", "Weekend Contact info.", "Whereabouts" are for reading; an FYI that
+    asks something still waits."""
+    from models.facts import wants_no_answer
+    for subject in ("FYI PUCT/ERCOT Dates", "Weekend Contact info.", "JWVS holiday contact data", "Whereabouts"):
+        assert wants_no_answer(subject), subject
+    assert not wants_no_answer("FYI: can you check the ERCOT dates?") and not wants_no_answer("Contract draft")

@@ -1324,3 +1324,12 @@ def test_a_teams_weekly_report_sent_in_turn_is_owed_no_answer(db):
     facts = analyse(db, config(), TODAY).facts
     owed = {p.email: [t.subject for t in facts[p.email].replies_owed] for p in team}
     assert owed == {p.email: ["Can you review the audit plan?"] if p == ANNA else [] for p in team}
+
+
+
+def test_no_subject_and_its_stand_ins_read_as_such():
+    """Review 25: "also still unanswered: no subject, in the digest of …", and AOL's "(no subject)" quoted."""
+    from models.kinds import quote
+    from models.suggest import _what
+    assert quote("(no subject)") == quote("Re: (No Subject)") == quote("") == "no subject"
+    assert _what("") == "a mail without a subject" and _what("Budget") == "“Budget”"
