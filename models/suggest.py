@@ -49,7 +49,8 @@ class Context:
     birthdays: tuple[tuple[date, str], ...] = ()
     recent_focus: frozenset[str] = frozenset()
     focus_shown_this_week: str | None = None
-    # per contact: how often a reconnect (or revive, give-first) was suggested since the last contact, the latest
+    # per contact: how often a reconnect (or revive, give-first, introduction) was suggested since the last contact,
+    # and the latest
     routine_repeats: dict[str, tuple[int, date]] = field(default_factory=dict)
     # per contact: the digests that showed it an owed reply since the user last wrote to it (see `_owed_due`)
     recently_owed: dict[str, tuple[date, ...]] = field(default_factory=dict)
@@ -115,7 +116,10 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
                     option = replace(option, reasons=(*option.reasons, said))
             pool.append(_with_goal(option, scores[cid], weights))
     pool += [i for i in introductions(facts, scores, weights, settings.goals)
-             if not {i.contact_id, i.other_id} & (set(context.snoozed) | _recent(context, today, settings))]
+             if not {i.contact_id, i.other_id} & (set(context.snoozed) | _recent(context, today, settings))
+             and all(_due_again(context.routine_repeats.get(cid), None, today, settings.repeat_days)
+                     for cid in (i.contact_id, i.other_id))]
+    # — an introduction not acted on backs off as a reconnect does, for both its people: 14, 28, 56 days
     chosen = _within_budget(_one_per_person(_one_answer_per_thread(pool, quiet)), settings)
     return [_topic_named(c, facts[c.contact_id], settings.goals) for c in chosen]
 
@@ -176,7 +180,7 @@ def _one_answer_per_thread(pool: list[Suggestion], quiet: dict[str, list[str]] |
             if not (s.kind == "reply_owed" and s.thread and firsts[s.thread] is not s)]
 
 
-ROUTINE = ("reconnect", "revive", "give_first")
+ROUTINE = ("reconnect", "revive", "give_first", "introduce")
 OWED_AGAIN_DAYS = (3, 7)    # an owed reply the user has not acted on comes back after 3 days, then once a week
 
 

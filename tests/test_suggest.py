@@ -1333,3 +1333,23 @@ def test_no_subject_and_its_stand_ins_read_as_such():
     from models.suggest import _what
     assert quote("(no subject)") == quote("Re: (No Subject)") == quote("") == "no subject"
     assert _what("") == "a mail without a subject" and _what("Budget") == "“Budget”"
+
+
+def test_an_introduction_not_acted_on_backs_off_like_a_reconnect(db):
+    """Review 25: "Andy and Craig … ask each of them first" came back every 14 days. Suggested twice since the
+    last contact, the latest 20 days ago, it waits 28 days, as a reconnect would; once, 20 days ago, it is due."""
+    from daemon.analysis import analyse
+    from models.suggest import Context, Settings, suggest
+    apply(db, rhythm(MIRA, every=14, last=3, subject="Payments") + rhythm(JONAS, every=14, last=4, subject="Cards")
+          + rhythm(JONAS, every=14, last=5, count=2, subject="New payments flow"))
+    store.refresh_own_addresses(db, [ME.email])
+    settings_of = config(60)
+    analysis = analyse(db, settings_of, TODAY)
+    settings = Settings(60, 8, 14, {g.name: g.weight for g in settings_of.goals}, settings_of.goals)
+    zone = settings_of.zone
+
+    def introduced(times):
+        context = Context(routine_repeats={MIRA.email: (times, TODAY - timedelta(days=20))} if times else {})
+        return any(s.kind == "introduce" for s in suggest(analysis.facts, analysis.scores, settings, TODAY, zone,
+                                                           context))
+    assert introduced(0) and introduced(1) and not introduced(2)
