@@ -742,6 +742,14 @@ def _moot(subject: str, age: timedelta) -> bool:
                 or (NEXT_DAY.search(subject) and age > timedelta(days=NEXT_DAY_DAYS)))
 
 
+# subjects of receipts, shop offers and system notices that expect no answer from the user (English and German)
+TRANSACTIONAL = re.compile(
+    r"\b(?:confirmation|receipt|invoice|itinerary|e-?ticke?\s?t|payment received|newsletter|password"
+    r"|clearance|save big|shop now|free shipping|ship for free|% off|overdue|past due|action requested"
+    r"|approval request|access request)\b"
+    r"|(?:bestätigung|bestaetigung|rechnung|quittung)\b", re.IGNORECASE)
+
+
 NOTICES_AFTER = 5        # threads they opened to the user and two others or more, none answered: notices
 
 

@@ -13,8 +13,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from daemon.store import REPLY_PREFIX
-from models.facts import (FORWARD, OWED_MAX_PEOPLE, REPLY_OWED_MAX_DAYS, ContactFacts, contact_touches,
-                          days_between)
+from models.facts import (FORWARD, OWED_MAX_PEOPLE, REPLY_OWED_MAX_DAYS, TRANSACTIONAL, ContactFacts,
+                          contact_touches, days_between)
 from models.scorer import DEFAULT_GAP_DAYS, VALUABLE, ContactScore
 
 MINUTES = {"reply_owed": 5, "follow_up": 5, "give_first": 10, "birthday": 10, "introduce": 10,
@@ -154,12 +154,6 @@ def make(kind: str, f: ContactFacts, reasons: list[str], context: str, score: fl
                       f.contact.addresses)
 
 
-# subjects of receipts, shop offers and system notices that expect no answer from the user (English and German)
-TRANSACTIONAL = re.compile(
-    r"\b(?:confirmation|receipt|invoice|itinerary|e-?ticke?\s?t|payment received|newsletter|password"
-    r"|clearance|save big|shop now|free shipping|ship for free|% off|overdue|past due|action requested"
-    r"|approval request|access request)\b"
-    r"|(?:bestätigung|bestaetigung|rechnung|quittung)\b", re.IGNORECASE)
 # what an assistant passes on to read, not to answer ("FW: Your itinerary"); an approval or an invoice forwarded
 # may well ask for something (review 24)
 BOOKING = re.compile(r"\b(?:itinerary|e-?ticke?\s?t|booking|reservation|receipt|(?:booking |flight |upgrade )?"

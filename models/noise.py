@@ -17,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from daemon.contacts import answers_no_one, in_organisations
-from models.facts import ContactFacts, summarise
+from models.facts import TRANSACTIONAL, ContactFacts, summarise
 
 ONE_WAY_VOLUME = 5  # received this many with no answer ever: a one-way sender
 COLD_DAYS = 30      # a stranger's unanswered first mail stays "new" this long, then it is noise
@@ -43,6 +43,9 @@ def noise_reason(facts: ContactFacts, now: datetime, organisations: frozenset[st
         return "mailing-list or bulk mail only" if facts.list_ids else "bulk mail only (newsletter or notifications)"
     if "person" not in kinds and facts.sent == 0:
         return "a role address (info@, support@, …) that you never wrote to"
+    received = [t for t in facts.touches if t.kind == "received"]
+    if facts.sent == 0 and len(received) >= 2 and all(TRANSACTIONAL.search(t.subject) for t in received):
+        return "receipts, confirmations and notices only, never written to"    # a booking site's robot
     if facts.sent or facts.meetings_group or any(in_organisations(a, organisations) for a in facts.contact.addresses):
         return None
     if facts.received >= ONE_WAY_VOLUME:

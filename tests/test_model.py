@@ -836,3 +836,20 @@ def test_per_contact_sums_skip_contacts_without_touches():
     assert _count(touches, everything).tolist() == [2.0, 0.0, 1.0, 0.0]       # b and d have no touches
     assert _last(touches, everything, default=-1.0).tolist() == [5.0, -1.0, 3.0, -1.0]
     assert _count(touches, np.array([False, True, False])).tolist() == [1.0, 0.0, 0.0, 0.0]
+
+
+def test_a_sender_of_receipts_and_confirmations_only_is_noise(db):
+    """A booking site's accthelp@ sent flight purchase confirmations and nothing else (review 23: it was
+    "valuable"): noise; a person who once sent a receipt among other mail is not."""
+    me = Address("me@home.example")
+    robot, person = Address("accthelp@travel.example"), Address("anna@vendor.example")
+    start = datetime(2026, 2, 1, 9, tzinfo=ZoneInfo("UTC"))
+    mail = [message(i, sender=robot, to=(me,), subject=f"Flight purchase confirmation {i}",
+                    at=start + timedelta(days=i)) for i in range(3)]
+    mail += [message(10, sender=person, to=(me,), subject="Receipt for the workshop", at=start),
+             message(11, sender=person, to=(me,), subject="Agenda for Tuesday", at=start + timedelta(days=1))]
+    store.apply_batch(db, "t", Batch(messages=tuple(mail)))
+    store.refresh_own_addresses(db, [me.email])
+    analysis = analyse(db, parse(LABEL_CONFIG, Path("/tmp/kith-receipts.toml")), date(2026, 2, 5))
+    assert analysis.scores[robot.email].noise_reason == "receipts, confirmations and notices only, never written to"
+    assert analysis.scores[person.email].noise_reason is None
