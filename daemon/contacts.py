@@ -139,6 +139,8 @@ def person_address(email: str, known: Container[str] = frozenset()) -> str:
     """The address of the person who writes from `email`: itself, unquoted (`unquoted`), the sender a B4
     relay address stands for (`relayed_sender`, which `known` addresses help), or the mailbox of a known
     sub-address (`_unplussed`)."""
+    if email[:1] == "'" and email.count("'") == 1 and email[1:] in known:
+        return email[1:]        # 'swanstrom@ beside swanstrom@: a stray quote of an export (review 25)
     return relayed_sender(email, known) or _unplussed(unquoted(email), known)
 
 

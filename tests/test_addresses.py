@@ -359,3 +359,12 @@ def test_a_department_after_a_dash_is_no_part_of_the_name():
     from daemon.contacts import usable_name
     assert usable_name("Lance Schuler-Legal", "lance.schuler-legal@enron.example") == "Lance Schuler"
     assert usable_name("Ana Garcia-Lopez", "ana@x.example") == "Ana Garcia-Lopez"
+
+
+
+def test_a_stray_leading_quote_joins_the_address_it_spoils_when_that_one_is_known():
+    """'swanstrom@enron.com beside swanstrom@enron.com is one address (review 25); alone it stays as written."""
+    from daemon.contacts import person_addresses
+    both = person_addresses(["'swanstrom@enron.example", "swanstrom@enron.example"])
+    assert both["'swanstrom@enron.example"] == "swanstrom@enron.example"
+    assert person_addresses(["'delainey@enron.example"]) == {"'delainey@enron.example": "'delainey@enron.example"}
