@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from urllib.parse import unquote, urlsplit
@@ -176,15 +176,8 @@ class CaldavSource:
         listed = {c.key for c in calendars}
         for key in sorted(set(state.calendars) - listed):
             gone = state.calendars[key]
-            notes = (f"calendar {gone.name!r}: no longer on the server (or no longer read): its events are removed",)
-            hrefs = sorted(gone.hrefs)
-            for first in range(0, max(len(hrefs), 1), SCOPES_PER_BATCH):
-                chunk = hrefs[first:first + SCOPES_PER_BATCH]
-                gone.hrefs.difference_update(chunk)     # an interrupted removal goes on from what is left
-                if first + SCOPES_PER_BATCH >= len(hrefs):
-                    del state.calendars[key]
-                yield Batch(scopes=tuple(_scope(key, href) for href in chunk), notes=notes, cursor=state.dump())
-                notes = ()
+            note = f"calendar {gone.name!r}: no longer on the server (or no longer read): its events are removed"
+            yield from _sweep(key, gone, set(gone.hrefs), state, [note], lambda: state.calendars.pop(key))
 
     # ------------------------------------------------------------ one calendar
 
@@ -213,17 +206,12 @@ class CaldavSource:
             gone |= missing
             yield dataclasses.replace(batch, notes=tuple(notes) + batch.notes, cursor=state.dump())
             notes = []
-        hrefs = sorted(gone)
-        for first in range(0, max(len(hrefs), 1), SCOPES_PER_BATCH):
-            chunk = hrefs[first:first + SCOPES_PER_BATCH]
-            held.hrefs.difference_update(chunk)     # an interrupted sweep goes on from the old token
-            if first + SCOPES_PER_BATCH >= len(hrefs):
-                held.token, held.name = listing.sync_token, calendar.name
-                if whole:
-                    held.until = (self.now + LOOK_AHEAD).date().isoformat()
-            yield Batch(scopes=tuple(_scope(calendar.key, href) for href in chunk), notes=tuple(notes),
-                        cursor=state.dump())
-            notes = []
+
+        def done() -> None:        # the calendar is read: the cursor learns its token, name and horizon
+            held.token, held.name = listing.sync_token, calendar.name
+            if whole:
+                held.until = (self.now + LOOK_AHEAD).date().isoformat()
+        yield from _sweep(calendar.key, held, gone, state, notes, done)
 
     def _listing(self, calendar: _Calendar, held: CalendarState,
                  whole: bool) -> tuple[caldav.SynchronizableCalendarObjectCollection, bool, list[str]]:
@@ -290,6 +278,21 @@ class CaldavSource:
         # the server's copy is the truth: deleted and written again, past the store's SEQUENCE guard
         return Batch(events=tuple(events), deleted=tuple(e.source_id for e in events), scopes=tuple(scopes),
                      notes=tuple(notes)), missing
+
+
+def _sweep(key: str, held: CalendarState, gone: set[str], state: CaldavCursor, notes: list[str],
+           done: Callable[[], object]) -> Iterator[Batch]:
+    """Batches removing the `gone` objects' events, SCOPES_PER_BATCH at a time (at least one batch, which ends
+    the calendar's pass). Each takes its hrefs out of the cursor as it is applied, so an interrupted sweep goes
+    on from what is left; `done` updates the cursor with the last."""
+    hrefs = sorted(gone)
+    for first in range(0, max(len(hrefs), 1), SCOPES_PER_BATCH):
+        chunk = hrefs[first:first + SCOPES_PER_BATCH]
+        held.hrefs.difference_update(chunk)
+        if first + SCOPES_PER_BATCH >= len(hrefs):
+            done()
+        yield Batch(scopes=tuple(_scope(key, href) for href in chunk), notes=tuple(notes), cursor=state.dump())
+        notes = []
 
 
 def _expired_token(exc: Exception) -> bool:

@@ -23,7 +23,12 @@ def password_path(source: SourceConfig, config: Config) -> Path:
     """The password file: `password_file`, or <type>-<name>.password in the state directory."""
     if source.password_file:
         return config.resolve(source.password_file)
-    return paths.state_dir() / f"{source.type}-{source.name}.password"
+    return default_password_path(source.type, source.name)
+
+
+def default_password_path(kind: str, name: str) -> Path:
+    """Where `kith auth imap|caldav` keeps a source's password unless `password_file` says otherwise."""
+    return paths.state_dir() / f"{kind}-{name}.password"
 
 
 def read_password(source: SourceConfig, config: Config) -> str:

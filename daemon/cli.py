@@ -735,7 +735,8 @@ def _forget_password(ctx: Context, key: str) -> str:
     kind, _, name = key.partition(":")
     if kind not in ("imap", "caldav") or any(f"{s.type}:{s.name}" == key for s in ctx.config.sources):
         return ""
-    path = paths.state_dir() / f"{kind}-{name}.password"
+    from connectors.passwords import default_password_path
+    path = default_password_path(kind, name)
     try:
         path.unlink()
     except FileNotFoundError:

@@ -500,8 +500,9 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
     surnames = {_surname(a) for a in configured | set(learned)} - {None}
     aliases = [sender for sender, n in counted if n == 1 and _surname(sender) in surnames]
     learned += [a for a in aliases if _written_to(db, configured | set(learned), a) < 2]   # not a namesake colleague
-    home = sorted(set(_forwarded_home(db, configured | set(learned), surnames))
-                  | set(_home_by_name(db, configured | set(learned))))
+    alone = _written_alone(db, configured | set(learned))
+    home = sorted(set(_forwarded_home(db, configured | set(learned), surnames, alone))
+                  | set(_home_by_name(db, configured | set(learned), alone)))
     receiving = _receiving_alias(db, configured | set(learned) | set(home))
     with db.atomic():
         db.execute("DELETE FROM own_addresses")
@@ -535,7 +536,19 @@ def keep_own_addresses_current(db: Database, configured: Iterable[str]) -> None:
 FORWARDS_HOME = 5         # messages forwarded to an address alone, at least, before it may be the user's own
 
 
-def _forwarded_home(db: Database, own: set[str], surnames: set[str]) -> list[str]:
+def _written_alone(db: Database, own: set[str]) -> dict[str, tuple[int, int]]:
+    """Per address the user wrote to alone FORWARDS_HOME × 0.8 times or more: (those mails, the forwards among
+    them) — one grouping of the user's mail for both ways a home account is found."""
+    if not own:
+        return {}
+    return {email: (n, forwards) for email, n, forwards in db.execute(
+        f"""SELECT r.email, count(*), sum(lower(m.subject) LIKE 'fw%:%' OR lower(m.subject) LIKE 'fwd%:%')
+            FROM messages m CROSS JOIN recipients r ON r.key = m.key
+            WHERE m.sender IN ({",".join("?" * len(own))}) AND m.n_recipients = 1
+            GROUP BY r.email HAVING count(*) >= ?""", [*own, FORWARDS_HOME * 0.8])}
+
+
+def _forwarded_home(db: Database, own: set[str], surnames: set[str], alone: dict[str, tuple[int, int]]) -> list[str]:
     """Addresses outside the user's organisation that the user keeps forwarding mail to, alone ("FW: …" to a
     home account), whose local part holds the user's surname ("sshackl@swbell.net" for sara.shackleton,
     "jeffshankman@hotmail.com"). Forwarding alone is not enough: many users forward as much to a colleague
@@ -547,14 +560,9 @@ def _forwarded_home(db: Database, own: set[str], surnames: set[str]) -> list[str
     if not own or not surnames:
         return []
     senders = ",".join("?" * len(own))
-    forwarded = db.execute(      # the few forwarded to alone first: grouping all the user's mail costs a second
-        f"""SELECT r.email, count(*) FROM messages m CROSS JOIN recipients r ON r.key = m.key
-            WHERE m.sender IN ({senders}) AND m.n_recipients = 1
-                  AND (lower(m.subject) LIKE 'fw%:%' OR lower(m.subject) LIKE 'fwd%:%')
-            GROUP BY r.email HAVING count(*) >= ?""", [*own, FORWARDS_HOME * 0.8]).fetchall()
     domains = organisations(own)        # a home account lies outside the user's organisation: a colleague does not
-    candidates = {email: n for email, n in forwarded
-                  if email not in own and not in_organisations(email, domains) and _holds_surname(email, surnames)}
+    candidates = {email: n for email, (_, n) in alone.items() if n >= FORWARDS_HOME * 0.8
+                  and email not in own and not in_organisations(email, domains) and _holds_surname(email, surnames)}
     if not candidates:
         return []
     mail = {email: (total, alone, to_among_others) for email, total, alone, to_among_others in db.execute(
@@ -567,7 +575,7 @@ def _forwarded_home(db: Database, own: set[str], surnames: set[str]) -> list[str
                                                                           and _initial_and_surname(email, own))))
 
 
-def _home_by_name(db: Database, own: set[str]) -> list[str]:
+def _home_by_name(db: Database, own: set[str], alone: dict[str, tuple[int, int]]) -> list[str]:
     """An account outside the user's organisation named as the firm names the user (dgiron1@pdq.net for
     darron.giron, mtaylor587@aol.com for mark.taylor: initial and surname) that the user writes to alone
     FORWARDS_HOME times or more, and that wrote nothing but forwards to the user alone, if anything: a home account
@@ -578,22 +586,19 @@ def _home_by_name(db: Database, own: set[str]) -> list[str]:
     senders = ",".join("?" * len(own))
     domains = organisations(own)
     firms = {firm_of(a.partition("@")[2]) for a in own} - FREE_MAIL_FIRMS
-    candidates = [email for email, _ in db.execute(
-        f"""SELECT r.email, count(*) FROM messages m CROSS JOIN recipients r ON r.key = m.key
-            WHERE m.sender IN ({senders}) AND m.n_recipients = 1 GROUP BY r.email HAVING count(*) >= ?""",
-        [*own, FORWARDS_HOME])
-        if email not in own and not in_organisations(email, domains)
-        and firm_of(email.partition("@")[2]) not in firms and _initial_and_surname(email, own)]
+    candidates = [email for email, (n, _) in alone.items() if n >= FORWARDS_HOME
+                  and email not in own and not in_organisations(email, domains)
+                  and firm_of(email.partition("@")[2]) not in firms and _initial_and_surname(email, own)]
     if not candidates:
         return []
     wrote: dict[str, list[tuple[str, bool]]] = defaultdict(list)     # one query for every candidate's mail
-    for sender, subject, alone in db.execute(
+    for sender, subject, to_user_alone in db.execute(
             f"""SELECT m.sender, m.subject, m.n_recipients = 1 AND EXISTS (SELECT 1 FROM recipients r WHERE
                        r.key = m.key AND r.email IN ({senders}))
                 FROM messages m WHERE m.sender IN ({",".join("?" * len(candidates))})""", [*own, *candidates]):
-        wrote[sender].append((subject, bool(alone)))
-    return sorted(email for email in candidates
-                  if all(alone and re.match(r"\s*(fw|fwd)\s*:", subject, re.IGNORECASE) for subject, alone in wrote[email]))
+        wrote[sender].append((subject, bool(to_user_alone)))
+    return sorted(email for email in candidates if all(
+        to_user and re.match(r"\s*(fw|fwd)\s*:", subject, re.IGNORECASE) for subject, to_user in wrote[email]))
 
 
 def _initial_and_surname(address: str, own: set[str]) -> bool:

@@ -649,8 +649,9 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
             unanswered[series] = max(unanswered.get(series, 0), team_series[series])
     ignored = (item.sent == 0 and item.received_direct > IGNORED_AFTER) or _forwarding_account(threads.values())
     notices = _sends_notices(threads.values(), user_wrote)
-    requests = [(t.at, t.conversation, _stems(t.subject)) for thread in threads.values() for t in thread
-                if t.kind == "sent" and t.size >= FORWARD_GROUP and not _ANSWER_OR_FORWARD.match(t.subject)]
+    requests = functools.cache(lambda: [     # read for an owed reply only: most contacts have none
+        (t.at, t.conversation, _stems(t.subject)) for thread in threads.values() for t in thread
+        if t.kind == "sent" and t.size >= FORWARD_GROUP and not _ANSWER_OR_FORWARD.match(t.subject)])
     # — the user asking a team (three people or more), not answering, nor writing to one person
     for thread in threads.values():
         first = thread[0]
@@ -679,7 +680,7 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
         if not ignored and not report and not notice and owes_reply(thread, item.last_sent, wrote, starter_wrote.get(
                 first.conversation, ()), answered) \
                 and not answers.since(first.conversation, item.contact.addresses, thread[-1].at) \
-                and not (len(thread) == 1 and _answers_request(last, requests)):
+                and not (len(thread) == 1 and _answers_request(last, requests())):
             item.replies_owed.append(thread[-1])
         if not first.bulk and not unknown_opener and not (first.kind == "sent" and first.size > OWED_MAX_PEOPLE):
             started.append((first.at, first.kind == "sent", "received" in kinds))
