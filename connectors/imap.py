@@ -42,8 +42,7 @@ from connectors.base import STALE, Batch, MessageMeta
 from connectors.folders import is_item_folder, is_not_mail_folder, is_sent_folder, is_trash_folder
 from connectors.headers import WANTED, meta_from_header
 from connectors.imap_cursor import FolderState, ImapCursor, from_sequence_set, scope_of, to_sequence_set
-from connectors import tls
-from connectors.imap_session import reason, signed_in
+from connectors.imap_session import reason, signed_in, tls_context
 from connectors.passwords import read_password, source_key
 from daemon.config import Config, SourceConfig
 from daemon.errors import SourceError
@@ -85,7 +84,7 @@ class ImapSource:
     def pull(self, cursor: str | None) -> Iterator[Batch]:
         """New mail and deletions since the cursor; everything when there is none or it is not this account's."""
         password = read_password(self.source, self.config)
-        trusted = self._ssl_context or (tls.context(self.source, self.config) if self.source.tls else None)
+        trusted = self._ssl_context or tls_context(self.source, self.config)
         with signed_in(self.source, password, ssl_context=trusted) as client:
             state = ImapCursor.parse(cursor, self.account)
             resync = state is None and cursor is not None

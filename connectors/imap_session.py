@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+from imapclient.exceptions import CapabilityError, IMAPClientAbortError, IMAPClientError, LoginError
 
 from connectors import tls
 from connectors.passwords import source_key
@@ -23,8 +23,14 @@ TIMEOUT = 60            # seconds to connect, and to wait for any one answer
 def try_login(source: SourceConfig, config: Config, password: str) -> None:
     """Log in and out again: AuthError when the server refuses the password, SourceError when it cannot
     be reached."""
-    with signed_in(source, password, ssl_context=tls.context(source, config) if source.tls else None):
+    with signed_in(source, password, ssl_context=tls_context(source, config)):
         pass
+
+
+def tls_context(source: SourceConfig, config: Config) -> ssl.SSLContext | None:
+    """The certificates to trust (`ca_file`, else the system's) when the connection is encrypted, at once or
+    by STARTTLS; None for plain IMAP (to this machine only)."""
+    return tls.context(source, config) if source.tls or source.starttls else None
 
 
 @contextmanager
@@ -33,11 +39,15 @@ def signed_in(source: SourceConfig, password: str, *, ssl_context: ssl.SSLContex
     """A client logged in to the source's server, logged out afterwards; every failure, while connecting
     or later in the `with` block, is raised as a one-line SourceError (AuthError for a refused login)."""
     with imap_errors(source):
-        context = (ssl_context or ssl.create_default_context()) if source.tls else None
-        client = IMAPClient(source.host.strip(), port=source.port, ssl=source.tls, ssl_context=context,
+        encrypted = source.tls or source.starttls
+        context = (ssl_context or ssl.create_default_context()) if encrypted else None
+        at_once = encrypted and not source.starttls
+        client = IMAPClient(source.host.strip(), port=source.port, ssl=at_once, ssl_context=context if at_once else None,
                             timeout=timeout)
         try:
             client.normalise_times = False          # INTERNALDATE with its zone, not as naive local time
+            if source.starttls:
+                _start_tls(client, source, context)
             client.login(source.username, password)
             yield client
         finally:
@@ -45,6 +55,17 @@ def signed_in(source: SourceConfig, password: str, *, ssl_context: ssl.SSLContex
                 client.logout()
             except (IMAPClientError, OSError):      # the connection is gone already: nothing to close
                 pass
+
+
+def _start_tls(client: IMAPClient, source: SourceConfig, context: ssl.SSLContext) -> None:
+    """Encrypt the plain connection before the password goes out; a server that cannot is left unasked."""
+    try:
+        client.starttls(context)
+    except CapabilityError:
+        raise SourceError(f"{source.host}:{source.port} does not offer STARTTLS, so your password was not sent",
+                          where=source_key(source),
+                          fix="remove starttls and use the server's TLS port (993), as your provider documents it") \
+            from None
 
 
 @contextmanager

@@ -10,7 +10,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -127,6 +127,9 @@ class SourceConfig:
     port: int = key(993, "IMAP: the server's port (993 is IMAP over TLS).", types=IMAP, bounds=(1, 65535))
     username: str = key("", "IMAP, CalDAV: the login name, usually your address.", types=PASSWORD)
     tls: bool = key(True, "IMAP: connect over TLS; false (no encryption) only to 127.0.0.1 or localhost.", types=IMAP)
+    starttls: bool = key(False, "IMAP: connect to the plain IMAP port (143 unless `port` says otherwise) and switch "
+                                "to TLS with STARTTLS before logging in, for a server without a TLS port; a server "
+                                "that does not offer STARTTLS is refused, never sent the password.", types=IMAP)
     password_file: str = key("", "IMAP, CalDAV: file holding the password (an app password), readable by you only "
                              "(default: `TYPE-NAME.password` in your state directory, written by `kith auth TYPE`).",
                              types=PASSWORD)
@@ -311,9 +314,17 @@ def parse(text: str, path: Path) -> Config:
         if not isinstance(items, list):
             raise ConfigError(f"{name} must be written as [[{name}]] blocks", where=loc.where(name), fix=f"replace [{name}] with [[{name}]]")
         arrays[name] = tuple(_build(cls, item, name, i, loc) for i, item in enumerate(items))
+    arrays["sources"] = tuple(_plain_port(s, raw) for s, raw in zip(arrays["sources"], data.get("sources", [])))
     config = Config(path=path, **tables, **arrays)
     _validate(config, loc, data.get("sources", []))
     return config
+
+
+def _plain_port(source: SourceConfig, written: dict) -> SourceConfig:
+    """STARTTLS begins on the plain IMAP port: 143 when the config names none (993 is for TLS from the start)."""
+    if source.type in IMAP and source.starttls and "port" not in written:
+        return replace(source, port=143)
+    return source
 
 
 _HOLDS_ADDRESS = re.compile(r"[^@\s<]+@[^@\s>]+")     # bare, or as mail shows it ("Anna <anna@x.org>")
@@ -430,11 +441,19 @@ def _check_imap(source: SourceConfig, index: int, loc: _Locator) -> None:
         raise ConfigError(f"sources[{index}].host {source.host!r} is not a server name",
                           where=loc.where("sources", index, "host"),
                           fix='write the name alone, e.g. host = "imap.fastmail.com", and the port in port = 993')
+    if source.starttls and source.port == 993:
+        raise ConfigError(f"sources[{index}] has starttls = true but port 993, where TLS starts at once",
+                          where=loc.where("sources", index, "port"),
+                          fix="remove starttls (port 993 is already encrypted), or set port to the server's plain "
+                              "IMAP port (usually 143)")
+    if source.starttls:
+        return
     if not source.tls and source.host.strip().lower().strip("[]") not in LOOPBACK_HOSTS:
         raise ConfigError(f"sources[{index}].tls = false would send your password unencrypted to {source.host}",
                           where=loc.where("sources", index, "tls"),
-                          fix="remove tls = false and use the server's TLS port (993); plain IMAP is only for a "
-                              "server on this machine (127.0.0.1, localhost)")
+                          fix="remove tls = false and use the server's TLS port (993), or set starttls = true for a "
+                              "server that offers only port 143; plain IMAP is only for a server on this machine "
+                              "(127.0.0.1, localhost)")
     if not source.tls and source.port == 993:
         raise ConfigError(f"sources[{index}] has tls = false but port 993, the port of IMAP over TLS",
                           where=loc.where("sources", index, "port"),

@@ -274,6 +274,18 @@ def test_plain_imap_on_the_tls_port_says_which_port(tmp_path):
     assert load_text(tmp_path, local + "tls = false\nport = 143\n").sources[0].port == 143
 
 
+def test_starttls_uses_the_plain_port_and_may_go_to_any_server(tmp_path):
+    """STARTTLS encrypts before the login, so a remote host is fine; its port is 143 unless written, and 993
+    (TLS at once) with starttls is a mistake named at load, not a confusing TLS failure later."""
+    source = load_text(tmp_path, IMAP + "starttls = true\n").sources[0]
+    assert (source.starttls, source.port) == (True, 143)
+    assert load_text(tmp_path, IMAP + "starttls = true\nport = 1143\n").sources[0].port == 1143
+    assert load_text(tmp_path, IMAP + "starttls = true\ntls = false\n").sources[0].port == 143
+    message = error_of(tmp_path, IMAP + "starttls = true\nport = 993\n")
+    assert "config.toml:7" in message and "starttls = true but port 993" in message and "usually 143" in message
+    assert "starttls = true" in error_of(tmp_path, IMAP + "tls = false\n")        # the fix names the other way
+
+
 @pytest.mark.parametrize("host", ["imaps://imap.fastmail.com", "imap.fastmail.com:993", "imap fastmail"])
 def test_an_imap_host_is_a_name_alone(tmp_path, host):
     message = error_of(tmp_path, IMAP.replace('"imap.fastmail.com"', f'"{host}"'))

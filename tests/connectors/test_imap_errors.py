@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import ast
 import re
+import socket
 import ssl
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -141,6 +143,44 @@ def test_ca_file_trusts_a_server_of_your_own_and_nothing_else(mailbox, tmp_path)
     assert "the TLS certificate of 127.0.0.1" in error.line() and "not trusted" in error.line()
 
 
+def test_starttls_on_the_plain_port_checks_the_certificate_and_reads_the_mailbox(mailbox):
+    """Dovecot's plain listener offers STARTTLS: the connection is encrypted before the login, with the same
+    certificate check as port 993 (the self-signed certificate is refused until ca_file names it)."""
+    error = failure(mailbox.source(starttls=True))
+    assert "the TLS certificate of 127.0.0.1" in error.line() and "not trusted" in error.line()
+    (mailbox.folder / "server.pem").write_bytes(mailbox.server.cert.read_bytes())
+    state, _, _ = pull(mailbox.source(starttls=True, ca_file="server.pem"), None)
+    assert len(state) == 1
+    assert "TLS" in mailbox.server.log() and "user=<" + mailbox.user + ">" in mailbox.server.log()
+
+
+def test_a_server_without_starttls_is_never_sent_the_password(mailbox, tmp_path):
+    """A server (or someone in the way) that offers no STARTTLS gets no LOGIN: one line says why."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port, heard = listener.getsockname()[1], []
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn, conn.makefile("rb") as lines:
+            conn.sendall(b"* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] plain only\r\n")
+            for line in lines:
+                heard.append(line.decode())
+                tag, command = line.split(b" ", 2)[:2]
+                if command.upper() == b"LOGOUT":
+                    conn.sendall(b"* BYE\r\n" + tag + b" OK bye\r\n")
+                    break
+                conn.sendall(tag + b" OK done\r\n")
+
+    server = threading.Thread(target=serve, daemon=True)
+    server.start()
+    error = failure(mailbox.source(starttls=True, port=port))
+    server.join(10)
+    listener.close()
+    assert error.line() == (f"imap:mail: 127.0.0.1:{port} does not offer STARTTLS, so your password was not sent — "
+                            "remove starttls and use the server's TLS port (993), as your provider documents it")
+    assert not any("LOGIN" in line.upper() or mailbox.server.password in line for line in heard), heard
+
+
 def test_a_ca_file_that_is_no_certificate_is_one_line_before_connecting(mailbox):
     (mailbox.folder / "server.pem").write_text("-----BEGIN NOTHING-----\n")
     error = failure(mailbox.source(tls=True, port=mailbox.server.tls_port, ca_file="server.pem"))
@@ -195,7 +235,7 @@ def test_the_connector_calls_no_client_method_that_writes_and_selects_read_only(
              if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
              and isinstance(node.func.value, ast.Name) and node.func.value.id == "client"]
     assert {c.func.attr for c in calls} == {"search", "fetch", "select_folder", "list_folders", "has_capability",
-                                            "namespace", "login", "logout"}
+                                            "namespace", "starttls", "login", "logout"}
     assert not {c.func.attr for c in calls} & WRITING_METHODS
     selects = [c for c in calls if c.func.attr == "select_folder"]
     assert selects and all(any(k.arg == "readonly" and getattr(k.value, "value", None) is True for k in c.keywords)
