@@ -155,9 +155,9 @@ def sync(ctx: Context, only: str | None) -> None:
             click.echo(f"{r.source}: {sync_summary(r)}")
         for note in r.notes[:20]:
             one_line = note.replace("\r", "\\r").replace("\n", "\\n")    # a file name may hold a line break
-            click.echo(f"  note: {one_line}", err=True)
+            click.echo(f"{r.source}: note: {one_line}", err=True)   # named: stderr may be read apart
         if len(r.notes) > 20:
-            click.echo(f"  … and {len(r.notes) - 20} more notes", err=True)
+            click.echo(f"{r.source}: … and {len(r.notes) - 20} more notes", err=True)
     _warn_of_unseen_addresses(ctx)
     _warn_of_delivery_sign_in(ctx, only)
     if failed:
@@ -793,14 +793,28 @@ def service_install(ctx: Context) -> None:
     """Write the service file for this config and start it."""
     from daemon import unit_files
     ctx.config  # noqa: B018 - a service that fails at once on a bad config helps nobody
-    click.echo("\n".join(unit_files.install(ctx.config_path.resolve(), run=unit_files.default_runner())))
+    runner = unit_files.default_runner()
+    click.echo("\n".join(unit_files.install(ctx.config_path.resolve(), run=runner)))
+    _left_to_you(runner, "the service file is written but the service is not started")
 
 
 @service.command("uninstall")
 def service_uninstall() -> None:
     """Stop the service and remove its file."""
     from daemon import unit_files
-    click.echo("\n".join(unit_files.uninstall(run=unit_files.default_runner())))
+    runner = unit_files.default_runner()
+    lines = unit_files.uninstall(run=runner)
+    click.echo("\n".join(lines))
+    if not lines[0].startswith("Not installed"):
+        _left_to_you(runner, "the service is not stopped or removed")
+
+
+def _left_to_you(runner: object, undone: str) -> None:
+    """Without a user bus Kith can only print the steps: a script must not take that for done (exit 7)."""
+    from daemon.unit_files import ServiceError
+    if runner is None:
+        click.echo(f"kith: {undone} — run the commands above", err=True)
+        sys.exit(ServiceError.exit_code)
 
 
 @service.command("status")

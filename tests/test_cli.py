@@ -327,7 +327,7 @@ def test_a_sync_note_stays_on_one_line_whatever_the_file_name(tmp_path):
                       f'[[sources]]\ntype = "maildir"\nname = "m"\npath = "{tmp_path / "mail"}"\n')
     done = run_kith("--config", str(config), "sync")
     assert done.returncode == 0 and done.stderr.splitlines() == [
-        "  note: INBOX/cur/bad\\nname:2,S: message has no usable Date, skipped"]
+        "maildir:m: note: INBOX/cur/bad\\nname:2,S: message has no usable Date, skipped"]
 
 
 @pytest.mark.parametrize("typed", ["03/03/2026", "2026-W10", "20260303", "2026-3-3"])

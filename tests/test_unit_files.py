@@ -171,14 +171,19 @@ def test_cli_service_install_status_uninstall_in_a_private_home(tmp_path) -> Non
     unit = tmp_path / "cfg" / "systemd" / "user" / "kith.service"
     assert not unit.exists()
     (tmp_path / "config.toml").write_text('[user]\ntimezone = "UTC"\n')
-    done = cli(tmp_path, "service", "install")
-    assert done.returncode == 0, done.stderr
+    done = cli(tmp_path, "service", "install")      # no user bus here: written, and the steps left to the user
+    assert done.returncode == 7, done.stderr
+    assert done.stderr == "kith: the service file is written but the service is not started — run the commands above\n"
     assert "systemctl --user enable --now kith.service" in done.stdout
     assert f"ExecStart={sys.executable} -m daemon --config {tmp_path / 'config.toml'} run" in unit.read_text()
     info = json.loads(cli(tmp_path, "service", "status", "--json").stdout)
     assert info["installed"] is True and info["running_pid"] is None and info["manager_state"] is None
     done = cli(tmp_path, "service", "uninstall")       # no user bus here: the steps, in order, for the user
-    assert done.returncode == 0 and f"  rm {unit}" in done.stdout and unit.exists()
+    assert done.returncode == 7 and f"  rm {unit}" in done.stdout and unit.exists()
+    assert "the service is not stopped or removed" in done.stderr
+    unit.unlink()
+    done = cli(tmp_path, "service", "uninstall")       # nothing to do is done
+    assert done.returncode == 0 and done.stdout.startswith("Not installed") and not done.stderr
 
 
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
