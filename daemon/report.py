@@ -185,7 +185,8 @@ def explain_contact(analysis: Analysis, config: Config, address: str,
     if f.usual_gap_days and "usually talk" not in (state_reason(f, s.state, analysis.now) or ""):
         facts.append(f"you usually talk every {round(f.usual_gap_days)} days")    # not twice: the state says it
     if f.last_meeting:
-        facts.append(f"last meeting {quote(f.last_meeting[1])} on {f.last_meeting[0]:%d %b %Y}")
+        facts.append(f"last meeting {quote(f.last_meeting[1])} on "
+                     f"{f.last_meeting[0].astimezone(analysis.now.tzinfo):%d %b %Y}")
     close = sorted(analysis.facts[p].contact.name for p in f.peers
                    if p in analysis.facts and analysis.facts[p].close and not analysis.facts[p].delegate)
     if close:

@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Collection, Container, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta, tzinfo
 from itertools import permutations
 from operator import attrgetter, itemgetter
 
@@ -124,7 +124,7 @@ def load_facts(db: Database, own: set[str], as_of: datetime, *, aliases=(), igno
                ignore_domains=()) -> dict[str, ContactFacts]:
     """Every contact known as of `as_of`, keyed by contact id, with its facts summarised."""
     with collector_paused():
-        return _load_facts(db, own, utc_text(as_of), aliases, ignore_addresses, ignore_domains)
+        return _load_facts(db, own, utc_text(as_of), aliases, ignore_addresses, ignore_domains, as_of.tzinfo)
 
 
 @contextmanager
@@ -140,12 +140,12 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _load_facts(db: Database, own: set[str], cutoff: str, aliases, ignore_addresses, ignore_domains
-                ) -> dict[str, ContactFacts]:
+def _load_facts(db: Database, own: set[str], cutoff: str, aliases, ignore_addresses, ignore_domains,
+                zone: tzinfo | None = None) -> dict[str, ContactFacts]:
     seen = _Seen()
     delegates = {email for email, in db.execute("SELECT email FROM delegates")} - own
     _add_messages(db, own, cutoff, seen, delegates)
-    _add_meetings(db, own, cutoff, seen)
+    _add_meetings(db, own, cutoff, seen, zone or UTC)
     per_address = seen.per_address
     ignore_addresses = [a.lower() for a in ignore_addresses]
     lists = set().union(*seen.list_ids.values())
@@ -511,18 +511,26 @@ def _add_recipient_names(db: Database, cutoff: str, seen: _Seen) -> None:
             seen.sightings.add((conversation, name, email))
 
 
-def _add_meetings(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None:
+def _add_meetings(db: Database, own: set[str], cutoff: str, seen: _Seen, zone: tzinfo) -> None:
     """Meetings the user did not decline, with each other attendee as a touch; one per person, start time and
-    title, however many sources hold the meeting."""
+    title, however many sources hold the meeting. An all-day event is stored at midnight UTC of the date its
+    calendar gives: it happens on that date where the user is (`zone`), from their midnight, not at 19:00 the
+    day before in New York."""
+    until = parse_utc(cutoff)
     attendees: dict[tuple[str, str], list[tuple[str, str, str]]] = defaultdict(list)
     met: set[tuple[str, str, str]] = set()
     for source, source_id, email, name, partstat in db.execute(
             "SELECT a.source, a.source_id, a.email, a.name, a.partstat FROM attendees a JOIN events e "
             "ON e.source = a.source AND e.source_id = a.source_id WHERE e.start < ?", [cutoff]):
         attendees[(source, source_id)].append((email, name, partstat))
-    for source, source_id, start, organizer, organizer_name, summary, hidden in db.execute(
-            "SELECT source, source_id, start, organizer, organizer_name, summary, guests_hidden FROM events "
+    for source, source_id, start, organizer, organizer_name, summary, hidden, all_day in db.execute(
+            "SELECT source, source_id, start, organizer, organizer_name, summary, guests_hidden, all_day FROM events "
             "WHERE start < ? AND cancelled = 0 AND birthday = 0 ORDER BY start, source_id", [cutoff]):
+        at = parse_utc(start)
+        if all_day:
+            at = datetime.combine(at.date(), time.min, zone)
+            if at >= until:         # tomorrow's, where the user is
+                continue
         people = attendees.get((source, source_id), [])
         if any(e in own and p == "DECLINED" for e, _, p in people):
             continue
@@ -540,7 +548,7 @@ def _add_meetings(db: Database, own: set[str], cutoff: str, seen: _Seen) -> None
             met.add((email, start, copy))   # .ics export): one meeting; "All hands" and a 1:1 at one time are two
             if name:
                 seen.names[email][name] += 1
-            seen.per_address[email].append(Touch(parse_utc(start), "meeting", conversation, summary,
+            seen.per_address[email].append(Touch(at, "meeting", conversation, summary,
                                                  size == 1, False, size))
             seen.participants[conversation].add(email)
 
@@ -960,4 +968,15 @@ def usual_gap(touches: list[Touch]) -> float | None:
 
 
 def days_between(earlier: datetime | None, later: datetime) -> int | None:
-    return None if earlier is None else max(0, (later - earlier) // timedelta(days=1))
+    """Calendar days from `earlier` to `later` where the user is (`later`'s zone; `later` is usually the end of
+    the day, its next midnight): on the day the clocks go back, mail sent at 00:30 is today's, not
+    yesterday's, as 25 hours divided by 24 would say."""
+    if earlier is None:
+        return None
+    zone = later.tzinfo
+    day = (later - timedelta(microseconds=1)).astimezone(zone).date()
+    return max(0, (day - earlier.astimezone(zone).date()).days)
+
+
+def ago(days: int) -> str:
+    return "today" if days == 0 else "yesterday" if days == 1 else f"{days} days ago"

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from daemon.store import REPLY_PREFIX
 from models.facts import (FORWARD, OWED_MAX_PEOPLE, REPLY_OWED_MAX_DAYS, TRANSACTIONAL, ContactFacts,
-                          contact_touches, days_between)
+                          ago, contact_touches, days_between)
 from models.scorer import DEFAULT_GAP_DAYS, VALUABLE, ContactScore
 
 MINUTES = {"reply_owed": 5, "follow_up": 5, "give_first": 10, "birthday": 10, "introduce": 10,
@@ -82,10 +82,6 @@ def last_touch(f: ContactFacts) -> str:
 
 def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def ago(days: int) -> str:
-    return "today" if days == 0 else "yesterday" if days == 1 else f"{days} days ago"
 
 
 THEIR_TOPIC = "their topic"     # named once the goal is known: "their topic (“payments”)" (see `suggest`)
@@ -240,7 +236,8 @@ def reconnect(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | N
     reasons = [f"you used to be in touch every {rhythm(gap)}; {last}" if f.usual_gap_days else last]
     reasons += history_reasons(f)
     if f.last_meeting:
-        reasons.append(f"last meeting: {quote(f.last_meeting[1])} on {f.last_meeting[0]:%d %b %Y}")
+        met = f.last_meeting[0].astimezone(now.tzinfo)
+        reasons.append(f"last meeting: {quote(f.last_meeting[1])} on {met:%d %b %Y}")
     reasons.append(f"call, or share something useful on {THEIR_TOPIC} — no ask")
     overdue = min(4.0, since / gap) if since else 1.0
     return make("reconnect", f, reasons, f.last_subject, s.peak * s.goal_factor * overdue)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 from daemon.config import Goal
 from daemon.contacts import in_organisations
-from models.facts import ContactFacts, days_between
+from models.facts import ContactFacts, ago, days_between
 from models.touches import collect, to_days
 from models.goals import goal_fits
 from models.learn import fit_predict
@@ -95,7 +95,7 @@ def state_reason(f: ContactFacts, state: str, as_of: datetime) -> str | None:
     gap = round(f.usual_gap_days or DEFAULT_GAP_DAYS)
     rhythm = f"you usually talk every {gap} days" if f.usual_gap_days else "no usual rhythm yet"
     if state == "new" and f.first_contact:
-        return f"first contact {days_between(f.first_contact, as_of)} days ago"
+        return f"first contact {ago(days_between(f.first_contact, as_of))}"
     if state == "cooling" and since is not None and since <= max(1.5 * gap, gap + 10) and one_sided_lately(f):
         answered = sum(a for _, a in f.recent_threads)
         return (f"you started each of the last {len(f.recent_threads)} threads and "

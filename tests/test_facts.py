@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from daemon import store
-from models.facts import MAX_GROUP, load_facts
+from models.facts import MAX_GROUP, ago, days_between, load_facts
 from tests.conftest import ME, T0, Address, Batch, event, message
 
 ANNA = Address("anna@firm.example", "Anna Berger")
@@ -582,3 +583,33 @@ def test_fyi_and_contact_details_wait_for_no_answer():
     for subject in ("FYI PUCT/ERCOT Dates", "Weekend Contact info.", "JWVS holiday contact data", "Whereabouts"):
         assert wants_no_answer(subject), subject
     assert not wants_no_answer("FYI: can you check the ERCOT dates?") and not wants_no_answer("Contract draft")
+
+
+def test_an_all_day_event_happens_on_its_date_where_the_user_is(db):
+    """Stored at midnight UTC of its date, an all-day workshop is still on 2 March in New York (not at 19:00 on
+    1 March) and in Tokyo (not tomorrow's, read early): the touch begins at the user's own midnight."""
+    day = datetime(2026, 3, 2, tzinfo=UTC)
+    apply(db, events=[replace(event("w", start=day, attendees=[(ME, "ACCEPTED"), (ANNA, "ACCEPTED")],
+                                    summary="Workshop day"), all_day=True, end=day + timedelta(days=1))])
+    for zone in (ZoneInfo("America/New_York"), ZoneInfo("Asia/Tokyo")):
+        def end_of(d):
+            return datetime.combine(d + timedelta(days=1), time.min, zone)
+        assert "anna@firm.example" not in facts_at(db, end_of(date(2026, 3, 1)))       # the day before: not yet
+        anna = facts_at(db, end_of(date(2026, 3, 2)))["anna@firm.example"]
+        assert anna.last_meeting[0] == datetime(2026, 3, 2, tzinfo=zone)
+        assert days_between(anna.last_meeting[0], end_of(date(2026, 3, 2))) == 0      # today, on the day
+        assert days_between(anna.last_meeting[0], end_of(date(2026, 3, 3))) == 1      # yesterday, the day after
+
+
+@pytest.mark.parametrize("sent, today, days", [
+    ("2025-10-26T00:30:00+02:00", date(2025, 10, 26), 0),    # the clocks went back that night: a 25-hour day
+    ("2025-10-26T00:30:00+02:00", date(2025, 10, 27), 1),
+    ("2026-03-28T23:30:00+01:00", date(2026, 3, 29), 1),     # they went forward: a 23-hour day
+    ("2026-03-28T23:30:00+01:00", date(2026, 3, 30), 2),
+    ("2026-01-10T23:59:00+01:00", date(2026, 1, 11), 1),
+])
+def test_days_between_counts_calendar_days_where_the_user_is_across_clock_changes(sent, today, days):
+    zone = ZoneInfo("Europe/Berlin")
+    end_of_day = datetime.combine(today + timedelta(days=1), time.min, zone)
+    assert days_between(datetime.fromisoformat(sent).astimezone(UTC), end_of_day) == days
+    assert ago(days) == ("today", "yesterday", "2 days ago")[days]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -1353,3 +1353,33 @@ def test_an_introduction_not_acted_on_backs_off_like_a_reconnect(db):
         return any(s.kind == "introduce" for s in suggest(analysis.facts, analysis.scores, settings, TODAY, zone,
                                                            context))
     assert introduced(0) and introduced(1) and not introduced(2)
+
+
+def config_in(zone: str):
+    return parse(CONFIG.format(minutes=30).replace('"Europe/Berlin"', f'"{zone}"'), Path("/tmp/kith-test.toml"))
+
+
+def test_an_all_day_meeting_is_followed_up_the_day_after_in_a_zone_west_of_utc(db):
+    """Stored at midnight UTC of its date, the workshop was "yesterday" on its own morning in New York."""
+    day = datetime(2026, 3, 2, tzinfo=UTC)
+    apply(db, events=[replace(event("ws", start=day, attendees=[(ME, "ACCEPTED"), (LENA, "ACCEPTED")],
+                                    summary="Workshop day with Lena"), all_day=True, end=day + timedelta(days=1))])
+    store.refresh_own_addresses(db, [ME.email])
+    on_the_day = build_digest(db, config_in("America/New_York"), date(2026, 3, 2))[0]
+    assert ("follow_up", LENA.email) not in kinds(on_the_day)
+    after = build_digest(db, config_in("America/New_York"), date(2026, 3, 3))[0]
+    assert ("follow_up", LENA.email) in kinds(after) and "first meeting yesterday" in after.suggestions[0].reasons[0]
+
+
+def test_explain_dates_the_last_meeting_and_the_first_contact_where_the_user_is(db):
+    from daemon.report import explain_contact
+    breakfast = datetime(2026, 3, 2, 8, 30, tzinfo=ZoneInfo("Asia/Tokyo"))      # 1 March, 23:30 UTC
+    apply(db, events=[event("b", start=breakfast, attendees=[(ME, "ACCEPTED"), (LENA, "ACCEPTED")],
+                            summary="Breakfast with Lena")])
+    store.refresh_own_addresses(db, [ME.email])
+    tokyo = config_in("Asia/Tokyo")
+    _, analysis = build_digest(db, tokyo, date(2026, 3, 3))
+    text = explain_contact(analysis, tokyo, LENA.email)["text"]
+    assert "last meeting “Breakfast with Lena” on 02 Mar 2026" in text and "first contact yesterday" in text
+    _, analysis = build_digest(db, tokyo, date(2026, 3, 2))
+    assert "first contact today" in explain_contact(analysis, tokyo, LENA.email)["text"]
