@@ -649,29 +649,66 @@ def _receiving_alias(db: Database, own: set[str]) -> list[str]:
     firms = {firm_of(domain) for domain in names.values()} - FREE_MAIL_FIRMS   # a namesake at gmail is not you
     if not names or not firms:
         return []
-    found = []
+    found = set()
     # one grouping of the recipients, whatever the number of the user's addresses (0.6 s for 325,000 mails;
     # a LIKE per address took 5 s for 252 addresses)
     for email, mails in db.execute("SELECT email, count(DISTINCT key) FROM recipients GROUP BY email "
                                    "HAVING count(DISTINCT key) >= ?", [RECEIVING_ALIAS_MAIL]):
         parts = [p for p in re.split(r"[._-]+", email.partition("@")[0]) if p]
         named = len(parts) >= 2 and (parts[0], parts[-1]) in names
-        if email in own or not (named or _short_form(email, names)) or firm_of(email.partition("@")[2]) not in firms:
+        shaped = named or _short_form(email, names) or _first_name_form(email, names)
+        if email in own or not shaped or firm_of(email.partition("@")[2]) not in firms:
             continue
-        if db.execute("SELECT 1 FROM messages WHERE sender = ? LIMIT 1", [email]).fetchone() is None \
+        if _only_receives(db, email, own) and _written_to(db, own, email) <= mails // 10 \
+                and not _names_another(db, email, names):
+            found.add(email)
+    # fewer mails do when others name the address as the user, in full ("Louise Kitchen" <lkitchen@>)
+    for email, name, mails in db.execute("SELECT email, name, count(DISTINCT key) FROM recipients WHERE name != '' "
+                                         "GROUP BY email, name"):
+        if email in own or email in found or firm_of(email.partition("@")[2]) not in firms:
+            continue
+        if _full_name_of(name) in names and _only_receives(db, email, own) \
                 and _written_to(db, own, email) <= mails // 10 and not _names_another(db, email, names):
-            found.append(email)
+            found.add(email)
     return sorted(found)
+
+
+def _first_name_form(email: str, names: dict[tuple[str, str], str]) -> bool:
+    """The user's first name alone, as a firm's vanity address (louise@ of Louise Kitchen)."""
+    local = email.partition("@")[0]
+    return len(local) >= 3 and local.isalpha() and any(local == first for first, _ in names)
+
+
+def _full_name_of(name: str) -> tuple[str, str] | None:
+    """(first, last) of a display name of two words, "Louise Kitchen" or "Kitchen, Louise"; None otherwise."""
+    words = re.findall(r"[^\W\d_]+", name.lower())
+    if len(words) != 2:
+        return None
+    return (words[1], words[0]) if "," in name else (words[0], words[1])
+
+
+def _only_receives(db: Database, email: str, own: set[str]) -> bool:
+    """Whether the address never wrote to anyone but itself and the user (a note to self is no colleague's)."""
+    others = own | {email}
+    for (recipient,) in db.execute("SELECT DISTINCT r.email FROM messages m JOIN recipients r ON r.key = m.key "
+                                   "WHERE m.sender = ?", [email]):
+        if recipient not in others:
+            return False
+    return db.execute("SELECT 1 FROM messages m WHERE m.sender = ? AND NOT EXISTS "
+                      "(SELECT 1 FROM recipients r WHERE r.key = m.key) LIMIT 1", [email]).fetchone() is None
 
 
 def _names_another(db: Database, address: str, names: dict[tuple[str, str], str]) -> bool:
     """Whether the display names others give the address name someone of another first name: jsmith@ as
     "Smith, John" is a colleague, not Jane Smith's short form (review 24)."""
-    firsts = {first for first, _ in names}
+    firsts, lasts = {first for first, _ in names}, {last for _, last in names}
     for (raw,) in db.execute("SELECT DISTINCT name FROM recipients WHERE email = ? AND name != ''", [address]):
         given = raw.split(",", 1)[1] if "," in raw else raw
         words = re.findall(r"[^\W\d_]+", given.lower())
         if words and len(words[0]) >= 2 and words[0] not in firsts:
+            return True
+        full = _full_name_of(raw)
+        if full and "@" not in raw and full[1] not in lasts:    # louise@ as "Louise Smith": a colleague's
             return True
     return False
 

@@ -479,3 +479,27 @@ def test_a_home_account_of_the_users_initial_and_surname_written_to_alone_is_the
     jokes += [message(70 + i, sender=me, to=(abroad,), subject=f"Desk {i}") for i in range(6)]
     store.apply_batch(db, "b", Batch(messages=tuple(jokes)))
     assert store.refresh_own_addresses(db, [me.email]) == {me.email, home.email}
+
+
+def test_the_users_first_name_alone_or_their_name_on_an_address_that_only_receives_is_theirs(db):
+    """Louise Kitchen's louise@ (a vanity address: 38 mails to it, one from it, to itself) and lkitchen@ (two
+    mails, to "Louise Kitchen <lkitchen@>") were listed as contacts (review 26). A colleague Louise with another
+    surname, named so, or one who writes to others, stays a person; so does a namesake at another firm."""
+    me = Address("louise.kitchen@enron.example")
+    vanity, short = Address("louise@enron.example"), Address("lkitchen@enron.example", "Louise Kitchen")
+    other = Address("louise@partner.example")
+    mail = [message(i, sender=ANNA, to=(vanity,)) for i in range(25)]
+    mail += [message(30, sender=vanity, to=(vanity,), subject="Article")]
+    mail += [message(40 + i, sender=ANNA, to=(short,)) for i in range(2)]
+    mail += [message(50 + i, sender=ANNA, to=(other,)) for i in range(25)]
+    mail += [message(80 + i, sender=ANNA, to=(Address("kitchen@enron.example", "Louise Kitchen"),)) for i in range(2)]
+    store.apply_batch(db, "a", Batch(messages=tuple(mail)))
+    assert store.refresh_own_addresses(db, [me.email]) == {me.email, vanity.email, short.email,
+                                                           "kitchen@enron.example"}
+    colleague = Address("maria@enron.example", "Maria Lopez")
+    mail = [message(100 + i, sender=ANNA, to=(colleague,)) for i in range(25)]
+    store.apply_batch(db, "b", Batch(messages=tuple(mail)))
+    assert "maria@enron.example" not in store.refresh_own_addresses(db, ["maria.keller@enron.example"])
+    writes = [message(200, sender=vanity, to=(ANNA,), subject="Lunch?")]
+    store.apply_batch(db, "c", Batch(messages=tuple(writes)))
+    assert vanity.email not in store.refresh_own_addresses(db, [me.email])
