@@ -359,8 +359,11 @@ def merge_contacts(
             total: Counter = Counter()
             for k, n in counted.items():
                 total[fold(k)] += n
-            name = min(counted, key=lambda k: (k in echoes, -total[fold(k)], fold(k), k.isupper(), -k.count("."),
-                                               -counted[k], k)) if counted else pretty_name(primary)
+            # and a full name beats a lone word however often others wrote it ("Kim S Ward", her own, over
+            # "houston", the word the user's address book gave her mangled address)
+            lone = lambda k: len(re.findall(r"[^\W\d_]+", k)) < 2  # noqa: E731
+            name = min(counted, key=lambda k: (k in echoes, lone(k), -total[fold(k)], fold(k), k.isupper(),
+                                               -k.count("."), -counted[k], k)) if counted else pretty_name(primary)
         contact = Contact(primary, tuple(theirs), name)
         for a in members:
             result[a] = contact

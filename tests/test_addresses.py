@@ -368,3 +368,12 @@ def test_a_stray_leading_quote_joins_the_address_it_spoils_when_that_one_is_know
     both = person_addresses(["'swanstrom@enron.example", "swanstrom@enron.example"])
     assert both["'swanstrom@enron.example"] == "swanstrom@enron.example"
     assert person_addresses(["'delainey@enron.example"]) == {"'delainey@enron.example": "'delainey@enron.example"}
+
+
+def test_a_full_name_beats_a_lone_word_however_often_the_lone_word_was_written(db):
+    """John Arnold's address book named Kim Ward's mangled address "houston" on 50 mails; her own 3 say
+    "Ward, Kim S (Houston)" (review 26): the contact is Kim S Ward, not "houston"."""
+    blocks = [mail(i, ME, "houston <.ward@enron.example>") for i in range(10)]
+    blocks += [mail(20 + i, '"Ward, Kim S (Houston)" <.ward@enron.example>', ME) for i in range(3)]
+    synced(db, *blocks)
+    assert facts_of(db)[".ward@enron.example"].contact.name == "Kim S Ward"
