@@ -445,7 +445,9 @@ NO_ANSWER_WANTED = re.compile(
 # a note of a phone call taken for the user ("Telephone Message - Mary Joyce", "Gail called-in. She can be
 # reached on her cell", "Pat called. Please call her cell"): the one to call back is the caller, not its writer
 PHONE_NOTE = re.compile(r"^\W*(?:tele)?phone message\b|\bwhile you were out\b|\bcalled[- ]in\b"
-                        r"|\bcalled[.,;:]?\s+(?:please call|(?:she|he|they) can be reached)", re.IGNORECASE)
+                        r"|\bcalled[.,;:]?\s+(?:please call|(?:she|he|they) can be reached)"
+                        r"|\breturned your (?:phone )?call\b|\bleft (?:you )?a (?:voice ?)?message\b"
+                        r"|^\W*(?:phone |voice ?mail )?messages\W*$", re.IGNORECASE)
 # the user asking a sender to stop ("REMOVE FROM E-MAIL ADDRESS", "Unsubscribe"): no conversation
 UNSUBSCRIBE = re.compile(r"\bunsubscribe\b|\bremove me\b|^\W*remove\s+(?:from|me|my)\b|\babmelden\b"
                          r"|\bopt[- ]?out\b", re.IGNORECASE)

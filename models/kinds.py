@@ -135,7 +135,10 @@ def history_reasons(f: ContactFacts, conversations: bool = True) -> list[str]:
         if conversations:
             reasons.append(f"{plural(f.two_way_threads, 'conversation')} both ways")
     elif f.close:             # both ways, but never in one thread (archives without threading, new subjects)
-        reasons.append(f"{plural(f.received_few, 'message')} from them, {f.sent_personal} from you, among a few people")
+        mail = [t.size for t in f.touches if t.kind != "meeting" and t.size <= OWED_MAX_PEOPLE]
+        alone = bool(mail) and max(mail) <= 1
+        reasons.append(f"{plural(f.received_few, 'message')} from them, {f.sent_personal} from you, "
+                       + ("one to one" if alone else "among a few people"))
     elif threads:
         reasons.append("has not answered your one thread" if threads == 1 and not answered
                        else f"replied to {answered} of your {plural(threads, 'thread')}")

@@ -150,7 +150,10 @@ def test_no_reply_is_owed_to_a_booking_confirmation_from_someone_never_written_t
                                            ("Telephone Message - Mary Joyce", False),
                                            ("Gail called-in. She can be reached on her cell phone", False),
                                            ("Your housekeeper, Pat, called. Please call her cell", False),
-                                           ("You called?", True)])
+                                           ("You called?", True),
+                                           ("Randy Rich just returned your call; he says you have his #", False),
+                                           ("Messages", False), ("Bob left you a voice message", False),
+                                           ("Messages from the board?", True)])
 def test_no_reply_is_owed_to_a_mail_whose_subject_says_none_is_wanted(db, subject, owed):
     apply(db, rhythm(TOM, every=14, last=20) + [message(2, sender=TOM, to=(ME,), subject=subject, at=days_ago(3))])
     assert (("reply_owed", TOM.email) in kinds(digest_for(db, 60))) is owed
@@ -773,7 +776,7 @@ def test_mail_both_ways_without_a_shared_thread_is_still_a_mutual_tie(db):
     assert analysis.scores[ANNA.email].state == "active"
     assert analysis.scores[TOM.email].state in ("cooling", "dormant")       # lapsed weeks ago, no longer passive
     tom = [s for s in digest_for(db).suggestions if s.contact_id == TOM.email]
-    assert tom and tom[0].kind == "reconnect" and "6 messages from them, 6 from you, among a few people" in tom[0].reasons
+    assert tom and tom[0].kind == "reconnect" and "6 messages from them, 6 from you, one to one" in tom[0].reasons
 
 
 def test_a_strangers_first_mail_is_never_owed_however_well_it_scores(db):
