@@ -247,7 +247,15 @@ def usable_name(name: str, email: str) -> str:
         if len(words) >= 3:     # "Sheers, Alexander Confidential Memo-Counsel": a given name, its initials, a note
             words = words[:1] + list(takewhile(lambda w: len(w.rstrip(".")) == 1, words[1:]))
         name = f"{' '.join(words)} {last.strip()}".strip()
+    elif dotted := _DOTTED_SURNAME_FIRST.fullmatch(name):   # "Bransgrove. Alan" of alan.bransgrove@ (review 26)
+        last, first = dotted.groups()
+        local = email.partition("@")[0].lower()
+        if -1 < local.find(first.lower()) < local.find(last.lower()):
+            name = f"{first} {last}"
     return " ".join(name.split())
+
+
+_DOTTED_SURNAME_FIRST = re.compile(r"([^\W\d_]{2,})\.\s+([^\W\d_]{2,})")
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,10 @@ def test_names_lose_wrapping_quotes_and_keep_apostrophes():
     assert usable_name("Lavorato, John J. Confidential", "a@x.com") == "John J. Lavorato"
     assert usable_name("Smith, Mary Ann", "a@x.com") == "Mary Ann Smith"
     assert usable_name("Anna Berger (Acme)", "anna@acme.example") == "Anna Berger"
+    # a surname first with a dot for the comma, as the address shows it: "Bransgrove. Alan" (review 26)
+    assert usable_name("Bransgrove. Alan", "alan.bransgrove@enron.com") == "Alan Bransgrove"
+    assert usable_name("Dr. Watson", "watson@x.com") == "Dr. Watson"           # no first name in the address
+    assert usable_name("Bransgrove. Alan", "bransgrove.a@x.com") == "Bransgrove. Alan"   # the address says nothing
     assert usable_name("(Legal)", "x@acme.example") == "(Legal)"
     assert usable_name("Conan O'Brien", "o'brien@x.example") == "Conan O'Brien"
     assert usable_name("Manojkiran Eda via B4 Relay", "devnull+manojkiran.eda.gmail.com@kernel.org") == "Manojkiran Eda"
