@@ -189,7 +189,9 @@ _MONTHS = {m: i for i, m in enumerate(
     (b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"), 1)}
 _MONTHS.update({m.capitalize(): i for m, i in list(_MONTHS.items())})
 _DATE = re.compile(rb"\s*(?:[A-Za-z]+,?\s*)?(\d{1,2})\s+([A-Za-z]{3})[A-Za-z]*\.?\s+(\d{2,4})\s+"
-                   rb"(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([+-]\d{4})?")
+                   rb"(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([+-]\d\d:?\d\d)?")
+# "+01:00": ISO 8601's offset, which some mailers write where RFC 5322 has "+0100"
+_COLON_ZONE = re.compile(r"([+-]\d\d):(\d\d)(?!\d)")
 _FROM_LINE_DATE = re.compile(rb"([A-Za-z]{3})\s+(\d{1,2})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?"
                              rb"(?:\s+[A-Za-z]{1,5})?\s+(\d{4})")
 
@@ -198,7 +200,8 @@ _FROM_LINE_DATE = re.compile(rb"([A-Za-z]{3})\s+(\d{1,2})\s+(\d{1,2}):(\d{2})(?:
 def parse_date(raw: bytes | str | None) -> datetime | None:
     """An RFC 5322 date as an aware UTC datetime; None when it cannot be read.
 
-    A date without a zone is taken as UTC (RFC 5322's "-0000" meaning). Cached:
+    A date without a zone is taken as UTC (RFC 5322's "-0000" meaning); a zone
+    written "+01:00" is read as "+0100", not dropped. Cached:
     the copies of one message in several folders carry the same Date value.
     """
     if not raw:
@@ -222,9 +225,9 @@ _ZONES: dict[bytes, timezone] = {}
 
 
 def _zone(zone: bytes) -> timezone:
-    """A fixed offset for `+0930`, remembered (a mailbox has a few dozen distinct ones). An offset no place
-    has (`+9999`, beyond 14 hours or 59 minutes) is read as RFC 5322's unknown zone, UTC."""
-    hours, minutes = int(zone[1:3]), int(zone[3:5])
+    """A fixed offset for `+0930` (or `+09:30`), remembered (a mailbox has a few dozen distinct ones). An
+    offset no place has (`+9999`, beyond 14 hours or 59 minutes) is read as RFC 5322's unknown zone, UTC."""
+    hours, minutes = int(zone[1:3]), int(zone[-2:])
     if hours > 14 or minutes > 59:
         return UTC
     minutes += hours * 60
@@ -235,7 +238,7 @@ def _zone(zone: bytes) -> timezone:
 
 
 def _slow_date(text: str) -> datetime | None:
-    parts = parsedate_tz(text)
+    parts = parsedate_tz(_COLON_ZONE.sub(r"\1\2", text) if ":" in text else text)
     if parts is None:
         return None
     year, month, day, hour, minute, second = parts[:6]

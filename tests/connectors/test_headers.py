@@ -111,6 +111,13 @@ def test_dates_become_aware_utc_or_none(raw, expected):
     assert parse_date(raw) == expected
 
 
+@pytest.mark.parametrize("raw", [b"Mon, 2 Mar 2026 09:00:00 +01:00", b"Mon, 2 Mar 2026 09:00 +01:00 (CET)",
+                                 b"Mon, Mar 2 2026 09:00:00 +01:00"])        # the last one through email.utils
+def test_a_zone_written_with_a_colon_is_read_not_dropped(raw):
+    assert parse_date(raw) == datetime(2026, 3, 2, 8, tzinfo=UTC)
+    assert parse_date(raw.replace(b"+01:00", b"-05:30")) == datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+
+
 def test_date_fallbacks_from_line_and_received():
     assert from_line_date(b"From x@y Tue Jun  8 10:52:24 2021") == datetime(2021, 6, 8, 10, 52, 24, tzinfo=UTC)
     assert from_line_date(b"From x@y") is None
