@@ -21,7 +21,8 @@ the objects read:
    when their SEQUENCE went down.
 3. Only the Batch that ends a calendar moves its token; after a crash the same changes are read again.
 Recurring events are expanded to a year ahead; a calendar is read whole again once that horizon is less than
-RENEW away, so a weekly meeting never runs out of occurrences.
+RENEW away, so a weekly meeting never runs out of occurrences. Floating times are read in the user's zone; the
+cursor records it, and every calendar is read again once when it changes (a cursor without one: UTC).
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from caldav.lib import error
 
 from connectors.base import STALE, Batch, EventMeta
 from connectors.caldav_session import account_calendars, caldav_errors, connect, reason, status_of
-from connectors.ics import LOOK_AHEAD, events_of
+from connectors.ics import LOOK_AHEAD, events_of, zone_changed, zone_name, zone_note
 from connectors.passwords import read_password, source_key
 from daemon.config import Config, SourceConfig
 from daemon.errors import SourceError
@@ -70,11 +71,13 @@ class CaldavCursor:
     account: str
     calendars: dict[str, CalendarState] = field(default_factory=dict)     # calendar key -> state
     resync: bool = False        # a pass over every calendar is under way: what it has not read yet is STALE
+    zone: str | None = None     # the zone floating times were read in; None: UTC (older versions)
 
     def dump(self) -> str:
-        return json.dumps({"v": CURSOR_VERSION, "account": self.account, "resync": self.resync, "calendars": {
-            key: {"path": c.path, "name": c.name, "token": c.token, "until": c.until, "hrefs": sorted(c.hrefs)}
-            for key, c in sorted(self.calendars.items())}}, separators=(",", ":"))
+        calendars = {key: {"path": c.path, "name": c.name, "token": c.token, "until": c.until,
+                           "hrefs": sorted(c.hrefs)} for key, c in sorted(self.calendars.items())}
+        return json.dumps({"v": CURSOR_VERSION, "account": self.account, "resync": self.resync, "zone": self.zone,
+                           "calendars": calendars}, separators=(",", ":"))
 
     @classmethod
     def parse(cls, text: str | None, account: str) -> CaldavCursor | None:
@@ -87,11 +90,12 @@ class CaldavCursor:
                          for key, c in data["calendars"].items()}
             if not all(isinstance(c.path, str) and isinstance(c.name, str) and isinstance(c.until, str)
                        and isinstance(c.token, (str, type(None))) and all(isinstance(h, str) for h in c.hrefs)
-                       for c in calendars.values()) or not isinstance(data.get("resync", False), bool):
+                       for c in calendars.values()) or not isinstance(data.get("resync", False), bool) \
+                    or not isinstance(data.get("zone"), (str, type(None))):
                 return None
         except (ValueError, TypeError, KeyError, AttributeError):
             return None
-        return cls(account, calendars, data.get("resync", False))
+        return cls(account, calendars, data.get("resync", False), data.get("zone"))
 
 
 @dataclass(frozen=True)
@@ -125,13 +129,16 @@ class CaldavSource:
         with caldav_errors(self.source):
             client = connect(self.source, self.config, password, features=self.features)
             calendars = self._calendars(account_calendars(self.source, client))
-            state = CaldavCursor.parse(cursor, self.account)
+            state, zone = CaldavCursor.parse(cursor, self.account), self.config.zone
+            note = RESYNC_NOTE
+            if state is not None and zone_changed(state.zone, zone):    # floating times moved, and their ids
+                note, state = zone_note(state.zone, zone, "calendar"), None
             if state is None and cursor is not None:
                 # what is stored stays (marked) until every calendar was read again; the cursor says so until
                 # then, so that an interrupted pass goes on and still ends with the sweep
-                state = CaldavCursor(self.account, resync=True)
-                yield Batch(all_stale=True, notes=(RESYNC_NOTE,), cursor=state.dump())
-            state = state or CaldavCursor(self.account)
+                state = CaldavCursor(self.account, resync=True, zone=zone_name(zone))
+                yield Batch(all_stale=True, notes=(note,), cursor=state.dump())
+            state = state or CaldavCursor(self.account, zone=zone_name(zone))
             yield from self._gone_calendars(calendars, state)
             for calendar in calendars:
                 try:
@@ -265,7 +272,8 @@ class CaldavSource:
             held.hrefs.add(href)
             found: list[str] = []
             try:
-                read = events_of(text.encode("utf-8"), rel=path, calendar=calendar.name, now=self.now, notes=found)
+                read = events_of(text.encode("utf-8"), rel=path, calendar=calendar.name, now=self.now,
+                                 zone=self.config.zone, notes=found)
             except ValueError as exc:       # kept as it was until the server holds a readable copy
                 notes.append(f"calendar {calendar.name!r}: {path.rsplit('/', 1)[-1]} is not iCalendar ({exc}), "
                              "skipped")

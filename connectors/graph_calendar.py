@@ -11,6 +11,11 @@ Calendar view delta cannot `$select`, so Graph sends bodies, previews and
 locations: they are dropped here, and only the whitelisted fields of
 `EventMeta` leave this module.
 
+Times are asked for in UTC; a time Graph still gives in a Windows zone
+("W. Europe Standard Time") is read in the IANA zone icalendar's table maps it
+to, as ics.py's files are, and one in a zone neither knows is read as UTC with
+a note.
+
 A new pass (new window, expired token, unreadable cursor) marks the stored
 events stale on its first page and sweeps the stale ones on its last
 (`Batch.all_stale`, `STALE`): a pass interrupted after page 1, such as the
@@ -25,10 +30,12 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
+
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from connectors.base import STALE, Batch, EventMeta
 from connectors.graph_client import DeltaExpired, GraphClient, is_link
@@ -88,8 +95,8 @@ class OutlookCalendarSource:
                 continue
             following = page.get("@odata.nextLink")
             state["link"] = following or page.get("@odata.deltaLink") or state.get("link", "")
-            events, deleted = _parse(page.get("value", []))
-            yield Batch(events=events, deleted=deleted, cursor=json.dumps(state, sort_keys=True),
+            events, deleted, notes = _parse(page.get("value", []))
+            yield Batch(events=events, deleted=deleted, notes=notes, cursor=json.dumps(state, sort_keys=True),
                         full_resync=starting and wipe, all_stale=starting and not wipe,
                         scopes=() if following else (STALE,))     # the pass's end sweeps what it did not see
             if not following:
@@ -118,22 +125,30 @@ class OutlookCalendarSource:
         return self.graph.url(f"/me/calendarView/delta?{query}")
 
 
-def _parse(items: list[dict]) -> tuple[tuple[EventMeta, ...], tuple[str, ...]]:
+def _parse(items: list[dict]) -> tuple[tuple[EventMeta, ...], tuple[str, ...], tuple[str, ...]]:
+    """(events, deleted ids, notes) of one page."""
     events, deleted = [], []
+    unknown: dict[str, int] = {}         # zone name -> events read in UTC for it
     for item in items:
         if "@removed" in item:
             deleted.append(item["id"])
         elif item.get("type") != "seriesMaster":
-            meta = event_meta(item)
+            meta = event_meta(item, unknown)
             if meta is not None:
                 events.append(meta)
-    return tuple(events), tuple(deleted)
+    notes = tuple(f"unknown time zone {name[:80]}: the times of {count} event{'s' if count > 1 else ''} are read "
+                  "as UTC, perhaps hours off" for name, count in sorted(unknown.items()))
+    return tuple(events), tuple(deleted), notes
 
 
-def event_meta(item: dict) -> EventMeta | None:
-    """The whitelisted record of one Graph event: no body, preview, location or join link."""
+def event_meta(item: dict, unknown: dict[str, int] | None = None) -> EventMeta | None:
+    """The whitelisted record of one Graph event: no body, preview, location or join link. A zone it names
+    that is not known is counted in `unknown`."""
     all_day = bool(item.get("isAllDay"))
-    start, end = _when(item.get("start"), all_day), _when(item.get("end"), all_day)
+    missing: set[str] = set()
+    start, end = _when(item.get("start"), all_day, missing), _when(item.get("end"), all_day, missing)
+    for name in missing if unknown is not None else ():
+        unknown[name] = unknown.get(name, 0) + 1
     if start is None or end is None:
         return None
     attendees = []
@@ -150,8 +165,9 @@ def event_meta(item: dict) -> EventMeta | None:
                      guests_hidden=bool(item.get("hideAttendees")) and not item.get("isOrganizer"))
 
 
-def _when(value: Any, all_day: bool) -> datetime | None:
-    """Graph's {"dateTime": "2026-03-03T09:00:00.0000000", "timeZone": "UTC"} as aware UTC."""
+def _when(value: Any, all_day: bool, missing: set[str]) -> datetime | None:
+    """Graph's {"dateTime": "2026-03-03T09:00:00.0000000", "timeZone": "UTC"} as aware UTC; a zone name that
+    is not known is read as UTC and added to `missing`."""
     if not isinstance(value, dict) or not value.get("dateTime"):
         return None
     try:
@@ -160,11 +176,22 @@ def _when(value: Any, all_day: bool) -> datetime | None:
         return None
     if all_day:
         return naive.replace(hour=0, minute=0, second=0, tzinfo=UTC)
-    try:
-        zone = ZoneInfo(value.get("timeZone") or "UTC")
-    except (ValueError, KeyError, OSError):   # Windows zone names; we ask for UTC anyway
-        zone = ZoneInfo("UTC")
-    return naive.replace(tzinfo=zone).astimezone(UTC)
+    name = str(value.get("timeZone") or "UTC").strip()
+    zone = _zone(name)
+    if zone is None:
+        missing.add(name)
+    return naive.replace(tzinfo=zone or UTC).astimezone(UTC)
+
+
+def _zone(name: str) -> tzinfo | None:
+    """The zone an IANA or Windows name ("Pacific Standard Time") means, or None. We ask Graph for UTC, but a
+    mailbox may still answer in its own zone's Windows name."""
+    for candidate in (name, WINDOWS_TO_OLSON.get(name, "")):
+        try:
+            return ZoneInfo(candidate)
+        except (ValueError, KeyError, OSError):        # not an IANA name (ZoneInfoNotFoundError is a KeyError)
+            continue
+    return None
 
 
 def _iso(moment: datetime) -> str:

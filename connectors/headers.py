@@ -25,27 +25,28 @@ from connectors.base import Address, MessageMeta
 
 Fields = Mapping[bytes, bytes]
 
-# The fields a MessageMeta is built from (lower-case). Received is looked up
-# separately, and only when Date is unusable, because a message has many.
+# The fields a MessageMeta is built from (lower-case), which IMAP fetches.
 WANTED = (b"message-id", b"date", b"from", b"to", b"cc", b"subject", b"in-reply-to",
           b"references", b"list-id", b"list-unsubscribe", b"precedence", b"auto-submitted",
           b"x-auto-response-suppress", b"feedback-id")
+# In a local file's header block, also the topmost Received field (the first one scanned wins): when the mail
+# arrived. IMAP asks for none of them (a message has many) and has INTERNALDATE instead.
+SCANNED = (*WANTED, b"received")
 
 # name, then the value with its continuation lines. The look-ahead on the first
 # letter lets the regex engine reject many lines (continuations, Content-...,
 # Delivered-To...) before trying the case-insensitive alternation.
-_FIRST_LETTERS = bytes(sorted({n[0] for n in WANTED} | {n[0] - 32 for n in WANTED}))
-_FIELD = (rb"(?=[" + _FIRST_LETTERS + rb"])(?i:(" + b"|".join(WANTED) + rb"))[ \t]*:(.*(?:\r?\n[ \t].*)*)")
+_FIRST_LETTERS = bytes(sorted({n[0] for n in SCANNED} | {n[0] - 32 for n in SCANNED}))
+_FIELD = (rb"(?=[" + _FIRST_LETTERS + rb"])(?i:(" + b"|".join(SCANNED) + rb"))[ \t]*:(.*(?:\r?\n[ \t].*)*)")
 _FIRST_FIELD = re.compile(_FIELD)
 # A field at the start of a line, or the empty line that ends the header block:
 # that one swallows the rest (the body) in one step, `(?s:.*)` being O(1) in sre.
 _NEXT_FIELD = re.compile(rb"\n(?:" + _FIELD + rb"|\r?\n(?s:.*))")
 _ANY_FIELD = re.compile(rb"([!-9;-~]+)[ \t]*:(.*(?:\r?\n[ \t].*)*)")
-_RECEIVED = re.compile(rb"(?:^|\n)(?i:received)[ \t]*:(.*(?:\r?\n[ \t].*)*)")
 
 
 def scan_fields(buf: bytes, start: int = 0, end: int | None = None) -> dict[bytes, bytes]:
-    """The WANTED fields of the header block at buf[start:end], raw and still folded.
+    """The SCANNED fields of the header block at buf[start:end], raw and still folded.
 
     Keys are lower-case; the first occurrence of a field wins. Scanning stops
     at the first empty line, so buf[start:end] may be a whole message (an mbox
@@ -188,7 +189,9 @@ _MONTHS = {m: i for i, m in enumerate(
     (b"jan", b"feb", b"mar", b"apr", b"may", b"jun", b"jul", b"aug", b"sep", b"oct", b"nov", b"dec"), 1)}
 _MONTHS.update({m.capitalize(): i for m, i in list(_MONTHS.items())})
 _DATE = re.compile(rb"\s*(?:[A-Za-z]+,?\s*)?(\d{1,2})\s+([A-Za-z]{3})[A-Za-z]*\.?\s+(\d{2,4})\s+"
-                   rb"(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([+-]\d{4})?")
+                   rb"(\d{1,2}):(\d{2})(?::(\d{2}))?\s*([+-]\d\d:?\d\d)?")
+# "+01:00": ISO 8601's offset, which some mailers write where RFC 5322 has "+0100"
+_COLON_ZONE = re.compile(r"([+-]\d\d):(\d\d)(?!\d)")
 _FROM_LINE_DATE = re.compile(rb"([A-Za-z]{3})\s+(\d{1,2})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?"
                              rb"(?:\s+[A-Za-z]{1,5})?\s+(\d{4})")
 
@@ -197,7 +200,8 @@ _FROM_LINE_DATE = re.compile(rb"([A-Za-z]{3})\s+(\d{1,2})\s+(\d{1,2}):(\d{2})(?:
 def parse_date(raw: bytes | str | None) -> datetime | None:
     """An RFC 5322 date as an aware UTC datetime; None when it cannot be read.
 
-    A date without a zone is taken as UTC (RFC 5322's "-0000" meaning). Cached:
+    A date without a zone is taken as UTC (RFC 5322's "-0000" meaning); a zone
+    written "+01:00" is read as "+0100", not dropped. Cached:
     the copies of one message in several folders carry the same Date value.
     """
     if not raw:
@@ -221,9 +225,9 @@ _ZONES: dict[bytes, timezone] = {}
 
 
 def _zone(zone: bytes) -> timezone:
-    """A fixed offset for `+0930`, remembered (a mailbox has a few dozen distinct ones). An offset no place
-    has (`+9999`, beyond 14 hours or 59 minutes) is read as RFC 5322's unknown zone, UTC."""
-    hours, minutes = int(zone[1:3]), int(zone[3:5])
+    """A fixed offset for `+0930` (or `+09:30`), remembered (a mailbox has a few dozen distinct ones). An
+    offset no place has (`+9999`, beyond 14 hours or 59 minutes) is read as RFC 5322's unknown zone, UTC."""
+    hours, minutes = int(zone[1:3]), int(zone[-2:])
     if hours > 14 or minutes > 59:
         return UTC
     minutes += hours * 60
@@ -234,7 +238,7 @@ def _zone(zone: bytes) -> timezone:
 
 
 def _slow_date(text: str) -> datetime | None:
-    parts = parsedate_tz(text)
+    parts = parsedate_tz(_COLON_ZONE.sub(r"\1\2", text) if ":" in text else text)
     if parts is None:
         return None
     year, month, day, hour, minute, second = parts[:6]
@@ -267,12 +271,11 @@ def from_line_date(line: bytes) -> datetime | None:
     return _utc(int(year), _MONTHS[month.lower()], int(day), int(hour), int(minute), int(second or 0), 0)
 
 
-def received_date(buf: bytes, start: int = 0, end: int | None = None) -> datetime | None:
-    """The date after the ";" of the first (topmost) Received field."""
-    match = _RECEIVED.search(buf, start, len(buf) if end is None else end)
-    if not match:
-        return None
-    return parse_date(text_of(match[1]).rpartition(";")[2])
+def arrival_of(fields: Fields) -> datetime | None:
+    """When the mail arrived: the date after the ";" of the topmost Received field (as scan_fields keeps it),
+    which the receiving server wrote."""
+    raw = fields.get(b"received")
+    return parse_date(text_of(raw).rpartition(";")[2]) if raw else None
 
 
 # ---------------------------------------------------------------- ids, bulk
@@ -368,13 +371,16 @@ def within_arrival(sent_at: datetime, arrived: datetime | None) -> datetime:
 
 def meta_from_header(block: bytes, *, scope: str = "", source_id: str | None = None,
                      labels: tuple[str, ...] = (),
-                     fallback_date: Callable[[], datetime | None] | None = None) -> MessageMeta | str:
-    """A MessageMeta from one raw header block (mbox, Maildir, IMAP); or why not.
+                     fallback_date: Callable[[], datetime | None] | None = None,
+                     arrived: Callable[[], datetime | None] | None = None) -> MessageMeta | str:
+    """A MessageMeta from one raw header block (Maildir, IMAP); or why not.
 
     Without `source_id` the id is `scope/Message-ID`, or `scope/h:<hash of the
     header block>` when there is no Message-ID. When Date is unusable, the
-    first Received field's date is tried before `fallback_date` (a Maildir file
+    topmost Received field's date is tried before `fallback_date` (a Maildir file
     name's timestamp, an IMAP INTERNALDATE), as it is part of the message itself.
+    A Date that lies after the arrival (`within_arrival`, as for Gmail and
+    Outlook) is held to it: the Received field's date, else `arrived`'s.
     """
     fields = scan_fields(block)
     if source_id is None:
@@ -382,9 +388,13 @@ def meta_from_header(block: bytes, *, scope: str = "", source_id: str | None = N
         source_id = f"{scope}/{message_id}" if message_id else hash_source_id(scope, block)
 
     def dates() -> datetime | None:
-        return received_date(block) or (fallback_date() if fallback_date else None)
+        return arrival_of(fields) or (fallback_date() if fallback_date else None)
 
-    return meta_from_fields(fields, source_id=source_id, scope=scope, labels=labels, fallback_date=dates)
+    def arrival() -> datetime | None:
+        return arrival_of(fields) or (arrived() if arrived else None)
+
+    return meta_from_fields(fields, source_id=source_id, scope=scope, labels=labels, fallback_date=dates,
+                            arrived=arrival)
 
 
 def hash_source_id(scope: str, block: bytes) -> str:

@@ -30,7 +30,13 @@ An event's `sequence` is the SEQUENCE of the version it is computed from (an ove
 Only metadata leaves: times, people, summary, status. DESCRIPTION, LOCATION, alarms and attachments are
 never read; rooms and equipment among the attendees (CUTYPE=ROOM or RESOURCE) are not people and are left
 out. One event that cannot be held (a date past 9999, a broken value) is skipped with a note naming its file
-and UID, and a time in a zone nobody defines is read as UTC with a note; the rest of the file is kept.
+and UID; the rest of the file is kept.
+
+A floating time (no TZID, no Z) is wall-clock time wherever the reader is (RFC 5545 3.3.5): it is read in the
+user's zone (`[user] timezone`, passed in as `zone`), so a weekly 09:00 stays at 09:00 across DST. So is a time
+in a zone nobody defines, with a note. An all-day date stays midnight UTC of the date written. The cursor
+records the zone; when it changes (or a cursor from before it was recorded, read as UTC, meets another zone),
+every file is read again once, and the times and ids moved by it replace the old ones.
 """
 
 from __future__ import annotations
@@ -43,7 +49,7 @@ import warnings
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from stat import S_ISREG
 from typing import Any
@@ -80,10 +86,11 @@ class IcsSource(LocalSource):
 
     KIND = KIND
 
-    def __init__(self, name: str, path: str | os.PathLike[str], *,
-                 sent_folders: Sequence[str] | None = None, now: datetime | None = None) -> None:
+    def __init__(self, name: str, path: str | os.PathLike[str], *, sent_folders: Sequence[str] | None = None,
+                 now: datetime | None = None, zone: tzinfo = UTC) -> None:
         super().__init__(name, path, sent_folders=sent_folders, now=now)
         self.now = (now or datetime.now(UTC)).astimezone(UTC)   # recurring events are expanded around it
+        self.zone = zone                                        # the user's: floating times are read in it
 
     def check(self) -> None:
         """Raise SourceError unless the path is a readable file or folder."""
@@ -99,8 +106,11 @@ class IcsSource(LocalSource):
         files = self._files(lambda path: path.name.lower().endswith(".ics"))
         known = _load_cursor(cursor, self._root())
         self._check_not_emptied(files, len(known or {}))
+        before = _cursor_zone(cursor) if known is not None else None
         if known is None:
             yield self._everything(files, old_cursor=cursor)
+        elif zone_changed(before, self.zone):
+            yield self._everything(files, old_cursor=cursor, note=zone_note(before, self.zone, "file"))
         else:
             yield from self._changes(files, known, cursor or "")
 
@@ -109,11 +119,12 @@ class IcsSource(LocalSource):
     def _root(self) -> str:
         return os.path.abspath(self.path)
 
-    def _everything(self, files: dict[str, Path], *, old_cursor: str | None) -> Batch:
+    def _everything(self, files: dict[str, Path], *, old_cursor: str | None, note: str = "") -> Batch:
         """Every file read, every UID computed, in one batch with full_resync. After a cursor that could not
-        be read (`old_cursor`), every id is also in `deleted`: what the store holds came from an unknown state,
-        perhaps with a higher SEQUENCE than the truth now (the store counts them as read again)."""
-        notes = [self._resync_note(old_cursor, "file")] if old_cursor is not None \
+        be used (`old_cursor`; `note` says why when it was readable), every id is also in `deleted`: what the
+        store holds came from an unknown state, perhaps with a higher SEQUENCE than the truth now (the store
+        counts them as read again)."""
+        notes = [note or self._resync_note(old_cursor, "file")] if old_cursor is not None \
             else list(self._empty_folder_notes(files, ".ics files"))
         order = {rel: i for i, rel in enumerate(sorted(files))}
         state: dict[str, FileState] = {}
@@ -131,7 +142,7 @@ class IcsSource(LocalSource):
         events = _resolve_groups(groups, self.now, notes)
         deleted = tuple(e.source_id for e in events) if old_cursor is not None else ()
         return Batch(events=tuple(events), deleted=deleted, full_resync=True, notes=tuple(notes),
-                     cursor=_dump_cursor(self._root(), state))
+                     cursor=_dump_cursor(self._root(), state, self.zone))
 
     def _changes(self, files: dict[str, Path], known: dict[str, FileState], old_cursor: str) -> Iterator[Batch]:
         state = {rel: list(entry) for rel, entry in known.items()}
@@ -179,7 +190,7 @@ class IcsSource(LocalSource):
                 if part.key in affected:
                     groups[part.key].append(part)
         affected -= frozen | {key for entry in state.values() if not entry[2] for key in entry[3]}
-        new_cursor = _dump_cursor(self._root(), state)
+        new_cursor = _dump_cursor(self._root(), state, self.zone)
         if not affected:
             if notes or state != known:
                 yield Batch(notes=tuple(notes), cursor=new_cursor)
@@ -199,7 +210,7 @@ class IcsSource(LocalSource):
     def _read_file(self, rel: str, path: Path, order: int) -> tuple[list[_Part], list[str], bool]:
         """(parts, notes, parsed). A broken file is an error as the only path, a note in a folder."""
         try:
-            parts, notes = read_parts(path.read_bytes(), rel=rel, stem=_stem(path), order=order)
+            parts, notes = read_parts(path.read_bytes(), rel=rel, stem=_stem(path), zone=self.zone, order=order)
             return parts, [f"{rel}: {n}" for n in notes], True
         except (ValueError, OSError) as exc:
             problem = (f"cannot be read ({exc.strerror or exc})" if isinstance(exc, OSError)
@@ -212,9 +223,35 @@ class IcsSource(LocalSource):
 
 # ------------------------------------------------------------ cursor
 
-def _dump_cursor(root: str, state: dict[str, FileState]) -> str:
-    return json.dumps({"kind": KIND, "v": CURSOR_VERSION, "root": root, "files": dict(sorted(state.items()))},
-                      separators=(",", ":"))
+def _dump_cursor(root: str, state: dict[str, FileState], zone: tzinfo) -> str:
+    return json.dumps({"kind": KIND, "v": CURSOR_VERSION, "root": root, "zone": zone_name(zone),
+                       "files": dict(sorted(state.items()))}, separators=(",", ":"))
+
+
+def _cursor_zone(cursor: str | None) -> str | None:
+    """The zone a readable cursor records; None when it records none (older versions, which read floating
+    times as UTC)."""
+    return json.loads(cursor or "{}").get("zone")
+
+
+def zone_name(zone: tzinfo) -> str:
+    """The IANA name of the user's zone (datetime's UTC is "UTC" too)."""
+    return str(getattr(zone, "key", None) or zone)
+
+
+def zone_changed(before: str | None, zone: tzinfo) -> bool:
+    """Whether floating times were read in another zone than `zone` (`before` None: in UTC, by an older
+    version)."""
+    return (before or "UTC") != zone_name(zone)
+
+
+def zone_note(before: str | None, zone: tzinfo, what: str) -> str:
+    """Why every {what} is read again when the zone floating times are read in changed (see zone_changed)."""
+    if before is None:
+        return (f"times written without a zone are now read in your time zone, {zone_name(zone)} (older versions "
+                f"read them as UTC): every {what} is read again")
+    return (f"your time zone is now {zone_name(zone)} (was {before[:60]}): every {what} is read again, for the "
+            "times written without a zone")
 
 
 def _load_cursor(cursor: str | None, root: str) -> dict[str, FileState] | None:
@@ -224,7 +261,8 @@ def _load_cursor(cursor: str | None, root: str) -> dict[str, FileState] | None:
         return None
     try:
         data = json.loads(cursor)
-        if data.get("kind") != KIND or data.get("v") != CURSOR_VERSION or data.get("root") != root:
+        if data.get("kind") != KIND or data.get("v") != CURSOR_VERSION or data.get("root") != root \
+                or not isinstance(data.get("zone", ""), str):
             return None
         files = data["files"]
         for entry in files.values():
@@ -302,13 +340,15 @@ class _Part:
     start: datetime             # UTC
     recurrence_id: datetime | None   # UTC original start, for an override
     recurring: bool             # RRULE or RDATE
+    zone: tzinfo                # the user's: its floating times are read in it
 
     def rank(self) -> tuple[int, datetime, bool, tuple[int, int]]:
         return (self.sequence, self.stamp, self.cancelled, self.order)
 
 
-def read_parts(data: bytes, *, rel: str, stem: str, order: int = 0) -> tuple[list[_Part], list[str]]:
-    """The VEVENTs of one .ics file's bytes (CRLF or LF); an unreadable one is noted and skipped.
+def read_parts(data: bytes, *, rel: str, stem: str, zone: tzinfo, order: int = 0) -> tuple[list[_Part], list[str]]:
+    """The VEVENTs of one .ics file's bytes (CRLF or LF); an unreadable one is noted and skipped. Floating
+    times are read in `zone`.
 
     Raises ValueError when the bytes are not iCalendar at all.
     """
@@ -323,7 +363,7 @@ def read_parts(data: bytes, *, rel: str, stem: str, order: int = 0) -> tuple[lis
         cancel = str(calendar.get("METHOD", "")).strip().upper() == "CANCEL"
         birthdays = any(w in f"{stem} {name}".lower() for w in BIRTHDAY_WORDS)
         for event in calendar.walk("VEVENT"):
-            start = _start_of(event)
+            start = _start_of(event, zone)
             if start is None:
                 notes.append(f"event {_uid(event)} has no usable DTSTART or DTEND, skipped")
                 continue
@@ -336,24 +376,26 @@ def read_parts(data: bytes, *, rel: str, stem: str, order: int = 0) -> tuple[lis
                     uid=uid, key=_uid_key(uid), component=event, rel=rel, order=(order, len(parts)),
                     calendar=name, birthdays=birthdays,
                     cancelled=cancel or "CANCELLED" in _texts(event.get("STATUS")),
-                    sequence=_sequence(event.get("SEQUENCE")), stamp=_stamp(event.get("DTSTAMP")), start=start,
-                    recurrence_id=_utc(original.dt)[0] if original is not None else None,
-                    recurring="RRULE" in event or "RDATE" in event))
+                    sequence=_sequence(event.get("SEQUENCE")), stamp=_stamp(event.get("DTSTAMP"), zone), start=start,
+                    recurrence_id=_utc(original.dt, zone)[0] if original is not None else None,
+                    recurring="RRULE" in event or "RDATE" in event, zone=zone))
             except BAD_VALUE as exc:
                 notes.append(f"event {_uid(event)} could not be read ({_short(exc)}), skipped")
                 continue
             for tzid in _unknown_zones(event):
                 zones[tzid] += [uid[:60]] if uid[:60] not in zones[tzid] else []
-    return parts, notes + [_zone_note(tzid, uids) for tzid, uids in zones.items()]
+    return parts, notes + [_zone_note(tzid, uids, zone) for tzid, uids in zones.items()]
 
 
-def events_of(data: bytes, *, rel: str, calendar: str, now: datetime, notes: list[str]) -> list[EventMeta]:
+def events_of(data: bytes, *, rel: str, calendar: str, now: datetime, zone: tzinfo,
+              notes: list[str]) -> list[EventMeta]:
     """The events one resource holds (a CalDAV calendar object: one UID, its series and its overrides), as
-    an .ics file of its own would give them; what cannot be read is added to `notes`.
+    an .ics file of its own would give them (floating times in `zone`); what cannot be read is added to
+    `notes`.
 
     Raises ValueError when the bytes are not iCalendar at all.
     """
-    parts, problems = read_parts(data, rel=rel, stem=calendar)
+    parts, problems = read_parts(data, rel=rel, stem=calendar, zone=zone)
     notes += problems
     groups: dict[str, list[_Part]] = defaultdict(list)
     for part in parts:
@@ -418,7 +460,7 @@ _TIMED = ("DTSTART", "DTEND", "RECURRENCE-ID", "EXDATE", "RDATE")
 def _unknown_zones(event: Any) -> set[str]:
     """The TZIDs of the event's times that neither a VTIMEZONE of the file nor the library knows (Windows
     and vendor-prefixed names it maps): the library gives such a time without a zone, and Kith reads a time
-    without a zone as UTC, which may be hours off."""
+    without a zone in the user's zone, which may be hours off."""
     found: set[str] = set()
     for name in _TIMED:
         values = event.get(name)
@@ -438,16 +480,17 @@ def _moments(value: Any) -> list[Any]:
     return [item[0] if isinstance(item, tuple) else item for item in items]
 
 
-def _zone_note(tzid: str, uids: list[str]) -> str:
+def _zone_note(tzid: str, uids: list[str], zone: tzinfo) -> str:
     who = f"event {uids[0]}" if len(uids) == 1 else \
         f"{len(uids)} events ({', '.join(uids[:3])}{', …' if len(uids) > 3 else ''})"
-    return (f"unknown time zone {tzid[:80]} and no VTIMEZONE for it: the times of {who} are read as UTC, "
+    read = "as UTC" if zone_name(zone) == "UTC" else f"in your time zone, {zone_name(zone)}"
+    return (f"unknown time zone {tzid[:80]} and no VTIMEZONE for it: the times of {who} are read {read}, "
             "perhaps hours off")
 
 
-def _stamp(value: Any) -> datetime:
+def _stamp(value: Any, zone: tzinfo) -> datetime:
     try:
-        return _utc(value.dt)[0] if value is not None else _EARLIEST
+        return _utc(value.dt, zone)[0] if value is not None else _EARLIEST
     except Exception:  # noqa: BLE001 - a broken DTSTAMP only loses the tie-break
         return _EARLIEST
 
@@ -482,13 +525,13 @@ def _resolve(uid: str, parts: list[_Part], now: datetime, notes: list[str]) -> l
     overrides = list(best.values())
     first = min(p.start for p in parts)
     window = (max(first, now - LOOK_BACK), now + LOOK_AHEAD)
-    where = (winner or parts[0]).rel
+    where, zone = (winner or parts[0]).rel, parts[0].zone
     kept = overrides
     if winner is not None:
         kept = [o for o in overrides if o.rel == winner.rel or o.sequence >= winner.sequence]
         doubtful = [o for o in overrides if all(o is not k for k in kept)]
         if doubtful and winner.recurring:       # an older override counts while it names an occurrence
-            starts = {_start_or_none(c) for c in _components([winner], window, [], where, uid)}  # noted below
+            starts = {_start_or_none(c, zone) for c in _components([winner], window, [], where, uid)}  # noted below
             kept += [o for o in doubtful if o.recurrence_id in starts]
     out: dict[str, EventMeta] = {}
     base = winner.sequence if winner is not None else 0
@@ -504,9 +547,9 @@ def _resolve(uid: str, parts: list[_Part], now: datetime, notes: list[str]) -> l
         for occurrence in _components(([winner] if winner else []) + kept, window, notes, where, uid):
             try:
                 original = occurrence.get("RECURRENCE-ID")
-                rid = _utc(original.dt)[0] if original is not None else None
+                rid = _utc(original.dt, zone)[0] if original is not None else None
                 part = by_rid.get(rid) if rid is not None else None
-                source_id = f"{uid}@{_iso(rid or _utc(occurrence.start)[0])}"
+                source_id = f"{uid}@{_iso(rid or _utc(occurrence.start, zone)[0])}"
                 if part is None:
                     part = winner or parts[0]
                     cancelled = part.cancelled or "CANCELLED" in _texts(occurrence.get("STATUS"))
@@ -541,8 +584,8 @@ def _add_cancelled_leftovers(uid: str, others: list[_Part], out: dict[str, Event
         for occurrence in occurrences:
             try:
                 original = occurrence.get("RECURRENCE-ID")
-                moment = _utc(original.dt)[0] if original is not None else _utc(occurrence.start)[0]
-                start = _utc(occurrence.start)[0]
+                moment = _utc(original.dt if original is not None else occurrence.start, part.zone)[0]
+                start = _utc(occurrence.start, part.zone)[0]
                 source_id = f"{uid}@{_iso(moment)}"
                 if source_id in out or moment in taken or start in taken:
                     continue
@@ -625,19 +668,19 @@ class _LazyRule:
                 yield moment
 
 
-def _start_or_none(occurrence: Any) -> datetime | None:
+def _start_or_none(occurrence: Any, zone: tzinfo) -> datetime | None:
     """An occurrence's start in UTC, or None when it cannot be one (past the last date, in UTC)."""
     try:
-        return _utc(occurrence.start)[0]
+        return _utc(occurrence.start, zone)[0]
     except BAD_VALUE:
         return None
 
 
-def _start_of(event: Any) -> datetime | None:
+def _start_of(event: Any, zone: tzinfo) -> datetime | None:
     """The event's DTSTART in UTC, or None when it is missing or unreadable."""
     try:
         start = event.start
-        return _utc(start)[0] if isinstance(start, date) else None
+        return _utc(start, zone)[0] if isinstance(start, date) else None
     except Exception:  # noqa: BLE001 - icalendar raises several kinds on broken values
         return None
 
@@ -648,8 +691,8 @@ def _uid(event: Any) -> str:
 
 def _event(occurrence: Any, *, source_id: str, part: _Part, cancelled: bool, sequence: int) -> EventMeta:
     """One EventMeta from one occurrence of a part. Raises on unreadable values."""
-    start, all_day = _utc(occurrence.start)
-    end = max(_utc(occurrence.end)[0], start)
+    start, all_day = _utc(occurrence.start, part.zone)
+    end = max(_utc(occurrence.end, part.zone)[0], start)
     return EventMeta(
         source_id=source_id, start=start, end=end,
         organizer=_address(occurrence.get("ORGANIZER")),
@@ -660,12 +703,13 @@ def _event(occurrence: Any, *, source_id: str, part: _Part, cancelled: bool, seq
         calendar=part.calendar, scope=_SCOPE + part.key, sequence=sequence)
 
 
-def _utc(value: date | datetime) -> tuple[datetime, bool]:
-    """(aware UTC datetime, all-day?): a date is midnight UTC; a floating time is taken as UTC."""
+def _utc(value: date | datetime, zone: tzinfo) -> tuple[datetime, bool]:
+    """(aware UTC datetime, all-day?): a date is midnight UTC of the date written; a floating time is
+    wall-clock time in `zone`, the user's (RFC 5545 3.3.5)."""
     if not isinstance(value, datetime):
         return datetime(value.year, value.month, value.day, tzinfo=UTC), True
     if value.tzinfo is None or value.utcoffset() is None:
-        return value.replace(tzinfo=UTC), False
+        return value.replace(tzinfo=zone).astimezone(UTC), False
     return value.astimezone(UTC), False
 
 

@@ -274,7 +274,8 @@ def _record(uid: int, row: dict, scope: str, labels: tuple[str, ...]) -> Message
     def arrived() -> datetime | None:
         return internal.astimezone(UTC) if isinstance(internal, datetime) and internal.tzinfo else None
 
-    return meta_from_header(block, scope=scope, source_id=f"{scope}/{uid}", labels=labels, fallback_date=arrived)
+    return meta_from_header(block, scope=scope, source_id=f"{scope}/{uid}", labels=labels, fallback_date=arrived,
+                            arrived=arrived)
 
 
 def _left_out(path: str, flagged: list[str]) -> bool:

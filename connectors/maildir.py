@@ -247,7 +247,8 @@ class MaildirSource(LocalSource):
                 whole = False
                 continue
             meta = meta_from_header(block, scope=folder, source_id=source_id, labels=labels,
-                                    fallback_date=lambda u=unique: unique_name_date(u))
+                                    fallback_date=lambda u=unique: unique_name_date(u),
+                                    arrived=lambda u=unique: delivery_time(u))
             if isinstance(meta, str):
                 notes.append(f"{where}: message {meta}, skipped")
                 continue
@@ -300,6 +301,14 @@ def unique_name_date(unique: str) -> datetime | None:
         return datetime.fromtimestamp(int(seconds), UTC)
     except (OverflowError, OSError, ValueError):
         return None
+
+
+def delivery_time(unique: str) -> datetime | None:
+    """The delivery time of a unique name, as the arrival a Date from a wrong clock is held to: only a time
+    of ten digits (since September 2001), as Maildir writers stamp them now; a name such as "1.host", numbered
+    by an import script, is no time, and would hold every Date to 1970."""
+    moment = unique_name_date(unique)
+    return moment if moment is not None and moment.timestamp() >= 10**9 else None
 
 
 def _is_draft(name: str) -> bool:

@@ -33,12 +33,13 @@ from itertools import takewhile
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from stat import S_ISREG
 
 from connectors.base import Batch, MessageMeta, coalesced
-from connectors.headers import (first_id, from_line_date, hash_source_id, meta_from_fields,
-                                received_date, scan_fields)
+from connectors.headers import (arrival_of, first_id, from_line_date, hash_source_id, meta_from_fields,
+                                scan_fields)
 from connectors.folders import is_not_mail_folder, left_out_note, sent_labels
 from connectors.local_source import LocalSource, storable
 from daemon.errors import SourceError
@@ -277,7 +278,8 @@ class MboxSource(LocalSource):
             source_id = (f"{scope}/{message_id}" if message_id
                          else hash_source_id(scope, data[slice(*_header_span(data, begin, end, crlf))]))
             meta = meta_from_fields(fields, source_id=source_id, scope=scope, labels=labels, message_id=message_id,
-                                    fallback_date=_fallback(data, begin, end, crlf), dated_id=True)
+                                    fallback_date=_fallback(data, begin, end, crlf, fields), dated_id=True,
+                                    arrived=partial(arrival_of, fields))  # not the "From " line (_fallback)
             if isinstance(meta, str):
                 out.notes.append(f"{rel}: message {numbered(index)} {meta}, skipped")
                 continue
@@ -300,12 +302,13 @@ def _content(m: MessageMeta) -> tuple:
     return m.sent_at, m.sender.email, sorted(a.email for a in m.to), sorted(a.email for a in m.cc), m.subject
 
 
-def _fallback(data: bytes, begin: int, end: int, crlf: bool) -> Callable[[], datetime | None]:
+def _fallback(data: bytes, begin: int, end: int, crlf: bool,
+              fields: dict[bytes, bytes]) -> Callable[[], datetime | None]:
     """Date fallbacks, in order: the topmost Received field (when the mail arrived), then the "From " line
-    (which exporters and download tools may fill with their own time)."""
+    (which exporters and download tools may fill with their own time, and `git format-patch` with a day in
+    2001: no arrival time to hold a Date to)."""
     def date() -> datetime | None:
-        head, head_end = _header_span(data, begin, end, crlf)
-        return received_date(data, head, head_end) or from_line_date(data[begin:head])
+        return arrival_of(fields) or from_line_date(data[begin:_header_span(data, begin, end, crlf)[0]])
     return date
 
 

@@ -61,7 +61,7 @@ def build_source(source: SourceConfig, config: Config) -> Source:
     if source.type in ("mbox", "maildir"):
         return cls(source.name, config.resolve(source.path), sent_folders=source.sent_folders or None)
     if source.type == "ics":
-        return cls(source.name, config.resolve(source.path))
+        return cls(source.name, config.resolve(source.path), zone=config.zone)
     return cls(source, config)  # provider connectors read their own keys (tokens, endpoints)
 
 

@@ -63,19 +63,19 @@ class Account:
     def delete(self, name: str, uid: str) -> None:
         self.calendars[name].get_event_by_uid(uid).delete()
 
-    def config_text(self, **keys: object) -> str:
+    def config_text(self, *, timezone: str = "UTC", **keys: object) -> str:
         values = {"type": "caldav", "name": "cal", "url": self.server.url, "username": self.user,
                   "password_file": "caldav.password", **keys}
         lines = "\n".join(f"{name} = {_toml(value)}" for name, value in values.items() if value is not None)
-        return f'[user]\naddresses = ["{ME}"]\n\n[[sources]]\n{lines}\n'
+        return f'[user]\naddresses = ["{ME}"]\ntimezone = "{timezone}"\n\n[[sources]]\n{lines}\n'
 
     def source(self, *, password: str | None = None, now: datetime = NOW, fetch: int = 100,
-               features: dict | None = None, **keys: object) -> CaldavSource:
+               features: dict | None = None, timezone: str = "UTC", **keys: object) -> CaldavSource:
         """The Kith source for this account, its password in a file readable by the user only."""
         secret = self.folder / "caldav.password"
         secret.write_text((PASSWORD if password is None else password) + "\n")
         secret.chmod(0o600)
         config_path = self.folder / "config.toml"
-        config_path.write_text(self.config_text(**keys))
+        config_path.write_text(self.config_text(timezone=timezone, **keys))
         config = cfg.load(config_path)
         return CaldavSource(config.sources[0], config, now=now, fetch=fetch, features=features)

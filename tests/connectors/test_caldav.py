@@ -5,8 +5,9 @@ without sync tokens, and a sync killed at any batch."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -217,6 +218,46 @@ def test_a_server_without_sync_tokens_is_compared_by_etags(account):
     account.put("Work", event("b@x", summary="Coffee, moved"))
     state, cursor, _ = pull(source, cursor, state)
     assert summaries(state) == {"b@x": "Coffee, moved"}
+
+
+def standups(db, zone: str) -> list[str]:
+    """The stored starts of the floating series, as the user's wall clock in `zone` shows them."""
+    return [f"{datetime.fromisoformat(start).astimezone(ZoneInfo(zone)):%m-%d %H:%M}" for (start,) in db.execute(
+        "SELECT start FROM events WHERE source_id LIKE '%standup@x%' ORDER BY start")]
+
+
+def test_floating_times_are_the_users_wall_clock_and_move_once_when_the_zone_changes(account, db):
+    account.calendar("Work")
+    account.put("Work", event("standup@x", start="20260316T090000", rrule="FREQ=WEEKLY;COUNT=3"))  # DST: 29 March
+    account.put("Work", event("call@x", start="20260320T150000Z"))
+    first = sync_source(db, account.source(timezone="Europe/Berlin"))
+    assert (first.error, first.new_events) == (None, 4)
+    assert standups(db, "Europe/Berlin") == ["03-16 09:00", "03-23 09:00", "03-30 09:00"]
+    same = sync_source(db, account.source(timezone="Europe/Berlin"))
+    assert (same.error, same.events, same.notes) == (None, 0, [])                   # nothing read again
+    moved = sync_source(db, account.source(timezone="Asia/Tokyo"))
+    assert moved.error is None and moved.notes == [
+        "your time zone is now Asia/Tokyo (was Europe/Berlin): every calendar is read again, for the times "
+        "written without a zone"]
+    assert standups(db, "Asia/Tokyo") == ["03-16 09:00", "03-23 09:00", "03-30 09:00"]   # the Berlin rows swept
+    assert db.execute("SELECT start FROM events WHERE source_id LIKE '%call@x'").fetchall() == [
+        ("2026-03-20T15:00:00+00:00",)]
+    again = sync_source(db, account.source(timezone="Asia/Tokyo"))
+    assert (again.events, again.notes, db.execute("SELECT count(*) FROM events").fetchone()[0]) == (0, [], 4)
+
+
+def test_a_cursor_from_before_the_zone_was_recorded_counts_as_utc(account):
+    account.calendar("Work")
+    account.put("Work", event("standup@x", start="20260316T090000"))
+    state, cursor, _ = pull(account.source(), None)
+    older = cursor.replace(',"zone":"UTC"', "")
+    assert older != cursor and caldav_calendar.CaldavCursor.parse(older, account.source().account).zone is None
+    assert pull(account.source(), older, state)[2] == []
+    moved, _, batches = pull(account.source(timezone="Europe/Berlin"), older, state)
+    assert batches[0].all_stale and [n for b in batches for n in b.notes] == [
+        "times written without a zone are now read in your time zone, Europe/Berlin (older versions read them as "
+        "UTC): every calendar is read again"]
+    assert [r.start.isoformat() for r in moved.values()] == ["2026-03-16T08:00:00+00:00"]
 
 
 def test_a_weekly_meeting_never_runs_out_of_occurrences(account):

@@ -120,6 +120,23 @@ def test_series_master_skipped_cancelled_all_day_and_time_zones(fake, tmp_path):
     assert state["AAMkEVT-PACIFIC="].start == datetime(2026, 3, 4, 16, 0, tzinfo=UTC)   # 08:00 PST
 
 
+def test_windows_zone_names_are_mapped_and_an_unknown_zone_is_noted(fake, tmp_path):
+    """We ask for UTC, but a mailbox may still answer in its Windows zone; one nobody knows is said, not hidden."""
+    def at(n: int, zone: str, start: str = "2026-03-04T08:00:00", end: str = "2026-03-04T09:00:00") -> dict:
+        return {**event(n), "start": {"dateTime": start + ".0000000", "timeZone": zone},
+                "end": {"dateTime": end + ".0000000", "timeZone": zone}}
+    fake.put_event(at(1, "Pacific Standard Time"))
+    fake.put_event(at(2, "W. Europe Standard Time", "2026-03-05T10:00:00", "2026-03-05T11:00:00"))
+    fake.put_event(at(3, "Nowhere Standard Time"))
+    fake.put_event(at(4, "Nowhere Standard Time"))
+    state, _, batches = pull(source_for(fake, tmp_path), None)
+    assert state["AAMkEVT000001="].start == datetime(2026, 3, 4, 16, tzinfo=UTC)                  # 08:00 PST
+    assert state["AAMkEVT000002="].end == datetime(2026, 3, 5, 10, tzinfo=UTC)                    # 11:00 CET
+    assert state["AAMkEVT000003="].start == datetime(2026, 3, 4, 8, tzinfo=UTC)
+    assert [n for b in batches for n in b.notes] == [
+        "unknown time zone Nowhere Standard Time: the times of 2 events are read as UTC, perhaps hours off"]
+
+
 def test_the_window_and_headers_of_the_first_request(fake, tmp_path):
     pull(source_for(fake, tmp_path, days_back=30, days_ahead=10), None)
     first = next(r for r in fake.requests if r.path.startswith("/v1.0/"))

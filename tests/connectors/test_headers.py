@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 
 from connectors.base import Address, MessageMeta
-from connectors.headers import (decode_rfc2047, first_id, from_line_date, is_bulk,
+from connectors.headers import (arrival_of, decode_rfc2047, first_id, from_line_date, is_bulk,
                                 list_id_of, meta_from_header, parse_addresses, parse_date,
-                                parse_header_block, received_date, scan_fields, text_of)
+                                parse_header_block, scan_fields, text_of)
 
 HEADER = (b"Message-ID: <abc@example.com>\n"
           b"Date: Tue,  8 Jun 2021 20:17:48 +0930\n"
@@ -111,12 +111,19 @@ def test_dates_become_aware_utc_or_none(raw, expected):
     assert parse_date(raw) == expected
 
 
+@pytest.mark.parametrize("raw", [b"Mon, 2 Mar 2026 09:00:00 +01:00", b"Mon, 2 Mar 2026 09:00 +01:00 (CET)",
+                                 b"Mon, Mar 2 2026 09:00:00 +01:00"])        # the last one through email.utils
+def test_a_zone_written_with_a_colon_is_read_not_dropped(raw):
+    assert parse_date(raw) == datetime(2026, 3, 2, 8, tzinfo=UTC)
+    assert parse_date(raw.replace(b"+01:00", b"-05:30")) == datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+
+
 def test_date_fallbacks_from_line_and_received():
     assert from_line_date(b"From x@y Tue Jun  8 10:52:24 2021") == datetime(2021, 6, 8, 10, 52, 24, tzinfo=UTC)
     assert from_line_date(b"From x@y") is None
     block = (b"Received: from a by b; Wed, 9 Jun 2021 12:00:00 +0200\n"
              b"Received: from c by d; Tue, 8 Jun 2021 12:00:00 +0000\n")
-    assert received_date(block) == datetime(2021, 6, 9, 10, 0, tzinfo=UTC)
+    assert arrival_of(scan_fields(block)) == datetime(2021, 6, 9, 10, 0, tzinfo=UTC)
 
 
 def test_an_unusable_date_uses_received_then_the_fallback_else_says_why():
@@ -126,6 +133,23 @@ def test_an_unusable_date_uses_received_then_the_fallback_else_says_why():
     assert meta_from_header(b"From: a@x.com\n", scope="s", fallback_date=lambda: later).sent_at == later
     assert meta_from_header(b"From: a@x.com\nDate: soon\n", scope="s") == "has no usable Date"
     assert meta_from_header(b"Date: Tue, 8 Jun 2021 10:00:00 +0000\n", scope="s") == "has no usable From"
+
+
+def test_a_date_after_the_arrival_is_held_to_it_as_for_gmail_and_outlook():
+    """A sender's clock set to 2037 would hide the mail until then; the topmost Received field says when it
+    came, else the caller's arrival (a Maildir delivery time, an IMAP INTERNALDATE)."""
+    received = (b"Received: from mx.me.example by mail; Mon, 2 Mar 2026 09:00:05 +0000\n"
+                b"Received: from mx.other.example by mx.me.example; Fri, 2 Mar 2040 09:00:00 +0000\n")
+    late = b"From: a@x.com\nDate: Mon, 2 Mar 2037 09:00:00 +0000\n"
+    stamp = datetime(2026, 3, 3, tzinfo=UTC)
+    assert meta_from_header(received + late, scope="s", arrived=lambda: stamp).sent_at == datetime(
+        2026, 3, 2, 9, 0, 5, tzinfo=UTC)                                       # the topmost one, before `arrived`
+    assert meta_from_header(late, scope="s", arrived=lambda: stamp).sent_at == stamp
+    assert meta_from_header(late, scope="s").sent_at == datetime(2037, 3, 2, 9, tzinfo=UTC)   # nothing to hold to
+    for date, sent in ((b"Mon, 2 Mar 2026 20:00:00 +0000", datetime(2026, 3, 2, 20, tzinfo=UTC)),   # within a day
+                       (b"Mon, 2 Mar 2020 09:00:00 +0000", datetime(2020, 3, 2, 9, tzinfo=UTC))):   # delayed, imported
+        block = received + b"From: a@x.com\nDate: " + date + b"\n"
+        assert meta_from_header(block, scope="s", arrived=lambda: stamp).sent_at == sent
 
 
 def test_message_ids_and_a_missing_one_hashes_the_header():

@@ -6,6 +6,7 @@ import re
 import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -109,10 +110,13 @@ def test_partstat_and_addresses():
         (Address("cem@example.com", "Cem"), "TENTATIVE"), (Address("dee@example.com", "Dee"), "NEEDS-ACTION"))
 
 
-def test_floating_times_are_utc_and_crlf_parses():
+def test_floating_times_are_the_users_wall_clock_utc_by_default_and_crlf_parses():
     assert b"\r\n" in (FIXTURES / "floating_times_crlf.ics").read_bytes()
     event = events("floating_times_crlf.ics")[0]["floating@kith.test"]
     assert (event.start, event.end) == (utc(2024, 3, 6, 10), utc(2024, 3, 6, 11))
+    tokyo, _ = events_of(IcsSource("t", FIXTURES / "floating_times_crlf.ics", now=NOW, zone=ZoneInfo("Asia/Tokyo")))
+    event = tokyo["floating@kith.test"]
+    assert (event.start, event.end) == (utc(2024, 3, 6, 1), utc(2024, 3, 6, 2))        # 10:00 in Tokyo
 
 
 def test_real_invitations_exchange_crlf_google_lf_and_a_cancellation_share_ids(tmp_path):

@@ -122,6 +122,19 @@ def test_the_date_comes_from_internaldate_when_the_header_has_none(mailbox):
     assert [r.sent_at.isoformat() for r in state.values()] == ["2025-05-06T07:08:09+00:00"]
 
 
+def test_a_date_after_the_internaldate_is_held_to_it(mailbox):
+    """A sender's clock in 2037: the server's arrival time stands (Received fields are not fetched)."""
+    from datetime import UTC, datetime
+    mailbox.client.append("INBOX", b"Received: from mx by mx.me.example; Sun, 1 Mar 2026 09:00:00 +0000\r\n"
+                                   b"From: a@example.org\r\nTo: me@home.example\r\nSubject: late\r\n"
+                                   b"Date: Fri, 2 Mar 2037 09:00:00 +0000\r\n\r\nx\r\n",
+                          msg_time=datetime(2026, 3, 2, 7, 8, 9, tzinfo=UTC))
+    mailbox.append("INBOX", 1)                                          # dated January 2026, arrived now
+    state, _, _ = pull(mailbox.source(), None)
+    assert sorted(r.sent_at.isoformat() for r in state.values()) == [
+        "2026-01-02T09:01:00+00:00", "2026-03-02T07:08:09+00:00"]
+
+
 # ---------------------------------------------------------------- incremental sync, with the store
 
 

@@ -116,6 +116,22 @@ def test_the_file_name_timestamp_is_the_last_date_fallback(tmp_path):
     assert unique_name_date("no-timestamp.host") is None
 
 
+def test_a_date_after_the_arrival_is_held_to_the_received_field_else_the_delivery_time(tmp_path):
+    """A sender's clock in 2037 would hide the mail until then. A name that is no time ("1.host", from an
+    import script) holds nothing, or every Date would become 1970."""
+    folder = maildir(tmp_path / "Maildir")
+    late = "From: Ann <ann@other.example>\nDate: Fri, 2 Mar 2037 09:00:00 +0000\nSubject: Hi\n"
+    received = "Received: from mx by mx.me.example; Sun, 1 Mar 2026 09:00:00 +0000\n"
+    (folder / "cur" / "1772441405.M1P1.host:2,S").write_text(received + late + "\nbody\n")
+    (folder / "cur" / "1772441405.M2P2.host:2,S").write_text(late + "\nbody\n")
+    (folder / "cur" / "1.host:2,S").write_text(late + "\nbody\n")
+    state, _, _ = pull(MaildirSource("m", folder), None)
+    assert {sid.split("/", 1)[1]: m.sent_at for sid, m in state.items()} == {
+        "1772441405.M1P1.host": datetime(2026, 3, 1, 9, tzinfo=UTC),
+        "1772441405.M2P2.host": datetime(2026, 3, 2, 8, 50, 5, tzinfo=UTC),           # its delivery time
+        "1.host": datetime(2037, 3, 2, 9, tzinfo=UTC)}
+
+
 def test_a_message_without_any_date_is_skipped_with_a_note(tmp_path):
     root = copy(tmp_path)
     (root / "cur" / "undated.host:2,S").write_text("From: a@example.com\nSubject: when?\n\nbody\n")

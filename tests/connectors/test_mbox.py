@@ -532,3 +532,19 @@ def test_the_received_field_comes_before_the_from_line_when_date_is_unusable(tmp
                     "Received: from mx by mail; Tue, 3 Mar 2020 09:00:00 +0000\n\nbody\n")
     found, _ = only(path)
     assert [m.sent_at for m in found] == [datetime(2020, 3, 3, 9, 0, tzinfo=UTC)]
+
+
+def test_a_date_after_the_received_field_is_held_to_it_and_the_from_line_never_is(tmp_path):
+    """A sender's clock in 2037 (the far future hides the mail from every judgment until then): the topmost
+    Received field says when it came. The "From " line is no arrival: `git format-patch` writes 2001 there."""
+    path = tmp_path / "skew.mbox"
+    path.write_text("From sender@x Thu Jan  1 00:00:00 2026\n"
+                    "Received: from mx.other.example by mx.me.example; Mon, 2 Mar 2026 09:00:05 +0000\n"
+                    "From: Ann <ann@other.example>\nTo: me@me.example\nDate: Fri, 2 Mar 2037 09:00:00 +0000\n"
+                    "Subject: project question\nMessage-ID: <s1@other>\n\nbody\n\n"
+                    "From 0123abcd Mon Sep 17 00:00:00 2001\nFrom: Bo <bo@other.example>\n"
+                    "Date: Tue, 3 Mar 2026 10:00:00 +0000\nSubject: [PATCH] fix\nMessage-ID: <p1@other>\n\ndiff\n")
+    found, _ = only(path)
+    assert [(m.message_id, m.sent_at) for m in found] == [
+        ("s1@other", datetime(2026, 3, 2, 9, 0, 5, tzinfo=UTC)), ("p1@other", datetime(2026, 3, 3, 10, tzinfo=UTC))]
+    assert found[0].source_id == "skew/s1@other/2037-03-02T09:00:00+00:00"     # the id keeps the Date written
