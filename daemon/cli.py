@@ -260,11 +260,6 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
     day = parse_day(as_of, ctx)
     require_synced(ctx, "no digest was written or stored")
     syncing = note_if_syncing(ctx)
-    shown = ctx.db.execute("SELECT replay FROM digests WHERE date = ? AND path IS NOT NULL",
-                           [day.isoformat()]).fetchone()      # a digest written on its day stays one when forced
-    if force and not syncing:      # while a sync runs only a preview is made: the stored digest stays
-        ctx.db.execute("DELETE FROM suggestions WHERE date = ?", [day.isoformat()])
-        ctx.db.execute("DELETE FROM digests WHERE date = ?", [day.isoformat()])
     result_digest, _ = build_digest(ctx.db, ctx.config, day)
     if day > today_for(ctx.config) or syncing:  # storing it would mark the day delivered before its mail is in
         payload = render(result_digest)
@@ -277,8 +272,10 @@ def digest(ctx: Context, as_of: str | None, as_json: bool, to_stdout: bool, forc
         return
     # only today's digest goes to the user's inbox: a replay of an earlier day is for reading, not a backdated mail
     today = day == today_for(ctx.config)
+    # forced, the stored digest is swapped in one transaction, keeping its replay flag (written on its day: none);
+    # while a sync runs only a preview is made (above), and the stored digest stays
     delivered = deliver(ctx.db, result_digest, ctx.config.digest_dir, config=ctx.config if today else None,
-                        replay=not today and not (shown and not shown[0]))
+                        replay=not today, replace=force)
     if delivered.kept:      # recorded there earlier (before --force, or before another mailbox failed)
         click.echo(f"kith: the digest for {day.isoformat()} is in {' and '.join(delivered.kept)} already: not placed "
                    "there again" + (" (the digest folder has the one rendered now)" if force else ""), err=True)
@@ -724,7 +721,7 @@ def forget(ctx: Context, source: str) -> None:
         raise UsageError(f"{key} is still in the config and would be synced again", where=str(ctx.config.path),
                          fix="remove it from the config (or set enabled = false), then run this again")
     with _sync_lock(ctx.config):    # a sync running now (the daemon's, or `kith sync`) ends first, not midway
-        counts = forget_source(ctx.db, key)
+        counts = forget_source(ctx.db, key)     # marks the user's addresses due in its transaction
         refresh_own_addresses(ctx.db, ctx.config.user.addresses)     # an address learned from its Sent folder goes too
     click.echo(f"Forgot {key}: {forget_summary(counts)}." + _forget_password(ctx, key))
 

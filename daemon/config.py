@@ -36,7 +36,8 @@ class UserConfig:
     addresses: list[str] = key([], "All your own e-mail addresses and aliases; mail from them counts as sent by you. "
                                "Their domains (free-mail providers aside) are your organisation: a colleague there "
                                "who keeps writing to you directly is not noise for going unanswered.")
-    timezone: str = key("UTC", "IANA time zone for the digest time and for 'today', e.g. Europe/Berlin.")
+    timezone: str = key("UTC", "IANA time zone for the digest time, for 'today', and for calendar times written "
+                               "without a zone (and all-day events), e.g. Europe/Berlin.")
 
 
 @dataclass(frozen=True)

@@ -60,15 +60,23 @@ def render(digest: Digest) -> dict:
             "text": render_text(digest)}
 
 
-def record(db: Database, digest: Digest, now: datetime | None = None) -> dict:
-    """Store the rendered digest and its suggestions for its date, once."""
+def record(db: Database, digest: Digest, now: datetime | None = None, *, replay: bool = False,
+           replace: bool = False) -> dict:
+    """Store the rendered digest and its suggestions for its date, once, with its `replay` flag; `replace` (a
+    forced render) swaps them for the stored ones in the same transaction, keeping the stored flag: a digest
+    shown on its day stays one, and a kill midway leaves the old one whole."""
     payload = render(digest)
     day = digest.date.isoformat()
     with db.atomic():
-        if db.execute("SELECT 1 FROM digests WHERE date = ?", [day]).fetchone():
+        old = db.execute("SELECT replay FROM digests WHERE date = ?", [day]).fetchone()
+        if old and not replace:
             return stored(db, digest.date)[0]
-        db.execute("INSERT INTO digests (date, rendered_at, payload) VALUES (?, ?, ?)",
-                   [day, utc_text(now or datetime.now(UTC)), json.dumps(payload, ensure_ascii=False)])
+        if old:
+            replay = bool(old[0])
+            db.execute("DELETE FROM suggestions WHERE date = ?", [day])
+            db.execute("DELETE FROM digests WHERE date = ?", [day])
+        db.execute("INSERT INTO digests (date, rendered_at, payload, replay) VALUES (?, ?, ?, ?)",
+                   [day, utc_text(now or datetime.now(UTC)), json.dumps(payload, ensure_ascii=False), int(replay)])
         rows = [(day, i, s.kind, s.contact_id, s.goal, s.thread or None) for i, s in enumerate(digest.suggestions)]
         # the second person of an introduction was suggested too: not asked about another one tomorrow
         rows += [(day, PARTNER_POSITION + i, s.kind, s.other_id, s.goal, None)
@@ -109,23 +117,22 @@ def mark_shown(db: Database, day: date, markdown: Path) -> None:
 
 
 def deliver(db: Database, digest: Digest, directory: Path, now: datetime | None = None, *,
-            config: Config | None = None, replay: bool = False) -> Delivered:
+            config: Config | None = None, replay: bool = False, replace: bool = False) -> Delivered:
     """Record, write, place in the user's own mailboxes, and mark delivered; a date delivered before is left alone.
     A `replay` (an earlier day's digest, rendered now to read) is marked so: what it suggests was never shown on
-    its day, and hides no one from today's digest or those to come (`daemon.analysis.SHOWN`).
+    its day, and hides no one from today's digest or those to come (`daemon.analysis.SHOWN`); the flag is stored
+    with the digest, so a run interrupted before its files are written keeps it. `replace` (`kith digest --force`)
+    renders a delivered date again, swapping the stored digest atomically (see `record`).
 
     A mailbox that fails leaves the date undelivered, so the next run tries again;
     each mailbox recognises a digest it already holds, so nothing arrives twice.
     """
     previous = stored(db, digest.date)
-    if previous and previous[1]:
+    if previous and previous[1] and not replace:
         return Delivered(digest.date, previous[0], _files_of(db, digest.date), already=True)
-    payload = record(db, digest, now)
+    payload = record(db, digest, now, replay=replay, replace=replace)
     files = write_files(directory, digest.date, payload)
-    with db.atomic():
-        mark_shown(db, digest.date, files[0])
-        if previous is None:    # newly recorded: a digest already written (the mailbox step failed) keeps its flag
-            db.execute("UPDATE digests SET replay = ? WHERE date = ?", [int(replay), digest.date.isoformat()])
+    mark_shown(db, digest.date, files[0])
     kept = to_own_mailboxes(db, config, digest.date, payload, now) if config is not None else []
     db.execute("UPDATE digests SET delivered_at = ? WHERE date = ?",
                [utc_text(now or datetime.now(UTC)), digest.date.isoformat()])

@@ -88,7 +88,7 @@ def acquire_sync(database: Path, *, wait: float, on_wait: Callable[[int | None],
     """Take the store's sync lock, waiting up to `wait` seconds while another sync holds it; `on_wait(pid)` is
     called once when the wait is more than a moment. Raises SyncRunning when the other sync still runs."""
     path = sync_lock_path(database)
-    fd = _open(path)
+    fd = _open(path, elsewhere="set [storage] database to a folder you can write to (the lock lies beside it)")
     started = time.monotonic()
     announced = False
     while not _try_lock(fd):
@@ -118,14 +118,14 @@ def _duration(seconds: float) -> str:
     return f"{seconds:.0f} second{'' if round(seconds) == 1 else 's'}"
 
 
-def _open(path: Path) -> int:
+def _open(path: Path, **elsewhere: str) -> int:
     """The lock file, opened to lock; one that cannot be (owned by root, a read-only or full disk) is a StoreError
     naming it and the fix, not a traceback."""
     try:
         paths.ensure_private_dir(path.parent)
         return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
     except OSError as exc:
-        raise paths.cannot_write(exc, "open the lock file", path) from None
+        raise paths.cannot_write(exc, "open the lock file", path, **elsewhere) from None
 
 
 def _try_lock(fd: int) -> bool:

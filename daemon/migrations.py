@@ -351,3 +351,13 @@ def m016_replays(db: Database) -> None:
     were never shown on their day and hide no one from the digests to come. Those stored before cannot be
     told apart and count as shown, as they did."""
     db.execute("ALTER TABLE digests ADD COLUMN replay INTEGER NOT NULL DEFAULT 0")
+
+
+@migrations()
+def m017_pending_work(db: Database) -> None:
+    """Work that must follow what a sync stored, recorded in the same transaction as the mail: finding the
+    user's addresses again (`daemon.store.own_addresses_due`), so that a sync killed before it is done does it
+    next time. Due now: an address of the user's first name alone, or that others name as the user in full,
+    counts as the user's (`daemon.store._receiving_alias`)."""
+    db.execute("CREATE TABLE pending_work (task TEXT PRIMARY KEY)")
+    db.execute("INSERT INTO pending_work (task) VALUES ('own_addresses')")

@@ -108,12 +108,14 @@ def fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def cannot_write(exc: OSError, what: str, path: Path) -> StoreError:
+def cannot_write(exc: OSError, what: str, path: Path, elsewhere: str = "set XDG_STATE_HOME to a folder you can write to"
+                 ) -> StoreError:
     """An OSError on one of Kith's own files or folders (a lock, the log, the state folder) as one line naming
-    the file and the fix: a file left to root by `sudo kith …`, a read-only folder, a full disk."""
+    the file and the fix: a file left to root by `sudo kith …`, a read-only folder, a full disk. `elsewhere`:
+    how to put the file somewhere else (the sync lock lies beside the database, not in the state folder)."""
     name = Path(exc.filename) if isinstance(exc.filename, str) else path
     if exc.errno == errno.EROFS:
-        fix = "the file system is read-only: mount it writable, or set XDG_STATE_HOME to a folder you can write to"
+        fix = f"the file system is read-only: mount it writable, or {elsewhere}"
     elif exc.errno in (errno.EACCES, errno.EPERM):
         fix = _make_yours(name)
     else:

@@ -321,7 +321,7 @@ class Service:
             log.info("%s: %d notes (skipped items); details at DEBUG level", source_key(sc), len(result.notes))
             for note in result.notes:
                 log.debug("%s: %s", source_key(sc), note)
-        if result.messages or result.deleted:
+        if store.own_addresses_due(self.db):
             store.refresh_own_addresses(self.db, self.config.user.addresses)
         return result.messages, result.events, result.deleted
 

@@ -73,8 +73,14 @@ def database_problem(exc: sqlite3.DatabaseError, path: Path | None = None, what:
                      ) -> StoreError:
     """A database error as the user can act on it: read-only, held by another program, damaged, or else."""
     text = str(exc)
+    path = path or opened_path
     if "readonly" in text or "read-only" in text:
         fix = "make the database file and its folder writable by you"
+    elif "unable to open" in text:
+        fix = ("check that the folder of [storage] database exists and that you can write to it (on a read-only "
+               "disk, set database to a file on another)")
+    elif "disk is full" in text or "disk I/O" in text:
+        fix = "free disk space on the disk that holds the database (or check that disk), then run the command again"
     elif "locked" in text or "busy" in text:
         fix = "another program holds the database (a second kith, a database browser): close it and try again"
     elif "not a database" in text:
@@ -107,8 +113,13 @@ def _migrate(db: Database, attempts: int = 10) -> None:
             time.sleep(min(0.5, 0.1 * (attempt + 1)))     # about 4 s in all: enough on a loaded machine
 
 
+opened_path: Path | None = None    # the database this process opened: named by an error met anywhere later
+
+
 def open_store(path: Path) -> Database:
     """Open (creating if needed) the database, in WAL mode, with migrations applied."""
+    global opened_path
+    opened_path = path
     if path.is_dir():
         raise StoreError("is a folder, not a database file", where=str(path),
                          fix="set [storage] database to a file path, such as ~/.local/share/kith/kith.db")
@@ -230,10 +241,24 @@ def apply_batch(db: Database, source: str, batch: Batch, *, store_subjects: bool
                 db, source, batch.events, store_subjects, rewritten)
             db.execute("UPDATE sync_state SET messages = messages + ?, events = events + ? WHERE source = ?",
                        [counts.messages, counts.events, source])
+            if counts.messages or counts.deleted:
+                _own_addresses_due(db)      # in the batch's transaction: a kill before they are found loses nothing
     except sqlite3.OperationalError as exc:
-        raise StoreError(f"cannot write to the database ({exc})", where=source,
-                         fix="free disk space or stop the other program using the database, then sync again") from None
+        raise database_problem(exc, what=f"{source}: cannot store what it read") from None
     return counts
+
+
+OWN_ADDRESSES = "own_addresses"
+
+
+def _own_addresses_due(db: Database) -> None:
+    db.execute("INSERT OR IGNORE INTO pending_work (task) VALUES (?)", [OWN_ADDRESSES])
+
+
+def own_addresses_due(db: Database) -> bool:
+    """Whether mail came or went since the user's addresses were last found (`refresh_own_addresses`): recorded
+    with the mail itself, so that a sync killed between its last batch and the finding finds them next time."""
+    return db.execute("SELECT 1 FROM pending_work WHERE task = ?", [OWN_ADDRESSES]).fetchone() is not None
 
 
 def _mark_stale(db: Database, source: str, batch: Batch) -> None:
@@ -459,6 +484,7 @@ def forget_source(db: Database, source: str) -> Counts:
             db.execute(f"DELETE FROM {table} WHERE {column} = ?", [source])
         counts.deleted_messages = stored - db.execute("SELECT count(*) FROM messages").fetchone()[0]
         counts.kept_messages = held - counts.deleted_messages
+        _own_addresses_due(db)     # an address learned from its Sent folder goes too
     return counts
 
 
@@ -505,6 +531,7 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
                   | set(_home_by_name(db, configured | set(learned), alone)))
     receiving = _receiving_alias(db, configured | set(learned) | set(home))
     with db.atomic():
+        db.execute("DELETE FROM pending_work WHERE task = ?", [OWN_ADDRESSES])
         db.execute("DELETE FROM own_addresses")
         db.conn.executemany("INSERT OR IGNORE INTO own_addresses (email, origin) VALUES (?, 'config')",
                             [(a,) for a in sorted(configured)])
@@ -527,9 +554,9 @@ def configured_addresses_changed(db: Database, configured: Iterable[str]) -> boo
 
 
 def keep_own_addresses_current(db: Database, configured: Iterable[str]) -> None:
-    """Find the user's addresses again when the config's changed since the last sync (read commands and the
-    daemon's digest judge with them)."""
-    if holds_anything(db) and configured_addresses_changed(db, configured):
+    """Find the user's addresses again when the config's changed since the last sync, or mail came that they were
+    not found with (a sync killed before it found them): read commands and the daemon's digest judge with them."""
+    if holds_anything(db) and (own_addresses_due(db) or configured_addresses_changed(db, configured)):
         refresh_own_addresses(db, configured)
 
 

@@ -155,14 +155,14 @@ def _fewer_collections() -> Iterator[None]:
 
 def sync_all(db: Database, config: Config, only: str | None = None) -> list[SyncResult]:
     """Sync every enabled source (or the one named `only`), then refresh the user's own addresses when mail
-    came or went or the configured ones changed (on a large store it takes a second)."""
+    came or went since they were last found (in this sync or one killed before) or the configured ones changed
+    (on a large store it takes a second)."""
     results = []
     for source_config in config.sources:
         if not source_config.enabled or (only and source_config.name != only):
             continue
         source = build_source(source_config, config)
         results.append(sync_source(db, source, store_subjects=config.privacy.store_subjects, contain_bugs=True))
-    if any(r.messages or r.deleted for r in results) \
-            or store.configured_addresses_changed(db, config.user.addresses):   # else nothing to learn anew
-        store.refresh_own_addresses(db, config.user.addresses)
+    if store.own_addresses_due(db) or store.configured_addresses_changed(db, config.user.addresses):
+        store.refresh_own_addresses(db, config.user.addresses)      # else nothing to learn anew
     return results

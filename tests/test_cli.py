@@ -316,6 +316,7 @@ def test_a_damaged_database_is_one_line(tmp_path):
     done = run_kith("--config", str(config), "contacts", "--as-of", SAMPLE_DAY)
     assert done.returncode == 5 and "Traceback" not in done.stderr and done.stderr.count("\n") == 1
     assert "database disk image is malformed" in done.stderr and "restore it from a backup" in done.stderr
+    assert done.stderr.startswith(f"kith: {database}: ")        # which file, met wherever the command was
 
 
 def test_a_sync_note_stays_on_one_line_whatever_the_file_name(tmp_path):
@@ -855,3 +856,24 @@ def test_read_commands_before_the_first_sync_create_no_database_nor_its_folders(
     assert listed.exception.exit_code == 2 and "no mail or calendar synced yet" in str(listed.exception)
     assert not (tmp_path / "typo").exists()
     assert runner.invoke(cli, ["--config", str(config), "sync"]).exit_code == 0 and database.exists()
+
+
+def test_a_forced_digest_that_fails_midway_leaves_the_stored_one_whole(tmp_path, monkeypatch):
+    """Kill hunt: `kith digest --force` deleted the stored digest before rendering the new one; killed in between,
+    the day lost its digest, and rendered again it turned into a replay. Now nothing is deleted until the new one
+    is stored, in the same transaction."""
+    import daemon.analysis
+    kith = mail_kith(tmp_path, NAMESAKES)
+    assert kith("sync").exit_code == 0
+    assert kith("digest", "--as-of", "2025-03-01").exit_code == 0
+    db = store.open_store(tmp_path / "k.db")
+    before = db.execute("SELECT date, payload, replay FROM digests").fetchall()
+    db.execute("UPDATE digests SET replay = 0")      # written on its day, as the daemon would have
+    def killed(*args, **kw):
+        raise KeyboardInterrupt                       # the process dies while rendering
+    monkeypatch.setattr(daemon.analysis, "build_digest", killed)
+    assert kith("digest", "--as-of", "2025-03-01", "--force").exit_code != 0
+    assert db.execute("SELECT date, payload FROM digests").fetchall() == [row[:2] for row in before]
+    monkeypatch.undo()
+    assert kith("digest", "--as-of", "2025-03-01", "--force").stdout.startswith("Digest for 2025-03-01 written")
+    assert db.execute("SELECT replay FROM digests").fetchall() == [(0,)]     # still one shown on its day

@@ -203,3 +203,36 @@ def test_a_digest_written_on_its_day_stays_shown_when_read_again_later(db, tmp_p
     db.execute("UPDATE digests SET delivered_at = NULL")             # as if its mailbox had failed
     deliver(db, Digest(yesterday, "me", [tom], {}, None, []), tmp_path, replay=True)
     assert _recent_suggestions(db, today, 14, config=config) == {"tom@x.example": yesterday}
+
+
+def test_a_replay_interrupted_before_its_files_stays_a_replay(db, tmp_path):
+    """Kill hunt: a replay stored, then killed (or the disk full) before its files were written, was kept as
+    a digest shown on its day, hiding its people from today's digest. The flag is stored with the digest."""
+    from daemon.analysis import _recent_suggestions, today_for
+    from daemon.errors import KithError
+    from models.kinds import Suggestion
+    config = parse('[user]\ntimezone = "Europe/Berlin"\n', tmp_path / "k.toml")
+    today = today_for(config)
+    tom = Suggestion("reconnect", "tom@x.example", "Tom", None, ("…",), "", 15, 1.0, ("tom@x.example",))
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")
+    with pytest.raises((KithError, OSError)):
+        deliver(db, Digest(today - timedelta(days=1), "me", [tom], {}, None, []), blocked, replay=True)
+    assert db.execute("SELECT replay, path FROM digests").fetchall() == [(1, None)]
+    deliver(db, Digest(today - timedelta(days=1), "me", [tom], {}, None, []), tmp_path, replay=True)
+    assert db.execute("SELECT replay FROM digests").fetchall() == [(1,)]
+    assert _recent_suggestions(db, today, 14, config=config) == {}
+
+
+def test_a_forced_render_swaps_the_stored_digest_at_once_and_keeps_its_flag(db, tmp_path):
+    """`kith digest --force` of a day written on its day: the stored digest is replaced in one transaction
+    (a kill before leaves it whole), and it stays a digest shown on its day, whatever `replay` is asked."""
+    from models.kinds import Suggestion
+    tom = Suggestion("reconnect", "tom@x.example", "Tom", None, ("…",), "", 15, 1.0, ("tom@x.example",))
+    ann = Suggestion("reconnect", "ann@x.example", "Ann", None, ("…",), "", 15, 1.0, ("ann@x.example",))
+    deliver(db, Digest(DAY, "me", [tom], {}, None, []), tmp_path)
+    assert deliver(db, Digest(DAY, "me", [ann], {}, None, []), tmp_path, replay=True).already
+    again = deliver(db, Digest(DAY, "me", [ann], {}, None, []), tmp_path, replay=True, replace=True)
+    assert not again.already and "Ann" in (tmp_path / "kith-2026-01-06.md").read_text()
+    assert db.execute("SELECT replay FROM digests").fetchall() == [(0,)]
+    assert db.execute("SELECT address FROM suggestions").fetchall() == [("ann@x.example",)]

@@ -263,3 +263,20 @@ def test_a_state_folder_that_cannot_exist_is_one_line_for_run_and_unknown_for_st
     status = subprocess.run([sys.executable, "-m", "daemon", "--config", str(config), "status"], cwd=ROOT, env=env,
                             capture_output=True, text=True, timeout=60)
     assert status.returncode == 0 and f"Daemon: unknown ({blocker / 'kith' / 'kith.lock'}: cannot read" in status.stdout
+
+
+def test_a_sync_lock_on_a_read_only_disk_says_to_move_the_database_not_the_state_folder(tmp_path, monkeypatch):
+    """Kill hunt: the lock beside the database said "set XDG_STATE_HOME", which moves no database."""
+    import errno
+    from daemon.errors import StoreError
+    real = os.open
+
+    def read_only(path, *args, **kw):
+        if str(path).endswith(".sync.lock"):
+            raise OSError(errno.EROFS, "Read-only file system", str(path))
+        return real(path, *args, **kw)
+    monkeypatch.setattr(os, "open", read_only)
+    with pytest.raises(StoreError) as info:
+        acquire_sync(tmp_path / "kith.db", wait=0)
+    assert "set [storage] database to a folder you can write to" in info.value.line()
+    assert "XDG_STATE_HOME" not in info.value.line()

@@ -503,3 +503,13 @@ def test_the_users_first_name_alone_or_their_name_on_an_address_that_only_receiv
     writes = [message(200, sender=vanity, to=(ANNA,), subject="Lunch?")]
     store.apply_batch(db, "c", Batch(messages=tuple(writes)))
     assert vanity.email not in store.refresh_own_addresses(db, [me.email])
+
+
+def test_a_database_that_cannot_be_written_names_itself_and_the_right_fix(tmp_path):
+    """Kill hunt: a read-only database got "free disk space or stop the other program", naming no file."""
+    db = store.open_store(tmp_path / "kith.db")
+    db.execute("PRAGMA query_only = ON")          # as a file made read-only under a running Kith
+    with pytest.raises(store.StoreError) as info:
+        store.apply_batch(db, "mbox:big", Batch(messages=(message(1, to=(ANNA,)),)))
+    assert info.value.line() == (f"{tmp_path / 'kith.db'}: mbox:big: cannot store what it read (attempt to write a "
+                                 "readonly database) — make the database file and its folder writable by you")

@@ -152,6 +152,32 @@ def test_own_addresses_follow_the_config_even_when_no_mail_came(tmp_path, mailbo
     assert own == {"me@home.example", "p1@example.com"}                                          # … yet learned
 
 
+def test_a_sync_killed_before_it_found_the_users_addresses_has_them_found_next_time(tmp_path):
+    """Kill hunt: the batches were stored, the process died before the user's addresses were found again, and
+    the next sync read "nothing new" and never found them: an alias of the user's stayed a contact for good.
+    The need is stored with the mail; the next sync, or any command that judges, meets it."""
+    from daemon.config import parse
+    from daemon.sync import build_source, sync_all
+    sent = tmp_path / "mail" / "Sent"
+    for part in ("cur", "new", "tmp"):
+        (sent / part).mkdir(parents=True)
+    for n in range(2):
+        (sent / "cur" / f"17000000{n:02d}.M{n}P{n}.host:2,S").write_text(
+            f"Message-ID: <s{n}@home.example>\nDate: Mon, {n + 1} Jan 2026 10:00:00 +0000\n"
+            f"From: Sam <sam.k@home.example>\nTo: bob@example.com\nSubject: Hi {n}\n\nbody\n")
+    config = parse(f'[user]\naddresses = ["me@home.example"]\n[storage]\ndatabase = "{tmp_path / "k.db"}"\n'
+                   f'[[sources]]\ntype = "maildir"\nname = "m"\npath = "{tmp_path / "mail"}"\n', tmp_path / "k.toml")
+    db = store.open_store(tmp_path / "k.db")
+    store.refresh_own_addresses(db, config.user.addresses)
+    sync_source(db, build_source(config.sources[0], config))          # … and killed here, before the finding
+    assert store.own_addresses_due(db)
+    assert sync_all(db, config)[0].messages == 0                       # nothing new to read …
+    own = {a for (a,) in db.execute("SELECT email FROM own_addresses")}
+    assert own == {"me@home.example", "sam.k@home.example"} and not store.own_addresses_due(db)   # … yet found
+    sync_source(db, build_source(config.sources[0], config))
+    assert not store.own_addresses_due(db)              # a sync that stores nothing leaves nothing to find
+
+
 # ---------------------------------------------------------------- what a sync counts: new to the store or known
 
 
