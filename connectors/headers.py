@@ -324,7 +324,8 @@ def is_bulk(fields: Fields) -> bool:
 def meta_from_fields(fields: Fields, *, source_id: str, scope: str = "", labels: tuple[str, ...] = (),
                      fallback_date: Callable[[], datetime | None] | None = None,
                      message_id: str | None = None, dated_id: bool = False,
-                     arrived: Callable[[], datetime | None] | None = None) -> MessageMeta | str:
+                     arrived: Callable[[], datetime | None] | None = None,
+                     arrival_clock_trusted: bool = True) -> MessageMeta | str:
     """Build the record from scanned fields, or return why it cannot be built.
 
     The reason (a short phrase) lets each caller write its own one-line note.
@@ -332,13 +333,14 @@ def meta_from_fields(fields: Fields, *, source_id: str, scope: str = "", labels:
     `message_id`, when the caller has already read it, saves reading it again.
     `dated_id` appends the Date field's time (UTC, to the second) to `source_id` when there are both.
     `arrived`: when the mail server received the message, which a Date from a wrong clock may not pass
-    (`within_arrival`).
+    (`within_arrival`); `arrival_clock_trusted=False` when that time comes from a clock that may be wrong itself
+    (a Received field or a Maildir name written on the user's own machine).
     """
     sent_at = dated = parse_date(fields.get(b"date"))
     if sent_at is None and fallback_date is not None:
         sent_at = fallback_date()
     elif sent_at is not None and arrived is not None:
-        sent_at = within_arrival(sent_at, arrived())
+        sent_at = within_arrival(sent_at, arrived(), trusted=arrival_clock_trusted)
     if sent_at is None:
         return "has no usable Date"
     senders = parse_addresses(fields.get(b"from", b""))
@@ -362,11 +364,23 @@ def meta_from_fields(fields: Fields, *, source_id: str, scope: str = "", labels:
 CLOCK_SKEW = timedelta(days=1)
 
 
-def within_arrival(sent_at: datetime, arrived: datetime | None) -> datetime:
+EARLIEST_ARRIVAL = datetime(1990, 1, 1, tzinfo=UTC)
+
+
+def within_arrival(sent_at: datetime, arrived: datetime | None, *, trusted: bool = True) -> datetime:
     """The sender's Date, unless it lies after the server received the mail (beyond a day of clock skew): a
     sender's clock set years ahead would hide the mail from every judgment until then, so the arrival stands.
-    A Date long before the arrival stays: imported and delayed mail arrive late."""
-    return arrived if arrived is not None and sent_at > arrived + CLOCK_SKEW else sent_at
+    A Date long before the arrival stays: imported and delayed mail arrive late.
+
+    An arrival that is not `trusted` (a Received field or a Maildir name, written by the user's own machine:
+    fetchmail on a board without a battery clock stamps 1970) only corrects a Date that is wrong for sure, one
+    still in the future now, and only with a time that is possible itself (review 27)."""
+    if arrived is None or sent_at <= arrived + CLOCK_SKEW:
+        return sent_at
+    if trusted:
+        return arrived
+    now = datetime.now(UTC)
+    return arrived if sent_at > now + CLOCK_SKEW and EARLIEST_ARRIVAL <= arrived <= now + CLOCK_SKEW else sent_at
 
 
 def meta_from_header(block: bytes, *, scope: str = "", source_id: str | None = None,
@@ -394,7 +408,7 @@ def meta_from_header(block: bytes, *, scope: str = "", source_id: str | None = N
         return arrival_of(fields) or (arrived() if arrived else None)
 
     return meta_from_fields(fields, source_id=source_id, scope=scope, labels=labels, fallback_date=dates,
-                            arrived=arrival)
+                            arrived=arrival, arrival_clock_trusted=False)
 
 
 def hash_source_id(scope: str, block: bytes) -> str:

@@ -524,7 +524,10 @@ def _resolve(uid: str, parts: list[_Part], now: datetime, notes: list[str]) -> l
                 best[part.recurrence_id] = part
     overrides = list(best.values())
     first = min(p.start for p in parts)
-    window = (max(first, now - LOOK_BACK), now + LOOK_AHEAD)
+    # in the user's zone: the library compares a floating start with the window's clock time, and in UTC the
+    # 09:00 first occurrence of a New York series (14:00 UTC) would fall before a window starting at 14:00
+    zone = parts[0].zone
+    window = (max(first, now - LOOK_BACK).astimezone(zone), (now + LOOK_AHEAD).astimezone(zone))
     where, zone = (winner or parts[0]).rel, parts[0].zone
     kept = overrides
     if winner is not None:

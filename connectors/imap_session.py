@@ -88,15 +88,19 @@ def imap_errors(source: SourceConfig) -> Iterator[None]:
         raise SourceError(f"the TLS certificate of {server} is not trusted ({exc.verify_message})", where=where,
                           fix=fix) from None
     except ssl.SSLError as exc:
+        fix = ("check port: with starttls it is the server's plain IMAP port (usually 143), whose STARTTLS must "
+               "work; or remove starttls and use port 993" if source.starttls else
+               "check port: 993 is IMAP over TLS; a port that speaks plain IMAP (143) does not work with tls, but "
+               "starttls = true does")
         raise SourceError(f"TLS with {server} failed ({exc.reason or exc.__class__.__name__})", where=where,
-                          fix="check port: 993 is IMAP over TLS; a port that speaks plain IMAP (143) does not "
-                              "work with tls") from None
+                          fix=fix) from None
     except socket.gaierror:
         raise SourceError(f"cannot find the server {source.host} (no such name, or no network)", where=where,
                           fix="check host, and your network connection") from None
     except ConnectionRefusedError:
+        ports = "143 is plain IMAP, switched to TLS by starttls" if source.starttls else "993 is IMAP over TLS"
         raise SourceError(f"{server} refused the connection", where=where,
-                          fix="check host and port (993 is IMAP over TLS)") from None
+                          fix=f"check host and port ({ports})") from None
     except TimeoutError:
         raise SourceError(f"{server} did not answer within {TIMEOUT} seconds", where=where,
                           fix=f"check host, port and your network; {again}") from None

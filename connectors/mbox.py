@@ -279,7 +279,8 @@ class MboxSource(LocalSource):
                          else hash_source_id(scope, data[slice(*_header_span(data, begin, end, crlf))]))
             meta = meta_from_fields(fields, source_id=source_id, scope=scope, labels=labels, message_id=message_id,
                                     fallback_date=_fallback(data, begin, end, crlf, fields), dated_id=True,
-                                    arrived=partial(arrival_of, fields))  # not the "From " line (_fallback)
+                                    arrived=partial(arrival_of, fields),
+                                    arrival_clock_trusted=False)  # not the "From " line (_fallback)
             if isinstance(meta, str):
                 out.notes.append(f"{rel}: message {numbered(index)} {meta}, skipped")
                 continue

@@ -51,12 +51,21 @@ def end_of_day(today: date, config: Config) -> datetime:
     return datetime.combine(today + timedelta(days=1), time.min, config.zone)
 
 
+def _sync_running(config: Config) -> bool:
+    """Whether a sync of the store runs now (it finds the user's addresses itself when it ends)."""
+    from daemon.lock import sync_holder
+    try:
+        return sync_holder(config.database_path) is not None
+    except OSError:
+        return False
+
+
 def today_for(config: Config, now: datetime | None = None) -> date:
     return (now or datetime.now(config.zone)).astimezone(config.zone).date()
 
 
 def own_addresses(db: Database, config: Config) -> set[str]:
-    keep_own_addresses_current(db, config.user.addresses)
+    keep_own_addresses_current(db, config.user.addresses, syncing=_sync_running(config))
     learned = {r[0] for r in db.execute("SELECT email FROM own_addresses")}
     return learned | {a.strip().lower() for a in config.user.addresses}
 

@@ -359,5 +359,5 @@ def m017_pending_work(db: Database) -> None:
     user's addresses again (`daemon.store.own_addresses_due`), so that a sync killed before it is done does it
     next time. Due now: an address of the user's first name alone, or that others name as the user in full,
     counts as the user's (`daemon.store._receiving_alias`)."""
-    db.execute("CREATE TABLE pending_work (task TEXT PRIMARY KEY)")
+    db.execute("CREATE TABLE pending_work (task TEXT PRIMARY KEY, generation INTEGER NOT NULL DEFAULT 1)")
     db.execute("INSERT INTO pending_work (task) VALUES ('own_addresses')")

@@ -252,7 +252,9 @@ OWN_ADDRESSES = "own_addresses"
 
 
 def _own_addresses_due(db: Database) -> None:
-    db.execute("INSERT OR IGNORE INTO pending_work (task) VALUES (?)", [OWN_ADDRESSES])
+    """Mark the finding due, counting up: a finding that read the mail before this batch does not clear it."""
+    db.execute("INSERT INTO pending_work (task) VALUES (?) ON CONFLICT(task) DO UPDATE SET generation = generation + 1",
+               [OWN_ADDRESSES])
 
 
 def own_addresses_due(db: Database) -> bool:
@@ -515,6 +517,8 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
     user writes to often, stays a person (`_delegate`), listed in `delegates`: what
     they file in Sent is the user's mail (`models.facts`).
     """
+    due = db.execute("SELECT generation FROM pending_work WHERE task = ?", [OWN_ADDRESSES]).fetchone()
+    due = due[0] if due else None
     counted = db.execute(
         """SELECT m.sender, count(DISTINCT m.key) FROM message_copies c JOIN messages m ON m.key = c.key
            WHERE ' ' || c.labels || ' ' LIKE '% SENT %' GROUP BY m.sender""").fetchall()
@@ -531,7 +535,8 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
                   | set(_home_by_name(db, configured | set(learned), alone)))
     receiving = _receiving_alias(db, configured | set(learned) | set(home))
     with db.atomic():
-        db.execute("DELETE FROM pending_work WHERE task = ?", [OWN_ADDRESSES])
+        # done for the mail read above; a batch stored meanwhile (a sync running beside a read command) keeps it due
+        db.execute("DELETE FROM pending_work WHERE task = ? AND generation IS ?", [OWN_ADDRESSES, due])
         db.execute("DELETE FROM own_addresses")
         db.conn.executemany("INSERT OR IGNORE INTO own_addresses (email, origin) VALUES (?, 'config')",
                             [(a,) for a in sorted(configured)])
@@ -553,10 +558,13 @@ def configured_addresses_changed(db: Database, configured: Iterable[str]) -> boo
     return now != {a for (a,) in db.execute("SELECT email FROM own_addresses WHERE origin = 'config'")}
 
 
-def keep_own_addresses_current(db: Database, configured: Iterable[str]) -> None:
+def keep_own_addresses_current(db: Database, configured: Iterable[str], *, syncing: bool = False) -> None:
     """Find the user's addresses again when the config's changed since the last sync, or mail came that they were
-    not found with (a sync killed before it found them): read commands and the daemon's digest judge with them."""
-    if holds_anything(db) and (own_addresses_due(db) or configured_addresses_changed(db, configured)):
+    not found with (a sync killed before it found them): read commands and the daemon's digest judge with them.
+    While a sync runs, it finds them itself when it ends: a read command does not do it after every batch."""
+    if not holds_anything(db):
+        return
+    if configured_addresses_changed(db, configured) or (own_addresses_due(db) and not syncing):
         refresh_own_addresses(db, configured)
 
 
@@ -686,15 +694,18 @@ def _receiving_alias(db: Database, own: set[str]) -> list[str]:
         shaped = named or _short_form(email, names) or _first_name_form(email, names)
         if email in own or not shaped or firm_of(email.partition("@")[2]) not in firms:
             continue
-        if _only_receives(db, email, own) and _written_to(db, own, email) <= mails // 10 \
+        if _only_receives(db, email) and _written_to(db, own, email) <= mails // 10 \
                 and not _names_another(db, email, names):
             found.add(email)
-    # fewer mails do when others name the address as the user, in full ("Louise Kitchen" <lkitchen@>)
-    for email, name, mails in db.execute("SELECT email, name, count(DISTINCT key) FROM recipients WHERE name != '' "
-                                         "GROUP BY email, name"):
+    # fewer mails do when others name the address as the user, in full ("Louise Kitchen" <lkitchen@>); only
+    # names holding a surname of the user's are grouped (one scan, not a sort of every name given)
+    lasts = sorted({last for _, last in names})
+    holds = " OR ".join("name LIKE ?" for _ in lasts)
+    for email, name, mails in db.execute(f"SELECT email, name, count(DISTINCT key) FROM recipients WHERE name != '' "
+                                         f"AND ({holds}) GROUP BY email, name", [f"%{last}%" for last in lasts]):
         if email in own or email in found or firm_of(email.partition("@")[2]) not in firms:
             continue
-        if _full_name_of(name) in names and _only_receives(db, email, own) \
+        if _full_name_of(name) in names and _only_receives(db, email) \
                 and _written_to(db, own, email) <= mails // 10 and not _names_another(db, email, names):
             found.add(email)
     return sorted(found)
@@ -707,19 +718,20 @@ def _first_name_form(email: str, names: dict[tuple[str, str], str]) -> bool:
 
 
 def _full_name_of(name: str) -> tuple[str, str] | None:
-    """(first, last) of a display name of two words, "Louise Kitchen" or "Kitchen, Louise"; None otherwise."""
-    words = re.findall(r"[^\W\d_]+", name.lower())
-    if len(words) != 2:
+    """(first, last) of a display name of two words, "Louise Kitchen" or "Kitchen, Louise"; None otherwise, and
+    for "Richard S." (an initial is no surname) or "Louise (Home)" (a note is none either)."""
+    words = re.findall(r"[^\W\d_]+", re.sub(r"\([^)]*\)", " ", name).lower())
+    if len(words) != 2 or min(map(len, words)) < 2:
         return None
     return (words[1], words[0]) if "," in name else (words[0], words[1])
 
 
-def _only_receives(db: Database, email: str, own: set[str]) -> bool:
-    """Whether the address never wrote to anyone but itself and the user (a note to self is no colleague's)."""
-    others = own | {email}
+def _only_receives(db: Database, email: str) -> bool:
+    """Whether the address never wrote a line but notes to itself (louise@ mailing an article to louise@): a
+    colleague writes to the user, and one mail to the user is enough to be one (review 27)."""
     for (recipient,) in db.execute("SELECT DISTINCT r.email FROM messages m JOIN recipients r ON r.key = m.key "
                                    "WHERE m.sender = ?", [email]):
-        if recipient not in others:
+        if recipient != email:
             return False
     return db.execute("SELECT 1 FROM messages m WHERE m.sender = ? AND NOT EXISTS "
                       "(SELECT 1 FROM recipients r WHERE r.key = m.key) LIMIT 1", [email]).fetchone() is None

@@ -513,3 +513,40 @@ def test_a_database_that_cannot_be_written_names_itself_and_the_right_fix(tmp_pa
         store.apply_batch(db, "mbox:big", Batch(messages=(message(1, to=(ANNA,)),)))
     assert info.value.line() == (f"{tmp_path / 'kith.db'}: mbox:big: cannot store what it read (attempt to write a "
                                  "readonly database) — make the database file and its folder writable by you")
+
+
+def test_a_colleague_writing_to_the_user_or_an_alias_named_with_an_initial_is_judged_right(db):
+    """Review 27: jsmith@ (John, the firm's short form of Jane Smith's name too) writes to Jane one to one: a
+    colleague, not her address. richard.b.sanders@ named "Richard S." is still Richard Sanders' old address."""
+    jane, john = Address("jane.smith@enron.example"), Address("jsmith@enron.example")
+    mail = [message(i, sender=ANNA, to=(Address("team@enron.example"),), cc=(john,)) for i in range(25)]
+    mail += [message(100 + i, sender=john, to=(jane,)) for i in range(4)]
+    store.apply_batch(db, "a", Batch(messages=tuple(mail)))
+    assert store.refresh_own_addresses(db, [jane.email]) == {jane.email}
+    me, old = Address("richard.sanders@enron.example"), Address("richard.b.sanders@enron.example", "Richard S.")
+    home = Address("richard@enron.example", "Richard (Home)")
+    store.apply_batch(db, "b", Batch(messages=tuple(message(200 + i, sender=ANNA, to=(old,)) for i in range(25))
+                                     + tuple(message(300 + i, sender=ANNA, to=(home,)) for i in range(25))))
+    assert store.refresh_own_addresses(db, [me.email]) == {me.email, old.email, home.email}
+
+
+def test_mail_stored_while_the_users_addresses_are_found_keeps_the_finding_due(db, monkeypatch):
+    """Review 27: a read command's finding read the mail, a sync's batch committed, and the finding cleared the
+    mark that batch set: its alias stayed a contact. The mark counts up; a finding clears only what it read."""
+    sent = [message(i, sender=Address("alias@home.example"), to=(ANNA,), labels=("SENT",), scope="Sent")
+            for i in range(2)]
+    store.apply_batch(db, "a", Batch(messages=(message(9, sender=ANNA, to=(ME,)),)))
+    real = store._receiving_alias
+
+    def meanwhile(*args):
+        store.apply_batch(db, "a", Batch(messages=tuple(sent)))         # a sync's batch, mid-finding
+        return real(*args)
+    monkeypatch.setattr(store, "_receiving_alias", meanwhile)
+    assert "alias@home.example" not in store.refresh_own_addresses(db, [ME.email])   # read before the batch
+    monkeypatch.setattr(store, "_receiving_alias", real)
+    assert store.own_addresses_due(db)
+    store.keep_own_addresses_current(db, [ME.email], syncing=True)                  # a sync runs: left to it
+    assert store.own_addresses_due(db)
+    store.keep_own_addresses_current(db, [ME.email])
+    assert not store.own_addresses_due(db)
+    assert {a for (a,) in db.execute("SELECT email FROM own_addresses")} == {ME.email, "alias@home.example"}

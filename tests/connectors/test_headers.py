@@ -203,3 +203,16 @@ def test_an_address_list_too_deeply_nested_for_the_parser_gives_no_address():
 
 def test_an_address_with_control_characters_is_no_address():
     assert parse_addresses(b"eve\x1b@x.example, kim@x.example") == (Address("kim@x.example"),)
+
+
+def test_a_received_field_from_a_wrong_clock_moves_no_date_that_could_be_right():
+    """Review 27: fetchmail on a board without a battery clock stamps 1970 (or last week) on every Received
+    field; a right Date after it stayed right only while it is not in the future. A time before 1990 holds
+    nothing, not even a Date in the future."""
+    good = b"From: a@x.com\nDate: Tue, 03 Mar 2026 09:00:00 +0100\n"
+    for stamp in (b"Thu, 01 Jan 1970 00:00:00 +0000", b"Sat, 01 Jan 2000 00:00:00 +0000",
+                  b"Mon, 23 Feb 2026 08:00:00 +0000"):
+        block = b"Received: from x by y; " + stamp + b"\n" + good
+        assert meta_from_header(block, scope="s").sent_at == datetime(2026, 3, 3, 8, tzinfo=UTC), stamp
+    future = b"Received: from x by y; Thu, 01 Jan 1970 00:00:00 +0000\nFrom: a@x.com\nDate: Mon, 2 Mar 2037 09:00:00 +0000\n"
+    assert meta_from_header(future, scope="s").sent_at == datetime(2037, 3, 2, 9, tzinfo=UTC)

@@ -147,3 +147,13 @@ def test_a_time_in_a_zone_nobody_defines_is_read_in_the_users_zone_with_a_note(t
     assert [n for b in batches for n in b.notes] == [
         "tz.ics: unknown time zone GMT+0100 and no VTIMEZONE for it: the times of event c4 are read in your time "
         "zone, Asia/Tokyo, perhaps hours off"]
+
+
+def test_a_floating_series_keeps_its_first_occurrence_west_of_utc(tmp_path):
+    """Review 27: the expansion window started at the first start in UTC, and the library compares a floating
+    start with the window's clock time: New York's 09:00 first standup (14:00 UTC) fell before it."""
+    (tmp_path / "weekly.ics").write_text(STANDUP.replace("EXDATE:20240408T090000\n", ""))
+    for zone in (ZoneInfo("America/New_York"), ZoneInfo("America/St_Johns"), ZoneInfo("Pacific/Kiritimati"), BERLIN):
+        state, _, _ = pull(IcsSource("c", tmp_path / "weekly.ics", now=NOW, zone=zone), None)
+        starts = sorted(f"{e.start.astimezone(zone):%m-%d %H:%M}" for e in state.values())
+        assert starts == ["03-18 09:00", "03-25 11:00", "04-01 09:00", "04-08 09:00"], (zone, starts)

@@ -100,8 +100,10 @@ def test_a_port_nobody_listens_on_is_one_line(mailbox):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]                  # bound, not listening: the connection is refused
         error = failure(mailbox.source(port=port))
+        starttls = failure(mailbox.source(port=port, starttls=True))
     assert error.line() == (f"imap:mail: 127.0.0.1:{port} refused the connection — check host and port "
                             "(993 is IMAP over TLS)")
+    assert starttls.line().endswith("(143 is plain IMAP, switched to TLS by starttls)")     # review 27
 
 
 def test_a_host_that_does_not_exist_is_one_line(mailbox):
@@ -148,6 +150,8 @@ def test_starttls_on_the_plain_port_checks_the_certificate_and_reads_the_mailbox
     certificate check as port 993 (the self-signed certificate is refused until ca_file names it)."""
     error = failure(mailbox.source(starttls=True))
     assert "the TLS certificate of 127.0.0.1" in error.line() and "not trusted" in error.line()
+    broken = failure(mailbox.source(starttls=True, port=mailbox.server.tls_port))   # TLS at once: no plain greeting
+    assert "993" not in broken.line().partition("—")[0] and "Traceback" not in broken.line()
     (mailbox.folder / "server.pem").write_bytes(mailbox.server.cert.read_bytes())
     state, _, _ = pull(mailbox.source(starttls=True, ca_file="server.pem"), None)
     assert len(state) == 1
