@@ -361,8 +361,9 @@ def test_a_forwarded_itinerary_is_owed_nothing_even_from_a_colleague(db):
 ])
 def test_a_forwarded_article_or_joke_is_for_reading_not_owed(db, subject, owed):
     """Kal Shah's "FW: Darwin 50 article" to Louise Kitchen alone, Frank Hayden's "FW: CNN show about Enron", a
-    forwarded slideshow: passed on to read or watch (digest review of arnold-j, kitchen-l, nemec-g). On 141 Enron owners 1 of 46 such forwards got a
-    personal mail back within three days, against 22% of other forwards, which stay owed (`facts.READING`)."""
+    forwarded slideshow: passed on to read or watch (digest review of arnold-j, kitchen-l, nemec-g). On 141 Enron
+    owners 1 of 46 such forwards got a personal mail back within three days, against 22% of other forwards, which
+    stay owed (`facts.READING`)."""
     from daemon.analysis import analyse
     apply(db, rhythm(TOM, every=40, last=20) + [message(1, sender=TOM, to=(ME,), subject=subject, at=days_ago(3))])
     assert (("reply_owed", TOM.email) in kinds(digest_for(db, 60))) is owed
