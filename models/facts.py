@@ -742,6 +742,17 @@ NEXT_DAY = re.compile(r"\b(?:tomorrow|(?<!guten )morgen)\b", re.IGNORECASE)     
 SAME_DAY_HOURS = 12     # "1 pm phone call today" is over by the next morning's digest
 NEXT_DAY_DAYS = 2
 FORWARD_GROUP = 3        # people on a forward, its sender included, besides the user: passed on for reading
+# what a forward passes on to read or watch, not to answer: an article, a story, a joke, pictures, a song, a show, a
+# video, a slideshow or film file ("FW: Darwin 50 article", "FW: CNN show about Enron", "FW: TS_Allison_Houston_
+# devastation.pps"). On 141 Enron owners (13,892 mails the rules held owed at the end of the day they came, while
+# the user's own mail is in the corpus): 1 of 46 such forwards asking nothing got a personal mail of the user's to
+# its sender within three days, against 22% of other forwards to one or two people and 20% of other mail; 35% got
+# any mail within 14 days (54%, 49%). Forwards as such are answered as often as other mail (to the user alone: 22%
+# within three days, 54% within 14 days, 10% in the thread, against 21%, 51%, 13%), whether or not the user had
+# answered the sender's earlier forwards (16% and 32% within three days, 54% and 64% within 14): they stay owed.
+# So does reading matter not forwarded (15% within three days)
+READING = re.compile(r"\b(?:articles?|stor(?:y|ies)|jokes?|funny|humou?r|pictures?|pics|photos?|videos?|show|cartoons?"
+                     r"|songs?|movie|poem)\b|\.(?:pps|jpe?g|gif|bmp|mpe?g|wmv|avi|mov|mp3|wav|swf)\b", re.IGNORECASE)
 FORWARDS_AFTER = 5       # direct mails, nearly all (FORWARD_SHARE) of them forwards: a forwarding account
 FORWARD_SHARE = 0.8
 
@@ -869,6 +880,12 @@ def series_of(subject: str) -> str | None:
     return words if len(words) >= 4 else None
 
 
+def passes_on_reading(subject: str) -> bool:
+    """Whether a forward's subject names something to read or watch (READING) and asks nothing ("?"): "FW: Darwin
+    50 article" is for reading; "FW: Article for the newsletter - OK to run?" still asks."""
+    return "?" not in subject and READING.search(subject) is not None
+
+
 def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequence[datetime] = (),
                starter_wrote: Sequence[datetime] = (), answered_since: bool | None = None) -> bool:
     """They wrote to the user directly, last in the thread, and nothing went back since (`last_sent`: the
@@ -883,14 +900,16 @@ def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequ
     in the conversation since, to them or to anyone who reads it (`_answered_since`). A thread they started, or a
     second message of theirs in a row, is waiting for the user. A mail to a
     crowd (more than OWED_MAX_PEOPLE others besides the user, sender included)
-    is an announcement: nobody in particular owes it an answer. (Nor does a
-    question they also put to someone else, who answered them since: see `_Answers`.)
+    is an announcement: nobody in particular owes it an answer; a forward to
+    FORWARD_GROUP people or more, or one passing on an article, pictures or a joke
+    (`passes_on_reading`), is for reading. (Nor does a question they also put to
+    someone else, who answered them since: see `_Answers`.)
     """
     last = thread[-1]
     if last.kind != "received" or not last.direct or last.size > OWED_MAX_PEOPLE or wants_no_answer(last.subject):
         return False
-    if last.size >= FORWARD_GROUP and FORWARD.match(last.subject):
-        return False        # a press story forwarded to a few executives is for reading, not a question
+    if FORWARD.match(last.subject) and (last.size >= FORWARD_GROUP or passes_on_reading(last.subject)):
+        return False        # a press story forwarded to a few executives, or an article to the user, is for reading
     if last_sent is not None and last_sent > last.at:
         return False
     if last_sent is not None and last.at - last_sent <= timedelta(days=ANSWER_DAYS) and _bare_answer(last.subject):
@@ -926,6 +945,10 @@ def _bare_answer(subject: str) -> bool:
 
 
 SERIES_ISSUES = 3   # mails of one title from them in a row, on as many days, unanswered: issues of a series
+# (titles that share only a last word, "Crude update", "Energy update", are no series: on 141 Enron owners a fresh
+# subject sharing its last word with two or more of the sender's in 90 days got a personal mail back within three
+# days 20% of the time, others 19%; when the user had answered none of those, 9%, yet 13% in the thread and 50%
+# within 14 days. Report-like subjects — a file name, "update", "report", "estimate", a date — 19%, others 20%)
 
 
 def _issues_in_a_row(thread: list[Touch], user_wrote: Sequence[datetime]) -> bool:

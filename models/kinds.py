@@ -198,7 +198,8 @@ def reply_owed(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | 
     if waited > REPLY_OWED_MAX_DAYS:
         return None
     history = [r for r in history_reasons(f) if not r.startswith(NOT_ANSWERED)][:1]   # a debt is no ledger
-    # a forward says so: "forwarded “Bin Laden Song”" is judged otherwise than a question of theirs (review 22)
+    # a forward says so: "forwarded “Supplier contract”" is judged otherwise than a question of theirs (review 22);
+    # a forwarded song or article is owed nothing at all (`facts.passes_on_reading`)
     what = f"forwarded {quote(last.subject)}" if FORWARD.match(last.subject) and quote(last.subject) != "no subject" \
         else quote(last.subject)
     reasons = [f"wrote to you {ago(waited)} ({what}); no answer yet"] + history
