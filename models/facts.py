@@ -443,11 +443,12 @@ NO_ANSWER_WANTED = re.compile(
     r"|^\W*fyi\b(?![^?]*\?)|\bcontact (?:info|information|data|details|numbers?)\b|\bwhereabouts\b",
     re.IGNORECASE)      # "FYI PUCT/ERCOT Dates", "Weekend Contact info.", "Whereabouts": for reading (review 25)
 # a note of a phone call taken for the user ("Telephone Message - Mary Joyce", "Gail called-in. She can be
-# reached on her cell", "Pat called. Please call her cell"): the one to call back is the caller, not its writer
-PHONE_NOTE = re.compile(r"^\W*(?:tele)?phone message\b|\bwhile you were out\b|\bcalled[- ]in\b"
-                        r"|\bcalled[.,;:]?\s+(?:please call|(?:she|he|they) can be reached)"
-                        r"|\breturned your (?:phone )?call\b|\bleft (?:you )?a (?:voice ?)?message\b"
-                        r"|^\W*(?:phone |voice ?mail )?messages\W*$", re.IGNORECASE)
+# reached on her cell", "Pat called. Please call her cell", "Randy Rich just returned your call", an assistant's
+# "Messages"): the one to call back is the caller, not its writer. "I left you a voice message - can you call me
+# back?" is the caller's own, and owed (review 27): a note that asks ("?") is never one
+PHONE_NOTE = re.compile(r"^(?!.*\?)(?:\W*(?:tele)?phone message\b|.*\bwhile you were out\b|.*\bcalled[- ]in\b"
+                        r"|.*\bcalled[.,;:]?\s+(?:please call|(?:she|he|they) can be reached)"
+                        r"|.*\breturned your (?:phone )?call\b|\W*(?:phone |voice ?mail )?messages\W*$)", re.IGNORECASE)
 # the user asking a sender to stop ("REMOVE FROM E-MAIL ADDRESS", "Unsubscribe"): no conversation
 UNSUBSCRIBE = re.compile(r"\bunsubscribe\b|\bremove me\b|^\W*remove\s+(?:from|me|my)\b|\babmelden\b"
                          r"|\bopt[- ]?out\b", re.IGNORECASE)
