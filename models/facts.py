@@ -626,6 +626,12 @@ def summarise(item: ContactFacts, as_of: datetime | None = None,
     # — and from mail to the user, not mail that only copied them: a brother's family rounds with the user in Cc
     small = [t for t in personal if t.size <= OWED_MAX_PEOPLE and (t.kind != "received" or t.direct)]
     theirs = {t.conversation for t in small if t.kind != "sent"} - reports     # a daily report is no talk
+    # — and, where the two share threads at all, from conversations both wrote in, or met in: an events
+    # coordinator's sixteen invitations the user never answered, or an assistant's scheduling notes, are their
+    # rhythm, not a tie's (review 26); mail both ways that never shares a thread (archives without threading
+    # headers) still counts their mail as it is
+    if item.two_way_threads:
+        theirs &= {t.conversation for t in small if t.kind in ("sent", "meeting")}
     # — and from the user's own mail to them alone, once they answered in a few conversations (a colleague the
     # user writes to every week, under a new subject each time, is talked to weekly: review 22; a patch series
     # to someone who answered once is still no rhythm)

@@ -1116,7 +1116,8 @@ def test_a_sender_the_user_asked_to_stop_is_noise(db):
 @pytest.mark.parametrize("answered, owed", [(1, False), (2, True)])
 def test_daily_reports_answered_a_tenth_of_the_time_wait_for_no_answer(db, answered, owed):
     """A colleague's "HPL Actuals for <date>" every few days, answered once in eleven, is a report, and no
-    rhythm of talk either; answered twice, its latest issue may still be a question."""
+    rhythm of talk either; answered twice, its latest issue may still be a question, but the issues the user
+    never answered set no rhythm of talk still (review 26: only conversations both wrote in do)."""
     from daemon.analysis import analyse
     clerk = Address("mia.jones@home.example", "Mia Jones")
     reports = [message(100 + d, sender=clerk, to=(ME,), subject=f"HPL Actuals for March {d}, 2026", at=days_ago(44 - 4 * d))
@@ -1132,7 +1133,7 @@ def test_daily_reports_answered_a_tenth_of_the_time_wait_for_no_answer(db, answe
     store.refresh_own_addresses(db, [ME.email])
     f = analyse(db, config(), TODAY).facts[clerk.email]
     assert bool(f.replies_owed) is owed
-    assert (f.usual_gap_days is None) is not owed          # "you usually talk every 7 days" of reports is false
+    assert f.usual_gap_days is None          # "you usually talk every 4 days" of reports is false
 
 
 def test_mail_to_a_crowd_makes_no_one_known_for_an_owed_reply(db):
@@ -1415,3 +1416,19 @@ def test_explain_dates_the_last_meeting_and_the_first_contact_where_the_user_is(
     assert "last meeting “Breakfast with Lena” on 02 Mar 2026" in text and "first contact yesterday" in text
     _, analysis = build_digest(db, tokyo, date(2026, 3, 2))
     assert "first contact today" in explain_contact(analysis, tokyo, LENA.email)["text"]
+
+
+def test_a_rhythm_is_not_read_from_invitations_the_user_never_answered(db):
+    """Review 26: an events coordinator's sixteen invitations, two of them answered, made "you used to be in
+    touch every week or so"; the rhythm of a tie that shares threads comes from the threads both wrote in."""
+    from daemon.analysis import analyse
+    dorie = Address("dorie@events.example", "Dorie Hitchcock")
+    invitations = [message(300 + i, sender=dorie, to=(ME,), subject=f"Event {i}", at=days_ago(200 - 7 * i))
+                   for i in range(16)]
+    answers = [message(400 + i, to=(dorie,), subject=f"Re: Event {i}", at=days_ago(200 - 7 * i, 15)) for i in (0, 8)]
+    apply(db, rhythm(TOM, every=14, last=3) + invitations + answers)
+    store.refresh_own_addresses(db, [ME.email])
+    f = analyse(db, config(), TODAY).facts[dorie.email]
+    assert f.two_way_threads == 2 and f.usual_gap_days is None
+    told = [r for s in digest_for(db).suggestions if s.contact_id == dorie.email for r in s.reasons]
+    assert not any("used to be in touch" in r or "usually" in r for r in told), told
