@@ -258,6 +258,17 @@ def usable_name(name: str, email: str) -> str:
 _DOTTED_SURNAME_FIRST = re.compile(r"([^\W\d_]{2,})\.\s+([^\W\d_]{2,})")
 
 
+def _unshouted(name: str) -> str:
+    """A name written in capitals only ("GAIL DAVID", "JOHN G KLAUBERG", "O'NEIL") as a name is written, when no
+    other spelling was seen (review 28); initials stay capitals."""
+    if not name.isupper() or len(re.findall(r"[^\W\d_]{2,}", name)) < 2:
+        return name
+    def word(match: re.Match) -> str:
+        text = match.group(0)
+        return text if len(text) == 1 else text[0] + text[1:].lower()
+    return re.sub(r"[^\W\d_]+", word, name)
+
+
 @dataclass(frozen=True)
 class Contact:
     id: str                      # the primary address
@@ -372,6 +383,7 @@ def merge_contacts(
             lone = lambda k: len(re.findall(r"[^\W\d_]+", k)) < 2  # noqa: E731
             name = min(counted, key=lambda k: (k in echoes, lone(k), -total[fold(k)], fold(k), k.isupper(),
                                                -k.count("."), -counted[k], k)) if counted else pretty_name(primary)
+            name = _unshouted(name)
         contact = Contact(primary, tuple(theirs), name)
         for a in members:
             result[a] = contact

@@ -524,15 +524,19 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
            WHERE ' ' || c.labels || ' ' LIKE '% SENT %' GROUP BY m.sender""").fetchall()
     configured = {a.strip().lower() for a in configured if a.strip()}
     learned = [sender for sender, n in counted if n >= 2]
-    mine = {_surname(a) for a in configured} - {None}
-    delegates = [a for a in learned if _delegate(db, configured, mine, a)]
+    # with no address configured, the Sent folders' most frequent sender stands for the user: an assistant
+    # sending from the mailbox is told from them all the same (review 28: Sager's assistant became "you")
+    base = configured or ({max(counted, key=lambda row: (row[1], row[0]))[0]} if counted else set())
+    mine = {_surname(a) for a in base} - {None}
+    delegates = [a for a in learned if _delegate(db, base, mine, a)]
     learned = [a for a in learned if a not in delegates]
     surnames = {_surname(a) for a in configured | set(learned)} - {None}
     aliases = [sender for sender, n in counted if n == 1 and _surname(sender) in surnames]
     learned += [a for a in aliases if _written_to(db, configured | set(learned), a) < 2]   # not a namesake colleague
     alone = _written_alone(db, configured | set(learned))
     home = sorted(set(_forwarded_home(db, configured | set(learned), surnames, alone))
-                  | set(_home_by_name(db, configured | set(learned), alone)))
+                  | set(_home_by_name(db, configured | set(learned), alone))
+                  | set(_home_by_own_name(db, configured | set(learned))))
     receiving = _receiving_alias(db, configured | set(learned) | set(home))
     with db.atomic():
         # done for the mail read above; a batch stored meanwhile (a sync running beside a read command) keeps it due
@@ -634,6 +638,44 @@ def _home_by_name(db: Database, own: set[str], alone: dict[str, tuple[int, int]]
         wrote[sender].append((subject, bool(to_user_alone)))
     return sorted(email for email in candidates if all(
         to_user and re.match(r"\s*(fw|fwd)\s*:", subject, re.IGNORECASE) for subject, to_user in wrote[email]))
+
+
+def _home_by_own_name(db: Database, own: set[str]) -> list[str]:
+    """An account outside the user's organisation that signs with the user's own full name ("Chris Dorland"
+    <cdorland@hotmail.com>), or the user's household's ("Hunter & Jessica Shively"), and writes to the user
+    alone, never to anyone else: the user mailing themselves from home (review 28). A namesake or a relative
+    writes to others too, or signs with another first name."""
+    if not own:
+        return []
+    names = {(parts[0], parts[-1]) for a in own
+             if len(parts := [p for p in re.split(r"[._-]+", a.partition("@")[0].lower()) if p.isalpha()]) >= 2}
+    marks = ",".join("?" * len(own))
+    names |= {full for (name,) in db.execute(f"SELECT DISTINCT sender_name FROM messages WHERE sender IN ({marks}) "
+                                             "AND sender_name != ''", [*own]) if (full := _full_name_of(name))}
+    if not names:
+        return []
+    domains = organisations(own)
+    firms = {firm_of(a.partition("@")[2]) for a in own} - FREE_MAIL_FIRMS
+    lasts = sorted({last for _, last in names})
+    candidates = set()
+    for sender, name in db.execute(
+            f"SELECT DISTINCT sender, sender_name FROM messages WHERE ({' OR '.join('sender_name LIKE ?' for _ in lasts)})",
+            [f"%{last}%" for last in lasts]):
+        if sender in own or in_organisations(sender, domains) or firm_of(sender.partition("@")[2]) in firms:
+            continue
+        words = re.findall(r"[^\W\d_]+", name.lower())
+        couple = bool(re.search(r"&|\band\b", name, re.IGNORECASE)) and any(
+            first in words and last in words for first, last in names)
+        if _full_name_of(name) in names or couple:
+            candidates.add(sender)
+    found = []
+    for sender in sorted(candidates):
+        others = db.execute(f"""SELECT count(*), sum(NOT EXISTS (SELECT 1 FROM recipients r WHERE r.key = m.key
+                                    AND r.email NOT IN ({marks}, ?))) FROM messages m WHERE m.sender = ?""",
+                            [*own, sender, sender]).fetchone()
+        if others[0] and others[0] == others[1]:        # every mail of theirs went to the user alone
+            found.append(sender)
+    return found
 
 
 def _initial_and_surname(address: str, own: set[str]) -> bool:

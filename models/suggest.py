@@ -83,6 +83,7 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
     weights = settings.goal_weights
     pool: list[Suggestion] = []
     quiet: dict[str, list[str]] = {}      # thread → people waiting in it whose owed reply is not due today
+    moved = _in_touch_elsewhere(facts)
     for cid in sorted(facts):
         if cid in context.snoozed:
             continue
@@ -91,6 +92,8 @@ def suggest(facts: dict[str, ContactFacts], scores: dict[str, ContactScore], set
         for option in sorted(options, key=lambda o: -o.score)[:1]:
             routine = option.kind in ROUTINE  # nothing new happened
             if routine and not _due_again(context.routine_repeats.get(cid), last, today, settings.repeat_days):
+                continue
+            if option.kind in ("reconnect", "revive") and cid in moved:
                 continue
             if option.kind == "reply_owed":
                 shown = context.recently_owed.get(cid, ())
@@ -134,6 +137,18 @@ def full_name(name: str) -> str | None:
     """A display name of two words or more, folded for comparing ("Steve Howard"); None for "anna" or ""."""
     words = name.casefold().split()
     return " ".join(words) if len(words) >= 2 else None
+
+
+def _in_touch_elsewhere(facts: dict[str, ContactFacts]) -> set[str]:
+    """Contacts whose person, by full name, was in touch since under another address: Shari Stack, written to at
+    her new firm two weeks ago, is no tie to reconnect with at her old one (review 28), until `[[people]]`
+    joins the two."""
+    latest: dict[str, list[tuple[datetime, str]]] = {}
+    for cid, f in facts.items():
+        name = full_name(f.contact.name)
+        if name is not None and f.last_contact is not None:
+            latest.setdefault(name, []).append((f.last_contact, cid))
+    return {cid for group in latest.values() if len(group) > 1 for at, cid in group if at < max(group)[0]}
 
 
 def _one_per_person(pool: list[Suggestion]) -> list[Suggestion]:

@@ -381,3 +381,16 @@ def test_a_full_name_beats_a_lone_word_however_often_the_lone_word_was_written(d
     blocks += [mail(20 + i, '"Ward, Kim S (Houston)" <.ward@enron.example>', ME) for i in range(3)]
     synced(db, *blocks)
     assert facts_of(db)[".ward@enron.example"].contact.name == "Kim S Ward"
+
+
+def test_a_name_written_in_capitals_only_is_shown_as_a_name():
+    from daemon.contacts import _unshouted
+    assert _unshouted("GAIL DAVID") == "Gail David"
+    assert _unshouted("JOHN G KLAUBERG") == "John G Klauberg"
+    assert _unshouted("O'NEIL, MARY-ANNE") == "O'Neil, Mary-Anne"
+    assert _unshouted("Gail David") == "Gail David" and _unshouted("IBM") == "IBM"
+
+
+def test_a_contact_named_in_capitals_only_is_shown_with_capitals_and_small_letters(db):
+    synced(db, *[mail(i, '"GAIL DAVID" <gdavid@law.example>', ME) for i in range(3)])
+    assert facts_of(db)["gdavid@law.example"].contact.name == "Gail David"

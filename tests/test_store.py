@@ -550,3 +550,35 @@ def test_mail_stored_while_the_users_addresses_are_found_keeps_the_finding_due(d
     store.keep_own_addresses_current(db, [ME.email])
     assert not store.own_addresses_due(db)
     assert {a for (a,) in db.execute("SELECT email FROM own_addresses")} == {ME.email, "alias@home.example"}
+
+
+def test_an_account_signed_with_the_users_own_name_that_writes_to_them_alone_is_theirs(db):
+    """Review 28: "Chris Dorland" <cdorland@hotmail.com> wrote to chris.dorland@ alone from home, and was
+    suggested as a person; so was the household's "Hunter & Jessica Shively". A namesake who writes to others,
+    or a relative of another first name, stays a person."""
+    me = Address("chris.dorland@enron.example", "Chris Dorland")
+    home = Address("cdorland@hotmail.example", "Chris Dorland")
+    couple = Address("hunter-jessica@rr.example", "Hunter & Jessica Shively")
+    namesake = Address("chris.dorland@gmail.example", "Chris Dorland")
+    brother = Address("dan.dorland@gmail.example", "Dan Dorland")
+    mail = [message(1, sender=me, to=(ANNA,))]
+    mail += [message(10 + i, sender=home, to=(me,), subject=f"Vancouver {i}") for i in range(3)]
+    mail += [message(20, sender=namesake, to=(me, ANNA), subject="Hello")]
+    mail += [message(30 + i, sender=brother, to=(me,), subject=f"News {i}") for i in range(3)]
+    store.apply_batch(db, "a", Batch(messages=tuple(mail)))
+    assert store.refresh_own_addresses(db, [me.email]) == {me.email, home.email}
+    hunter = Address("hunter.shively@enron.example", "Hunter Shively")
+    store.apply_batch(db, "b", Batch(messages=tuple(message(40 + i, sender=couple, to=(hunter,)) for i in range(2))))
+    assert couple.email in store.refresh_own_addresses(db, [hunter.email])
+
+
+def test_with_no_address_configured_an_assistant_sending_from_the_mailbox_stays_a_person(db):
+    """Review 28: without [user] addresses, Sager's assistant, in her Sent folder and written to 143 times,
+    was taken for Sager; the Sent folders' most frequent sender stands for the user."""
+    sally, patti = Address("sally.beck@firm.example"), Address("patti.thompson@firm.example")
+    on_behalf = [message(i, sender=patti, to=(Address("x@firm.example"),), labels=("SENT",), scope="Sent")
+                 for i in range(1, 4)]
+    hers = [message(10 + i, sender=sally, to=(patti,), subject=f"Calendar {i}", labels=("SENT",), scope="Sent")
+            for i in range(12)]
+    store.apply_batch(db, "a", Batch(messages=(*on_behalf, *hers)))
+    assert store.refresh_own_addresses(db, []) == {sally.email}

@@ -1432,3 +1432,14 @@ def test_a_rhythm_is_not_read_from_invitations_the_user_never_answered(db):
     assert f.two_way_threads == 2 and f.usual_gap_days is None
     told = [r for s in digest_for(db).suggestions if s.contact_id == dorie.email for r in s.reasons]
     assert not any("used to be in touch" in r or "usually" in r for r in told), told
+
+
+@pytest.mark.parametrize("moved", [True, False])
+def test_no_reconnect_with_someone_written_to_lately_at_another_address(db, moved):
+    """Review 28: "Reconnect — Shari Stack — last contact 84 days ago" at her old firm, though the user wrote to
+    her new address two weeks before. The same full name in touch since elsewhere: no reconnect."""
+    old, new = Address("shari.stack@enron.example", "Shari Stack"), Address("shari_stack@reliant.example", "Shari Stack")
+    lately = [message(900, to=(new,), subject="lunch", at=days_ago(14)),
+              message(901, sender=new, to=(ME,), subject="Re: lunch", at=days_ago(13))]
+    apply(db, rhythm(old, every=7, last=84, count=10) + (lately if moved else []))
+    assert (("reconnect", old.email) in kinds(digest_for(db))) is not moved
