@@ -161,8 +161,13 @@ NOT_ANSWERED = ("has not answered", "replied to 0 ")     # their unanswered thre
 
 
 def waiting_replies(f: ContactFacts, now: datetime) -> list:
-    """The contact's owed mails that came before today (`now`: the end of today), newest first."""
-    return [t for t in f.replies_owed if days_between(t.at, now) >= 1]
+    """The contact's owed mails that came before today (`now`: the end of today), newest first; not a booking
+    confirmation or an itinerary notice from someone the user never wrote to, nor one passed on by someone they
+    did ("FW: Your itinerary", an assistant's errand: review 23), each judged alone, so that it hides no older
+    question of the same person."""
+    return [t for t in f.replies_owed if days_between(t.at, now) >= 1
+            and not (not f.sent_personal and TRANSACTIONAL.search(t.subject))
+            and not (FORWARD.match(t.subject) and BOOKING.search(t.subject))]
 
 
 def may_owe(f: ContactFacts, s: ContactScore) -> bool:
@@ -190,10 +195,6 @@ def reply_owed(f: ContactFacts, s: ContactScore, now: datetime) -> Suggestion | 
     if not waiting or not may_owe(f, s):
         return None
     last = waiting[0]
-    if (not f.sent_personal and TRANSACTIONAL.search(last.subject)) \
-            or (FORWARD.match(last.subject) and BOOKING.search(last.subject)):
-        return None     # a booking confirmation or an itinerary notice from someone the user never wrote to, or
-        # passed on by someone they did ("FW: Your itinerary", an assistant's errand: review 23)
     waited = days_between(last.at, now)
     if waited > REPLY_OWED_MAX_DAYS:
         return None

@@ -1443,3 +1443,14 @@ def test_no_reconnect_with_someone_written_to_lately_at_another_address(db, move
               message(901, sender=new, to=(ME,), subject="Re: lunch", at=days_ago(13))]
     apply(db, rhythm(old, every=7, last=84, count=10) + (lately if moved else []))
     assert (("reconnect", old.email) in kinds(digest_for(db))) is not moved
+
+
+def test_a_newer_forwarded_itinerary_hides_no_older_question(db):
+    """Helper 65: the newest owed mail was a forwarded booking, and with it the contact's older question
+    went from the digest too. Each mail is judged alone."""
+    apply(db, rhythm(TOM, every=40, last=20) + [
+        message(1, sender=TOM, to=(ME,), subject="Can you review the Q3 budget?", at=days_ago(4)),
+        message(2, sender=TOM, to=(ME,), subject="FW: Your itinerary HOU to DAL", at=days_ago(2))])
+    store.refresh_own_addresses(db, [ME.email])
+    owed = [s for s in build_digest(db, config(), TODAY)[0].suggestions if s.kind == "reply_owed"]
+    assert owed and "Can you review the Q3 budget?" in owed[0].reasons[0]
