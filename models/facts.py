@@ -260,6 +260,7 @@ class _Answers:
     asked: dict[tuple[str, str], set[str]] = field(default_factory=lambda: defaultdict(set))   # (conv, asker) → To
     replies: dict[tuple[str, str], list[tuple[datetime, str]]] = field(default_factory=lambda: defaultdict(list))
     person: dict[str, str] = field(default_factory=dict)   # address → contact id, once contacts are merged
+    copied: set[str] = field(default_factory=set)   # conversations someone else opened with the user in Cc only
 
     def add(self, conversation: str, sender: str, to: set[str], at: datetime) -> None:
         self.asked[(conversation, sender)] |= to
@@ -371,6 +372,8 @@ def _add_messages(db: Database, own: set[str], cutoff: str, seen: _Seen, delegat
             names[sender][sender_name] += 1
             if " " in sender_name:  # only full names are evidence that two addresses are one person
                 seen.sightings.add((conversation, sender_name, sender))
+        if conversation not in starters and not mine and key not in to_me:
+            seen.answers.copied.add(conversation)      # someone else's question; the user was only copied
         starters.setdefault(conversation, "" if mine else sender)
         if mine:
             for role, email in rcpts:
@@ -697,7 +700,9 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
         if not ignored and not report and not notice and owes_reply(thread, item.last_sent, wrote, starter_wrote.get(
                 first.conversation, ()), answered) \
                 and not answers.since(first.conversation, item.contact.addresses, thread[-1].at) \
-                and not (len(thread) == 1 and _answers_request(last, requests())):
+                and not (len(thread) == 1 and _answers_request(last, requests())) \
+                and not (len(thread) == 1 and _answers_the_asker(last, answers, wrote,
+                                                                  starter_wrote.get(first.conversation, ()))):
             item.replies_owed.append(thread[-1])
         if not first.bulk and not unknown_opener and not (first.kind == "sent" and first.size > OWED_MAX_PEOPLE):
             started.append((first.at, first.kind == "sent", "received" in kinds))
@@ -891,6 +896,15 @@ def passes_on_reading(subject: str) -> bool:
     """Whether a forward's subject names something to read or watch (READING) and asks nothing ("?"): "FW: Darwin
     50 article" is for reading; "FW: Article for the newsletter - OK to run?" still asks."""
     return "?" not in subject and READING.search(subject) is not None
+
+
+def _answers_the_asker(last: Touch, answers: _Answers, wrote: Sequence[datetime],
+                       starter_wrote: Sequence[datetime]) -> bool:
+    """Their answer, to all, in a conversation someone else opened with the user only in Cc, which the user never
+    wrote in: it answers the one who asked (Ryan asks Laura, Chris copied; Laura's "RE: Zargon Oil & Gas" to Ryan
+    and Chris: review 28). A question put to the user in To (a patch sent to its reviewers) is the user's too."""
+    return (last.conversation in answers.copied and last.size > 1 and bool(_ANSWER.match(last.subject))
+            and not wrote and bool(starter_wrote) and starter_wrote[0] < last.at)
 
 
 def owes_reply(thread: list[Touch], last_sent: datetime | None, user_wrote: Sequence[datetime] = (),

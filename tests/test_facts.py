@@ -613,3 +613,16 @@ def test_days_between_counts_calendar_days_where_the_user_is_across_clock_change
     end_of_day = datetime.combine(today + timedelta(days=1), time.min, zone)
     assert days_between(datetime.fromisoformat(sent).astimezone(UTC), end_of_day) == days
     assert ago(days) == ("today", "yesterday", "2 days ago")[days]
+
+
+@pytest.mark.parametrize("user_in_to, to_both, owed", [(False, True, False), (False, False, True), (True, True, True)])
+def test_an_answer_to_all_in_a_conversation_the_user_was_only_copied_on_is_no_debt(db, user_in_to, to_both, owed):
+    """Review 28: Ryan asked Laura, the user in Cc; Laura's "RE: Zargon Oil & Gas" to Ryan and the user answers
+    Ryan. Her answer to the user alone is for the user; so is one in a conversation that asked the user in To."""
+    ryan, laura = Address("ryan@firm.example", "Ryan Watt"), Address("laura@bank.example", "Laura Scott")
+    ask = message(1, sender=ryan, to=(laura, ME) if user_in_to else (laura,), cc=() if user_in_to else (ME,),
+                  subject="Zargon Oil & Gas", at=T0)
+    answer = message(2, sender=laura, to=(ryan, ME) if to_both else (ME,), subject="RE: Zargon Oil & Gas",
+                     at=T0 + timedelta(hours=1))
+    apply(db, ask, answer)
+    assert bool(facts_at(db, T0 + timedelta(days=3))[laura.email].replies_owed) is owed
