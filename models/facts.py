@@ -702,7 +702,8 @@ def _summarise_threads(item: ContactFacts, threads: dict[str, list[Touch]], year
                 and not answers.since(first.conversation, item.contact.addresses, thread[-1].at) \
                 and not (len(thread) == 1 and _answers_request(last, requests())) \
                 and not (len(thread) == 1 and _answers_the_asker(last, answers, wrote,
-                                                                  starter_wrote.get(first.conversation, ()))):
+                                                                  starter_wrote.get(first.conversation, ()))) \
+                and not is_booking(last, item):
             item.replies_owed.append(thread[-1])
         if not first.bulk and not unknown_opener and not (first.kind == "sent" and first.size > OWED_MAX_PEOPLE):
             started.append((first.at, first.kind == "sent", "received" in kinds))
@@ -896,6 +897,20 @@ def passes_on_reading(subject: str) -> bool:
     """Whether a forward's subject names something to read or watch (READING) and asks nothing ("?"): "FW: Darwin
     50 article" is for reading; "FW: Article for the newsletter - OK to run?" still asks."""
     return "?" not in subject and READING.search(subject) is not None
+
+
+# what an assistant passes on to read, not to answer ("FW: Your itinerary"); an approval or an invoice forwarded
+# may well ask for something (review 24)
+BOOKING = re.compile(r"\b(?:itinerary|e-?ticke?\s?t|booking|reservation|receipt|(?:booking |flight |upgrade )?"
+                     r"confirmation)\b", re.IGNORECASE)
+
+
+def is_booking(last: Touch, item: ContactFacts) -> bool:
+    """A booking confirmation or an itinerary notice from someone the user never wrote to, or one passed on by
+    someone they did ("FW: Your itinerary", an assistant's errand: review 23): owed nothing, each mail judged
+    alone, so that it hides no older question of the same person, in the digest as in `explain`."""
+    return (not item.sent_personal and TRANSACTIONAL.search(last.subject) is not None) \
+        or (FORWARD.match(last.subject) is not None and BOOKING.search(last.subject) is not None)
 
 
 def _answers_the_asker(last: Touch, answers: _Answers, wrote: Sequence[datetime],

@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from daemon.store import REPLY_PREFIX
-from models.facts import (FORWARD, OWED_MAX_PEOPLE, REPLY_OWED_MAX_DAYS, TRANSACTIONAL, ContactFacts,
+from models.facts import (FORWARD, OWED_MAX_PEOPLE, REPLY_OWED_MAX_DAYS, ContactFacts, is_booking,
                           ago, contact_touches, days_between)
 from models.scorer import DEFAULT_GAP_DAYS, VALUABLE, ContactScore
 
@@ -153,21 +153,13 @@ def make(kind: str, f: ContactFacts, reasons: list[str], context: str, score: fl
                       f.contact.addresses)
 
 
-# what an assistant passes on to read, not to answer ("FW: Your itinerary"); an approval or an invoice forwarded
-# may well ask for something (review 24)
-BOOKING = re.compile(r"\b(?:itinerary|e-?ticke?\s?t|booking|reservation|receipt|(?:booking |flight |upgrade )?"
-                     r"confirmation)\b", re.IGNORECASE)
 NOT_ANSWERED = ("has not answered", "replied to 0 ")     # their unanswered threads: beside a debt, a score to settle
 
 
 def waiting_replies(f: ContactFacts, now: datetime) -> list:
-    """The contact's owed mails that came before today (`now`: the end of today), newest first; not a booking
-    confirmation or an itinerary notice from someone the user never wrote to, nor one passed on by someone they
-    did ("FW: Your itinerary", an assistant's errand: review 23), each judged alone, so that it hides no older
-    question of the same person."""
-    return [t for t in f.replies_owed if days_between(t.at, now) >= 1
-            and not (not f.sent_personal and TRANSACTIONAL.search(t.subject))
-            and not (FORWARD.match(t.subject) and BOOKING.search(t.subject))]
+    """The contact's owed mails that came before today (`now`: the end of today), newest first (no booking: the
+    facts leave them out already, `facts.is_booking`, and so does this, whatever list it is given)."""
+    return [t for t in f.replies_owed if days_between(t.at, now) >= 1 and not is_booking(t, f)]
 
 
 def may_owe(f: ContactFacts, s: ContactScore) -> bool:

@@ -129,7 +129,9 @@ def test_no_reply_is_owed_to_a_booking_confirmation_from_someone_never_written_t
     from models.kinds import reply_owed
     analysis = analyse(db, config(), TODAY)
     f, s = analysis.facts[agent.email], analysis.scores[agent.email]
-    assert [t.subject for t in f.replies_owed][:1] == ["UPDATED E-TICKET ITINERARY"]
+    assert "UPDATED E-TICKET ITINERARY" not in [t.subject for t in f.replies_owed]     # explain says so too
+    ticket = next(t for t in f.touches if t.subject == "UPDATED E-TICKET ITINERARY")
+    f = replace(f, replies_owed=[ticket])             # and handed one anyway, the digest owes it nothing
     now = datetime.combine(TODAY + timedelta(days=1), datetime.min.time(), BERLIN)
     valued = replace(s, valuable=True)               # the model may well rate a travel agent highly
     assert reply_owed(f, valued, now) is None
