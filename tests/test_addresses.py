@@ -394,3 +394,11 @@ def test_a_name_written_in_capitals_only_is_shown_as_a_name():
 def test_a_contact_named_in_capitals_only_is_shown_with_capitals_and_small_letters(db):
     synced(db, *[mail(i, '"GAIL DAVID" <gdavid@law.example>', ME) for i in range(3)])
     assert facts_of(db)["gdavid@law.example"].contact.name == "Gail David"
+
+
+def test_a_workflows_or_a_help_desks_name_is_a_robots():
+    from daemon.contacts import robot_name
+    for name in ("Performance Evaluation Process", "IT Help Desk", "Service Desk", "Workflow", "kernel test robot"):
+        assert robot_name(name), name
+    for name in ("Ioana Bot", "Ci Li", "Anna Berger", "Mary Desk"):
+        assert not robot_name(name), name
