@@ -131,10 +131,10 @@ def history_reasons(f: ContactFacts, conversations: bool = True) -> list[str]:
             reasons.append(f"replied to {answered} of your {plural(threads, 'thread')}{when}")
     elif when:                # a long tie that went quiet on their side: that is the news
         reasons.append(f"replied to {answered} of your {plural(threads, 'thread')}{when}")
-    elif f.two_way_threads:   # they answer in threads of their own (or you never start one)
+    elif f.two_way_threads and not _threads_undersell(f):   # they answer in threads of their own
         if conversations:
             reasons.append(f"{plural(f.two_way_threads, 'conversation')} both ways")
-    elif f.close:             # both ways, but never in one thread (archives without threading, new subjects)
+    elif f.close:             # both ways, but (nearly) never in one thread (archives without threading, new subjects)
         mail = [t.size for t in f.touches if t.kind != "meeting" and t.size <= OWED_MAX_PEOPLE]
         alone = bool(mail) and max(mail) <= 1
         reasons.append(f"{plural(f.received_few, 'message')} from them, {f.sent_personal} from you, "
@@ -146,6 +146,12 @@ def history_reasons(f: ContactFacts, conversations: bool = True) -> list[str]:
     if meetings:
         reasons.append(f"you met {plural(meetings, 'time')}")
     return reasons
+
+
+def _threads_undersell(f: ContactFacts) -> bool:
+    """Mail both ways that rarely shares a thread (a colleague answered under new subjects: 97 messages, "1
+    conversation both ways", review 28): the messages each way tell the tie, not the count of shared threads."""
+    return f.close and f.received_few > 4 * f.two_way_threads
 
 
 def make(kind: str, f: ContactFacts, reasons: list[str], context: str, score: float) -> Suggestion:

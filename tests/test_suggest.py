@@ -753,6 +753,9 @@ def test_the_reason_given_counts_conversations_when_they_answer_outside_your_thr
     assert history_reasons(facts(197, 0, 4), conversations=False) == []       # `kith explain` counts them itself
     # or never in a thread with you at all, though mail goes both ways
     assert history_reasons(facts(20, 0, 0, sent=25, received=6)) == ["6 messages from them, 25 from you, among a few people"]
+    # or rarely: one shared thread among 48 messages each way says less than the messages (review 28)
+    assert history_reasons(facts(20, 0, 1, sent=49, received=48)) == ["48 messages from them, 49 from you, among a few people"]
+    assert history_reasons(facts(20, 0, 12, sent=49, received=48)) == ["12 conversations both ways"]
     assert history_reasons(facts(5, 0, 0, sent=5)) == ["replied to 0 of your 5 threads"]   # one-sided stays visible
     assert history_reasons(facts(1, 0, 0, sent=1)) == ["has not answered your one thread"]
     # most conversations theirs: "replied to your one thread" would hide 26 conversations both ways
