@@ -238,7 +238,7 @@ def _zone(zone: bytes) -> timezone:
 
 
 def _slow_date(text: str) -> datetime | None:
-    parts = parsedate_tz(_COLON_ZONE.sub(r"\1\2", text) if ":" in text else text)
+    parts = parsedate_tz(_COLON_ZONE.sub(r"\1\2", text))
     if parts is None:
         return None
     year, month, day, hour, minute, second = parts[:6]

@@ -39,9 +39,8 @@ def signed_in(source: SourceConfig, password: str, *, ssl_context: ssl.SSLContex
     """A client logged in to the source's server, logged out afterwards; every failure, while connecting
     or later in the `with` block, is raised as a one-line SourceError (AuthError for a refused login)."""
     with imap_errors(source):
-        encrypted = source.tls or source.starttls
-        context = (ssl_context or ssl.create_default_context()) if encrypted else None
-        at_once = encrypted and not source.starttls
+        context = (ssl_context or ssl.create_default_context()) if source.tls or source.starttls else None
+        at_once = source.tls and not source.starttls
         client = IMAPClient(source.host.strip(), port=source.port, ssl=at_once, ssl_context=context if at_once else None,
                             timeout=timeout)
         try:
@@ -102,8 +101,9 @@ def imap_errors(source: SourceConfig) -> Iterator[None]:
         raise SourceError(f"{server} refused the connection", where=where,
                           fix=f"check host and port ({ports})") from None
     except TimeoutError:
+        port = " (with starttls, the plain IMAP port: usually 143, not 993)" if source.starttls else ""
         raise SourceError(f"{server} did not answer within {TIMEOUT} seconds", where=where,
-                          fix=f"check host, port and your network; {again}") from None
+                          fix=f"check host, port{port} and your network; {again}") from None
     except IMAPClientAbortError as exc:
         raise SourceError(f"the connection to {server} broke ({reason(exc)})", where=where, fix=again) from None
     except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError) as exc:   # the server hung up mid-write

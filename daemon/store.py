@@ -533,11 +533,11 @@ def refresh_own_addresses(db: Database, configured: Iterable[str]) -> set[str]:
     surnames = {_surname(a) for a in configured | set(learned)} - {None}
     aliases = [sender for sender, n in counted if n == 1 and _surname(sender) in surnames]
     learned += [a for a in aliases if _written_to(db, configured | set(learned), a) < 2]   # not a namesake colleague
-    alone = _written_alone(db, configured | set(learned))
-    home = sorted(set(_forwarded_home(db, configured | set(learned), surnames, alone))
-                  | set(_home_by_name(db, configured | set(learned), alone))
-                  | set(_home_by_own_name(db, configured | set(learned))))
-    receiving = _receiving_alias(db, configured | set(learned) | set(home))
+    known = configured | set(learned)
+    alone = _written_alone(db, known)
+    home = sorted(set(_forwarded_home(db, known, surnames, alone)) | set(_home_by_name(db, known, alone))
+                  | set(_home_by_own_name(db, known)))
+    receiving = _receiving_alias(db, known | set(home))
     with db.atomic():
         # done for the mail read above; a batch stored meanwhile (a sync running beside a read command) keeps it due
         db.execute("DELETE FROM pending_work WHERE task = ? AND generation IS ?", [OWN_ADDRESSES, due])
@@ -647,8 +647,7 @@ def _home_by_own_name(db: Database, own: set[str]) -> list[str]:
     writes to others too, or signs with another first name."""
     if not own:
         return []
-    names = {(parts[0], parts[-1]) for a in own
-             if len(parts := [p for p in re.split(r"[._-]+", a.partition("@")[0].lower()) if p.isalpha()]) >= 2}
+    names = {full for a in own if (full := _first_and_last(a))}
     marks = ",".join("?" * len(own))
     names |= {full for (name,) in db.execute(f"SELECT DISTINCT sender_name FROM messages WHERE sender IN ({marks}) "
                                              "AND sender_name != ''", [*own]) if (full := _full_name_of(name))}
@@ -720,9 +719,7 @@ def _receiving_alias(db: Database, own: set[str]) -> list[str]:
     beside richard.sanders@: an old Lotus Notes address), or their short form (dperlin@), that others wrote to RECEIVING_ALIAS_MAIL times or
     more, that never sent a line and that the user wrote to a tenth as often at most (copying one's old
     address on one's own mail): an address of the user's that only receives, not a colleague's."""
-    names = {(parts[0], parts[-1]): domain for a in own
-             if len(parts := [p for p in re.split(r"[._-]+", a.partition("@")[0]) if p]) >= 2
-             for domain in [a.partition("@")[2]]}
+    names = {full: a.partition("@")[2] for a in own if (full := _first_and_last(a))}
     firms = {firm_of(domain) for domain in names.values()} - FREE_MAIL_FIRMS   # a namesake at gmail is not you
     if not names or not firms:
         return []
@@ -753,6 +750,12 @@ def _receiving_alias(db: Database, own: set[str]) -> list[str]:
     return sorted(found)
 
 
+def _first_and_last(address: str) -> tuple[str, str] | None:
+    """(first, last) of a name-shaped address ("richard.b.sanders@" → richard, sanders); None for "rsanders@"."""
+    parts = [p for p in re.split(r"[._-]+", address.partition("@")[0].lower()) if p]
+    return (parts[0], parts[-1]) if len(parts) >= 2 else None
+
+
 def _first_name_form(email: str, names: dict[tuple[str, str], str]) -> bool:
     """The user's first name alone, as a firm's vanity address (louise@ of Louise Kitchen)."""
     local = email.partition("@")[0]
@@ -771,12 +774,10 @@ def _full_name_of(name: str) -> tuple[str, str] | None:
 def _only_receives(db: Database, email: str) -> bool:
     """Whether the address never wrote a line but notes to itself (louise@ mailing an article to louise@): a
     colleague writes to the user, and one mail to the user is enough to be one (review 27)."""
-    for (recipient,) in db.execute("SELECT DISTINCT r.email FROM messages m JOIN recipients r ON r.key = m.key "
-                                   "WHERE m.sender = ?", [email]):
-        if recipient != email:
-            return False
-    return db.execute("SELECT 1 FROM messages m WHERE m.sender = ? AND NOT EXISTS "
-                      "(SELECT 1 FROM recipients r WHERE r.key = m.key) LIMIT 1", [email]).fetchone() is None
+    return db.execute("""SELECT 1 FROM messages m WHERE m.sender = ? AND (
+                             NOT EXISTS (SELECT 1 FROM recipients r WHERE r.key = m.key)
+                             OR EXISTS (SELECT 1 FROM recipients r WHERE r.key = m.key AND r.email != m.sender))
+                         LIMIT 1""", [email]).fetchone() is None
 
 
 def _names_another(db: Database, address: str, names: dict[tuple[str, str], str]) -> bool:

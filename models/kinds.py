@@ -13,8 +13,8 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from daemon.store import REPLY_PREFIX
-from models.facts import (FORWARD, OWED_MAX_PEOPLE, REPLY_OWED_MAX_DAYS, ContactFacts, is_booking,
-                          ago, contact_touches, days_between)
+from models.facts import (FORWARD, OWED_MAX_PEOPLE, REPLY_OWED_MAX_DAYS, ContactFacts, ago, contact_touches,
+                          days_between)
 from models.scorer import DEFAULT_GAP_DAYS, VALUABLE, ContactScore
 
 MINUTES = {"reply_owed": 5, "follow_up": 5, "give_first": 10, "birthday": 10, "introduce": 10,
@@ -163,9 +163,9 @@ NOT_ANSWERED = ("has not answered", "replied to 0 ")     # their unanswered thre
 
 
 def waiting_replies(f: ContactFacts, now: datetime) -> list:
-    """The contact's owed mails that came before today (`now`: the end of today), newest first (no booking: the
-    facts leave them out already, `facts.is_booking`, and so does this, whatever list it is given)."""
-    return [t for t in f.replies_owed if days_between(t.at, now) >= 1 and not is_booking(t, f)]
+    """The contact's owed mails that came before today (`now`: the end of today), newest first (bookings are no
+    debt: the facts leave them out, `facts.is_booking`)."""
+    return [t for t in f.replies_owed if days_between(t.at, now) >= 1]
 
 
 def may_owe(f: ContactFacts, s: ContactScore) -> bool:
